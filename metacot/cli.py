@@ -1,0 +1,243 @@
+"""The `metacot` command: synth, linearize, show, bench."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+
+import orjson
+
+from metacot.config import ConfigError, SynthConfig, load_config
+from metacot.linearize import FORMATS, LinearizeConfig
+from metacot.outputs.rundir import RunDirError
+
+DESCRIPTION = """\
+Synthesize Meta-CoT training data by search: MCTS or A* explores reasoning steps proposed by a
+policy and scored by a process reward model, keeps the whole tree, and writes it out as training
+strings with the dead ends and backtracks included.
+
+With no model at all, `metacot synth` runs the built-in Countdown game: a symbolic policy proposes
+arithmetic steps (some of them wrong, on purpose) and a noisy exact oracle scores them."""
+
+SYNTH_EPILOG = """\
+examples:
+  metacot synth                                   # 100 Countdown-4 problems, MCTS, into runs/demo
+  metacot synth --search astar --out runs/astar   # the same with A*
+  metacot synth --target 24 --low 1 --high 13     # Game of 24
+  metacot synth --problems my.jsonl               # your own {"numbers": [...], "target": N} lines
+  metacot synth --config run.toml                 # every setting from a TOML file; flags override it
+
+Rerunning the same command on the same --out resumes: finished problems are skipped."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ConfigError, RunDirError, ValueError, FileNotFoundError) as error:
+        print(f"metacot: error: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metacot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_synth(commands)
+    _add_linearize(commands)
+    _add_show(commands)
+    _add_bench(commands)
+    return parser
+
+
+def _add_synth(commands) -> None:
+    p = commands.add_parser(
+        "synth",
+        help="search problems and write trees and traces to a run directory",
+        description="Search every problem, save each search tree, then linearize the trees into traces.",
+        epilog=SYNTH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", metavar="FILE", help="TOML config file (see README); flags override it")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/demo)")
+    p.add_argument(
+        "--seed", type=int, metavar="N", help="run seed: problems and every random choice derive from it (default 0)"
+    )
+    p.add_argument(
+        "--concurrency", type=int, metavar="N", help="searches in flight at once; does not change results (default 64)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("problems")
+    g.add_argument("--problems", metavar="FILE", help="JSONL problems file instead of generated ones")
+    g.add_argument("--num-problems", type=int, metavar="N", help="how many problems to generate (default 100)")
+    g.add_argument("--num-numbers", type=int, metavar="N", help="numbers per generated problem (default 4)")
+    g.add_argument("--low", type=int, metavar="N", help="smallest generated number (default 1)")
+    g.add_argument("--high", type=int, metavar="N", help="largest generated number (default 99)")
+    g.add_argument(
+        "--target", type=int, metavar="N", help="fix the target (24: Game of 24); default: drawn from 10..100"
+    )
+    g = p.add_argument_group("search")
+    g.add_argument("--search", choices=["mcts", "astar"], help="search strategy (default mcts)")
+    g.add_argument("--simulations", type=int, metavar="N", help="MCTS simulations per problem (default 64)")
+    g.add_argument("--max-nodes", type=int, metavar="N", help="node budget per problem (A* default 200; MCTS: none)")
+    g.add_argument("--expand-width", type=int, metavar="N", help="children proposed per expansion (default 8)")
+    g = p.add_argument_group("policy and PRM (the built-in symbolic policy and oracle)")
+    g.add_argument(
+        "--mistake-rate", type=float, metavar="X", help="share of proposed steps with a wrong result (default 0.1)"
+    )
+    g.add_argument(
+        "--flip-prob", type=float, metavar="X", help="probability the oracle PRM reports the wrong verdict (0.1)"
+    )
+    g.add_argument("--noise-std", type=float, metavar="X", help="Gaussian noise added to oracle PRM scores (default 0)")
+    g = p.add_argument_group("traces")
+    g.add_argument(
+        "--formats", metavar="LIST", help=f"comma-separated trace formats (default all: {','.join(FORMATS)})"
+    )
+    p.set_defaults(run=run_synth)
+
+
+# Each synth flag and the config keys it sets.
+FLAG_KEYS = {
+    "out": ["out"],
+    "seed": ["seed"],
+    "concurrency": ["concurrency"],
+    "problems": ["problems.file"],
+    "num_problems": ["problems.num_problems"],
+    "num_numbers": ["problems.num_numbers"],
+    "low": ["problems.low"],
+    "high": ["problems.high"],
+    "target": ["problems.target"],
+    "search": ["search.strategy"],
+    "simulations": ["search.mcts.simulations"],
+    "max_nodes": ["search.mcts.max_nodes", "search.astar.max_nodes"],
+    "expand_width": ["search.mcts.expand_width", "search.astar.expand_width"],
+    "mistake_rate": ["policy.symbolic.mistake_rate"],
+    "flip_prob": ["prm.oracle.flip_prob"],
+    "noise_std": ["prm.oracle.gaussian_std"],
+}
+
+
+def synth_config(args: argparse.Namespace) -> SynthConfig:
+    """The config file (or defaults) with the given flags applied."""
+    config = load_config(args.config)
+    for flag, keys in FLAG_KEYS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            for key in keys:
+                *parents, name = key.split(".")
+                target = config
+                for parent in parents:
+                    target = getattr(target, parent)
+                setattr(target, name, value)
+    if args.formats is not None:
+        config.linearize.formats = _split(args.formats)
+    return config
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from metacot.synth import synth
+
+    config = synth_config(args)
+    result = synth(config, progress=not args.no_progress)
+    stats = result.stats
+    print(
+        f"{config.out}: {stats['problems']} problems, {stats['solved']} solved "
+        f"({stats['solve_rate']:.0%}), {stats['mean_nodes']:.1f} nodes per tree; "
+        f"searched {result.searched} now in {result.seconds:.1f} s"
+    )
+    for fmt, summary in stats["formats"].items():
+        print(
+            f"  traces/{fmt}.jsonl: {summary['records']} records, "
+            f"{summary['with_backtracks']} with backtracks, {summary['mean_backtracks']:.2f} backtracks on average"
+        )
+    return 0
+
+
+def _add_linearize(commands) -> None:
+    p = commands.add_parser(
+        "linearize",
+        help="rewrite a run's traces from its saved trees, in other formats or with other options",
+        description="Linearize saved search trees again without searching (writes RUN_DIR/traces/*.jsonl).",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--formats", metavar="LIST", help=f"comma-separated formats (default all: {','.join(FORMATS)})")
+    p.add_argument("--include-unsolved", action="store_true", help="also write searches that found no solution")
+    p.add_argument("--max-backtracks", type=int, metavar="N", help="skip traces with more backtracks than this")
+    p.add_argument("--full-trace", action="store_true", help="keep the trace after the first verified solution")
+    p.add_argument("--value-lines", action="store_true", help="metacot: a PRM value line after every step")
+    p.add_argument("--no-think-tags", action="store_true", help="no <think>/<answer> tags; end with 'Answer: ...'")
+    p.set_defaults(run=run_linearize)
+
+
+def run_linearize(args: argparse.Namespace) -> int:
+    from metacot.synth import relinearize
+
+    config = LinearizeConfig(
+        stop_at_first_solution=not args.full_trace,
+        max_backtracks=args.max_backtracks,
+        include_unsolved=args.include_unsolved,
+        value_lines=args.value_lines,
+        think_tags=not args.no_think_tags,
+    )
+    if args.formats is not None:
+        config = replace(config, formats=_split(args.formats))
+    stats = relinearize(args.run_dir, config)
+    for fmt, summary in stats["formats"].items():
+        print(f"{args.run_dir}/traces/{fmt}.jsonl: {summary['records']} records")
+    return 0
+
+
+def _add_show(commands) -> None:
+    p = commands.add_parser(
+        "show",
+        help="print one saved search tree as an outline, with scores and the visit trace",
+        description="Print a search tree from a run directory as an indented outline.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--problem", metavar="ID", help="problem id (default: the first tree)")
+    p.add_argument("--format", choices=FORMATS, help="also print the tree's linearized trace in this format")
+    p.set_defaults(run=run_show)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from metacot.outputs.show import show
+
+    print(show(args.run_dir, args.problem, args.format))
+    return 0
+
+
+def _add_bench(commands) -> None:
+    p = commands.add_parser("bench", help="benchmarks", description="Benchmarks that print measured figures.")
+    kinds = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    e = kinds.add_parser(
+        "engine",
+        help="the synthesizer's own speed with a zero-cost policy: nodes per second, batch sizes",
+        description="Run MCTS and A* on Countdown-4 with the symbolic policy and the oracle PRM, "
+        "including linearization and writing, and print nodes per second and mean batch sizes.",
+    )
+    e.add_argument("--num-problems", type=int, metavar="N", default=1000)
+    e.add_argument("--concurrency", type=int, metavar="N", default=64)
+    e.add_argument("--searches", default="mcts,astar", help="comma-separated strategies")
+    e.add_argument("--seed", type=int, metavar="N", default=0)
+    e.add_argument("--repeat", type=int, default=3, metavar="N", help="runs per strategy; the fastest is reported")
+    e.add_argument("--json", action="store_true", help="one JSON object keyed by strategy")
+    e.set_defaults(run=run_bench_engine)
+
+
+def run_bench_engine(args: argparse.Namespace) -> int:
+    from metacot.bench.engine import bench_engine, format_table
+
+    results = bench_engine(_split(args.searches), args.num_problems, args.concurrency, args.seed, args.repeat)
+    print(orjson.dumps(results).decode() if args.json else format_table(results))
+    return 0
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Run configuration: nested dataclasses, loaded from TOML and overridden by CLI flags; the config hash."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import orjson
+
+from metacot.linearize.config import LinearizeConfig
+from metacot.policy.symbolic import SymbolicPolicyConfig
+from metacot.prm.oracle import OracleConfig
+from metacot.search import AStarConfig, MCTSConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A config file or flag that cannot be used; the message names the file and key."""
+
+
+@dataclass
+class ProblemsConfig:
+    domain: str = "countdown"
+    file: str | None = None  # JSONL of problems; None: generate num_problems instances from the seed
+    num_problems: int = 100
+    num_numbers: int = 4
+    low: int = 1  # generated numbers lie in [low, high]
+    high: int = 99
+    target_low: int = 10  # generated targets lie in [target_low, target_high] ...
+    target_high: int = 100
+    target: int | None = None  # ... unless fixed: 24 gives the Game of 24
+
+
+@dataclass
+class PolicyConfig:
+    backend: str = "symbolic"
+    symbolic: SymbolicPolicyConfig = field(default_factory=lambda: SymbolicPolicyConfig(mistake_rate=0.1))
+
+
+@dataclass
+class PRMConfig:
+    backend: str = "oracle"
+    oracle: OracleConfig = field(default_factory=lambda: OracleConfig(flip_prob=0.1))
+
+
+@dataclass
+class SearchConfig:
+    strategy: str = "mcts"
+    mcts: MCTSConfig = field(default_factory=MCTSConfig)
+    astar: AStarConfig = field(default_factory=AStarConfig)
+
+
+@dataclass
+class SynthConfig:
+    seed: int = 0
+    out: str = "runs/demo"
+    concurrency: int = 64
+    problems: ProblemsConfig = field(default_factory=ProblemsConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    prm: PRMConfig = field(default_factory=PRMConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    linearize: LinearizeConfig = field(default_factory=LinearizeConfig)
+
+    # What a resumed run must share with the run it continues: everything that changes the trees.
+    HASHED = ("seed", "problems", "policy", "prm", "search")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def hash(self) -> str:
+        data = {key: dataclasses.asdict(getattr(self, key)) if key != "seed" else self.seed for key in self.HASHED}
+        return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def from_dict(cls: type, data: dict, where: str) -> Any:
+    """Build a config dataclass from a mapping, checking every key and value type; errors name the key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in data.items():
+        name = f"{where}.{key}"
+        if key not in known:
+            raise ConfigError(f"{name}: unknown key (known: {', '.join(sorted(known))})")
+        values[key] = _convert(hints[key], value, name)
+    return dataclasses.replace(cls(), **values)
+
+
+def _convert(hint: Any, value: Any, name: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, name)
+    options = get_args(hint) if get_origin(hint) is not list else ()
+    if options and type(None) in options:
+        if value is None:
+            return None
+        hint = next(o for o in options if o is not type(None))
+    if get_origin(hint) is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        return [_convert(get_args(hint)[0], v, name) for v in value]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and type(value) is not hint:
+        raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def load_config(path: str | Path | None) -> SynthConfig:
+    """The defaults, updated by a TOML file when given."""
+    if path is None:
+        return SynthConfig()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return from_dict(SynthConfig, data, str(path))

@@ -1,0 +1,17 @@
+"""Options shared by every trace format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FORMATS = ("metacot", "tokens", "cot", "sos")
+
+
+@dataclass
+class LinearizeConfig:
+    formats: list[str] = field(default_factory=lambda: list(FORMATS))
+    stop_at_first_solution: bool = True  # end the trace at the first verified solution it reaches
+    max_backtracks: int | None = None  # skip traces with more backtracks than this
+    include_unsolved: bool = False  # also write records for searches that found no solution
+    value_lines: bool = False  # metacot: follow each step with its PRM value, as in the Meta-CoT paper
+    think_tags: bool = True  # wrap the search in <think> </think> and the answer in <answer> </answer>

@@ -1,0 +1,147 @@
+"""Trace formats: render a tree's moves as Meta-CoT text, special tokens, a stream-of-search log, or plain CoT."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from metacot.linearize.config import LinearizeConfig
+from metacot.linearize.walk import Move
+from metacot.problems.base import Domain
+from metacot.seeding import mix
+from metacot.tree import ROOT, Node, SearchTree
+
+DEAD_END = (
+    "Wait, this is not leading anywhere.",
+    "Hmm, this doesn't look promising.",
+    "This seems to be a dead end.",
+)
+GO_BACK = (
+    "Let me go back to {state} and try something else.",
+    "Let me return to {state} and try a different operation.",
+    "I'll go back to {state} and try another step.",
+)
+
+
+@dataclass
+class Context:
+    """Everything a renderer reads: the tree, its problem and domain, and the options."""
+
+    tree: SearchTree
+    domain: Domain
+    problem: Any
+    config: LinearizeConfig
+
+    def node(self, node_id: int) -> Node:
+        return self.tree.nodes[node_id]
+
+    def state(self, node_id: int) -> str:
+        return self.domain.describe_state(self.problem, self.node(node_id).state)
+
+    def pick(self, phrases: tuple[str, ...], node_id: int) -> str:
+        """A phrasing that varies across nodes but is the same on every run."""
+        return phrases[mix(len(self.tree.problem_id), node_id) % len(phrases)]
+
+
+def step_sentence(ctx: Context, node: Node) -> str:
+    """The step as written, then what it led to: a verdict, a noticed mistake, or the new state."""
+    step = node.step.strip().rstrip(".")
+    if node.error is not None:
+        return f"{step}. Wait, that's wrong: {node.error}."
+    if node.terminal:
+        return f"{step}. {ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))}"
+    return f"{step}. Now I have {ctx.state(node.id)}."
+
+
+def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
+    lines = []
+    current = ctx.node(ROOT)
+    for move in moves:
+        node = ctx.node(move.node)
+        if move.kind == "backtrack":
+            noticed = "" if current.dead else ctx.pick(DEAD_END, current.id) + " "
+            lines.append(noticed + ctx.pick(GO_BACK, node.id).format(state=ctx.state(node.id)))
+        else:
+            lines.append(step_sentence(ctx, node))
+            if ctx.config.value_lines and node.score is not None:
+                lines.append(f"Value: {node.score:.2f}")
+        current = node
+    return lines
+
+
+def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
+    lines = []
+    for move in moves:
+        node = ctx.node(move.node)
+        if move.kind == "backtrack":
+            lines.append(f"<backtrack to={node.path}> {ctx.state(node.id)}")
+            continue
+        lines.append(f"<step> {node.step.strip()}")
+        if node.error is not None:
+            lines.append(f"<verify> {node.error}")
+        elif node.terminal:
+            lines.append(f"<verify> {ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))}")
+        if node.score is not None:
+            lines.append(f"<value> {node.score:.2f}")
+    return lines
+
+
+def render_sos(ctx: Context, moves: list[Move]) -> list[str]:
+    """The stream-of-search log (Gandhi et al. 2024): nodes generated when expanded, moves, goal checks."""
+    explored: set[int] = set()
+    lines = _sos_arrive(ctx, ROOT, explored, moving=False)
+    for move in moves:
+        node = ctx.node(move.node)
+        if node.terminal:  # its goal check was written when it was generated
+            continue
+        lines += _sos_arrive(ctx, node.id, explored, moving=True)
+        if lines[-1].endswith("Goal Reached"):
+            break
+    return lines
+
+
+def _sos_arrive(ctx: Context, node_id: int, explored: set[int], moving: bool) -> list[str]:
+    node = ctx.node(node_id)
+    ops = [_sos_op(ctx.node(i).step) for i in ctx.tree.path_to(node_id)[1:]]
+    lines = [f"Moving to Node #{_sos_id(node)}"] if moving else []
+    lines.append(f"Current State: {ctx.problem.target}:{_sos_numbers(node.state)}, Operations: {ops}")
+    if node_id in explored:
+        return lines
+    explored.add(node_id)
+    target = ctx.problem.target
+    for child in (ctx.node(i) for i in node.children):
+        if child.error is not None:  # the log has no words for an illegal step
+            continue
+        op = _sos_op(child.step)
+        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_sos_numbers(child.state)}")
+        if child.terminal:
+            value = child.state[0]
+            verdict = "equal: Goal Reached" if child.correct else "unequal: No Solution"
+            lines.append(f"{value},{target} {verdict}")
+            if child.correct:
+                return lines
+        else:
+            numbers = _sos_numbers(child.state)
+            lines.append(f"Generated Node #{_sos_id(child)}: {target}:{numbers} Operation: {op}")
+    return lines
+
+
+def _sos_id(node: Node) -> str:
+    return node.path.replace(".", ",")
+
+
+def _sos_op(step: str) -> str:
+    return step.replace(" ", "")
+
+
+def _sos_numbers(state: Any) -> str:
+    return "[" + ", ".join(map(str, state)) + "]"
+
+
+RENDERERS: dict[str, Callable[[Context, list[Move]], list[str]]] = {
+    "metacot": render_metacot,
+    "tokens": render_tokens,
+    "cot": render_metacot,  # rendered from the solution path alone
+    "sos": render_sos,
+}

@@ -1,0 +1,57 @@
+"""Turn a visit trace into moves: steps down to a child, backtracks up to an ancestor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from metacot.tree import ROOT, SearchTree
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """ "step": go from the current node to its child `node`; "backtrack": return to the ancestor `node`."""
+
+    kind: str
+    node: int
+
+
+def trace_to_solution(tree: SearchTree, stop_at_first_solution: bool) -> tuple[list[int], int | None]:
+    """The trace to linearize and the solution it reaches (None if unsolved).
+
+    A solution the search created but never visited (its budget ran out first) is visited last.
+    """
+    trace = tree.trace
+    first = next((i for i, node_id in enumerate(trace) if tree.nodes[node_id].correct), None)
+    if first is not None:
+        return (trace[: first + 1] if stop_at_first_solution else list(trace)), trace[first]
+    solutions = tree.solutions()
+    if solutions:
+        return [*trace, solutions[0].id], solutions[0].id
+    return list(trace), None
+
+
+def walk(tree: SearchTree, trace: list[int]) -> list[Move]:
+    """Moves that visit the trace's new nodes in order.
+
+    To reach the next node the walk returns to its deepest already-visited ancestor (a backtrack unless that is
+    where it stands) and steps down from there; nodes visited before are not visited again.
+    """
+    moves: list[Move] = []
+    current = ROOT
+    seen = {ROOT}
+    for target in trace:
+        if target in seen:
+            continue
+        path = tree.path_to(target)
+        anchor = max(i for i, node_id in enumerate(path) if node_id in seen)
+        if path[anchor] != current:
+            moves.append(Move("backtrack", path[anchor]))
+        for node_id in path[anchor + 1 :]:
+            moves.append(Move("step", node_id))
+            seen.add(node_id)
+        current = target
+    return moves
+
+
+def count_backtracks(moves: list[Move]) -> int:
+    return sum(1 for m in moves if m.kind == "backtrack")

@@ -1,0 +1,315 @@
+"""A run directory: manifest, tree shards, traces, stats; resumable, never losing or repeating work."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+import re
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from metacot.tree import SearchTree
+
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+TMP_SUFFIX = ".tmp"
+SHARD = re.compile(r"trees-(\d+)\.jsonl")
+VERSIONED = ("metacot", "numpy", "orjson", "networkx")
+_MISSING = object()
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be used as asked; the message names the directory and what is wrong."""
+
+
+def write_json_atomic(path: str | Path, obj: Any) -> Path:
+    """Write obj as pretty, key-sorted JSON: a reader sees the old file or the new one, never a mix."""
+    data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    with AtomicFile(path) as f:
+        f.write(data + b"\n")
+    return Path(path)
+
+
+class AtomicFile:
+    """A file that appears at its path only when closed without an error: readers see the old or the new one."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=TMP_SUFFIX)
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self._file.close()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:
+            os.unlink(self._tmp)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    """The versions of Python and the packages that shape the output."""
+    return {"python": platform.python_version(), **{name: _version(name) for name in VERSIONED}}
+
+
+def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts, sorted."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(old.keys() | new.keys(), key=str)
+        pairs = ((old.get(k, _MISSING), new.get(k, _MISSING), f"{prefix}{k}.") for k in keys)
+        return [key for a, b, p in pairs for key in differing_keys(a, b, p)]
+    return [] if old == new else [prefix[:-1]]
+
+
+def _records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) per complete line; an unterminated last line is an unfinished write: skipped."""
+    with path.open("rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.endswith(b"\n"):
+                return
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as e:
+                raise RunDirError(f"{path}:{lineno} is a complete line but not valid JSON ({e})") from None
+            if not isinstance(record, dict) or "problem_id" not in record:
+                raise RunDirError(f"{path}:{lineno} is not a tree record (no problem_id)")
+            yield lineno, record
+
+
+def _complete_size(path: Path, chunk: int = 1 << 16) -> int:
+    """The file's size up to and including its last newline."""
+    with path.open("rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        while end > 0:
+            start = max(0, end - chunk)
+            f.seek(start)
+            newline = f.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            end = start
+    return 0
+
+
+class RunDir:
+    """One synthesis run's directory; open() creates or resumes it, append() adds one finished tree."""
+
+    def __init__(self, path: str | Path, shard_size: int = 10_000):
+        if shard_size < 1:
+            raise ValueError(f"shard_size must be at least 1, got {shard_size}")
+        self.path = Path(path)
+        self.shard_size = shard_size
+        self.done: set[str] = set()
+        self._lock: IO[bytes] | None = None
+        self._file: IO[bytes] | None = None
+        self._shard = 0
+        self._count = 0  # records in the current shard
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def trees_dir(self) -> Path:
+        return self.path / "trees"
+
+    @property
+    def traces_dir(self) -> Path:
+        return self.path / "traces"
+
+    @property
+    def stats_path(self) -> Path:
+        return self.path / "stats.json"
+
+    def shard_path(self, index: int) -> Path:
+        return self.trees_dir / f"trees-{index:05d}.jsonl"
+
+    def shards(self) -> list[Path]:
+        """The tree shard files in order."""
+        if not self.trees_dir.is_dir():
+            return []
+        found = [(int(m[1]), p) for p in self.trees_dir.iterdir() if (m := SHARD.fullmatch(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def open(self, config: dict, config_hash: str, seed: int) -> set[str]:
+        """Create the directory or resume it; return the problem ids already finished."""
+        if self._file is not None:
+            raise RunDirError(f"{self.path} is already open")
+        self.done = set()
+        self._check_usable()
+        self._acquire_lock()
+        try:
+            if self.manifest_path.exists():
+                self._resume(config, config_hash, seed)
+            else:
+                self._create(config, config_hash, seed)
+        except BaseException:
+            self.close()
+            raise
+        return set(self.done)
+
+    def _check_usable(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"{self.path} exists and is not a directory")
+        if self.manifest_path.exists() or not self.path.exists():
+            return
+        strays = [p.name for p in self.path.iterdir() if p.name != LOCK and not p.name.endswith(TMP_SUFFIX)]
+        if strays:
+            raise RunDirError(
+                f"{self.path} is not empty and has no {MANIFEST}, so it is not a run directory "
+                f"(it holds {', '.join(sorted(strays)[:5])}); refusing to write into it. "
+                "Use a new --out directory."
+            )
+
+    def _acquire_lock(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = (self.path / LOCK).open("ab")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise RunDirError(f"{self.path} is in use by another run; wait or use a new --out") from None
+        self._lock = lock
+
+    def _create(self, config: dict, config_hash: str, seed: int) -> None:
+        manifest = {
+            "config": config,
+            "config_hash": config_hash,
+            "seed": seed,
+            "versions": versions(),
+            "started_at": _now(),
+            "resumed_at": [],
+        }
+        write_json_atomic(self.manifest_path, manifest)
+        self.trees_dir.mkdir(exist_ok=True)
+        self._open_shard(0, 0)
+
+    def _resume(self, config: dict, config_hash: str, seed: int) -> None:
+        manifest = self.read_manifest()
+        if manifest.get("config_hash") != config_hash or manifest.get("seed") != seed:
+            raise self._config_mismatch(manifest, config, config_hash, seed)
+        shards = self.shards()
+        counts = [self._scan(shard, last=shard == shards[-1]) for shard in shards]
+        manifest["resumed_at"] = [*manifest.get("resumed_at", []), _now()]
+        write_json_atomic(self.manifest_path, manifest)
+        self.trees_dir.mkdir(exist_ok=True)
+        if shards:
+            self._open_shard(int(SHARD.fullmatch(shards[-1].name)[1]), counts[-1])
+        else:
+            self._open_shard(0, 0)
+
+    def read_manifest(self) -> dict:
+        """The manifest as a dict; RunDirError when it is missing or unreadable."""
+        try:
+            manifest = orjson.loads(self.manifest_path.read_bytes())
+        except FileNotFoundError:
+            raise RunDirError(f"{self.path} has no {MANIFEST}, so it is not a run directory") from None
+        except orjson.JSONDecodeError as e:
+            raise RunDirError(f"{self.manifest_path} is not valid JSON ({e})") from None
+        if not isinstance(manifest, dict):
+            raise RunDirError(f"{self.manifest_path} is not a JSON object")
+        return manifest
+
+    def _config_mismatch(self, manifest: dict, config: dict, config_hash: str, seed: int) -> RunDirError:
+        new = orjson.loads(orjson.dumps(config, option=orjson.OPT_SERIALIZE_NUMPY))
+        keys = differing_keys(manifest.get("config"), new)
+        if manifest.get("seed") != seed and "seed" not in keys:
+            keys.append("seed")
+        return RunDirError(
+            f"{self.path} was made with a different config "
+            f"(hash {manifest.get('config_hash')} vs {config_hash}); "
+            f"differing keys: {', '.join(keys) or 'none found, only the hash'}. "
+            "Use a new --out directory or the same config."
+        )
+
+    def _scan(self, shard: Path, last: bool) -> int:
+        """Repair an unfinished last write, check each record, collect finished ids; return the count."""
+        size = _complete_size(shard)
+        if size != shard.stat().st_size:
+            if not last:
+                raise RunDirError(f"{shard} ends in an unterminated line but is not the last shard")
+            os.truncate(shard, size)
+        count = 0
+        for lineno, record in _records(shard):
+            if record["problem_id"] in self.done:
+                raise RunDirError(f"{shard}:{lineno} repeats problem id {record['problem_id']!r}")
+            self.done.add(record["problem_id"])
+            count += 1
+        return count
+
+    def _open_shard(self, index: int, count: int) -> None:
+        self._file = self.shard_path(index).open("ab")
+        self._shard, self._count = index, count
+
+    def append(self, tree: SearchTree) -> None:
+        """Write one finished tree as one line; a problem id is written at most once per directory."""
+        if self._file is None:
+            raise RunDirError(f"{self.path} is not open; call open() first")
+        if tree.problem_id in self.done:
+            raise RunDirError(f"{self.path} already holds a tree for problem id {tree.problem_id!r}")
+        line = orjson.dumps(tree.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        if self._count >= self.shard_size:
+            self._file.close()
+            self._open_shard(self._shard + 1, 0)
+        try:
+            self._file.write(line)
+            self._file.flush()
+        except BaseException:
+            self.close()  # the shard may end in a partial line now; open() repairs it
+            raise
+        self._count += 1
+        self.done.add(tree.problem_id)
+
+    def close(self) -> None:
+        file, lock = self._file, self._lock
+        self._file = self._lock = None
+        try:
+            if file is not None:
+                file.close()
+        finally:
+            if lock is not None:
+                lock.close()  # releases the flock
+
+    def __enter__(self) -> RunDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def iter_trees(self) -> Iterator[SearchTree]:
+        """Every finished tree, in shard order then line order."""
+        for shard in self.shards():
+            for _, record in _records(shard):
+                yield SearchTree.from_dict(record)
+
+    def open_traces(self, fmt: str) -> AtomicFile:
+        """traces/<fmt>.jsonl, replaced when the returned file is closed without an error."""
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", fmt) or fmt.startswith("."):
+            raise RunDirError(f"{self.path}: trace format name {fmt!r} is not a plain file name")
+        return AtomicFile(self.traces_dir / f"{fmt}.jsonl")
+
+    def write_stats(self, stats: dict) -> Path:
+        return write_json_atomic(self.stats_path, stats)

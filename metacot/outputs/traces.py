@@ -1,0 +1,105 @@
+"""Stream every finished tree's records into traces/<format>.jsonl and summarize the run in stats.json."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+
+import orjson
+
+from metacot.linearize import LinearizeConfig, linearize
+from metacot.outputs.rundir import RunDir
+from metacot.problems.base import Domain
+from metacot.tree import SearchTree
+
+
+@dataclass
+class TraceSummary:
+    """Counts over the records of one format."""
+
+    records: int = 0
+    correct: int = 0
+    with_backtracks: int = 0
+    backtracks: int = 0
+    chars: int = 0
+
+    def observe(self, record: dict) -> None:
+        self.records += 1
+        self.correct += record["correct"]
+        self.with_backtracks += record["num_backtracks"] > 0
+        self.backtracks += record["num_backtracks"]
+        self.chars += len(record["completion"])
+
+    def as_dict(self) -> dict:
+        n = self.records or 1
+        return {
+            "records": self.records,
+            "correct": self.correct,
+            "with_backtracks": self.with_backtracks,
+            "mean_backtracks": self.backtracks / n,
+            "mean_completion_chars": self.chars / n,
+        }
+
+
+@dataclass
+class TreeSummary:
+    """Counts over the search trees of a run."""
+
+    problems: int = 0
+    solved: int = 0
+    failed: int = 0
+    nodes: int = 0
+    compute: dict[str, float] = field(default_factory=dict)
+
+    def observe(self, tree: SearchTree) -> None:
+        self.problems += 1
+        self.solved += tree.solved
+        self.failed += tree.failed is not None
+        self.nodes += len(tree.nodes)
+        for key, value in asdict(tree.compute).items():
+            self.compute[key] = self.compute.get(key, 0) + value
+
+    def as_dict(self) -> dict:
+        n = self.problems or 1
+        return {
+            "problems": self.problems,
+            "solved": self.solved,
+            "failed": self.failed,
+            "solve_rate": self.solved / n,
+            "mean_nodes": self.nodes / n,
+            "compute": self.compute,
+        }
+
+
+class TraceWriter:
+    """Linearizes each tree it is given into every configured format as it arrives.
+
+    The trace files replace the old ones only when the writer closes without an error, so after a crash the
+    run directory's traces are those of the last finished run; a resumed run rewrites them from all its trees.
+    """
+
+    def __init__(self, run_dir: RunDir, domain: Domain, config: LinearizeConfig):
+        self.run_dir, self.domain, self.config = run_dir, domain, config
+        self.trees = TreeSummary()
+        self.formats = {fmt: TraceSummary() for fmt in config.formats}
+        self._stack = ExitStack()
+        self._files = {fmt: self._stack.enter_context(run_dir.open_traces(fmt)) for fmt in config.formats}
+
+    def add(self, tree: SearchTree) -> None:
+        self.trees.observe(tree)
+        for fmt, file in self._files.items():
+            record = linearize(tree, self.domain, fmt, self.config)
+            if record is not None:
+                file.write(orjson.dumps(record) + b"\n")
+                self.formats[fmt].observe(record)
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.__exit__(*exc)
+        if exc[0] is None:
+            self.run_dir.write_stats(self.stats())
+
+    def stats(self) -> dict:
+        return {**self.trees.as_dict(), "formats": {fmt: s.as_dict() for fmt, s in self.formats.items()}}

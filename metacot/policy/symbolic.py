@@ -1,0 +1,44 @@
+"""The symbolic Countdown policy: proposes legal operations, optionally with plausible mistakes."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from metacot.policy.base import ExpandRequest, Proposal
+from metacot.problems.countdown import format_move, legal_moves
+
+
+@dataclass
+class SymbolicPolicyConfig:
+    sample: bool = True  # a random subset of the legal moves; False: the first n in enumeration order
+    mistake_rate: float = 0.0  # probability that a proposal is plausible but wrong (a slip in arithmetic)
+
+
+class SymbolicCountdownPolicy:
+    """Proposes distinct legal Countdown steps for a state; needs no model."""
+
+    def __init__(self, config: SymbolicPolicyConfig | None = None):
+        self.config = config or SymbolicPolicyConfig()
+
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        return [self._propose_one(r) for r in requests]
+
+    def _propose_one(self, request: ExpandRequest) -> list[Proposal]:
+        state = request.node.state
+        if state is None or len(state) < 2:
+            return []
+        moves = list(dict.fromkeys(legal_moves(state)))  # equal numbers give equal moves
+        rng = random.Random(request.seed)
+        moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
+        texts = [format_move(m) for m in moves]
+        if self.config.mistake_rate > 0:
+            texts = [self._slip(t, rng) if rng.random() < self.config.mistake_rate else t for t in texts]
+        return [Proposal(text=t, tokens=len(t.split())) for t in texts]
+
+    @staticmethod
+    def _slip(move: str, rng: random.Random) -> str:
+        """The same operation with a result off by a little: a typical arithmetic mistake."""
+        expression, result = move.rsplit(" = ", 1)
+        value = int(result)
+        return f"{expression} = {value + rng.choice((1, 2) if value < 2 else (-2, -1, 1, 2))}"

@@ -1,0 +1,45 @@
+"""The exact Countdown oracle PRM (is the target still reachable?), with optional seeded noise."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from metacot.prm.base import ScoreRequest
+from metacot.problems.countdown import reachable
+from metacot.seeding import uniform
+
+
+@dataclass
+class OracleConfig:
+    flip_prob: float = 0.0  # probability of reporting the opposite verdict
+    gaussian_std: float = 0.0  # standard deviation of Gaussian noise added to the verdict, clipped to [0, 1]
+
+
+class CountdownOraclePRM:
+    """Scores 1.0 when the target is reachable from the node's state, else 0.0; noise emulates imperfect PRMs."""
+
+    def __init__(self, config: OracleConfig | None = None):
+        self.config = config or OracleConfig()
+
+    def score(self, requests: list[ScoreRequest]) -> list[float]:
+        return [self._noisy(self.exact(r), r.seed) for r in requests]
+
+    @staticmethod
+    def exact(request: ScoreRequest) -> float:
+        node = request.node
+        if node.error is not None:
+            return 0.0
+        if node.terminal:
+            return 1.0 if node.correct else 0.0
+        return 1.0 if reachable(node.state, request.problem.target) else 0.0
+
+    def _noisy(self, value: float, seed: int) -> float:
+        flip, std = self.config.flip_prob, self.config.gaussian_std
+        if flip and uniform(seed) < flip:
+            value = 1.0 - value
+        if std:
+            u1, u2 = uniform(seed, 2), uniform(seed, 3)
+            value += std * math.sqrt(-2.0 * math.log1p(-u1)) * math.cos(2.0 * math.pi * u2)
+            value = min(1.0, max(0.0, value))
+        return value

@@ -1,0 +1,40 @@
+"""The Domain protocol: what a problem family must provide for search, verification and linearization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    """The result of applying one proposed step to a state."""
+
+    state: Any
+    terminal: bool = False
+    correct: bool | None = None  # set for terminal steps: verified against the answer
+    error: str | None = None  # set when the step is illegal or unparsable: the node is dead
+
+
+class Domain(Protocol):
+    """A problem family: prompts, step semantics, the verifier, and the words a trace uses for states."""
+
+    name: str
+
+    def problem_from_dict(self, data: dict) -> Any: ...
+
+    def problem_to_dict(self, problem: Any) -> dict: ...
+
+    def root_state(self, problem: Any) -> Any: ...
+
+    def apply_step(self, problem: Any, state: Any, step: str) -> StepOutcome: ...
+
+    def prompt(self, problem: Any) -> str: ...
+
+    def describe_state(self, problem: Any, state: Any) -> str: ...
+
+    def verdict(self, problem: Any, state: Any, correct: bool) -> str: ...
+
+    def final_answer(self, problem: Any, steps: list[str]) -> str: ...
+
+    def check_answer(self, problem: Any, answer: str) -> bool: ...

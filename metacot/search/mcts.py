@@ -1,0 +1,105 @@
+"""Monte Carlo tree search with PUCT selection, k-child expansion, PRM leaf values and verified terminal rewards."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from metacot.search.runner import Expand, Score
+from metacot.tree import Node, SearchTree
+
+
+@dataclass
+class MCTSConfig:
+    simulations: int = 64
+    max_nodes: int | None = None  # stop before the tree would grow past this many nodes
+    expand_width: int = 8  # children proposed per expansion
+    c_puct: float = 1.0
+    verified_reward: bool = True  # back up 1/0 from the verifier at terminal nodes instead of their PRM score
+    stop_at_first_solution: bool = True
+
+
+def mcts(tree: SearchTree, config: MCTSConfig):
+    """Each simulation: select a leaf by PUCT, expand and score its children, back up the best child's value."""
+    for _ in range(config.simulations):
+        path = select(tree, config.c_puct)
+        leaf = path[-1]
+        tree.visit(leaf)
+        if leaf.terminal or leaf.expanded:  # terminal, dead, or expanded with nothing to propose
+            value = leaf_value(leaf, config)
+        else:
+            n = _room(tree, config)
+            if n == 0:
+                return
+            children = yield Expand(leaf, n)
+            set_priors(children)
+            if children:
+                yield Score(children)
+            value = max((leaf_value(c, config) for c in children), default=0.0)
+            solution = next((c for c in children if c.correct), None)
+            if solution is not None and config.stop_at_first_solution:
+                tree.visit(solution)
+                backup(path, value)
+                return
+        backup(path, value)
+        if leaf.correct and config.stop_at_first_solution:
+            return
+
+
+def select(tree: SearchTree, c_puct: float) -> list[Node]:
+    """Descend from the root by PUCT, Q(c) + c_puct * P(c) * sqrt(N) / (1 + N(c)), to a node without children."""
+    nodes = tree.nodes
+    node = tree.root
+    path = [node]
+    while node.children:
+        explore = c_puct * math.sqrt(node.visits)
+        best, best_score = None, -math.inf
+        for child in map(nodes.__getitem__, node.children):
+            score = _q(child) + explore * child.prior / (1 + child.visits)
+            if score > best_score:
+                best, best_score = child, score
+        node = best
+        path.append(node)
+    return path
+
+
+def _q(node: Node) -> float:
+    if node.visits:
+        return node.value_sum / node.visits
+    if node.terminal:
+        return 1.0 if node.correct else 0.0
+    return node.score or 0.0
+
+
+def leaf_value(node: Node, config: MCTSConfig) -> float:
+    if node.terminal and config.verified_reward:
+        return 1.0 if node.correct else 0.0
+    if node.expanded and not node.children:
+        return 0.0
+    return node.score or 0.0
+
+
+def set_priors(children: list[Node]) -> None:
+    """Softmax over the steps' log-probabilities when the policy gave them, else uniform."""
+    logprobs = [c.logprob for c in children]
+    if children and all(lp is not None for lp in logprobs):
+        top = max(logprobs)
+        weights = [math.exp(lp - top) for lp in logprobs]
+        total = sum(weights)
+        for c, w in zip(children, weights, strict=True):
+            c.prior = w / total
+    else:
+        for c in children:
+            c.prior = 1.0 / len(children)
+
+
+def backup(path: list[Node], value: float) -> None:
+    for node in path:
+        node.visits += 1
+        node.value_sum += value
+
+
+def _room(tree: SearchTree, config: MCTSConfig) -> int:
+    if config.max_nodes is None:
+        return config.expand_width
+    return max(0, min(config.expand_width, config.max_nodes - len(tree.nodes)))

@@ -1,0 +1,105 @@
+"""Synthesis: build problems and backends from a config, run the searches, write trees, traces and stats."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from metacot.config import ConfigError, SynthConfig
+from metacot.linearize import FORMATS, LinearizeConfig
+from metacot.outputs.rundir import RunDir
+from metacot.outputs.traces import TraceWriter
+from metacot.policy.symbolic import SymbolicCountdownPolicy
+from metacot.prm.oracle import CountdownOraclePRM
+from metacot.problems import get_domain
+from metacot.problems.base import Domain
+from metacot.problems.countdown import generate_problems, load_problems
+from metacot.search import Runner, RunnerStats, make_search
+
+
+@dataclass
+class SynthResult:
+    """What one call to synth did: the run's stats plus how this process used the backends."""
+
+    stats: dict
+    searched: int  # problems searched by this call (a resumed run skips finished ones)
+    nodes: int  # nodes created by this call
+    seconds: float  # searching, linearizing and writing, after the problems were built
+    runner: RunnerStats = field(default_factory=RunnerStats)
+
+
+def build_problems(config: SynthConfig) -> list[Any]:
+    p = config.problems
+    if p.domain != "countdown":
+        raise ConfigError(f"problems.domain: unknown domain {p.domain!r}; known: countdown")
+    if p.file is not None:
+        return load_problems(p.file)
+    return generate_problems(
+        p.num_problems, config.seed, p.num_numbers, p.low, p.high, p.target_low, p.target_high, p.target
+    )
+
+
+def build_policy(config: SynthConfig):
+    if config.policy.backend != "symbolic":
+        raise ConfigError(f"policy.backend: unknown backend {config.policy.backend!r}; known: symbolic")
+    return SymbolicCountdownPolicy(config.policy.symbolic)
+
+
+def build_prm(config: SynthConfig):
+    if config.prm.backend != "oracle":
+        raise ConfigError(f"prm.backend: unknown backend {config.prm.backend!r}; known: oracle")
+    return CountdownOraclePRM(config.prm.oracle)
+
+
+def build_runner(config: SynthConfig, domain: Domain) -> Runner:
+    strategy = config.search.strategy
+    if strategy not in ("mcts", "astar"):
+        raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: mcts, astar")
+    search = make_search(strategy, getattr(config.search, strategy))
+    return Runner(domain, build_policy(config), build_prm(config), search, strategy, config.seed, config.concurrency)
+
+
+def check_formats(formats: Iterable[str]) -> None:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ConfigError(f"linearize.formats: unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+
+
+def synth(config: SynthConfig, progress: bool = True) -> SynthResult:
+    """Search every problem not yet finished in config.out, writing each tree and its traces as it finishes."""
+    check_formats(config.linearize.formats)
+    domain = get_domain(config.problems.domain)
+    problems = build_problems(config)
+    runner = build_runner(config, domain)
+    started = time.perf_counter()
+    nodes = 0
+    with RunDir(config.out) as run_dir:
+        done = run_dir.open(config.to_dict(), config.hash(), config.seed)
+        todo = [p for p in problems if p.id not in done]
+        bar = tqdm(total=len(problems), initial=len(problems) - len(todo), disable=not progress, unit="problem")
+        with bar, TraceWriter(run_dir, domain, config.linearize) as traces:
+            for tree in run_dir.iter_trees():  # a resumed run's finished trees
+                traces.add(tree)
+            for tree in runner.run(todo):
+                run_dir.append(tree)
+                traces.add(tree)
+                nodes += len(tree.nodes)
+                bar.update()
+    elapsed = time.perf_counter() - started
+    return SynthResult(traces.stats(), len(todo), nodes, elapsed, runner.stats)
+
+
+def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:
+    """Write a finished run's traces again, in other formats or with other options, without searching."""
+    check_formats(config.formats)
+    directory = RunDir(run_dir)
+    domain = get_domain(directory.read_manifest()["config"]["problems"]["domain"])
+    with TraceWriter(directory, domain, config) as traces:
+        for tree in directory.iter_trees():
+            traces.add(tree)
+    return traces.stats()

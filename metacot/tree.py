@@ -1,0 +1,165 @@
+"""Search trees: nodes with parent pointers, the visit trace, compute accounting, JSON and networkx export."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+ROOT = 0
+
+
+@dataclass(slots=True)
+class Node:
+    """One reasoning state: the step that led to it, what the policy and PRM said, what search learned."""
+
+    id: int
+    parent: int  # -1 at the root
+    depth: int
+    path: str  # stable path id: "0", "0.2", "0.2.1"
+    step: str = ""  # the step text that led here ("" at the root)
+    state: Any = None  # the domain's state after the step (JSON-serializable)
+    tokens: int = 0
+    logprob: float | None = None
+    finish_reason: str = "stop"
+    prior: float | None = None
+    score: float | None = None  # PRM score in [0, 1]
+    visits: int = 0
+    value_sum: float = 0.0
+    terminal: bool = False
+    correct: bool | None = None  # verified against the answer, terminal nodes only
+    error: str | None = None  # why the step is invalid: a dead node
+    expanded: bool = False
+    children: list[int] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        """Mean backed-up value, falling back to the PRM score before the first visit."""
+        if self.visits:
+            return self.value_sum / self.visits
+        return self.score if self.score is not None else 0.0
+
+    @property
+    def dead(self) -> bool:
+        return self.error is not None or (self.terminal and not self.correct)
+
+
+_NODE_FIELDS = tuple(f.name for f in fields(Node))
+
+
+@dataclass(slots=True)
+class Compute:
+    """What a search spent: the units budgets are set in and benchmarks compare."""
+
+    nodes: int = 0
+    policy_calls: int = 0
+    proposals: int = 0
+    generated_tokens: int = 0
+    prm_calls: int = 0
+    scored_nodes: int = 0
+    wall_time: float = 0.0
+
+
+@dataclass
+class SearchTree:
+    """Every node a search created, in creation order (id = index), and the order it thought about them."""
+
+    problem_id: str
+    problem: dict
+    search: str = ""
+    nodes: list[Node] = field(default_factory=list)
+    trace: list[int] = field(default_factory=list)
+    compute: Compute = field(default_factory=Compute)
+    failed: str | None = None  # why the search could not finish, if it could not
+
+    @classmethod
+    def with_root(cls, problem_id: str, problem: dict, state: Any, search: str = "") -> SearchTree:
+        tree = cls(problem_id=problem_id, problem=problem, search=search)
+        tree.nodes.append(Node(id=ROOT, parent=-1, depth=0, path="0", state=state))
+        tree.compute.nodes = 1
+        return tree
+
+    @property
+    def root(self) -> Node:
+        return self.nodes[ROOT]
+
+    def add_child(self, parent: Node, step: str, **attrs: Any) -> Node:
+        node = Node(
+            id=len(self.nodes),
+            parent=parent.id,
+            depth=parent.depth + 1,
+            path=f"{parent.path}.{len(parent.children)}",
+            step=step,
+            **attrs,
+        )
+        self.nodes.append(node)
+        parent.children.append(node.id)
+        self.compute.nodes += 1
+        return node
+
+    def visit(self, node: Node) -> None:
+        self.trace.append(node.id)
+
+    def path_to(self, node_id: int) -> list[int]:
+        """Node ids from the root down to node_id, both included."""
+        path = []
+        while node_id != -1:
+            path.append(node_id)
+            node_id = self.nodes[node_id].parent
+        path.reverse()
+        return path
+
+    def steps_to(self, node_id: int) -> list[str]:
+        return [self.nodes[i].step for i in self.path_to(node_id)[1:]]
+
+    def common_ancestor(self, a: int, b: int) -> int:
+        nodes = self.nodes
+        while nodes[a].depth > nodes[b].depth:
+            a = nodes[a].parent
+        while nodes[b].depth > nodes[a].depth:
+            b = nodes[b].parent
+        while a != b:
+            a, b = nodes[a].parent, nodes[b].parent
+        return a
+
+    def solutions(self) -> list[Node]:
+        return [n for n in self.nodes if n.correct]
+
+    @property
+    def solved(self) -> bool:
+        return any(n.correct for n in self.nodes)
+
+    def to_dict(self) -> dict:
+        return {
+            "problem_id": self.problem_id,
+            "problem": self.problem,
+            "search": self.search,
+            "solved": self.solved,
+            "failed": self.failed,
+            "compute": asdict(self.compute),
+            "trace": self.trace,
+            "nodes": [{name: getattr(n, name) for name in _NODE_FIELDS} for n in self.nodes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SearchTree:
+        return cls(
+            problem_id=data["problem_id"],
+            problem=data["problem"],
+            search=data.get("search", ""),
+            nodes=[Node(**n) for n in data["nodes"]],
+            trace=list(data["trace"]),
+            compute=Compute(**data.get("compute", {})),
+            failed=data.get("failed"),
+        )
+
+    def to_networkx(self):
+        """A networkx.DiGraph with one vertex per node (its fields as attributes) and parent -> child edges."""
+        import networkx as nx
+
+        graph = nx.DiGraph(problem_id=self.problem_id, search=self.search, trace=list(self.trace))
+        for node in self.nodes:
+            attrs = {name: getattr(node, name) for name in _NODE_FIELDS if name != "children"}
+            graph.add_node(node.id, **attrs)
+            if node.parent >= 0:
+                graph.add_edge(node.parent, node.id)
+        return graph
