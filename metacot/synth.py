@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from metacot.config import ConfigError, SynthConfig
-from metacot.linearize import FORMATS, LinearizeConfig
+from metacot.linearize import LinearizeConfig, check_formats
 from metacot.outputs.rundir import RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.policy.symbolic import SymbolicCountdownPolicy
@@ -62,12 +61,6 @@ def build_runner(config: SynthConfig, domain: Domain) -> Runner:
         raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: mcts, astar")
     search = make_search(strategy, getattr(config.search, strategy))
     return Runner(domain, build_policy(config), build_prm(config), search, strategy, config.seed, config.concurrency)
-
-
-def check_formats(formats: Iterable[str]) -> None:
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise ConfigError(f"linearize.formats: unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
 
 
 def synth(config: SynthConfig, progress: bool = True) -> SynthResult:

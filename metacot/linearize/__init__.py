@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from metacot.linearize.config import FORMATS, LinearizeConfig
 from metacot.linearize.formats import RENDERERS, Context
 from metacot.linearize.walk import Move, count_backtracks, trace_to_solution, walk
@@ -11,35 +13,54 @@ from metacot.tree import SearchTree
 NO_SOLUTION = "I could not find a way to reach the goal."
 
 
-def linearize(tree: SearchTree, domain: Domain, fmt: str, config: LinearizeConfig) -> dict | None:
-    """One record for the tree in format `fmt`, or None when the options leave this tree out."""
-    if fmt not in RENDERERS:
-        raise ValueError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+def check_formats(formats: list[str]) -> None:
+    unknown = [f for f in formats if f not in RENDERERS]
+    if unknown:
+        raise ValueError(f"linearize.formats: unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+
+
+def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) -> dict[str, dict]:
+    """The tree's record in each of config.formats, leaving out the formats whose options exclude it."""
+    check_formats(config.formats)
     trace, solution = trace_to_solution(tree, config.stop_at_first_solution)
-    if solution is None and (fmt == "cot" or not config.include_unsolved):
-        return None
-    moves = walk(tree, tree.path_to(solution)[1:] if fmt == "cot" else trace)
-    backtracks = count_backtracks(moves)
-    if config.max_backtracks is not None and backtracks > config.max_backtracks:
-        return None
+    if solution is None and not config.include_unsolved:
+        return {}
     problem = domain.problem_from_dict(tree.problem)
-    lines = RENDERERS[fmt](Context(tree, domain, problem, config), moves)
-    answer = domain.final_answer(problem, tree.steps_to(solution)) if solution is not None else None
+    context = Context(tree, domain, problem, config, solution)
     prompt = domain.prompt(problem)
-    completion = _completion(lines, answer, config.think_tags)
-    return {
-        "problem_id": tree.problem_id,
-        "format": fmt,
-        "search": tree.search,
-        "correct": solution is not None,
-        "answer": answer,
-        "num_backtracks": backtracks,
-        "num_nodes": len(tree.nodes),
-        "num_steps": sum(1 for m in moves if m.kind == "step"),
-        "prompt": prompt,
-        "completion": completion,
-        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
-    }
+    answer = domain.final_answer(problem, tree.steps_to(solution)) if solution is not None else None
+    search_moves = walk(tree, trace)
+    records = {}
+    for fmt in config.formats:
+        if fmt == "cot":
+            if solution is None:
+                continue
+            moves = walk(tree, tree.path_to(solution)[1:])
+        else:
+            moves = search_moves
+        backtracks = count_backtracks(moves)
+        if config.max_backtracks is not None and backtracks > config.max_backtracks:
+            continue
+        completion = _completion(RENDERERS[fmt](context, moves), answer, config.think_tags)
+        records[fmt] = {
+            "problem_id": tree.problem_id,
+            "format": fmt,
+            "search": tree.search,
+            "correct": solution is not None,
+            "answer": answer,
+            "num_backtracks": backtracks,
+            "num_nodes": len(tree.nodes),
+            "num_steps": sum(1 for m in moves if m.kind == "step"),
+            "prompt": prompt,
+            "completion": completion,
+            "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
+        }
+    return records
+
+
+def linearize(tree: SearchTree, domain: Domain, fmt: str, config: LinearizeConfig) -> dict | None:
+    """The tree's record in one format, or None when the options leave it out."""
+    return linearize_tree(tree, domain, replace(config, formats=[fmt])).get(fmt)
 
 
 def _completion(lines: list[str], answer: str | None, think_tags: bool) -> str:
@@ -52,4 +73,4 @@ def _completion(lines: list[str], answer: str | None, think_tags: bool) -> str:
     return thought if answer is None else f"{thought}\n<answer> {answer} </answer>"
 
 
-__all__ = ["FORMATS", "LinearizeConfig", "Move", "linearize", "walk"]
+__all__ = ["FORMATS", "LinearizeConfig", "Move", "check_formats", "linearize", "linearize_tree", "walk"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.linearize.config import LinearizeConfig
 from metacot.linearize.walk import Move
 from metacot.problems.base import Domain
-from metacot.seeding import mix
+from metacot.seeding import mix, problem_seed
 from metacot.tree import ROOT, Node, SearchTree
 
 DEAD_END = (
@@ -32,6 +32,11 @@ class Context:
     domain: Domain
     problem: Any
     config: LinearizeConfig
+    solution: int | None = None  # the verified solution the record answers with
+    seed: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seed = problem_seed(0, self.tree.problem_id)
 
     def node(self, node_id: int) -> Node:
         return self.tree.nodes[node_id]
@@ -40,8 +45,8 @@ class Context:
         return self.domain.describe_state(self.problem, self.node(node_id).state)
 
     def pick(self, phrases: tuple[str, ...], node_id: int) -> str:
-        """A phrasing that varies across nodes but is the same on every run."""
-        return phrases[mix(len(self.tree.problem_id), node_id) % len(phrases)]
+        """A phrasing that varies across problems and nodes but is the same on every run."""
+        return phrases[mix(self.seed, node_id) % len(phrases)]
 
 
 def step_sentence(ctx: Context, node: Node) -> str:
@@ -91,39 +96,40 @@ def render_sos(ctx: Context, moves: list[Move]) -> list[str]:
     """The stream-of-search log (Gandhi et al. 2024): nodes generated when expanded, moves, goal checks."""
     explored: set[int] = set()
     lines = _sos_arrive(ctx, ROOT, explored, moving=False)
+    at = ROOT
     for move in moves:
-        node = ctx.node(move.node)
-        if node.terminal:  # its goal check was written when it was generated
-            continue
-        lines += _sos_arrive(ctx, node.id, explored, moving=True)
         if lines[-1].endswith("Goal Reached"):
             break
+        node = ctx.node(move.node)
+        if node.terminal or node.id == at:  # a terminal's goal check was written when it was generated
+            continue
+        lines += _sos_arrive(ctx, node.id, explored, moving=True)
+        at = node.id
     return lines
 
 
 def _sos_arrive(ctx: Context, node_id: int, explored: set[int], moving: bool) -> list[str]:
     node = ctx.node(node_id)
+    target = ctx.problem.target
     ops = [_sos_op(ctx.node(i).step) for i in ctx.tree.path_to(node_id)[1:]]
     lines = [f"Moving to Node #{_sos_id(node)}"] if moving else []
-    lines.append(f"Current State: {ctx.problem.target}:{_sos_numbers(node.state)}, Operations: {ops}")
+    lines.append(f"Current State: {target}:{_sos_numbers(node.state)}, Operations: {ops}")
     if node_id in explored:
         return lines
     explored.add(node_id)
-    target = ctx.problem.target
     for child in (ctx.node(i) for i in node.children):
-        if child.error is not None:  # the log has no words for an illegal step
+        # The log has no words for an illegal step, and reaches only the goal the record answers with.
+        if child.error is not None or (child.correct and child.id != ctx.solution):
             continue
         op = _sos_op(child.step)
         lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_sos_numbers(child.state)}")
         if child.terminal:
-            value = child.state[0]
             verdict = "equal: Goal Reached" if child.correct else "unequal: No Solution"
-            lines.append(f"{value},{target} {verdict}")
+            lines.append(f"{child.state[0]},{target} {verdict}")
             if child.correct:
                 return lines
         else:
-            numbers = _sos_numbers(child.state)
-            lines.append(f"Generated Node #{_sos_id(child)}: {target}:{numbers} Operation: {op}")
+            lines.append(f"Generated Node #{_sos_id(child)}: {target}:{_sos_numbers(child.state)} Operation: {op}")
     return lines
 
 

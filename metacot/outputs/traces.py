@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import orjson
 
-from metacot.linearize import LinearizeConfig, linearize
+from metacot.linearize import LinearizeConfig, linearize_tree
 from metacot.outputs.rundir import RunDir
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
@@ -87,11 +87,9 @@ class TraceWriter:
 
     def add(self, tree: SearchTree) -> None:
         self.trees.observe(tree)
-        for fmt, file in self._files.items():
-            record = linearize(tree, self.domain, fmt, self.config)
-            if record is not None:
-                file.write(orjson.dumps(record) + b"\n")
-                self.formats[fmt].observe(record)
+        for fmt, record in linearize_tree(tree, self.domain, self.config).items():
+            self._files[fmt].write(orjson.dumps(record) + b"\n")
+            self.formats[fmt].observe(record)
 
     def __enter__(self) -> TraceWriter:
         return self

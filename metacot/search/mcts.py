@@ -24,13 +24,14 @@ def mcts(tree: SearchTree, config: MCTSConfig):
     for _ in range(config.simulations):
         path = select(tree, config.c_puct)
         leaf = path[-1]
-        tree.visit(leaf)
         if leaf.terminal or leaf.expanded:  # terminal, dead, or expanded with nothing to propose
+            tree.visit(leaf)
             value = leaf_value(leaf, config)
         else:
             n = _room(tree, config)
             if n == 0:
                 return
+            tree.visit(leaf)
             children = yield Expand(leaf, n)
             set_priors(children)
             if children:

@@ -168,7 +168,7 @@ class Runner:
         self.stats.policy_calls += 1
         self.stats.policy_requests += len(requests)
         for job, request, props in zip(jobs, requests, proposals, strict=True):
-            self._advance(job, grow(self.domain, job.problem, job.tree, request.node, props))
+            self._advance(job, grow(self.domain, job.problem, job.tree, request.node, props[: request.n]))
 
     def _score(self, jobs: list[_Job]) -> None:
         if not jobs:

@@ -1,0 +1,228 @@
+"""Shared fixtures: a toy domain, scripted policies and PRMs for exact control, and real Countdown runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfig
+from metacot.prm.base import ScoreRequest
+from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
+from metacot.problems.base import StepOutcome
+from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
+from metacot.search import AStarConfig, MCTSConfig, Runner, make_search
+from metacot.tree import SearchTree
+
+# --- a toy domain ----------------------------------------------------------------------------------
+#
+# States are the tuple of steps taken so far. A step starting with "goal" ends the search correctly, "fail"
+# ends it incorrectly, "err" is illegal (a dead node); anything else is an ordinary intermediate step.
+
+
+@dataclass(frozen=True)
+class ToyProblem:
+    id: str
+
+
+class ToyDomain:
+    name = "toy"
+
+    def problem_from_dict(self, data: dict) -> ToyProblem:
+        return ToyProblem(data["id"])
+
+    def problem_to_dict(self, problem: ToyProblem) -> dict:
+        return {"id": problem.id}
+
+    def root_state(self, problem: ToyProblem) -> tuple:
+        return ()
+
+    def apply_step(self, problem: ToyProblem, state: tuple, step: str) -> StepOutcome:
+        if step.startswith("err"):
+            return StepOutcome(state=None, terminal=True, correct=False, error=f"illegal step {step!r}")
+        new = (*state, step)
+        if step.startswith("goal"):
+            return StepOutcome(state=new, terminal=True, correct=True)
+        if step.startswith("fail"):
+            return StepOutcome(state=new, terminal=True, correct=False)
+        return StepOutcome(state=new)
+
+    def prompt(self, problem: ToyProblem) -> str:
+        return f"solve {problem.id}"
+
+    def describe_state(self, problem: ToyProblem, state: tuple) -> str:
+        return "/".join(state)
+
+    def verdict(self, problem: ToyProblem, state: tuple, correct: bool) -> str:
+        return "yes" if correct else "no"
+
+    def final_answer(self, problem: ToyProblem, steps: list[str]) -> str:
+        return "/".join(steps)
+
+    def check_answer(self, problem: ToyProblem, answer: str) -> bool:
+        return answer.split("/")[-1].startswith("goal")
+
+
+def key(steps: list[str] | tuple[str, ...]) -> str:
+    """The lookup key of a path of steps: '' at the root, 'a/b' after steps a then b."""
+    return "/".join(steps)
+
+
+@dataclass
+class ScriptedPolicy:
+    """Proposes what `children` says for the path of steps (a dict by path key, or a callable of the path).
+
+    Entries are step texts or Proposal objects; at most request.n are returned, in order. Records every call.
+    """
+
+    children: dict[str, list] | Callable[[list[str]], list] = field(default_factory=dict)
+    batches: list[int] = field(default_factory=list)
+    requests: list[tuple[str, int, int]] = field(default_factory=list)  # (problem id, node id, n)
+
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        self.batches.append(len(requests))
+        out = []
+        for r in requests:
+            self.requests.append((r.tree.problem_id, r.node.id, r.n))
+            steps = r.steps
+            found = self.children(steps) if callable(self.children) else self.children.get(key(steps), [])
+            props = [p if isinstance(p, Proposal) else Proposal(text=p, tokens=1) for p in found]
+            out.append(props[: r.n])
+        return out
+
+
+@dataclass
+class TablePRM:
+    """Scores a node by the text of its last step (`table`), else by `fn(steps)`, else `default`."""
+
+    table: dict[str, float] = field(default_factory=dict)
+    default: float = 0.5
+    fn: Callable[[list[str]], float] | None = None
+    batches: list[int] = field(default_factory=list)
+
+    def score(self, requests: list[ScoreRequest]) -> list[float]:
+        self.batches.append(len(requests))
+        out = []
+        for r in requests:
+            steps = r.steps
+            if steps and steps[-1] in self.table:
+                out.append(self.table[steps[-1]])
+            elif self.fn is not None:
+                out.append(self.fn(steps))
+            else:
+                out.append(self.default)
+        return out
+
+
+class CountingPolicy:
+    """Wraps a policy and records the size of every batch it is asked for."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.batches: list[int] = []
+
+    def propose(self, requests):
+        self.batches.append(len(requests))
+        return self.inner.propose(requests)
+
+
+class CountingPRM:
+    def __init__(self, inner):
+        self.inner = inner
+        self.batches: list[int] = []
+
+    def score(self, requests):
+        self.batches.append(len(requests))
+        return self.inner.score(requests)
+
+
+class LogprobPolicy:
+    """The symbolic policy with a made-up but deterministic log-probability on every proposal."""
+
+    def __init__(self, config: SymbolicPolicyConfig | None = None):
+        self.inner = SymbolicCountdownPolicy(config)
+
+    def propose(self, requests):
+        out = []
+        for props in self.inner.propose(requests):
+            for p in props:
+                p.logprob = -(zlib.crc32(p.text.encode()) % 1000) / 250.0
+            out.append(props)
+        return out
+
+
+def stable_unit(text: str) -> float:
+    """A number in [0, 1] fixed by the text (independent of Python's hash seed)."""
+    return (zlib.crc32(text.encode()) % 10_007) / 10_006
+
+
+# --- running searches ------------------------------------------------------------------------------
+
+
+def run_search(
+    problems,
+    search: str,
+    config,
+    policy,
+    prm,
+    domain=None,
+    seed: int = 0,
+    concurrency: int = 64,
+) -> tuple[list[SearchTree], Runner]:
+    runner = Runner(domain or CountdownDomain(), policy, prm, make_search(search, config), search, seed, concurrency)
+    return list(runner.run(problems)), runner
+
+
+def toy_problems(n: int = 1) -> list[ToyProblem]:
+    return [ToyProblem(f"toy-{i}") for i in range(n)]
+
+
+# --- real Countdown runs shared by the tests ------------------------------------------------------
+
+NOISY_POLICY = SymbolicPolicyConfig(mistake_rate=0.2)
+NOISY_PRM = OracleConfig(flip_prob=0.2)
+NOISY_CONFIGS = {
+    "mcts": MCTSConfig(simulations=64, expand_width=6, c_puct=1.0),
+    "astar": AStarConfig(max_nodes=200, expand_width=6, step_cost=0.1),
+}
+
+
+@dataclass
+class RealRun:
+    search: str
+    config: object
+    problems: list[CountdownProblem]
+    trees: list[SearchTree]
+
+    def pairs(self):
+        return zip(self.problems, self.trees, strict=True)
+
+
+def noisy_run(search: str, count: int = 100, seed: int = 0, **overrides) -> RealRun:
+    config = NOISY_CONFIGS[search]
+    config = dataclasses.replace(config, **overrides)
+    problems = generate_problems(count, seed)
+    trees, _ = run_search(
+        problems, search, config, SymbolicCountdownPolicy(NOISY_POLICY), CountdownOraclePRM(NOISY_PRM), seed=seed
+    )
+    return RealRun(search, config, problems, trees)
+
+
+@pytest.fixture(scope="session")
+def domain() -> CountdownDomain:
+    return CountdownDomain()
+
+
+@pytest.fixture(scope="session")
+def noisy_runs() -> dict[str, RealRun]:
+    """100 Countdown problems searched by MCTS and by A* with a sloppy policy and a noisy PRM."""
+    return {name: noisy_run(name) for name in NOISY_CONFIGS}
+
+
+@pytest.fixture(scope="session", params=sorted(NOISY_CONFIGS))
+def noisy(request, noisy_runs) -> RealRun:
+    return noisy_runs[request.param]
