@@ -56,7 +56,8 @@ def step_sentence(ctx: Context, node: Node) -> str:
         return f"{step}. Wait, that's wrong: {node.error}."
     if node.terminal:
         return f"{step}. {ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))}"
-    return f"{step}. Now I have {ctx.state(node.id)}."
+    note = ctx.domain.step_note(ctx.problem, node.state)
+    return f"{step}. {note}" if note else f"{step}."
 
 
 def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:

@@ -473,6 +473,9 @@ class CountdownDomain:
     def describe_state(self, problem: CountdownProblem, state: tuple[int, ...]) -> str:
         return str(list(state))
 
+    def step_note(self, problem: CountdownProblem, state: tuple[int, ...]) -> str:
+        return f"Now I have {list(state)}."
+
     def verdict(self, problem: CountdownProblem, state: tuple[int, ...], correct: bool) -> str:
         if len(state) != 1:
             return f"{list(state)} cannot make {problem.target}."
