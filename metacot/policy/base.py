@@ -34,4 +34,10 @@ class Proposal:
 
 
 class Policy(Protocol):
-    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]: ...
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        """Up to request.n next steps for each request."""
+        ...
+
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+        """request.n continuations to the end of the solution for each request, each as its list of steps."""
+        ...

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 
 from metacot.policy.base import ExpandRequest, Proposal
-from metacot.problems.countdown import format_move, legal_moves
+from metacot.problems.countdown import apply_step, format_move, legal_moves
 
 
 @dataclass
@@ -23,6 +23,20 @@ class SymbolicCountdownPolicy:
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return [self._propose_one(r) for r in requests]
+
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+        """Random playouts: uniformly random legal steps (with the same rate of mistakes) until one number is left."""
+        return [[self._playout(r.node.state, random.Random(r.seed + k)) for k in range(r.n)] for r in requests]
+
+    def _playout(self, state: tuple[int, ...] | None, rng: random.Random) -> list[str]:
+        steps = []
+        while state is not None and len(state) > 1:
+            step = format_move(rng.choice(legal_moves(state)))
+            state = apply_step(state, step)  # the policy goes on from the right result even after a slip
+            if self.config.mistake_rate > 0 and rng.random() < self.config.mistake_rate:
+                step = self._slip(step, rng)
+            steps.append(step)
+        return steps
 
     def _propose_one(self, request: ExpandRequest) -> list[Proposal]:
         state = request.node.state
