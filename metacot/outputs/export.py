@@ -1,0 +1,74 @@
+"""Exports from a run directory: PRM step labels for TRL's stepwise supervision, Parquet / HF datasets of traces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from metacot.outputs.rundir import RunDir, RunDirError
+from metacot.problems import get_domain
+from metacot.problems.base import Domain
+from metacot.tree import Node, SearchTree
+
+
+def prm_label_records(tree: SearchTree, domain: Domain, threshold: float = 0.5) -> Iterator[dict]:
+    """One record per scored leaf: the path's steps with a label per step (TRL's stepwise supervision layout:
+    prompt, completions, labels), plus the raw scores. Terminal steps are labelled by the verifier."""
+    problem = domain.problem_from_dict(tree.problem)
+    prompt = domain.prompt(problem)
+    for leaf in tree.nodes[1:]:
+        if leaf.children or leaf.score is None:
+            continue
+        path = [tree.nodes[i] for i in tree.path_to(leaf.id)[1:]]
+        if any(n.score is None for n in path):
+            continue
+        yield {
+            "problem_id": tree.problem_id,
+            "prompt": prompt,
+            "completions": [n.step for n in path],
+            "labels": [_label(n, threshold) for n in path],
+            "scores": [n.score for n in path],
+        }
+
+
+def _label(node: Node, threshold: float) -> bool:
+    if node.error is not None:
+        return False
+    if node.terminal:
+        return bool(node.correct)
+    return node.score >= threshold
+
+
+def export_prm_labels(run_dir: str | Path, threshold: float = 0.5) -> tuple[Path, int]:
+    """Write traces/prm_labels.jsonl from every saved tree; returns the path and the record count."""
+    directory = RunDir(run_dir)
+    domain = get_domain(directory.read_manifest()["config"]["problems"]["domain"])
+    count = 0
+    with directory.open_traces("prm_labels") as out:
+        for tree in directory.iter_trees():
+            for record in prm_label_records(tree, domain, threshold):
+                out.write(orjson.dumps(record) + b"\n")
+                count += 1
+    return directory.traces_dir / "prm_labels.jsonl", count
+
+
+def export_dataset(run_dir: str | Path, fmt: str, to: str) -> Path:
+    """traces/<fmt>.jsonl as exports/<fmt>.parquet (to="parquet") or a saved HF dataset (to="hf")."""
+    from datasets import Dataset  # an optional dependency: the hf extra
+
+    directory = RunDir(run_dir)
+    source = directory.traces_dir / f"{fmt}.jsonl"
+    if not source.exists():
+        raise RunDirError(f"{run_dir}: no traces/{fmt}.jsonl (run `metacot linearize {run_dir} --formats {fmt}`)")
+    dataset = Dataset.from_json(str(source))
+    target = Path(run_dir) / "exports" / (f"{fmt}.parquet" if to == "parquet" else fmt)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if to == "parquet":
+        dataset.to_parquet(str(target))
+    elif to == "hf":
+        dataset.save_to_disk(str(target))
+    else:
+        raise ValueError(f"export: unknown target {to!r}; expected 'parquet' or 'hf'")
+    return target
