@@ -1,0 +1,195 @@
+"""A local Hugging Face causal LM as the policy: one batched, seeded `generate` per chunk of requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LogitsProcessor
+
+from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.prompts import PromptBuilder, chat_renderer
+from metacot.problems.base import Domain
+from metacot.seeding import mix
+
+SECTION = "policy.transformers"
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass
+class TransformersPolicyConfig:
+    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
+    device: str = "cpu"
+    dtype: str = "float32"
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 32  # per step: a step cut off here has finish_reason "length" and becomes a dead node
+    step_delimiter: str = "\n"
+    batch_size: int = 64  # most sequences (prompt x sample) in one generate call
+
+
+def load_pretrained(model_class: Any, model: str, device: str, dtype: str, section: str) -> tuple[Any, Any]:
+    """(tokenizer, model in eval mode on the device) from a local folder; a ValueError naming the setting otherwise."""
+    if not Path(model).is_dir():
+        raise ValueError(f"{section}.model: no model at '{model}'")
+    if dtype not in DTYPES:
+        raise ValueError(f"{section}.dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
+    try:
+        torch_device = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"{section}.device: {e}") from None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+        net, info = model_class.from_pretrained(
+            model, dtype=getattr(torch, dtype), local_files_only=True, output_loading_info=True
+        )
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{section}.model: cannot load '{model}': {e}") from None
+    if info["missing_keys"]:
+        missing = ", ".join(sorted(info["missing_keys"])[:4])
+        raise ValueError(f"{section}.model: '{model}' is not a {net.__class__.__name__} checkpoint (no {missing})")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, net.to(torch_device).eval()
+
+
+def _token_ids(value: int | list[int] | None) -> set[int]:
+    if value is None:
+        return set()
+    return {value} if isinstance(value, int) else set(value)
+
+
+class _ChosenLogprobs(LogitsProcessor):
+    """Records each sampled token's log-probability under the model's raw distribution (before temperature, top-p).
+
+    Keeping one step's log-softmax instead of asking generate for every step's scores keeps memory at
+    rows x vocab rather than rows x vocab x max_tokens.
+    """
+
+    def __init__(self) -> None:
+        self.previous: torch.Tensor | None = None
+        self.chosen: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.previous is not None:
+            self.chosen.append(self.previous.gather(1, input_ids[:, -1:]))
+        self.previous = torch.log_softmax(scores.float(), dim=-1)
+        return scores
+
+    def table(self, generated: torch.Tensor) -> list[list[float]]:
+        """Per row, the log-probability of each generated token."""
+        if len(self.chosen) < generated.shape[1]:
+            self.chosen.append(self.previous.gather(1, generated[:, -1:]))
+        return torch.cat(self.chosen, dim=1).tolist()
+
+
+class TransformersPolicy:
+    """Proposes steps by sampling a local causal LM; each step ends at the step delimiter, EOS, or max_tokens.
+
+    Reproducibility: requests are put in seed order, cut into chunks of at most batch_size sequences, and each
+    chunk's sampling is seeded from its requests' seeds. So the same requests, in any order, with the same
+    config give the same proposals on the same device and library versions. A request's proposals DO depend
+    on which other requests share its chunk (one sampling stream per chunk; padding changes numerics slightly).
+    """
+
+    def __init__(self, config: TransformersPolicyConfig, domain: Domain):
+        if config.max_tokens < 1 or config.batch_size < 1:
+            raise ValueError(f"{SECTION}: max_tokens and batch_size must be at least 1")
+        if config.temperature <= 0 or not 0 < config.top_p <= 1:
+            raise ValueError(f"{SECTION}: need temperature > 0 and 0 < top_p <= 1 (this policy always samples)")
+        if not config.step_delimiter:
+            raise ValueError(f"{SECTION}.step_delimiter: must not be empty")
+        self.config = config
+        self.tokenizer, self.model = load_pretrained(
+            AutoModelForCausalLM, config.model, config.device, config.dtype, SECTION
+        )
+        self.tokenizer.padding_side = "left"
+        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), config.step_delimiter)
+        self.eos_ids = _token_ids(self.model.generation_config.eos_token_id) | _token_ids(self.tokenizer.eos_token_id)
+        # Only this config's sampling settings apply: a checkpoint's defaults (top_k, repetition_penalty, ...) would
+        # silently change the distribution the search samples from, and the other backends would not apply them.
+        self.generation = GenerationConfig(
+            do_sample=True,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            top_k=0,
+            max_new_tokens=config.max_tokens,
+            stop_strings=[config.step_delimiter],
+            eos_token_id=sorted(self.eos_ids),
+            pad_token_id=self.tokenizer.pad_token_id,
+            return_dict_in_generate=True,
+        )
+
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        # Each request becomes n rows of the same prompt and the model samples once per row: unlike
+        # num_return_sequences (one n for the whole call), requests with different n share one generate call,
+        # and no sample is generated only to be thrown away. The compute is the same: generate repeats the
+        # prompts n times internally too.
+        order = sorted(range(len(requests)), key=lambda i: (requests[i].seed, i))
+        rows = [i for i in order for _ in range(requests[i].n)]
+        prompts = {i: self.prompts.prompt(requests[i]) for i in order}
+        out: list[list[Proposal]] = [[] for _ in requests]
+        size = self.config.batch_size
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            seed = mix(0, *(requests[i].seed for i in dict.fromkeys(chunk)))
+            for i, proposal in zip(chunk, self._generate([prompts[i] for i in chunk], seed), strict=True):
+                out[i].append(proposal)
+        return out
+
+    def _generate(self, prompts: list[str], seed: int) -> list[Proposal]:
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        batch = batch.to(self.model.device)
+        logprobs = _ChosenLogprobs()
+        with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
+            torch.manual_seed(seed & (2**63 - 1))
+            output = self.model.generate(
+                **batch, generation_config=self.generation, logits_processor=[logprobs], tokenizer=self.tokenizer
+            )
+        generated = output.sequences[:, batch["input_ids"].shape[1] :]
+        table = logprobs.table(generated)
+        return [self._proposal(ids, lps) for ids, lps in zip(generated.tolist(), table, strict=True)]
+
+    def _rng_devices(self) -> list[int]:
+        device = self.model.device
+        return [device.index or 0] if device.type == "cuda" else []
+
+    def _proposal(self, ids: list[int], logprobs: list[float]) -> Proposal:
+        """Normalizes one generated row: text without the delimiter, its token count, log-probability, and why it ended.
+
+        The text is stripped: whitespace before the delimiter (' \\n') tokenizes differently once the child's prompt
+        continues after it, and children's prompts must extend their parents' token for token.
+        """
+        eos = next((k for k, t in enumerate(ids) if t in self.eos_ids), None)
+        ids = ids if eos is None else ids[: eos + 1]  # after EOS come only pad tokens
+        stop = self._delimiter_end(ids)
+        if stop is not None:
+            ids = ids[:stop]
+            text = self._decode(ids)
+            text = text[: text.index(self.config.step_delimiter)]
+        else:
+            text = self._decode(ids)
+        reason = "stop" if stop is not None or eos is not None else "length"
+        return Proposal(text=text.strip(), tokens=len(ids), logprob=sum(logprobs[: len(ids)]), finish_reason=reason)
+
+    def _delimiter_end(self, ids: list[int]) -> int | None:
+        """How many tokens it takes to complete the first delimiter (binary search over decoded prefixes), or None.
+
+        transformers keeps the stop string, and the token that completes it may carry more text after it.
+        """
+        delimiter = self.config.step_delimiter
+        if delimiter not in self._decode(ids):
+            return None
+        low, high = 1, len(ids)
+        while low < high:
+            middle = (low + high) // 2
+            if delimiter in self._decode(ids[:middle]):
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)

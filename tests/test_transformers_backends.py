@@ -1,0 +1,335 @@
+"""The transformers policy and PRMs on tiny local models: prompts, normalization, batching, read-out, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+
+import pytest
+
+from metacot.policy.base import ExpandRequest
+from metacot.prm.base import ScoreRequest
+from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
+from metacot.search import MCTSConfig, Runner, make_search
+from metacot.search.runner import TRUNCATED, grow
+from metacot.tree import SearchTree
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from tiny_models import SEPARATOR, STEP_TAG, build_causal_lm, build_token_classifier, single_thread  # noqa: E402
+
+from metacot.policy.transformers import TransformersPolicy, TransformersPolicyConfig  # noqa: E402
+from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
+
+DOMAIN = CountdownDomain()
+PROBLEMS = generate_problems(20, 7)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory) -> str:
+    return str(build_causal_lm(tmp_path_factory.mktemp("tiny-lm")))
+
+
+@pytest.fixture(scope="module")
+def head_dir(tmp_path_factory) -> str:
+    return str(build_token_classifier(tmp_path_factory.mktemp("tiny-prm-head")))
+
+
+@pytest.fixture(scope="module")
+def policy(lm_dir) -> TransformersPolicy:
+    return TransformersPolicy(TransformersPolicyConfig(model=lm_dir), DOMAIN)
+
+
+@pytest.fixture(scope="module")
+def tag_prm(lm_dir) -> TransformersPRM:
+    return TransformersPRM(TransformersPRMConfig(model=lm_dir), DOMAIN)
+
+
+@pytest.fixture(scope="module")
+def head_prm(head_dir) -> TransformersPRM:
+    return TransformersPRM(TransformersPRMConfig(model=head_dir, style="separator-head"), DOMAIN)
+
+
+def chain(problem: CountdownProblem, steps: list[str]) -> tuple[SearchTree, list]:
+    """A tree with one path of the given steps, and its nodes from the root down."""
+    tree = SearchTree.with_root(problem.id, DOMAIN.problem_to_dict(problem), problem.numbers)
+    nodes = [tree.root]
+    for step in steps:
+        nodes.append(tree.add_child(nodes[-1], step))
+    return tree, nodes
+
+
+def expand_requests(problems: list[CountdownProblem], n: int | list[int]) -> list[ExpandRequest]:
+    counts = n if isinstance(n, list) else [n] * len(problems)
+    requests = []
+    for i, (problem, k) in enumerate(zip(problems, counts, strict=True)):
+        tree, (root,) = chain(problem, [])
+        requests.append(ExpandRequest(problem, tree, root, k, seed=1000 + i))
+    return requests
+
+
+def score_request(problem: CountdownProblem, steps: list[str]) -> ScoreRequest:
+    tree, nodes = chain(problem, steps)
+    return ScoreRequest(problem, tree, nodes[-1], seed=0)
+
+
+class GenerateSpy:
+    """Wraps model.generate, counting calls and keeping each call's inputs and output."""
+
+    def __init__(self, model, monkeypatch):
+        self.inner, self.calls = model.generate, []
+        monkeypatch.setattr(model, "generate", self)
+
+    def __call__(self, **kwargs):
+        output = self.inner(**kwargs)
+        self.calls.append((kwargs, output))
+        return output
+
+
+# --- prompts --------------------------------------------------------------------------------------
+
+
+def test_child_prompts_extend_the_parents_text_and_tokens(policy):
+    problem = PROBLEMS[0]
+    tree, nodes = chain(problem, ["25 + 3 = 28", "28 - 4 = 24"])
+    prompts = [policy.prompts.prompt(ExpandRequest(problem, tree, node, 1, 0)) for node in nodes]
+    chat = [{"role": "user", "content": DOMAIN.prompt(problem)}]
+    assert prompts[0] == policy.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert prompts[1] == prompts[0] + "25 + 3 = 28\n"
+    assert prompts[2] == prompts[1] + "28 - 4 = 24\n"
+
+    # and with the model's own steps, whatever it writes
+    for proposal in policy.propose([ExpandRequest(problem, tree, nodes[0], 8, 5)])[0]:
+        child = tree.add_child(nodes[0], proposal.text)
+        prompt = policy.prompts.prompt(ExpandRequest(problem, tree, child, 1, 0))
+        assert prompt.startswith(prompts[0])
+        prompts.append(prompt)
+    for parent, child in [(prompts[0], prompts[1]), (prompts[1], prompts[2])] + [(prompts[0], p) for p in prompts[3:]]:
+        parent_ids = policy.tokenizer.encode(parent, add_special_tokens=False)
+        assert policy.tokenizer.encode(child, add_special_tokens=False)[: len(parent_ids)] == parent_ids
+
+
+# --- the policy -----------------------------------------------------------------------------------
+
+
+def test_proposals_are_normalized_against_what_the_model_generated(lm_dir, monkeypatch):
+    policy = TransformersPolicy(TransformersPolicyConfig(model=lm_dir, max_tokens=9), DOMAIN)  # some steps are cut
+    spy = GenerateSpy(policy.model, monkeypatch)
+    requests = expand_requests(PROBLEMS[:6], 4)
+    proposals = policy.propose(requests)
+    ((kwargs, output),) = spy.calls
+    prompt_length = kwargs["input_ids"].shape[1]
+    rows = [p for props in proposals for p in props]  # seeds ascend with the index: rows are in request order
+    assert [len(props) for props in proposals] == [4] * 6
+    assert {p.finish_reason for p in rows} == {"stop", "length"}
+    for row, p in enumerate(rows):
+        assert "\n" not in p.text and p.text == p.text.strip()
+        assert 1 <= p.tokens <= policy.config.max_tokens
+        assert math.isfinite(p.logprob) and p.logprob <= 0
+        generated = output.sequences[row, prompt_length : prompt_length + p.tokens]
+        text = policy.tokenizer.decode(generated, skip_special_tokens=True)
+        if p.finish_reason == "length":
+            assert p.tokens == policy.config.max_tokens and text.strip() == p.text
+        else:
+            assert "\n" in text or generated[-1].item() in policy.eos_ids
+            assert text.split("\n")[0].strip() == p.text
+        # the log-probability is the model's, under its raw distribution, of exactly these tokens
+        prompt = kwargs["input_ids"][row][kwargs["attention_mask"][row].bool()]
+        ids = torch.cat([prompt, generated])[None]
+        with torch.inference_mode():
+            logits = policy.model(input_ids=ids).logits[0, len(prompt) - 1 : -1]
+        expected = torch.log_softmax(logits, -1).gather(1, generated[:, None]).sum().item()
+        assert p.logprob == pytest.approx(expected, abs=1e-3)
+
+
+def test_steps_cut_at_max_tokens_are_flagged_and_become_dead_nodes(lm_dir):
+    short = TransformersPolicy(TransformersPolicyConfig(model=lm_dir, max_tokens=2), DOMAIN)
+    requests = expand_requests(PROBLEMS[:4], 4)
+    proposals = short.propose(requests)
+    flat = [p for props in proposals for p in props]
+    assert all(p.tokens <= 2 for p in flat)
+    assert all(p.tokens == 2 for p in flat if p.finish_reason == "length")
+    assert sum(p.finish_reason == "length" for p in flat) >= len(flat) // 2
+    for request, props in zip(requests, proposals, strict=True):
+        for child, p in zip(grow(DOMAIN, request.problem, request.tree, request.node, props), props, strict=True):
+            if p.finish_reason == "length":
+                assert child.dead and child.terminal and child.error == TRUNCATED
+
+
+def test_one_generate_call_for_many_requests_with_different_n(policy, monkeypatch):
+    spy = GenerateSpy(policy.model, monkeypatch)
+    counts = [1, 2, 3, 4] * 5
+    proposals = policy.propose(expand_requests(PROBLEMS, counts))
+    assert len(spy.calls) == 1
+    assert spy.calls[0][0]["input_ids"].shape[0] == sum(counts)
+    assert [len(props) for props in proposals] == counts
+
+
+def test_batch_size_caps_the_sequences_per_generate_call(lm_dir, monkeypatch):
+    small = TransformersPolicy(TransformersPolicyConfig(model=lm_dir, batch_size=16), DOMAIN)
+    spy = GenerateSpy(small.model, monkeypatch)
+    proposals = small.propose(expand_requests(PROBLEMS, 3))
+    assert [kwargs["input_ids"].shape[0] for kwargs, _ in spy.calls] == [16, 16, 16, 12]
+    assert [len(props) for props in proposals] == [3] * 20
+
+
+def test_proposals_do_not_depend_on_request_order_nor_touch_the_global_rng(policy):
+    requests = expand_requests(PROBLEMS[:8], 3)
+    torch.manual_seed(123)
+    expected_draw = torch.rand(1)
+    torch.manual_seed(123)
+    forward = policy.propose(requests)
+    assert torch.rand(1) == expected_draw
+    backward = policy.propose(requests[::-1])[::-1]
+    assert forward == backward
+    assert forward != policy.propose([dataclasses.replace(r, seed=r.seed + 1) for r in requests])
+
+
+# --- the PRMs -------------------------------------------------------------------------------------
+
+STEPS = ["25 + 3 = 28", "28 - 4 = 24", "24 * 2 = 48"]
+
+
+def test_step_tag_scores_are_p_good_over_good_and_bad_at_each_tag(tag_prm):
+    problem = PROBLEMS[0]
+    tokenizer, model = tag_prm.tokenizer, tag_prm.model
+    text = DOMAIN.prompt(problem) + " " + "\n".join(f"{s} {STEP_TAG}" for s in STEPS)
+    ids = torch.tensor([tokenizer.encode(text)])
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0]
+    tag, good, bad = tokenizer.convert_tokens_to_ids([STEP_TAG, "+", "-"])
+    at = (ids[0] == tag).nonzero().squeeze(1)
+    assert len(at) == len(STEPS)
+    expected = torch.softmax(logits[at][:, [good, bad]], -1)[:, 0].tolist()
+    request = score_request(problem, STEPS)
+    assert tag_prm.step_scores([request])[0] == pytest.approx(expected, abs=1e-6)
+    assert tag_prm.score([request]) == pytest.approx([expected[-1]], abs=1e-6)
+
+
+def test_separator_head_scores_are_the_heads_class_one_at_each_separator(head_prm):
+    problem = PROBLEMS[1]
+    tokenizer, model = head_prm.tokenizer, head_prm.model
+    chat = [
+        {"role": "user", "content": DOMAIN.prompt(problem)},
+        {"role": "assistant", "content": "".join(s + SEPARATOR for s in STEPS)},
+    ]
+    text = tokenizer.apply_chat_template(chat, tokenize=False)
+    ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)])
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0]
+    at = ids[0] == tokenizer.convert_tokens_to_ids(SEPARATOR)
+    expected = torch.softmax(logits[at], -1)[:, 1].tolist()
+    assert len(expected) == len(STEPS)
+    assert head_prm.step_scores([score_request(problem, STEPS)])[0] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("which", ["tag_prm", "head_prm"])
+def test_scores_do_not_depend_on_the_batch(which, request):
+    prm = request.getfixturevalue(which)
+    rng = random.Random(which)
+    steps = [f"{rng.randint(1, 99)} + {rng.randint(1, 99)} = {rng.randint(1, 999)}" for _ in range(40)]
+    requests = [score_request(problem, rng.sample(steps, rng.randint(1, 4))) for problem in PROBLEMS[:10]]
+    alone = [prm.score([r])[0] for r in requests]
+    together = prm.score(requests)
+    reversed_ = prm.score(requests[::-1])[::-1]
+    assert together == pytest.approx(alone, abs=1e-5)
+    assert reversed_ == pytest.approx(alone, abs=1e-5)
+    assert all(0.0 <= s <= 1.0 for s in together)
+    assert len(set(together)) > 1
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "expected"),
+    [("last", lambda s: s[-1]), ("min", min), ("prod", math.prod), ("mean", lambda s: sum(s) / len(s))],
+)
+def test_aggregates_over_the_step_scores(aggregate, expected, head_prm):
+    request = score_request(PROBLEMS[2], STEPS)
+    steps = head_prm.step_scores([request])[0]
+    prm = TransformersPRM(dataclasses.replace(head_prm.config, aggregate=aggregate), DOMAIN)
+    assert prm.score([request]) == pytest.approx([expected(steps)], abs=1e-6)
+
+
+def test_markers_written_in_a_step_by_the_policy_are_removed(tag_prm, head_prm):
+    clean = score_request(PROBLEMS[3], STEPS)
+    for prm, marker in ((tag_prm, STEP_TAG), (head_prm, SEPARATOR)):
+        dirty = score_request(PROBLEMS[3], [f"{s} {marker}" for s in STEPS])
+        assert prm.step_scores([dirty])[0] == pytest.approx(prm.step_scores([clean])[0], abs=1e-6)
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path):
+    missing = str(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match=r"^policy\.transformers\.model: no model at '.*nowhere'$"):
+        TransformersPolicy(TransformersPolicyConfig(model=missing), DOMAIN)
+    with pytest.raises(ValueError, match=r"^prm\.transformers\.model: no model at '.*nowhere'$"):
+        TransformersPRM(TransformersPRMConfig(model=missing), DOMAIN)
+    with pytest.raises(ValueError, match=r"^policy\.transformers\.model: cannot load"):
+        TransformersPolicy(TransformersPolicyConfig(model=str(tmp_path)), DOMAIN)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"step_tag": "STEPTAG"}, r"prm\.transformers\.step_tag: 'STEPTAG' must be a single token"),
+        ({"step_tag": "+"}, r"prm\.transformers\.step_tag: '\+' merges with the text next to it"),
+        ({"good_token": "good"}, r"prm\.transformers\.good_token: 'good' must be a single token"),
+        ({"bad_token": "<nope>"}, r"prm\.transformers\.bad_token: '<nope>' must be a single token"),
+        ({"style": "separator-head"}, r"prm\.transformers\.model: .* is not a LlamaForTokenClassification checkpoint"),
+        ({"style": "value-head"}, r"prm\.transformers\.style: expected one of step-tag, separator-head"),
+        ({"aggregate": "max"}, r"prm\.transformers\.aggregate: expected one of last, min, prod, mean"),
+        ({"dtype": "float64"}, r"prm\.transformers\.dtype: expected one of"),
+        ({"device": "gpu0"}, r"prm\.transformers\.device:"),
+    ],
+)
+def test_prm_settings_are_validated_at_construction(overrides, message, lm_dir):
+    with pytest.raises(ValueError, match=message):
+        TransformersPRM(TransformersPRMConfig(model=lm_dir, **overrides), DOMAIN)
+
+
+def test_separator_must_stay_its_own_token(head_dir):
+    with pytest.raises(ValueError, match=r"prm\.transformers\.separator: '<sep>' must be a single token"):
+        TransformersPRM(TransformersPRMConfig(model=head_dir, style="separator-head", separator="<sep>"), DOMAIN)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"temperature": 0.0}, r"policy\.transformers: need temperature > 0"),
+        ({"max_tokens": 0}, r"policy\.transformers: max_tokens and batch_size must be at least 1"),
+        ({"step_delimiter": ""}, r"policy\.transformers\.step_delimiter: must not be empty"),
+    ],
+)
+def test_policy_settings_are_validated(overrides, message, lm_dir):
+    with pytest.raises(ValueError, match=message):
+        TransformersPolicy(TransformersPolicyConfig(model=lm_dir, **overrides), DOMAIN)
+
+
+# --- end to end -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["tag_prm", "head_prm"])
+def test_mcts_runs_end_to_end_with_the_tiny_models(which, policy, request, monkeypatch):
+    prm = request.getfixturevalue(which)
+    spy = GenerateSpy(policy.model, monkeypatch)
+    config = MCTSConfig(simulations=4, expand_width=2)
+    runner = Runner(DOMAIN, policy, prm, make_search("mcts", config), "mcts", seed=0)
+    trees = list(runner.run(generate_problems(3, 0)))
+    assert [t.problem_id for t in trees] == [p.id for p in generate_problems(3, 0)]
+    assert len(spy.calls) == runner.stats.policy_calls  # one generate call per round
+    assert runner.stats.mean_policy_batch > 1
+    children = [node for tree in trees for node in tree.nodes[1:]]
+    assert children and all(0.0 <= node.score <= 1.0 for node in children)
+    assert any(node.error and node.error != TRUNCATED for node in children)  # illegal steps, checked by the domain
+    assert all(node.tokens >= 1 and node.logprob <= 0 for node in children)
