@@ -11,6 +11,7 @@ import orjson
 from metacot.config import ConfigError, SynthConfig, load_config
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.outputs.rundir import RunDirError
+from metacot.search import SEARCHES, UNITS
 
 DESCRIPTION = """\
 Synthesize Meta-CoT training data by search: MCTS or A* explores reasoning steps proposed by a
@@ -80,9 +81,11 @@ def _add_synth(commands) -> None:
         "--target", type=int, metavar="N", help="fix the target (24: Game of 24); default: drawn from 10..100"
     )
     g = p.add_argument_group("search")
-    g.add_argument("--search", choices=["mcts", "astar"], help="search strategy (default mcts)")
+    g.add_argument("--search", choices=list(SEARCHES), help="search strategy (default mcts)")
     g.add_argument("--simulations", type=int, metavar="N", help="MCTS simulations per problem (default 64)")
-    g.add_argument("--max-nodes", type=int, metavar="N", help="node budget per problem (A* default 200; MCTS: none)")
+    g.add_argument(
+        "--max-nodes", type=int, metavar="N", help="node budget per problem (A*, BFS, DFS default 200; others: none)"
+    )
     g.add_argument("--expand-width", type=int, metavar="N", help="children proposed per expansion (default 8)")
     g = p.add_argument_group("policy and PRM (the built-in symbolic policy and oracle)")
     g.add_argument(
@@ -112,8 +115,21 @@ FLAG_KEYS = {
     "target": ["problems.target"],
     "search": ["search.strategy"],
     "simulations": ["search.mcts.simulations"],
-    "max_nodes": ["search.mcts.max_nodes", "search.astar.max_nodes"],
-    "expand_width": ["search.mcts.expand_width", "search.astar.expand_width"],
+    "max_nodes": [
+        "search.mcts.max_nodes",
+        "search.astar.max_nodes",
+        "search.bfs.max_nodes",
+        "search.dfs.max_nodes",
+        "search.beam.budget.nodes",
+        "search.best_of_n.budget.nodes",
+    ],
+    "expand_width": [
+        "search.mcts.expand_width",
+        "search.astar.expand_width",
+        "search.beam.expand_width",
+        "search.bfs.expand_width",
+        "search.dfs.expand_width",
+    ],
     "mistake_rate": ["policy.symbolic.mistake_rate"],
     "flip_prob": ["prm.oracle.flip_prob"],
     "noise_std": ["prm.oracle.gaussian_std"],
@@ -225,6 +241,7 @@ def _add_bench(commands) -> None:
     e.add_argument("--repeat", type=int, default=3, metavar="N", help="runs per strategy; the fastest is reported")
     e.add_argument("--json", action="store_true", help="one JSON object keyed by strategy")
     e.set_defaults(run=run_bench_engine)
+    _add_bench_strategies(kinds)
 
 
 def run_bench_engine(args: argparse.Namespace) -> int:
@@ -232,6 +249,104 @@ def run_bench_engine(args: argparse.Namespace) -> int:
 
     results = bench_engine(_split(args.searches), args.num_problems, args.concurrency, args.seed, args.repeat)
     print(orjson.dumps(results).decode() if args.json else format_table(results))
+    return 0
+
+
+STRATEGIES_EPILOG = """\
+examples:
+  metacot bench strategies                                     # Countdown-4, the default grid
+  metacot bench strategies --target 24 --low 1 --high 13 --out runs/bench-24   # Game of 24
+  metacot bench strategies --strategies "astar,dfs,dfs:heuristic=prm,best_of_n:selection=argmax"
+  metacot bench strategies --unit policy_calls --budgets 5,10,20,40
+
+A strategy is a registered search, optionally with config overrides after colons (key=value).
+Rerunning on the same --out resumes: rows already in results.jsonl are not searched again."""
+
+
+def _add_bench_strategies(kinds) -> None:
+    from metacot.bench.strategies import DEFAULT_STRATEGIES, BenchSettings
+
+    d = BenchSettings()
+    s = kinds.add_parser(
+        "strategies",
+        help="compare search strategies at matched compute budgets and PRM noise levels: table and plots",
+        description="Run every strategy on the same generated Countdown problems (same seeds) at each budget\n"
+        "and each oracle-PRM noise level; write results.jsonl, table.md (solve rates with 95% Wilson\n"
+        "intervals, mean compute) and PNG plots into --out.",
+        epilog=STRATEGIES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("--out", metavar="DIR", default=d.out, help=f"results directory (default {d.out})")
+    s.add_argument("--num-problems", type=int, metavar="N", default=d.num_problems, help="(default %(default)s)")
+    s.add_argument("--num-numbers", type=int, metavar="N", default=d.num_numbers, help="(default %(default)s)")
+    s.add_argument("--low", type=int, metavar="N", default=d.low, help="smallest number (default %(default)s)")
+    s.add_argument("--high", type=int, metavar="N", default=d.high, help="largest number (default %(default)s)")
+    s.add_argument("--target", type=int, metavar="N", help="fix the target (24: Game of 24); default 10..100")
+    s.add_argument(
+        "--strategies",
+        metavar="LIST",
+        default=",".join(DEFAULT_STRATEGIES),
+        help="comma-separated (default %(default)s)",
+    )
+    s.add_argument(
+        "--budgets", metavar="LIST", default=",".join(map(str, d.budgets)), help="comma-separated (default %(default)s)"
+    )
+    s.add_argument("--unit", choices=UNITS, default=d.unit, help="what the budgets count (default %(default)s)")
+    s.add_argument(
+        "--noise",
+        metavar="LIST",
+        default=",".join(f"{x:g}" for x in d.noise),
+        help="oracle PRM flip probabilities, comma-separated (default %(default)s)",
+    )
+    s.add_argument(
+        "--mistake-rate", type=float, metavar="X", default=d.mistake_rate, help="policy mistakes (default %(default)s)"
+    )
+    s.add_argument(
+        "--expand-width",
+        type=int,
+        metavar="N",
+        help="children per expansion for every strategy with that setting (default: each strategy's own)",
+    )
+    s.add_argument(
+        "--no-fit", action="store_true", help="keep best-of-N's N and beam's width at their defaults, not budget-sized"
+    )
+    s.add_argument("--seed", type=int, metavar="N", default=d.seed, help="(default %(default)s)")
+    s.add_argument("--concurrency", type=int, metavar="N", default=d.concurrency, help="(default %(default)s)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(run=run_bench_strategies)
+
+
+def run_bench_strategies(args: argparse.Namespace) -> int:
+    from metacot.bench.strategies import TABLE, BenchSettings, bench_strategies, pivot
+
+    try:
+        budgets = [int(b) for b in _split(args.budgets)]
+        noise = [float(x) for x in _split(args.noise)]
+    except ValueError as error:
+        raise ValueError(f"--budgets takes integers and --noise numbers: {error}") from None
+    settings = BenchSettings(
+        out=args.out,
+        num_problems=args.num_problems,
+        num_numbers=args.num_numbers,
+        low=args.low,
+        high=args.high,
+        target=args.target,
+        strategies=_split(args.strategies),
+        budgets=budgets,
+        unit=args.unit,
+        noise=noise,
+        mistake_rate=args.mistake_rate,
+        expand_width=args.expand_width,
+        fit=not args.no_fit,
+        seed=args.seed,
+        concurrency=args.concurrency,
+    )
+    result = bench_strategies(settings, progress=not args.no_progress)
+    noise0 = min(settings.noise)
+    print(f"solve rate (%) by budget ({settings.unit}), PRM flip probability {noise0:g}:")
+    shown = [e for e in result.summary if e["strategy"] in settings.strategies]
+    print("\n".join(pivot(shown, "strategy", "budget", "noise", noise0)))
+    print(f"{result.out}: {len(result.rows)} rows ({result.searched} new, {result.seconds:.1f} s); table: {TABLE}")
     return 0
 
 

@@ -14,7 +14,7 @@ import orjson
 from metacot.linearize.config import LinearizeConfig
 from metacot.policy.symbolic import SymbolicPolicyConfig
 from metacot.prm.oracle import OracleConfig
-from metacot.search import AStarConfig, MCTSConfig
+from metacot.search import AStarConfig, BeamConfig, BestOfNConfig, BFSConfig, DFSConfig, MCTSConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,6 +56,10 @@ class SearchConfig:
     strategy: str = "mcts"
     mcts: MCTSConfig = field(default_factory=MCTSConfig)
     astar: AStarConfig = field(default_factory=AStarConfig)
+    beam: BeamConfig = field(default_factory=BeamConfig)
+    best_of_n: BestOfNConfig = field(default_factory=BestOfNConfig)
+    bfs: BFSConfig = field(default_factory=BFSConfig)
+    dfs: DFSConfig = field(default_factory=DFSConfig)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from metacot.prm.oracle import CountdownOraclePRM
 from metacot.problems import get_domain
 from metacot.problems.base import Domain
 from metacot.problems.countdown import generate_problems, load_problems
-from metacot.search import Runner, RunnerStats, make_search
+from metacot.search import SEARCHES, Runner, RunnerStats, make_search
 
 
 @dataclass
@@ -57,8 +57,8 @@ def build_prm(config: SynthConfig):
 
 def build_runner(config: SynthConfig, domain: Domain) -> Runner:
     strategy = config.search.strategy
-    if strategy not in ("mcts", "astar"):
-        raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: mcts, astar")
+    if strategy not in SEARCHES:
+        raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: {', '.join(SEARCHES)}")
     search = make_search(strategy, getattr(config.search, strategy))
     return Runner(domain, build_policy(config), build_prm(config), search, strategy, config.seed, config.concurrency)
 

@@ -529,7 +529,7 @@ def test_heuristic_values():
 
 def test_make_search_and_runner_reject_bad_arguments():
     with pytest.raises(ValueError, match="unknown search"):
-        make_search("beam", None)
+        make_search("dijkstra", None)
     with pytest.raises(ValueError, match="concurrency"):
         Runner(
             CountdownDomain(),

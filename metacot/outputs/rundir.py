@@ -44,6 +44,7 @@ class AtomicFile:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=TMP_SUFFIX)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
         self._file = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
@@ -58,6 +59,12 @@ class AtomicFile:
             os.replace(self._tmp, self.path)
         else:
             os.unlink(self._tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _now() -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from metacot.search.budget import Budget, search_budget
 from metacot.search.runner import Expand, Score
 from metacot.tree import Node, SearchTree
 
@@ -17,10 +18,12 @@ class MCTSConfig:
     c_puct: float = 1.0
     verified_reward: bool = True  # back up 1/0 from the verifier at terminal nodes instead of their PRM score
     stop_at_first_solution: bool = True
+    budget: Budget = field(default_factory=Budget)  # the shared budget; max_nodes tightens its node limit
 
 
 def mcts(tree: SearchTree, config: MCTSConfig):
     """Each simulation: select a leaf by PUCT, expand and score its children, back up the best child's value."""
+    budget = search_budget(config)
     for _ in range(config.simulations):
         path = select(tree, config.c_puct)
         leaf = path[-1]
@@ -28,7 +31,7 @@ def mcts(tree: SearchTree, config: MCTSConfig):
             tree.visit(leaf)
             value = leaf_value(leaf, config)
         else:
-            n = _room(tree, config)
+            n = budget.room(tree.compute, config.expand_width)
             if n == 0:
                 return
             tree.visit(leaf)
@@ -98,9 +101,3 @@ def backup(path: list[Node], value: float) -> None:
     for node in path:
         node.visits += 1
         node.value_sum += value
-
-
-def _room(tree: SearchTree, config: MCTSConfig) -> int:
-    if config.max_nodes is None:
-        return config.expand_width
-    return max(0, min(config.expand_width, config.max_nodes - len(tree.nodes)))

@@ -16,7 +16,11 @@ from metacot.tree import Node, SearchTree
 
 @dataclass(slots=True)
 class Expand:
-    """A search asks for up to n children of node; it receives the list of new child nodes."""
+    """A search asks for up to n children of node; it receives the list of new child nodes.
+
+    A search may also yield a list of Expand requests for distinct nodes (a round of expansions, e.g. N
+    best-of-N chains advancing in lockstep); it then receives one list of new children per request, in order.
+    """
 
     node: Node
     n: int
@@ -29,7 +33,7 @@ class Score:
     nodes: list[Node]
 
 
-Request = Expand | Score
+Request = Expand | list[Expand] | Score
 Search = Callable[[SearchTree], Generator[Request, Any, None]]
 
 TRUNCATED = "the step was cut off at the token limit"
@@ -129,7 +133,7 @@ class Runner:
                 else:
                     jobs.append(self._start(*item))
             self.stats.rounds += 1
-            self._expand([j for j in jobs if type(j.request) is Expand])
+            self._expand([j for j in jobs if type(j.request) is Expand or type(j.request) is list])
             self._score([j for j in jobs if type(j.request) is Score])
             for job in jobs:
                 if job.request is None:
@@ -149,26 +153,45 @@ class Runner:
         return job
 
     def _advance(self, job: _Job, answer: Any) -> None:
-        try:
-            job.request = job.search.send(answer)
-        except StopIteration:
-            job.request = None
-            job.tree.compute.wall_time = time.perf_counter() - job.started
+        while True:
+            try:
+                request = job.search.send(answer)
+            except StopIteration:
+                job.request = None
+                job.tree.compute.wall_time = time.perf_counter() - job.started
+                return
+            if type(request) is list and not request:  # an empty round of expansions: nothing to ask
+                answer = []
+                continue
+            _check(request)
+            job.request = request
+            return
 
     def _expand(self, jobs: list[_Job]) -> None:
         if not jobs:
             return
+        owners = [j for j in jobs for _ in _expansions(j.request)]
         requests = [
-            ExpandRequest(j.problem, j.tree, j.request.node, j.request.n, mix(j.seed, j.request.node.id, 0))
+            ExpandRequest(j.problem, j.tree, e.node, e.n, mix(j.seed, e.node.id, 0))
             for j in jobs
+            for e in _expansions(j.request)
         ]
         start = time.perf_counter()
         proposals = self.policy.propose(requests)
         self.stats.policy_time += time.perf_counter() - start
         self.stats.policy_calls += 1
         self.stats.policy_requests += len(requests)
-        for job, request, props in zip(jobs, requests, proposals, strict=True):
-            self._advance(job, grow(self.domain, job.problem, job.tree, request.node, props[: request.n]))
+        grown = [
+            grow(self.domain, job.problem, job.tree, request.node, props[: request.n])
+            for job, request, props in zip(owners, requests, proposals, strict=True)
+        ]
+        offset = 0
+        for job in jobs:  # one list of children per Expand; a round of expansions gets a list of those lists
+            if type(job.request) is Expand:
+                answer, offset = grown[offset], offset + 1
+            else:
+                answer, offset = grown[offset : offset + len(job.request)], offset + len(job.request)
+            self._advance(job, answer)
 
     def _score(self, jobs: list[_Job]) -> None:
         if not jobs:
@@ -191,3 +214,18 @@ class Runner:
             job.tree.compute.prm_calls += 1
             job.tree.compute.scored_nodes += len(nodes)
             self._advance(job, mine)
+
+
+def _expansions(request: Expand | list[Expand]) -> list[Expand]:
+    return [request] if type(request) is Expand else request
+
+
+def _check(request: Any) -> None:
+    """A TypeError for anything a search may not yield (the runner would otherwise wait on it forever)."""
+    if type(request) is Expand or type(request) is Score:
+        return
+    if type(request) is list and all(type(e) is Expand for e in request):
+        if len({id(e.node) for e in request}) < len(request):
+            raise ValueError("a round of expansions names the same node twice (it would get the same proposals)")
+        return
+    raise TypeError(f"a search yielded {request!r}; expected Expand(node, n), a list of Expand, or Score(nodes)")

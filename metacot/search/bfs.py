@@ -1,0 +1,68 @@
+"""Breadth-first and depth-first search: the stream-of-search baselines (Gandhi et al. 2024).
+
+Both expand one node at a time (the runner still batches the searches of many problems) and visit nodes in
+the order they take them up: BFS level by level, DFS down the first child and back. Without a heuristic
+children keep the policy's order and the PRM is never called; with heuristic="prm" the children of each
+expansion are scored and taken up best first. The goal test is at generation: with stop_at_first_solution
+a verified child ends the search as soon as it is created. max_nodes is a node budget, like A*'s.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from metacot.search.budget import Budget, search_budget
+from metacot.search.runner import Expand, Score
+from metacot.tree import Node, SearchTree
+
+HEURISTICS = (None, "none", "prm")
+
+
+@dataclass
+class BFSConfig:
+    max_nodes: int | None = 200  # never grow the tree past this many nodes (None: only the budget limits it)
+    expand_width: int = 8  # children proposed per expansion
+    heuristic: str | None = None  # None or "none": the policy's order; "prm": children by PRM score, best first
+    stop_at_first_solution: bool = True
+    budget: Budget = field(default_factory=Budget)
+
+
+@dataclass
+class DFSConfig(BFSConfig):
+    pass
+
+
+def bfs(tree: SearchTree, config: BFSConfig):
+    """First in, first out: a level's nodes are all taken up before the next level's."""
+    return _search(tree, config, depth_first=False)
+
+
+def dfs(tree: SearchTree, config: DFSConfig):
+    """Last in, first out: a node's children are taken up (first child first) before its siblings."""
+    return _search(tree, config, depth_first=True)
+
+
+def _search(tree: SearchTree, config: BFSConfig, depth_first: bool):
+    if config.heuristic not in HEURISTICS:
+        raise ValueError(f"unknown heuristic {config.heuristic!r}: expected None, 'none' or 'prm'")
+    budget = search_budget(config)
+    scored = config.heuristic == "prm"
+    frontier: deque[Node] = deque([tree.root])
+    while frontier:
+        node = frontier.pop() if depth_first else frontier.popleft()
+        tree.visit(node)
+        if node.terminal:
+            continue
+        n = budget.room(tree.compute, config.expand_width, scored=scored)
+        if n == 0:
+            return
+        children = yield Expand(node, n)
+        solution = next((c for c in children if c.correct), None)
+        if solution is not None and config.stop_at_first_solution:
+            tree.visit(solution)
+            return
+        if scored and children:
+            yield Score(children)
+            children = sorted(children, key=lambda c: (-(c.score or 0.0), c.id))
+        frontier.extend(reversed(children) if depth_first else children)

@@ -1,0 +1,148 @@
+"""Compute budgets shared by every search, in the units of the tree's Compute account.
+
+A search asks its budget before each round of requests how much it may still ask for:
+
+    allowance = budget.allowance(tree.compute)      # what is left now
+    n = allowance.expand(config.expand_width)       # children one Expand may ask for, reserved; 0: stop
+    ...                                             # more expand() calls plan more Expands of the same round
+    k = allowance.score(len(nodes))                 # nodes one Score may include (when not reserved above)
+
+`budget.room(tree.compute, want)` is the one-expansion shortcut. Reserving assumes every Expand returns all
+the children it asked for, so a search that follows its allowance never spends past any limit.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, fields
+from typing import Any
+
+from metacot.tree import Compute
+
+UNITS = ("nodes", "policy_calls", "generated_tokens", "prm_calls", "scored_nodes")
+_NO_LIMIT = sys.maxsize
+
+
+@dataclass
+class Budget:
+    """Limits on what one search may spend (None: no limit), each a field of Compute.
+
+    nodes: nodes in the tree, the root included; policy_calls: expansions (one per Expand, whatever its n);
+    generated_tokens: the proposals' tokens; prm_calls: Score requests; scored_nodes: the nodes they scored.
+    A token limit needs max_step_tokens, the most tokens one proposed step can take (the policy's per-step
+    token limit), because the tokens of a step are only known after it was generated.
+    """
+
+    nodes: int | None = None
+    policy_calls: int | None = None
+    generated_tokens: int | None = None
+    prm_calls: int | None = None
+    scored_nodes: int | None = None
+    max_step_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> Budget:
+        """Self, after checking every limit; a ValueError names the bad field."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and (type(value) is not int or value < (1 if f.name == "max_step_tokens" else 0)):
+                least = "a positive" if f.name == "max_step_tokens" else "a non-negative"
+                raise ValueError(f"budget.{f.name} must be {least} integer or None, got {value!r}")
+        if self.generated_tokens is not None and self.max_step_tokens is None:
+            raise ValueError(
+                "budget.generated_tokens needs budget.max_step_tokens: the most tokens one proposed step can take"
+            )
+        return self
+
+    @classmethod
+    def of(cls, unit: str, limit: int, **extra: Any) -> Budget:
+        """A budget of `limit` in one unit, e.g. Budget.of("nodes", 100)."""
+        if unit not in UNITS:
+            raise ValueError(f"unknown budget unit {unit!r}: expected one of {', '.join(UNITS)}")
+        return cls(**{unit: limit}, **extra)
+
+    def limits(self) -> dict[str, int]:
+        """The units that have a limit, and the limit."""
+        return {unit: getattr(self, unit) for unit in UNITS if getattr(self, unit) is not None}
+
+    def tighten(self, **limits: int | None) -> Budget:
+        """A copy where each given limit (None: ignored) replaces a looser one."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for unit, limit in limits.items():
+            if unit not in UNITS:
+                raise ValueError(f"unknown budget unit {unit!r}: expected one of {', '.join(UNITS)}")
+            if limit is not None:
+                values[unit] = limit if values[unit] is None else min(limit, values[unit])
+        return Budget(**values)
+
+    def allowance(self, compute: Compute) -> Allowance:
+        """What is left of the budget after `compute`, to plan the next round of requests from."""
+
+        def left(unit: str) -> int:
+            limit = getattr(self, unit)
+            return _NO_LIMIT if limit is None else max(0, limit - getattr(compute, unit))
+
+        return Allowance(*(left(unit) for unit in UNITS), self.max_step_tokens or 1)
+
+    def room(self, compute: Compute, want: int, scored: bool = True) -> int:
+        """How many children (at most `want`) one Expand may ask for now; 0: the search must stop expanding.
+
+        scored: the children will be scored by one Score request afterwards, which the budget must also cover.
+        """
+        return self.allowance(compute).expand(want, scored)
+
+    def within(self, compute: Compute) -> bool:
+        """Whether `compute` stays within every limit."""
+        return all(getattr(compute, unit) <= limit for unit, limit in self.limits().items())
+
+
+@dataclass(slots=True)
+class Allowance:
+    """What is left of a budget at one moment; expand() and score() reserve from it."""
+
+    nodes: int
+    policy_calls: int
+    generated_tokens: int
+    prm_calls: int
+    scored_nodes: int
+    max_step_tokens: int
+
+    def expand(self, want: int, scored: bool = True) -> int:
+        """Children one more Expand may ask for (at most `want`), reserved; 0 when nothing is left.
+
+        scored: the children will be scored; all the Expands of one round planned with scored=True share one
+        Score request (its PRM call must be left; it is not reserved, so plan that Score in the same round).
+        """
+        if want <= 0 or self.policy_calls < 1 or (scored and self.prm_calls < 1):
+            return 0
+        n = min(want, self.nodes, self.generated_tokens // self.max_step_tokens)
+        if scored:
+            n = min(n, self.scored_nodes)
+        if n <= 0:
+            return 0
+        self.policy_calls -= 1
+        self.nodes -= n
+        self.generated_tokens -= n * self.max_step_tokens
+        if scored:
+            self.scored_nodes -= n
+        return n
+
+    def score(self, count: int) -> int:
+        """How many of `count` nodes one more Score request may include (0: none), reserved."""
+        if count <= 0 or self.prm_calls < 1:
+            return 0
+        k = min(count, self.scored_nodes)
+        if k > 0:
+            self.prm_calls -= 1
+            self.scored_nodes -= k
+        return k
+
+
+def search_budget(config: Any) -> Budget:
+    """The budget a search runs under: config.budget, tightened by the config's own max_nodes when it has one
+    (MCTS's and A*'s max_nodes predate the shared budget and mean the same as budget.nodes)."""
+    budget = config.budget.validate()
+    max_nodes = getattr(config, "max_nodes", None)
+    return budget.tighten(nodes=max_nodes) if max_nodes is not None else budget
