@@ -73,15 +73,25 @@ class SynthConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     linearize: LinearizeConfig = field(default_factory=LinearizeConfig)
 
-    # What a resumed run must share with the run it continues: everything that changes the trees.
-    HASHED = ("seed", "problems", "policy", "prm", "search")
-
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def tree_settings(self) -> dict:
+        """What a resumed run must share with the run it continues: every setting that changes the trees.
+
+        Of the policy, PRM and search sections only the chosen backend's and strategy's own count, so editing
+        an unused section does not lock a run directory.
+        """
+        config = self.to_dict()
+        chosen = {"policy": "backend", "prm": "backend", "search": "strategy"}
+        settings = {"seed": self.seed, "problems": config["problems"]}
+        for section, key in chosen.items():
+            name = config[section][key]
+            settings[section] = {key: name, name: config[section].get(name)}
+        return settings
+
     def hash(self) -> str:
-        data = {key: dataclasses.asdict(getattr(self, key)) if key != "seed" else self.seed for key in self.HASHED}
-        return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+        return hashlib.sha256(orjson.dumps(self.tree_settings(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def from_dict(cls: type, data: dict, where: str) -> Any:

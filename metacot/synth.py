@@ -72,7 +72,7 @@ def synth(config: SynthConfig, progress: bool = True) -> SynthResult:
     started = time.perf_counter()
     nodes = 0
     with RunDir(config.out) as run_dir:
-        done = run_dir.open(config.to_dict(), config.hash(), config.seed)
+        done = run_dir.open(config.to_dict(), config.hash(), config.seed, config.tree_settings())
         todo = [p for p in problems if p.id not in done]
         bar = tqdm(total=len(problems), initial=len(problems) - len(todo), disable=not progress, unit="problem")
         with bar, TraceWriter(run_dir, domain, config.linearize) as traces:

@@ -151,3 +151,13 @@ def test_bench_engine_prints_json_per_strategy(capsys):
     assert set(results) == {"mcts", "astar"}
     for figures in results.values():
         assert figures["nodes_per_second"] > 0 and 1 < figures["mean_batch_size"] <= 8
+
+
+def test_resume_ignores_sections_of_strategies_not_used(tmp_path, capsys):
+    out = tmp_path / "run"
+    config = tmp_path / "run.toml"
+    config.write_text("[search.astar]\nstep_cost = 0.5\n")
+    assert synth(out, "--num-problems", "3") == 0
+    assert synth(out, "--num-problems", "3", "--config", str(config)) == 0  # MCTS runs: A*'s section is unused
+    assert synth(out, "--num-problems", "3", "--search", "astar") == 2
+    assert "search.strategy" in capsys.readouterr().err

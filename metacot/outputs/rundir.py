@@ -161,8 +161,12 @@ class RunDir:
         found = [(int(m[1]), p) for p in self.trees_dir.iterdir() if (m := SHARD.fullmatch(p.name))]
         return [p for _, p in sorted(found)]
 
-    def open(self, config: dict, config_hash: str, seed: int) -> set[str]:
-        """Create the directory or resume it; return the problem ids already finished."""
+    def open(self, config: dict, config_hash: str, seed: int, settings: dict | None = None) -> set[str]:
+        """Create the directory or resume it; return the problem ids already finished.
+
+        `settings` is the part of `config` the hash covers (default: all of it); a mismatch names its keys.
+        """
+        self._settings = config if settings is None else settings
         if self._file is not None:
             raise RunDirError(f"{self.path} is already open")
         self.done = set()
@@ -170,7 +174,7 @@ class RunDir:
         self._acquire_lock()
         try:
             if self.manifest_path.exists():
-                self._resume(config, config_hash, seed)
+                self._resume(config_hash, seed)
             else:
                 self._create(config, config_hash, seed)
         except BaseException:
@@ -205,6 +209,7 @@ class RunDir:
         manifest = {
             "config": config,
             "config_hash": config_hash,
+            "settings": self._settings,
             "seed": seed,
             "versions": versions(),
             "started_at": _now(),
@@ -214,10 +219,10 @@ class RunDir:
         self.trees_dir.mkdir(exist_ok=True)
         self._open_shard(0, 0)
 
-    def _resume(self, config: dict, config_hash: str, seed: int) -> None:
+    def _resume(self, config_hash: str, seed: int) -> None:
         manifest = self.read_manifest()
         if manifest.get("config_hash") != config_hash or manifest.get("seed") != seed:
-            raise self._config_mismatch(manifest, config, config_hash, seed)
+            raise self._config_mismatch(manifest, config_hash, seed)
         shards = self.shards()
         counts = [self._scan(shard, last=shard == shards[-1]) for shard in shards]
         manifest["resumed_at"] = [*manifest.get("resumed_at", []), _now()]
@@ -240,9 +245,9 @@ class RunDir:
             raise RunDirError(f"{self.manifest_path} is not a JSON object")
         return manifest
 
-    def _config_mismatch(self, manifest: dict, config: dict, config_hash: str, seed: int) -> RunDirError:
-        new = orjson.loads(orjson.dumps(config, option=orjson.OPT_SERIALIZE_NUMPY))
-        keys = differing_keys(manifest.get("config"), new)
+    def _config_mismatch(self, manifest: dict, config_hash: str, seed: int) -> RunDirError:
+        new = orjson.loads(orjson.dumps(self._settings, option=orjson.OPT_SERIALIZE_NUMPY))
+        keys = differing_keys(manifest.get("settings", manifest.get("config")), new)
         if manifest.get("seed") != seed and "seed" not in keys:
             keys.append("seed")
         return RunDirError(
