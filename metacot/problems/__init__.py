@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from metacot.problems.base import Domain, StepOutcome
 from metacot.problems.countdown import CountdownDomain, CountdownProblem
+from metacot.problems.math import MathDomain, MathProblem
 
-DOMAINS: dict[str, type] = {"countdown": CountdownDomain}
+DOMAINS: dict[str, type] = {"countdown": CountdownDomain, "math": MathDomain}
 
 
 def get_domain(name: str) -> Domain:
@@ -16,4 +17,13 @@ def get_domain(name: str) -> Domain:
         raise ValueError(f"unknown domain {name!r}; known: {', '.join(sorted(DOMAINS))}") from None
 
 
-__all__ = ["DOMAINS", "CountdownDomain", "CountdownProblem", "Domain", "StepOutcome", "get_domain"]
+__all__ = [
+    "DOMAINS",
+    "CountdownDomain",
+    "CountdownProblem",
+    "Domain",
+    "MathDomain",
+    "MathProblem",
+    "StepOutcome",
+    "get_domain",
+]

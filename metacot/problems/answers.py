@@ -1,0 +1,283 @@
+"""Final answers in model text: extraction (\\boxed{}, '####', 'The answer is') and equivalence checks by math-verify.
+
+How a check is bounded (model output is untrusted: it may be huge, or make sympy work forever):
+1. Cheap rejections first: answers longer than MAX_ANSWER_CHARS, numeric power towers (9^{9^{9}}, 9**9**9),
+   exponents of 7 or more digits and factorials of 6 or more digits are never equal to anything.
+2. In the main thread, one SIGALRM deadline (setitimer, fractional seconds) covers parsing both sides and comparing
+   them. math-verify's own timeouts are switched off: they arm signal.alarm per call, cancel any outer timer when
+   they finish, and only take whole seconds. An outer timer (pytest-timeout, say) is restored afterwards.
+3. Off the main thread (and on Windows) signals cannot be used, so the check runs in a child process (the same
+   deadline applies there); if it has not answered shortly after the deadline, it is killed and the answer is wrong.
+Nothing here evaluates model text as Python: math-verify parses LaTeX with ANTLR and plain expressions made only
+of digits and operators with sympy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+MAX_ANSWER_CHARS = 1000
+DEFAULT_TIMEOUT = 2.0  # seconds for one check: parsing both sides and comparing them
+_KILL_GRACE = 1.0  # how long past the deadline the checking process may take to answer before it is killed
+_STARTUP_SECONDS = 120.0  # the checking process imports sympy and math-verify before it answers
+_HAS_TIMER = hasattr(signal, "setitimer")
+
+_BOX = re.compile(r"\\(?:boxed|fbox)\b")
+_BRACES = re.compile(r"\\.|[{}]", re.S)  # an escaped character (\{ is a literal brace) or a grouping brace
+_BARE_BOX = re.compile(r"\s*([^\s$]*)")  # \boxed 5, or the space before \boxed {5}
+_GSM8K = re.compile(r"####[ \t]*([^\n]*)")
+_ANSWER_IS = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\b\s*:?|^[\W_]*(?:final\s+)?answer\s*:", re.I | re.M)
+_HOPE = "i hope it is correct"  # Minerva's "Final Answer: The final answer is 5. I hope it is correct."
+_SENTENCE_END = re.compile(r"\.\s")
+_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_NUMBER_AND_WORDS = re.compile(r"(\\?\$?\s*-?(?:\d[\d,]*(?:\.\d*)?|\.\d+)\s*\\?%?)\s+[A-Za-z]{2,}[A-Za-z\s.]*")  # 18 cm
+
+_POWER = r"(?:\^|\*\*)"
+_HUGE = re.compile(
+    rf"\d\s*{_POWER}\s*\{{?\s*\d+\s*\}}?\s*{_POWER}"  # a numeric power tower: 9^9^9, 9^{9^{9}}, 9**9**9
+    rf"|{_POWER}\s*\{{?\s*\d{{7,}}"  # an exponent of a million or more
+    r"|\d{6,}\s*!"  # a factorial of a hundred thousand or more
+)
+
+
+# --- extraction -------------------------------------------------------------------------------------
+
+
+def last_boxed(text: str) -> str | None:
+    """The contents of the last \\boxed{...} or \\fbox{...} (nested braces allowed), or None if there is none,
+    it is empty, or its braces do not close."""
+    starts = [m.end() for m in _BOX.finditer(text)]
+    if not starts:
+        return None
+    content = _group(text, starts[-1])
+    return (content or "").strip() or None
+
+
+def _group(text: str, pos: int) -> str | None:
+    """The braced group (or the bare token, as in '\\boxed 5') that starts at pos, after any spaces."""
+    token = _BARE_BOX.match(text, pos)
+    if not token[1].startswith("{"):
+        return token[1]
+    pos = token.start(1)
+    depth = 0
+    for m in _BRACES.finditer(text, pos):
+        if m[0] == "{":
+            depth += 1
+        elif m[0] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[pos + 1 : m.start()]
+    return None
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer a text gives: the last \\boxed{} or \\fbox{}, else GSM8K's '#### N', else what follows the
+    last 'The (final) answer is' or a line starting 'Final Answer:' / 'Answer:'. None if it gives none."""
+    boxed = last_boxed(text)
+    if boxed is not None:
+        return boxed
+    marks = list(_GSM8K.finditer(text))
+    if marks:
+        return _clean(marks[-1][1])
+    phrases = list(_ANSWER_IS.finditer(text))
+    if phrases:
+        rest = text[phrases[-1].end() :].split("\n", 1)[0].rstrip(" .")
+        if rest.lower().endswith(_HOPE):
+            rest = rest[: -len(_HOPE)]
+        end = _SENTENCE_END.search(rest)
+        return _clean(rest[: end.start()] if end else rest)
+    return None
+
+
+def _clean(answer: str) -> str | None:
+    """The answer without surrounding space, markdown bold, a final full stop and math delimiters; None if empty."""
+    answer = answer.strip().strip("*").strip()
+    if answer.endswith("."):
+        answer = answer[:-1].rstrip()
+    for opening, closing in _DELIMITERS:
+        if len(answer) > len(opening) + len(closing) and answer.startswith(opening) and answer.endswith(closing):
+            answer = answer[len(opening) : -len(closing)].strip()
+            break
+    return answer or None
+
+
+# --- checking ---------------------------------------------------------------------------------------
+
+
+def check(answer: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Whether the answer equals the gold answer mathematically (math-verify), deciding within about `timeout`
+    seconds; anything that cannot be decided in time, is too large or is not a string is wrong."""
+    if not isinstance(answer, str) or not isinstance(gold, str) or _rejected(answer) or _rejected(gold):
+        return False
+    answer, gold = _comparable(answer), _comparable(gold)
+    if not answer or not gold:
+        return False
+    if answer == gold:
+        return True
+    if _HAS_TIMER and threading.current_thread() is threading.main_thread():
+        return _check_with_deadline(answer, gold, timeout)
+    return _WORKER.check(answer, gold, timeout, timeout + _KILL_GRACE)
+
+
+def _comparable(answer: str) -> str:
+    answer = _clean(answer) or ""
+    number = _NUMBER_AND_WORDS.fullmatch(answer)
+    return number[1].strip() if number else answer
+
+
+def _rejected(answer: str) -> bool:
+    """Too long or too large to check; the length goes first, so the regex never sees a long text."""
+    return len(answer) > MAX_ANSWER_CHARS or _HUGE.search(answer) is not None
+
+
+class _Deadline(BaseException):
+    """Raised by the alarm; a BaseException so that math-verify's and sympy's `except Exception` let it through."""
+
+
+def _check_with_deadline(answer: str, gold: str, seconds: float) -> bool:
+    verify = _math_verify()[1]  # imported before the clock starts: the first import takes a while
+    try:
+        with _alarm(seconds):
+            gold_parsed, answer_parsed = _parse(gold), _parse(answer)
+            return bool(gold_parsed and answer_parsed and verify(gold_parsed, answer_parsed, timeout_seconds=None))
+    except _Deadline:
+        return False
+
+
+@lru_cache(maxsize=4096)
+def _parse(answer: str) -> list:
+    """math-verify's parse of the answer as the contents of a \\boxed{}; cached, as gold answers recur."""
+    return _math_verify()[0]("\\boxed{" + answer + "}", parsing_timeout=None)
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise _Deadline in this (main) thread after `seconds`; any timer set before is put back afterwards.
+
+    Without interval timers (Windows) this does nothing: there checks run in the child process, which is killed.
+    """
+    if not _HAS_TIMER:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _Deadline
+
+    started = time.monotonic()
+    old_handler = signal.signal(signal.SIGALRM, expire)
+    old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-6))  # 0 would mean no timer
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:  # the alarm may go off just before it is disarmed; it cannot go off twice
+            signal.signal(signal.SIGALRM, old_handler if old_handler is not None else signal.SIG_DFL)
+            if old_delay:
+                remaining = old_delay - (time.monotonic() - started)
+                signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-6), old_interval)
+
+
+class _NoTimeoutWarning(logging.Filter):
+    """Drops math-verify's warning that its own timeouts are off: _alarm and _Worker bound every check instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Timeout is disabled")
+
+
+@lru_cache(maxsize=1)
+def _math_verify() -> tuple[Any, Any]:
+    try:
+        from math_verify import parse, verify
+    except ImportError as e:
+        raise ImportError("checking math answers needs math-verify: pip install 'metacot[math]'") from e
+    for name in ("math_verify.parser", "math_verify.grader"):
+        logging.getLogger(name).addFilter(_NoTimeoutWarning())
+    return parse, verify
+
+
+# --- checking off the main thread -------------------------------------------------------------------
+
+# The child is a fresh interpreter started with -c, not by multiprocessing: multiprocessing's "spawn" re-imports
+# the caller's __main__, which breaks scripts without an `if __name__ == "__main__":` guard.
+_CHILD = "from metacot.problems.answers import _serve; _serve()"
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _serve() -> None:
+    """The checking process: reads [answer, gold, seconds] JSON lines on stdin, writes '1' or '0' lines."""
+    _math_verify()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        answer, gold, seconds = orjson.loads(line)
+        print(int(_check_with_deadline(answer, gold, seconds)), flush=True)
+
+
+def _read_lines(stream: IO[bytes], replies: queue.Queue[str]) -> None:
+    for line in stream:
+        replies.put(line.decode().strip())
+    replies.put("")  # the process has ended
+
+
+class _Worker:
+    """A child process that checks answers for threads other than the main one, one check at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._replies: queue.Queue[str] = queue.Queue()
+
+    def check(self, answer: str, gold: str, seconds: float, wait: float) -> bool:
+        """The child's verdict, or False if it has none within `wait` seconds (the child is then killed)."""
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._start()
+            try:
+                self._process.stdin.write(orjson.dumps([answer, gold, seconds]) + b"\n")
+                self._process.stdin.flush()
+                return self._replies.get(timeout=wait) == "1"
+            except (queue.Empty, OSError):
+                self._stop()
+                return False
+
+    def _start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")])}
+        process = subprocess.Popen(
+            [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        replies: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_read_lines, args=(process.stdout, replies), daemon=True).start()
+        try:
+            ready = replies.get(timeout=_STARTUP_SECONDS)
+        except queue.Empty:
+            ready = ""
+        if ready != "ready":
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"the answer-checking process did not start ({sys.executable} -c {_CHILD!r})")
+        self._process, self._replies = process, replies
+
+    def _stop(self) -> None:
+        self._process.kill()
+        self._process.wait()
+        self._process = None
+
+
+_WORKER = _Worker()
+if hasattr(os, "register_at_fork"):  # a forked child must not share the parent's checking process or its lock
+    os.register_at_fork(after_in_child=_WORKER.__init__)

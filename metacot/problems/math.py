@@ -1,0 +1,104 @@
+"""Math word problems for search: free-text steps from an LLM, a final answer in \\boxed{} checked by math-verify.
+
+States are small JSON objects. {"step": k} is the state after k steps without a final answer (the root is
+{"step": 0}); {"answer": "..."} is the state after a step that gives one. A terminal state holds the answer alone,
+so two chains that reach the same answer end in equal states (best-of-n's majority vote compares states).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from metacot.problems.answers import MAX_ANSWER_CHARS, check, extract_answer
+from metacot.problems.base import StepOutcome
+
+PROMPT = (
+    "{question}\n\n"
+    "Solve the problem step by step. Separate the steps with a blank line, "
+    "and put the final answer in \\boxed{{}}."
+)
+DEFAULT_MAX_DEPTH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class MathProblem:
+    id: str
+    question: str
+    answer: str  # the gold answer: a number, expression, interval, set ... as LaTeX or plain text
+    meta: dict = field(default_factory=dict)  # what the source says besides (level, type, source, solve rate ...)
+
+
+def problem_from_record(data: object) -> MathProblem:
+    """A problem from {"id", "question", "answer", "meta"?}; ValueError naming the bad field."""
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    for key in ("id", "question", "answer"):
+        if key not in data:
+            raise ValueError(f"missing field {key!r}")
+        if not isinstance(data[key], str) or not data[key].strip():
+            raise ValueError(f"field {key!r} must be a non-empty string")
+    meta = data.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ValueError("field 'meta' must be an object")
+    return MathProblem(data["id"], data["question"], data["answer"], meta)
+
+
+class MathDomain:
+    """Math for search: a step is a paragraph of reasoning; the step that gives a final answer ends the search."""
+
+    name = "math"
+
+    def __init__(self, max_depth: int = DEFAULT_MAX_DEPTH):
+        if max_depth < 1:
+            raise ValueError(f"max_depth must be at least 1, got {max_depth}")
+        self.max_depth = max_depth
+
+    def problem_from_dict(self, data: dict) -> MathProblem:
+        return problem_from_record(data)
+
+    def problem_to_dict(self, problem: MathProblem) -> dict:
+        return {"id": problem.id, "question": problem.question, "answer": problem.answer, "meta": problem.meta}
+
+    def root_state(self, problem: MathProblem) -> dict:
+        return {"step": 0}
+
+    def apply_step(self, problem: MathProblem, state: dict, step: str) -> StepOutcome:
+        if not step.strip():
+            return StepOutcome(state=None, terminal=True, correct=False, error="empty step")
+        steps = state["step"] + 1
+        answer = extract_answer(step)
+        if answer is not None:
+            if len(answer) > MAX_ANSWER_CHARS:
+                error = f"the answer is {len(answer)} characters long"
+                return StepOutcome(state=None, terminal=True, correct=False, error=error)
+            return StepOutcome(state={"answer": answer}, terminal=True, correct=check(answer, problem.answer))
+        if steps >= self.max_depth:
+            error = f"no final answer after {steps} steps"
+            return StepOutcome(state=None, terminal=True, correct=False, error=error)
+        return StepOutcome(state={"step": steps})
+
+    def prompt(self, problem: MathProblem) -> str:
+        return PROMPT.format(question=problem.question)
+
+    def describe_state(self, problem: MathProblem, state: dict) -> str:
+        return f"step {state['step']}" if state["step"] else "the beginning"
+
+    def step_note(self, problem: MathProblem, state: dict) -> str:
+        return ""
+
+    def verdict(self, problem: MathProblem, state: dict, correct: bool) -> str:
+        if correct:
+            return f"The answer {state['answer']} is correct."
+        return f"The answer {state['answer']} does not check out."
+
+    def final_answer(self, problem: MathProblem, steps: list[str]) -> str:
+        answer = extract_answer(steps[-1]) if steps else None
+        if answer is None:
+            raise ValueError("the last step gives no final answer")
+        return f"\\boxed{{{answer}}}"
+
+    def check_answer(self, problem: MathProblem, answer: str) -> bool:
+        if not isinstance(answer, str):
+            return False
+        extracted = extract_answer(answer)
+        return check(extracted if extracted is not None else answer, problem.answer)
