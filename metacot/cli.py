@@ -32,6 +32,9 @@ examples:
 Rerunning the same command on the same --out resumes: finished problems are skipped."""
 
 
+FORMATS_HELP = f"comma-separated trace formats: {','.join(FORMATS)} (default: all the domain writes)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -96,9 +99,7 @@ def _add_synth(commands) -> None:
     )
     g.add_argument("--noise-std", type=float, metavar="X", help="Gaussian noise added to oracle PRM scores (default 0)")
     g = p.add_argument_group("traces")
-    g.add_argument(
-        "--formats", metavar="LIST", help=f"comma-separated trace formats (default all: {','.join(FORMATS)})"
-    )
+    g.add_argument("--formats", metavar="LIST", help=FORMATS_HELP)
     p.set_defaults(run=run_synth)
 
 
@@ -179,7 +180,7 @@ def _add_linearize(commands) -> None:
         description="Linearize saved search trees again without searching (writes RUN_DIR/traces/*.jsonl).",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--formats", metavar="LIST", help=f"comma-separated formats (default all: {','.join(FORMATS)})")
+    p.add_argument("--formats", metavar="LIST", help=FORMATS_HELP)
     p.add_argument("--include-unsolved", action="store_true", help="also write searches that found no solution")
     p.add_argument("--max-backtracks", type=int, metavar="N", help="skip traces with more backtracks than this")
     p.add_argument("--full-trace", action="store_true", help="keep the trace after the first verified solution")

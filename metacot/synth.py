@@ -10,7 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from metacot.config import ConfigError, SynthConfig
-from metacot.linearize import LinearizeConfig, check_formats
+from metacot.linearize import LinearizeConfig, resolve_formats
 from metacot.outputs.rundir import RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.policy.symbolic import SymbolicCountdownPolicy
@@ -65,8 +65,8 @@ def build_runner(config: SynthConfig, domain: Domain) -> Runner:
 
 def synth(config: SynthConfig, progress: bool = True) -> SynthResult:
     """Search every problem not yet finished in config.out, writing each tree and its traces as it finishes."""
-    check_formats(config.linearize.formats)
     domain = get_domain(config.problems.domain)
+    resolve_formats(config.linearize.formats, domain)
     problems = build_problems(config)
     runner = build_runner(config, domain)
     started = time.perf_counter()
@@ -89,9 +89,9 @@ def synth(config: SynthConfig, progress: bool = True) -> SynthResult:
 
 def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:
     """Write a finished run's traces again, in other formats or with other options, without searching."""
-    check_formats(config.formats)
     directory = RunDir(run_dir)
     domain = get_domain(directory.read_manifest()["config"]["problems"]["domain"])
+    resolve_formats(config.formats, domain)
     with TraceWriter(directory, domain, config) as traces:
         for tree in directory.iter_trees():
             traces.add(tree)

@@ -577,3 +577,15 @@ def test_linearize_is_deterministic_and_phrasing_varies(noisy, domain):
             if m is not None:
                 phrasings.add(line.replace(m["state"], "S"))
     assert len(phrasings) >= 6
+
+
+def test_formats_default_to_what_the_domain_writes():
+    from metacot.linearize import resolve_formats
+    from metacot.problems import CountdownDomain, MathDomain
+
+    assert resolve_formats(None, CountdownDomain()) == ["metacot", "tokens", "cot", "sos"]
+    assert resolve_formats(None, MathDomain()) == ["metacot", "tokens", "cot"]
+    with pytest.raises(ValueError, match="'sos' is a countdown format; the math domain writes metacot, tokens, cot"):
+        resolve_formats(["cot", "sos"], MathDomain())
+    with pytest.raises(ValueError, match="unknown format 'nope'"):
+        resolve_formats(["nope"], CountdownDomain())

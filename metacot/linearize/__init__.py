@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from metacot.linearize.config import FORMATS, LinearizeConfig
-from metacot.linearize.formats import RENDERERS, Context
+from metacot.linearize.formats import ONLY_FOR, RENDERERS, Context
 from metacot.linearize.walk import Move, count_backtracks, trace_to_solution, walk
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
@@ -13,15 +13,23 @@ from metacot.tree import SearchTree
 NO_SOLUTION = "I could not find a way to reach the goal."
 
 
-def check_formats(formats: list[str]) -> None:
-    unknown = [f for f in formats if f not in RENDERERS]
-    if unknown:
-        raise ValueError(f"linearize.formats: unknown format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+def resolve_formats(requested: list[str] | None, domain: Domain) -> list[str]:
+    """The formats to write: those requested, or every one the domain can write; a clear error for the others."""
+    writable = [f for f in FORMATS if ONLY_FOR.get(f, domain.name) == domain.name]
+    for fmt in requested or []:
+        if fmt not in RENDERERS:
+            raise ValueError(f"linearize.formats: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+        if fmt not in writable:
+            raise ValueError(
+                f"linearize.formats: {fmt!r} is a {ONLY_FOR[fmt]} format; the {domain.name} domain writes "
+                f"{', '.join(writable)}"
+            )
+    return list(requested) if requested is not None else writable
 
 
 def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) -> dict[str, dict]:
-    """The tree's record in each of config.formats, leaving out the formats whose options exclude it."""
-    check_formats(config.formats)
+    """The tree's record in each format, leaving out the formats whose options exclude it."""
+    formats = resolve_formats(config.formats, domain)
     trace, solution = trace_to_solution(tree, config.stop_at_first_solution)
     if solution is None and not config.include_unsolved:
         return {}
@@ -31,7 +39,7 @@ def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) ->
     answer = domain.final_answer(problem, tree.steps_to(solution)) if solution is not None else None
     search_moves = walk(tree, trace)
     records = {}
-    for fmt in config.formats:
+    for fmt in formats:
         if fmt == "cot":
             if solution is None:
                 continue
@@ -73,4 +81,4 @@ def _completion(lines: list[str], answer: str | None, think_tags: bool) -> str:
     return thought if answer is None else f"{thought}\n<answer> {answer} </answer>"
 
 
-__all__ = ["FORMATS", "LinearizeConfig", "Move", "check_formats", "linearize", "linearize_tree", "walk"]
+__all__ = ["FORMATS", "LinearizeConfig", "Move", "linearize", "linearize_tree", "resolve_formats", "walk"]

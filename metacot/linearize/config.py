@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 FORMATS = ("metacot", "tokens", "cot", "sos")
 
 
 @dataclass
 class LinearizeConfig:
-    formats: list[str] = field(default_factory=lambda: list(FORMATS))
+    formats: list[str] | None = None  # None: every format the domain can write
     stop_at_first_solution: bool = True  # end the trace at the first verified solution it reaches
     max_backtracks: int | None = None  # skip traces with more backtracks than this
     include_unsolved: bool = False  # also write records for searches that found no solution

@@ -146,6 +146,9 @@ def _sos_numbers(state: Any) -> str:
     return "[" + ", ".join(map(str, state)) + "]"
 
 
+# Formats that only one domain can write: the stream-of-search log speaks of numbers and a target.
+ONLY_FOR = {"sos": "countdown"}
+
 RENDERERS: dict[str, Callable[[Context, list[Move]], list[str]]] = {
     "metacot": render_metacot,
     "tokens": render_tokens,

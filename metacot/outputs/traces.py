@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import orjson
 
-from metacot.linearize import LinearizeConfig, linearize_tree
+from metacot.linearize import LinearizeConfig, linearize_tree, resolve_formats
 from metacot.outputs.rundir import RunDir
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
@@ -81,9 +81,10 @@ class TraceWriter:
     def __init__(self, run_dir: RunDir, domain: Domain, config: LinearizeConfig):
         self.run_dir, self.domain, self.config = run_dir, domain, config
         self.trees = TreeSummary()
-        self.formats = {fmt: TraceSummary() for fmt in config.formats}
+        formats = resolve_formats(config.formats, domain)
+        self.formats = {fmt: TraceSummary() for fmt in formats}
         self._stack = ExitStack()
-        self._files = {fmt: self._stack.enter_context(run_dir.open_traces(fmt)) for fmt in config.formats}
+        self._files = {fmt: self._stack.enter_context(run_dir.open_traces(fmt)) for fmt in formats}
 
     def add(self, tree: SearchTree) -> None:
         self.trees.observe(tree)
