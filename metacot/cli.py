@@ -11,6 +11,9 @@ import orjson
 from metacot.config import ConfigError, SynthConfig, load_config
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.outputs.rundir import RunDirError
+from metacot.policy import BACKENDS as POLICY_BACKENDS
+from metacot.prm import BACKENDS as PRM_BACKENDS
+from metacot.problems import DOMAINS
 from metacot.search import SEARCHES, UNITS
 
 DESCRIPTION = """\
@@ -75,7 +78,14 @@ def _add_synth(commands) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("problems")
-    g.add_argument("--problems", metavar="FILE", help="JSONL problems file instead of generated ones")
+    g.add_argument("--domain", choices=sorted(DOMAINS), help="problem family (default countdown)")
+    g.add_argument(
+        "--problems", metavar="FILE", help="problems file (Countdown: JSONL; math: JSONL, JSON, Parquet, CSV)"
+    )
+    g.add_argument("--dataset", metavar="NAME", help="math: a datasets.load_dataset name or path")
+    g.add_argument("--split", metavar="NAME", help="the dataset's split (default train)")
+    g.add_argument("--preset", choices=["generic", "math", "gsm8k", "bigmath"], help="math: the file's field names")
+    g.add_argument("--limit", type=int, metavar="N", help="use only the first N problems of a file or dataset")
     g.add_argument("--num-problems", type=int, metavar="N", help="how many problems to generate (default 100)")
     g.add_argument("--num-numbers", type=int, metavar="N", help="numbers per generated problem (default 4)")
     g.add_argument("--low", type=int, metavar="N", help="smallest generated number (default 1)")
@@ -90,7 +100,14 @@ def _add_synth(commands) -> None:
         "--max-nodes", type=int, metavar="N", help="node budget per problem (A*, BFS, DFS default 200; others: none)"
     )
     g.add_argument("--expand-width", type=int, metavar="N", help="children proposed per expansion (default 8)")
-    g = p.add_argument_group("policy and PRM (the built-in symbolic policy and oracle)")
+    g = p.add_argument_group("policy and PRM backends")
+    g.add_argument("--policy", choices=list(POLICY_BACKENDS), help="who proposes steps (default symbolic)")
+    g.add_argument("--policy-model", metavar="DIR", help="the policy's model folder (transformers, vllm)")
+    g.add_argument("--prm", choices=list(PRM_BACKENDS), help="who scores steps (default oracle)")
+    g.add_argument("--prm-model", metavar="DIR", help="the PRM's model folder (transformers, vllm)")
+    g.add_argument("--prm-style", choices=["step-tag", "separator-head"], help="how a learned PRM is read")
+    g.add_argument("--rollouts", type=int, metavar="N", help="rollout PRM: completions per scored step (default 8)")
+    g = p.add_argument_group("the built-in symbolic policy and oracle PRM")
     g.add_argument(
         "--mistake-rate", type=float, metavar="X", help="share of proposed steps with a wrong result (default 0.1)"
     )
@@ -108,7 +125,12 @@ FLAG_KEYS = {
     "out": ["out"],
     "seed": ["seed"],
     "concurrency": ["concurrency"],
+    "domain": ["problems.domain"],
     "problems": ["problems.file"],
+    "dataset": ["problems.dataset"],
+    "split": ["problems.split"],
+    "preset": ["problems.preset"],
+    "limit": ["problems.limit"],
     "num_problems": ["problems.num_problems"],
     "num_numbers": ["problems.num_numbers"],
     "low": ["problems.low"],
@@ -131,6 +153,12 @@ FLAG_KEYS = {
         "search.bfs.expand_width",
         "search.dfs.expand_width",
     ],
+    "policy": ["policy.backend"],
+    "prm": ["prm.backend"],
+    "policy_model": ["policy.{policy}.model"],
+    "prm_model": ["prm.{prm}.model"],
+    "prm_style": ["prm.{prm}.style"],
+    "rollouts": ["prm.rollout.rollouts"],
     "mistake_rate": ["policy.symbolic.mistake_rate"],
     "flip_prob": ["prm.oracle.flip_prob"],
     "noise_std": ["prm.oracle.gaussian_std"],
@@ -140,14 +168,17 @@ FLAG_KEYS = {
 def synth_config(args: argparse.Namespace) -> SynthConfig:
     """The config file (or defaults) with the given flags applied."""
     config = load_config(args.config)
-    for flag, keys in FLAG_KEYS.items():
+    for flag, keys in FLAG_KEYS.items():  # in order: the backends are set before their model flags
         value = getattr(args, flag)
         if value is not None:
             for key in keys:
+                key = key.format(policy=config.policy.backend, prm=config.prm.backend)
                 *parents, name = key.split(".")
                 target = config
                 for parent in parents:
                     target = getattr(target, parent)
+                if not hasattr(target, name):
+                    raise ConfigError(f"--{flag.replace('_', '-')}: {key} is not a setting")
                 setattr(target, name, value)
     if args.formats is not None:
         config.linearize.formats = _split(args.formats)

@@ -12,8 +12,9 @@ from typing import Any, get_args, get_origin, get_type_hints
 import orjson
 
 from metacot.linearize.config import LinearizeConfig
-from metacot.policy.symbolic import SymbolicPolicyConfig
-from metacot.prm.oracle import OracleConfig
+from metacot.policy.config import PolicyConfig
+from metacot.prm.config import PRMConfig
+from metacot.problems.config import ProblemsConfig
 from metacot.search import AStarConfig, BeamConfig, BestOfNConfig, BFSConfig, DFSConfig, MCTSConfig
 
 if sys.version_info >= (3, 11):
@@ -24,31 +25,6 @@ else:  # pragma: no cover
 
 class ConfigError(ValueError):
     """A config file or flag that cannot be used; the message names the file and key."""
-
-
-@dataclass
-class ProblemsConfig:
-    domain: str = "countdown"
-    file: str | None = None  # JSONL of problems; None: generate num_problems instances from the seed
-    num_problems: int = 100
-    num_numbers: int = 4
-    low: int = 1  # generated numbers lie in [low, high]
-    high: int = 99
-    target_low: int = 10  # generated targets lie in [target_low, target_high] ...
-    target_high: int = 100
-    target: int | None = None  # ... unless fixed: 24 gives the Game of 24
-
-
-@dataclass
-class PolicyConfig:
-    backend: str = "symbolic"
-    symbolic: SymbolicPolicyConfig = field(default_factory=lambda: SymbolicPolicyConfig(mistake_rate=0.1))
-
-
-@dataclass
-class PRMConfig:
-    backend: str = "oracle"
-    oracle: OracleConfig = field(default_factory=lambda: OracleConfig(flip_prob=0.1))
 
 
 @dataclass

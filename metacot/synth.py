@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
@@ -13,11 +12,10 @@ from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
 from metacot.outputs.rundir import RunDir
 from metacot.outputs.traces import TraceWriter
-from metacot.policy.symbolic import SymbolicCountdownPolicy
-from metacot.prm.oracle import CountdownOraclePRM
-from metacot.problems import get_domain
+from metacot.policy import make_policy
+from metacot.prm import make_prm
+from metacot.problems import get_domain, make_domain, make_problems
 from metacot.problems.base import Domain
-from metacot.problems.countdown import generate_problems, load_problems
 from metacot.search import SEARCHES, Runner, RunnerStats, make_search
 
 
@@ -32,42 +30,21 @@ class SynthResult:
     runner: RunnerStats = field(default_factory=RunnerStats)
 
 
-def build_problems(config: SynthConfig) -> list[Any]:
-    p = config.problems
-    if p.domain != "countdown":
-        raise ConfigError(f"problems.domain: unknown domain {p.domain!r}; known: countdown")
-    if p.file is not None:
-        return load_problems(p.file)
-    return generate_problems(
-        p.num_problems, config.seed, p.num_numbers, p.low, p.high, p.target_low, p.target_high, p.target
-    )
-
-
-def build_policy(config: SynthConfig):
-    if config.policy.backend != "symbolic":
-        raise ConfigError(f"policy.backend: unknown backend {config.policy.backend!r}; known: symbolic")
-    return SymbolicCountdownPolicy(config.policy.symbolic)
-
-
-def build_prm(config: SynthConfig):
-    if config.prm.backend != "oracle":
-        raise ConfigError(f"prm.backend: unknown backend {config.prm.backend!r}; known: oracle")
-    return CountdownOraclePRM(config.prm.oracle)
-
-
 def build_runner(config: SynthConfig, domain: Domain) -> Runner:
     strategy = config.search.strategy
     if strategy not in SEARCHES:
         raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: {', '.join(SEARCHES)}")
     search = make_search(strategy, getattr(config.search, strategy))
-    return Runner(domain, build_policy(config), build_prm(config), search, strategy, config.seed, config.concurrency)
+    policy = make_policy(config.policy, domain)
+    prm = make_prm(config.prm, domain, policy)
+    return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency)
 
 
 def synth(config: SynthConfig, progress: bool = True) -> SynthResult:
     """Search every problem not yet finished in config.out, writing each tree and its traces as it finishes."""
-    domain = get_domain(config.problems.domain)
+    domain = make_domain(config.problems)
     resolve_formats(config.linearize.formats, domain)
-    problems = build_problems(config)
+    problems = make_problems(config.problems, config.seed)
     runner = build_runner(config, domain)
     started = time.perf_counter()
     nodes = 0

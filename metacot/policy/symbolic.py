@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.config import SymbolicPolicyConfig
 from metacot.problems.countdown import apply_step, format_move, legal_moves
-
-
-@dataclass
-class SymbolicPolicyConfig:
-    sample: bool = True  # a random subset of the legal moves; False: the first n in enumeration order
-    mistake_rate: float = 0.0  # probability that a proposal is plausible but wrong (a slip in arithmetic)
 
 
 class SymbolicCountdownPolicy:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,24 +11,13 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LogitsProcessor
 
 from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.config import TransformersPolicyConfig
 from metacot.policy.prompts import PromptBuilder, chat_renderer
 from metacot.problems.base import Domain
 from metacot.seeding import mix
 
 SECTION = "policy.transformers"
 DTYPES = ("float32", "float16", "bfloat16")
-
-
-@dataclass
-class TransformersPolicyConfig:
-    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
-    device: str = "cpu"
-    dtype: str = "float32"
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 32  # per step: a step cut off here has finish_reason "length" and becomes a dead node
-    step_delimiter: str = "\n"
-    batch_size: int = 64  # most sequences (prompt x sample) in one generate call
 
 
 def load_pretrained(model_class: Any, model: str, device: str, dtype: str, section: str) -> tuple[Any, Any]:
@@ -99,6 +89,8 @@ class TransformersPolicy:
             raise ValueError(f"{SECTION}: max_tokens and batch_size must be at least 1")
         if config.temperature <= 0 or not 0 < config.top_p <= 1:
             raise ValueError(f"{SECTION}: need temperature > 0 and 0 < top_p <= 1 (this policy always samples)")
+        if config.step_delimiter is None:
+            config = replace(config, step_delimiter=domain.step_delimiter)
         if not config.step_delimiter:
             raise ValueError(f"{SECTION}.step_delimiter: must not be empty")
         self.config = config
@@ -110,19 +102,30 @@ class TransformersPolicy:
         self.eos_ids = _token_ids(self.model.generation_config.eos_token_id) | _token_ids(self.tokenizer.eos_token_id)
         # Only this config's sampling settings apply: a checkpoint's defaults (top_k, repetition_penalty, ...) would
         # silently change the distribution the search samples from, and the other backends would not apply them.
-        self.generation = GenerationConfig(
+        self.step_generation = self._generation(config.max_tokens, [config.step_delimiter])
+        self.rollout_generation = self._generation(config.rollout_max_tokens, None)
+
+    def _generation(self, max_new_tokens: int, stop_strings: list[str] | None) -> GenerationConfig:
+        return GenerationConfig(
             do_sample=True,
-            temperature=config.temperature,
-            top_p=config.top_p,
+            temperature=self.config.temperature,
+            top_p=self.config.top_p,
             top_k=0,
-            max_new_tokens=config.max_tokens,
-            stop_strings=[config.step_delimiter],
+            max_new_tokens=max_new_tokens,
+            stop_strings=stop_strings,
             eos_token_id=sorted(self.eos_ids),
             pad_token_id=self.tokenizer.pad_token_id,
             return_dict_in_generate=True,
         )
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        return self._sample(requests, self.step_generation, self._proposal)
+
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+        """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
+        return self._sample(requests, self.rollout_generation, self._steps)
+
+    def _sample(self, requests: list[ExpandRequest], generation: GenerationConfig, read: Callable) -> list[list]:
         # Each request becomes n rows of the same prompt and the model samples once per row: unlike
         # num_return_sequences (one n for the whole call), requests with different n share one generate call,
         # and no sample is generated only to be thrown away. The compute is the same: generate repeats the
@@ -130,27 +133,28 @@ class TransformersPolicy:
         order = sorted(range(len(requests)), key=lambda i: (requests[i].seed, i))
         rows = [i for i in order for _ in range(requests[i].n)]
         prompts = {i: self.prompts.prompt(requests[i]) for i in order}
-        out: list[list[Proposal]] = [[] for _ in requests]
+        out: list[list] = [[] for _ in requests]
         size = self.config.batch_size
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             seed = mix(0, *(requests[i].seed for i in dict.fromkeys(chunk)))
-            for i, proposal in zip(chunk, self._generate([prompts[i] for i in chunk], seed), strict=True):
-                out[i].append(proposal)
+            samples = self._generate([prompts[i] for i in chunk], seed, generation)
+            for i, (ids, logprobs) in zip(chunk, samples, strict=True):
+                out[i].append(read(ids, logprobs))
         return out
 
-    def _generate(self, prompts: list[str], seed: int) -> list[Proposal]:
+    def _generate(self, prompts: list[str], seed: int, generation: GenerationConfig) -> list[tuple[list, list]]:
+        """(generated token ids, their log-probabilities) per prompt, from one seeded generate call."""
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         batch = batch.to(self.model.device)
         logprobs = _ChosenLogprobs()
         with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
             torch.manual_seed(seed & (2**63 - 1))
             output = self.model.generate(
-                **batch, generation_config=self.generation, logits_processor=[logprobs], tokenizer=self.tokenizer
+                **batch, generation_config=generation, logits_processor=[logprobs], tokenizer=self.tokenizer
             )
         generated = output.sequences[:, batch["input_ids"].shape[1] :]
-        table = logprobs.table(generated)
-        return [self._proposal(ids, lps) for ids, lps in zip(generated.tolist(), table, strict=True)]
+        return list(zip(generated.tolist(), logprobs.table(generated), strict=True))
 
     def _rng_devices(self) -> list[int]:
         device = self.model.device
@@ -173,6 +177,11 @@ class TransformersPolicy:
             text = self._decode(ids)
         reason = "stop" if stop is not None or eos is not None else "length"
         return Proposal(text=text.strip(), tokens=len(ids), logprob=sum(logprobs[: len(ids)]), finish_reason=reason)
+
+    def _steps(self, ids: list[int], logprobs: list[float]) -> list[str]:
+        eos = next((k for k, t in enumerate(ids) if t in self.eos_ids), len(ids))
+        text = self._decode(ids[:eos])
+        return [step.strip() for step in text.split(self.config.step_delimiter) if step.strip()]
 
     def _delimiter_end(self, ids: list[int]) -> int | None:
         """How many tokens it takes to complete the first delimiter (binary search over decoded prefixes), or None.

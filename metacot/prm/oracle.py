@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from metacot.prm.base import ScoreRequest
+from metacot.prm.config import OracleConfig
 from metacot.problems.countdown import reachable
 from metacot.seeding import uniform
-
-
-@dataclass
-class OracleConfig:
-    flip_prob: float = 0.0  # probability of reporting the opposite verdict
-    gaussian_std: float = 0.0  # standard deviation of Gaussian noise added to the verdict, clipped to [0, 1]
 
 
 class CountdownOraclePRM:

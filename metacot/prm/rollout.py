@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from metacot.policy.base import ExpandRequest, Policy
 from metacot.prm.base import ScoreRequest
+from metacot.prm.config import RolloutConfig
 from metacot.problems.base import Domain
-
-
-@dataclass
-class RolloutConfig:
-    rollouts: int = 8  # completions sampled per scored node
-    mode: str = "soft"  # "soft": fraction of completions that verify; "hard": 1 if any does
 
 
 class RolloutPRM:

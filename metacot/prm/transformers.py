@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
 from metacot.policy.transformers import load_pretrained
 from metacot.prm.base import ScoreRequest
+from metacot.prm.config import TransformersPRMConfig
 from metacot.prm.steps import AGGREGATES, STYLES, PathFormat, check_marker_separate, single_token_id
 from metacot.problems.base import Domain
 
 SECTION = "prm.transformers"
-
-
-@dataclass
-class TransformersPRMConfig:
-    model: str = ""  # a local model folder; never fetched from a hub
-    # "step-tag": a causal LM, P(good) / (P(good) + P(bad)) of the next token at the tag after each step;
-    # "separator-head": a 2-label token-classification model, the softmax's class 1 at the separator after each step
-    style: str = "step-tag"
-    step_tag: str = "ки"
-    good_token: str = "+"
-    bad_token: str = "-"
-    separator: str = "<extra_0>"
-    system_prompt: str | None = None  # separator-head: a system message before the question (the chat template's)
-    aggregate: str = "last"  # over the path's step scores: "last" | "min" | "prod" | "mean"
-    device: str = "cpu"
-    dtype: str = "float32"
-    batch_size: int = 16  # most paths in one forward pass
 
 
 class TransformersPRM:

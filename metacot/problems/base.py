@@ -20,6 +20,7 @@ class Domain(Protocol):
     """A problem family: prompts, step semantics, the verifier, and the words a trace uses for states."""
 
     name: str
+    step_delimiter: str  # what ends a step in a policy's text: "\n" for Countdown, "\n\n" for math
 
     def problem_from_dict(self, data: dict) -> Any: ...
 

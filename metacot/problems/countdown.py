@@ -448,6 +448,7 @@ class CountdownDomain:
     """Countdown for search: states are tuples of the numbers left, steps are 'a op b = c'."""
 
     name = "countdown"
+    step_delimiter = "\n"
 
     def problem_from_dict(self, data: dict) -> CountdownProblem:
         return problem_from_record(data)

@@ -47,6 +47,7 @@ class MathDomain:
     """Math for search: a step is a paragraph of reasoning; the step that gives a final answer ends the search."""
 
     name = "math"
+    step_delimiter = "\n\n"
 
     def __init__(self, max_depth: int = DEFAULT_MAX_DEPTH):
         if max_depth < 1:

@@ -1,0 +1,70 @@
+"""A vLLM pooling server as the PRM: one POST /pooling per round, scored like the offline vLLM PRM."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from metacot.policy.openai import Server, load_tokenizer
+from metacot.prm.base import ScoreRequest
+from metacot.prm.vllm import PathReader
+from metacot.problems.base import Domain
+
+SECTION = "prm.http"
+
+
+@dataclass
+class HTTPPRMConfig:
+    base_url: str = "http://127.0.0.1:8001"  # the server's root: /pooling is not under /v1
+    model: str = ""  # the served model name; also the tokenizer's folder when `tokenizer` is empty
+    tokenizer: str = ""  # a local folder with the PRM's tokenizer: paths are tokenized on this side
+    style: str = "step-tag"  # as in VLLMPRMConfig; the server must be started with the matching flags
+    step_tag: str = "ки"
+    good_token: str = "+"
+    bad_token: str = "-"
+    separator: str = "<extra_0>"
+    system_prompt: str | None = None
+    aggregate: str = "last"  # "last" | "min" | "prod" | "mean"
+    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
+    timeout: float = 60.0
+    max_retries: int = 3  # on 429, 5xx and connection errors
+    backoff: float = 0.5  # seconds before the first retry; doubled before each next one
+
+
+def server_flags(reader: PathReader) -> list[str]:
+    """The `python -m vllm.entrypoints.openai.api_server` flags that make a pooling server read this style."""
+    flags = []
+    for key, value in reader.engine_args().items():
+        flags += [f"--{key.replace('_', '-')}", value if isinstance(value, str) else json.dumps(value)]
+    return flags
+
+
+class HTTPPRM:
+    """Sends every path of a round as token ids in one POST /pooling (task token_classify); the server's
+    pooler config must put its step_tag_id on this config's marker (see `server_flags`)."""
+
+    def __init__(self, config: HTTPPRMConfig, domain: Domain):
+        setting = f"{SECTION}.tokenizer" if config.tokenizer else f"{SECTION}.model"
+        self.reader = PathReader(load_tokenizer(config.tokenizer or config.model, setting), config, domain, SECTION)
+        self.config = config
+        self.server = Server(
+            SECTION, config.base_url, config.api_key_env, config.timeout, config.max_retries, config.backoff
+        )
+        self.server.check_model(config.model, "/v1/models")
+
+    def score(self, requests: list[ScoreRequest]) -> list[float]:
+        return self.reader.scores(requests, self._rows(requests))
+
+    def step_scores(self, requests: list[ScoreRequest]) -> list[list[float]]:
+        """The probability that each step of each path is good."""
+        return self.reader.step_scores(requests, self._rows(requests))
+
+    def _rows(self, requests: list[ScoreRequest]) -> list[list[list[float]]]:
+        if not requests:
+            return []
+        body = {"model": self.config.model, "input": self.reader.token_ids(requests), "task": "token_classify"}
+        reply = self.server.call(lambda: self.server.client.post("/pooling", body=body, cast_to=object))
+        data = sorted(reply["data"], key=lambda d: d["index"])
+        if len(data) != len(requests):
+            raise RuntimeError(f"{SECTION}: {len(data)} results for {len(requests)} paths from {self.config.base_url}")
+        return [d["data"] for d in data]
