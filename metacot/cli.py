@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(commands)
     _add_linearize(commands)
     _add_show(commands)
+    _add_export(commands)
     _add_bench(commands)
     return parser
 
@@ -235,6 +236,36 @@ def run_linearize(args: argparse.Namespace) -> int:
     stats = relinearize(args.run_dir, config)
     for fmt, summary in stats["formats"].items():
         print(f"{args.run_dir}/traces/{fmt}.jsonl: {summary['records']} records")
+    return 0
+
+
+def _add_export(commands) -> None:
+    p = commands.add_parser(
+        "export",
+        help="PRM step labels for TRL, or traces as Parquet / a saved HF dataset",
+        description="Export from a run directory: step labels from the trees' PRM scores and verdicts "
+        "(TRL's stepwise supervision: prompt, completions, labels) into traces/prm_labels.jsonl, "
+        "or one trace format as RUN_DIR/exports/<format>.parquet or a saved Hugging Face dataset.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--prm-labels", action="store_true", help="write traces/prm_labels.jsonl")
+    p.add_argument("--threshold", type=float, default=0.5, metavar="X", help="a step is good when its score >= X")
+    p.add_argument("--parquet", metavar="FORMAT", help="write exports/FORMAT.parquet from traces/FORMAT.jsonl")
+    p.add_argument("--hf", metavar="FORMAT", help="save traces/FORMAT.jsonl as a Hugging Face dataset folder")
+    p.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from metacot.outputs.export import export_dataset, export_prm_labels
+
+    if not (args.prm_labels or args.parquet or args.hf):
+        raise ConfigError("export: say what to export: --prm-labels, --parquet FORMAT or --hf FORMAT")
+    if args.prm_labels:
+        path, count = export_prm_labels(args.run_dir, args.threshold)
+        print(f"{path}: {count} step-labelled paths")
+    for fmt, to in ((args.parquet, "parquet"), (args.hf, "hf")):
+        if fmt is not None:
+            print(export_dataset(args.run_dir, fmt, to))
     return 0
 
 

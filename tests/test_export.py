@@ -57,3 +57,12 @@ def test_traces_export_to_parquet_and_hf(run):
     assert datasets.load_from_disk(str(saved))[0]["messages"][1]["role"] == "assistant"
     with pytest.raises(RunDirError, match="traces/sos.jsonl"):
         export_dataset(run, "sos", "parquet")
+
+
+def test_export_command(run, capsys):
+    from metacot.cli import main
+
+    assert main(["export", run, "--prm-labels", "--threshold", "0.9"]) == 0
+    assert "step-labelled paths" in capsys.readouterr().out
+    assert main(["export", run]) == 2
+    assert "--prm-labels" in capsys.readouterr().err
