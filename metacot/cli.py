@@ -197,6 +197,8 @@ def run_synth(args: argparse.Namespace) -> int:
         f"({stats['solve_rate']:.0%}), {stats['mean_nodes']:.1f} nodes per tree; "
         f"searched {result.searched} now in {result.seconds:.1f} s"
     )
+    if stats["failed"]:
+        print(f"  {stats['failed']} searches failed (a backend error; the reason is in their trees' 'failed' field)")
     for fmt, summary in stats["formats"].items():
         print(
             f"  traces/{fmt}.jsonl: {summary['records']} records, "

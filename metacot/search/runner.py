@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ class Score:
 
 Request = Expand | list[Expand] | Score
 Search = Callable[[SearchTree], Generator[Request, Any, None]]
+
+log = logging.getLogger("metacot")
 
 TRUNCATED = "the step was cut off at the token limit"
 
@@ -177,7 +180,11 @@ class Runner:
             for e in _expansions(j.request)
         ]
         start = time.perf_counter()
-        proposals = self.policy.propose(requests)
+        try:
+            proposals = self.policy.propose(requests)
+        except Exception as error:
+            self._isolate(jobs, self._expand, "policy", error)
+            return
         self.stats.policy_time += time.perf_counter() - start
         self.stats.policy_calls += 1
         self.stats.policy_requests += len(requests)
@@ -200,7 +207,11 @@ class Runner:
             ScoreRequest(j.problem, j.tree, node, mix(j.seed, node.id, 1)) for j in jobs for node in j.request.nodes
         ]
         start = time.perf_counter()
-        scores = self.prm.score(requests)
+        try:
+            scores = self.prm.score(requests)
+        except Exception as error:
+            self._isolate(jobs, self._score, "prm", error)
+            return
         self.stats.prm_time += time.perf_counter() - start
         self.stats.prm_calls += 1
         self.stats.prm_requests += len(requests)
@@ -214,6 +225,21 @@ class Runner:
             job.tree.compute.prm_calls += 1
             job.tree.compute.scored_nodes += len(nodes)
             self._advance(job, mine)
+
+
+    def _isolate(self, jobs: list[_Job], call: Callable[[list[_Job]], None], backend: str, error: Exception) -> None:
+        """After a backend call failed (its own retries spent), ask for each search alone: the searches whose
+        request fails again are recorded as failed, with the reason, and the run goes on."""
+        if len(jobs) > 1:
+            for job in jobs:
+                call([job])
+            return
+        job = jobs[0]
+        job.tree.failed = f"{backend}: {type(error).__name__}: {error}"
+        log.warning("problem %s failed: %s", job.tree.problem_id, job.tree.failed)
+        job.search.close()
+        job.request = None
+        job.tree.compute.wall_time = time.perf_counter() - job.started
 
 
 def _expansions(request: Expand | list[Expand]) -> list[Expand]:
