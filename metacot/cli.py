@@ -69,6 +69,12 @@ def _add_synth(commands) -> None:
         epilog=SYNTH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_synth_flags(p)
+    p.set_defaults(run=run_synth)
+
+
+def add_synth_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that make a SynthConfig (synth_config reads them), shared by synth and bench backends."""
     p.add_argument("--config", metavar="FILE", help="TOML config file (see README); flags override it")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/demo)")
     p.add_argument(
@@ -118,7 +124,6 @@ def _add_synth(commands) -> None:
     g.add_argument("--noise-std", type=float, metavar="X", help="Gaussian noise added to oracle PRM scores (default 0)")
     g = p.add_argument_group("traces")
     g.add_argument("--formats", metavar="LIST", help=FORMATS_HELP)
-    p.set_defaults(run=run_synth)
 
 
 # Each synth flag and the config keys it sets.
@@ -307,6 +312,24 @@ def _add_bench(commands) -> None:
     e.add_argument("--json", action="store_true", help="one JSON object keyed by strategy")
     e.set_defaults(run=run_bench_engine)
     _add_bench_strategies(kinds)
+    b = kinds.add_parser(
+        "backends",
+        help="how well searches feed a model backend: prompts per call, time inside backends, overhead",
+        description="Run the searches a synth command would run (same flags; no files are written) and print "
+        "(a) mean prompts per policy call, (b) the share of wall time inside backend calls, (c) the whole run's "
+        "time over the time the same generation requests take sent straight to the backend in one batch.",
+    )
+    add_synth_flags(b)
+    b.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    b.set_defaults(run=run_bench_backends)
+
+
+def run_bench_backends(args: argparse.Namespace) -> int:
+    from metacot.bench.backends import bench_backends, format_report
+
+    figures = bench_backends(synth_config(args))
+    print(orjson.dumps(figures).decode() if args.json else format_report(figures))
+    return 0
 
 
 def run_bench_engine(args: argparse.Namespace) -> int:

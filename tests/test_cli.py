@@ -161,3 +161,11 @@ def test_resume_ignores_sections_of_strategies_not_used(tmp_path, capsys):
     assert synth(out, "--num-problems", "3", "--config", str(config)) == 0  # MCTS runs: A*'s section is unused
     assert synth(out, "--num-problems", "3", "--search", "astar") == 2
     assert "search.strategy" in capsys.readouterr().err
+
+
+def test_bench_backends_reports_batching_and_overhead(capsys):
+    assert main(["bench", "backends", "--num-problems", "40", "--concurrency", "16", "--json"]) == 0
+    figures = orjson.loads(capsys.readouterr().out)
+    assert figures["searches"] == 40 and figures["policy_calls"] > 0
+    assert 1 < figures["mean_prompts_per_call"] <= figures["mean_searches_in_flight"] <= 16
+    assert 0 < figures["backend_share"] <= 1 and figures["run_to_direct_ratio"] > 0

@@ -47,12 +47,17 @@ class RunnerStats:
     """How the runner used the backends: call counts, batch sizes, time spent inside them."""
 
     rounds: int = 0
+    in_flight: int = 0  # searches in flight, summed over rounds
     policy_calls: int = 0
     policy_requests: int = 0
     prm_calls: int = 0
     prm_requests: int = 0
     policy_time: float = 0.0
     prm_time: float = 0.0
+
+    @property
+    def mean_in_flight(self) -> float:
+        return self.in_flight / self.rounds if self.rounds else 0.0
 
     @property
     def mean_policy_batch(self) -> float:
@@ -136,6 +141,7 @@ class Runner:
                 else:
                     jobs.append(self._start(*item))
             self.stats.rounds += 1
+            self.stats.in_flight += len(jobs)
             self._expand([j for j in jobs if type(j.request) is Expand or type(j.request) is list])
             self._score([j for j in jobs if type(j.request) is Score])
             for job in jobs:

@@ -1,0 +1,78 @@
+"""Backend benchmark: how well the runner feeds a model backend (batch sizes, time inside backend calls) and what
+a synthesis run costs next to sending the same generation requests straight to the backend in one batch."""
+
+from __future__ import annotations
+
+import time
+
+from metacot.config import SynthConfig
+from metacot.policy import make_policy
+from metacot.policy.base import ExpandRequest, Policy, Proposal
+from metacot.prm import make_prm
+from metacot.problems import make_domain, make_problems
+from metacot.search import Runner, make_search
+
+
+class RecordingPolicy:
+    """Passes calls through and keeps every expansion request, to replay them in one batch afterwards."""
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+        self.requests: list[ExpandRequest] = []
+
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        self.requests.extend(requests)
+        return self.policy.propose(requests)
+
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+        return self.policy.rollout(requests)
+
+
+def bench_backends(config: SynthConfig) -> dict:
+    """Run the configured searches (no files written) and measure the backends' share of the work."""
+    domain = make_domain(config.problems)
+    problems = make_problems(config.problems, config.seed)
+    policy = RecordingPolicy(make_policy(config.policy, domain))
+    prm = make_prm(config.prm, domain, policy)
+    strategy = config.search.strategy
+    search = make_search(strategy, getattr(config.search, strategy))
+    runner = Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency)
+    start = time.perf_counter()
+    trees = list(runner.run(problems))
+    run_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    policy.policy.propose(policy.requests)  # the same generation requests, straight to the backend, one batch
+    direct_seconds = time.perf_counter() - start
+    stats = runner.stats
+    return {
+        "policy": config.policy.backend,
+        "prm": config.prm.backend,
+        "search": strategy,
+        "searches": len(trees),
+        "concurrency": config.concurrency,
+        "nodes": sum(len(t.nodes) for t in trees),
+        "policy_calls": stats.policy_calls,
+        "mean_prompts_per_call": stats.mean_policy_batch,
+        "mean_searches_in_flight": stats.mean_in_flight,
+        "mean_paths_per_prm_call": stats.mean_prm_batch,
+        "run_seconds": run_seconds,
+        "backend_share": (stats.policy_time + stats.prm_time) / run_seconds,
+        "direct_seconds": direct_seconds,
+        "run_to_direct_ratio": run_seconds / direct_seconds,
+    }
+
+
+def format_report(figures: dict) -> str:
+    return "\n".join(
+        [
+            f"{figures['searches']} searches ({figures['search']}, {figures['concurrency']} in flight), "
+            f"policy {figures['policy']}, PRM {figures['prm']}: {figures['nodes']} nodes in "
+            f"{figures['run_seconds']:.2f} s",
+            f"(a) mean prompts per policy call: {figures['mean_prompts_per_call']:.1f} over {figures['policy_calls']} "
+            f"calls, with {figures['mean_searches_in_flight']:.1f} searches in flight on average "
+            f"(PRM: {figures['mean_paths_per_prm_call']:.1f} paths per call)",
+            f"(b) share of wall time inside backend calls: {figures['backend_share']:.1%}",
+            f"(c) whole run / the same generation requests in one batch: {figures['run_seconds']:.2f} s / "
+            f"{figures['direct_seconds']:.2f} s = {figures['run_to_direct_ratio']:.2f}",
+        ]
+    )
