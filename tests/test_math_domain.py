@@ -152,7 +152,7 @@ def math_tree(domain) -> SearchTree:
 def body(record: dict) -> list[str]:
     completion = record["completion"]
     assert completion.endswith("</think>\n<answer> \\boxed{5} </answer>")
-    return completion.removeprefix("<think>\n").split("\n</think>")[0].split("\n")
+    return completion.removeprefix("<think>\n").split("\n</think>")[0].split("\n\n")
 
 
 def test_metacot_backtracks_name_the_step_returned_to(math_tree, domain):

@@ -49,7 +49,8 @@ def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) ->
         backtracks = count_backtracks(moves)
         if config.max_backtracks is not None and backtracks > config.max_backtracks:
             continue
-        completion = _completion(RENDERERS[fmt](context, moves), answer, config.think_tags)
+        lines = RENDERERS[fmt](context, moves)
+        completion = _completion(lines, answer, config.think_tags, domain.step_delimiter)
         records[fmt] = {
             "problem_id": tree.problem_id,
             "format": fmt,
@@ -71,10 +72,11 @@ def linearize(tree: SearchTree, domain: Domain, fmt: str, config: LinearizeConfi
     return linearize_tree(tree, domain, replace(config, formats=[fmt])).get(fmt)
 
 
-def _completion(lines: list[str], answer: str | None, think_tags: bool) -> str:
+def _completion(lines: list[str], answer: str | None, think_tags: bool, separator: str) -> str:
+    """The lines joined as the domain separates steps (a blank line in math), wrapped with the answer."""
     if answer is None:
         lines = [*lines, NO_SOLUTION]
-    body = "\n".join(lines)
+    body = separator.join(lines)
     if not think_tags:
         return body if answer is None else f"{body}\nAnswer: {answer}"
     thought = f"<think>\n{body}\n</think>"

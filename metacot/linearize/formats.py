@@ -19,7 +19,7 @@ DEAD_END = (
 )
 GO_BACK = (
     "Let me go back to {state} and try something else.",
-    "Let me return to {state} and try a different operation.",
+    "Let me return to {state} and try a different step.",
     "I'll go back to {state} and try another step.",
 )
 
