@@ -93,6 +93,8 @@ def _convert(hint: Any, value: Any, name: str) -> Any:
         if value is None:
             return None
         hint = next(o for o in options if o is not type(None))
+    if get_origin(hint) is dict and not isinstance(value, dict):
+        raise ConfigError(f"{name}: expected a table, got {value!r}")
     if get_origin(hint) is list:
         if not isinstance(value, list):
             raise ConfigError(f"{name}: expected a list, got {value!r}")

@@ -226,3 +226,34 @@ def noisy_runs() -> dict[str, RealRun]:
 @pytest.fixture(scope="session", params=sorted(NOISY_CONFIGS))
 def noisy(request, noisy_runs) -> RealRun:
     return noisy_runs[request.param]
+
+
+# --- tiny local models (built once per session; nothing is downloaded) ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lm_dir(tmp_path_factory) -> str:
+    """A tiny causal LM and its tokenizer, briefly trained on Countdown steps: policy, step-tag PRM, server model."""
+    from tiny_models import build_causal_lm, single_thread
+
+    with single_thread():
+        return str(build_causal_lm(tmp_path_factory.mktemp("tiny-lm")))
+
+
+@pytest.fixture(scope="session")
+def head_dir(tmp_path_factory) -> str:
+    """A tiny 2-label token-classification PRM sharing that tokenizer (the separator-head layout)."""
+    from tiny_models import build_token_classifier, single_thread
+
+    with single_thread():
+        return str(build_token_classifier(tmp_path_factory.mktemp("tiny-head")))
+
+
+def chain(problem: CountdownProblem, steps: list[str]) -> tuple[SearchTree, list]:
+    """A Countdown tree with one path of the given steps, and its nodes from the root down."""
+    domain = CountdownDomain()
+    tree = SearchTree.with_root(problem.id, domain.problem_to_dict(problem), problem.numbers)
+    nodes = [tree.root]
+    for step in steps:
+        nodes.append(tree.add_child(nodes[-1], step))
+    return tree, nodes

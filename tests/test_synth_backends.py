@@ -10,7 +10,7 @@ pytest.importorskip("transformers")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import orjson  # noqa: E402
-from tiny_models import build_causal_lm, build_token_classifier, single_thread  # noqa: E402
+from tiny_models import single_thread  # noqa: E402
 
 from metacot.cli import main  # noqa: E402
 from metacot.policy.base import ExpandRequest  # noqa: E402
@@ -25,16 +25,6 @@ from metacot.tree import SearchTree  # noqa: E402
 def _one_thread():
     with single_thread():
         yield
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory) -> str:
-    return str(build_causal_lm(tmp_path_factory.mktemp("tiny-lm")))
-
-
-@pytest.fixture(scope="module")
-def head_dir(tmp_path_factory) -> str:
-    return str(build_token_classifier(tmp_path_factory.mktemp("tiny-head")))
 
 
 def read_jsonl(path) -> list[dict]:

@@ -8,19 +8,19 @@ import os
 import random
 
 import pytest
+from conftest import chain
 
 from metacot.policy.base import ExpandRequest
 from metacot.prm.base import ScoreRequest
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
 from metacot.search import MCTSConfig, Runner, make_search
 from metacot.search.runner import TRUNCATED, grow
-from metacot.tree import SearchTree
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tiny_models import SEPARATOR, STEP_TAG, build_causal_lm, build_token_classifier, single_thread  # noqa: E402
+from tiny_models import SEPARATOR, STEP_TAG, single_thread  # noqa: E402
 
 from metacot.policy.transformers import TransformersPolicy, TransformersPolicyConfig  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
@@ -36,16 +36,6 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory) -> str:
-    return str(build_causal_lm(tmp_path_factory.mktemp("tiny-lm")))
-
-
-@pytest.fixture(scope="module")
-def head_dir(tmp_path_factory) -> str:
-    return str(build_token_classifier(tmp_path_factory.mktemp("tiny-prm-head")))
-
-
-@pytest.fixture(scope="module")
 def policy(lm_dir) -> TransformersPolicy:
     return TransformersPolicy(TransformersPolicyConfig(model=lm_dir), DOMAIN)
 
@@ -58,15 +48,6 @@ def tag_prm(lm_dir) -> TransformersPRM:
 @pytest.fixture(scope="module")
 def head_prm(head_dir) -> TransformersPRM:
     return TransformersPRM(TransformersPRMConfig(model=head_dir, style="separator-head"), DOMAIN)
-
-
-def chain(problem: CountdownProblem, steps: list[str]) -> tuple[SearchTree, list]:
-    """A tree with one path of the given steps, and its nodes from the root down."""
-    tree = SearchTree.with_root(problem.id, DOMAIN.problem_to_dict(problem), problem.numbers)
-    nodes = [tree.root]
-    for step in steps:
-        nodes.append(tree.add_child(nodes[-1], step))
-    return tree, nodes
 
 
 def expand_requests(problems: list[CountdownProblem], n: int | list[int]) -> list[ExpandRequest]:
@@ -307,7 +288,8 @@ def test_separator_must_stay_its_own_token(head_dir):
     ("overrides", "message"),
     [
         ({"temperature": 0.0}, r"policy\.transformers: need temperature > 0"),
-        ({"max_tokens": 0}, r"policy\.transformers: max_tokens and batch_size must be at least 1"),
+        ({"max_tokens": 0}, r"policy\.transformers: max_tokens and rollout_max_tokens must be at least 1"),
+        ({"batch_size": 0}, r"policy\.transformers\.batch_size: must be at least 1"),
         ({"step_delimiter": ""}, r"policy\.transformers\.step_delimiter: must not be empty"),
     ],
 )

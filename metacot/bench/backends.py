@@ -36,10 +36,14 @@ def bench_backends(config: SynthConfig) -> dict:
     prm = make_prm(config.prm, domain, policy)
     strategy = config.search.strategy
     search = make_search(strategy, getattr(config.search, strategy))
+    list(Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency).run(problems[:8]))  # warm-up
     runner = Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency)
+    policy.requests.clear()
+    _reset_prefix_cache(policy.policy)
     start = time.perf_counter()
     trees = list(runner.run(problems))
     run_seconds = time.perf_counter() - start
+    _reset_prefix_cache(policy.policy)  # the replay must not be served from the run's cached prefixes
     start = time.perf_counter()
     policy.policy.propose(policy.requests)  # the same generation requests, straight to the backend, one batch
     direct_seconds = time.perf_counter() - start
@@ -60,6 +64,12 @@ def bench_backends(config: SynthConfig) -> dict:
         "direct_seconds": direct_seconds,
         "run_to_direct_ratio": run_seconds / direct_seconds,
     }
+
+
+def _reset_prefix_cache(policy: Policy) -> None:
+    reset = getattr(policy, "reset_prefix_cache", None)
+    if reset is not None:
+        reset()
 
 
 def format_report(figures: dict) -> str:

@@ -12,6 +12,8 @@ from metacot.problems.base import Domain
 BACKENDS = {
     "symbolic": "metacot.policy.symbolic:SymbolicCountdownPolicy",
     "transformers": "metacot.policy.transformers:TransformersPolicy",
+    "vllm": "metacot.policy.vllm:VLLMPolicy",
+    "openai": "metacot.policy.openai:OpenAIPolicy",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -12,16 +13,51 @@ class SymbolicPolicyConfig:
 
 
 @dataclass
-class TransformersPolicyConfig:
-    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
-    device: str = "cpu"
-    dtype: str = "float32"
+class SamplingConfig:
+    """How every LLM policy samples a step, and a rollout for the rollout PRM."""
+
     temperature: float = 1.0
     top_p: float = 1.0
     max_tokens: int = 32  # per step: a step cut off here has finish_reason "length" and becomes a dead node
     step_delimiter: str | None = None  # None: the domain's ("\n" for Countdown, "\n\n" for math)
-    batch_size: int = 64  # most sequences (prompt x sample) in one generate call
     rollout_max_tokens: int = 256  # a rollout (for the rollout PRM) runs to EOS or this many tokens
+
+
+@dataclass
+class TransformersPolicyConfig(SamplingConfig):
+    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
+    device: str = "cpu"
+    dtype: str = "float32"
+    batch_size: int = 64  # most sequences (prompt x sample) in one generate call
+
+
+@dataclass
+class VLLMPolicyConfig(SamplingConfig):
+    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
+    dtype: str = "auto"  # "float32" on CPUs
+    max_model_len: int | None = None  # None: the model's own context length
+    enable_prefix_caching: bool = True  # a child's prompt extends its parent's, so cached prefixes are reused
+    # None: vLLM's default, except off on CPUs, where vLLM 0.32 crashes ("CPU Generator does not use offset")
+    # when the prompt of a seeded request is split across engine steps, as happens in large batches.
+    enable_chunked_prefill: bool | None = None
+    gpu_memory_utilization: float = 0.9
+    enforce_eager: bool = False  # True on CPUs: CUDA graphs and compilation make start-up minutes long
+    seed: int = 0  # the engine's seed; each request is sampled from its own seed (ExpandRequest.seed)
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed on to vllm.LLM as they are
+
+
+@dataclass
+class OpenAIPolicyConfig(SamplingConfig):
+    base_url: str = "http://127.0.0.1:8000/v1"  # the API root, as the openai client takes it (vLLM: ending in /v1)
+    model: str = ""  # the served model name; also the tokenizer's folder when `tokenizer` is empty
+    # A local folder with the model's tokenizer: its chat template builds the prompts on this side, exactly as
+    # the other policies do, and the server continues them through /v1/completions.
+    tokenizer: str = ""
+    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
+    timeout: float = 60.0  # seconds per HTTP request
+    max_retries: int = 3  # per request, on 429, 5xx and connection errors
+    backoff: float = 0.5  # seconds before the first retry; doubled before each next one
+    concurrency: int = 16  # requests in flight at once
 
 
 @dataclass
@@ -31,3 +67,5 @@ class PolicyConfig:
     backend: str = "symbolic"  # "symbolic" (Countdown, no model), "transformers", "vllm", "openai"
     symbolic: SymbolicPolicyConfig = field(default_factory=lambda: SymbolicPolicyConfig(mistake_rate=0.1))
     transformers: TransformersPolicyConfig = field(default_factory=TransformersPolicyConfig)
+    vllm: VLLMPolicyConfig = field(default_factory=VLLMPolicyConfig)
+    openai: OpenAIPolicyConfig = field(default_factory=OpenAIPolicyConfig)

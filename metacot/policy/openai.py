@@ -7,37 +7,19 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.config import OpenAIPolicyConfig
+from metacot.policy.llm import proposal, request_seed, sampling_config, split_steps
 from metacot.policy.prompts import PromptBuilder, chat_renderer
-from metacot.policy.vllm import check_sampling, proposal, request_seed
 from metacot.problems.base import Domain
 
 SECTION = "policy.openai"
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass
-class OpenAIPolicyConfig:
-    base_url: str = "http://127.0.0.1:8000/v1"  # the API root, as the openai client takes it (vLLM: ending in /v1)
-    model: str = ""  # the served model name; also the tokenizer's folder when `tokenizer` is empty
-    # A local folder with the model's tokenizer: its chat template builds the prompts on this side, exactly as
-    # the other policies do, and the server continues them through /v1/completions.
-    tokenizer: str = ""
-    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
-    timeout: float = 60.0  # seconds per HTTP request
-    max_retries: int = 3  # per request, on 429, 5xx and connection errors
-    backoff: float = 0.5  # seconds before the first retry; doubled before each next one
-    concurrency: int = 16  # requests in flight at once
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 32  # per step: a step cut off here has finish_reason "length" and becomes a dead node
-    step_delimiter: str = "\n"
 
 
 class Server:
@@ -122,11 +104,10 @@ def load_tokenizer(folder: str, setting: str) -> Any:
         raise ValueError(f"{setting}: cannot load a tokenizer from '{folder}': {e}") from None
 
 
-def without_bos(prompt: str, tokenizer: Any) -> str:
-    """The prompt less a leading BOS when the chat template wrote one: the server's tokenizer adds its own."""
+def added_bos(tokenizer: Any) -> str:
+    """The BOS text that the tokenizer adds when it encodes text (the server's tokenizer adds it too), or ""."""
     bos = tokenizer.bos_token
-    adds_bos = bos is not None and tokenizer("x")["input_ids"][:1] == [tokenizer.bos_token_id]
-    return prompt[len(bos) :] if adds_bos and prompt.startswith(bos) else prompt
+    return bos if bos is not None and tokenizer("x")["input_ids"][:1] == [tokenizer.bos_token_id] else ""
 
 
 class OpenAIPolicy:
@@ -134,18 +115,20 @@ class OpenAIPolicy:
     up to `concurrency` at a time. The server strips the stop string, as vLLM does.
 
     The prompt text is built here with the tokenizer's chat template (`tokenizer`, else `model`, as a local
-    folder). Start a vLLM server with `--generation-config vllm` so that the checkpoint's sampling defaults
-    (top_k, repetition penalty, ...) do not change what the search samples from.
+    folder). Start a vLLM server with `--generation-config vllm`, so that the checkpoint's sampling defaults
+    (top_k, repetition penalty, ...) do not change what the search samples from, and on CPUs with
+    `--no-enable-chunked-prefill` (see VLLMPolicyConfig.enable_chunked_prefill).
     """
 
     def __init__(self, config: OpenAIPolicyConfig, domain: Domain):
-        check_sampling(config.temperature, config.top_p, config.max_tokens, config.step_delimiter, SECTION)
+        config = sampling_config(config, domain, SECTION)
         if config.concurrency < 1:
             raise ValueError(f"{SECTION}.concurrency: must be at least 1, got {config.concurrency}")
         setting = f"{SECTION}.tokenizer" if config.tokenizer else f"{SECTION}.model"
         self.tokenizer = load_tokenizer(config.tokenizer or config.model, setting)
         self.config = config
         self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), config.step_delimiter)
+        self.bos = added_bos(self.tokenizer)
         self.server = Server(
             SECTION, config.base_url, config.api_key_env, config.timeout, config.max_retries, config.backoff
         )
@@ -153,25 +136,48 @@ class OpenAIPolicy:
         self.pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="metacot-openai")
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
-        return list(self.pool.map(self._one, requests))
-
-    def _one(self, request: ExpandRequest) -> list[Proposal]:
         c = self.config
-        prompt = without_bos(self.prompts.prompt(request), self.tokenizer)
+        return [
+            [self._proposal(choice) for choice in choices]
+            for choices in self._complete(requests, c.max_tokens, [c.step_delimiter])
+        ]
+
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+        """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
+        delimiter = self.config.step_delimiter
+        return [
+            [split_steps(choice.text, delimiter) for choice in choices]
+            for choices in self._complete(requests, self.config.rollout_max_tokens, None)
+        ]
+
+    def _complete(self, requests: list[ExpandRequest], max_tokens: int, stop: list[str] | None) -> list[list[Any]]:
+        """Each request's n choices in sample order, one HTTP request per expansion request, run concurrently.
+        Prompts are built here, not in the pool's threads: a fast tokenizer is not safe to share between threads."""
+        prompts = [self._prompt(r) for r in requests]
+        return list(self.pool.map(lambda r, p: self._one(r, p, max_tokens, stop), requests, prompts))
+
+    def _prompt(self, request: ExpandRequest) -> str:
+        """The shared prompt, less a leading BOS that the chat template wrote: the server adds its own."""
+        prompt = self.prompts.prompt(request)
+        return prompt[len(self.bos) :] if self.bos and prompt.startswith(self.bos) else prompt
+
+    def _one(self, request: ExpandRequest, prompt: str, max_tokens: int, stop: list[str] | None) -> list[Any]:
+        c = self.config
+        stop_setting = {"stop": stop} if stop else {}
         completion = self.server.call(
             lambda: self.server.client.completions.create(
                 model=c.model,
                 prompt=prompt,
                 n=request.n,
-                stop=[c.step_delimiter],
                 temperature=c.temperature,
                 top_p=c.top_p,
-                max_tokens=c.max_tokens,
+                max_tokens=max_tokens,
                 logprobs=0,  # only the sampled tokens': their count and summed log-probability
                 seed=request_seed(request.seed),
+                **stop_setting,
             )
         )
-        return [self._proposal(choice) for choice in sorted(completion.choices, key=lambda ch: ch.index)]
+        return sorted(completion.choices, key=lambda choice: choice.index)
 
     @staticmethod
     def _proposal(choice: Any) -> Proposal:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, 
 
 from metacot.policy.base import ExpandRequest, Proposal
 from metacot.policy.config import TransformersPolicyConfig
+from metacot.policy.llm import sampling_config, split_steps
 from metacot.policy.prompts import PromptBuilder, chat_renderer
 from metacot.problems.base import Domain
 from metacot.seeding import mix
@@ -85,15 +85,9 @@ class TransformersPolicy:
     """
 
     def __init__(self, config: TransformersPolicyConfig, domain: Domain):
-        if config.max_tokens < 1 or config.batch_size < 1:
-            raise ValueError(f"{SECTION}: max_tokens and batch_size must be at least 1")
-        if config.temperature <= 0 or not 0 < config.top_p <= 1:
-            raise ValueError(f"{SECTION}: need temperature > 0 and 0 < top_p <= 1 (this policy always samples)")
-        if config.step_delimiter is None:
-            config = replace(config, step_delimiter=domain.step_delimiter)
-        if not config.step_delimiter:
-            raise ValueError(f"{SECTION}.step_delimiter: must not be empty")
-        self.config = config
+        if config.batch_size < 1:
+            raise ValueError(f"{SECTION}.batch_size: must be at least 1")
+        self.config = config = sampling_config(config, domain, SECTION)
         self.tokenizer, self.model = load_pretrained(
             AutoModelForCausalLM, config.model, config.device, config.dtype, SECTION
         )
@@ -180,8 +174,7 @@ class TransformersPolicy:
 
     def _steps(self, ids: list[int], logprobs: list[float]) -> list[str]:
         eos = next((k for k, t in enumerate(ids) if t in self.eos_ids), len(ids))
-        text = self._decode(ids[:eos])
-        return [step.strip() for step in text.split(self.config.step_delimiter) if step.strip()]
+        return split_steps(self._decode(ids[:eos]), self.config.step_delimiter)
 
     def _delimiter_end(self, ids: list[int]) -> int | None:
         """How many tokens it takes to complete the first delimiter (binary search over decoded prefixes), or None.

@@ -13,6 +13,8 @@ BACKENDS = {
     "oracle": "metacot.prm.oracle:CountdownOraclePRM",
     "rollout": "metacot.prm.rollout:RolloutPRM",
     "transformers": "metacot.prm.transformers:TransformersPRM",
+    "vllm": "metacot.prm.vllm:VLLMPRM",
+    "http": "metacot.prm.http:HTTPPRM",
 }
 
 

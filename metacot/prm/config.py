@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -18,8 +19,9 @@ class RolloutConfig:
 
 
 @dataclass
-class TransformersPRMConfig:
-    model: str = ""  # a local model folder; never fetched from a hub
+class ReadoutConfig:
+    """How a learned PRM is read, whatever runs it (transformers, vLLM, a pooling server)."""
+
     # "step-tag": a causal LM, P(good) / (P(good) + P(bad)) of the next token at the tag after each step;
     # "separator-head": a 2-label token-classification model, the softmax's class 1 at the separator after each step
     style: str = "step-tag"
@@ -29,16 +31,45 @@ class TransformersPRMConfig:
     separator: str = "<extra_0>"
     system_prompt: str | None = None  # separator-head: a system message before the question (the chat template's)
     aggregate: str = "last"  # over the path's step scores: "last" | "min" | "prod" | "mean"
+
+
+@dataclass
+class TransformersPRMConfig(ReadoutConfig):
+    model: str = ""  # a local model folder; never fetched from a hub
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 16  # most paths in one forward pass
 
 
 @dataclass
+class VLLMPRMConfig(ReadoutConfig):
+    model: str = ""  # a local model folder; never fetched from a hub
+    dtype: str = "auto"  # "float32" on CPUs
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+    enforce_eager: bool = False  # True on CPUs
+    seed: int = 0
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed on to vllm.LLM as they are
+
+
+@dataclass
+class HTTPPRMConfig(ReadoutConfig):
+    base_url: str = "http://127.0.0.1:8001"  # the server's root: /pooling is not under /v1
+    model: str = ""  # the served model name; also the tokenizer's folder when `tokenizer` is empty
+    tokenizer: str = ""  # a local folder with the PRM's tokenizer: paths are tokenized on this side
+    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
+    timeout: float = 60.0
+    max_retries: int = 3  # on 429, 5xx and connection errors
+    backoff: float = 0.5  # seconds before the first retry; doubled before each next one
+
+
+@dataclass
 class PRMConfig:
     """Which backend scores steps, and each backend's own section (only the chosen one is used)."""
 
-    backend: str = "oracle"  # "oracle" (Countdown, exact), "rollout" (any domain), "transformers", "vllm", "http"
+    backend: str = "oracle"  # "oracle" (Countdown), "rollout" (any domain), "transformers", "vllm", "http"
     oracle: OracleConfig = field(default_factory=lambda: OracleConfig(flip_prob=0.1))
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     transformers: TransformersPRMConfig = field(default_factory=TransformersPRMConfig)
+    vllm: VLLMPRMConfig = field(default_factory=VLLMPRMConfig)
+    http: HTTPPRMConfig = field(default_factory=HTTPPRMConfig)

@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from metacot.policy.openai import Server, load_tokenizer
 from metacot.prm.base import ScoreRequest
+from metacot.prm.config import HTTPPRMConfig
 from metacot.prm.vllm import PathReader
 from metacot.problems.base import Domain
 
 SECTION = "prm.http"
-
-
-@dataclass
-class HTTPPRMConfig:
-    base_url: str = "http://127.0.0.1:8001"  # the server's root: /pooling is not under /v1
-    model: str = ""  # the served model name; also the tokenizer's folder when `tokenizer` is empty
-    tokenizer: str = ""  # a local folder with the PRM's tokenizer: paths are tokenized on this side
-    style: str = "step-tag"  # as in VLLMPRMConfig; the server must be started with the matching flags
-    step_tag: str = "ки"
-    good_token: str = "+"
-    bad_token: str = "-"
-    separator: str = "<extra_0>"
-    system_prompt: str | None = None
-    aggregate: str = "last"  # "last" | "min" | "prod" | "mean"
-    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
-    timeout: float = 60.0
-    max_retries: int = 3  # on 429, 5xx and connection errors
-    backoff: float = 0.5  # seconds before the first retry; doubled before each next one
 
 
 def server_flags(reader: PathReader) -> list[str]:

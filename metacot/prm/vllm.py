@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from metacot.policy.vllm import check_model_folder
+from metacot.policy.llm import check_model_folder
 from metacot.prm.base import ScoreRequest
+from metacot.prm.config import VLLMPRMConfig
 from metacot.prm.steps import AGGREGATES, STYLES, PathFormat, check_marker_separate, single_token_id
 from metacot.problems.base import Domain
 
 SECTION = "prm.vllm"
-
-
-@dataclass
-class VLLMPRMConfig:
-    model: str = ""  # a local model folder; never fetched from a hub
-    # "step-tag": a causal LM, P(good) / (P(good) + P(bad)) of the next token at the tag after each step;
-    # "separator-head": a 2-label token-classification model, the softmax's class 1 at the separator after each step
-    style: str = "step-tag"
-    step_tag: str = "ки"
-    good_token: str = "+"
-    bad_token: str = "-"
-    separator: str = "<extra_0>"
-    system_prompt: str | None = None  # separator-head: a system message before the question (the chat template's)
-    aggregate: str = "last"  # over the path's step scores: "last" | "min" | "prod" | "mean"
-    dtype: str = "auto"  # "float32" on CPUs
-    max_model_len: int | None = None
-    gpu_memory_utilization: float = 0.9
-    enforce_eager: bool = False  # True on CPUs
-    seed: int = 0
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed on to vllm.LLM as they are
 
 
 class PathReader:

@@ -232,7 +232,6 @@ class Runner:
             job.tree.compute.scored_nodes += len(nodes)
             self._advance(job, mine)
 
-
     def _isolate(self, jobs: list[_Job], call: Callable[[list[_Job]], None], backend: str, error: Exception) -> None:
         """After a backend call failed (its own retries spent), ask for each search alone: the searches whose
         request fails again are recorded as failed, with the reason, and the run goes on."""

@@ -1,0 +1,59 @@
+"""What every LLM policy shares: its sampling settings checked, its seeds, its rollouts split into steps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+from metacot.policy.base import Proposal
+from metacot.policy.config import SamplingConfig
+from metacot.problems.base import Domain
+
+C = TypeVar("C", bound=SamplingConfig)
+
+
+def check_model_folder(model: str, section: str) -> None:
+    """A ValueError naming the setting unless `model` is a local folder (engines would try a hub instead)."""
+    if not model or not Path(model).is_dir():
+        raise ValueError(f"{section}.model: no model at '{model}'")
+
+
+def sampling_config(config: C, domain: Domain, section: str) -> C:
+    """The config with the domain's step delimiter filled in; a ValueError names a sampling setting it cannot use."""
+    if config.step_delimiter is None:
+        config = replace(config, step_delimiter=domain.step_delimiter)
+    if config.temperature <= 0 or not 0 < config.top_p <= 1:
+        raise ValueError(f"{section}: need temperature > 0 and 0 < top_p <= 1 (this policy always samples)")
+    if config.max_tokens < 1 or config.rollout_max_tokens < 1:
+        raise ValueError(f"{section}: max_tokens and rollout_max_tokens must be at least 1")
+    if not config.step_delimiter:
+        raise ValueError(f"{section}.step_delimiter: must not be empty")
+    return config
+
+
+def request_seed(seed: int) -> int:
+    """A request's seed folded into a signed 64-bit integer, the range engines and servers accept."""
+    return seed & (2**63 - 1)
+
+
+def split_steps(text: str, delimiter: str) -> list[str]:
+    """A rollout's text as its steps, as the transformers policy splits them."""
+    return [step.strip() for step in text.split(delimiter) if step.strip()]
+
+
+def proposal(text: str, tokens: int, logprob: float | None, finish_reason: str | None, section: str) -> Proposal:
+    """One completion as a Proposal. The engine has already cut the text before the stop string (the delimiter);
+    "stop" also covers an end-of-sequence token. Any other reason (an aborted request) is an error.
+
+    The text is stripped, as the transformers policy does: children's prompts must extend their parents' token
+    for token, and whitespace before the delimiter tokenizes differently once a prompt continues after it.
+    """
+    if finish_reason not in ("stop", "length"):
+        raise RuntimeError(f"{section}: a completion ended with finish_reason {finish_reason!r}")
+    return Proposal(text=text.strip(), tokens=tokens, logprob=logprob, finish_reason=finish_reason)
+
+
+def cut_off(n: int) -> list[Proposal]:
+    """n steps cut off before their first token: what a prompt that fills the context gets."""
+    return [Proposal(text="", tokens=0, finish_reason="length") for _ in range(n)]
