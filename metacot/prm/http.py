@@ -7,7 +7,7 @@ import json
 from metacot.policy.openai import Server, load_tokenizer
 from metacot.prm.base import ScoreRequest
 from metacot.prm.config import HTTPPRMConfig
-from metacot.prm.vllm import PathReader
+from metacot.prm.vllm import PathReader, ReaderPRM
 from metacot.problems.base import Domain
 
 SECTION = "prm.http"
@@ -21,7 +21,7 @@ def server_flags(reader: PathReader) -> list[str]:
     return flags
 
 
-class HTTPPRM:
+class HTTPPRM(ReaderPRM):
     """Sends every path of a round as token ids in one POST /pooling (task token_classify); the server's
     pooler config must put its step_tag_id on this config's marker (see `server_flags`)."""
 
@@ -33,13 +33,6 @@ class HTTPPRM:
             SECTION, config.base_url, config.api_key_env, config.timeout, config.max_retries, config.backoff
         )
         self.server.check_model(config.model, "/v1/models")
-
-    def score(self, requests: list[ScoreRequest]) -> list[float]:
-        return self.reader.scores(requests, self._rows(requests))
-
-    def step_scores(self, requests: list[ScoreRequest]) -> list[list[float]]:
-        """The probability that each step of each path is good."""
-        return self.reader.step_scores(requests, self._rows(requests))
 
     def _rows(self, requests: list[ScoreRequest]) -> list[list[list[float]]]:
         if not requests:

@@ -88,7 +88,24 @@ class PathReader:
         return [self.aggregate(s) for s in self.step_scores(requests, rows)]
 
 
-class VLLMPRM:
+class ReaderPRM:
+    """A PRM whose model gives a row of class scores at each step marker, read by a PathReader; subclasses say
+    where the rows come from (an engine, a server)."""
+
+    reader: PathReader
+
+    def score(self, requests: list[ScoreRequest]) -> list[float]:
+        return self.reader.scores(requests, self._rows(requests))
+
+    def step_scores(self, requests: list[ScoreRequest]) -> list[list[float]]:
+        """The probability that each step of each path is good."""
+        return self.reader.step_scores(requests, self._rows(requests))
+
+    def _rows(self, requests: list[ScoreRequest]) -> list[list[list[float]]]:
+        raise NotImplementedError
+
+
+class VLLMPRM(ReaderPRM):
     """Scores every path of a round with one `vllm.LLM.encode` call (task token_classify) and aggregates
     each path's step scores like the transformers PRM. Keep it alive as long as any vLLM engine of the
     process is used: deleting an engine tears down state that the others share."""
@@ -113,13 +130,6 @@ class VLLMPRM:
             **args,
             **config.engine_kwargs,
         )
-
-    def score(self, requests: list[ScoreRequest]) -> list[float]:
-        return self.reader.scores(requests, self._rows(requests))
-
-    def step_scores(self, requests: list[ScoreRequest]) -> list[list[float]]:
-        """The probability that each step of each path is good."""
-        return self.reader.step_scores(requests, self._rows(requests))
 
     def _rows(self, requests: list[ScoreRequest]) -> list[list[list[float]]]:
         if not requests:
