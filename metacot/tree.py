@@ -29,6 +29,7 @@ class Node:
     correct: bool | None = None  # verified against the answer, terminal nodes only
     error: str | None = None  # why the step is invalid: a dead node
     expanded: bool = False
+    duplicates: int = 0  # identical proposals merged into this node
     children: list[int] = field(default_factory=list)
 
     @property

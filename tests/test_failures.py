@@ -55,3 +55,19 @@ def test_a_failing_prm_fails_its_searches_and_the_run_finishes():
     assert failed == [p.id for p in problems if p.id.endswith("3")]
     assert all(t.failed.startswith("prm: TimeoutError") for t in trees if t.failed)
     assert sum(t.solved for t in trees if not t.failed) > 0
+
+
+def test_identical_sibling_steps_are_merged_and_counted():
+    from metacot.policy.base import Proposal
+    from metacot.search.runner import grow
+    from metacot.tree import SearchTree
+
+    domain = CountdownDomain()
+    problem = generate_problems(1, seed=0)[0]
+    tree = SearchTree.with_root(problem.id, domain.problem_to_dict(problem), problem.numbers)
+    a, b = problem.numbers[:2]
+    step = f"{a} + {b} = {a + b}"
+    first = grow(domain, problem, tree, tree.root, [Proposal(step), Proposal(step), Proposal(f"{a} * {b} = {a * b}")])
+    assert [c.step for c in first] == [step, f"{a} * {b} = {a * b}"] and first[0].duplicates == 1
+    again = grow(domain, problem, tree, tree.root, [Proposal(step)])
+    assert again == [] and first[0].duplicates == 2 and tree.compute.proposals == 4 and len(tree.nodes) == 3

@@ -707,7 +707,7 @@ def test_tree_json_round_trip(some_trees):
         assert data["solved"] == tree.solved and data["search"] == tree.search
         assert set(data["nodes"][0]) == {
             "id", "parent", "depth", "path", "step", "state", "tokens", "logprob", "finish_reason", "prior",
-            "score", "visits", "value_sum", "terminal", "correct", "error", "expanded", "children",
+            "score", "visits", "value_sum", "terminal", "correct", "error", "expanded", "duplicates", "children",
         }  # fmt: skip
 
 

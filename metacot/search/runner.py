@@ -80,14 +80,19 @@ class _Job:
 
 
 def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: list[Proposal]) -> list[Node]:
-    """Add one child per proposal, each checked by the domain: illegal or truncated steps become dead nodes."""
+    """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
+    nodes. A step identical to a sibling's is merged into it (counted in its `duplicates`), not searched twice."""
     node.expanded = True
     compute = tree.compute
     compute.policy_calls += 1
     compute.proposals += len(proposals)
+    siblings = {tree.nodes[i].step: tree.nodes[i] for i in node.children}
     children = []
     for p in proposals:
         compute.generated_tokens += p.tokens
+        if p.text in siblings:
+            siblings[p.text].duplicates += 1
+            continue
         if p.finish_reason == "length":
             outcome = StepOutcome(state=None, terminal=True, correct=False, error=TRUNCATED)
         else:
@@ -103,6 +108,7 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
             correct=outcome.correct,
             error=outcome.error,
         )
+        siblings[p.text] = child
         children.append(child)
     return children
 
