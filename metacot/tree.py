@@ -40,6 +40,17 @@ class Node:
         return self.score if self.score is not None else 0.0
 
     @property
+    def known_value(self) -> float | None:
+        """The value no model is needed for: 0.0 for a dead step, 1.0 or 0.0 for a verified terminal step; else None.
+
+        The one rule every PRM and search uses for such nodes."""
+        if self.error is not None:
+            return 0.0
+        if self.terminal:
+            return 1.0 if self.correct else 0.0
+        return None
+
+    @property
     def dead(self) -> bool:
         return self.error is not None or (self.terminal and not self.correct)
 
