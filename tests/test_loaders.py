@@ -11,15 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from metacot.problems.countdown import ProblemFileError
-from metacot.problems.loaders import (
-    Schema,
-    load_math_dataset,
-    load_math_problems,
-    make_schema,
-    question_id,
-)
+from metacot.problems.base import ProblemFileError
 from metacot.problems.math import MathProblem
+from metacot.problems.math.loaders import load_math_dataset, load_math_problems, question_id
+from metacot.problems.math.schema import Schema, make_schema
 
 MATH_ROWS = [
     {

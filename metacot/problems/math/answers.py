@@ -215,8 +215,8 @@ def _math_verify() -> tuple[Any, Any]:
 
 # The child is a fresh interpreter started with -c, not by multiprocessing: multiprocessing's "spawn" re-imports
 # the caller's __main__, which breaks scripts without an `if __name__ == "__main__":` guard.
-_CHILD = "from metacot.problems.answers import _serve; _serve()"
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_CHILD = "from metacot.problems.math.answers import _serve; _serve()"
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
 
 def _serve() -> None:
