@@ -37,7 +37,7 @@ def _label(node: Node, threshold: float) -> bool:
         return False
     if node.terminal:
         return bool(node.correct)
-    return node.score >= threshold
+    return node.score is not None and node.score >= threshold
 
 
 def export_prm_labels(run_dir: str | Path, threshold: float = 0.5) -> tuple[Path, int]:

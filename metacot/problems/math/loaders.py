@@ -215,12 +215,15 @@ def _check_band(band: tuple[float, float], schema: Schema) -> None:
         raise ValueError(f"a solve-rate band needs 0 <= low <= high <= 1, got {band}")
 
 
-def _in_band(record: object, key: str, band: tuple[float, float]) -> bool:
+def _in_band(record: object, key: str | None, band: tuple[float, float]) -> bool:
     """Whether the record's solve rate lies in [low, high]; False when it has none."""
     if not isinstance(record, dict):
         return True  # let problem_from_row say what is wrong with it
+    value = record.get(key) if key else None
+    if value is None:
+        return False
     try:
-        rate = float(record.get(key))
+        rate = float(value)
     except (TypeError, ValueError):
         return False
     return band[0] <= rate <= band[1]

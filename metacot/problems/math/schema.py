@@ -64,12 +64,15 @@ def choose_schema(
     id_field: str | None = None,
 ) -> Schema:
     """The schema itself, a preset with the given fields replaced, or (None) the fields detected from the columns."""
-    fields = {"question_field": question_field, "answer_field": answer_field, "id_field": id_field}
     if isinstance(schema, Schema):
-        return replace(schema, **{k: v for k, v in fields.items() if v is not None})
+        question_field = question_field or schema.question_field
+        answer_field = answer_field or schema.answer_field
+        return replace(
+            schema, question_field=question_field, answer_field=answer_field, id_field=id_field or schema.id_field
+        )
     if schema is not None:
-        return make_schema(schema, **fields)
-    return detect_schema(columns, where, **fields)
+        return make_schema(schema, question_field=question_field, answer_field=answer_field, id_field=id_field)
+    return detect_schema(columns, where, question_field, answer_field, id_field)
 
 
 def detect_schema(
