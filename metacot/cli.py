@@ -14,6 +14,7 @@ from metacot.outputs.rundir import RunDirError
 from metacot.policy import BACKENDS as POLICY_BACKENDS
 from metacot.prm import BACKENDS as PRM_BACKENDS
 from metacot.problems import DOMAINS
+from metacot.problems.math.schema import PRESETS
 from metacot.search import SEARCHES, UNITS
 
 DESCRIPTION = """\
@@ -91,7 +92,9 @@ def add_synth_flags(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--dataset", metavar="NAME", help="math: a datasets.load_dataset name or path")
     g.add_argument("--split", metavar="NAME", help="the dataset's split (default train)")
-    g.add_argument("--preset", choices=["generic", "math", "gsm8k", "bigmath"], help="math: the file's field names")
+    g.add_argument(
+        "--preset", choices=list(PRESETS), help="math: the file's field names (default: detected from the names)"
+    )
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N problems of a file or dataset")
     g.add_argument("--num-problems", type=int, metavar="N", help="how many problems to generate (default 100)")
     g.add_argument("--num-numbers", type=int, metavar="N", help="numbers per generated problem (default 4)")
@@ -135,13 +138,13 @@ FLAG_KEYS = {
     "problems": ["problems.file"],
     "dataset": ["problems.dataset"],
     "split": ["problems.split"],
-    "preset": ["problems.preset"],
+    "preset": ["problems.math.preset"],
     "limit": ["problems.limit"],
     "num_problems": ["problems.num_problems"],
-    "num_numbers": ["problems.num_numbers"],
-    "low": ["problems.low"],
-    "high": ["problems.high"],
-    "target": ["problems.target"],
+    "num_numbers": ["problems.countdown.num_numbers"],
+    "low": ["problems.countdown.low"],
+    "high": ["problems.countdown.high"],
+    "target": ["problems.countdown.target"],
     "search": ["search.strategy"],
     "simulations": ["search.mcts.simulations"],
     "max_nodes": [

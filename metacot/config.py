@@ -55,12 +55,12 @@ class SynthConfig:
     def tree_settings(self) -> dict:
         """What a resumed run must share with the run it continues: every setting that changes the trees.
 
-        Of the policy, PRM and search sections only the chosen backend's and strategy's own count, so editing
-        an unused section does not lock a run directory.
+        Of the problems, policy, PRM and search sections only the chosen domain's, backend's and strategy's own
+        count, so editing an unused section does not lock a run directory.
         """
         config = self.to_dict()
         chosen = {"policy": "backend", "prm": "backend", "search": "strategy"}
-        settings = {"seed": self.seed, "problems": config["problems"]}
+        settings = {"seed": self.seed, "problems": self.problems.tree_settings()}
         for section, key in chosen.items():
             name = config[section][key]
             settings[section] = {key: name, name: config[section].get(name)}
@@ -74,6 +74,11 @@ def from_dict(cls: type, data: dict, where: str) -> Any:
     """Build a config dataclass from a mapping, checking every key and value type; errors name the key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+    if hasattr(cls, "migrate"):  # a section that moves its old keys to where they are now
+        try:
+            data = cls.migrate(data, where)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     hints = get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     values = {}

@@ -14,7 +14,7 @@ from metacot.outputs.rundir import RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.policy import make_policy
 from metacot.prm import make_prm
-from metacot.problems import get_domain, make_domain, make_problems
+from metacot.problems import make_domain, make_problems
 from metacot.problems.base import Domain
 from metacot.search import SEARCHES, Runner, RunnerStats, make_search
 
@@ -67,7 +67,7 @@ def synth(config: SynthConfig, progress: bool = True) -> SynthResult:
 def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:
     """Write a finished run's traces again, in other formats or with other options, without searching."""
     directory = RunDir(run_dir)
-    domain = get_domain(directory.read_manifest()["config"]["problems"]["domain"])
+    domain = directory.domain()
     resolve_formats(config.formats, domain)
     with TraceWriter(directory, domain, config) as traces:
         for tree in directory.iter_trees():

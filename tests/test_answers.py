@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from metacot.problems.answers import MAX_ANSWER_CHARS, _Worker, check, extract_answer, last_boxed
+from metacot.problems.math.answers import MAX_ANSWER_CHARS, _Worker, check, extract_answer, last_boxed
 
 # --- extraction -------------------------------------------------------------------------------------
 

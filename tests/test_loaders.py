@@ -11,15 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from metacot.problems.countdown import ProblemFileError
-from metacot.problems.loaders import (
-    Schema,
-    load_math_dataset,
-    load_math_problems,
-    make_schema,
-    question_id,
-)
-from metacot.problems.math import MathProblem
+from metacot.problems import ProblemsConfig, make_problems
+from metacot.problems.base import ProblemFileError
+from metacot.problems.math import MathConfig, MathProblem
+from metacot.problems.math.loaders import load_math_dataset, load_math_problems, question_id
+from metacot.problems.math.schema import Schema, make_schema
 
 MATH_ROWS = [
     {
@@ -140,6 +136,96 @@ def test_ids_are_stable_short_hashes_of_the_question(tmp_path):
     b = load_math_problems(write(tmp_path / "b.json", GSM8K_ROWS[::-1]), "gsm8k").problems
     assert {p.id: p.question for p in a} == {p.id: p.question for p in b}
     assert re.fullmatch(r"math-[0-9a-f]{12}", a[0].id) and a[0].id != a[1].id
+
+
+# --- field names detected without a preset ---------------------------------------------------------
+
+OWN_ROWS = [
+    {"id": "p-1", "problem": "What is 6 * 7?", "answer": "42", "level": 1},
+    {"id": "p-2", "problem": "Half of 1?", "answer": "\\frac{1}{2}", "level": 2},
+]
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_problem_answer_and_id_are_read_without_a_preset(tmp_path, suffix):
+    loaded = load_math_problems(write(tmp_path / f"own{suffix}", OWN_ROWS))
+    levels = (1, 2) if suffix != ".csv" else ("1", "2")  # CSV holds text
+    assert loaded.problems == [
+        MathProblem("p-1", "What is 6 * 7?", "42", {"level": levels[0]}),
+        MathProblem("p-2", "Half of 1?", "\\frac{1}{2}", {"level": levels[1]}),
+    ]
+
+
+def test_question_and_answer_without_an_id_get_hash_ids(tmp_path):
+    rows = [{"question": "Q1?", "answer": "1"}, {"question": "Q2?", "answer": "2"}]
+    loaded = load_math_problems(write(tmp_path / "qa.jsonl", rows))
+    assert [p.id for p in loaded.problems] == [question_id("Q1?"), question_id("Q2?")]
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_detected_fields_read_math_and_bigmath_as_their_presets_do(tmp_path, suffix):
+    math = write(tmp_path / f"math{suffix}", MATH_ROWS)  # problem, solution with \boxed{}
+    assert load_math_problems(math).problems == load_math_problems(math, "math").problems
+    bigmath = write(tmp_path / f"bigmath{suffix}", BIGMATH_ROWS)  # problem, answer, a solve rate
+    band = (0.1, 0.5)
+    assert load_math_problems(bigmath, solve_rate=band) == load_math_problems(bigmath, "bigmath", solve_rate=band)
+
+
+def test_an_answer_field_wins_over_a_solution(tmp_path):
+    rows = [{"problem": "1 + 1?", "solution": "So \\boxed{3}.", "answer": "2"}]
+    assert load_math_problems(write(tmp_path / "both.json", rows)).problems[0].answer == "2"
+
+
+def test_an_ambiguous_question_field_names_the_candidates_and_the_key(tmp_path):
+    path = write(tmp_path / "both.jsonl", [{"question": "Q?", "problem": "P?", "answer": "1"}])
+    message = "the question field is ambiguous: the records have 'question' and 'problem'; pick one with"
+    with pytest.raises(ProblemFileError, match=re.escape(f"{path}: {message} problems.math.question_field")):
+        load_math_problems(path)
+    assert load_math_problems(path, question_field="problem").problems[0].question == "P?"
+    assert load_math_problems(path, "generic").problems[0].question == "Q?"
+
+
+def test_missing_fields_name_what_was_looked_for(tmp_path):
+    path = write(tmp_path / "odd.csv", [{"prompt": "Q?", "answer": "1"}])
+    with pytest.raises(ProblemFileError, match="no question field: the records have none of 'question', 'problem'"):
+        load_math_problems(path)
+    path = write(tmp_path / "odd.json", [{"question": "Q?", "gold": "1"}])
+    with pytest.raises(ProblemFileError, match="problems.math.answer_field"):
+        load_math_problems(path)
+    assert load_math_problems(path, answer_field="gold").problems[0].answer == "1"
+
+
+def test_explicit_presets_and_fields_win(tmp_path):
+    path = write(tmp_path / "own.jsonl", OWN_ROWS)
+    generic = load_math_problems(path, "generic", question_field="problem")  # the preset reads no id field
+    assert [p.id for p in generic.problems] == [question_id("What is 6 * 7?"), question_id("Half of 1?")]
+    bigmath = load_math_problems(path, "bigmath", id_field="id")
+    assert [p.id for p in bigmath.problems] == ["p-1", "p-2"]
+    assert load_math_problems(path, id_field="level").problems[0].id == "1"
+
+
+def test_an_empty_file_has_no_problems(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n")
+    assert load_math_problems(path).problems == []
+
+
+def test_a_dataset_is_read_without_a_preset(tmp_path):
+    path = write(tmp_path / "own.jsonl", OWN_ROWS)
+    loaded = load_math_dataset("json", "train", data_files=str(path), cache_dir=str(tmp_path / "c"))
+    assert [p.id for p in loaded.problems] == ["p-1", "p-2"]
+
+
+def test_the_math_section_chooses_the_fields(tmp_path):
+    path = write(tmp_path / "both.jsonl", [{"question": "Q?", "problem": "P?", "answer": "1", "id": "a"}] * 1)
+    config = ProblemsConfig(domain="math", file=str(path))
+    with pytest.raises(ProblemFileError, match="problems.math.question_field"):
+        make_problems(config, 0)
+    config.math = MathConfig(question_field="problem")
+    assert make_problems(config, 0) == [MathProblem("a", "P?", "1", {})]
+    config.math = MathConfig(preset="gsm8k")
+    with pytest.raises(ProblemFileError, match="no '#### answer'"):
+        make_problems(config, 0)
 
 
 # --- errors -----------------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from conftest import ScriptedPolicy, TablePRM, run_search
 
 from metacot.linearize import LinearizeConfig, linearize
 from metacot.problems import get_domain
-from metacot.problems.answers import check
 from metacot.problems.math import MathDomain, MathProblem
-from metacot.problems.math_generate import KINDS, LEVELS, generate_math_problems
+from metacot.problems.math.answers import check
+from metacot.problems.math.generate import KINDS, LEVELS, generate_math_problems
 from metacot.search import MCTSConfig
 from metacot.tree import SearchTree
 

@@ -16,8 +16,8 @@ from metacot.cli import main  # noqa: E402
 from metacot.policy.base import ExpandRequest  # noqa: E402
 from metacot.policy.config import TransformersPolicyConfig  # noqa: E402
 from metacot.policy.transformers import TransformersPolicy  # noqa: E402
-from metacot.problems.answers import check  # noqa: E402
 from metacot.problems.countdown import CountdownDomain, generate_problems  # noqa: E402
+from metacot.problems.math.answers import check  # noqa: E402
 from metacot.tree import SearchTree  # noqa: E402
 
 

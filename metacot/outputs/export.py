@@ -8,7 +8,6 @@ from pathlib import Path
 import orjson
 
 from metacot.outputs.rundir import RunDir, RunDirError
-from metacot.problems import get_domain
 from metacot.problems.base import Domain
 from metacot.tree import Node, SearchTree
 
@@ -38,13 +37,13 @@ def _label(node: Node, threshold: float) -> bool:
         return False
     if node.terminal:
         return bool(node.correct)
-    return node.score >= threshold
+    return node.score is not None and node.score >= threshold
 
 
 def export_prm_labels(run_dir: str | Path, threshold: float = 0.5) -> tuple[Path, int]:
     """Write traces/prm_labels.jsonl from every saved tree; returns the path and the record count."""
     directory = RunDir(run_dir)
-    domain = get_domain(directory.read_manifest()["config"]["problems"]["domain"])
+    domain = directory.domain()
     count = 0
     with directory.open_traces("prm_labels") as out:
         for tree in directory.iter_trees():

@@ -15,6 +15,8 @@ from typing import IO, Any
 
 import orjson
 
+from metacot.problems import Domain, ProblemsConfig, make_domain
+from metacot.problems.config import move_flat_keys
 from metacot.tree import SearchTree
 
 MANIFEST = "manifest.json"
@@ -244,6 +246,21 @@ class RunDir:
         if not isinstance(manifest, dict):
             raise RunDirError(f"{self.manifest_path} is not a JSON object")
         return manifest
+
+    def domain(self) -> Domain:
+        """The run's domain, rebuilt from the manifest with its section's settings (old flat layouts read too)."""
+        from metacot.config import from_dict  # the config module imports every backend's settings: only when used
+
+        try:
+            table = self.read_manifest()["config"]["problems"]
+        except (KeyError, TypeError):
+            raise RunDirError(f"{self.manifest_path} has no config.problems table") from None
+        where = f"{self.manifest_path}: config.problems"
+        try:
+            table, _ = move_flat_keys(table, where)  # a run from before the per-domain sections: no warning
+            return make_domain(from_dict(ProblemsConfig, table, where))
+        except ValueError as error:
+            raise RunDirError(str(error)) from None
 
     def _config_mismatch(self, manifest: dict, config_hash: str, seed: int) -> RunDirError:
         new = orjson.loads(orjson.dumps(self._settings, option=orjson.OPT_SERIALIZE_NUMPY))

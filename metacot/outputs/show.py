@@ -6,20 +6,19 @@ from pathlib import Path
 
 from metacot.linearize import LinearizeConfig, linearize
 from metacot.outputs.rundir import RunDir, RunDirError
-from metacot.problems import get_domain
 from metacot.tree import Node, SearchTree
 
 
 def show(run_dir: str | Path, problem_id: str | None = None, fmt: str | None = None) -> str:
     directory = RunDir(run_dir)
-    manifest = directory.read_manifest()
+    directory.read_manifest()  # a directory without a manifest is not a run: say so before looking for trees
     tree = next((t for t in directory.iter_trees() if problem_id in (None, t.problem_id)), None)
     if tree is None:
         wanted = f"problem {problem_id!r}" if problem_id else "any tree"
         raise RunDirError(f"{run_dir}: no saved tree for {wanted}")
     text = outline(tree)
     if fmt is not None:
-        domain = get_domain(manifest["config"]["problems"]["domain"])
+        domain = directory.domain()
         record = linearize(tree, domain, fmt, LinearizeConfig(include_unsolved=True))
         text += f"\n\n--- {fmt} ---\n{record['completion'] if record else '(no record in this format)'}"
     return text

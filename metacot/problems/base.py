@@ -1,9 +1,21 @@
-"""The Domain protocol: what a problem family must provide for search, verification and linearization."""
+"""The Domain protocol, a domain's registry entry (DomainSpec), and the errors every domain shares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from metacot.problems.config import ProblemsConfig
+
+
+class StepError(ValueError):
+    """An illegal or unparsable step; the message says what is wrong and is shown in search traces."""
+
+
+class ProblemFileError(ValueError):
+    """A malformed problem file or dataset; the message starts with where: 'file:line:', 'file[index]:'."""
 
 
 @dataclass(slots=True)
@@ -47,3 +59,15 @@ class Domain(Protocol):
     def final_answer(self, problem: Any, steps: list[str]) -> str: ...
 
     def check_answer(self, problem: Any, answer: str) -> bool: ...
+
+
+Section = TypeVar("Section")
+
+
+@dataclass(frozen=True)
+class DomainSpec(Generic[Section]):
+    """What the registry knows of a domain: how its config section builds it, and where its problems come from."""
+
+    build: Callable[[Section], Domain]  # the domain, configured by its section
+    # (the [problems] table, its section, the run seed) -> every problem of a file, a dataset or the generator
+    problems: Callable[[ProblemsConfig, Section, int], list[Any]]

@@ -1,31 +1,79 @@
-"""Where a run's problems come from: a domain, and a file, a dataset or the domain's own generator."""
+"""The [problems] table and each domain's section, the registry of domains, and the move of the old flat keys."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from metacot.problems.base import DomainSpec
+from metacot.problems.countdown import COUNTDOWN, CountdownConfig
+from metacot.problems.math import MATH, MathConfig
+
+log = logging.getLogger("metacot")
+
+# Each domain: its entry here and its section, a ProblemsConfig field named as the domain ([problems.<name>]).
+DOMAINS: dict[str, DomainSpec] = {"countdown": COUNTDOWN, "math": MATH}
+
+# The keys [problems] held before the per-domain sections, and the section each one moved to.
+FLAT_KEYS = {
+    **dict.fromkeys(("num_numbers", "low", "high", "target_low", "target_high", "target"), "countdown"),
+    **dict.fromkeys(
+        ("preset", "question_field", "answer_field", "id_field", "solve_rate", "skip_invalid", "max_depth", "levels"),
+        "math",
+    ),
+}
 
 
 @dataclass
 class ProblemsConfig:
-    domain: str = "countdown"  # "countdown" or "math"
+    domain: str = "countdown"  # a key of DOMAINS: "countdown" or "math"
     file: str | None = None  # Countdown: JSONL; math: JSONL, JSON, Parquet or CSV. None: generate problems
     dataset: str | None = None  # math: a `datasets.load_dataset` name or path, instead of a file
     split: str = "train"  # the dataset's split
     limit: int | None = None  # use only the first `limit` problems of a file or dataset
     num_problems: int = 100  # how many to generate when there is no file or dataset
-    # math files and datasets: field names from a preset ("generic", "math", "gsm8k", "bigmath"), overridable
-    preset: str = "generic"
-    question_field: str | None = None
-    answer_field: str | None = None
-    id_field: str | None = None
-    solve_rate: list[float] | None = None  # math: keep problems whose solve rate lies in [low, high] (Big-MATH)
-    skip_invalid: bool = False  # math: leave out records without a question or answer instead of stopping
-    max_depth: int = 20  # math: the most steps a solution may take
-    levels: list[int] = field(default_factory=lambda: [1, 2, 3])  # math: difficulty levels of generated problems
-    # Countdown generation
-    num_numbers: int = 4
-    low: int = 1  # numbers lie in [low, high]
-    high: int = 99
-    target_low: int = 10  # targets lie in [target_low, target_high] ...
-    target_high: int = 100
-    target: int | None = None  # ... unless fixed: 24 gives the Game of 24
+    countdown: CountdownConfig = field(default_factory=CountdownConfig)
+    math: MathConfig = field(default_factory=MathConfig)
+
+    def spec(self) -> DomainSpec:
+        """The chosen domain's registry entry; ValueError naming the known ones."""
+        if self.domain not in DOMAINS:
+            raise ValueError(f"problems.domain: unknown domain {self.domain!r}; known: {', '.join(sorted(DOMAINS))}")
+        return DOMAINS[self.domain]
+
+    def section(self) -> Any:
+        """The chosen domain's own settings, [problems.<domain>]."""
+        self.spec()
+        return getattr(self, self.domain)
+
+    def tree_settings(self) -> dict:
+        """The settings that change the problems: the sections of domains not chosen do not count."""
+        return {key: value for key, value in asdict(self).items() if key not in DOMAINS or key == self.domain}
+
+    @classmethod
+    def migrate(cls, data: dict, where: str) -> dict:
+        """`data` with the old flat keys moved into their domain's section, each with a deprecation warning."""
+        moved, notes = move_flat_keys(data, where)
+        for note in notes:
+            log.warning("%s", note)
+        return moved
+
+
+def move_flat_keys(data: dict, where: str) -> tuple[dict, list[str]]:
+    """The table with each old flat key moved into its section, and a note for each; ValueError when a key is
+    given both ways. A run's manifest from before the sections is read the same way."""
+    moved = dict(data)
+    notes = []
+    for key, name in FLAT_KEYS.items():
+        if key not in data:
+            continue
+        section = moved.get(name, {})
+        if not isinstance(section, dict):
+            return data, []  # the section itself is wrong: reading it says so
+        new = f"{where}.{name}.{key}"
+        if key in section:
+            raise ValueError(f"{where}.{key} and {new} are both given: keep only {new}")
+        moved[name] = {**section, key: moved.pop(key)}
+        notes.append(f"{where}.{key} is deprecated: use {new}")
+    return moved, notes

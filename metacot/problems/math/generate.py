@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from fractions import Fraction
 
-from metacot.problems.math import MathProblem
+from metacot.problems.math.domain import MathProblem
 
 KINDS = ("arithmetic", "linear", "fraction", "percent")
 LEVELS = (1, 2, 3)

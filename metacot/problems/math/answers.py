@@ -71,6 +71,7 @@ def last_boxed(text: str) -> str | None:
 def _group(text: str, pos: int) -> str | None:
     """The braced group (or the bare token, as in '\\boxed 5') that starts at pos, after any spaces."""
     token = _BARE_BOX.match(text, pos)
+    assert token is not None  # the pattern matches the empty string too
     if not token[1].startswith("{"):
         return token[1]
     pos = token.start(1)
@@ -215,8 +216,8 @@ def _math_verify() -> tuple[Any, Any]:
 
 # The child is a fresh interpreter started with -c, not by multiprocessing: multiprocessing's "spawn" re-imports
 # the caller's __main__, which breaks scripts without an `if __name__ == "__main__":` guard.
-_CHILD = "from metacot.problems.answers import _serve; _serve()"
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_CHILD = "from metacot.problems.math.answers import _serve; _serve()"
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
 
 def _serve() -> None:
@@ -238,6 +239,10 @@ class _Worker:
     """A child process that checks answers for threads other than the main one, one check at a time."""
 
     def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """No process and a new lock: what a forked child starts from (it must not share the parent's)."""
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._replies: queue.Queue[str] = queue.Queue()
@@ -245,17 +250,19 @@ class _Worker:
     def check(self, answer: str, gold: str, seconds: float, wait: float) -> bool:
         """The child's verdict, or False if it has none within `wait` seconds (the child is then killed)."""
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
-                self._start()
+            process = self._process
+            if process is None or process.poll() is not None:
+                process = self._start()
+            assert process.stdin is not None  # started with stdin=PIPE
             try:
-                self._process.stdin.write(orjson.dumps([answer, gold, seconds]) + b"\n")
-                self._process.stdin.flush()
+                process.stdin.write(orjson.dumps([answer, gold, seconds]) + b"\n")
+                process.stdin.flush()
                 return self._replies.get(timeout=wait) == "1"
             except (queue.Empty, OSError):
                 self._stop()
                 return False
 
-    def _start(self) -> None:
+    def _start(self) -> subprocess.Popen:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")])}
         process = subprocess.Popen(
             [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
@@ -271,13 +278,15 @@ class _Worker:
             process.wait()
             raise RuntimeError(f"the answer-checking process did not start ({sys.executable} -c {_CHILD!r})")
         self._process, self._replies = process, replies
+        return process
 
     def _stop(self) -> None:
-        self._process.kill()
-        self._process.wait()
-        self._process = None
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
 
 
 _WORKER = _Worker()
 if hasattr(os, "register_at_fork"):  # a forked child must not share the parent's checking process or its lock
-    os.register_at_fork(after_in_child=_WORKER.__init__)
+    os.register_at_fork(after_in_child=_WORKER.forget)

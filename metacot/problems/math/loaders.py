@@ -1,57 +1,37 @@
-"""Math problems from JSONL, JSON, Parquet and CSV files or Hugging Face datasets, mapped by schema presets."""
+"""Math problems from JSONL, JSON, Parquet and CSV files, Hugging Face datasets, or the generator."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from metacot.problems.answers import MAX_ANSWER_CHARS, last_boxed
-from metacot.problems.countdown import ProblemFileError
-from metacot.problems.math import MathProblem
+from metacot.problems.base import ProblemFileError
+from metacot.problems.math.answers import MAX_ANSWER_CHARS, last_boxed
+from metacot.problems.math.domain import MathConfig, MathProblem
+from metacot.problems.math.generate import generate_math_problems
+from metacot.problems.math.schema import Schema, choose_schema
 
-ANSWER_FORMATS = ("plain", "boxed", "gsm8k")
+if TYPE_CHECKING:
+    from metacot.problems.config import ProblemsConfig
 
-
-@dataclass(frozen=True)
-class Schema:
-    """Which fields of a record hold what, and how the gold answer is read from its field."""
-
-    question_field: str = "question"
-    answer_field: str = "answer"
-    id_field: str | None = None  # None: the id is a short hash of the question
-    answer_format: str = "plain"  # "plain": the field is the answer; "boxed": its last \boxed{}; "gsm8k": after ####
-    keep: tuple[str, ...] = ()  # fields copied into MathProblem.meta when a record has them
-    solve_rate_field: str | None = None  # the field a solve-rate band filters on
-
-    def __post_init__(self) -> None:
-        if self.answer_format not in ANSWER_FORMATS:
-            raise ValueError(f"unknown answer_format {self.answer_format!r}; known: {', '.join(ANSWER_FORMATS)}")
+log = logging.getLogger("metacot")
+Rows = Iterable[tuple[str, object]]  # ("where", record): where names the file and line or index
 
 
-PRESETS = {
-    "generic": Schema(),
-    "math": Schema("problem", "solution", answer_format="boxed", keep=("level", "type", "subject")),
-    "gsm8k": Schema("question", "answer", answer_format="gsm8k"),
-    "bigmath": Schema(
-        "problem",
-        "answer",
-        keep=("source", "domain", "llama8b_solve_rate"),
-        solve_rate_field="llama8b_solve_rate",
-    ),
-}
+@dataclass
+class Source:
+    """A file's or dataset's field names, and a reader of its rows with only the columns asked for (where it can)."""
 
-
-def make_schema(preset: str = "generic", **overrides: Any) -> Schema:
-    """A preset ("generic", "math", "gsm8k", "bigmath") with the given fields replaced; None leaves one as is."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown schema preset {preset!r}; known: {', '.join(PRESETS)}")
-    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    where: str
+    columns: list[str]
+    rows: Callable[[list[str]], Rows]
 
 
 @dataclass
@@ -63,49 +43,93 @@ class Loaded:
     filtered: int = 0  # records outside the solve-rate band, or without a solve rate
 
 
+def math_problems(config: ProblemsConfig, section: MathConfig, seed: int) -> list[MathProblem]:
+    """The problems of problems.file or problems.dataset (invalid ones logged when skipped), or generated ones."""
+    if config.file is None and config.dataset is None:
+        return generate_math_problems(config.num_problems, seed, tuple(section.levels))
+    fields = {"question_field": section.question_field, "answer_field": section.answer_field}
+    fields["id_field"] = section.id_field
+    band = (section.solve_rate[0], section.solve_rate[1]) if section.solve_rate is not None else None
+    if config.file is not None:
+        loaded = load_math_problems(config.file, section.preset, band, section.skip_invalid, **fields)
+    else:
+        assert config.dataset is not None
+        loaded = load_math_dataset(
+            config.dataset, config.split, section.preset, solve_rate=band, skip_invalid=section.skip_invalid, **fields
+        )
+    for reason in loaded.skipped:
+        log.warning("skipped an invalid problem: %s", reason)
+    return loaded.problems
+
+
 def load_math_problems(
     path: str | Path,
-    schema: Schema | str = "generic",
+    schema: Schema | str | None = None,
     solve_rate: tuple[float, float] | None = None,
     skip_invalid: bool = False,
+    question_field: str | None = None,
+    answer_field: str | None = None,
+    id_field: str | None = None,
 ) -> Loaded:
     """Problems from a .jsonl, .json (a list of objects), .parquet or .csv file.
 
+    The schema is a Schema, a preset name, or None: the fields are detected from the file's field names (see
+    schema.detect_schema); the *_field arguments replace the schema's or the detected ones.
     A record without a question or answer raises a ProblemFileError naming the file and the line (JSONL, CSV) or
     index (JSON, Parquet), unless skip_invalid, which leaves it out and says why in Loaded.skipped. With a
     solve-rate band (low, high), only records whose solve rate lies in it are kept.
     """
     path = Path(path)
-    readers = {".jsonl": _jsonl_rows, ".json": _json_rows, ".parquet": _parquet_rows, ".csv": _csv_rows}
+    readers = {".jsonl": _jsonl_source, ".json": _json_source, ".parquet": _parquet_source, ".csv": _csv_source}
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise ValueError(f"{path}: unknown problem file type; known: {', '.join(readers)}")
-    schema = make_schema(schema) if isinstance(schema, str) else schema
-    return _collect(reader(path, _columns(schema)), schema, solve_rate, skip_invalid)
+    fields = {"question_field": question_field, "answer_field": answer_field, "id_field": id_field}
+    return _load(reader(path), schema, solve_rate, skip_invalid, fields)
 
 
 def load_math_dataset(
     name_or_path: str,
     split: str = "train",
-    schema: Schema | str = "generic",
+    schema: Schema | str | None = None,
     config_name: str | None = None,
     data_files: str | list[str] | None = None,
     solve_rate: tuple[float, float] | None = None,
     skip_invalid: bool = False,
+    question_field: str | None = None,
+    answer_field: str | None = None,
+    id_field: str | None = None,
     **load_kwargs: Any,
 ) -> Loaded:
     """Problems from `datasets.load_dataset(name_or_path, config_name, split=split, data_files=data_files,
     **load_kwargs)`: a dataset on the Hugging Face hub (or its local cache), a local dataset folder, or a builder
-    such as "json" or "parquet" with data_files. Errors name the dataset and the row index."""
+    such as "json" or "parquet" with data_files. The schema is chosen as load_math_problems does. Errors name the
+    dataset and the row index."""
     try:
         import datasets
     except ImportError as e:
         raise ImportError("loading datasets needs the datasets package: pip install 'metacot[math]'") from e
-    schema = make_schema(schema) if isinstance(schema, str) else schema
     dataset = datasets.load_dataset(name_or_path, config_name, split=split, data_files=data_files, **load_kwargs)
-    wanted = [c for c in _columns(schema) if c in (dataset.column_names or ())]
-    rows = enumerate(dataset.select_columns(wanted))
-    return _collect(((f"{name_or_path} ({split})[{i}]", row) for i, row in rows), schema, solve_rate, skip_invalid)
+    where = f"{name_or_path} ({split})"
+
+    def rows(columns: list[str]) -> Rows:
+        wanted = [c for c in columns if c in (dataset.column_names or ())]
+        return ((f"{where}[{i}]", row) for i, row in enumerate(dataset.select_columns(wanted)))
+
+    source = Source(where, list(dataset.column_names or ()), rows)
+    fields = {"question_field": question_field, "answer_field": answer_field, "id_field": id_field}
+    return _load(source, schema, solve_rate, skip_invalid, fields)
+
+
+def _load(
+    source: Source,
+    schema: Schema | str | None,
+    solve_rate: tuple[float, float] | None,
+    skip_invalid: bool,
+    fields: dict[str, str | None],
+) -> Loaded:
+    chosen = choose_schema(schema, source.columns, source.where, **fields)
+    return _collect(source.rows(_columns(chosen)), chosen, solve_rate, skip_invalid)
 
 
 # --- records ----------------------------------------------------------------------------------------
@@ -191,12 +215,15 @@ def _check_band(band: tuple[float, float], schema: Schema) -> None:
         raise ValueError(f"a solve-rate band needs 0 <= low <= high <= 1, got {band}")
 
 
-def _in_band(record: object, key: str, band: tuple[float, float]) -> bool:
+def _in_band(record: object, key: str | None, band: tuple[float, float]) -> bool:
     """Whether the record's solve rate lies in [low, high]; False when it has none."""
     if not isinstance(record, dict):
         return True  # let problem_from_row say what is wrong with it
+    value = record.get(key) if key else None
+    if value is None:
+        return False
     try:
-        rate = float(record.get(key))
+        rate = float(value)
     except (TypeError, ValueError):
         return False
     return band[0] <= rate <= band[1]
@@ -211,10 +238,18 @@ def _columns(schema: Schema) -> list[str]:
 # --- files ------------------------------------------------------------------------------------------
 
 
-def _jsonl_rows(path: Path, columns: list[str]) -> Iterator[tuple[str, object]]:
-    for lineno, line in enumerate(path.read_bytes().splitlines(), start=1):
-        if line.strip():
-            yield f"{path}:{lineno}", _json_line(line)
+def _keys(records: Iterable[object]) -> list[str]:
+    """Every key of the records that are objects, in order of first appearance."""
+    return list(dict.fromkeys(key for record in records if isinstance(record, dict) for key in record))
+
+
+def _jsonl_source(path: Path) -> Source:
+    rows = [
+        (f"{path}:{lineno}", _json_line(line))
+        for lineno, line in enumerate(path.read_bytes().splitlines(), start=1)
+        if line.strip()
+    ]
+    return Source(str(path), _keys(record for _, record in rows), lambda columns: rows)
 
 
 def _json_line(line: bytes) -> object:
@@ -225,29 +260,38 @@ def _json_line(line: bytes) -> object:
         return ValueError(f"invalid JSON: {e}")
 
 
-def _json_rows(path: Path, columns: list[str]) -> Iterator[tuple[str, object]]:
+def _json_source(path: Path) -> Source:
     try:
         data = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as e:
         raise ProblemFileError(f"{path}: invalid JSON: {e} (for JSON lines, name the file .jsonl)") from None
     if not isinstance(data, list):
         raise ProblemFileError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
-    for i, record in enumerate(data):
-        yield f"{path}[{i}]", record
+    rows = [(f"{path}[{i}]", record) for i, record in enumerate(data)]
+    return Source(str(path), _keys(data), lambda columns: rows)
 
 
-def _parquet_rows(path: Path, columns: list[str]) -> Iterator[tuple[str, object]]:
+def _parquet_source(path: Path) -> Source:
     try:
         import pyarrow.parquet as pq
     except ImportError as e:
         raise ImportError("reading Parquet needs pyarrow: pip install 'metacot[math]'") from e
-    present = set(pq.read_schema(path).names)
-    table = pq.read_table(path, columns=[c for c in columns if c in present])
-    for i, record in enumerate(table.to_pylist()):
-        yield f"{path}[{i}]", record
+    present = pq.read_schema(path).names
+
+    def rows(columns: list[str]) -> Rows:
+        table = pq.read_table(path, columns=[c for c in columns if c in present])
+        return ((f"{path}[{i}]", record) for i, record in enumerate(table.to_pylist()))
+
+    return Source(str(path), list(present), rows)
 
 
-def _csv_rows(path: Path, columns: list[str]) -> Iterator[tuple[str, object]]:
+def _csv_source(path: Path) -> Source:
+    with path.open(newline="", encoding="utf-8") as f:
+        header = csv.DictReader(f).fieldnames or []
+    return Source(str(path), list(header), lambda columns: _csv_rows(path))
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[str, object]]:
     with path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         start = reader.line_num + 2  # the header's line, then the first record's

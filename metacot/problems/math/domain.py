@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from metacot.problems.answers import MAX_ANSWER_CHARS, check, extract_answer
 from metacot.problems.base import StepOutcome
+from metacot.problems.math.answers import MAX_ANSWER_CHARS, check, extract_answer
 
 PROMPT = (
     "{question}\n\n"
@@ -26,6 +26,22 @@ class MathProblem:
     question: str
     answer: str  # the gold answer: a number, expression, interval, set ... as LaTeX or plain text
     meta: dict = field(default_factory=dict)  # what the source says besides (level, type, source, solve rate ...)
+
+
+@dataclass
+class MathConfig:
+    """[problems.math]: how files and datasets are read, how problems are generated, how long a solution may be."""
+
+    # field names: detected when unambiguous (question | problem, answer | solution's \boxed{}, id), or a preset
+    # ("generic", "math", "gsm8k", "bigmath"); fields given here win over both
+    preset: str | None = None
+    question_field: str | None = None
+    answer_field: str | None = None
+    id_field: str | None = None
+    solve_rate: list[float] | None = None  # keep problems whose solve rate lies in [low, high] (Big-MATH)
+    skip_invalid: bool = False  # leave out records without a question or answer instead of stopping
+    max_depth: int = DEFAULT_MAX_DEPTH  # the most steps a solution may take
+    levels: list[int] = field(default_factory=lambda: [1, 2, 3])  # difficulty levels of generated problems
 
 
 def problem_from_record(data: object) -> MathProblem:
@@ -53,6 +69,10 @@ class MathDomain:
         if max_depth < 1:
             raise ValueError(f"max_depth must be at least 1, got {max_depth}")
         self.max_depth = max_depth
+
+    @classmethod
+    def from_config(cls, section: MathConfig) -> MathDomain:
+        return cls(max_depth=section.max_depth)
 
     def problem_from_dict(self, data: dict) -> MathProblem:
         return problem_from_record(data)
