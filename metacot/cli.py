@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, get_args, get_origin
 
 import orjson
 
-from metacot.config import ConfigError, SynthConfig, load_config
+from metacot.config import SELECTORS, ConfigError, SynthConfig, checked, in_use, load_config, parse_value, set_key
+from metacot.flags import Flag, flag_name, flagged_fields
 from metacot.linearize import FORMATS, LinearizeConfig
+from metacot.linearize.config import FORMATS_HELP
 from metacot.outputs.rundir import RunDirError
 from metacot.policy import BACKENDS as POLICY_BACKENDS
 from metacot.prm import BACKENDS as PRM_BACKENDS
@@ -35,8 +39,6 @@ examples:
 
 Rerunning the same command on the same --out resumes: finished problems are skipped."""
 
-
-FORMATS_HELP = f"comma-separated trace formats: {','.join(FORMATS)} (default: all the domain writes)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,123 +77,91 @@ def _add_synth(commands) -> None:
 
 
 def add_synth_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that make a SynthConfig (synth_config reads them), shared by synth and bench backends."""
+    """The flags that make a SynthConfig (synth_config reads them), shared by synth and bench backends: --config,
+    --set, and one flag per flagged config field (see metacot.flags), grouped by section."""
     p.add_argument("--config", metavar="FILE", help="TOML config file (see README); flags override it")
-    p.add_argument("--out", metavar="DIR", help="run directory (default runs/demo)")
     p.add_argument(
-        "--seed", type=int, metavar="N", help="run seed: problems and every random choice derive from it (default 0)"
-    )
-    p.add_argument(
-        "--concurrency", type=int, metavar="N", help="searches in flight at once; does not change results (default 64)"
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config key, e.g. --set search.mcts.c_puct=1.5 (a TOML value; repeatable; applied after the flags)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g = p.add_argument_group("problems")
-    g.add_argument("--domain", choices=sorted(DOMAINS), help="problem family (default countdown)")
-    g.add_argument(
-        "--problems", metavar="FILE", help="problems file (Countdown: JSONL; math: JSONL, JSON, Parquet, CSV)"
-    )
-    g.add_argument("--dataset", metavar="NAME", help="math: a datasets.load_dataset name or path")
-    g.add_argument("--split", metavar="NAME", help="the dataset's split (default train)")
-    g.add_argument(
-        "--preset", choices=list(PRESETS), help="math: the file's field names (default: detected from the names)"
-    )
-    g.add_argument("--limit", type=int, metavar="N", help="use only the first N problems of a file or dataset")
-    g.add_argument("--num-problems", type=int, metavar="N", help="how many problems to generate (default 100)")
-    g.add_argument("--num-numbers", type=int, metavar="N", help="numbers per generated problem (default 4)")
-    g.add_argument("--low", type=int, metavar="N", help="smallest generated number (default 1)")
-    g.add_argument("--high", type=int, metavar="N", help="largest generated number (default 99)")
-    g.add_argument(
-        "--target", type=int, metavar="N", help="fix the target (24: Game of 24); default: drawn from 10..100"
-    )
-    g = p.add_argument_group("search")
-    g.add_argument("--search", choices=list(SEARCHES), help="search strategy (default mcts)")
-    g.add_argument("--simulations", type=int, metavar="N", help="MCTS simulations per problem (default 64)")
-    g.add_argument(
-        "--max-nodes", type=int, metavar="N", help="node budget per problem (A*, BFS, DFS default 200; others: none)"
-    )
-    g.add_argument("--expand-width", type=int, metavar="N", help="children proposed per expansion (default 8)")
-    g = p.add_argument_group("policy and PRM backends")
-    g.add_argument("--policy", choices=list(POLICY_BACKENDS), help="who proposes steps (default symbolic)")
-    g.add_argument("--policy-model", metavar="DIR", help="the policy's model folder (transformers, vllm)")
-    g.add_argument("--prm", choices=list(PRM_BACKENDS), help="who scores steps (default oracle)")
-    g.add_argument("--prm-model", metavar="DIR", help="the PRM's model folder (transformers, vllm)")
-    g.add_argument("--prm-style", choices=["step-tag", "separator-head"], help="how a learned PRM is read")
-    g.add_argument("--rollouts", type=int, metavar="N", help="rollout PRM: completions per scored step (default 8)")
-    g = p.add_argument_group("the built-in symbolic policy and oracle PRM")
-    g.add_argument(
-        "--mistake-rate", type=float, metavar="X", help="share of proposed steps with a wrong result (default 0.1)"
-    )
-    g.add_argument(
-        "--flip-prob", type=float, metavar="X", help="probability the oracle PRM reports the wrong verdict (0.1)"
-    )
-    g.add_argument("--noise-std", type=float, metavar="X", help="Gaussian noise added to oracle PRM scores (default 0)")
-    g = p.add_argument_group("traces")
-    g.add_argument("--formats", metavar="LIST", help=FORMATS_HELP)
+    defaults = SynthConfig()
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for name, (spec, hint, keys) in config_flags().items():
+        section = keys[0].split(".")[0] if "." in keys[0] else "run"
+        group = groups.get(section) or groups.setdefault(section, p.add_argument_group(section))
+        kind, metavar = _flag_type(hint)
+        default_values = {repr(_get(defaults, key)) for key in keys}
+        default = _get(defaults, keys[0])
+        shown = f" (default {default})" if len(default_values) == 1 and default is not None else ""
+        choices = list(spec.choices()) if spec.choices is not None else None
+        group.add_argument(
+            name,
+            dest=_dest(name),
+            type=kind,
+            choices=choices,
+            metavar=None if choices else spec.metavar or metavar,
+            help=spec.help + shown,
+        )
 
 
-# Each synth flag and the config keys it sets.
-FLAG_KEYS = {
-    "out": ["out"],
-    "seed": ["seed"],
-    "concurrency": ["concurrency"],
-    "domain": ["problems.domain"],
-    "problems": ["problems.file"],
-    "dataset": ["problems.dataset"],
-    "split": ["problems.split"],
-    "preset": ["problems.math.preset"],
-    "limit": ["problems.limit"],
-    "num_problems": ["problems.num_problems"],
-    "num_numbers": ["problems.countdown.num_numbers"],
-    "low": ["problems.countdown.low"],
-    "high": ["problems.countdown.high"],
-    "target": ["problems.countdown.target"],
-    "search": ["search.strategy"],
-    "simulations": ["search.mcts.simulations"],
-    "max_nodes": [
-        "search.mcts.max_nodes",
-        "search.astar.max_nodes",
-        "search.bfs.max_nodes",
-        "search.dfs.max_nodes",
-        "search.beam.budget.nodes",
-        "search.best_of_n.budget.nodes",
-    ],
-    "expand_width": [
-        "search.mcts.expand_width",
-        "search.astar.expand_width",
-        "search.beam.expand_width",
-        "search.bfs.expand_width",
-        "search.dfs.expand_width",
-    ],
-    "policy": ["policy.backend"],
-    "prm": ["prm.backend"],
-    "policy_model": ["policy.{policy}.model"],
-    "prm_model": ["prm.{prm}.model"],
-    "prm_style": ["prm.{prm}.style"],
-    "rollouts": ["prm.rollout.rollouts"],
-    "mistake_rate": ["policy.symbolic.mistake_rate"],
-    "flip_prob": ["prm.oracle.flip_prob"],
-    "noise_std": ["prm.oracle.gaussian_std"],
-}
+def config_flags() -> dict[str, tuple[Flag, Any, list[str]]]:
+    """Each flag name -> (its Flag, the fields' type, the config keys it sets), in config order."""
+    flags: dict[str, tuple[Flag, Any, list[str]]] = {}
+    for key, spec, hint in flagged_fields(SynthConfig):
+        name = flag_name(key, spec)
+        flags.setdefault(name, (spec, hint, []))[2].append(key)
+    return flags
 
 
 def synth_config(args: argparse.Namespace) -> SynthConfig:
-    """The config file (or defaults) with the given flags applied."""
+    """The config file (or defaults), then the flags, then --set; checked as a whole."""
     config = load_config(args.config)
-    for flag, keys in FLAG_KEYS.items():  # in order: the backends are set before their model flags
-        value = getattr(args, flag)
+    given = []
+    for name, (_, _, keys) in config_flags().items():
+        value = getattr(args, _dest(name))
         if value is not None:
             for key in keys:
-                key = key.format(policy=config.policy.backend, prm=config.prm.backend)
-                *parents, name = key.split(".")
-                target = config
-                for parent in parents:
-                    target = getattr(target, parent)
-                if not hasattr(target, name):
-                    raise ConfigError(f"--{flag.replace('_', '-')}: {key} is not a setting")
-                setattr(target, name, value)
-    if args.formats is not None:
-        config.linearize.formats = _split(args.formats)
+                set_key(config, key, value, name)
+            given.append((name, keys))
+    for item in args.set:
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. search.mcts.c_puct=1.5")
+        set_key(config, key.strip(), parse_value(text.strip()), f"--set {key.strip()}")
+    for name, keys in given:
+        if not any(in_use(config, key) for key in keys):
+            raise ConfigError(f"{name}: sets {', '.join(keys)}, which the chosen {_choices(config, keys[0])} does not use")
+    return checked(config)
+
+
+def _choices(config: SynthConfig, key: str) -> str:
+    section = key.split(".")[0]
+    selector = SELECTORS[section]
+    return f"{section}.{selector} ({getattr(getattr(config, section), selector)!r})"
+
+
+def _get(config: Any, key: str) -> Any:
+    for part in key.split("."):
+        config = getattr(config, part)
     return config
+
+
+def _dest(flag: str) -> str:
+    return "config:" + flag.lstrip("-")
+
+
+def _flag_type(hint: Any) -> tuple[Callable[[str], Any], str]:
+    """How a flag's text becomes the field's value, and its metavar: N, X, LIST or TEXT."""
+    options = [o for o in get_args(hint) if o is not type(None)] if get_origin(hint) is not list else []
+    if options:
+        hint = options[0]
+    if get_origin(hint) is list:
+        return _split, "LIST"
+    return {int: (int, "N"), float: (float, "X")}.get(hint, (str, "TEXT"))
 
 
 def run_synth(args: argparse.Namespace) -> int:
