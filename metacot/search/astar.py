@@ -64,4 +64,4 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
 
 
 def f_value(node: Node, config: AStarConfig) -> float:
-    return config.step_cost * node.depth + config.h_weight * heuristic(node.score, config.heuristic)
+    return config.step_cost * node.depth + config.h_weight * heuristic(node.score or 0.0, config.heuristic)

@@ -68,7 +68,8 @@ class BestOfNConfig(StrategyConfig):
 
 
 def best_of_n(tree: SearchTree, config: BestOfNConfig) -> SearchGen:
-    """Grow N chains in lockstep, visit them in order, score the final steps if the selection needs it."""
+    """Grow N chains in lockstep, visit them in order, score the final steps if the selection needs it (the
+    chosen answer is read off the tree afterwards: `selected`)."""
     budget = config.budget
     scored = config.selection != "majority"
     # The final steps are scored at the end: room for them is kept by asking for the first steps as scored.
@@ -100,7 +101,6 @@ def best_of_n(tree: SearchTree, config: BestOfNConfig) -> SearchGen:
         k = budget.allowance(tree.compute).score(len(finals))  # all of them, by the reservation above
         if k:
             yield Score(finals[:k])
-    return select(finals, config.selection)
 
 
 def is_answer(node: Node) -> bool:

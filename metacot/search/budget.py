@@ -73,7 +73,7 @@ class Budget:
             limit = getattr(self, unit)
             return _NO_LIMIT if limit is None else max(0, limit - getattr(compute, unit))
 
-        return Allowance(*(left(unit) for unit in UNITS), self.max_step_tokens or 1)
+        return Allowance(**{unit: left(unit) for unit in UNITS}, max_step_tokens=self.max_step_tokens or 1)
 
     def room(self, compute: Compute, want: int, scored: bool = True) -> int:
         """How many children (at most `want`) one Expand may ask for now; 0: the search must stop expanding.

@@ -69,9 +69,10 @@ def select(tree: SearchTree, c_puct: float) -> list[Node]:
     path = [node]
     while node.children:
         explore = c_puct * math.sqrt(node.visits)
-        best, best_score = None, -math.inf
-        for child in map(nodes.__getitem__, node.children):
-            score = _q(child) + explore * child.prior / (1 + child.visits)
+        children = [nodes[i] for i in node.children]
+        best, best_score = children[0], -math.inf
+        for child in children:
+            score = _q(child) + explore * (child.prior or 0.0) / (1 + child.visits)
             if score > best_score:
                 best, best_score = child, score
         node = best
@@ -97,8 +98,8 @@ def leaf_value(node: Node, config: MCTSConfig) -> float:
 
 def set_priors(children: list[Node]) -> None:
     """Softmax over the steps' log-probabilities when the policy gave them, else uniform."""
-    logprobs = [c.logprob for c in children]
-    if children and all(lp is not None for lp in logprobs):
+    logprobs = [c.logprob for c in children if c.logprob is not None]
+    if children and len(logprobs) == len(children):
         top = max(logprobs)
         weights = [math.exp(lp - top) for lp in logprobs]
         total = sum(weights)

@@ -40,8 +40,8 @@ class Score:
 
 
 Request = Expand | list[Expand] | Score
-# What every strategy function returns: sends answers in, may return the node it chose (best-of-N) at the end.
-SearchGen = Generator[Request, Any, Node | None]
+# What every strategy function returns: it yields requests, receives their answers, and leaves its product in the tree.
+SearchGen = Generator[Request, Any, None]
 Search = Callable[[SearchTree], SearchGen]
 
 C = TypeVar("C", bound="StrategyConfig")
