@@ -9,6 +9,7 @@ A search asks its budget before each round of requests how much it may still ask
 
 `budget.room(tree.compute, want)` is the one-expansion shortcut. Reserving assumes every Expand returns all
 the children it asked for, so a search that follows its allowance never spends past any limit.
+A ComputeTarget is what a benchmark sizes a strategy's config to (`StrategyConfig.matched`).
 """
 
 from __future__ import annotations
