@@ -15,7 +15,7 @@ from metacot.policy import BACKENDS as POLICY_BACKENDS
 from metacot.prm import BACKENDS as PRM_BACKENDS
 from metacot.problems import DOMAINS
 from metacot.problems.math.schema import PRESETS
-from metacot.search import SEARCHES, UNITS
+from metacot.search import SEARCHES, UNITS, strategies_with
 
 DESCRIPTION = """\
 Synthesize Meta-CoT training data by search: MCTS or A* explores reasoning steps proposed by a
@@ -147,21 +147,8 @@ FLAG_KEYS = {
     "target": ["problems.countdown.target"],
     "search": ["search.strategy"],
     "simulations": ["search.mcts.simulations"],
-    "max_nodes": [
-        "search.mcts.max_nodes",
-        "search.astar.max_nodes",
-        "search.bfs.max_nodes",
-        "search.dfs.max_nodes",
-        "search.beam.budget.nodes",
-        "search.best_of_n.budget.nodes",
-    ],
-    "expand_width": [
-        "search.mcts.expand_width",
-        "search.astar.expand_width",
-        "search.beam.expand_width",
-        "search.bfs.expand_width",
-        "search.dfs.expand_width",
-    ],
+    "max_nodes": [f"search.{name}.budget.nodes" for name in SEARCHES],
+    "expand_width": [f"search.{name}.expand_width" for name in strategies_with("expand_width")],
     "policy": ["policy.backend"],
     "prm": ["prm.backend"],
     "policy_model": ["policy.{policy}.model"],
@@ -355,7 +342,7 @@ Rerunning on the same --out resumes: rows already in results.jsonl are not searc
 
 
 def _add_bench_strategies(kinds) -> None:
-    from metacot.bench.strategies import DEFAULT_STRATEGIES, BenchSettings
+    from metacot.bench.settings import DEFAULT_STRATEGIES, BenchSettings
 
     d = BenchSettings()
     s = kinds.add_parser(
@@ -408,7 +395,9 @@ def _add_bench_strategies(kinds) -> None:
 
 
 def run_bench_strategies(args: argparse.Namespace) -> int:
-    from metacot.bench.strategies import TABLE, BenchSettings, bench_strategies, pivot
+    from metacot.bench.settings import BenchSettings
+    from metacot.bench.strategies import TABLE, bench_strategies
+    from metacot.bench.tables import pivot
 
     try:
         budgets = [int(b) for b in _split(args.budgets)]
