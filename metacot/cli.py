@@ -19,7 +19,7 @@ from metacot.policy import BACKENDS as POLICY_BACKENDS
 from metacot.prm import BACKENDS as PRM_BACKENDS
 from metacot.problems import DOMAINS
 from metacot.problems.math.schema import PRESETS
-from metacot.search import SEARCHES, UNITS
+from metacot.search import SEARCHES, UNITS, strategies_with
 
 DESCRIPTION = """\
 Synthesize Meta-CoT training data by search: MCTS or A* explores reasoning steps proposed by a
@@ -325,7 +325,7 @@ Rerunning on the same --out resumes: rows already in results.jsonl are not searc
 
 
 def _add_bench_strategies(kinds) -> None:
-    from metacot.bench.strategies import DEFAULT_STRATEGIES, BenchSettings
+    from metacot.bench.settings import DEFAULT_STRATEGIES, BenchSettings
 
     d = BenchSettings()
     s = kinds.add_parser(
@@ -378,7 +378,9 @@ def _add_bench_strategies(kinds) -> None:
 
 
 def run_bench_strategies(args: argparse.Namespace) -> int:
-    from metacot.bench.strategies import TABLE, BenchSettings, bench_strategies, pivot
+    from metacot.bench.settings import BenchSettings
+    from metacot.bench.strategies import TABLE, bench_strategies
+    from metacot.bench.tables import pivot
 
     try:
         budgets = [int(b) for b in _split(args.budgets)]

@@ -16,7 +16,7 @@ from metacot.linearize.config import LinearizeConfig
 from metacot.policy.config import PolicyConfig
 from metacot.prm.config import PRMConfig
 from metacot.problems.config import ProblemsConfig
-from metacot.search import AStarConfig, BeamConfig, BestOfNConfig, BFSConfig, DFSConfig, MCTSConfig
+from metacot.search.config import SearchConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,17 +30,6 @@ class ConfigError(ValueError):
 
 # The sections that hold one sub-section per alternative, and the key that chooses the one a run uses.
 SELECTORS = {"problems": "domain", "policy": "backend", "prm": "backend", "search": "strategy"}
-
-
-@dataclass
-class SearchConfig:
-    strategy: str = "mcts"
-    mcts: MCTSConfig = field(default_factory=MCTSConfig)
-    astar: AStarConfig = field(default_factory=AStarConfig)
-    beam: BeamConfig = field(default_factory=BeamConfig)
-    best_of_n: BestOfNConfig = field(default_factory=BestOfNConfig)
-    bfs: BFSConfig = field(default_factory=BFSConfig)
-    dfs: DFSConfig = field(default_factory=DFSConfig)
 
 
 @dataclass
@@ -90,9 +79,14 @@ def from_dict(cls: type, data: dict, where: str) -> Any:
     for key, value in data.items():
         name = f"{where}.{key}"
         if key not in known:
-            raise ConfigError(f"{name}: unknown key (known: {', '.join(sorted(known))})")
+            moved = getattr(cls, "MOVED", {}).get(key)  # a renamed setting: say where it went
+            hint = f"it is now {where}.{moved}" if moved else f"known: {', '.join(sorted(known))}"
+            raise ConfigError(f"{name}: unknown key ({hint})")
         values[key] = _convert(hints[key], value, name)
-    return dataclasses.replace(cls(), **values)
+    try:
+        return dataclasses.replace(cls(), **values)
+    except ValueError as error:  # the config's own checks; the message starts with the setting's name
+        raise ConfigError(f"{where}.{error}") from None
 
 
 def _convert(hint: Any, value: Any, name: str) -> Any:

@@ -15,7 +15,7 @@ from metacot.prm.base import ScoreRequest
 from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
 from metacot.problems.base import StepOutcome
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
-from metacot.search import AStarConfig, MCTSConfig, Runner, make_search
+from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.tree import SearchTree
 
 # --- a toy domain ----------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ NOISY_POLICY = SymbolicPolicyConfig(mistake_rate=0.2)
 NOISY_PRM = OracleConfig(flip_prob=0.2)
 NOISY_CONFIGS = {
     "mcts": MCTSConfig(simulations=64, expand_width=6, c_puct=1.0),
-    "astar": AStarConfig(max_nodes=200, expand_width=6, step_cost=0.1),
+    "astar": AStarConfig(budget=Budget(nodes=200), expand_width=6, step_cost=0.1),
 }
 
 

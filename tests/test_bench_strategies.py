@@ -9,19 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from metacot.bench.strategies import (
-    BUDGET_PLOT,
-    MANIFEST,
-    NOISE_PLOT,
-    RESULTS,
-    TABLE,
-    BenchError,
-    BenchSettings,
-    StrategySpec,
-    bench_strategies,
-    strategy_config,
-    wilson,
-)
+from metacot.bench.plots import BUDGET_PLOT, NOISE_PLOT
+from metacot.bench.settings import BenchError, BenchSettings, StrategySpec
+from metacot.bench.strategies import MANIFEST, RESULTS, TABLE, bench_strategies, strategy_config
+from metacot.bench.tables import wilson
 from metacot.cli import main
 from metacot.search import Budget
 
@@ -182,7 +173,7 @@ def test_strategy_configs_are_sized_to_the_budget():
     config = strategy_config(StrategySpec.parse("beam"), "nodes", 100, dataclasses.replace(s, expand_width=10))
     assert config.expand_width == 10 and config.beam_width == 4  # 1 + 10 + 4 * 10 * 2 = 91
     config = strategy_config(StrategySpec.parse("astar:step_cost=0"), "nodes", 100, s)
-    assert config.max_nodes is None and config.step_cost == 0.0
+    assert config.budget == Budget(nodes=100, max_step_tokens=5) and config.step_cost == 0.0  # A*'s 200 cleared
     assert strategy_config(StrategySpec.parse("mcts"), "nodes", 100, dataclasses.replace(s, fit=False)).simulations
     with pytest.raises(BenchError, match="unknown strategy"):
         StrategySpec.parse("dijkstra")

@@ -127,11 +127,11 @@ def test_show_prints_the_tree_and_trace(tmp_path, capsys):
 
 def test_config_file_and_bad_inputs_get_clear_errors(tmp_path, capsys):
     config = tmp_path / "run.toml"
-    config.write_text('seed = 3\n[search]\nstrategy = "astar"\n[search.astar]\nmax_nodes = 30\n')
+    config.write_text('seed = 3\n[search]\nstrategy = "astar"\n[search.astar.budget]\nnodes = 30\n')
     out = tmp_path / "run"
     assert synth(out, "--config", str(config), "--num-problems", "4") == 0
     manifest = orjson.loads((out / "manifest.json").read_bytes())
-    assert manifest["config"]["seed"] == 3 and manifest["config"]["search"]["astar"]["max_nodes"] == 30
+    assert manifest["config"]["seed"] == 3 and manifest["config"]["search"]["astar"]["budget"]["nodes"] == 30
     assert all(len(t["nodes"]) <= 30 for t in all_trees(out))
 
     config.write_text("[search.mcts]\nsimulatons = 3\n")

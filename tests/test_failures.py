@@ -59,7 +59,7 @@ def test_a_failing_prm_fails_its_searches_and_the_run_finishes():
 
 def test_identical_sibling_steps_are_merged_and_counted():
     from metacot.policy.base import Proposal
-    from metacot.search.runner import grow
+    from metacot.search.expand import grow
     from metacot.tree import SearchTree
 
     domain = CountdownDomain()

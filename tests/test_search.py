@@ -36,9 +36,9 @@ from metacot.problems.countdown import (
     solution_expression,
     verify_answer,
 )
-from metacot.search import AStarConfig, MCTSConfig, Runner, make_search
+from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.search.astar import heuristic
-from metacot.search.runner import TRUNCATED
+from metacot.search.expand import TRUNCATED
 from metacot.tree import ROOT, SearchTree
 
 EXACT = dict(policy=SymbolicPolicyConfig(), prm=OracleConfig())
@@ -109,7 +109,7 @@ def mcts_simulations(tree: SearchTree, config: MCTSConfig) -> list[int]:
     """The leaves of the simulations that backed up a value, in order, read off the trace.
 
     Every simulation visits its leaf; a search stopped by a solution also visits that solution (not a leaf);
-    a leaf that max_nodes leaves no room to expand is not visited: the search stops there.
+    a leaf that the node budget leaves no room to expand is not visited: the search stops there.
     """
     nodes, trace = tree.nodes, tree.trace
     if not trace:
@@ -135,9 +135,9 @@ def check_mcts_tree(tree: SearchTree, config: MCTSConfig) -> int:
     nodes = tree.nodes
     sims = mcts_simulations(tree, config)
     assert len(sims) <= config.simulations
-    if config.max_nodes is not None:
-        assert len(nodes) <= config.max_nodes
-    out_of_room = config.max_nodes is not None and len(nodes) == config.max_nodes
+    if config.budget.nodes is not None:
+        assert len(nodes) <= config.budget.nodes
+    out_of_room = config.budget.nodes is not None and len(nodes) == config.budget.nodes
     stopped_early = (config.stop_at_first_solution and tree.solved) or out_of_room
     if not stopped_early:
         assert len(sims) == config.simulations
@@ -198,8 +198,8 @@ def check_mcts_tree(tree: SearchTree, config: MCTSConfig) -> int:
 MCTS_CASES = {
     "exact": (MCTSConfig(simulations=48, expand_width=4), EXACT, None),
     "noisy": (MCTSConfig(simulations=64, expand_width=3, c_puct=2.0), NOISY, None),
-    "budget": (MCTSConfig(simulations=200, max_nodes=25, expand_width=4), NOISY, None),
-    "tight_budget": (MCTSConfig(simulations=50, max_nodes=11, expand_width=3), NOISY, None),
+    "budget": (MCTSConfig(simulations=200, budget=Budget(nodes=25), expand_width=4), NOISY, None),
+    "tight_budget": (MCTSConfig(simulations=50, budget=Budget(nodes=11), expand_width=3), NOISY, None),
     "keep_going": (MCTSConfig(simulations=40, expand_width=4, stop_at_first_solution=False), NOISY, None),
     "prm_terminal_values": (
         MCTSConfig(simulations=40, expand_width=5, verified_reward=False, stop_at_first_solution=False),
@@ -229,10 +229,10 @@ def test_mcts_invariants_on_real_runs(case):
             assert correct_in_trace == ([tree.trace[-1]] if tree.solved else [])
     # the runs are not degenerate: something was searched, some problems were solved
     assert sum(sims) > len(problems)
-    if config.max_nodes is None or config.max_nodes > 20:
+    if config.budget.nodes is None or config.budget.nodes > 20:
         assert any(t.solved for t in trees)
-    if config.max_nodes is not None:
-        assert any(len(t.nodes) == config.max_nodes for t in trees)
+    if config.budget.nodes is not None:
+        assert any(len(t.nodes) == config.budget.nodes for t in trees)
 
 
 def test_mcts_without_stop_keeps_searching_after_a_solution():
@@ -305,9 +305,9 @@ def test_mcts_priors_are_the_softmax_of_logprobs():
             assert [nodes[c].prior for c in node.children] == pytest.approx([1 / 3] * 3)
 
 
-def test_mcts_max_nodes_partial_expansion_and_stop():
+def test_mcts_node_budget_partial_expansion_and_stop():
     policy = ScriptedPolicy(lambda steps: [f"{len(steps)}-{k}" for k in range(3)])
-    config = MCTSConfig(simulations=100, max_nodes=9, expand_width=3)
+    config = MCTSConfig(simulations=100, budget=Budget(nodes=9), expand_width=3)
     trees, _ = run_search(toy_problems(), "mcts", config, policy, TablePRM(), ToyDomain())
     tree = trees[0]
     assert [n for _, _, n in policy.requests] == [3, 3, 2]
@@ -320,7 +320,7 @@ def test_mcts_zero_simulations_and_tiny_budget():
     problems = generate_problems(3, seed=1)
     trees, _ = real_run("mcts", MCTSConfig(simulations=0), problems)
     assert all(len(t.nodes) == 1 and t.trace == [] and t.nodes[ROOT].visits == 0 for t in trees)
-    trees, _ = real_run("mcts", MCTSConfig(simulations=10, max_nodes=1), problems)
+    trees, _ = real_run("mcts", MCTSConfig(simulations=10, budget=Budget(nodes=1)), problems)
     assert all(len(t.nodes) == 1 and t.trace == [] and t.nodes[ROOT].visits == 0 for t in trees)
 
 
@@ -336,7 +336,7 @@ def check_astar_tree(tree: SearchTree, config: AStarConfig) -> None:
     nodes, trace = tree.nodes, tree.trace
     assert trace[0] == ROOT
     assert len(set(trace)) == len(trace)  # each node is pushed, hence popped, once
-    assert len(nodes) <= config.max_nodes
+    assert len(nodes) <= config.budget.nodes
     position = {node_id: i for i, node_id in enumerate(trace)}
     for node_id in trace[1:]:
         node = nodes[node_id]
@@ -358,14 +358,18 @@ def check_astar_tree(tree: SearchTree, config: AStarConfig) -> None:
 @pytest.mark.parametrize(
     ("config", "noise", "budget_binds"),
     [
-        (AStarConfig(max_nodes=200, expand_width=4), NOISY, False),
-        (AStarConfig(max_nodes=37, expand_width=5, heuristic="linear", step_cost=0.0), NOISY, True),
-        (AStarConfig(max_nodes=60, expand_width=3, h_weight=2.0, stop_at_first_solution=False), NOISY, False),
-        (AStarConfig(max_nodes=10, expand_width=4), EXACT, True),
+        (AStarConfig(budget=Budget(nodes=200), expand_width=4), NOISY, False),
+        (AStarConfig(budget=Budget(nodes=37), expand_width=5, heuristic="linear", step_cost=0.0), NOISY, True),
+        (
+            AStarConfig(budget=Budget(nodes=60), expand_width=3, h_weight=2.0, stop_at_first_solution=False),
+            NOISY,
+            False,
+        ),
+        (AStarConfig(budget=Budget(nodes=10), expand_width=4), EXACT, True),
     ],
 )
 def test_astar_invariants_on_real_runs(config, noise, budget_binds):
-    problems = generate_problems(40, seed=config.max_nodes)
+    problems = generate_problems(40, seed=config.budget.nodes)
     trees, _ = real_run("astar", config, problems, noise)
     for problem, tree in zip(problems, trees, strict=True):
         assert tree.search == "astar"
@@ -375,13 +379,13 @@ def test_astar_invariants_on_real_runs(config, noise, budget_binds):
         check_astar_tree(tree, config)
     assert any(t.solved for t in trees)
     if budget_binds:
-        assert any(len(t.nodes) > config.max_nodes - config.expand_width for t in trees)
+        assert any(len(t.nodes) > config.budget.nodes - config.expand_width for t in trees)
 
 
 @pytest.mark.parametrize("kind", ["neglog", "linear"])
 def test_astar_pops_in_nondecreasing_f_with_the_exact_oracle(kind):
     """The exact oracle makes h take two values that never drop along a path: h is consistent."""
-    config = AStarConfig(max_nodes=150, expand_width=10, step_cost=0.1, heuristic=kind)
+    config = AStarConfig(budget=Budget(nodes=150), expand_width=10, step_cost=0.1, heuristic=kind)
     problems = generate_problems(25, seed=3)
     trees, _ = real_run(
         "astar", config, problems, dict(policy=SymbolicPolicyConfig(mistake_rate=0.2), prm=OracleConfig())
@@ -396,7 +400,7 @@ def test_astar_pops_in_nondecreasing_f_with_the_exact_oracle(kind):
 def test_astar_exact_oracle_greedy_goes_straight_to_a_solution():
     """With best-first by value (step_cost 0), the exact oracle and every legal move proposed, A* pops exactly
     one solution path."""
-    config = AStarConfig(max_nodes=10_000, expand_width=100, step_cost=0.0)
+    config = AStarConfig(budget=Budget(nodes=10_000), expand_width=100, step_cost=0.0)
     problems = generate_problems(20, seed=11)
     trees, _ = real_run("astar", config, problems, dict(policy=SymbolicPolicyConfig(sample=False), prm=OracleConfig()))
     for tree in trees:
@@ -426,7 +430,7 @@ def popped_f(config: AStarConfig, spread: float) -> tuple[list[float], SearchTre
 
 
 def test_astar_consistent_heuristic_pops_nondecreasing_f():
-    config = AStarConfig(max_nodes=150, expand_width=5, step_cost=0.3, stop_at_first_solution=False)
+    config = AStarConfig(budget=Budget(nodes=150), expand_width=5, step_cost=0.3, stop_at_first_solution=False)
     f, tree = popped_f(config, spread=1.0)
     nodes = tree.nodes
     h = {n.id: f_of(n, config) - config.step_cost * n.depth for n in nodes[1:]}
@@ -440,7 +444,7 @@ def test_astar_consistent_heuristic_pops_nondecreasing_f():
 
 def test_astar_f_order_check_can_fail_with_an_inconsistent_heuristic():
     """The check above is not vacuous: a heuristic spread over 8 step costs breaks monotone f."""
-    config = AStarConfig(max_nodes=150, expand_width=5, step_cost=0.3, stop_at_first_solution=False)
+    config = AStarConfig(budget=Budget(nodes=150), expand_width=5, step_cost=0.3, stop_at_first_solution=False)
     f, _ = popped_f(config, spread=8.0)
     assert any(a > b for a, b in zip(f, f[1:], strict=False))
 
@@ -498,10 +502,10 @@ def test_astar_never_pushes_zero_scored_children_with_neglog():
     assert [trees[0].nodes[i].step for i in trees[0].trace] == ["", "alive", "goal", "dead"]
 
 
-def test_astar_max_nodes_exact():
+def test_astar_node_budget_exact():
     policy = ScriptedPolicy(lambda steps: [f"{len(steps)}-{k}" for k in range(4)])
     trees, _ = run_search(
-        toy_problems(), "astar", AStarConfig(max_nodes=11, expand_width=4), policy, TablePRM(), ToyDomain()
+        toy_problems(), "astar", AStarConfig(budget=Budget(nodes=11), expand_width=4), policy, TablePRM(), ToyDomain()
     )
     tree = trees[0]
     assert len(tree.nodes) == 11
@@ -511,13 +515,12 @@ def test_astar_max_nodes_exact():
 def test_unknown_heuristic_raises_before_any_expansion():
     with pytest.raises(ValueError, match="unknown heuristic"):
         heuristic(0.5, "manhattan")
-    policy = CountingPolicy(SymbolicCountdownPolicy())
-    runner = Runner(
-        CountdownDomain(), policy, CountdownOraclePRM(), make_search("astar", AStarConfig(heuristic="nope")), "astar"
-    )
-    with pytest.raises(ValueError, match="nope"):
-        list(runner.run(generate_problems(2, seed=0)))
-    assert policy.batches == []
+    with pytest.raises(ValueError, match="heuristic: unknown heuristic 'nope'"):
+        AStarConfig(heuristic="nope")
+    config = AStarConfig()
+    config.heuristic = "nope"  # changed after the config was built: make_search checks it again
+    with pytest.raises(ValueError, match="search.astar.heuristic: unknown heuristic 'nope'"):
+        make_search("astar", config)
 
 
 def test_heuristic_values():
@@ -579,7 +582,7 @@ def test_runner_yields_in_problem_order_although_searches_finish_out_of_order():
 @pytest.mark.parametrize("search", ["mcts", "astar"])
 def test_runner_real_order_and_batching(search):
     problems = generate_problems(100, seed=4)
-    config = MCTSConfig(simulations=32, expand_width=4) if search == "mcts" else AStarConfig(max_nodes=80)
+    config = MCTSConfig(simulations=32, expand_width=4) if search == "mcts" else AStarConfig(budget=Budget(nodes=80))
     for concurrency in (1, 16):
         policy = CountingPolicy(SymbolicCountdownPolicy(NOISY["policy"]))
         prm = CountingPRM(CountdownOraclePRM(NOISY["prm"]))
@@ -611,7 +614,7 @@ def canonical(trees: list[SearchTree]) -> bytes:
 @pytest.mark.parametrize("search", ["mcts", "astar"])
 def test_runner_is_deterministic_whatever_the_concurrency(search):
     problems = generate_problems(40, seed=9)
-    config = MCTSConfig(simulations=32, expand_width=4) if search == "mcts" else AStarConfig(max_nodes=60)
+    config = MCTSConfig(simulations=32, expand_width=4) if search == "mcts" else AStarConfig(budget=Budget(nodes=60))
     noise = dict(policy=SymbolicPolicyConfig(mistake_rate=0.2), prm=OracleConfig(flip_prob=0.2, gaussian_std=0.1))
     outputs = {c: canonical(real_run(search, config, problems, noise, concurrency=c, seed=3)[0]) for c in (1, 7, 64)}
     assert outputs[1] == outputs[7] == outputs[64]
@@ -644,7 +647,9 @@ class TruncatingPolicy:
 def test_truncated_proposals_become_dead_nodes(search):
     problems = generate_problems(30, seed=2)
     config = (
-        MCTSConfig(simulations=40, expand_width=6) if search == "mcts" else AStarConfig(max_nodes=150, step_cost=0.0)
+        MCTSConfig(simulations=40, expand_width=6)
+        if search == "mcts"
+        else AStarConfig(budget=Budget(nodes=150), step_cost=0.0)
     )
     policy = TruncatingPolicy()
     trees, _ = real_run(search, config, problems, policy=policy)
@@ -668,7 +673,7 @@ def test_truncated_proposals_become_dead_nodes(search):
 @pytest.mark.parametrize("search", ["mcts", "astar"])
 def test_all_illegal_steps_give_dead_nodes_and_the_search_finishes(search):
     problems = generate_problems(15, seed=6)
-    config = MCTSConfig(simulations=20, expand_width=4) if search == "mcts" else AStarConfig(max_nodes=50)
+    config = MCTSConfig(simulations=20, expand_width=4) if search == "mcts" else AStarConfig(budget=Budget(nodes=50))
     trees, _ = real_run(
         search, config, problems, dict(policy=SymbolicPolicyConfig(mistake_rate=1.0), prm=OracleConfig())
     )

@@ -36,11 +36,11 @@ NOISY_PRM = OracleConfig(flip_prob=0.2)
 # Configs that spend in every unit (PRM-guided, no early stop), so that each unit's limit can bind.
 SPENDING = {
     "mcts": MCTSConfig(simulations=300, expand_width=4, stop_at_first_solution=False),
-    "astar": AStarConfig(max_nodes=None, expand_width=4, stop_at_first_solution=False, heuristic="linear"),
+    "astar": AStarConfig(budget=Budget(), expand_width=4, stop_at_first_solution=False, heuristic="linear"),
     "beam": BeamConfig(beam_width=3, expand_width=3, stop_at_first_solution=False),
     "best_of_n": BestOfNConfig(n=6, selection="weighted"),
-    "bfs": BFSConfig(max_nodes=None, expand_width=4, heuristic="prm", stop_at_first_solution=False),
-    "dfs": DFSConfig(max_nodes=None, expand_width=4, heuristic="prm", stop_at_first_solution=False),
+    "bfs": BFSConfig(budget=Budget(), expand_width=4, heuristic="prm", stop_at_first_solution=False),
+    "dfs": DFSConfig(budget=Budget(), expand_width=4, heuristic="prm", stop_at_first_solution=False),
 }
 LIMITS = {
     "nodes": [1, 6, 15, 40],
@@ -92,24 +92,24 @@ def test_no_strategy_exceeds_its_budget_in_any_unit(search, unit):
 
 def test_budget_limits_a_search_that_would_spend_more():
     problems = generate_problems(10, seed=1)
-    config = BFSConfig(max_nodes=None, expand_width=6, stop_at_first_solution=False)
+    config = BFSConfig(budget=Budget(), expand_width=6, stop_at_first_solution=False)
     free = countdown_run("bfs", config, problems)
     assert min(len(t.nodes) for t in free) > 40
     capped = countdown_run("bfs", dataclasses.replace(config, budget=Budget(nodes=40)), problems)
     assert max(len(t.nodes) for t in capped) == 40
 
 
-def test_legacy_max_nodes_and_the_shared_budget_both_apply():
+def test_the_node_limit_and_the_other_budget_limits_both_apply():
     problems = generate_problems(15, seed=2)
     base = MCTSConfig(simulations=500, expand_width=4, stop_at_first_solution=False)
-    for max_nodes, nodes, policy_calls, cap in [(30, 50, None, 30), (50, 20, None, 20), (None, None, 3, None)]:
-        config = dataclasses.replace(base, max_nodes=max_nodes, budget=Budget(nodes=nodes, policy_calls=policy_calls))
+    for nodes, policy_calls, cap in [(30, None, 30), (20, 50, 20), (None, 3, None)]:
+        config = dataclasses.replace(base, budget=Budget(nodes=nodes, policy_calls=policy_calls))
         trees = countdown_run("mcts", config, problems)
         if cap is not None:
             assert max(len(t.nodes) for t in trees) == cap
         else:
             assert max(t.compute.policy_calls for t in trees) == 3
-    astar = AStarConfig(max_nodes=25, budget=Budget(prm_calls=2), stop_at_first_solution=False)
+    astar = AStarConfig(budget=Budget(nodes=25, prm_calls=2), stop_at_first_solution=False)
     trees = countdown_run("astar", astar, problems)
     assert all(t.compute.prm_calls <= 2 and len(t.nodes) <= 25 for t in trees)
     assert max(t.compute.prm_calls for t in trees) == 2
@@ -134,12 +134,15 @@ def test_allowance_reserves_across_a_round_of_expansions():
 def test_budget_rejects_bad_limits():
     with pytest.raises(ValueError, match="max_step_tokens"):
         Budget(generated_tokens=100)
-    with pytest.raises(ValueError, match="budget.nodes"):
+    with pytest.raises(ValueError, match="nodes: must be a non-negative integer"):
         Budget(nodes=-1)
+    budget = Budget()
+    budget.nodes = -1  # a budget changed after it was built: the config that holds it checks it
+    with pytest.raises(ValueError, match="budget.nodes: must be a non-negative integer"):
+        AStarConfig(budget=budget)
     with pytest.raises(ValueError, match="unknown budget unit"):
         Budget.of("seconds", 3)
-    assert Budget(nodes=50).tighten(nodes=80, prm_calls=3) == Budget(nodes=50, prm_calls=3)
-    assert Budget(nodes=50).tighten(nodes=None).limits() == {"nodes": 50}
+    assert Budget.of("prm_calls", 3).limits() == {"prm_calls": 3}
 
 
 # --- every strategy's trace linearizes ------------------------------------------------------------------------
@@ -148,10 +151,10 @@ NEW = {
     "beam": BeamConfig(beam_width=3, expand_width=5),
     "best_of_n": BestOfNConfig(n=20, selection="majority"),
     "best_of_n:argmax": BestOfNConfig(n=20, selection="argmax"),
-    "bfs": BFSConfig(max_nodes=120, expand_width=6),
-    "dfs": DFSConfig(max_nodes=120, expand_width=6),
-    "dfs:prm": DFSConfig(max_nodes=60, expand_width=6, heuristic="prm"),
-    "bfs:prm": BFSConfig(max_nodes=120, expand_width=6, heuristic="prm", stop_at_first_solution=False),
+    "bfs": BFSConfig(budget=Budget(nodes=120), expand_width=6),
+    "dfs": DFSConfig(budget=Budget(nodes=120), expand_width=6),
+    "dfs:prm": DFSConfig(budget=Budget(nodes=60), expand_width=6, heuristic="prm"),
+    "bfs:prm": BFSConfig(budget=Budget(nodes=120), expand_width=6, heuristic="prm", stop_at_first_solution=False),
 }
 
 
@@ -331,13 +334,18 @@ def test_bfs_and_dfs_take_children_best_first_with_the_prm_heuristic():
     assert bfs_order == ["", "b", "a", "b2", "b1", "a2", "a1", "fail-a1"]
 
 
-def test_bfs_and_dfs_stop_at_a_generated_solution_and_respect_max_nodes():
+def test_bfs_and_dfs_stop_at_a_generated_solution_and_respect_the_node_budget():
     tree = {"": ["a", "b"], "a": ["x", "goal-a"], "b": ["goal-b"]}
     policy = ScriptedPolicy(tree)
     trees, _ = run_search(toy_problems(), "bfs", BFSConfig(expand_width=2), policy, TablePRM(), ToyDomain())
     assert [trees[0].nodes[i].step for i in trees[0].trace] == ["", "a", "goal-a"]
     trees, _ = run_search(
-        toy_problems(), "dfs", DFSConfig(expand_width=2, max_nodes=4), ScriptedPolicy(TREE), TablePRM(), ToyDomain()
+        toy_problems(),
+        "dfs",
+        DFSConfig(expand_width=2, budget=Budget(nodes=4)),
+        ScriptedPolicy(TREE),
+        TablePRM(),
+        ToyDomain(),
     )
     assert len(trees[0].nodes) == 4
 

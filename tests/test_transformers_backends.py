@@ -14,7 +14,7 @@ from metacot.policy.base import ExpandRequest
 from metacot.prm.base import ScoreRequest
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
 from metacot.search import MCTSConfig, Runner, make_search
-from metacot.search.runner import TRUNCATED, grow
+from metacot.search.expand import TRUNCATED, grow
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 torch = pytest.importorskip("torch")

@@ -12,7 +12,7 @@ from conftest import chain
 from metacot.policy.base import ExpandRequest
 from metacot.prm.base import ScoreRequest
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
-from metacot.search import AStarConfig, MCTSConfig, Runner, make_search
+from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.tree import SearchTree
 
 # vLLM on a CPU-only machine: loopback only, one process, a small KV cache, no hub.
@@ -221,7 +221,10 @@ def test_prm_refuses_rows_that_do_not_match_the_steps(lm_dir):
 
 @pytest.mark.parametrize(
     "search, config",
-    [("mcts", MCTSConfig(simulations=4, expand_width=2)), ("astar", AStarConfig(max_nodes=12, expand_width=2))],
+    [
+        ("mcts", MCTSConfig(simulations=4, expand_width=2)),
+        ("astar", AStarConfig(budget=Budget(nodes=12), expand_width=2)),
+    ],
 )
 def test_runner_with_vllm_policy_and_prm(search, config, policy, tag_prm, monkeypatch):
     generate, encode = Spy(policy.llm.generate), Spy(tag_prm.llm.encode)

@@ -94,8 +94,9 @@ def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix[:-1]]
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, record) per complete line; an unterminated last line is an unfinished write: skipped."""
+def read_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) per complete line of a JSONL file of records keyed by problem_id (trees, benchmark
+    rows); an unterminated last line is an unfinished write: skipped."""
     with path.open("rb") as f:
         for lineno, line in enumerate(f, 1):
             if not line.endswith(b"\n"):
@@ -105,8 +106,23 @@ def _records(path: Path) -> Iterator[tuple[int, dict]]:
             except orjson.JSONDecodeError as e:
                 raise RunDirError(f"{path}:{lineno} is a complete line but not valid JSON ({e})") from None
             if not isinstance(record, dict) or "problem_id" not in record:
-                raise RunDirError(f"{path}:{lineno} is not a tree record (no problem_id)")
+                raise RunDirError(f"{path}:{lineno} is not a record (no problem_id)")
             yield lineno, record
+
+
+def has_unfinished_line(path: Path) -> bool:
+    """Whether the file ends in an unterminated line: a write that a crash cut short."""
+    return _complete_size(path) != path.stat().st_size
+
+
+def repair_jsonl(path: Path) -> bool:
+    """Cut an unfinished last line off a JSONL file, so that appending goes on after the last complete record;
+    whether there was one."""
+    size = _complete_size(path)
+    if size == path.stat().st_size:
+        return False
+    os.truncate(path, size)
+    return True
 
 
 def _complete_size(path: Path, chunk: int = 1 << 16) -> int:
@@ -276,13 +292,11 @@ class RunDir:
 
     def _scan(self, shard: Path, last: bool) -> int:
         """Repair an unfinished last write, check each record, collect finished ids; return the count."""
-        size = _complete_size(shard)
-        if size != shard.stat().st_size:
-            if not last:
-                raise RunDirError(f"{shard} ends in an unterminated line but is not the last shard")
-            os.truncate(shard, size)
+        if not last and has_unfinished_line(shard):
+            raise RunDirError(f"{shard} ends in an unterminated line but is not the last shard")
+        repair_jsonl(shard)
         count = 0
-        for lineno, record in _records(shard):
+        for lineno, record in read_records(shard):
             if record["problem_id"] in self.done:
                 raise RunDirError(f"{shard}:{lineno} repeats problem id {record['problem_id']!r}")
             self.done.add(record["problem_id"])
@@ -331,7 +345,7 @@ class RunDir:
     def iter_trees(self) -> Iterator[SearchTree]:
         """Every finished tree, in shard order then line order."""
         for shard in self.shards():
-            for _, record in _records(shard):
+            for _, record in read_records(shard):
                 yield SearchTree.from_dict(record)
 
     def open_traces(self, fmt: str) -> AtomicFile:

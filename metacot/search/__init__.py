@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-from metacot.search.astar import AStarConfig, astar
-from metacot.search.beam import BeamConfig, beam
-from metacot.search.best_of_n import BestOfNConfig, best_of_n
-from metacot.search.bfs import BFSConfig, DFSConfig, bfs, dfs
-from metacot.search.budget import UNITS, Allowance, Budget
-from metacot.search.mcts import MCTSConfig, mcts
-from metacot.search.runner import Expand, Runner, RunnerStats, Score, Search
-
-# name -> (config class, search function); the name is also the config section: [search.<name>]
-SEARCHES = {
-    "mcts": (MCTSConfig, mcts),
-    "astar": (AStarConfig, astar),
-    "beam": (BeamConfig, beam),
-    "best_of_n": (BestOfNConfig, best_of_n),
-    "bfs": (BFSConfig, bfs),
-    "dfs": (DFSConfig, dfs),
-}
-
-
-def make_search(name: str, config) -> Search:
-    """The search function for a strategy name, bound to its config."""
-    if name not in SEARCHES:
-        raise ValueError(f"unknown search {name!r}: expected one of {', '.join(SEARCHES)}")
-    return partial(SEARCHES[name][1], config=config)
-
+from metacot.search.astar import AStarConfig
+from metacot.search.beam import BeamConfig
+from metacot.search.best_of_n import BestOfNConfig
+from metacot.search.bfs import BFSConfig, DFSConfig
+from metacot.search.budget import UNITS, Allowance, Budget, ComputeTarget
+from metacot.search.config import SEARCHES, SearchConfig, make_search, strategies_with
+from metacot.search.mcts import MCTSConfig
+from metacot.search.protocol import Expand, Request, Score, Search, SearchGen, StrategyConfig
+from metacot.search.runner import Runner, RunnerStats
 
 __all__ = [
     "SEARCHES",
@@ -39,11 +21,18 @@ __all__ = [
     "BeamConfig",
     "BestOfNConfig",
     "Budget",
+    "ComputeTarget",
     "DFSConfig",
     "Expand",
     "MCTSConfig",
+    "Request",
     "Runner",
     "RunnerStats",
     "Score",
+    "Search",
+    "SearchConfig",
+    "SearchGen",
+    "StrategyConfig",
     "make_search",
+    "strategies_with",
 ]

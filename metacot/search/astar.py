@@ -6,20 +6,28 @@ import heapq
 import math
 from dataclasses import dataclass, field
 
-from metacot.search.budget import Budget, search_budget
-from metacot.search.runner import Expand, Score
+from metacot.search.budget import Budget
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
 from metacot.tree import Node, SearchTree
+
+HEURISTICS = ("neglog", "linear")
 
 
 @dataclass
-class AStarConfig:
-    max_nodes: int | None = 200  # never grow the tree past this many nodes (None: only the budget limits it)
+class AStarConfig(StrategyConfig):
+    budget: Budget = field(default_factory=lambda: Budget(nodes=200))  # the tree grows to 200 nodes at most
     expand_width: int = 8  # children proposed per expansion
     step_cost: float = 0.1  # g = step_cost * depth; 0 gives best-first by value (the Meta-CoT paper's "A*")
     heuristic: str = "neglog"  # h from the PRM score: "neglog": -log(score), "linear": 1 - score
     h_weight: float = 1.0
     stop_at_first_solution: bool = True
-    budget: Budget = field(default_factory=Budget)  # the shared budget; max_nodes tightens its node limit
+
+    def validate(self) -> None:
+        super().validate()
+        at_least("expand_width", self.expand_width, 1)
+        at_least("step_cost", self.step_cost, 0, float)
+        at_least("h_weight", self.h_weight, 0, float)
+        one_of("heuristic", self.heuristic, HEURISTICS)
 
 
 def heuristic(score: float, kind: str) -> float:
@@ -30,10 +38,9 @@ def heuristic(score: float, kind: str) -> float:
     raise ValueError(f"unknown heuristic {kind!r}: expected 'neglog' or 'linear'")
 
 
-def astar(tree: SearchTree, config: AStarConfig):
+def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
     """Pop the lowest f (ties: deeper first, then creation order), goal-test it, expand and score its children."""
-    heuristic(1.0, config.heuristic)  # reject an unknown heuristic before searching
-    budget = search_budget(config)
+    budget = config.budget
     frontier: list[tuple[float, int, int]] = [(0.0, 0, tree.root.id)]
     while frontier:
         _, _, node_id = heapq.heappop(frontier)
@@ -57,4 +64,4 @@ def astar(tree: SearchTree, config: AStarConfig):
 
 
 def f_value(node: Node, config: AStarConfig) -> float:
-    return config.step_cost * node.depth + config.h_weight * heuristic(node.score, config.heuristic)
+    return config.step_cost * node.depth + config.h_weight * heuristic(node.score or 0.0, config.heuristic)

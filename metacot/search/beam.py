@@ -8,25 +8,50 @@ is in level order: the root, then each level's kept nodes best first (and a solu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
-from metacot.search.budget import Budget, search_budget
-from metacot.search.runner import Expand, Score
+from metacot.search.budget import ComputeTarget
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least
 from metacot.tree import Node, SearchTree
 
 
 @dataclass
-class BeamConfig:
+class BeamConfig(StrategyConfig):
     beam_width: int = 4  # k: nodes kept per level
     expand_width: int = 4  # children proposed per beam node
     max_depth: int = 64  # levels at most
     stop_at_first_solution: bool = True
-    budget: Budget = field(default_factory=Budget)
+
+    def validate(self) -> None:
+        super().validate()
+        at_least("beam_width", self.beam_width, 1)
+        at_least("expand_width", self.expand_width, 1)
+        at_least("max_depth", self.max_depth, 0)
+
+    def matched(self, target: ComputeTarget) -> BeamConfig:
+        """With target.fit, the beam width (and the expansion width, unless fixed) sized to what a full run to a
+        solution's depth can afford: the root's children, then expand_width per beam node per level."""
+        matched = super().matched(target)
+        if not target.fit or "beam_width" in target.fixed:
+            return matched
+        if "expand_width" in target.fixed:
+            width = target.largest(lambda k: _full_run_cost(target, k, matched.expand_width))
+            return dataclasses.replace(matched, beam_width=width or matched.beam_width)
+        width = target.largest(lambda k: _full_run_cost(target, k, k))
+        return matched if width is None else dataclasses.replace(matched, beam_width=width, expand_width=width)
 
 
-def beam(tree: SearchTree, config: BeamConfig):
+def _full_run_cost(target: ComputeTarget, width: int, expand: int) -> int:
+    """A search to the target's depth: the root's children, then `expand` per beam node per level, all scored."""
+    created = expand + width * expand * (target.depth - 1)
+    policy_calls = 1 + width * (target.depth - 1)
+    return target.cost(created, policy_calls=policy_calls, prm_calls=target.depth, scored_nodes=created)
+
+
+def beam(tree: SearchTree, config: BeamConfig) -> SearchGen:
     """Level by level: expand the beam, score the children, keep the best beam_width non-terminal ones."""
-    budget = search_budget(config)
+    budget = config.budget
     tree.visit(tree.root)
     level = [tree.root]
     for _ in range(config.max_depth):

@@ -19,31 +19,58 @@ the root between chains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 import orjson
 
-from metacot.search.budget import Budget, search_budget
-from metacot.search.runner import Expand, Score
+from metacot.search.budget import ComputeTarget
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
 from metacot.tree import Node, SearchTree
 
 SELECTIONS = ("majority", "weighted", "argmax")
 
 
 @dataclass
-class BestOfNConfig:
+class BestOfNConfig(StrategyConfig):
     n: int = 8  # chains sampled (at most as many as the policy has distinct first steps, if it samples without
     # replacement, as the symbolic policy does)
     selection: str = "majority"  # "majority" | "weighted" (PRM-weighted vote) | "argmax" (PRM)
     max_depth: int = 64  # a chain is cut after this many steps
-    budget: Budget = field(default_factory=Budget)
+
+    def validate(self) -> None:
+        super().validate()
+        at_least("n", self.n, 1)
+        one_of("selection", self.selection, SELECTIONS)
+        at_least("max_depth", self.max_depth, 0)
+
+    def matched(self, target: ComputeTarget) -> BestOfNConfig:
+        """With target.fit, N sized to what N full chains to a solution's depth can afford."""
+        matched = super().matched(target)
+        if not target.fit or "n" in target.fixed:
+            return matched
+        scored = self.selection != "majority"
+
+        def cost(n: int) -> int:  # the root's N children, then one step per chain per level; the finals scored
+            return target.cost(
+                n * target.depth,
+                policy_calls=1 + n * (target.depth - 1),
+                prm_calls=int(scored),
+                scored_nodes=n if scored else 0,
+            )
+
+        return dataclasses.replace(matched, n=target.largest(cost) or matched.n)
+
+    def answer_correct(self, tree: SearchTree) -> bool | None:
+        """Whether the answer the selection rule picks (vote or PRM, no verifier) is correct."""
+        choice = selected(tree, self.selection)
+        return choice is not None and bool(choice.correct)
 
 
-def best_of_n(tree: SearchTree, config: BestOfNConfig):
-    """Grow N chains in lockstep, visit them in order, score the final steps if the selection needs it."""
-    if config.selection not in SELECTIONS:
-        raise ValueError(f"unknown selection {config.selection!r}: expected one of {', '.join(SELECTIONS)}")
-    budget = search_budget(config)
+def best_of_n(tree: SearchTree, config: BestOfNConfig) -> SearchGen:
+    """Grow N chains in lockstep, visit them in order, score the final steps if the selection needs it (the
+    chosen answer is read off the tree afterwards: `selected`)."""
+    budget = config.budget
     scored = config.selection != "majority"
     # The final steps are scored at the end: room for them is kept by asking for the first steps as scored.
     n = budget.room(tree.compute, config.n, scored=scored)
@@ -74,7 +101,6 @@ def best_of_n(tree: SearchTree, config: BestOfNConfig):
         k = budget.allowance(tree.compute).score(len(finals))  # all of them, by the reservation above
         if k:
             yield Score(finals[:k])
-    return select(finals, config.selection)
 
 
 def is_answer(node: Node) -> bool:

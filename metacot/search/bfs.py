@@ -4,7 +4,7 @@ Both expand one node at a time (the runner still batches the searches of many pr
 the order they take them up: BFS level by level, DFS down the first child and back. Without a heuristic
 children keep the policy's order and the PRM is never called; with heuristic="prm" the children of each
 expansion are scored and taken up best first. The goal test is at generation: with stop_at_first_solution
-a verified child ends the search as soon as it is created. max_nodes is a node budget, like A*'s.
+a verified child ends the search as soon as it is created. The budget's default node limit is A*'s.
 """
 
 from __future__ import annotations
@@ -12,20 +12,24 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from metacot.search.budget import Budget, search_budget
-from metacot.search.runner import Expand, Score
+from metacot.search.budget import Budget
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = (None, "none", "prm")
 
 
 @dataclass
-class BFSConfig:
-    max_nodes: int | None = 200  # never grow the tree past this many nodes (None: only the budget limits it)
+class BFSConfig(StrategyConfig):
+    budget: Budget = field(default_factory=lambda: Budget(nodes=200))  # the tree grows to 200 nodes at most
     expand_width: int = 8  # children proposed per expansion
     heuristic: str | None = None  # None or "none": the policy's order; "prm": children by PRM score, best first
     stop_at_first_solution: bool = True
-    budget: Budget = field(default_factory=Budget)
+
+    def validate(self) -> None:
+        super().validate()
+        at_least("expand_width", self.expand_width, 1)
+        one_of("heuristic", self.heuristic, HEURISTICS)
 
 
 @dataclass
@@ -33,20 +37,18 @@ class DFSConfig(BFSConfig):
     pass
 
 
-def bfs(tree: SearchTree, config: BFSConfig):
+def bfs(tree: SearchTree, config: BFSConfig) -> SearchGen:
     """First in, first out: a level's nodes are all taken up before the next level's."""
     return _search(tree, config, depth_first=False)
 
 
-def dfs(tree: SearchTree, config: DFSConfig):
+def dfs(tree: SearchTree, config: DFSConfig) -> SearchGen:
     """Last in, first out: a node's children are taken up (first child first) before its siblings."""
     return _search(tree, config, depth_first=True)
 
 
-def _search(tree: SearchTree, config: BFSConfig, depth_first: bool):
-    if config.heuristic not in HEURISTICS:
-        raise ValueError(f"unknown heuristic {config.heuristic!r}: expected None, 'none' or 'prm'")
-    budget = search_budget(config)
+def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen:
+    budget = config.budget
     scored = config.heuristic == "prm"
     frontier: deque[Node] = deque([tree.root])
     while frontier:

@@ -9,11 +9,13 @@ A search asks its budget before each round of requests how much it may still ask
 
 `budget.room(tree.compute, want)` is the one-expansion shortcut. Reserving assumes every Expand returns all
 the children it asked for, so a search that follows its allowance never spends past any limit.
+A ComputeTarget is what a benchmark sizes a strategy's config to (`StrategyConfig.matched`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -44,16 +46,14 @@ class Budget:
         self.validate()
 
     def validate(self) -> Budget:
-        """Self, after checking every limit; a ValueError names the bad field."""
+        """Self, after checking every limit; a ValueError message starts with the bad field's name."""
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None and (type(value) is not int or value < (1 if f.name == "max_step_tokens" else 0)):
                 least = "a positive" if f.name == "max_step_tokens" else "a non-negative"
-                raise ValueError(f"budget.{f.name} must be {least} integer or None, got {value!r}")
+                raise ValueError(f"{f.name}: must be {least} integer or None, got {value!r}")
         if self.generated_tokens is not None and self.max_step_tokens is None:
-            raise ValueError(
-                "budget.generated_tokens needs budget.max_step_tokens: the most tokens one proposed step can take"
-            )
+            raise ValueError("generated_tokens: needs max_step_tokens, the most tokens one proposed step can take")
         return self
 
     @classmethod
@@ -67,16 +67,6 @@ class Budget:
         """The units that have a limit, and the limit."""
         return {unit: getattr(self, unit) for unit in UNITS if getattr(self, unit) is not None}
 
-    def tighten(self, **limits: int | None) -> Budget:
-        """A copy where each given limit (None: ignored) replaces a looser one."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for unit, limit in limits.items():
-            if unit not in UNITS:
-                raise ValueError(f"unknown budget unit {unit!r}: expected one of {', '.join(UNITS)}")
-            if limit is not None:
-                values[unit] = limit if values[unit] is None else min(limit, values[unit])
-        return Budget(**values)
-
     def allowance(self, compute: Compute) -> Allowance:
         """What is left of the budget after `compute`, to plan the next round of requests from."""
 
@@ -84,7 +74,7 @@ class Budget:
             limit = getattr(self, unit)
             return _NO_LIMIT if limit is None else max(0, limit - getattr(compute, unit))
 
-        return Allowance(*(left(unit) for unit in UNITS), self.max_step_tokens or 1)
+        return Allowance(**{unit: left(unit) for unit in UNITS}, max_step_tokens=self.max_step_tokens or 1)
 
     def room(self, compute: Compute, want: int, scored: bool = True) -> int:
         """How many children (at most `want`) one Expand may ask for now; 0: the search must stop expanding.
@@ -140,9 +130,39 @@ class Allowance:
         return k
 
 
-def search_budget(config: Any) -> Budget:
-    """The budget a search runs under: config.budget, tightened by the config's own max_nodes when it has one
-    (MCTS's and A*'s max_nodes predate the shared budget and mean the same as budget.nodes)."""
-    budget = config.budget.validate()
-    max_nodes = getattr(config, "max_nodes", None)
-    return budget.tighten(nodes=max_nodes) if max_nodes is not None else budget
+@dataclass(frozen=True)
+class ComputeTarget:
+    """What a strategy is sized to when strategies are compared at equal compute: a limit in one unit, the shape
+    of a full run to a solution, and the settings that were given explicitly (never changed by the sizing)."""
+
+    unit: str
+    limit: int
+    depth: int  # steps in a solution
+    step_tokens: int  # the most tokens one proposed step takes (the budget's max_step_tokens)
+    fit: bool = True  # size a strategy's breadth (best-of-N's N, beam's width) to what a full run can afford
+    fixed: frozenset[str] = frozenset()
+
+    def budget(self) -> Budget:
+        return Budget.of(self.unit, self.limit, max_step_tokens=self.step_tokens)
+
+    def cost(self, created: int, policy_calls: int, prm_calls: int, scored_nodes: int) -> int:
+        """A full run's cost in the target's unit, from the nodes it creates (the root aside) and its calls."""
+        compute = Compute(
+            nodes=1 + created,
+            policy_calls=policy_calls,
+            generated_tokens=self.step_tokens * created,
+            prm_calls=prm_calls,
+            scored_nodes=scored_nodes,
+        )
+        return getattr(compute, self.unit)
+
+    def largest(self, cost: Callable[[int], int], cap: int = 64) -> int | None:
+        """The largest size in 1..cap whose full run costs at most the limit (1 if none does); None when the cost
+        does not grow with the size (the budget does not bound it: keep the default)."""
+        if cost(2) == cost(1):
+            return None
+        best = 1
+        for size in range(1, cap + 1):
+            if cost(size) <= self.limit:
+                best = size
+        return best

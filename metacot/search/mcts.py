@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from metacot.search.budget import Budget, search_budget
-from metacot.search.runner import Expand, Score
+from metacot.search.budget import ComputeTarget
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least
 from metacot.tree import Node, SearchTree
 
 
 @dataclass
-class MCTSConfig:
+class MCTSConfig(StrategyConfig):
     simulations: int = 64
-    max_nodes: int | None = None  # stop before the tree would grow past this many nodes
     expand_width: int = 8  # children proposed per expansion
     c_puct: float = 1.0
     verified_reward: bool = True  # back up 1/0 from the verifier at terminal nodes instead of their PRM score
     stop_at_first_solution: bool = True
-    budget: Budget = field(default_factory=Budget)  # the shared budget; max_nodes tightens its node limit
+
+    def validate(self) -> None:
+        super().validate()
+        at_least("simulations", self.simulations, 0)
+        at_least("expand_width", self.expand_width, 1)
+        at_least("c_puct", self.c_puct, 0, float)
+
+    def matched(self, target: ComputeTarget) -> MCTSConfig:
+        """Simulations so generous that the budget binds first (unless the tree is exhausted)."""
+        matched = super().matched(target)
+        if "simulations" in target.fixed:
+            return matched
+        return dataclasses.replace(matched, simulations=20 * target.limit + 100)
 
 
-def mcts(tree: SearchTree, config: MCTSConfig):
+def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
     """Each simulation: select a leaf by PUCT, expand and score its children, back up the best child's value."""
-    budget = search_budget(config)
+    budget = config.budget
     for _ in range(config.simulations):
         path = select(tree, config.c_puct)
         leaf = path[-1]
@@ -57,9 +69,10 @@ def select(tree: SearchTree, c_puct: float) -> list[Node]:
     path = [node]
     while node.children:
         explore = c_puct * math.sqrt(node.visits)
-        best, best_score = None, -math.inf
-        for child in map(nodes.__getitem__, node.children):
-            score = _q(child) + explore * child.prior / (1 + child.visits)
+        children = [nodes[i] for i in node.children]
+        best, best_score = children[0], -math.inf
+        for child in children:
+            score = _q(child) + explore * (child.prior or 0.0) / (1 + child.visits)
             if score > best_score:
                 best, best_score = child, score
         node = best
@@ -70,14 +83,14 @@ def select(tree: SearchTree, c_puct: float) -> list[Node]:
 def _q(node: Node) -> float:
     if node.visits:
         return node.value_sum / node.visits
-    if node.terminal:
-        return 1.0 if node.correct else 0.0
-    return node.score or 0.0
+    known = node.known_value
+    return known if known is not None else node.score or 0.0
 
 
 def leaf_value(node: Node, config: MCTSConfig) -> float:
-    if node.terminal and config.verified_reward:
-        return 1.0 if node.correct else 0.0
+    known = node.known_value
+    if known is not None and config.verified_reward:
+        return known
     if node.expanded and not node.children:
         return 0.0
     return node.score or 0.0
@@ -85,8 +98,8 @@ def leaf_value(node: Node, config: MCTSConfig) -> float:
 
 def set_priors(children: list[Node]) -> None:
     """Softmax over the steps' log-probabilities when the policy gave them, else uniform."""
-    logprobs = [c.logprob for c in children]
-    if children and all(lp is not None for lp in logprobs):
+    logprobs = [c.logprob for c in children if c.logprob is not None]
+    if children and len(logprobs) == len(children):
         top = max(logprobs)
         weights = [math.exp(lp - top) for lp in logprobs]
         total = sum(weights)

@@ -4,42 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from metacot.policy.base import ExpandRequest, Policy, Proposal
+from metacot.policy.base import ExpandRequest, Policy
 from metacot.prm.base import RewardModel, ScoreRequest
-from metacot.problems.base import Domain, StepOutcome
+from metacot.problems.base import Domain
+from metacot.search.expand import grow
+from metacot.search.protocol import Expand, Score, Search, SearchGen
 from metacot.seeding import mix, problem_seed
 from metacot.tree import Node, SearchTree
 
-
-@dataclass(slots=True)
-class Expand:
-    """A search asks for up to n children of node; it receives the list of new child nodes.
-
-    A search may also yield a list of Expand requests for distinct nodes (a round of expansions, e.g. N
-    best-of-N chains advancing in lockstep); it then receives one list of new children per request, in order.
-    """
-
-    node: Node
-    n: int
-
-
-@dataclass(slots=True)
-class Score:
-    """A search asks for PRM scores of nodes; it receives the scores (also stored on the nodes)."""
-
-    nodes: list[Node]
-
-
-Request = Expand | list[Expand] | Score
-Search = Callable[[SearchTree], Generator[Request, Any, None]]
-
 log = logging.getLogger("metacot")
-
-TRUNCATED = "the step was cut off at the token limit"
 
 
 @dataclass
@@ -70,47 +47,38 @@ class RunnerStats:
 
 @dataclass(slots=True)
 class _Job:
+    """One search in flight and what it waits for: a round of expansions, or scores, or nothing (finished)."""
+
     index: int
     problem: Any
     tree: SearchTree
-    search: Generator[Request, Any, None]
+    search: SearchGen
     seed: int
     started: float
-    request: Request | None = None
+    expansions: list[Expand] = field(default_factory=list)  # one yielded Expand is a round of one
+    single: bool = False  # the search yielded one Expand: it receives one list of children, not a list of lists
+    scoring: list[Node] | None = None
+    finished: bool = False
 
-
-def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: list[Proposal]) -> list[Node]:
-    """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
-    nodes. A step identical to a sibling's is merged into it (counted in its `duplicates`), not searched twice."""
-    node.expanded = True
-    compute = tree.compute
-    compute.policy_calls += 1
-    compute.proposals += len(proposals)
-    siblings = {tree.nodes[i].step: tree.nodes[i] for i in node.children}
-    children = []
-    for p in proposals:
-        compute.generated_tokens += p.tokens
-        if p.text in siblings:
-            siblings[p.text].duplicates += 1
-            continue
-        if p.finish_reason == "length":
-            outcome = StepOutcome(state=None, terminal=True, correct=False, error=TRUNCATED)
+    def wait_for(self, request: Any) -> None:
+        """Record what the search asks for next; a TypeError or ValueError for what it may not yield."""
+        self.expansions, self.single, self.scoring = [], False, None
+        if isinstance(request, Score):
+            self.scoring = request.nodes
+        elif isinstance(request, Expand):
+            self.expansions, self.single = [request], True
+        elif isinstance(request, list) and all(isinstance(e, Expand) for e in request):
+            if len({id(e.node) for e in request}) < len(request):
+                raise ValueError("a round of expansions names the same node twice (it would get the same proposals)")
+            self.expansions = request
         else:
-            outcome = domain.apply_step(problem, node.state, p.text)
-        child = tree.add_child(
-            node,
-            p.text,
-            state=outcome.state,
-            tokens=p.tokens,
-            logprob=p.logprob,
-            finish_reason=p.finish_reason,
-            terminal=outcome.terminal,
-            correct=outcome.correct,
-            error=outcome.error,
-        )
-        siblings[p.text] = child
-        children.append(child)
-    return children
+            raise TypeError(
+                f"a search yielded {request!r}; expected Expand(node, n), a list of Expand, or Score(nodes)"
+            )
+
+    def finish(self) -> None:
+        self.expansions, self.scoring, self.finished = [], None, True
+        self.tree.compute.wall_time = time.perf_counter() - self.started
 
 
 class Runner:
@@ -148,12 +116,12 @@ class Runner:
                     jobs.append(self._start(*item))
             self.stats.rounds += 1
             self.stats.in_flight += len(jobs)
-            self._expand([j for j in jobs if type(j.request) is Expand or type(j.request) is list])
-            self._score([j for j in jobs if type(j.request) is Score])
+            self._expand([j for j in jobs if j.expansions])
+            self._score([j for j in jobs if j.scoring is not None])  # searches that just got children score now
             for job in jobs:
-                if job.request is None:
+                if job.finished:
                     finished[job.index] = job.tree
-            jobs = [j for j in jobs if j.request is not None]
+            jobs = [j for j in jobs if not j.finished]
             while next_out in finished:
                 yield finished.pop(next_out)
                 next_out += 1
@@ -168,28 +136,27 @@ class Runner:
         return job
 
     def _advance(self, job: _Job, answer: Any) -> None:
+        """Send the answer in and record the search's next request (an empty round is answered at once)."""
         while True:
             try:
                 request = job.search.send(answer)
             except StopIteration:
-                job.request = None
-                job.tree.compute.wall_time = time.perf_counter() - job.started
+                job.finish()
                 return
-            if type(request) is list and not request:  # an empty round of expansions: nothing to ask
+            if isinstance(request, list) and not request:  # an empty round of expansions: nothing to ask
                 answer = []
                 continue
-            _check(request)
-            job.request = request
+            job.wait_for(request)
             return
 
     def _expand(self, jobs: list[_Job]) -> None:
+        """One policy call for every expansion the jobs wait for; each job receives its children."""
         if not jobs:
             return
-        owners = [j for j in jobs for _ in _expansions(j.request)]
+        asks = [(job, expand) for job in jobs for expand in job.expansions]
         requests = [
-            ExpandRequest(j.problem, j.tree, e.node, e.n, mix(j.seed, e.node.id, 0))
-            for j in jobs
-            for e in _expansions(j.request)
+            ExpandRequest(problem=job.problem, tree=job.tree, node=e.node, n=e.n, seed=mix(job.seed, e.node.id, 0))
+            for job, e in asks
         ]
         start = time.perf_counter()
         try:
@@ -200,23 +167,21 @@ class Runner:
         self.stats.policy_time += time.perf_counter() - start
         self.stats.policy_calls += 1
         self.stats.policy_requests += len(requests)
-        grown = [
-            grow(self.domain, job.problem, job.tree, request.node, props[: request.n])
-            for job, request, props in zip(owners, requests, proposals, strict=True)
-        ]
-        offset = 0
-        for job in jobs:  # one list of children per Expand; a round of expansions gets a list of those lists
-            if type(job.request) is Expand:
-                answer, offset = grown[offset], offset + 1
-            else:
-                answer, offset = grown[offset : offset + len(job.request)], offset + len(job.request)
-            self._advance(job, answer)
+        grown: dict[int, list[list[Node]]] = {id(job): [] for job in jobs}
+        for (job, expand), props in zip(asks, proposals, strict=True):
+            grown[id(job)].append(grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n]))
+        for job in jobs:
+            children = grown[id(job)]
+            self._advance(job, children[0] if job.single else children)
 
     def _score(self, jobs: list[_Job]) -> None:
+        """One PRM call for every node the jobs wait to have scored; each job receives its scores."""
         if not jobs:
             return
+        asks = [(job, node) for job in jobs for node in job.scoring or ()]
         requests = [
-            ScoreRequest(j.problem, j.tree, node, mix(j.seed, node.id, 1)) for j in jobs for node in j.request.nodes
+            ScoreRequest(problem=job.problem, tree=job.tree, node=node, seed=mix(job.seed, node.id, 1))
+            for job, node in asks
         ]
         start = time.perf_counter()
         try:
@@ -227,16 +192,14 @@ class Runner:
         self.stats.prm_time += time.perf_counter() - start
         self.stats.prm_calls += 1
         self.stats.prm_requests += len(requests)
-        offset = 0
+        mine: dict[int, list[float]] = {id(job): [] for job in jobs}
+        for (job, node), score in zip(asks, scores, strict=True):
+            node.score = score
+            mine[id(job)].append(score)
         for job in jobs:
-            nodes = job.request.nodes
-            mine = scores[offset : offset + len(nodes)]
-            offset += len(nodes)
-            for node, score in zip(nodes, mine, strict=True):
-                node.score = score
             job.tree.compute.prm_calls += 1
-            job.tree.compute.scored_nodes += len(nodes)
-            self._advance(job, mine)
+            job.tree.compute.scored_nodes += len(mine[id(job)])
+            self._advance(job, mine[id(job)])
 
     def _isolate(self, jobs: list[_Job], call: Callable[[list[_Job]], None], backend: str, error: Exception) -> None:
         """After a backend call failed (its own retries spent), ask for each search alone: the searches whose
@@ -249,20 +212,4 @@ class Runner:
         job.tree.failed = f"{backend}: {type(error).__name__}: {error}"
         log.warning("problem %s failed: %s", job.tree.problem_id, job.tree.failed)
         job.search.close()
-        job.request = None
-        job.tree.compute.wall_time = time.perf_counter() - job.started
-
-
-def _expansions(request: Expand | list[Expand]) -> list[Expand]:
-    return [request] if type(request) is Expand else request
-
-
-def _check(request: Any) -> None:
-    """A TypeError for anything a search may not yield (the runner would otherwise wait on it forever)."""
-    if type(request) is Expand or type(request) is Score:
-        return
-    if type(request) is list and all(type(e) is Expand for e in request):
-        if len({id(e.node) for e in request}) < len(request):
-            raise ValueError("a round of expansions names the same node twice (it would get the same proposals)")
-        return
-    raise TypeError(f"a search yielded {request!r}; expected Expand(node, n), a list of Expand, or Score(nodes)")
+        job.finish()

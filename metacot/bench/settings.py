@@ -1,0 +1,119 @@
+"""Strategy benchmark settings: the grid, the game, and strategies as named on the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from metacot.config import ConfigError, from_dict
+from metacot.search import SEARCHES
+
+DEFAULT_STRATEGIES = ("mcts", "astar", "beam", "best_of_n", "bfs", "dfs")
+
+
+class BenchError(ValueError):
+    """A benchmark directory or setting that cannot be used; the message says which and why."""
+
+
+@dataclass
+class BenchSettings:
+    out: str = "runs/bench-strategies"
+    num_problems: int = 200
+    num_numbers: int = 4
+    low: int = 1
+    high: int = 99
+    target_low: int = 10
+    target_high: int = 100
+    target: int | None = None  # 24 (with numbers 1..13): the Game of 24
+    strategies: list[str] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+    budgets: list[int] = field(default_factory=lambda: [20, 50, 100, 200])
+    unit: str = "nodes"
+    noise: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3])  # oracle flip probabilities
+    mistake_rate: float = 0.1  # the symbolic policy's share of wrong steps
+    expand_width: int | None = None  # children per expansion for every strategy with the setting; None: theirs
+    fit: bool = True  # size best-of-N's N and beam's width to the budget
+    seed: int = 0
+    concurrency: int = 64
+
+    # What the rows depend on besides their key: a directory resumed with other values is refused.
+    IDENTITY = (
+        "num_numbers",
+        "low",
+        "high",
+        "target_low",
+        "target_high",
+        "target",
+        "unit",
+        "mistake_rate",
+        "expand_width",
+        "fit",
+    )
+
+    def identity(self) -> dict:
+        return {"seed": self.seed, **{key: getattr(self, key) for key in self.IDENTITY}}
+
+    @property
+    def depth(self) -> int:
+        """Steps in a Countdown solution: each combines two numbers into one."""
+        return self.num_numbers - 1
+
+    def game_name(self) -> str:
+        if self.target is not None:
+            return f"Countdown-{self.num_numbers}, target {self.target}"
+        return f"Countdown-{self.num_numbers}"
+
+    def describe(self) -> str:
+        """One paragraph on what was run, for the table's heading."""
+        width = (
+            "strategies' own expansion widths"
+            if self.expand_width is None
+            else f"{self.expand_width} children per expansion"
+        )
+        game = f"Game of {self.target}" if self.target is not None else f"targets {self.target_low}..{self.target_high}"
+        return (
+            f"Countdown-{self.num_numbers} (numbers {self.low}..{self.high}, {game}), "
+            f"{self.num_problems} problems, seed {self.seed}; symbolic policy (mistake rate "
+            f"{self.mistake_rate:g}); oracle PRM whose verdict flips with the given probability; budgets in "
+            f"{self.unit} per problem; {width}{'; best-of-N and beam sized to the budget' if self.fit else ''}."
+        )
+
+
+@dataclass
+class StrategySpec:
+    """A strategy as named on the command line: a registered search and optional config overrides,
+    e.g. "dfs:heuristic=prm" or "best_of_n:selection=argmax:n=16"."""
+
+    label: str
+    name: str
+    overrides: dict[str, Any]
+
+    @classmethod
+    def parse(cls, text: str) -> StrategySpec:
+        name, *pairs = text.strip().split(":")
+        if name not in SEARCHES:
+            raise BenchError(f"unknown strategy {name!r} in {text!r}: expected one of {', '.join(SEARCHES)}")
+        overrides = {}
+        for pair in pairs:
+            key, eq, value = pair.partition("=")
+            if not eq or not key:
+                raise BenchError(f"strategy {text!r}: expected key=value after ':', got {pair!r}")
+            overrides[key.strip()] = _literal(value.strip())
+        try:
+            from_dict(SEARCHES[name][0], overrides, name)  # checks the keys, value types and values
+        except ConfigError as error:
+            raise BenchError(f"strategy {text!r}: {error}") from None
+        return cls(text.strip(), name, overrides)
+
+
+def _literal(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("none", "null"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

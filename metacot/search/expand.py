@@ -1,0 +1,45 @@
+"""Child creation: the policy's proposals for a node become checked child nodes of the tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metacot.policy.base import Proposal
+from metacot.problems.base import Domain, StepOutcome
+from metacot.tree import Node, SearchTree
+
+TRUNCATED = "the step was cut off at the token limit"
+
+
+def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: list[Proposal]) -> list[Node]:
+    """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
+    nodes. A step identical to a sibling's is merged into it (counted in its `duplicates`), not searched twice."""
+    node.expanded = True
+    compute = tree.compute
+    compute.policy_calls += 1
+    compute.proposals += len(proposals)
+    siblings = {tree.nodes[i].step: tree.nodes[i] for i in node.children}
+    children = []
+    for p in proposals:
+        compute.generated_tokens += p.tokens
+        if p.text in siblings:
+            siblings[p.text].duplicates += 1
+            continue
+        if p.finish_reason == "length":
+            outcome = StepOutcome(state=None, terminal=True, correct=False, error=TRUNCATED)
+        else:
+            outcome = domain.apply_step(problem, node.state, p.text)
+        child = tree.add_child(
+            node,
+            p.text,
+            state=outcome.state,
+            tokens=p.tokens,
+            logprob=p.logprob,
+            finish_reason=p.finish_reason,
+            terminal=outcome.terminal,
+            correct=outcome.correct,
+            error=outcome.error,
+        )
+        siblings[p.text] = child
+        children.append(child)
+    return children

@@ -1,0 +1,97 @@
+"""What a search strategy is: a generator of Expand / Score requests over a tree, and a validated config.
+
+A strategy never calls a model. It yields requests and receives the answers from the runner:
+
+    children = yield Expand(node, n)                 # up to n new children of node
+    per_node = yield [Expand(a, 2), Expand(b, 1)]    # a round of expansions: one list of children per request
+    scores = yield Score(children)                   # PRM scores, also stored on the nodes
+
+Strategies import this module, budget and tree only, never the runner (which imports the backends).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from metacot.search.budget import Budget, ComputeTarget
+from metacot.tree import Node, SearchTree
+
+
+@dataclass(slots=True)
+class Expand:
+    """A search asks for up to n children of node; it receives the list of new child nodes.
+
+    A search may also yield a list of Expand requests for distinct nodes (a round of expansions, e.g. N
+    best-of-N chains advancing in lockstep); it then receives one list of new children per request, in order.
+    """
+
+    node: Node
+    n: int
+
+
+@dataclass(slots=True)
+class Score:
+    """A search asks for PRM scores of nodes; it receives the scores (also stored on the nodes)."""
+
+    nodes: list[Node]
+
+
+Request = Expand | list[Expand] | Score
+# What every strategy function returns: it yields requests, receives their answers, and leaves its product in the tree.
+SearchGen = Generator[Request, Any, None]
+Search = Callable[[SearchTree], SearchGen]
+
+C = TypeVar("C", bound="StrategyConfig")
+
+
+@dataclass
+class StrategyConfig:
+    """The base of every strategy's config: the shared compute budget, validation when built, and how to size
+    the strategy when strategies are compared at equal compute.
+
+    Subclasses check their own settings in `validate()` (calling this one); a ValueError message starts with the
+    setting's name ("expand_width: ..."), so a config loader can prefix the section ("search.astar.expand_width").
+    """
+
+    budget: Budget = field(default_factory=Budget)
+    # Settings that were renamed: old name -> the new key, for a clear error when an old config uses one.
+    MOVED: ClassVar[dict[str, str]] = {"max_nodes": "budget.nodes"}
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if not isinstance(self.budget, Budget):
+            raise ValueError(f"budget: expected a Budget, got {self.budget!r}")
+        try:
+            self.budget.validate()
+        except ValueError as error:
+            raise ValueError(f"budget.{error}") from None
+
+    def matched(self: C, target: ComputeTarget) -> C:
+        """This config with the target's budget as its only limit (settings in target.fixed are kept); a strategy
+        whose breadth the budget should size (best-of-N's N, beam's width) overrides this."""
+        return dataclasses.replace(self, budget=target.budget())
+
+    def answer_correct(self, tree: SearchTree) -> bool | None:
+        """Whether the answer the strategy picks without the verifier is correct; None for a strategy that does
+        not pick one (it stops at, or keeps, the verified solutions)."""
+        return None
+
+
+def at_least(name: str, value: Any, least: float, kind: type = int) -> None:
+    """A ValueError naming the setting unless value is a number of the kind (int, or float) and at least `least`."""
+    kinds = (int,) if kind is int else (int, float)
+    if type(value) not in kinds or value < least:
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name}: must be {what} of at least {least:g}, got {value!r}")
+
+
+def one_of(name: str, value: Any, options: Iterable[Any]) -> None:
+    """A ValueError naming the setting unless value is one of the options."""
+    options = tuple(options)
+    if value not in options:
+        raise ValueError(f"{name}: unknown {name} {value!r}; expected one of {', '.join(map(repr, options))}")
