@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, get_args, get_origin
 
 import orjson
 
-from metacot.config import SELECTORS, ConfigError, SynthConfig, checked, in_use, load_config, parse_value, set_key
-from metacot.flags import Flag, flag_name, flagged_fields
+from metacot.config import (
+    SELECTORS,
+    ConfigError,
+    SynthConfig,
+    check_key,
+    checked,
+    in_use,
+    load_config,
+    parse_value,
+    set_key,
+)
+from metacot.flags import add_flags, get, given_flags, split_list
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.outputs.rundir import RunDirError
-from metacot.policy import BACKENDS as POLICY_BACKENDS
-from metacot.prm import BACKENDS as PRM_BACKENDS
-from metacot.problems import DOMAINS
-from metacot.problems.math.schema import PRESETS
-from metacot.search import SEARCHES, UNITS, strategies_with
 
 DESCRIPTION = """\
 Synthesize Meta-CoT training data by search: MCTS or A* explores reasoning steps proposed by a
@@ -38,7 +41,6 @@ examples:
   metacot synth --config run.toml                 # every setting from a TOML file; flags override it
 
 Rerunning the same command on the same --out resumes: finished problems are skipped."""
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,80 +90,32 @@ def add_synth_flags(p: argparse.ArgumentParser) -> None:
         help="any config key, e.g. --set search.mcts.c_puct=1.5 (a TOML value; repeatable; applied after the flags)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    defaults = SynthConfig()
-    groups: dict[str, argparse._ArgumentGroup] = {}
-    for name, (spec, hint, keys) in config_flags().items():
-        section = keys[0].split(".")[0] if "." in keys[0] else "run"
-        group = groups.get(section) or groups.setdefault(section, p.add_argument_group(section))
-        kind, metavar = _flag_type(hint)
-        default_values = {repr(_get(defaults, key)) for key in keys}
-        default = _get(defaults, keys[0])
-        shown = f" (default {default})" if len(default_values) == 1 and default is not None else ""
-        choices = list(spec.choices()) if spec.choices is not None else None
-        group.add_argument(
-            name,
-            dest=_dest(name),
-            type=kind,
-            choices=choices,
-            metavar=None if choices else spec.metavar or metavar,
-            help=spec.help + shown,
-        )
-
-
-def config_flags() -> dict[str, tuple[Flag, Any, list[str]]]:
-    """Each flag name -> (its Flag, the fields' type, the config keys it sets), in config order."""
-    flags: dict[str, tuple[Flag, Any, list[str]]] = {}
-    for key, spec, hint in flagged_fields(SynthConfig):
-        name = flag_name(key, spec)
-        flags.setdefault(name, (spec, hint, []))[2].append(key)
-    return flags
+    add_flags(p, SynthConfig)
 
 
 def synth_config(args: argparse.Namespace) -> SynthConfig:
     """The config file (or defaults), then the flags, then --set; checked as a whole."""
     config = load_config(args.config)
-    given = []
-    for name, (_, _, keys) in config_flags().items():
-        value = getattr(args, _dest(name))
-        if value is not None:
-            for key in keys:
-                set_key(config, key, value, name)
-            given.append((name, keys))
+    given = list(given_flags(args, SynthConfig))
+    for name, keys, value in given:
+        for key in keys:
+            set_key(config, key, value, name)
     for item in args.set:
         key, eq, text = item.partition("=")
-        if not eq or not key.strip():
+        key = key.strip()
+        if not eq or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. search.mcts.c_puct=1.5")
-        set_key(config, key.strip(), parse_value(text.strip()), f"--set {key.strip()}")
-    for name, keys in given:
-        if not any(in_use(config, key) for key in keys):
-            raise ConfigError(f"{name}: sets {', '.join(keys)}, which the chosen {_choices(config, keys[0])} does not use")
+        set_key(config, key, parse_value(text.strip()), f"--set {key}")
+        check_key(config, key, f"--set {key}")
+    for name, keys, _ in given:
+        used = [key for key in keys if in_use(config, key)]
+        if not used:
+            section = keys[0].split(".")[0]
+            chosen = f"{section}.{SELECTORS[section]} ({get(config, f'{section}.{SELECTORS[section]}')!r})"
+            raise ConfigError(f"{name}: sets {', '.join(keys)}, which the chosen {chosen} does not use")
+        for key in used:
+            check_key(config, key, name)
     return checked(config)
-
-
-def _choices(config: SynthConfig, key: str) -> str:
-    section = key.split(".")[0]
-    selector = SELECTORS[section]
-    return f"{section}.{selector} ({getattr(getattr(config, section), selector)!r})"
-
-
-def _get(config: Any, key: str) -> Any:
-    for part in key.split("."):
-        config = getattr(config, part)
-    return config
-
-
-def _dest(flag: str) -> str:
-    return "config:" + flag.lstrip("-")
-
-
-def _flag_type(hint: Any) -> tuple[Callable[[str], Any], str]:
-    """How a flag's text becomes the field's value, and its metavar: N, X, LIST or TEXT."""
-    options = [o for o in get_args(hint) if o is not type(None)] if get_origin(hint) is not list else []
-    if options:
-        hint = options[0]
-    if get_origin(hint) is list:
-        return _split, "LIST"
-    return {int: (int, "N"), float: (float, "X")}.get(hint, (str, "TEXT"))
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -212,7 +166,7 @@ def run_linearize(args: argparse.Namespace) -> int:
         think_tags=not args.no_think_tags,
     )
     if args.formats is not None:
-        config = replace(config, formats=_split(args.formats))
+        config = replace(config, formats=split_list(args.formats))
     stats = relinearize(args.run_dir, config)
     for fmt, summary in stats["formats"].items():
         print(f"{args.run_dir}/traces/{fmt}.jsonl: {summary['records']} records")
@@ -308,7 +262,7 @@ def run_bench_backends(args: argparse.Namespace) -> int:
 def run_bench_engine(args: argparse.Namespace) -> int:
     from metacot.bench.engine import bench_engine, format_table
 
-    results = bench_engine(_split(args.searches), args.num_problems, args.concurrency, args.seed, args.repeat)
+    results = bench_engine(split_list(args.searches), args.num_problems, args.concurrency, args.seed, args.repeat)
     print(orjson.dumps(results).decode() if args.json else format_table(results))
     return 0
 
@@ -325,9 +279,8 @@ Rerunning on the same --out resumes: rows already in results.jsonl are not searc
 
 
 def _add_bench_strategies(kinds) -> None:
-    from metacot.bench.settings import DEFAULT_STRATEGIES, BenchSettings
+    from metacot.bench.settings import BenchSettings
 
-    d = BenchSettings()
     s = kinds.add_parser(
         "strategies",
         help="compare search strategies at matched compute budgets and PRM noise levels: table and plots",
@@ -337,42 +290,7 @@ def _add_bench_strategies(kinds) -> None:
         epilog=STRATEGIES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("--out", metavar="DIR", default=d.out, help=f"results directory (default {d.out})")
-    s.add_argument("--num-problems", type=int, metavar="N", default=d.num_problems, help="(default %(default)s)")
-    s.add_argument("--num-numbers", type=int, metavar="N", default=d.num_numbers, help="(default %(default)s)")
-    s.add_argument("--low", type=int, metavar="N", default=d.low, help="smallest number (default %(default)s)")
-    s.add_argument("--high", type=int, metavar="N", default=d.high, help="largest number (default %(default)s)")
-    s.add_argument("--target", type=int, metavar="N", help="fix the target (24: Game of 24); default 10..100")
-    s.add_argument(
-        "--strategies",
-        metavar="LIST",
-        default=",".join(DEFAULT_STRATEGIES),
-        help="comma-separated (default %(default)s)",
-    )
-    s.add_argument(
-        "--budgets", metavar="LIST", default=",".join(map(str, d.budgets)), help="comma-separated (default %(default)s)"
-    )
-    s.add_argument("--unit", choices=UNITS, default=d.unit, help="what the budgets count (default %(default)s)")
-    s.add_argument(
-        "--noise",
-        metavar="LIST",
-        default=",".join(f"{x:g}" for x in d.noise),
-        help="oracle PRM flip probabilities, comma-separated (default %(default)s)",
-    )
-    s.add_argument(
-        "--mistake-rate", type=float, metavar="X", default=d.mistake_rate, help="policy mistakes (default %(default)s)"
-    )
-    s.add_argument(
-        "--expand-width",
-        type=int,
-        metavar="N",
-        help="children per expansion for every strategy with that setting (default: each strategy's own)",
-    )
-    s.add_argument(
-        "--no-fit", action="store_true", help="keep best-of-N's N and beam's width at their defaults, not budget-sized"
-    )
-    s.add_argument("--seed", type=int, metavar="N", default=d.seed, help="(default %(default)s)")
-    s.add_argument("--concurrency", type=int, metavar="N", default=d.concurrency, help="(default %(default)s)")
+    add_flags(s, BenchSettings)
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(run=run_bench_strategies)
 
@@ -382,28 +300,9 @@ def run_bench_strategies(args: argparse.Namespace) -> int:
     from metacot.bench.strategies import TABLE, bench_strategies
     from metacot.bench.tables import pivot
 
-    try:
-        budgets = [int(b) for b in _split(args.budgets)]
-        noise = [float(x) for x in _split(args.noise)]
-    except ValueError as error:
-        raise ValueError(f"--budgets takes integers and --noise numbers: {error}") from None
-    settings = BenchSettings(
-        out=args.out,
-        num_problems=args.num_problems,
-        num_numbers=args.num_numbers,
-        low=args.low,
-        high=args.high,
-        target=args.target,
-        strategies=_split(args.strategies),
-        budgets=budgets,
-        unit=args.unit,
-        noise=noise,
-        mistake_rate=args.mistake_rate,
-        expand_width=args.expand_width,
-        fit=not args.no_fit,
-        seed=args.seed,
-        concurrency=args.concurrency,
-    )
+    settings = BenchSettings()
+    for name, keys, value in given_flags(args, BenchSettings):
+        set_key(settings, keys[0], value, name)
     result = bench_strategies(settings, progress=not args.no_progress)
     noise0 = min(settings.noise)
     print(f"solve rate (%) by budget ({settings.unit}), PRM flip probability {noise0:g}:")
@@ -411,10 +310,6 @@ def run_bench_strategies(args: argparse.Namespace) -> int:
     print("\n".join(pivot(shown, "strategy", "budget", "noise", noise0)))
     print(f"{result.out}: {len(result.rows)} rows ({result.searched} new, {result.seconds:.1f} s); table: {TABLE}")
     return 0
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 if __name__ == "__main__":

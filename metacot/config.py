@@ -125,6 +125,18 @@ def set_key(config: Any, key: str, value: Any, where: str) -> None:
     setattr(target, name, _convert(hints[name], value, where))
 
 
+def check_key(config: Any, key: str, where: str) -> None:
+    """Run the checks of the section that holds a key (they ran when it was built, before the key was set)."""
+    section = key.rsplit(".", 1)[0] if "." in key else ""
+    target = config
+    for part in filter(None, section.split(".")):
+        target = getattr(target, part)
+    try:
+        dataclasses.replace(target)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {section + '.' if section else ''}{error}") from None
+
+
 def in_use(config: SynthConfig, key: str) -> bool:
     """Whether a dotted key lies outside every alternative or in the chosen one (the run's domain, backends and
     strategy): "search.astar.budget.nodes" is in use only when search.strategy is "astar"."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from metacot.cli import build_parser, config_flags, main, synth_config
+from metacot.cli import build_parser, main, synth_config
 from metacot.config import SynthConfig
-from metacot.flags import flagged_fields
+from metacot.flags import flags_of
+from metacot.search import SEARCHES, strategies_with
 
 
 def parse(*argv: str) -> SynthConfig:
@@ -18,7 +19,7 @@ def test_every_flagged_field_has_a_flag_and_a_help_line(capsys):
     with pytest.raises(SystemExit):
         main(["synth", "--help"])
     text = capsys.readouterr().out
-    for name, (spec, _, keys) in config_flags().items():
+    for name, (spec, _, keys) in flags_of(SynthConfig).items():
         assert name in text, keys
         assert spec.help.split()[0] in text
 
@@ -32,17 +33,28 @@ def test_flags_set_their_keys_with_the_fields_types():
 
 
 def test_a_shared_flag_sets_every_field_that_declares_it():
-    keys_by_flag = {}
-    for key, spec, _ in flagged_fields(SynthConfig):
-        keys_by_flag.setdefault(spec.name or key.rsplit(".", 1)[-1], []).append(key)
-    shared = {name: keys for name, keys in keys_by_flag.items() if len(keys) > 1}
-    for name, keys in shared.items():
-        assert config_flags()[next(f for f in config_flags() if keys[0] in config_flags()[f][2])][2] == keys
+    assert flags_of(SynthConfig)["--max-nodes"][2] == [f"search.{name}.budget.nodes" for name in SEARCHES]
+    assert flags_of(SynthConfig)["--expand-width"][2] == [
+        f"search.{n}.expand_width" for n in strategies_with("expand_width")
+    ]
+    config = parse("--search", "astar", "--max-nodes", "30", "--expand-width", "3")
+    for name in SEARCHES:
+        section = getattr(config.search, name)
+        assert section.budget.nodes == 30
+        assert getattr(section, "expand_width", 3) == 3
 
 
 def test_set_reaches_any_key_and_parses_toml_values():
-    config = parse("--set", "problems.countdown.high=13", "--set", "linearize.value_lines=true",
-                   "--set", "problems.file=my problems.jsonl", "--set", "problems.limit=none")
+    config = parse(
+        "--set",
+        "problems.countdown.high=13",
+        "--set",
+        "linearize.value_lines=true",
+        "--set",
+        "problems.file=my problems.jsonl",
+        "--set",
+        "problems.limit=none",
+    )
     assert config.problems.countdown.high == 13
     assert config.linearize.value_lines is True
     assert config.problems.file == "my problems.jsonl"
@@ -56,12 +68,15 @@ def test_set_is_applied_after_the_flags():
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--set", "problems.countdown.nope=1"], "--set problems.countdown.nope: problems.countdown.nope is not a setting"),
+        (["--set", "problems.countdown.nope=1"], "--set problems.countdown.nope: problems.countdown.nope is not a"),
         (["--set", "problems.countdown=1"], "is not a setting"),
         (["--set", "problems.countdown.low=x"], "--set problems.countdown.low: expected int, got 'x'"),
         (["--set", "novalue"], "expected KEY=VALUE"),
-        (["--domain", "math", "--num-numbers", "5"], "--num-numbers: sets problems.countdown.num_numbers, which the "
-         "chosen problems.domain ('math') does not use"),
+        (
+            ["--domain", "math", "--num-numbers", "5"],
+            "--num-numbers: sets problems.countdown.num_numbers, which the "
+            "chosen problems.domain ('math') does not use",
+        ),
     ],
 )
 def test_bad_flags_are_one_clear_line(argv, message, capsys):
