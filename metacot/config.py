@@ -90,7 +90,7 @@ def from_dict(cls: type, data: dict, where: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, name: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_dict(hint, value, name)
     options = get_args(hint) if get_origin(hint) is not list else ()
     if options and type(None) in options:
