@@ -36,11 +36,12 @@ pytest.importorskip("transformers")
 
 from transformers import AutoTokenizer  # noqa: E402
 
-from metacot.policy.openai import OpenAIPolicy, OpenAIPolicyConfig, added_bos  # noqa: E402
+from metacot.backends.models import added_bos  # noqa: E402
+from metacot.policy.openai import OpenAIPolicy, OpenAIPolicyConfig  # noqa: E402
 from metacot.policy.vllm import VLLMPolicy, VLLMPolicyConfig  # noqa: E402
 from metacot.prm.http import HTTPPRM, HTTPPRMConfig, server_flags  # noqa: E402
+from metacot.prm.readout import Readout  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
-from metacot.prm.vllm import PathReader  # noqa: E402
 
 DOMAIN = CountdownDomain()
 PROBLEMS = generate_problems(8, 11)
@@ -95,7 +96,7 @@ def servers(lm_dir, tmp_path_factory):
     """A completions server that needs KEY and a Math-Shepherd style pooling PRM server, started side by side."""
     pytest.importorskip("vllm")
     logs = tmp_path_factory.mktemp("server-logs")
-    reader = PathReader(AutoTokenizer.from_pretrained(lm_dir), HTTPPRMConfig(), DOMAIN, "prm.http")
+    reader = Readout(AutoTokenizer.from_pretrained(lm_dir), HTTPPRMConfig(), DOMAIN, "prm.http")
     started = []
     try:
         started.append(VLLMServer(lm_dir, logs / "policy.log", *POLICY_FLAGS))
@@ -119,7 +120,7 @@ def expand_requests(problems: list[CountdownProblem], n: int, seed: int = 500) -
     requests = []
     for i, problem in enumerate(problems):
         tree = SearchTree.with_root(problem.id, DOMAIN.problem_to_dict(problem), problem.numbers)
-        requests.append(ExpandRequest(problem, tree, tree.root, n, seed=seed + i))
+        requests.append(ExpandRequest(problem=problem, tree=tree, node=tree.root, n=n, seed=seed + i))
     return requests
 
 
@@ -175,7 +176,7 @@ def test_pooling_prm_scores_equal_the_transformers_prm(servers, lm_dir):
         node = tree.root
         for step in ["25 - 19 = 6", "x y", "6 * 4 = 24"]:
             node = tree.add_child(node, step)
-            requests.append(ScoreRequest(problem, tree, node, seed=0))
+            requests.append(ScoreRequest(problem=problem, tree=tree, node=node, seed=0))
     got, want = prm.step_scores(requests), reference.step_scores(requests)
     for g, w in zip(got, want, strict=True):
         assert g == pytest.approx(w, abs=1e-4)

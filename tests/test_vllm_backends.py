@@ -28,8 +28,9 @@ pytest.importorskip("vllm")
 
 
 from metacot.policy.vllm import VLLMPolicy, VLLMPolicyConfig  # noqa: E402
+from metacot.prm.readout import Readout  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
-from metacot.prm.vllm import VLLMPRM, PathReader, VLLMPRMConfig  # noqa: E402
+from metacot.prm.vllm import VLLMPRM, VLLMPRMConfig  # noqa: E402
 
 DOMAIN = CountdownDomain()
 PROBLEMS = generate_problems(12, 3)
@@ -68,7 +69,7 @@ def expand_requests(problems: list[CountdownProblem], counts: list[int], seed: i
     requests = []
     for i, (problem, n) in enumerate(zip(problems, counts, strict=True)):
         tree, (root,) = chain(problem, [])
-        requests.append(ExpandRequest(problem, tree, root, n, seed=seed + i))
+        requests.append(ExpandRequest(problem=problem, tree=tree, node=root, n=n, seed=seed + i))
     return requests
 
 
@@ -77,7 +78,7 @@ def score_requests() -> list[ScoreRequest]:
     for problem in PROBLEMS[:4]:
         for steps in PATHS:
             tree, nodes = chain(problem, steps)
-            out.append(ScoreRequest(problem, tree, nodes[-1], seed=0))
+            out.append(ScoreRequest(problem=problem, tree=tree, node=nodes[-1], seed=0))
     return out
 
 
@@ -115,7 +116,7 @@ def test_a_step_cut_at_max_tokens_is_flagged(policy, monkeypatch):
 
 def test_a_prompt_past_the_context_is_cut_off_without_failing_the_round(policy):
     tree, nodes = chain(PROBLEMS[0], ["1 + 2 = 3"] * 120)  # far past max_model_len (512 tokens)
-    long = ExpandRequest(PROBLEMS[0], tree, nodes[-1], 2, seed=1)
+    long = ExpandRequest(problem=PROBLEMS[0], tree=tree, node=nodes[-1], n=2, seed=1)
     short = expand_requests(PROBLEMS[1:2], [2])[0]
     cut, fine = policy.propose([long, short])
     assert [(p.text, p.tokens, p.finish_reason) for p in cut] == [("", 0, "length")] * 2
@@ -194,18 +195,18 @@ def test_prm_aggregates_like_the_transformers_prm(lm_dir):
         "mean": [0.9, 0.55, 1.6 / 3],
     }
     for aggregate, scores in expected.items():
-        reader = PathReader(tokenizer, VLLMPRMConfig(aggregate=aggregate), DOMAIN, "prm.vllm")
+        reader = Readout(tokenizer, VLLMPRMConfig(aggregate=aggregate), DOMAIN, "prm.vllm")
         assert reader.scores(requests, rows) == pytest.approx(scores)
     with pytest.raises(ValueError, match=r"prm\.vllm\.aggregate"):
-        PathReader(tokenizer, VLLMPRMConfig(aggregate="max"), DOMAIN, "prm.vllm")
+        Readout(tokenizer, VLLMPRMConfig(aggregate="max"), DOMAIN, "prm.vllm")
     with pytest.raises(ValueError, match=r"prm\.vllm\.style"):
-        PathReader(tokenizer, VLLMPRMConfig(style="reward"), DOMAIN, "prm.vllm")
+        Readout(tokenizer, VLLMPRMConfig(style="reward"), DOMAIN, "prm.vllm")
 
 
 def test_prm_refuses_rows_that_do_not_match_the_steps(lm_dir):
     from transformers import AutoTokenizer
 
-    reader = PathReader(AutoTokenizer.from_pretrained(lm_dir), VLLMPRMConfig(), DOMAIN, "prm.vllm")
+    reader = Readout(AutoTokenizer.from_pretrained(lm_dir), VLLMPRMConfig(), DOMAIN, "prm.vllm")
     requests = score_requests()[1:2]  # two steps
     with pytest.raises(ValueError, match="1 markers for 2 steps"):
         reader.scores(requests, [[[0.5]]])
@@ -213,7 +214,7 @@ def test_prm_refuses_rows_that_do_not_match_the_steps(lm_dir):
         reader.scores(requests, [[[0.5, 0.5], [0.5, 0.5]]])
     tree, (root,) = chain(PROBLEMS[0], [])
     with pytest.raises(ValueError, match="has no step to score"):
-        reader.token_ids([ScoreRequest(PROBLEMS[0], tree, root, 0)])
+        reader.token_ids([ScoreRequest(problem=PROBLEMS[0], tree=tree, node=root, seed=0)])
 
 
 # --- whole searches --------------------------------------------------------------------------------

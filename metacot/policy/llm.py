@@ -1,9 +1,8 @@
-"""What every LLM policy shares: its sampling settings checked, its seeds, its rollouts split into steps."""
+"""What every LLM policy shares: its sampling settings checked, its completions normalized, rollouts split."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import TypeVar
 
 from metacot.policy.base import Proposal
@@ -11,12 +10,6 @@ from metacot.policy.config import SamplingConfig
 from metacot.problems.base import Domain
 
 C = TypeVar("C", bound=SamplingConfig)
-
-
-def check_model_folder(model: str, section: str) -> None:
-    """A ValueError naming the setting unless `model` is a local folder (engines would try a hub instead)."""
-    if not model or not Path(model).is_dir():
-        raise ValueError(f"{section}.model: no model at '{model}'")
 
 
 def sampling_config(config: C, domain: Domain, section: str) -> C:
@@ -30,11 +23,6 @@ def sampling_config(config: C, domain: Domain, section: str) -> C:
     if not config.step_delimiter:
         raise ValueError(f"{section}.step_delimiter: must not be empty")
     return config
-
-
-def request_seed(seed: int) -> int:
-    """A request's seed folded into a signed 64-bit integer, the range engines and servers accept."""
-    return seed & (2**63 - 1)
 
 
 def split_steps(text: str, delimiter: str) -> list[str]:

@@ -187,7 +187,7 @@ class Runner:
             return
         owners = [j for j in jobs for _ in _expansions(j.request)]
         requests = [
-            ExpandRequest(j.problem, j.tree, e.node, e.n, mix(j.seed, e.node.id, 0))
+            ExpandRequest(problem=j.problem, tree=j.tree, node=e.node, n=e.n, seed=mix(j.seed, e.node.id, 0))
             for j in jobs
             for e in _expansions(j.request)
         ]
@@ -216,7 +216,9 @@ class Runner:
         if not jobs:
             return
         requests = [
-            ScoreRequest(j.problem, j.tree, node, mix(j.seed, node.id, 1)) for j in jobs for node in j.request.nodes
+            ScoreRequest(problem=j.problem, tree=j.tree, node=node, seed=mix(j.seed, node.id, 1))
+            for j in jobs
+            for node in j.request.nodes
         ]
         start = time.perf_counter()
         try:
