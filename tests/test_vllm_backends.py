@@ -27,6 +27,7 @@ for _name, _value in {
 pytest.importorskip("vllm")
 
 
+from metacot.backends.generate import Sampling  # noqa: E402
 from metacot.policy.vllm import VLLMPolicy, VLLMPolicyConfig  # noqa: E402
 from metacot.prm.readout import Readout  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
@@ -155,6 +156,27 @@ def test_rollouts_run_to_the_end_in_one_call_and_come_back_as_steps(policy, monk
     assert sum(len(completion) > 1 for per_request in rollouts for completion in per_request) > 0
     assert all(step and step == step.strip() and "\n" not in step for step in steps)
     assert policy.rollout(requests[::-1])[::-1] == rollouts
+
+
+def test_texts_come_from_one_call_seeded_per_prompt_and_stop_at_stop_strings(policy, monkeypatch):
+    spy = Spy(policy.llm.generate)
+    monkeypatch.setattr(policy.llm, "generate", spy)
+    prompts = [DOMAIN.prompt(p) for p in PROBLEMS[:6]]
+    sampling = Sampling(max_tokens=32, seed=3)
+    texts = policy.generate(prompts, sampling)
+    assert spy.calls == [6] and len(texts) == 6 and any(texts)
+    assert policy.generate(prompts[::-1], sampling)[::-1] == texts
+    assert policy.generate(prompts[2:3], sampling) == texts[2:3]  # whatever else is in the call
+    assert policy.generate(prompts, Sampling(max_tokens=32, seed=4)) != texts
+    stopped = policy.generate(prompts, Sampling(max_tokens=32, seed=3, stop=("\n",)))
+    assert any("\n" in text for text in texts)
+    assert stopped == [text.split("\n")[0] for text in texts]
+    assert len(policy.generate(["1 + 2 = 3\n"], Sampling(max_tokens=4, chat=False))) == 1
+
+
+def test_a_text_prompt_past_the_context_is_an_error(policy):
+    with pytest.raises(ValueError, match=r"policy\.vllm: prompts \[1\] leave no room"):
+        policy.generate(["short", "1 + 2 = 3 " * 300], Sampling(max_tokens=4))
 
 
 def test_a_missing_model_is_named_before_any_engine_starts(tmp_path):
