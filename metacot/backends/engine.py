@@ -27,21 +27,13 @@ def make_llm(config: VLLMEngineConfig, section: str, **backend_args: Any) -> Any
     Keep it alive as long as any vLLM engine of the process is used: deleting an engine tears down state that
     the others share."""
     check_model_folder(config.model, section)
-    taken = sorted(config.engine_kwargs.keys() & (backend_args.keys() | _SETTINGS))
+    taken = sorted(config.engine_kwargs.keys() & (backend_args.keys() | set(_SETTINGS)))
     if taken:
         raise ValueError(f"{section}.engine_kwargs: {', '.join(taken)} set by metacot; use the section's settings")
     from vllm import LLM
 
-    return LLM(
-        model=config.model,
-        dtype=config.dtype,
-        max_model_len=config.max_model_len,
-        gpu_memory_utilization=config.gpu_memory_utilization,
-        enforce_eager=config.enforce_eager,
-        seed=config.seed,
-        **backend_args,
-        **config.engine_kwargs,
-    )
+    settings: dict[str, Any] = {name: getattr(config, name) for name in _SETTINGS}
+    return LLM(**settings, **backend_args, **config.engine_kwargs)
 
 
-_SETTINGS = {"model", "dtype", "max_model_len", "gpu_memory_utilization", "enforce_eager", "seed"}
+_SETTINGS = ("model", "dtype", "max_model_len", "gpu_memory_utilization", "enforce_eager", "seed")

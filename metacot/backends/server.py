@@ -83,9 +83,9 @@ class Server:
                 time.sleep(delay)
 
     def _retryable(self, error: Exception) -> bool:
-        if isinstance(error, self.openai.APIConnectionError):
-            return True
-        return error.status_code == 429 or error.status_code >= 500
+        if isinstance(error, self.openai.APIStatusError):
+            return error.status_code == 429 or error.status_code >= 500
+        return isinstance(error, self.openai.APIConnectionError)
 
 
 def _reason(error: Exception) -> str:

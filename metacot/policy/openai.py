@@ -29,13 +29,13 @@ class OpenAIPolicy:
     """
 
     def __init__(self, config: OpenAIPolicyConfig, domain: Domain):
-        config = sampling_config(config, domain, SECTION)
+        config, self.delimiter = sampling_config(config, domain, SECTION)
         if config.concurrency < 1:
             raise ValueError(f"{SECTION}.concurrency: must be at least 1, got {config.concurrency}")
         setting = f"{SECTION}.tokenizer" if config.tokenizer else f"{SECTION}.model"
         self.tokenizer = load_tokenizer(config.tokenizer or config.model, setting)
         self.config = config
-        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), config.step_delimiter)
+        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), self.delimiter)
         self.bos = added_bos(self.tokenizer)
         self.server = Server.from_settings(SECTION, config)
         self.server.check_model(config.model)
@@ -45,12 +45,12 @@ class OpenAIPolicy:
         c = self.config
         return [
             [self._proposal(choice) for choice in choices]
-            for choices in self._requests(requests, c.max_tokens, [c.step_delimiter])
+            for choices in self._requests(requests, c.max_tokens, [self.delimiter])
         ]
 
     def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
         """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
-        delimiter = self.config.step_delimiter
+        delimiter = self.delimiter
         return [
             [split_steps(choice.text, delimiter) for choice in choices]
             for choices in self._requests(requests, self.config.rollout_max_tokens, None)
@@ -98,7 +98,7 @@ class OpenAIPolicy:
                     max_tokens=max_tokens,
                     logprobs=0,  # only the sampled tokens': their count and summed log-probability
                     seed=request_seed(seed),
-                    **({"stop": stop} if stop else {}),
+                    stop=stop or self.server.openai.omit,
                 )
             )
             return sorted(completion.choices, key=lambda choice: choice.index)

@@ -44,7 +44,7 @@ class _ChosenLogprobs(LogitsProcessor):
 
     def table(self, generated: torch.Tensor) -> list[list[float]]:
         """Per row, the log-probability of each generated token."""
-        if len(self.chosen) < generated.shape[1]:
+        if len(self.chosen) < generated.shape[1] and self.previous is not None:
             self.chosen.append(self.previous.gather(1, generated[:, -1:]))
         return torch.cat(self.chosen, dim=1).tolist()
 
@@ -61,17 +61,18 @@ class TransformersPolicy:
     def __init__(self, config: TransformersPolicyConfig, domain: Domain):
         if config.batch_size < 1:
             raise ValueError(f"{SECTION}.batch_size: must be at least 1")
-        self.config = config = sampling_config(config, domain, SECTION)
+        config, self.delimiter = sampling_config(config, domain, SECTION)
+        self.config = config
         self.tokenizer, self.model = load_pretrained(
             AutoModelForCausalLM, config.model, config.device, config.dtype, SECTION
         )
         self.tokenizer.padding_side = "left"
-        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), config.step_delimiter)
+        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), self.delimiter)
         self.eos_ids = _token_ids(self.model.generation_config.eos_token_id) | _token_ids(self.tokenizer.eos_token_id)
         # Only this config's sampling settings apply: a checkpoint's defaults (top_k, repetition_penalty, ...) would
         # silently change the distribution the search samples from, and the other backends would not apply them.
         c = config
-        self.step_generation = self._generation(c.temperature, c.top_p, c.max_tokens, [c.step_delimiter])
+        self.step_generation = self._generation(c.temperature, c.top_p, c.max_tokens, [self.delimiter])
         self.rollout_generation = self._generation(c.temperature, c.top_p, c.rollout_max_tokens, None)
 
     def _generation(
@@ -155,14 +156,14 @@ class TransformersPolicy:
         if stop is not None:
             ids = ids[:stop]
             text = self._decode(ids)
-            text = text[: text.index(self.config.step_delimiter)]
+            text = text[: text.index(self.delimiter)]
         else:
             text = self._decode(ids)
         reason = "stop" if stop is not None or eos is not None else "length"
         return Proposal(text=text.strip(), tokens=len(ids), logprob=sum(logprobs[: len(ids)]), finish_reason=reason)
 
     def _steps(self, ids: list[int], logprobs: list[float]) -> list[str]:
-        return split_steps(self._until_eos(ids), self.config.step_delimiter)
+        return split_steps(self._until_eos(ids), self.delimiter)
 
     def _text(self, ids: list[int], stop: tuple[str, ...]) -> str:
         """A generated text without EOS and what follows, cut before the first stop string (generate keeps it)."""
@@ -177,7 +178,7 @@ class TransformersPolicy:
 
         transformers keeps the stop string, and the token that completes it may carry more text after it.
         """
-        delimiter = self.config.step_delimiter
+        delimiter = self.delimiter
         if delimiter not in self._decode(ids):
             return None
         low, high = 1, len(ids)

@@ -25,7 +25,7 @@ class VLLMPolicy:
     """
 
     def __init__(self, config: VLLMPolicyConfig, domain: Domain):
-        config = sampling_config(config, domain, SECTION)
+        config, self.delimiter = sampling_config(config, domain, SECTION)
         self.config = config
         chunked = config.enable_chunked_prefill
         if chunked is None:
@@ -36,7 +36,7 @@ class VLLMPolicy:
             config, SECTION, enable_prefix_caching=config.enable_prefix_caching, enable_chunked_prefill=chunked
         )
         self.tokenizer = self.llm.get_tokenizer()
-        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), config.step_delimiter)
+        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), self.delimiter)
 
     def reset_prefix_cache(self) -> None:
         """Forget cached prompt prefixes (benchmarks compare runs from a cold cache)."""
@@ -48,12 +48,12 @@ class VLLMPolicy:
             cut_off(r.n)
             if samples is None
             else [proposal(s.text, len(s.token_ids), s.cumulative_logprob, s.finish_reason, SECTION) for s in samples]
-            for r, samples in zip(requests, self._requests(requests, c.max_tokens, [c.step_delimiter]), strict=True)
+            for r, samples in zip(requests, self._requests(requests, c.max_tokens, [self.delimiter]), strict=True)
         ]
 
     def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
         """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
-        delimiter = self.config.step_delimiter
+        delimiter = self.delimiter
         return [
             [[] for _ in range(r.n)] if samples is None else [split_steps(s.text, delimiter) for s in samples]
             for r, samples in zip(requests, self._requests(requests, self.config.rollout_max_tokens, None), strict=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from metacot.backends.models import load_tokenizer
 from metacot.backends.server import Server
@@ -37,7 +38,7 @@ class HTTPPRM(ReaderPRM):
         if not requests:
             return []
         body = {"model": self.config.model, "input": self.reader.token_ids(requests), "task": "token_classify"}
-        reply = self.server.call(lambda: self.server.client.post("/pooling", body=body, cast_to=object))
+        reply = cast(dict, self.server.call(lambda: self.server.client.post("/pooling", body=body, cast_to=object)))
         data = sorted(reply["data"], key=lambda d: d["index"])
         if len(data) != len(requests):
             raise RuntimeError(f"{SECTION}: {len(data)} results for {len(requests)} paths from {self.config.base_url}")
