@@ -59,9 +59,8 @@ class OpenAIPolicy:
     def generate(self, prompts: list[str], sampling: Sampling) -> list[str]:
         """One text per prompt: one HTTP request per prompt (each with its own seed), run concurrently."""
         s = sampling
-        texts = [
-            self._without_bos(self.prompts.render(p)) if s.chat else p for p in prompts
-        ]  # raw: the server adds BOS
+        # a chat prompt less the BOS its template wrote, a raw one as it is: the server adds its own BOS
+        texts = [self._without_bos(self.prompts.render(p)) if s.chat else p for p in prompts]
         calls = [
             self._call(text, 1, seed, s.temperature, s.top_p, s.max_tokens, list(s.stop))
             for text, seed in zip(texts, prompt_seeds(prompts, s.seed), strict=True)
