@@ -36,11 +36,13 @@ pytest.importorskip("transformers")
 
 from transformers import AutoTokenizer  # noqa: E402
 
-from metacot.policy.openai import OpenAIPolicy, OpenAIPolicyConfig, added_bos  # noqa: E402
+from metacot.backends.generate import Sampling  # noqa: E402
+from metacot.backends.models import added_bos  # noqa: E402
+from metacot.policy.openai import OpenAIPolicy, OpenAIPolicyConfig  # noqa: E402
 from metacot.policy.vllm import VLLMPolicy, VLLMPolicyConfig  # noqa: E402
 from metacot.prm.http import HTTPPRM, HTTPPRMConfig, server_flags  # noqa: E402
+from metacot.prm.readout import Readout  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
-from metacot.prm.vllm import PathReader  # noqa: E402
 
 DOMAIN = CountdownDomain()
 PROBLEMS = generate_problems(8, 11)
@@ -95,7 +97,7 @@ def servers(lm_dir, tmp_path_factory):
     """A completions server that needs KEY and a Math-Shepherd style pooling PRM server, started side by side."""
     pytest.importorskip("vllm")
     logs = tmp_path_factory.mktemp("server-logs")
-    reader = PathReader(AutoTokenizer.from_pretrained(lm_dir), HTTPPRMConfig(), DOMAIN, "prm.http")
+    reader = Readout(AutoTokenizer.from_pretrained(lm_dir), HTTPPRMConfig(), DOMAIN, "prm.http")
     started = []
     try:
         started.append(VLLMServer(lm_dir, logs / "policy.log", *POLICY_FLAGS))
@@ -119,7 +121,7 @@ def expand_requests(problems: list[CountdownProblem], n: int, seed: int = 500) -
     requests = []
     for i, problem in enumerate(problems):
         tree = SearchTree.with_root(problem.id, DOMAIN.problem_to_dict(problem), problem.numbers)
-        requests.append(ExpandRequest(problem, tree, tree.root, n, seed=seed + i))
+        requests.append(ExpandRequest(problem=problem, tree=tree, node=tree.root, n=n, seed=seed + i))
     return requests
 
 
@@ -138,7 +140,14 @@ def policy_config(base_url: str, lm_dir: str, **overrides) -> OpenAIPolicyConfig
 # --- against a real vLLM server --------------------------------------------------------------------
 
 
-def test_proposals_through_the_server_equal_the_offline_engine(servers, lm_dir, key, caplog):
+@pytest.fixture(scope="module")
+def offline(lm_dir) -> VLLMPolicy:
+    """The offline engine on the servers' model, one for the module (deleting an engine tears down shared state)."""
+    config = VLLMPolicyConfig(model=lm_dir, dtype="float32", max_model_len=512, enforce_eager=True, max_tokens=16)
+    return VLLMPolicy(config, DOMAIN)
+
+
+def test_proposals_through_the_server_equal_the_offline_engine(servers, offline, lm_dir, key, caplog):
     caplog.set_level(logging.DEBUG)
     policy = OpenAIPolicy(policy_config(f"{servers[0].url}/v1", lm_dir), DOMAIN)
     requests = expand_requests(PROBLEMS, 3)
@@ -148,12 +157,20 @@ def test_proposals_through_the_server_equal_the_offline_engine(servers, lm_dir, 
         assert "\n" not in p.text and p.finish_reason in ("stop", "length")
         assert 1 <= p.tokens <= 16 and p.logprob < 0
     assert_same(policy.propose(requests[::-1])[::-1], proposals)  # seeded per request, whatever the order
-    offline = VLLMPolicy(
-        VLLMPolicyConfig(model=lm_dir, dtype="float32", max_model_len=512, enforce_eager=True, max_tokens=16), DOMAIN
-    )
     assert_same(offline.propose(requests), proposals)
     assert policy.rollout(requests[:3]) == offline.rollout(requests[:3])
     assert KEY not in caplog.text
+
+
+def test_texts_through_the_server_equal_the_offline_engine(servers, offline, lm_dir, key):
+    policy = OpenAIPolicy(policy_config(f"{servers[0].url}/v1", lm_dir), DOMAIN)
+    prompts = [DOMAIN.prompt(p) for p in PROBLEMS] + [DOMAIN.prompt(PROBLEMS[0])]
+    texts = policy.generate(prompts, Sampling(max_tokens=24, seed=9))
+    assert texts == offline.generate(prompts, Sampling(max_tokens=24, seed=9)) and any(texts)
+    raw = [policy.prompts.render(p) for p in prompts]  # the chat text, continued as a raw completion
+    texts = policy.generate(raw, Sampling(max_tokens=24, seed=9, stop=("\n",), chat=False))
+    assert texts == offline.generate(raw, Sampling(max_tokens=24, seed=9, stop=("\n",), chat=False)) and any(texts)
+    assert all("\n" not in text for text in texts)
 
 
 def test_a_refused_key_is_named_by_its_variable_never_shown(servers, lm_dir, monkeypatch, caplog):
@@ -175,7 +192,7 @@ def test_pooling_prm_scores_equal_the_transformers_prm(servers, lm_dir):
         node = tree.root
         for step in ["25 - 19 = 6", "x y", "6 * 4 = 24"]:
             node = tree.add_child(node, step)
-            requests.append(ScoreRequest(problem, tree, node, seed=0))
+            requests.append(ScoreRequest(problem=problem, tree=tree, node=node, seed=0))
     got, want = prm.step_scores(requests), reference.step_scores(requests)
     for g, w in zip(got, want, strict=True):
         assert g == pytest.approx(w, abs=1e-4)
@@ -260,6 +277,24 @@ def test_retries_after_server_errors_and_sends_the_key(stub, lm_dir, key, caplog
     assert stub.bodies[-1]["stop"] == ["\n"] and stub.bodies[-1]["max_tokens"] == 16
     assert policy.rollout(expand_requests(PROBLEMS[:1], 2)) == [[["0 + 1 = 1"], ["1 + 1 = 2"]]]
     assert "stop" not in stub.bodies[-1] and stub.bodies[-1]["max_tokens"] == 256
+
+
+@pytest.mark.parametrize("stub", [[503]], indirect=True)
+def test_generate_sends_one_request_per_prompt_each_with_its_seed(stub, lm_dir, key):
+    policy = OpenAIPolicy(policy_config(stub.url, lm_dir, backoff=0.01), DOMAIN)
+    prompts = ["first", "second", "first"]
+    texts = policy.generate(prompts, Sampling(max_tokens=5, stop=("END",), seed=4))
+    assert texts == ["0 + 1 = 1"] * 3
+    assert stub.posts() == ["/v1/completions"] * 4  # one retried after a 503
+    bodies = stub.bodies[1:]
+    chat = [[{"role": "user", "content": p}] for p in prompts]
+    tokenizer = AutoTokenizer.from_pretrained(lm_dir)
+    rendered = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in chat]
+    assert sorted(b["prompt"] for b in bodies) == sorted(rendered)
+    assert all(b["n"] == 1 and b["stop"] == ["END"] and b["max_tokens"] == 5 for b in bodies)
+    assert len({b["seed"] for b in bodies}) == 3
+    policy.generate(["raw text"], Sampling(chat=False))
+    assert stub.bodies[-1]["prompt"] == "raw text" and "stop" not in stub.bodies[-1]
 
 
 @pytest.mark.parametrize("stub", [[503] * 10], indirect=True)

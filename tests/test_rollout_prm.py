@@ -34,7 +34,7 @@ def score_requests(problem, states_and_steps):
             node = tree.add_child(
                 node, step, state=outcome.state, terminal=outcome.terminal, correct=outcome.correct, error=outcome.error
             )
-        requests.append(ScoreRequest(problem, tree, node, seed=1000 + i))
+        requests.append(ScoreRequest(problem=problem, tree=tree, node=node, seed=1000 + i))
     return requests
 
 
@@ -42,7 +42,7 @@ def test_playouts_are_legal_complete_and_seeded():
     policy = SymbolicCountdownPolicy()
     problem = generate_problems(1, seed=3)[0]
     tree = SearchTree.with_root(problem.id, {}, problem.numbers)
-    request = ExpandRequest(problem, tree, tree.root, n=5, seed=7)
+    request = ExpandRequest(problem=problem, tree=tree, node=tree.root, n=5, seed=7)
     playouts = policy.rollout([request])[0]
     assert len(playouts) == 5 and len(set(map(tuple, playouts))) > 1
     for steps in playouts:
@@ -58,20 +58,20 @@ def test_soft_scores_are_fractions_of_verified_playouts_and_dead_ends_score_zero
     a, b, c, d = problem.numbers
     moves = [f"{a} + {b} = {a + b}", f"{a} * {b} = {a * b}"]
     requests = score_requests(problem, [[moves[0]], [moves[1]], [f"{a} + {b} = {a + b + 1}"]])
-    prm = RolloutPRM(SymbolicCountdownPolicy(), CountdownDomain(), RolloutConfig(rollouts=16))
+    prm = RolloutPRM(RolloutConfig(rollouts=16), CountdownDomain(), SymbolicCountdownPolicy())
     scores = prm.score(requests)
     assert scores[2] == 0.0  # an illegal step: no rollouts needed
     for request, score in zip(requests[:2], scores[:2], strict=True):
         assert score * 16 == int(score * 16)
         if not reachable(request.node.state, problem.target):
             assert score == 0.0  # no completion of an unreachable state can verify
-    hard = RolloutPRM(SymbolicCountdownPolicy(), CountdownDomain(), RolloutConfig(rollouts=16, mode="hard"))
+    hard = RolloutPRM(RolloutConfig(rollouts=16, mode="hard"), CountdownDomain(), SymbolicCountdownPolicy())
     assert [s > 0 for s in scores] == [h == 1.0 for h in hard.score(requests)]
 
 
 def test_mcts_with_the_rollout_prm_batches_rollouts_once_per_round():
     policy = CountingPolicy(SymbolicPolicyConfig(mistake_rate=0.0))
-    prm = RolloutPRM(policy, CountdownDomain(), RolloutConfig(rollouts=4))
+    prm = RolloutPRM(RolloutConfig(rollouts=4), CountdownDomain(), policy)
     runner = Runner(
         CountdownDomain(), policy, prm, make_search("mcts", MCTSConfig(simulations=16)), "mcts", concurrency=16
     )
@@ -85,4 +85,4 @@ def test_mcts_with_the_rollout_prm_batches_rollouts_once_per_round():
 
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="prm.rollout.mode"):
-        RolloutPRM(SymbolicCountdownPolicy(), CountdownDomain(), RolloutConfig(mode="median"))
+        RolloutPRM(RolloutConfig(mode="median"), CountdownDomain(), SymbolicCountdownPolicy())

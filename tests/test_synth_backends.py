@@ -75,7 +75,7 @@ def test_transformers_rollouts_are_seeded_step_lists(lm_dir):
     policy = TransformersPolicy(TransformersPolicyConfig(model=lm_dir, rollout_max_tokens=40), domain)
     problem = generate_problems(1, seed=2)[0]
     tree = SearchTree.with_root(problem.id, domain.problem_to_dict(problem), problem.numbers)
-    request = ExpandRequest(problem, tree, tree.root, n=3, seed=11)
+    request = ExpandRequest(problem=problem, tree=tree, node=tree.root, n=3, seed=11)
     rollouts = policy.rollout([request])[0]
     assert len(rollouts) == 3 and all(isinstance(steps, list) for steps in rollouts)
     assert any(len(steps) > 1 for steps in rollouts)  # continuations run past the first step delimiter

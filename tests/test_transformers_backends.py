@@ -55,13 +55,13 @@ def expand_requests(problems: list[CountdownProblem], n: int | list[int]) -> lis
     requests = []
     for i, (problem, k) in enumerate(zip(problems, counts, strict=True)):
         tree, (root,) = chain(problem, [])
-        requests.append(ExpandRequest(problem, tree, root, k, seed=1000 + i))
+        requests.append(ExpandRequest(problem=problem, tree=tree, node=root, n=k, seed=1000 + i))
     return requests
 
 
 def score_request(problem: CountdownProblem, steps: list[str]) -> ScoreRequest:
     tree, nodes = chain(problem, steps)
-    return ScoreRequest(problem, tree, nodes[-1], seed=0)
+    return ScoreRequest(problem=problem, tree=tree, node=nodes[-1], seed=0)
 
 
 class GenerateSpy:
@@ -83,16 +83,18 @@ class GenerateSpy:
 def test_child_prompts_extend_the_parents_text_and_tokens(policy):
     problem = PROBLEMS[0]
     tree, nodes = chain(problem, ["25 + 3 = 28", "28 - 4 = 24"])
-    prompts = [policy.prompts.prompt(ExpandRequest(problem, tree, node, 1, 0)) for node in nodes]
+    prompts = [
+        policy.prompts.prompt(ExpandRequest(problem=problem, tree=tree, node=node, n=1, seed=0)) for node in nodes
+    ]
     chat = [{"role": "user", "content": DOMAIN.prompt(problem)}]
     assert prompts[0] == policy.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     assert prompts[1] == prompts[0] + "25 + 3 = 28\n"
     assert prompts[2] == prompts[1] + "28 - 4 = 24\n"
 
     # and with the model's own steps, whatever it writes
-    for proposal in policy.propose([ExpandRequest(problem, tree, nodes[0], 8, 5)])[0]:
+    for proposal in policy.propose([ExpandRequest(problem=problem, tree=tree, node=nodes[0], n=8, seed=5)])[0]:
         child = tree.add_child(nodes[0], proposal.text)
-        prompt = policy.prompts.prompt(ExpandRequest(problem, tree, child, 1, 0))
+        prompt = policy.prompts.prompt(ExpandRequest(problem=problem, tree=tree, node=child, n=1, seed=0))
         assert prompt.startswith(prompts[0])
         prompts.append(prompt)
     for parent, child in [(prompts[0], prompts[1]), (prompts[1], prompts[2])] + [(prompts[0], p) for p in prompts[3:]]:

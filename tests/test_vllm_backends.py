@@ -27,9 +27,11 @@ for _name, _value in {
 pytest.importorskip("vllm")
 
 
+from metacot.backends.generate import Sampling  # noqa: E402
 from metacot.policy.vllm import VLLMPolicy, VLLMPolicyConfig  # noqa: E402
+from metacot.prm.readout import Readout  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
-from metacot.prm.vllm import VLLMPRM, PathReader, VLLMPRMConfig  # noqa: E402
+from metacot.prm.vllm import VLLMPRM, VLLMPRMConfig  # noqa: E402
 
 DOMAIN = CountdownDomain()
 PROBLEMS = generate_problems(12, 3)
@@ -68,7 +70,7 @@ def expand_requests(problems: list[CountdownProblem], counts: list[int], seed: i
     requests = []
     for i, (problem, n) in enumerate(zip(problems, counts, strict=True)):
         tree, (root,) = chain(problem, [])
-        requests.append(ExpandRequest(problem, tree, root, n, seed=seed + i))
+        requests.append(ExpandRequest(problem=problem, tree=tree, node=root, n=n, seed=seed + i))
     return requests
 
 
@@ -77,7 +79,7 @@ def score_requests() -> list[ScoreRequest]:
     for problem in PROBLEMS[:4]:
         for steps in PATHS:
             tree, nodes = chain(problem, steps)
-            out.append(ScoreRequest(problem, tree, nodes[-1], seed=0))
+            out.append(ScoreRequest(problem=problem, tree=tree, node=nodes[-1], seed=0))
     return out
 
 
@@ -115,7 +117,7 @@ def test_a_step_cut_at_max_tokens_is_flagged(policy, monkeypatch):
 
 def test_a_prompt_past_the_context_is_cut_off_without_failing_the_round(policy):
     tree, nodes = chain(PROBLEMS[0], ["1 + 2 = 3"] * 120)  # far past max_model_len (512 tokens)
-    long = ExpandRequest(PROBLEMS[0], tree, nodes[-1], 2, seed=1)
+    long = ExpandRequest(problem=PROBLEMS[0], tree=tree, node=nodes[-1], n=2, seed=1)
     short = expand_requests(PROBLEMS[1:2], [2])[0]
     cut, fine = policy.propose([long, short])
     assert [(p.text, p.tokens, p.finish_reason) for p in cut] == [("", 0, "length")] * 2
@@ -156,6 +158,27 @@ def test_rollouts_run_to_the_end_in_one_call_and_come_back_as_steps(policy, monk
     assert policy.rollout(requests[::-1])[::-1] == rollouts
 
 
+def test_texts_come_from_one_call_seeded_per_prompt_and_stop_at_stop_strings(policy, monkeypatch):
+    spy = Spy(policy.llm.generate)
+    monkeypatch.setattr(policy.llm, "generate", spy)
+    prompts = [DOMAIN.prompt(p) for p in PROBLEMS[:6]]
+    sampling = Sampling(max_tokens=32, seed=3)
+    texts = policy.generate(prompts, sampling)
+    assert spy.calls == [6] and len(texts) == 6 and any(texts)
+    assert policy.generate(prompts[::-1], sampling)[::-1] == texts
+    assert policy.generate(prompts[2:3], sampling) == texts[2:3]  # whatever else is in the call
+    assert policy.generate(prompts, Sampling(max_tokens=32, seed=4)) != texts
+    stopped = policy.generate(prompts, Sampling(max_tokens=32, seed=3, stop=("\n",)))
+    assert any("\n" in text for text in texts)
+    assert stopped == [text.split("\n")[0] for text in texts]
+    assert len(policy.generate(["1 + 2 = 3\n"], Sampling(max_tokens=4, chat=False))) == 1
+
+
+def test_a_text_prompt_past_the_context_is_an_error(policy):
+    with pytest.raises(ValueError, match=r"policy\.vllm: prompts \[1\] leave no room"):
+        policy.generate(["short", "1 + 2 = 3 " * 300], Sampling(max_tokens=4))
+
+
 def test_a_missing_model_is_named_before_any_engine_starts(tmp_path):
     with pytest.raises(ValueError, match=r"policy\.vllm\.model: no model at"):
         VLLMPolicy(VLLMPolicyConfig(model=str(tmp_path / "nowhere"), **ENGINE), DOMAIN)
@@ -194,18 +217,18 @@ def test_prm_aggregates_like_the_transformers_prm(lm_dir):
         "mean": [0.9, 0.55, 1.6 / 3],
     }
     for aggregate, scores in expected.items():
-        reader = PathReader(tokenizer, VLLMPRMConfig(aggregate=aggregate), DOMAIN, "prm.vllm")
+        reader = Readout(tokenizer, VLLMPRMConfig(aggregate=aggregate), DOMAIN, "prm.vllm")
         assert reader.scores(requests, rows) == pytest.approx(scores)
     with pytest.raises(ValueError, match=r"prm\.vllm\.aggregate"):
-        PathReader(tokenizer, VLLMPRMConfig(aggregate="max"), DOMAIN, "prm.vllm")
+        Readout(tokenizer, VLLMPRMConfig(aggregate="max"), DOMAIN, "prm.vllm")
     with pytest.raises(ValueError, match=r"prm\.vllm\.style"):
-        PathReader(tokenizer, VLLMPRMConfig(style="reward"), DOMAIN, "prm.vllm")
+        Readout(tokenizer, VLLMPRMConfig(style="reward"), DOMAIN, "prm.vllm")
 
 
 def test_prm_refuses_rows_that_do_not_match_the_steps(lm_dir):
     from transformers import AutoTokenizer
 
-    reader = PathReader(AutoTokenizer.from_pretrained(lm_dir), VLLMPRMConfig(), DOMAIN, "prm.vllm")
+    reader = Readout(AutoTokenizer.from_pretrained(lm_dir), VLLMPRMConfig(), DOMAIN, "prm.vllm")
     requests = score_requests()[1:2]  # two steps
     with pytest.raises(ValueError, match="1 markers for 2 steps"):
         reader.scores(requests, [[[0.5]]])
@@ -213,7 +236,7 @@ def test_prm_refuses_rows_that_do_not_match_the_steps(lm_dir):
         reader.scores(requests, [[[0.5, 0.5], [0.5, 0.5]]])
     tree, (root,) = chain(PROBLEMS[0], [])
     with pytest.raises(ValueError, match="has no step to score"):
-        reader.token_ids([ScoreRequest(PROBLEMS[0], tree, root, 0)])
+        reader.token_ids([ScoreRequest(problem=PROBLEMS[0], tree=tree, node=root, seed=0)])
 
 
 # --- whole searches --------------------------------------------------------------------------------

@@ -24,16 +24,14 @@ class RecordingPolicy:
         self.requests.extend(requests)
         return self.policy.propose(requests)
 
-    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
-        return self.policy.rollout(requests)
-
 
 def bench_backends(config: SynthConfig) -> dict:
     """Run the configured searches (no files written) and measure the backends' share of the work."""
     domain = make_domain(config.problems)
     problems = make_problems(config.problems, config.seed)
-    policy = RecordingPolicy(make_policy(config.policy, domain))
-    prm = make_prm(config.prm, domain, policy)
+    backend = make_policy(config.policy, domain)
+    policy = RecordingPolicy(backend)
+    prm = make_prm(config.prm, domain, backend)  # a rollout PRM's completions are not steps to replay
     strategy = config.search.strategy
     search = make_search(strategy, getattr(config.search, strategy))
     list(Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency).run(problems[:8]))  # warm-up

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-
-from metacot.policy.base import ExpandRequest, Policy, Proposal
-from metacot.policy.config import PolicyConfig
+from metacot.backends.registry import backend_class
+from metacot.policy.base import ExpandRequest, Policy, Proposal, Rollouts
+from metacot.policy.config import BACKENDS, PolicyConfig
 from metacot.problems.base import Domain
-
-# backend -> "module:class"; imported only when chosen, so a light install never loads torch or vLLM
-BACKENDS = {
-    "symbolic": "metacot.policy.symbolic:SymbolicCountdownPolicy",
-    "transformers": "metacot.policy.transformers:TransformersPolicy",
-    "vllm": "metacot.policy.vllm:VLLMPolicy",
-    "openai": "metacot.policy.openai:OpenAIPolicy",
-}
 
 
 def make_policy(config: PolicyConfig, domain: Domain) -> Policy:
-    backend = config.backend
-    if backend not in BACKENDS:
-        raise ValueError(f"policy.backend: unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    if backend == "symbolic":
-        if domain.name != "countdown":
-            raise ValueError(f"policy.backend: the symbolic policy plays Countdown only, not {domain.name}")
-        return load_backend(BACKENDS[backend])(config.symbolic)
-    return load_backend(BACKENDS[backend])(getattr(config, backend), domain)
+    """The configured backend, built from its own section and the domain."""
+    policy: Policy = backend_class("policy", BACKENDS, config.backend, domain)(getattr(config, config.backend), domain)
+    return policy
 
 
-def load_backend(target: str) -> type:
-    module, name = target.split(":")
-    return getattr(import_module(module), name)
-
-
-__all__ = ["BACKENDS", "ExpandRequest", "Policy", "PolicyConfig", "Proposal", "make_policy"]
+__all__ = ["BACKENDS", "ExpandRequest", "Policy", "PolicyConfig", "Proposal", "Rollouts", "make_policy"]

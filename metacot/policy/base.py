@@ -1,26 +1,13 @@
-"""The Policy protocol: a batch of expansion requests in, n step proposals per request out."""
+"""The Policy protocol: a batch of expansion requests in, n step proposals per request out; and Rollouts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, runtime_checkable
 
-from metacot.tree import Node, SearchTree
+from metacot.backends.request import NodeRequest
 
-
-@dataclass(slots=True)
-class ExpandRequest:
-    """Propose up to n next steps after `node` of `tree` for `problem`."""
-
-    problem: Any
-    tree: SearchTree
-    node: Node
-    n: int
-    seed: int
-
-    @property
-    def steps(self) -> list[str]:
-        return self.tree.steps_to(self.node.id)
+ExpandRequest = NodeRequest  # propose up to n next steps after the node
 
 
 @dataclass(slots=True)
@@ -37,6 +24,11 @@ class Policy(Protocol):
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         """Up to request.n next steps for each request."""
         ...
+
+
+@runtime_checkable
+class Rollouts(Protocol):
+    """A policy that completes paths to the end: what the rollout PRM needs."""
 
     def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
         """request.n continuations to the end of the solution for each request, each as its list of steps."""

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from metacot.backends.engine import VLLMEngineConfig
+
+# backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.
+# A new backend: its module, its section below (and a field of PolicyConfig), and its line here.
+BACKENDS = {
+    "symbolic": "metacot.policy.symbolic:SymbolicCountdownPolicy",
+    "transformers": "metacot.policy.transformers:TransformersPolicy",
+    "vllm": "metacot.policy.vllm:VLLMPolicy",
+    "openai": "metacot.policy.openai:OpenAIPolicy",
+}
 
 
 @dataclass
@@ -32,18 +42,11 @@ class TransformersPolicyConfig(SamplingConfig):
 
 
 @dataclass
-class VLLMPolicyConfig(SamplingConfig):
-    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
-    dtype: str = "auto"  # "float32" on CPUs
-    max_model_len: int | None = None  # None: the model's own context length
+class VLLMPolicyConfig(SamplingConfig, VLLMEngineConfig):
     enable_prefix_caching: bool = True  # a child's prompt extends its parent's, so cached prefixes are reused
     # None: vLLM's default, except off on CPUs, where vLLM 0.32 crashes ("CPU Generator does not use offset")
     # when the prompt of a seeded request is split across engine steps, as happens in large batches.
     enable_chunked_prefill: bool | None = None
-    gpu_memory_utilization: float = 0.9
-    enforce_eager: bool = False  # True on CPUs: CUDA graphs and compilation make start-up minutes long
-    seed: int = 0  # the engine's seed; each request is sampled from its own seed (ExpandRequest.seed)
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed on to vllm.LLM as they are
 
 
 @dataclass

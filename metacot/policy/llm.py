@@ -1,9 +1,8 @@
-"""What every LLM policy shares: its sampling settings checked, its seeds, its rollouts split into steps."""
+"""What every LLM policy shares: its sampling settings checked, its completions normalized, rollouts split."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import TypeVar
 
 from metacot.policy.base import Proposal
@@ -13,28 +12,18 @@ from metacot.problems.base import Domain
 C = TypeVar("C", bound=SamplingConfig)
 
 
-def check_model_folder(model: str, section: str) -> None:
-    """A ValueError naming the setting unless `model` is a local folder (engines would try a hub instead)."""
-    if not model or not Path(model).is_dir():
-        raise ValueError(f"{section}.model: no model at '{model}'")
-
-
-def sampling_config(config: C, domain: Domain, section: str) -> C:
-    """The config with the domain's step delimiter filled in; a ValueError names a sampling setting it cannot use."""
-    if config.step_delimiter is None:
-        config = replace(config, step_delimiter=domain.step_delimiter)
+def sampling_config(config: C, domain: Domain, section: str) -> tuple[C, str]:
+    """(the config with the domain's step delimiter filled in, that delimiter); a ValueError names a sampling
+    setting it cannot use."""
+    delimiter = domain.step_delimiter if config.step_delimiter is None else config.step_delimiter
+    config = replace(config, step_delimiter=delimiter)
     if config.temperature <= 0 or not 0 < config.top_p <= 1:
         raise ValueError(f"{section}: need temperature > 0 and 0 < top_p <= 1 (this policy always samples)")
     if config.max_tokens < 1 or config.rollout_max_tokens < 1:
         raise ValueError(f"{section}: max_tokens and rollout_max_tokens must be at least 1")
-    if not config.step_delimiter:
+    if not delimiter:
         raise ValueError(f"{section}.step_delimiter: must not be empty")
-    return config
-
-
-def request_seed(seed: int) -> int:
-    """A request's seed folded into a signed 64-bit integer, the range engines and servers accept."""
-    return seed & (2**63 - 1)
+    return config, delimiter
 
 
 def split_steps(text: str, delimiter: str) -> list[str]:

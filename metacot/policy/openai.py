@@ -2,112 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from metacot.backends.generate import Sampling, chat_renderer, prompt_seeds, request_seed
+from metacot.backends.models import added_bos, load_tokenizer
+from metacot.backends.server import Server
 from metacot.policy.base import ExpandRequest, Proposal
 from metacot.policy.config import OpenAIPolicyConfig
-from metacot.policy.llm import proposal, request_seed, sampling_config, split_steps
-from metacot.policy.prompts import PromptBuilder, chat_renderer
+from metacot.policy.llm import proposal, sampling_config, split_steps
+from metacot.policy.prompts import PromptBuilder
 from metacot.problems.base import Domain
 
 SECTION = "policy.openai"
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class Server:
-    """An OpenAI-compatible server through the official client: retries with exponential backoff, and errors
-    that name the settings but never carry the API key."""
-
-    def __init__(self, section: str, base_url: str, api_key_env: str, timeout: float, max_retries: int, backoff: float):
-        if max_retries < 0 or backoff < 0 or timeout <= 0:
-            raise ValueError(f"{section}: need max_retries >= 0, backoff >= 0 and timeout > 0")
-        import openai
-
-        self.section, self.base_url = section, base_url
-        self.max_retries, self.backoff = max_retries, backoff
-        self.openai = openai
-        # A local server started without --api-key accepts any key, but the client insists on one.
-        api_key = os.environ.get(api_key_env) or "EMPTY"
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
-        self.api_key_env = api_key_env
-
-    def check_model(self, model: str, models_path: str = "/models") -> None:
-        """One attempt, no retries: a ConnectionError naming base_url when nothing answers there, a ValueError
-        naming the setting when the key is refused or the model is not served."""
-        try:
-            listing = self.client.get(models_path, cast_to=object)
-        except self.openai.APIConnectionError as e:
-            raise ConnectionError(
-                f"{self.section}.base_url: no server answers at {self.base_url}: {_reason(e)}"
-            ) from None
-        except self.openai.APIStatusError as e:
-            if e.status_code in (401, 403):
-                raise ValueError(
-                    f"{self.section}.api_key_env: the server at {self.base_url} refused the key in ${self.api_key_env}"
-                ) from None
-            raise ConnectionError(f"{self.section}.base_url: {self.base_url}{models_path}: {_reason(e)}") from None
-        served = [m.get("id") for m in listing.get("data", [])] if isinstance(listing, dict) else []
-        if model not in served:
-            raise ValueError(f"{self.section}.model: {model!r} is not served at {self.base_url} (it serves {served})")
-
-    def call(self, fn: Callable[[], T]) -> T:
-        """fn(), retried on 429, 5xx and connection errors after backoff, 2 x backoff, ... seconds."""
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except (self.openai.APIConnectionError, self.openai.APIStatusError) as e:
-                if not self._retryable(e) or attempt == self.max_retries:
-                    tries = f" after {attempt + 1} attempts" if attempt else ""
-                    raise RuntimeError(
-                        f"{self.section}: request to {self.base_url} failed{tries}: {_reason(e)}"
-                    ) from None
-                delay = self.backoff * 2**attempt
-                attempt += 1
-                log.warning(
-                    "%s: %s; retry %d of %d in %.2f s", self.section, _reason(e), attempt, self.max_retries, delay
-                )
-                time.sleep(delay)
-
-    def _retryable(self, error: Exception) -> bool:
-        if isinstance(error, self.openai.APIConnectionError):
-            return True
-        return error.status_code == 429 or error.status_code >= 500
-
-
-def _reason(error: Exception) -> str:
-    """What went wrong, in a line: the HTTP status and message, or the connection error and its cause."""
-    status = getattr(error, "status_code", None)
-    if status is not None:
-        return f"HTTP {status}: {getattr(error, 'message', error)}"
-    cause = error.__cause__ or error.__context__
-    return f"{error} ({cause})" if cause else str(error)
-
-
-def load_tokenizer(folder: str, setting: str) -> Any:
-    """A tokenizer from a local folder; a ValueError naming the setting otherwise."""
-    if not folder or not Path(folder).is_dir():
-        raise ValueError(f"{setting}: need a local folder with the model's tokenizer, got '{folder}'")
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{setting}: cannot load a tokenizer from '{folder}': {e}") from None
-
-
-def added_bos(tokenizer: Any) -> str:
-    """The BOS text that the tokenizer adds when it encodes text (the server's tokenizer adds it too), or ""."""
-    bos = tokenizer.bos_token
-    return bos if bos is not None and tokenizer("x")["input_ids"][:1] == [tokenizer.bos_token_id] else ""
 
 
 class OpenAIPolicy:
@@ -121,17 +29,15 @@ class OpenAIPolicy:
     """
 
     def __init__(self, config: OpenAIPolicyConfig, domain: Domain):
-        config = sampling_config(config, domain, SECTION)
+        config, self.delimiter = sampling_config(config, domain, SECTION)
         if config.concurrency < 1:
             raise ValueError(f"{SECTION}.concurrency: must be at least 1, got {config.concurrency}")
         setting = f"{SECTION}.tokenizer" if config.tokenizer else f"{SECTION}.model"
         self.tokenizer = load_tokenizer(config.tokenizer or config.model, setting)
         self.config = config
-        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), config.step_delimiter)
+        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), self.delimiter)
         self.bos = added_bos(self.tokenizer)
-        self.server = Server(
-            SECTION, config.base_url, config.api_key_env, config.timeout, config.max_retries, config.backoff
-        )
+        self.server = Server.from_settings(SECTION, config)
         self.server.check_model(config.model)
         self.pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="metacot-openai")
 
@@ -139,45 +45,64 @@ class OpenAIPolicy:
         c = self.config
         return [
             [self._proposal(choice) for choice in choices]
-            for choices in self._complete(requests, c.max_tokens, [c.step_delimiter])
+            for choices in self._requests(requests, c.max_tokens, [self.delimiter])
         ]
 
     def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
         """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
-        delimiter = self.config.step_delimiter
+        delimiter = self.delimiter
         return [
             [split_steps(choice.text, delimiter) for choice in choices]
-            for choices in self._complete(requests, self.config.rollout_max_tokens, None)
+            for choices in self._requests(requests, self.config.rollout_max_tokens, None)
         ]
 
-    def _complete(self, requests: list[ExpandRequest], max_tokens: int, stop: list[str] | None) -> list[list[Any]]:
+    def generate(self, prompts: list[str], sampling: Sampling) -> list[str]:
+        """One text per prompt: one HTTP request per prompt (each with its own seed), run concurrently."""
+        s = sampling
+        # a chat prompt less the BOS its template wrote, a raw one as it is: the server adds its own BOS
+        texts = [self._without_bos(self.prompts.render(p)) if s.chat else p for p in prompts]
+        calls = [
+            self._call(text, 1, seed, s.temperature, s.top_p, s.max_tokens, list(s.stop))
+            for text, seed in zip(texts, prompt_seeds(prompts, s.seed), strict=True)
+        ]
+        return [choices[0].text for choices in self.pool.map(lambda call: call(), calls)]
+
+    def _requests(self, requests: list[ExpandRequest], max_tokens: int, stop: list[str] | None) -> list[list[Any]]:
         """Each request's n choices in sample order, one HTTP request per expansion request, run concurrently.
         Prompts are built here, not in the pool's threads: a fast tokenizer is not safe to share between threads."""
-        prompts = [self._prompt(r) for r in requests]
-        return list(self.pool.map(lambda r, p: self._one(r, p, max_tokens, stop), requests, prompts))
+        c = self.config
+        calls = [
+            self._call(self._without_bos(self.prompts.prompt(r)), r.n, r.seed, c.temperature, c.top_p, max_tokens, stop)
+            for r in requests
+        ]
+        return list(self.pool.map(lambda call: call(), calls))
 
-    def _prompt(self, request: ExpandRequest) -> str:
-        """The shared prompt, less a leading BOS that the chat template wrote: the server adds its own."""
-        prompt = self.prompts.prompt(request)
+    def _without_bos(self, prompt: str) -> str:
+        """The prompt less a leading BOS that the chat template wrote: the server adds its own."""
         return prompt[len(self.bos) :] if self.bos and prompt.startswith(self.bos) else prompt
 
-    def _one(self, request: ExpandRequest, prompt: str, max_tokens: int, stop: list[str] | None) -> list[Any]:
-        c = self.config
-        stop_setting = {"stop": stop} if stop else {}
-        completion = self.server.call(
-            lambda: self.server.client.completions.create(
-                model=c.model,
-                prompt=prompt,
-                n=request.n,
-                temperature=c.temperature,
-                top_p=c.top_p,
-                max_tokens=max_tokens,
-                logprobs=0,  # only the sampled tokens': their count and summed log-probability
-                seed=request_seed(request.seed),
-                **stop_setting,
+    def _call(
+        self, prompt: str, n: int, seed: int, temperature: float, top_p: float, max_tokens: int, stop: list[str] | None
+    ) -> Callable[[], list[Any]]:
+        """One completions request, retried by the server client; its n choices in sample order."""
+
+        def call() -> list[Any]:
+            completion = self.server.call(
+                lambda: self.server.client.completions.create(
+                    model=self.config.model,
+                    prompt=prompt,
+                    n=n,
+                    temperature=temperature,
+                    top_p=top_p,
+                    max_tokens=max_tokens,
+                    logprobs=0,  # only the sampled tokens': their count and summed log-probability
+                    seed=request_seed(seed),
+                    stop=stop or self.server.openai.omit,
+                )
             )
-        )
-        return sorted(completion.choices, key=lambda choice: choice.index)
+            return sorted(completion.choices, key=lambda choice: choice.index)
+
+        return call
 
     @staticmethod
     def _proposal(choice: Any) -> Proposal:

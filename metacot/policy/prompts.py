@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
+from metacot.backends.generate import ChatRenderer
 from metacot.policy.base import ExpandRequest
 from metacot.problems.base import Domain
-
-ChatRenderer = Callable[[str], str]
-
-
-def chat_renderer(tokenizer: Any) -> ChatRenderer:
-    """A user message in the tokenizer's chat template, ending where the assistant's reply begins."""
-
-    def render(user: str) -> str:
-        messages = [{"role": "user", "content": user}]
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    return render
 
 
 class PromptBuilder:

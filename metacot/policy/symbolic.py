@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import random
+from typing import ClassVar
 
 from metacot.policy.base import ExpandRequest, Proposal
 from metacot.policy.config import SymbolicPolicyConfig
+from metacot.problems.base import Domain
 from metacot.problems.countdown import apply_step, format_move, legal_moves
 
 
 class SymbolicCountdownPolicy:
     """Proposes distinct legal Countdown steps for a state; needs no model."""
 
-    def __init__(self, config: SymbolicPolicyConfig | None = None):
+    domains: ClassVar[tuple[str, ...]] = ("countdown",)
+
+    def __init__(self, config: SymbolicPolicyConfig | None = None, domain: Domain | None = None):
+        # `domain` is part of every policy's signature; this policy knows its one domain's rules itself
         self.config = config or SymbolicPolicyConfig()
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:

@@ -1,48 +1,22 @@
-"""A local Hugging Face causal LM as the policy: one batched, seeded `generate` per chunk of requests."""
+"""A local Hugging Face causal LM as the policy: one batched, seeded `generate` per chunk of requests or prompts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LogitsProcessor
+from transformers import AutoModelForCausalLM, GenerationConfig, LogitsProcessor
 
+from metacot.backends.generate import Sampling, chat_renderer, cut_at_stop, model_text, prompt_seeds, request_seed
+from metacot.backends.models import load_pretrained
 from metacot.policy.base import ExpandRequest, Proposal
 from metacot.policy.config import TransformersPolicyConfig
 from metacot.policy.llm import sampling_config, split_steps
-from metacot.policy.prompts import PromptBuilder, chat_renderer
+from metacot.policy.prompts import PromptBuilder
 from metacot.problems.base import Domain
 from metacot.seeding import mix
 
 SECTION = "policy.transformers"
-DTYPES = ("float32", "float16", "bfloat16")
-
-
-def load_pretrained(model_class: Any, model: str, device: str, dtype: str, section: str) -> tuple[Any, Any]:
-    """(tokenizer, model in eval mode on the device) from a local folder; a ValueError naming the setting otherwise."""
-    if not Path(model).is_dir():
-        raise ValueError(f"{section}.model: no model at '{model}'")
-    if dtype not in DTYPES:
-        raise ValueError(f"{section}.dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
-    try:
-        torch_device = torch.device(device)
-    except RuntimeError as e:
-        raise ValueError(f"{section}.device: {e}") from None
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
-        net, info = model_class.from_pretrained(
-            model, dtype=getattr(torch, dtype), local_files_only=True, output_loading_info=True
-        )
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{section}.model: cannot load '{model}': {e}") from None
-    if info["missing_keys"]:
-        missing = ", ".join(sorted(info["missing_keys"])[:4])
-        raise ValueError(f"{section}.model: '{model}' is not a {net.__class__.__name__} checkpoint (no {missing})")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, net.to(torch_device).eval()
 
 
 def _token_ids(value: int | list[int] | None) -> set[int]:
@@ -70,7 +44,7 @@ class _ChosenLogprobs(LogitsProcessor):
 
     def table(self, generated: torch.Tensor) -> list[list[float]]:
         """Per row, the log-probability of each generated token."""
-        if len(self.chosen) < generated.shape[1]:
+        if len(self.chosen) < generated.shape[1] and self.previous is not None:
             self.chosen.append(self.previous.gather(1, generated[:, -1:]))
         return torch.cat(self.chosen, dim=1).tolist()
 
@@ -87,24 +61,26 @@ class TransformersPolicy:
     def __init__(self, config: TransformersPolicyConfig, domain: Domain):
         if config.batch_size < 1:
             raise ValueError(f"{SECTION}.batch_size: must be at least 1")
-        self.config = config = sampling_config(config, domain, SECTION)
+        config, self.delimiter = sampling_config(config, domain, SECTION)
+        self.config = config
         self.tokenizer, self.model = load_pretrained(
             AutoModelForCausalLM, config.model, config.device, config.dtype, SECTION
         )
         self.tokenizer.padding_side = "left"
-        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), config.step_delimiter)
+        self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), self.delimiter)
         self.eos_ids = _token_ids(self.model.generation_config.eos_token_id) | _token_ids(self.tokenizer.eos_token_id)
         # Only this config's sampling settings apply: a checkpoint's defaults (top_k, repetition_penalty, ...) would
         # silently change the distribution the search samples from, and the other backends would not apply them.
-        self.step_generation = self._generation(config.max_tokens, [config.step_delimiter])
-        self.rollout_generation = self._generation(config.rollout_max_tokens, None)
+        c = config
+        self.step_generation = self._generation(c.temperature, c.top_p, c.max_tokens, [self.delimiter])
+        self.rollout_generation = self._generation(c.temperature, c.top_p, c.rollout_max_tokens, None)
 
-    def _generation(self, max_new_tokens: int, stop_strings: list[str] | None) -> GenerationConfig:
+    def _generation(
+        self, temperature: float, top_p: float, max_new_tokens: int, stop_strings: list[str] | None
+    ) -> GenerationConfig:
+        sample = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
         return GenerationConfig(
-            do_sample=True,
-            temperature=self.config.temperature,
-            top_p=self.config.top_p,
-            top_k=0,
+            **(sample if temperature > 0 else {"do_sample": False}),
             max_new_tokens=max_new_tokens,
             stop_strings=stop_strings,
             eos_token_id=sorted(self.eos_ids),
@@ -113,25 +89,39 @@ class TransformersPolicy:
         )
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
-        return self._sample(requests, self.step_generation, self._proposal)
+        return self._requests(requests, self.step_generation, self._proposal)
 
     def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
         """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
-        return self._sample(requests, self.rollout_generation, self._steps)
+        return self._requests(requests, self.rollout_generation, self._steps)
 
-    def _sample(self, requests: list[ExpandRequest], generation: GenerationConfig, read: Callable) -> list[list]:
-        # Each request becomes n rows of the same prompt and the model samples once per row: unlike
-        # num_return_sequences (one n for the whole call), requests with different n share one generate call,
-        # and no sample is generated only to be thrown away. The compute is the same: generate repeats the
-        # prompts n times internally too.
-        order = sorted(range(len(requests)), key=lambda i: (requests[i].seed, i))
-        rows = [i for i in order for _ in range(requests[i].n)]
-        prompts = {i: self.prompts.prompt(requests[i]) for i in order}
-        out: list[list] = [[] for _ in requests]
+    def generate(self, prompts: list[str], sampling: Sampling) -> list[str]:
+        """One text per prompt, sampled like steps: in seed order, one seeded generate call per chunk."""
+        stop = sampling.stop
+        generation = self._generation(sampling.temperature, sampling.top_p, sampling.max_tokens, list(stop) or None)
+        texts = [model_text(self.tokenizer, p, sampling.chat) for p in prompts]
+        seeds = prompt_seeds(prompts, sampling.seed)
+        out = self._sample(texts, [1] * len(texts), seeds, generation, lambda ids, _: self._text(ids, stop))
+        return [text for (text,) in out]
+
+    def _requests(self, requests: list[ExpandRequest], generation: GenerationConfig, read: Callable) -> list[list]:
+        prompts = [self.prompts.prompt(r) for r in requests]
+        return self._sample(prompts, [r.n for r in requests], [r.seed for r in requests], generation, read)
+
+    def _sample(
+        self, prompts: list[str], counts: list[int], seeds: list[int], generation: GenerationConfig, read: Callable
+    ) -> list[list]:
+        """counts[i] samples of prompts[i], each read from (token ids, log-probabilities) by `read`."""
+        # Each prompt becomes n rows and the model samples once per row: unlike num_return_sequences (one n for
+        # the whole call), prompts with different n share one generate call, and no sample is generated only to
+        # be thrown away. The compute is the same: generate repeats the prompts n times internally too.
+        order = sorted(range(len(prompts)), key=lambda i: (seeds[i], i))
+        rows = [i for i in order for _ in range(counts[i])]
+        out: list[list] = [[] for _ in prompts]
         size = self.config.batch_size
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
-            seed = mix(0, *(requests[i].seed for i in dict.fromkeys(chunk)))
+            seed = mix(0, *(seeds[i] for i in dict.fromkeys(chunk)))
             samples = self._generate([prompts[i] for i in chunk], seed, generation)
             for i, (ids, logprobs) in zip(chunk, samples, strict=True):
                 out[i].append(read(ids, logprobs))
@@ -143,7 +133,7 @@ class TransformersPolicy:
         batch = batch.to(self.model.device)
         logprobs = _ChosenLogprobs()
         with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
-            torch.manual_seed(seed & (2**63 - 1))
+            torch.manual_seed(request_seed(seed))
             output = self.model.generate(
                 **batch, generation_config=generation, logits_processor=[logprobs], tokenizer=self.tokenizer
             )
@@ -166,22 +156,29 @@ class TransformersPolicy:
         if stop is not None:
             ids = ids[:stop]
             text = self._decode(ids)
-            text = text[: text.index(self.config.step_delimiter)]
+            text = text[: text.index(self.delimiter)]
         else:
             text = self._decode(ids)
         reason = "stop" if stop is not None or eos is not None else "length"
         return Proposal(text=text.strip(), tokens=len(ids), logprob=sum(logprobs[: len(ids)]), finish_reason=reason)
 
     def _steps(self, ids: list[int], logprobs: list[float]) -> list[str]:
+        return split_steps(self._until_eos(ids), self.delimiter)
+
+    def _text(self, ids: list[int], stop: tuple[str, ...]) -> str:
+        """A generated text without EOS and what follows, cut before the first stop string (generate keeps it)."""
+        return cut_at_stop(self._until_eos(ids), stop)
+
+    def _until_eos(self, ids: list[int]) -> str:
         eos = next((k for k, t in enumerate(ids) if t in self.eos_ids), len(ids))
-        return split_steps(self._decode(ids[:eos]), self.config.step_delimiter)
+        return self._decode(ids[:eos])
 
     def _delimiter_end(self, ids: list[int]) -> int | None:
         """How many tokens it takes to complete the first delimiter (binary search over decoded prefixes), or None.
 
         transformers keeps the stop string, and the token that completes it may carry more text after it.
         """
-        delimiter = self.config.step_delimiter
+        delimiter = self.delimiter
         if delimiter not in self._decode(ids):
             return None
         low, high = 1, len(ids)

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from metacot.tree import Node, SearchTree
+from metacot.backends.request import NodeRequest
 
-
-@dataclass(slots=True)
-class ScoreRequest:
-    """Score the last step of the path from the root to `node`."""
-
-    problem: Any
-    tree: SearchTree
-    node: Node
-    seed: int
-
-    @property
-    def steps(self) -> list[str]:
-        return self.tree.steps_to(self.node.id)
+ScoreRequest = NodeRequest  # score the last step of the path from the root to the node
 
 
 class RewardModel(Protocol):

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from metacot.backends.engine import VLLMEngineConfig
+
+# backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.
+# A new backend: its module, its section below (and a field of PRMConfig), and its line here.
+BACKENDS = {
+    "oracle": "metacot.prm.oracle:CountdownOraclePRM",
+    "rollout": "metacot.prm.rollout:RolloutPRM",
+    "transformers": "metacot.prm.transformers:TransformersPRM",
+    "vllm": "metacot.prm.vllm:VLLMPRM",
+    "http": "metacot.prm.http:HTTPPRM",
+}
 
 
 @dataclass
@@ -42,14 +53,8 @@ class TransformersPRMConfig(ReadoutConfig):
 
 
 @dataclass
-class VLLMPRMConfig(ReadoutConfig):
-    model: str = ""  # a local model folder; never fetched from a hub
-    dtype: str = "auto"  # "float32" on CPUs
-    max_model_len: int | None = None
-    gpu_memory_utilization: float = 0.9
-    enforce_eager: bool = False  # True on CPUs
-    seed: int = 0
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed on to vllm.LLM as they are
+class VLLMPRMConfig(ReadoutConfig, VLLMEngineConfig):
+    """How the PRM is read, and the engine that runs it."""
 
 
 @dataclass

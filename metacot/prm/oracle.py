@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from metacot.prm.base import ScoreRequest
 from metacot.prm.config import OracleConfig
+from metacot.problems.base import Domain
 from metacot.problems.countdown import reachable
 from metacot.seeding import uniform
 
@@ -13,7 +15,10 @@ from metacot.seeding import uniform
 class CountdownOraclePRM:
     """Scores 1.0 when the target is reachable from the node's state, else 0.0; noise emulates imperfect PRMs."""
 
-    def __init__(self, config: OracleConfig | None = None):
+    domains: ClassVar[tuple[str, ...]] = ("countdown",)
+
+    def __init__(self, config: OracleConfig | None = None, domain: Domain | None = None):
+        # `domain` is part of every PRM's signature; the oracle knows its one domain's rules itself
         self.config = config or OracleConfig()
 
     def score(self, requests: list[ScoreRequest]) -> list[float]:
@@ -21,12 +26,10 @@ class CountdownOraclePRM:
 
     @staticmethod
     def exact(request: ScoreRequest) -> float:
-        node = request.node
-        if node.error is not None:
-            return 0.0
-        if node.terminal:
-            return 1.0 if node.correct else 0.0
-        return 1.0 if reachable(node.state, request.problem.target) else 0.0
+        known = request.node.known_value
+        if known is not None:
+            return known
+        return 1.0 if reachable(request.node.state, request.problem.target) else 0.0
 
     def _noisy(self, value: float, seed: int) -> float:
         flip, std = self.config.flip_prob, self.config.gaussian_std

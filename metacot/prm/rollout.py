@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, ClassVar
 
-from metacot.policy.base import ExpandRequest, Policy
+from metacot.policy.base import Policy, Rollouts
 from metacot.prm.base import ScoreRequest
 from metacot.prm.config import RolloutConfig
 from metacot.problems.base import Domain
@@ -16,33 +17,36 @@ class RolloutPRM:
     Needs no trained model: it works on any domain with a verifier, and its scores label steps for PRM training.
     """
 
-    def __init__(self, policy: Policy, domain: Domain, config: RolloutConfig | None = None):
-        self.policy, self.domain = policy, domain
-        self.config = config or RolloutConfig()
-        if self.config.mode not in ("soft", "hard"):
-            raise ValueError(f"prm.rollout.mode: expected 'soft' or 'hard', got {self.config.mode!r}")
-        if self.config.rollouts < 1:
-            raise ValueError(f"prm.rollout.rollouts: expected at least 1, got {self.config.rollouts}")
+    needs_policy: ClassVar[bool] = True
+
+    def __init__(self, config: RolloutConfig, domain: Domain, policy: Policy):
+        if not isinstance(policy, Rollouts):
+            raise ValueError(
+                f"prm.backend: the rollout PRM completes paths with the policy, "
+                f"and {type(policy).__name__} cannot roll out (it has no rollout method)"
+            )
+        if config.mode not in ("soft", "hard"):
+            raise ValueError(f"prm.rollout.mode: expected 'soft' or 'hard', got {config.mode!r}")
+        if config.rollouts < 1:
+            raise ValueError(f"prm.rollout.rollouts: expected at least 1, got {config.rollouts}")
+        self.config, self.domain = config, domain
+        self.policy: Rollouts = policy
 
     def score(self, requests: list[ScoreRequest]) -> list[float]:
-        scores: list[float | None] = [self._known(r) for r in requests]
-        open_requests = [(i, r) for i, r in enumerate(requests) if scores[i] is None]
-        if open_requests:
-            batch = [ExpandRequest(r.problem, r.tree, r.node, self.config.rollouts, r.seed) for _, r in open_requests]
-            for (i, request), completions in zip(open_requests, self.policy.rollout(batch), strict=True):
-                verdicts = [self._verifies(request.problem, request.node.state, steps) for steps in completions]
-                scores[i] = self._aggregate(verdicts)
-        return scores
+        """Dead and terminal nodes need no rollouts: their value is known."""
+        known = [r.node.known_value for r in requests]
+        estimates = iter(self._estimates([r for r, value in zip(requests, known, strict=True) if value is None]))
+        return [next(estimates) if value is None else value for value in known]
 
-    @staticmethod
-    def _known(request: ScoreRequest) -> float | None:
-        """Dead and terminal nodes need no rollouts: their verdict is known."""
-        node = request.node
-        if node.error is not None:
-            return 0.0
-        if node.terminal:
-            return 1.0 if node.correct else 0.0
-        return None
+    def _estimates(self, requests: list[ScoreRequest]) -> list[float]:
+        """The share (soft) or existence (hard) of verified completions from each node, in one policy call."""
+        if not requests:
+            return []
+        completions = self.policy.rollout([replace(r, n=self.config.rollouts) for r in requests])
+        return [
+            self._aggregate([self._verifies(r.problem, r.node.state, steps) for steps in per_request])
+            for r, per_request in zip(requests, completions, strict=True)
+        ]
 
     def _verifies(self, problem: Any, state: Any, steps: list[str]) -> bool:
         for step in steps:

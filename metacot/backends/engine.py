@@ -1,0 +1,39 @@
+"""vLLM's offline engine: the settings every vLLM backend shares, and the one place a `vllm.LLM` is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from metacot.backends.models import check_model_folder
+
+
+@dataclass
+class VLLMEngineConfig:
+    """The engine settings of the vLLM policy and the vLLM PRM."""
+
+    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
+    dtype: str = "auto"  # "float32" on CPUs
+    max_model_len: int | None = None  # None: the model's own context length
+    gpu_memory_utilization: float = 0.9
+    enforce_eager: bool = False  # True on CPUs: CUDA graphs and compilation make start-up minutes long
+    seed: int = 0  # the engine's seed; a policy samples each request from its own seed
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed on to vllm.LLM as they are
+
+
+def make_llm(config: VLLMEngineConfig, section: str, **backend_args: Any) -> Any:
+    """A `vllm.LLM` for the config's local model folder, with the backend's own arguments and engine_kwargs.
+
+    Keep it alive as long as any vLLM engine of the process is used: deleting an engine tears down state that
+    the others share."""
+    check_model_folder(config.model, section)
+    taken = sorted(config.engine_kwargs.keys() & (backend_args.keys() | set(_SETTINGS)))
+    if taken:
+        raise ValueError(f"{section}.engine_kwargs: {', '.join(taken)} set by metacot; use the section's settings")
+    from vllm import LLM
+
+    settings: dict[str, Any] = {name: getattr(config, name) for name in _SETTINGS}
+    return LLM(**settings, **backend_args, **config.engine_kwargs)
+
+
+_SETTINGS = ("model", "dtype", "max_model_len", "gpu_memory_utilization", "enforce_eager", "seed")
