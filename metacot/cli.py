@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from dataclasses import replace
 
@@ -23,6 +24,8 @@ from metacot.flags import add_flags, get, given_flags, split_list
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.outputs.rundir import RunDirError
+
+log = logging.getLogger("metacot")
 
 DESCRIPTION = """\
 Synthesize Meta-CoT training data by search: MCTS or A* explores reasoning steps proposed by a
@@ -112,7 +115,7 @@ def synth_config(args: argparse.Namespace) -> SynthConfig:
         if not used:
             section = keys[0].split(".")[0]
             chosen = f"{section}.{SELECTORS[section]} ({get(config, f'{section}.{SELECTORS[section]}')!r})"
-            raise ConfigError(f"{name}: sets {', '.join(keys)}, which the chosen {chosen} does not use")
+            log.warning("%s sets %s, which the chosen %s does not use: ignored", name, ", ".join(keys), chosen)
         for key in used:
             check_key(config, key, name)
     return checked(config)

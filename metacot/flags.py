@@ -15,7 +15,7 @@ class Flag:
     (e.g. --expand-width sets the expand_width of every strategy that has one)."""
 
     help: str
-    name: str | None = None  # default: --field-name
+    name: str | None = None  # default: --field-name; "{section}" stands for the top-level section's name
     metavar: str | None = None
     choices: Callable[[], Iterable[str]] | None = None  # called when the parser is built (registries fill late)
 
@@ -50,7 +50,7 @@ def flags_of(cls: type) -> dict[str, tuple[Flag, Any, list[str]]]:
     """Each flag name -> (its Flag, the fields' type, the keys it sets), in the order of the fields."""
     flags: dict[str, tuple[Flag, Any, list[str]]] = {}
     for key, spec, hint in flagged_fields(cls):
-        name = spec.name or "--" + key.rsplit(".", 1)[-1].replace("_", "-")
+        name = (spec.name or "--" + key.rsplit(".", 1)[-1].replace("_", "-")).format(section=key.split(".")[0])
         flags.setdefault(name, (spec, hint, []))[2].append(key)
     return flags
 
@@ -137,5 +137,5 @@ def _default_note(defaults: Any, keys: list[str]) -> str:
         by_value.setdefault(shown, []).append(key.split(".")[1] if key.count(".") > 1 else key)
     if len(by_value) == 1:
         value = next(iter(by_value))
-        return "" if value == "none" else f" (default {value})"
+        return "" if value in ("none", "") else f" (default {value})"
     return " (default: " + "; ".join(f"{value} for {', '.join(names)}" for value, names in by_value.items()) + ")"

@@ -72,11 +72,6 @@ def test_set_is_applied_after_the_flags():
         (["--set", "problems.countdown=1"], "is not a setting"),
         (["--set", "problems.countdown.low=x"], "--set problems.countdown.low: expected int, got 'x'"),
         (["--set", "novalue"], "expected KEY=VALUE"),
-        (
-            ["--domain", "math", "--num-numbers", "5"],
-            "--num-numbers: sets problems.countdown.num_numbers, which the "
-            "chosen problems.domain ('math') does not use",
-        ),
     ],
 )
 def test_bad_flags_are_one_clear_line(argv, message, capsys):
@@ -84,3 +79,13 @@ def test_bad_flags_are_one_clear_line(argv, message, capsys):
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_a_flag_the_chosen_alternative_does_not_use_is_ignored_with_a_warning(caplog):
+    config = parse("--search", "astar", "--simulations", "3", "--domain", "math", "--num-numbers", "5")
+    assert config.search.mcts.simulations == 3  # set, and unused: editing an unused section changes nothing
+    warnings = "\n".join(record.getMessage() for record in caplog.records)
+    assert "--simulations sets search.mcts.simulations, which the chosen search.strategy ('astar') does not use" in (
+        warnings
+    )
+    assert "--num-numbers sets problems.countdown.num_numbers, which the chosen problems.domain ('math')" in warnings
