@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from dataclasses import replace
 
 import orjson
 
-from metacot.config import ConfigError, SynthConfig, load_config
+from metacot.config import (
+    SELECTORS,
+    ConfigError,
+    SynthConfig,
+    check_key,
+    checked,
+    in_use,
+    load_config,
+    parse_value,
+    set_key,
+)
+from metacot.flags import add_flags, get, given_flags, split_list
 from metacot.linearize import FORMATS, LinearizeConfig
+from metacot.linearize.config import FORMATS_HELP
 from metacot.outputs.rundir import RunDirError
-from metacot.policy import BACKENDS as POLICY_BACKENDS
-from metacot.prm import BACKENDS as PRM_BACKENDS
-from metacot.problems import DOMAINS
-from metacot.problems.math.schema import PRESETS
-from metacot.search import SEARCHES, UNITS, strategies_with
+
+log = logging.getLogger("metacot")
 
 DESCRIPTION = """\
 Synthesize Meta-CoT training data by search: MCTS or A* explores reasoning steps proposed by a
@@ -34,9 +44,6 @@ examples:
   metacot synth --config run.toml                 # every setting from a TOML file; flags override it
 
 Rerunning the same command on the same --out resumes: finished problems are skipped."""
-
-
-FORMATS_HELP = f"comma-separated trace formats: {','.join(FORMATS)} (default: all the domain writes)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,110 +82,43 @@ def _add_synth(commands) -> None:
 
 
 def add_synth_flags(p: argparse.ArgumentParser) -> None:
-    """The flags that make a SynthConfig (synth_config reads them), shared by synth and bench backends."""
+    """The flags that make a SynthConfig (synth_config reads them), shared by synth and bench backends: --config,
+    --set, and one flag per flagged config field (see metacot.flags), grouped by section."""
     p.add_argument("--config", metavar="FILE", help="TOML config file (see README); flags override it")
-    p.add_argument("--out", metavar="DIR", help="run directory (default runs/demo)")
     p.add_argument(
-        "--seed", type=int, metavar="N", help="run seed: problems and every random choice derive from it (default 0)"
-    )
-    p.add_argument(
-        "--concurrency", type=int, metavar="N", help="searches in flight at once; does not change results (default 64)"
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config key, e.g. --set search.mcts.c_puct=1.5 (a TOML value; repeatable; applied after the flags)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g = p.add_argument_group("problems")
-    g.add_argument("--domain", choices=sorted(DOMAINS), help="problem family (default countdown)")
-    g.add_argument(
-        "--problems", metavar="FILE", help="problems file (Countdown: JSONL; math: JSONL, JSON, Parquet, CSV)"
-    )
-    g.add_argument("--dataset", metavar="NAME", help="math: a datasets.load_dataset name or path")
-    g.add_argument("--split", metavar="NAME", help="the dataset's split (default train)")
-    g.add_argument(
-        "--preset", choices=list(PRESETS), help="math: the file's field names (default: detected from the names)"
-    )
-    g.add_argument("--limit", type=int, metavar="N", help="use only the first N problems of a file or dataset")
-    g.add_argument("--num-problems", type=int, metavar="N", help="how many problems to generate (default 100)")
-    g.add_argument("--num-numbers", type=int, metavar="N", help="numbers per generated problem (default 4)")
-    g.add_argument("--low", type=int, metavar="N", help="smallest generated number (default 1)")
-    g.add_argument("--high", type=int, metavar="N", help="largest generated number (default 99)")
-    g.add_argument(
-        "--target", type=int, metavar="N", help="fix the target (24: Game of 24); default: drawn from 10..100"
-    )
-    g = p.add_argument_group("search")
-    g.add_argument("--search", choices=list(SEARCHES), help="search strategy (default mcts)")
-    g.add_argument("--simulations", type=int, metavar="N", help="MCTS simulations per problem (default 64)")
-    g.add_argument(
-        "--max-nodes", type=int, metavar="N", help="node budget per problem (A*, BFS, DFS default 200; others: none)"
-    )
-    g.add_argument("--expand-width", type=int, metavar="N", help="children proposed per expansion (default 8)")
-    g = p.add_argument_group("policy and PRM backends")
-    g.add_argument("--policy", choices=list(POLICY_BACKENDS), help="who proposes steps (default symbolic)")
-    g.add_argument("--policy-model", metavar="DIR", help="the policy's model folder (transformers, vllm)")
-    g.add_argument("--prm", choices=list(PRM_BACKENDS), help="who scores steps (default oracle)")
-    g.add_argument("--prm-model", metavar="DIR", help="the PRM's model folder (transformers, vllm)")
-    g.add_argument("--prm-style", choices=["step-tag", "separator-head"], help="how a learned PRM is read")
-    g.add_argument("--rollouts", type=int, metavar="N", help="rollout PRM: completions per scored step (default 8)")
-    g = p.add_argument_group("the built-in symbolic policy and oracle PRM")
-    g.add_argument(
-        "--mistake-rate", type=float, metavar="X", help="share of proposed steps with a wrong result (default 0.1)"
-    )
-    g.add_argument(
-        "--flip-prob", type=float, metavar="X", help="probability the oracle PRM reports the wrong verdict (0.1)"
-    )
-    g.add_argument("--noise-std", type=float, metavar="X", help="Gaussian noise added to oracle PRM scores (default 0)")
-    g = p.add_argument_group("traces")
-    g.add_argument("--formats", metavar="LIST", help=FORMATS_HELP)
-
-
-# Each synth flag and the config keys it sets.
-FLAG_KEYS = {
-    "out": ["out"],
-    "seed": ["seed"],
-    "concurrency": ["concurrency"],
-    "domain": ["problems.domain"],
-    "problems": ["problems.file"],
-    "dataset": ["problems.dataset"],
-    "split": ["problems.split"],
-    "preset": ["problems.math.preset"],
-    "limit": ["problems.limit"],
-    "num_problems": ["problems.num_problems"],
-    "num_numbers": ["problems.countdown.num_numbers"],
-    "low": ["problems.countdown.low"],
-    "high": ["problems.countdown.high"],
-    "target": ["problems.countdown.target"],
-    "search": ["search.strategy"],
-    "simulations": ["search.mcts.simulations"],
-    "max_nodes": [f"search.{name}.budget.nodes" for name in SEARCHES],
-    "expand_width": [f"search.{name}.expand_width" for name in strategies_with("expand_width")],
-    "policy": ["policy.backend"],
-    "prm": ["prm.backend"],
-    "policy_model": ["policy.{policy}.model"],
-    "prm_model": ["prm.{prm}.model"],
-    "prm_style": ["prm.{prm}.style"],
-    "rollouts": ["prm.rollout.rollouts"],
-    "mistake_rate": ["policy.symbolic.mistake_rate"],
-    "flip_prob": ["prm.oracle.flip_prob"],
-    "noise_std": ["prm.oracle.gaussian_std"],
-}
+    add_flags(p, SynthConfig)
 
 
 def synth_config(args: argparse.Namespace) -> SynthConfig:
-    """The config file (or defaults) with the given flags applied."""
+    """The config file (or defaults), then the flags, then --set; checked as a whole."""
     config = load_config(args.config)
-    for flag, keys in FLAG_KEYS.items():  # in order: the backends are set before their model flags
-        value = getattr(args, flag)
-        if value is not None:
-            for key in keys:
-                key = key.format(policy=config.policy.backend, prm=config.prm.backend)
-                *parents, name = key.split(".")
-                target = config
-                for parent in parents:
-                    target = getattr(target, parent)
-                if not hasattr(target, name):
-                    raise ConfigError(f"--{flag.replace('_', '-')}: {key} is not a setting")
-                setattr(target, name, value)
-    if args.formats is not None:
-        config.linearize.formats = _split(args.formats)
-    return config
+    given = list(given_flags(args, SynthConfig))
+    for name, keys, value in given:
+        for key in keys:
+            set_key(config, key, value, name)
+    for item in args.set:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. search.mcts.c_puct=1.5")
+        set_key(config, key, parse_value(text.strip()), f"--set {key}")
+        check_key(config, key, f"--set {key}")
+    for name, keys, _ in given:
+        used = [key for key in keys if in_use(config, key)]
+        if not used:
+            section = keys[0].split(".")[0]
+            chosen = f"{section}.{SELECTORS[section]} ({get(config, f'{section}.{SELECTORS[section]}')!r})"
+            log.warning("%s sets %s, which the chosen %s does not use: ignored", name, ", ".join(keys), chosen)
+        for key in used:
+            check_key(config, key, name)
+    return checked(config)
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -229,7 +169,7 @@ def run_linearize(args: argparse.Namespace) -> int:
         think_tags=not args.no_think_tags,
     )
     if args.formats is not None:
-        config = replace(config, formats=_split(args.formats))
+        config = replace(config, formats=split_list(args.formats))
     stats = relinearize(args.run_dir, config)
     for fmt, summary in stats["formats"].items():
         print(f"{args.run_dir}/traces/{fmt}.jsonl: {summary['records']} records")
@@ -325,7 +265,7 @@ def run_bench_backends(args: argparse.Namespace) -> int:
 def run_bench_engine(args: argparse.Namespace) -> int:
     from metacot.bench.engine import bench_engine, format_table
 
-    results = bench_engine(_split(args.searches), args.num_problems, args.concurrency, args.seed, args.repeat)
+    results = bench_engine(split_list(args.searches), args.num_problems, args.concurrency, args.seed, args.repeat)
     print(orjson.dumps(results).decode() if args.json else format_table(results))
     return 0
 
@@ -342,9 +282,8 @@ Rerunning on the same --out resumes: rows already in results.jsonl are not searc
 
 
 def _add_bench_strategies(kinds) -> None:
-    from metacot.bench.settings import DEFAULT_STRATEGIES, BenchSettings
+    from metacot.bench.settings import BenchSettings
 
-    d = BenchSettings()
     s = kinds.add_parser(
         "strategies",
         help="compare search strategies at matched compute budgets and PRM noise levels: table and plots",
@@ -354,42 +293,7 @@ def _add_bench_strategies(kinds) -> None:
         epilog=STRATEGIES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("--out", metavar="DIR", default=d.out, help=f"results directory (default {d.out})")
-    s.add_argument("--num-problems", type=int, metavar="N", default=d.num_problems, help="(default %(default)s)")
-    s.add_argument("--num-numbers", type=int, metavar="N", default=d.num_numbers, help="(default %(default)s)")
-    s.add_argument("--low", type=int, metavar="N", default=d.low, help="smallest number (default %(default)s)")
-    s.add_argument("--high", type=int, metavar="N", default=d.high, help="largest number (default %(default)s)")
-    s.add_argument("--target", type=int, metavar="N", help="fix the target (24: Game of 24); default 10..100")
-    s.add_argument(
-        "--strategies",
-        metavar="LIST",
-        default=",".join(DEFAULT_STRATEGIES),
-        help="comma-separated (default %(default)s)",
-    )
-    s.add_argument(
-        "--budgets", metavar="LIST", default=",".join(map(str, d.budgets)), help="comma-separated (default %(default)s)"
-    )
-    s.add_argument("--unit", choices=UNITS, default=d.unit, help="what the budgets count (default %(default)s)")
-    s.add_argument(
-        "--noise",
-        metavar="LIST",
-        default=",".join(f"{x:g}" for x in d.noise),
-        help="oracle PRM flip probabilities, comma-separated (default %(default)s)",
-    )
-    s.add_argument(
-        "--mistake-rate", type=float, metavar="X", default=d.mistake_rate, help="policy mistakes (default %(default)s)"
-    )
-    s.add_argument(
-        "--expand-width",
-        type=int,
-        metavar="N",
-        help="children per expansion for every strategy with that setting (default: each strategy's own)",
-    )
-    s.add_argument(
-        "--no-fit", action="store_true", help="keep best-of-N's N and beam's width at their defaults, not budget-sized"
-    )
-    s.add_argument("--seed", type=int, metavar="N", default=d.seed, help="(default %(default)s)")
-    s.add_argument("--concurrency", type=int, metavar="N", default=d.concurrency, help="(default %(default)s)")
+    add_flags(s, BenchSettings)
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(run=run_bench_strategies)
 
@@ -399,28 +303,9 @@ def run_bench_strategies(args: argparse.Namespace) -> int:
     from metacot.bench.strategies import TABLE, bench_strategies
     from metacot.bench.tables import pivot
 
-    try:
-        budgets = [int(b) for b in _split(args.budgets)]
-        noise = [float(x) for x in _split(args.noise)]
-    except ValueError as error:
-        raise ValueError(f"--budgets takes integers and --noise numbers: {error}") from None
-    settings = BenchSettings(
-        out=args.out,
-        num_problems=args.num_problems,
-        num_numbers=args.num_numbers,
-        low=args.low,
-        high=args.high,
-        target=args.target,
-        strategies=_split(args.strategies),
-        budgets=budgets,
-        unit=args.unit,
-        noise=noise,
-        mistake_rate=args.mistake_rate,
-        expand_width=args.expand_width,
-        fit=not args.no_fit,
-        seed=args.seed,
-        concurrency=args.concurrency,
-    )
+    settings = BenchSettings()
+    for name, keys, value in given_flags(args, BenchSettings):
+        set_key(settings, keys[0], value, name)
     result = bench_strategies(settings, progress=not args.no_progress)
     noise0 = min(settings.noise)
     print(f"solve rate (%) by budget ({settings.unit}), PRM flip probability {noise0:g}:")
@@ -428,10 +313,6 @@ def run_bench_strategies(args: argparse.Namespace) -> int:
     print("\n".join(pivot(shown, "strategy", "budget", "noise", noise0)))
     print(f"{result.out}: {len(result.rows)} rows ({result.searched} new, {result.seconds:.1f} s); table: {TABLE}")
     return 0
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 if __name__ == "__main__":

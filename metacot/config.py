@@ -11,6 +11,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import orjson
 
+from metacot.flags import flag
 from metacot.linearize.config import LinearizeConfig
 from metacot.policy.config import PolicyConfig
 from metacot.prm.config import PRMConfig
@@ -27,11 +28,15 @@ class ConfigError(ValueError):
     """A config file or flag that cannot be used; the message names the file and key."""
 
 
+# The sections that hold one sub-section per alternative, and the key that chooses the one a run uses.
+SELECTORS = {"problems": "domain", "policy": "backend", "prm": "backend", "search": "strategy"}
+
+
 @dataclass
 class SynthConfig:
-    seed: int = 0
-    out: str = "runs/demo"
-    concurrency: int = 64
+    seed: int = flag("run seed: problems and every random choice derive from it", 0)
+    out: str = flag("run directory", "runs/demo", metavar="DIR")
+    concurrency: int = flag("searches in flight at once; does not change results", 64)
     problems: ProblemsConfig = field(default_factory=ProblemsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     prm: PRMConfig = field(default_factory=PRMConfig)
@@ -48,9 +53,9 @@ class SynthConfig:
         count, so editing an unused section does not lock a run directory.
         """
         config = self.to_dict()
-        chosen = {"policy": "backend", "prm": "backend", "search": "strategy"}
         settings = {"seed": self.seed, "problems": self.problems.tree_settings()}
-        for section, key in chosen.items():
+        for section in ("policy", "prm", "search"):
+            key = SELECTORS[section]
             name = config[section][key]
             settings[section] = {key: name, name: config[section].get(name)}
         return settings
@@ -85,7 +90,7 @@ def from_dict(cls: type, data: dict, where: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, name: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_dict(hint, value, name)
     options = get_args(hint) if get_origin(hint) is not list else ()
     if options and type(None) in options:
@@ -103,6 +108,58 @@ def _convert(hint: Any, value: Any, name: str) -> Any:
     if hint in (int, float, str, bool) and type(value) is not hint:
         raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
     return value
+
+
+def set_key(config: Any, key: str, value: Any, where: str) -> None:
+    """Set one dotted key (e.g. "search.mcts.c_puct") to `value`, checked against the field's type; `where` names
+    the flag in errors."""
+    *parents, name = key.split(".")
+    target = config
+    for part in parents:
+        target = getattr(target, part, None)
+        if not dataclasses.is_dataclass(target):
+            raise ConfigError(f"{where}: {key} is not a setting")
+    hints = get_type_hints(type(target))
+    if name not in hints or dataclasses.is_dataclass(hints[name]):
+        raise ConfigError(f"{where}: {key} is not a setting")
+    setattr(target, name, _convert(hints[name], value, where))
+
+
+def check_key(config: Any, key: str, where: str) -> None:
+    """Run the checks of the section that holds a key (they ran when it was built, before the key was set)."""
+    section = key.rsplit(".", 1)[0] if "." in key else ""
+    target = config
+    for part in filter(None, section.split(".")):
+        target = getattr(target, part)
+    try:
+        dataclasses.replace(target)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {section + '.' if section else ''}{error}") from None
+
+
+def in_use(config: SynthConfig, key: str) -> bool:
+    """Whether a dotted key lies outside every alternative or in the chosen one (the run's domain, backends and
+    strategy): "search.astar.budget.nodes" is in use only when search.strategy is "astar"."""
+    parts = key.split(".")
+    selector = SELECTORS.get(parts[0])
+    if selector is None or len(parts) < 3:
+        return True
+    return parts[1] == getattr(getattr(config, parts[0]), selector)
+
+
+def checked(config: SynthConfig) -> SynthConfig:
+    """The config built again from its values, so that each section's own checks see what flags set."""
+    return from_dict(SynthConfig, config.to_dict(), "config")
+
+
+def parse_value(text: str) -> Any:
+    """A value given on the command line: a TOML value (3, 0.5, true, "a", [1, 2]), none for None, else the text."""
+    if text.strip().lower() in ("none", "null"):
+        return None
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 def load_config(path: str | Path | None) -> SynthConfig:

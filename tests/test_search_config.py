@@ -113,8 +113,8 @@ def test_search_config_has_one_section_per_registered_strategy():
         assert type(getattr(SearchConfig(), name)) is cls
 
 
-def test_strategies_import_only_the_protocol_the_budget_and_the_tree():
-    allowed = {"metacot.search.protocol", "metacot.search.budget", "metacot.tree"}
+def test_strategies_import_only_the_protocol_the_budget_the_tree_and_flags():
+    allowed = {"metacot.search.protocol", "metacot.search.budget", "metacot.tree", "metacot.flags"}
     for module in {search.__module__ for _, search in SEARCHES.values()}:
         tree = ast.parse((SEARCH_DIR / f"{module.rsplit('.', 1)[1]}.py").read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}

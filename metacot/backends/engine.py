@@ -6,13 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.backends.models import check_model_folder
+from metacot.flags import flag
 
 
 @dataclass
 class VLLMEngineConfig:
     """The engine settings of the vLLM policy and the vLLM PRM."""
 
-    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
+    model: str = flag(
+        "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
+    )  # never fetched from a hub
     dtype: str = "auto"  # "float32" on CPUs
     max_model_len: int | None = None  # None: the model's own context length
     gpu_memory_utilization: float = 0.9

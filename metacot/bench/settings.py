@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from metacot.config import ConfigError, from_dict
-from metacot.search import SEARCHES
+from metacot.flags import flag
+from metacot.search import SEARCHES, UNITS
 
 DEFAULT_STRATEGIES = ("mcts", "astar", "beam", "best_of_n", "bfs", "dfs")
 
@@ -17,23 +18,30 @@ class BenchError(ValueError):
 
 @dataclass
 class BenchSettings:
-    out: str = "runs/bench-strategies"
-    num_problems: int = 200
-    num_numbers: int = 4
-    low: int = 1
-    high: int = 99
+    out: str = flag("results directory", "runs/bench-strategies", metavar="DIR")
+    num_problems: int = flag("generated Countdown problems", 200)
+    num_numbers: int = flag("numbers per problem", 4)
+    low: int = flag("smallest number", 1)
+    high: int = flag("largest number", 99)
     target_low: int = 10
     target_high: int = 100
-    target: int | None = None  # 24 (with numbers 1..13): the Game of 24
-    strategies: list[str] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
-    budgets: list[int] = field(default_factory=lambda: [20, 50, 100, 200])
-    unit: str = "nodes"
-    noise: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3])  # oracle flip probabilities
-    mistake_rate: float = 0.1  # the symbolic policy's share of wrong steps
-    expand_width: int | None = None  # children per expansion for every strategy with the setting; None: theirs
-    fit: bool = True  # size best-of-N's N and beam's width to the budget
-    seed: int = 0
-    concurrency: int = 64
+    target: int | None = flag("fix the target (24, with numbers 1..13: the Game of 24); default 10..100", None)
+    strategies: list[str] = flag(
+        "comma-separated strategies, each a registered search with optional :key=value overrides",
+        default_factory=lambda: list(DEFAULT_STRATEGIES),
+    )
+    budgets: list[int] = flag("comma-separated budgets", default_factory=lambda: [20, 50, 100, 200])
+    unit: str = flag("what the budgets count", "nodes", choices=lambda: UNITS)
+    noise: list[float] = flag(
+        "oracle PRM flip probabilities, comma-separated", default_factory=lambda: [0.0, 0.1, 0.2, 0.3]
+    )
+    mistake_rate: float = flag("the symbolic policy's share of wrong steps", 0.1)
+    expand_width: int | None = flag(  # None: each strategy's own
+        "children per expansion for every strategy with that setting (default: each strategy's own)", None
+    )
+    fit: bool = flag("keep best-of-N's N and beam's width at their defaults, not budget-sized", True, name="--no-fit")
+    seed: int = flag("run seed", 0)
+    concurrency: int = flag("searches in flight at once", 64)
 
     # What the rows depend on besides their key: a directory resumed with other values is refused.
     IDENTITY = (

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from metacot.flags import flag
+
 FORMATS = ("metacot", "tokens", "cot", "sos")
+FORMATS_HELP = f"comma-separated trace formats: {','.join(FORMATS)} (default: all the domain writes)"
 
 
 @dataclass
 class LinearizeConfig:
-    formats: list[str] | None = None  # None: every format the domain can write
+    formats: list[str] | None = flag(FORMATS_HELP, None)  # None: every format the domain can write
     stop_at_first_solution: bool = True  # end the trace at the first verified solution it reaches
     max_backtracks: int | None = None  # skip traces with more backtracks than this
     include_unsolved: bool = False  # also write records for searches that found no solution

@@ -23,6 +23,13 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 TMP_SUFFIX = ".tmp"
 SHARD = re.compile(r"trees-(\d+)\.jsonl")
+
+
+def shard_index(path: Path) -> int:
+    """The number in a shard's name: trees-00012.jsonl -> 12."""
+    return int(path.stem.split("-")[1])
+
+
 VERSIONED = ("metacot", "numpy", "orjson", "networkx")
 _MISSING = object()
 
@@ -247,7 +254,7 @@ class RunDir:
         write_json_atomic(self.manifest_path, manifest)
         self.trees_dir.mkdir(exist_ok=True)
         if shards:
-            self._open_shard(int(SHARD.fullmatch(shards[-1].name)[1]), counts[-1])
+            self._open_shard(shard_index(shards[-1]), counts[-1])
         else:
             self._open_shard(0, 0)
 

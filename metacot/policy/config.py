@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from metacot.backends.engine import VLLMEngineConfig
+from metacot.flags import flag
 
 # backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.
 # A new backend: its module, its section below (and a field of PolicyConfig), and its line here.
@@ -19,7 +20,9 @@ BACKENDS = {
 @dataclass
 class SymbolicPolicyConfig:
     sample: bool = True  # a random subset of the legal moves; False: the first n in enumeration order
-    mistake_rate: float = 0.0  # probability that a proposal is plausible but wrong (a slip in arithmetic)
+    mistake_rate: float = flag(
+        "share of proposed steps with a wrong result", 0.0
+    )  # probability that a proposal is plausible but wrong (a slip in arithmetic)
 
 
 @dataclass
@@ -35,7 +38,9 @@ class SamplingConfig:
 
 @dataclass
 class TransformersPolicyConfig(SamplingConfig):
-    model: str = ""  # a local model folder (config.json, weights, tokenizer); never fetched from a hub
+    model: str = flag(
+        "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
+    )  # never fetched from a hub
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 64  # most sequences (prompt x sample) in one generate call
@@ -52,7 +57,9 @@ class VLLMPolicyConfig(SamplingConfig, VLLMEngineConfig):
 @dataclass
 class OpenAIPolicyConfig(SamplingConfig):
     base_url: str = "http://127.0.0.1:8000/v1"  # the API root, as the openai client takes it (vLLM: ending in /v1)
-    model: str = ""  # the served model name; also the tokenizer's folder when `tokenizer` is empty
+    model: str = flag(
+        "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
+    )  # also the tokenizer's folder when `tokenizer` is empty
     # A local folder with the model's tokenizer: its chat template builds the prompts on this side, exactly as
     # the other policies do, and the server continues them through /v1/completions.
     tokenizer: str = ""
@@ -67,7 +74,7 @@ class OpenAIPolicyConfig(SamplingConfig):
 class PolicyConfig:
     """Which backend proposes steps, and each backend's own section (only the chosen one is used)."""
 
-    backend: str = "symbolic"  # "symbolic" (Countdown, no model), "transformers", "vllm", "openai"
+    backend: str = flag("who proposes steps", "symbolic", name="--policy", choices=lambda: BACKENDS)
     symbolic: SymbolicPolicyConfig = field(default_factory=lambda: SymbolicPolicyConfig(mistake_rate=0.1))
     transformers: TransformersPolicyConfig = field(default_factory=TransformersPolicyConfig)
     vllm: VLLMPolicyConfig = field(default_factory=VLLMPolicyConfig)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from metacot.backends.engine import VLLMEngineConfig
+from metacot.flags import flag
 
 # backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.
 # A new backend: its module, its section below (and a field of PRMConfig), and its line here.
+STYLES = ("step-tag", "separator-head")
 BACKENDS = {
     "oracle": "metacot.prm.oracle:CountdownOraclePRM",
     "rollout": "metacot.prm.rollout:RolloutPRM",
@@ -19,13 +21,13 @@ BACKENDS = {
 
 @dataclass
 class OracleConfig:
-    flip_prob: float = 0.0  # probability of reporting the opposite verdict
-    gaussian_std: float = 0.0  # standard deviation of Gaussian noise added to the verdict, clipped to [0, 1]
+    flip_prob: float = flag("probability the oracle PRM reports the wrong verdict", 0.0)
+    gaussian_std: float = flag("Gaussian noise added to oracle PRM scores, clipped to [0, 1]", 0.0, name="--noise-std")
 
 
 @dataclass
 class RolloutConfig:
-    rollouts: int = 8  # completions sampled per scored node
+    rollouts: int = flag("rollout PRM: completions per scored step", 8)
     mode: str = "soft"  # "soft": fraction of completions that verify; "hard": 1 if any does
 
 
@@ -35,7 +37,7 @@ class ReadoutConfig:
 
     # "step-tag": a causal LM, P(good) / (P(good) + P(bad)) of the next token at the tag after each step;
     # "separator-head": a 2-label token-classification model, the softmax's class 1 at the separator after each step
-    style: str = "step-tag"
+    style: str = flag("how a learned PRM is read", "step-tag", name="--prm-style", choices=lambda: STYLES)
     step_tag: str = "ки"
     good_token: str = "+"
     bad_token: str = "-"
@@ -46,7 +48,9 @@ class ReadoutConfig:
 
 @dataclass
 class TransformersPRMConfig(ReadoutConfig):
-    model: str = ""  # a local model folder; never fetched from a hub
+    model: str = flag(
+        "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
+    )  # never fetched from a hub
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 16  # most paths in one forward pass
@@ -60,7 +64,9 @@ class VLLMPRMConfig(ReadoutConfig, VLLMEngineConfig):
 @dataclass
 class HTTPPRMConfig(ReadoutConfig):
     base_url: str = "http://127.0.0.1:8001"  # the server's root: /pooling is not under /v1
-    model: str = ""  # the served model name; also the tokenizer's folder when `tokenizer` is empty
+    model: str = flag(
+        "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
+    )  # also the tokenizer's folder when `tokenizer` is empty
     tokenizer: str = ""  # a local folder with the PRM's tokenizer: paths are tokenized on this side
     api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
     timeout: float = 60.0
@@ -72,7 +78,7 @@ class HTTPPRMConfig(ReadoutConfig):
 class PRMConfig:
     """Which backend scores steps, and each backend's own section (only the chosen one is used)."""
 
-    backend: str = "oracle"  # "oracle" (Countdown), "rollout" (any domain), "transformers", "vllm", "http"
+    backend: str = flag("who scores steps", "oracle", name="--prm", choices=lambda: BACKENDS)
     oracle: OracleConfig = field(default_factory=lambda: OracleConfig(flip_prob=0.1))
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     transformers: TransformersPRMConfig = field(default_factory=TransformersPRMConfig)

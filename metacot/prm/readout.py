@@ -9,10 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from metacot.prm.base import ScoreRequest
-from metacot.prm.config import ReadoutConfig
+from metacot.prm.config import STYLES, ReadoutConfig
 from metacot.problems.base import Domain
-
-STYLES = ("step-tag", "separator-head")
 
 AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "last": lambda scores: scores[-1],

@@ -6,6 +6,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from metacot.flags import flag
 from metacot.problems.base import DomainSpec
 from metacot.problems.countdown import COUNTDOWN, CountdownConfig
 from metacot.problems.math import MATH, MathConfig
@@ -27,12 +28,14 @@ FLAT_KEYS = {
 
 @dataclass
 class ProblemsConfig:
-    domain: str = "countdown"  # a key of DOMAINS: "countdown" or "math"
-    file: str | None = None  # Countdown: JSONL; math: JSONL, JSON, Parquet or CSV. None: generate problems
-    dataset: str | None = None  # math: a `datasets.load_dataset` name or path, instead of a file
-    split: str = "train"  # the dataset's split
-    limit: int | None = None  # use only the first `limit` problems of a file or dataset
-    num_problems: int = 100  # how many to generate when there is no file or dataset
+    domain: str = flag("problem family", "countdown", choices=lambda: DOMAINS)  # a key of DOMAINS
+    file: str | None = flag(  # None: generate problems
+        "problems file (Countdown: JSONL; math: JSONL, JSON, Parquet, CSV)", None, name="--problems", metavar="FILE"
+    )
+    dataset: str | None = flag("math: a datasets.load_dataset name or path, instead of a file", None, metavar="NAME")
+    split: str = flag("the dataset's split", "train", metavar="NAME")
+    limit: int | None = flag("use only the first N problems of a file or dataset", None)
+    num_problems: int = flag("how many problems to generate when there is no file or dataset", 100)
     countdown: CountdownConfig = field(default_factory=CountdownConfig)
     math: MathConfig = field(default_factory=MathConfig)
 

@@ -6,6 +6,7 @@ import heapq
 import math
 from dataclasses import dataclass, field
 
+from metacot.flags import flag
 from metacot.search.budget import Budget
 from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
 from metacot.tree import Node, SearchTree
@@ -16,7 +17,7 @@ HEURISTICS = ("neglog", "linear")
 @dataclass
 class AStarConfig(StrategyConfig):
     budget: Budget = field(default_factory=lambda: Budget(nodes=200))  # the tree grows to 200 nodes at most
-    expand_width: int = 8  # children proposed per expansion
+    expand_width: int = flag("children proposed per expansion", 8)
     step_cost: float = 0.1  # g = step_cost * depth; 0 gives best-first by value (the Meta-CoT paper's "A*")
     heuristic: str = "neglog"  # h from the PRM score: "neglog": -log(score), "linear": 1 - score
     h_weight: float = 1.0

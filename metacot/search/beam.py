@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
 from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least
 from metacot.tree import Node, SearchTree
@@ -19,7 +20,7 @@ from metacot.tree import Node, SearchTree
 @dataclass
 class BeamConfig(StrategyConfig):
     beam_width: int = 4  # k: nodes kept per level
-    expand_width: int = 4  # children proposed per beam node
+    expand_width: int = flag("children proposed per expansion", 4)  # per beam node
     max_depth: int = 64  # levels at most
     stop_at_first_solution: bool = True
 

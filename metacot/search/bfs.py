@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from metacot.flags import flag
 from metacot.search.budget import Budget
 from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
 from metacot.tree import Node, SearchTree
@@ -22,7 +23,7 @@ HEURISTICS = (None, "none", "prm")
 @dataclass
 class BFSConfig(StrategyConfig):
     budget: Budget = field(default_factory=lambda: Budget(nodes=200))  # the tree grows to 200 nodes at most
-    expand_width: int = 8  # children proposed per expansion
+    expand_width: int = flag("children proposed per expansion", 8)
     heuristic: str | None = None  # None or "none": the policy's order; "prm": children by PRM score, best first
     stop_at_first_solution: bool = True
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
+from metacot.flags import flag
 from metacot.tree import Compute
 
 UNITS = ("nodes", "policy_calls", "generated_tokens", "prm_calls", "scored_nodes")
@@ -35,7 +36,7 @@ class Budget:
     token limit), because the tokens of a step are only known after it was generated.
     """
 
-    nodes: int | None = None
+    nodes: int | None = flag("node budget per problem: nodes in the tree, the root included", None, name="--max-nodes")
     policy_calls: int | None = None
     generated_tokens: int | None = None
     prm_calls: int | None = None

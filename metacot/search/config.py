@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from metacot.flags import flag
 from metacot.search.astar import AStarConfig, astar
 from metacot.search.beam import BeamConfig, beam
 from metacot.search.best_of_n import BestOfNConfig, best_of_n
@@ -29,7 +30,7 @@ SEARCHES: dict[str, tuple[type[StrategyConfig], Callable[..., SearchGen]]] = {
 class SearchConfig:
     """[search]: the strategy to run and one section per registered strategy (a field per SEARCHES entry)."""
 
-    strategy: str = "mcts"
+    strategy: str = flag("search strategy", "mcts", name="--search", choices=lambda: SEARCHES)
     mcts: MCTSConfig = field(default_factory=MCTSConfig)
     astar: AStarConfig = field(default_factory=AStarConfig)
     beam: BeamConfig = field(default_factory=BeamConfig)

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
 from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least
 from metacot.tree import Node, SearchTree
@@ -13,8 +14,8 @@ from metacot.tree import Node, SearchTree
 
 @dataclass
 class MCTSConfig(StrategyConfig):
-    simulations: int = 64
-    expand_width: int = 8  # children proposed per expansion
+    simulations: int = flag("MCTS simulations per problem", 64)
+    expand_width: int = flag("children proposed per expansion", 8)
     c_puct: float = 1.0
     verified_reward: bool = True  # back up 1/0 from the verifier at terminal nodes instead of their PRM score
     stop_at_first_solution: bool = True

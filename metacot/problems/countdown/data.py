@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from metacot.flags import flag
 from metacot.problems.base import ProblemFileError
 from metacot.problems.countdown.oracle import reachable
 
@@ -29,12 +30,12 @@ class CountdownProblem:
 class CountdownConfig:
     """[problems.countdown]: how problems are generated when there is no file."""
 
-    num_numbers: int = 4
-    low: int = 1  # numbers lie in [low, high]
-    high: int = 99
+    num_numbers: int = flag("numbers per generated problem", 4)
+    low: int = flag("smallest generated number", 1)  # numbers lie in [low, high]
+    high: int = flag("largest generated number", 99)
     target_low: int = 10  # targets lie in [target_low, target_high] ...
     target_high: int = 100
-    target: int | None = None  # ... unless fixed: 24 gives the Game of 24
+    target: int | None = flag("fix the target (24: Game of 24); default: drawn from target_low..target_high", None)
 
 
 def countdown_problems(config: ProblemsConfig, section: CountdownConfig, seed: int) -> list[CountdownProblem]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from metacot.flags import flag
 from metacot.problems.base import StepOutcome
 from metacot.problems.math.answers import MAX_ANSWER_CHARS, check, extract_answer
+from metacot.problems.math.schema import PRESETS
 
 PROMPT = (
     "{question}\n\n"
@@ -34,7 +36,7 @@ class MathConfig:
 
     # field names: detected when unambiguous (question | problem, answer | solution's \boxed{}, id), or a preset
     # ("generic", "math", "gsm8k", "bigmath"); fields given here win over both
-    preset: str | None = None
+    preset: str | None = flag("math: the file's field names (default: detected)", None, choices=lambda: PRESETS)
     question_field: str | None = None
     answer_field: str | None = None
     id_field: str | None = None
