@@ -6,14 +6,15 @@ import dataclasses
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
-from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.base import ExpandRequest, Policy, Proposal
 from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfig
-from metacot.prm.base import ScoreRequest
+from metacot.prm.base import RewardModel, ScoreRequest
 from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
-from metacot.problems.base import StepOutcome
+from metacot.problems.base import Domain, StepOutcome
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
 from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.tree import SearchTree
@@ -31,6 +32,7 @@ class ToyProblem:
 
 class ToyDomain:
     name = "toy"
+    step_delimiter = "\n"
 
     def problem_from_dict(self, data: dict) -> ToyProblem:
         return ToyProblem(data["id"])
@@ -56,6 +58,9 @@ class ToyDomain:
 
     def describe_state(self, problem: ToyProblem, state: tuple) -> str:
         return "/".join(state)
+
+    def step_note(self, problem: ToyProblem, state: tuple) -> str:
+        return ""
 
     def verdict(self, problem: ToyProblem, state: tuple, correct: bool) -> str:
         return "yes" if correct else "no"
@@ -121,21 +126,21 @@ class TablePRM:
 class CountingPolicy:
     """Wraps a policy and records the size of every batch it is asked for."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: Policy):
         self.inner = inner
         self.batches: list[int] = []
 
-    def propose(self, requests):
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         self.batches.append(len(requests))
         return self.inner.propose(requests)
 
 
 class CountingPRM:
-    def __init__(self, inner):
+    def __init__(self, inner: RewardModel):
         self.inner = inner
         self.batches: list[int] = []
 
-    def score(self, requests):
+    def score(self, requests: list[ScoreRequest]) -> list[float]:
         self.batches.append(len(requests))
         return self.inner.score(requests)
 
@@ -146,13 +151,19 @@ class LogprobPolicy:
     def __init__(self, config: SymbolicPolicyConfig | None = None):
         self.inner = SymbolicCountdownPolicy(config)
 
-    def propose(self, requests):
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         out = []
         for props in self.inner.propose(requests):
             for p in props:
                 p.logprob = -(zlib.crc32(p.text.encode()) % 1000) / 250.0
             out.append(props)
         return out
+
+
+if TYPE_CHECKING:  # mypy checks that the fakes keep the protocols the runner and the writers rely on
+    _domain: Domain = ToyDomain()
+    _policies: list[Policy] = [ScriptedPolicy(), CountingPolicy(ScriptedPolicy()), LogprobPolicy()]
+    _prms: list[RewardModel] = [TablePRM(), CountingPRM(TablePRM())]
 
 
 def stable_unit(text: str) -> float:

@@ -116,9 +116,13 @@ def build_token_classifier(directory: str | Path, seed: int = 0) -> Path:
 def _train(model: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast, steps: int, batch_size: int = 16) -> None:
     """AdamW on whole chats (prompt, steps one per line, end of turn), enough to learn the step layout and '\\n'."""
     texts = [
-        tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+        str(
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+        )
         + "".join(step + "\n" for step in solution)
-        + tokenizer.eos_token
+        + str(tokenizer.eos_token)
         for prompt, solution in countdown_solutions(200, 1)
     ]
     batch = tokenizer(texts, return_tensors="pt", padding=True, padding_side="right")
