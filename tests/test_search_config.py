@@ -10,7 +10,11 @@ import pytest
 
 import metacot.search as search_package
 from metacot.cli import build_parser, main, synth_config
-from metacot.config import ConfigError, load_config
+from metacot.config import ConfigError, from_dict, load_config
+from metacot.flags import flag
+from metacot.policy.symbolic import SymbolicCountdownPolicy
+from metacot.prm.oracle import CountdownOraclePRM
+from metacot.problems.countdown import CountdownDomain, generate_problems
 from metacot.search import (
     SEARCHES,
     AStarConfig,
@@ -20,11 +24,16 @@ from metacot.search import (
     Budget,
     ComputeTarget,
     DFSConfig,
+    Expand,
     MCTSConfig,
+    Runner,
+    Score,
     SearchConfig,
     StrategyConfig,
+    make_search,
     strategies_with,
 )
+from metacot.search.protocol import SearchGen
 from metacot.tree import SearchTree
 
 SEARCH_DIR = Path(search_package.__file__).parent
@@ -142,3 +151,36 @@ def test_matched_configs_take_the_budget_and_keep_fixed_settings():
     assert BestOfNConfig().matched(ComputeTarget("prm_calls", 1, depth=3, step_tokens=5)).n == 8
     assert MCTSConfig().answer_correct(SearchTree.with_root("p", {}, None)) is None  # only best-of-N picks one
     assert BeamConfig().matched(ComputeTarget("nodes", 100, depth=3, step_tokens=5)).beam_width == 6
+
+
+# --- "Extending metacot": a strategy is its module and one registry entry ----------------------------------
+
+
+@dataclasses.dataclass
+class GreedyConfig(StrategyConfig):
+    expand_width: int = flag("children proposed per expansion", 4)
+
+
+def greedy(tree: SearchTree, config: GreedyConfig) -> SearchGen:
+    node = tree.root
+    tree.visit(node)
+    while not node.terminal and (n := config.budget.room(tree.compute, config.expand_width)):
+        children = yield Expand(node, n)
+        if not children:
+            return
+        yield Score(children)
+        node = max(children, key=lambda c: c.score or 0.0)
+        tree.visit(node)
+
+
+def test_the_readme_strategy_runs_from_its_registry_entry(monkeypatch):
+    monkeypatch.setitem(SEARCHES, "greedy", (GreedyConfig, greedy))
+    assert "greedy" in strategies_with("expand_width")
+    config = from_dict(GreedyConfig, {"expand_width": 3, "budget": {"nodes": 30}}, "search.greedy")
+    problems = generate_problems(20, 0)
+    runner = Runner(
+        CountdownDomain(), SymbolicCountdownPolicy(), CountdownOraclePRM(), make_search("greedy", config), "greedy"
+    )
+    trees = list(runner.run(problems))
+    assert all(len(t.nodes) <= 30 and config.budget.within(t.compute) for t in trees)
+    assert sum(t.solved for t in trees) > 0
