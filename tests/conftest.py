@@ -53,7 +53,10 @@ class ToyDomain:
             return StepOutcome(state=new, terminal=True, correct=False)
         return StepOutcome(state=new)
 
-    def prompt(self, problem: ToyProblem) -> str:
+    def state_key(self, state: tuple) -> tuple:
+        return state
+
+    def prompt(self, problem: ToyProblem, think_tags: bool = True) -> str:
         return f"solve {problem.id}"
 
     def describe_state(self, problem: ToyProblem, state: tuple) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -42,7 +42,15 @@ class Domain(Protocol):
 
     def apply_step(self, problem: Any, state: Any, step: str) -> StepOutcome: ...
 
-    def prompt(self, problem: Any) -> str: ...
+    def prompt(self, problem: Any, think_tags: bool = True) -> str:
+        """The user prompt. think_tags: it asks for <think> </think> and <answer> </answer>, as the records that
+        carry it answer; False: for records that end with "Answer: ..." instead."""
+        ...
+
+    def state_key(self, state: Any) -> Hashable | None:
+        """A key equal for states that are the same position however they were reached (transpositions, which
+        BFS and DFS merge); None: states are never taken for each other."""
+        ...
 
     def describe_state(self, problem: Any, state: Any) -> str:
         """The state as a backtrack names it: "Let me go back to <this> and try something else."."""

@@ -88,8 +88,12 @@ class CountdownDomain:
             return StepOutcome(state=new_state, terminal=True, correct=new_state[0] == problem.target)
         return StepOutcome(state=new_state)
 
-    def prompt(self, problem: CountdownProblem) -> str:
+    def prompt(self, problem: CountdownProblem, think_tags: bool = True) -> str:
         return PROMPT.format(numbers=list(problem.numbers), target=problem.target)
+
+    def state_key(self, state: tuple[int, ...]) -> tuple[int, ...]:
+        """The numbers left, in any order: the same position whichever steps made them."""
+        return tuple(sorted(state))
 
     def describe_state(self, problem: CountdownProblem, state: tuple[int, ...]) -> str:
         return str(list(state))

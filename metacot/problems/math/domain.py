@@ -100,8 +100,12 @@ class MathDomain:
             return StepOutcome(state=None, terminal=True, correct=False, error=error)
         return StepOutcome(state={"step": steps})
 
-    def prompt(self, problem: MathProblem) -> str:
+    def prompt(self, problem: MathProblem, think_tags: bool = True) -> str:
         return PROMPT.format(question=problem.question)
+
+    def state_key(self, state: dict) -> None:
+        """None: two paths with the same step count are different reasoning, not one position."""
+        return None
 
     def describe_state(self, problem: MathProblem, state: dict) -> str:
         return f"step {state['step']}" if state["step"] else "the beginning"
