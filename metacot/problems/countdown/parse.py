@@ -46,7 +46,7 @@ def to_number(value: Fraction) -> Number:
     return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
-def format_state(state: Iterable[Number]) -> str:
+def format_state(state: Iterable[Number | Fraction]) -> str:
     """The numbers as a trace writes them: "[21, 8/3, -5]"."""
     return "[" + ", ".join(str(to_number(exact(n))) for n in state) + "]"
 
