@@ -7,12 +7,14 @@ import random
 from collections import Counter
 from fractions import Fraction
 
+import orjson
 import pytest
 
 from metacot.problems import CountdownDomain, CountdownProblem, get_domain
 from metacot.problems.countdown import (
     ProblemFileError,
     StepError,
+    answer_error,
     apply_step,
     evaluate_expression,
     format_move,
@@ -72,8 +74,10 @@ def test_new_state_removes_first_occurrences_and_appends_result():
     ("state", "text", "words"),
     [
         ((8, 0), "8 / 0 = 0", ["division by zero"]),
-        ((13, 4), "13 / 4 = 3", ["13 / 4", "not a whole number"]),
-        ((3, 7), "3 - 7 = 4", ["3 - 7", "negative"]),
+        ((13, 4), "13 / 4 = 3", ["13 / 4 is 13/4, not 3"]),
+        ((3, 7), "3 - 7 = 4", ["3 - 7 is -4, not 4"]),
+        ((8, 3), "8 / (8/3) = 3", ["8/3 is not available in [8, 3]"]),
+        ((8, 3), "8 / 3 = 8 / 0", ["division by zero"]),
         ((7, 3, 16), "7 + 7 = 14", ["7", "once"]),
         ((7, 3, 16), "11 + 3 = 14", ["11 is not available in [7, 3, 16]"]),
         ((7, 3, 16), "7 + 3 = 11", ["7 + 3 is 10, not 11"]),
@@ -95,11 +99,35 @@ def test_step_errors_say_what_is_wrong(state, text, words):
         assert word in str(info.value)
 
 
-def test_intermediate_results_are_checked():
-    with pytest.raises(StepError, match="negative"):
-        apply_step((3, 7, 10), "(3 - 7) + 10 = 6")
-    with pytest.raises(StepError, match="not a whole number"):
-        apply_step((7, 2, 4), "7 / 2 * 4 = 14")
+def test_negative_and_fractional_results_are_exact_and_round_trip_as_json():
+    assert apply_step((3, 7, 10), "(3 - 7) + 10 = 6") == (6,)
+    assert apply_step((7, 2, 4), "7 / 2 * 4 = 14") == (14,)
+    assert apply_step((3, 7), "3 - 7 = -4") == (-4,)
+    assert apply_step((3, 3, 8, 8), "8 / 3 = 8/3") == (3, 8, "8/3")
+    state = apply_step((3, 8, "8/3"), "3 - (8/3) = 1/3")
+    assert state == (8, "1/3") and orjson.loads(orjson.dumps(state)) == [8, "1/3"]
+    assert apply_step([8, "1/3"], "8 / (1/3) = 24") == (24,)  # a state read back from JSON is a list
+    assert apply_step((8, "1/3"), "8 / 1/3 = 24") == (24,)  # "1/3" without spaces is the number
+    assert apply_step((-4, 10), "-4 + 10 = 6") == apply_step((-4, 10), "(-4) + 10 = 6") == (6,)
+    assert apply_step((6, 2, 1), "6/2 + 1 = 4") == (4,)  # not numbers of the state: whole-number arithmetic
+    assert apply_step((7, 2), "7 / 2 = 7 / 2") == ("7/2",)
+    with pytest.raises(StepError, match=r"^3 - 8/3 is 1/3, not -1/3$"):
+        apply_step((3, "8/3"), "3 - (8/3) = -1/3")
+
+
+def test_fraction_states_are_described_readably():
+    domain = CountdownDomain()
+    assert domain.describe_state(PROBLEM, (8, "1/3", -5)) == "[8, 1/3, -5]"
+    assert domain.step_note(PROBLEM, [8, "-8/3"]) == "Now I have [8, -8/3]."
+    assert domain.verdict(PROBLEM, ("8/3",), False) == "8/3 is not 30."
+    assert domain.verdict(PROBLEM, (2, "1/2"), False) == "[2, 1/2] cannot make 30."
+
+
+def test_state_key_orders_mixed_values_exactly():
+    domain = CountdownDomain()
+    assert domain.state_key((8, "1/3", -5)) == (-5, Fraction(1, 3), 8)
+    assert domain.state_key([3, "8/3"]) == domain.state_key(("8/3", 3)) != domain.state_key((3, "3/8"))
+    assert domain.state_key((4, 2)) == domain.state_key((2, 4)) == (2, 4)
 
 
 def test_huge_and_deeply_nested_input_is_a_step_error():
@@ -147,42 +175,70 @@ def test_legal_moves_match_brute_force_and_apply(state):
 
 def test_format_move():
     assert format_move((25, "-", 19, 6)) == "25 - 19 = 6"
+    assert format_move((8, "/", "8/3", 3)) == "8 / (8/3) = 3"
+    assert format_move((-5, "-", 2, -7)) == "(-5) - 2 = -7"
 
 
-def brute_force_values(numbers):
-    """Every value that combining all the numbers can give, by splitting them into two groups each time."""
+def test_sos_moves_stay_whole_and_non_negative():
+    assert all(type(r) is int and r >= 0 for *_, r in legal_moves((3, 8, 5, 1)))
+    assert legal_moves((-5, 2)) == [(2, "-", -5, 7)]
+
+
+def brute_force_values(numbers, rational=False):
+    """Every value that combining all the numbers can give, by splitting them into two groups each time: every
+    exact result (rational) or only non-negative whole ones (stream-of-search moves)."""
     if len(numbers) == 1:
-        return {numbers[0]}
+        return {Fraction(numbers[0])}
     values = set()
     indices = range(len(numbers))
     for size in range(1, len(numbers)):
         for left in itertools.combinations(indices, size):
             right = [numbers[k] for k in indices if k not in left]
-            for x in brute_force_values([numbers[k] for k in left]):
-                for y in brute_force_values(right):
+            for x in brute_force_values([numbers[k] for k in left], rational):
+                for y in brute_force_values(right, rational):
                     values.update((x + y, x * y))
-                    if x >= y:
+                    if rational or x >= y:
                         values.add(x - y)
-                    if y and x % y == 0:
-                        values.add(x // y)
+                    if y and (rational or x % y == 0):
+                        values.add(x / y)
     return values
 
 
-def test_reachable_matches_brute_force_on_random_instances():
+@pytest.mark.parametrize("moves", ["sos", "all"])
+def test_reachable_matches_brute_force_on_random_instances(moves):
     rng = random.Random(7)
     for _ in range(150):
         numbers = tuple(rng.randint(0, 12) for _ in range(rng.randint(1, 4)))
-        values = brute_force_values(list(numbers))
-        for target in [*rng.sample(range(60), 5), *rng.sample(sorted(values), min(3, len(values)))]:
-            assert reachable(numbers, target) == (target in values), (numbers, target)
+        values = brute_force_values(list(numbers), rational=moves == "all")
+        whole = sorted(int(v) for v in values if v.denominator == 1 and v >= 0)
+        for target in [*rng.sample(range(60), 5), *rng.sample(whole, min(3, len(whole)))]:
+            assert reachable(numbers, target, moves) == (target in values), (numbers, target)
 
 
 def test_reachable_known_cases():
     assert reachable((4, 4, 10, 10), 24)  # (10 * 10 - 4) / 4
     assert not reachable((1, 1, 1, 1), 24)
-    assert not reachable((3, 3, 8, 8), 24)  # 8 / (3 - 8 / 3) needs fractions
-    assert reachable((24,), 24)
+    assert reachable((3, 3, 8, 8), 24)  # 8 / (3 - 8 / 3)
+    assert not reachable((3, 3, 8, 8), 24, moves="sos")  # needs a fraction in between
+    assert reachable((2, 3, 4, 5), 8) and reachable((1, 5, 5, 5), 24)  # 5 * (5 - 1 / 5)
+    assert reachable((8, "1/3"), 24) and reachable(("8/3", 3, 8), 24) and reachable((-1, 25), 24)
+    assert reachable((24,), 24) and not reachable(("24/1",), 25)
     assert not reachable((), 24)
+
+
+@pytest.mark.parametrize("state", [(3, "8/3", 8), (-5, 2, 7), (1, 2, 3, 4)])
+def test_all_moves_are_every_exact_result_and_apply(state):
+    moves = legal_moves(state, "all")
+    for a, b in itertools.combinations(state, 2):
+        x, y = Fraction(a), Fraction(b)
+        results = {x + y, x - y, y - x, x * y} | {x / y for _ in [0] if y} | {y / x for _ in [0] if x}
+        found = {Fraction(r) for p, _, q, r in moves if {Fraction(p), Fraction(q)} == {x, y}}
+        assert found == results
+    for move in moves:
+        rest = list(state)
+        rest.remove(move[0])
+        rest.remove(move[2])
+        assert apply_step(state, format_move(move)) == (*rest, move[3])
 
 
 # --- generation and loading -------------------------------------------------------------------------
@@ -291,6 +347,31 @@ def test_verify_answer(answer, ok):
     assert verify_answer(PROBLEM, answer) is ok
 
 
+@pytest.mark.parametrize(
+    ("numbers", "target", "answer", "reason"),
+    [
+        ((3, 3, 8, 8), 24, "8 / (3 - 8 / 3)", None),
+        ((3, 3, 8, 8), 24, "8 / (3 - 8 / 3) = 24", None),
+        ((2, 3, 4, 5), 8, "2 - 3 + 4 + 5", None),
+        ((1, 5, 5, 5), 24, "(5 - 1 / 5) * 5", None),
+        ((3, 3, 8, 8), 24, "8 / (3 - 3) * 8", "8 / 0 is a division by zero"),
+        ((3, 3, 8, 8), 24, "8 / (3 - 8 / 3) = 25", "8 / (3 - 8 / 3) is 24, not 25"),
+        ((3, 3, 8, 8), 24, "8 / (3 - 8 / 3) * 3 / 3", "it uses [3, 3, 3, 3, 8, 8], not each of [3, 3, 8, 8] once"),
+        ((3, 3, 8, 8), 24, "8 * 3", "it uses [3, 8], not each of [3, 3, 8, 8] once"),
+        ((3, 3, 8, 8), 24, "8 / 3 - 3 + 8", "it makes 23/3, not 24"),
+        ((3, 3, 8, 8), 24, "8 / 3 * 3 / 8", "it makes 1, not 24"),
+        ((3, 3, 8, 8), 24, "__import__('os').system('true')", "cannot parse"),
+        ((3, 3, 8, 8), 24, "-8 / (3 - 8 / 3)", "cannot parse"),  # every number is a given one: no unary minus
+    ],
+)
+def test_answers_use_exact_rational_arithmetic(numbers, target, answer, reason):
+    problem = CountdownProblem("r", numbers, target)
+    error = answer_error(problem, answer)
+    assert verify_answer(problem, answer) is (reason is None)
+    assert error == reason if reason is None else reason in error
+    assert CountdownDomain().check_answer(problem, answer) is (reason is None)
+
+
 def test_verify_answer_non_string_is_false():
     assert verify_answer(PROBLEM, None) is False
 
@@ -358,10 +439,15 @@ def test_domain_words():
     problem = CountdownProblem("q", (19, 36, 55, 7), 65)
     assert domain.prompt(problem) == (
         "Using the numbers [19, 36, 55, 7], create an equation that equals 65. "
-        "You can use basic arithmetic operations (+, -, *, /) and each number can only be used once. "
+        "You can use basic arithmetic operations (+, -, *, /) and each number must be used exactly once. "
+        "The arithmetic is exact: results in between may be fractions or negative. "
         "Show your work in <think> </think> tags. And return the final answer in <answer> </answer> tags, "
         "for example <answer> (1 + 2) / 3 </answer>."
     )
+    plain = domain.prompt(problem, think_tags=False)
+    assert "<think>" not in plain and "<answer>" not in plain
+    assert plain.endswith("give the final answer on a last line, for example Answer: (1 + 2) / 3")
+    assert plain.startswith("Using the numbers [19, 36, 55, 7], create an equation that equals 65. ")
     assert domain.describe_state(PROBLEM, (21, 16, 6)) == "[21, 16, 6]"
     assert domain.verdict(PROBLEM, (30,), True) == "30 = 30, the target."
     assert domain.verdict(PROBLEM, (11,), False) == "11 is not 30."

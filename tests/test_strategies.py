@@ -334,6 +334,39 @@ def test_bfs_and_dfs_take_children_best_first_with_the_prm_heuristic():
     assert bfs_order == ["", "b", "a", "b2", "b1", "a2", "a1", "fail-a1"]
 
 
+# Two orders of the same two steps reach [12, 5]; "9 + 9 = 18" is illegal (a dead node, which has no position).
+TRANSPOSED = {
+    "": ["2 + 3 = 5", "5 + 7 = 12", "9 + 9 = 18"],
+    "2 + 3 = 5": ["5 + 7 = 12"],
+    "5 + 7 = 12": ["2 + 3 = 5"],
+    "2 + 3 = 5/5 + 7 = 12": ["5 * 12 = 60"],
+    "5 + 7 = 12/2 + 3 = 5": ["5 * 12 = 60"],
+}
+
+
+@pytest.mark.parametrize("search", ["bfs", "dfs"])
+def test_bfs_and_dfs_take_a_transposed_position_up_once(search):
+    config = (BFSConfig if search == "bfs" else DFSConfig)(expand_width=3)
+    policy = ScriptedPolicy(TRANSPOSED)
+    problem = CountdownProblem("t", (2, 3, 5, 7), 61)
+    tree = run_search([problem], search, config, policy, TablePRM())[0][0]
+    twins = [n for n in tree.nodes if n.state is not None and sorted(n.state) == [5, 12]]
+    first, second = twins
+    assert first.id in tree.trace and first.expanded and first.duplicates == 1
+    assert second.id not in tree.trace and not second.expanded and second.duplicates == 0
+    assert [r[1] for r in policy.requests].count(second.id) == 0  # the policy is never asked about it again
+    assert sum(n.duplicates for n in tree.nodes) == 1
+    steps = [tree.nodes[i].step for i in tree.trace]
+    assert steps.count("5 * 12 = 60") == 1 and "9 + 9 = 18" in steps
+
+
+def test_transpositions_need_the_same_position_not_the_same_numbers_in_order():
+    # ToyDomain's positions are the steps taken in order: no two differ only in order, so nothing is merged
+    policy = ScriptedPolicy({"": ["a", "b"], "a": ["b"], "b": ["a"]})
+    tree = run_search(toy_problems(), "bfs", BFSConfig(expand_width=2), policy, TablePRM(), ToyDomain())[0][0]
+    assert len(tree.trace) == len(tree.nodes) == 5 and not any(n.duplicates for n in tree.nodes)
+
+
 def test_bfs_and_dfs_stop_at_a_generated_solution_and_respect_the_node_budget():
     tree = {"": ["a", "b"], "a": ["x", "goal-a"], "b": ["goal-b"]}
     policy = ScriptedPolicy(tree)

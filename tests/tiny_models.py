@@ -11,7 +11,14 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, LlamaForTokenClassification, PreTrainedTokenizerFast
 
-from metacot.problems.countdown import CountdownDomain, apply_step, format_move, generate_problems, legal_moves
+from metacot.problems.countdown import (
+    CountdownDomain,
+    Number,
+    apply_step,
+    format_move,
+    generate_problems,
+    legal_moves,
+)
 
 STEP_TAG = "ки"  # Math-Shepherd's step tag
 SEPARATOR = "<extra_0>"  # Qwen2.5-Math-PRM's step separator
@@ -39,7 +46,8 @@ def countdown_solutions(count: int, seed: int) -> list[tuple[str, list[str]]]:
     domain, rng = CountdownDomain(), random.Random(seed)
     out = []
     for problem in generate_problems(count, seed):
-        state, steps = problem.numbers, []
+        state: tuple[Number, ...] = problem.numbers
+        steps: list[str] = []
         while len(state) > 1:
             steps.append(format_move(rng.choice(legal_moves(state))))
             state = apply_step(state, steps[-1])

@@ -17,12 +17,27 @@ BACKENDS = {
 }
 
 
+# The symbolic policy's move sets: "sos" (stream of search: non-negative whole results, larger operand first) or
+# "all" (every exact result, fractions and negatives too: what the verifier accepts). Mirrors the Countdown oracle's.
+SYMBOLIC_MOVES = ("sos", "all")
+
+
 @dataclass
 class SymbolicPolicyConfig:
     sample: bool = True  # a random subset of the legal moves; False: the first n in enumeration order
     mistake_rate: float = flag(
         "share of proposed steps with a wrong result", 0.0
     )  # probability that a proposal is plausible but wrong (a slip in arithmetic)
+    moves: str = flag(
+        "the symbolic policy's moves: sos (non-negative whole results) or all (fractions, negatives)",
+        "sos",
+        name="--symbolic-moves",
+        choices=lambda: SYMBOLIC_MOVES,
+    )  # proposals and rollouts alike
+
+    def __post_init__(self) -> None:
+        if self.moves not in SYMBOLIC_MOVES:
+            raise ValueError(f"moves: unknown move set {self.moves!r}; expected one of {', '.join(SYMBOLIC_MOVES)}")
 
 
 @dataclass

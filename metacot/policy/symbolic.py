@@ -1,18 +1,19 @@
-"""The symbolic Countdown policy: proposes legal operations, optionally with plausible mistakes."""
+"""The symbolic Countdown policy: proposes legal operations of its move set, optionally with plausible mistakes."""
 
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 from typing import ClassVar
 
 from metacot.policy.base import ExpandRequest, Proposal
 from metacot.policy.config import SymbolicPolicyConfig
 from metacot.problems.base import Domain
-from metacot.problems.countdown import apply_step, format_move, legal_moves
+from metacot.problems.countdown import Number, apply_step, format_move, legal_moves
 
 
 class SymbolicCountdownPolicy:
-    """Proposes distinct legal Countdown steps for a state; needs no model."""
+    """Proposes distinct legal Countdown steps for a state from its move set (config.moves); needs no model."""
 
     domains: ClassVar[tuple[str, ...]] = ("countdown",)
 
@@ -24,13 +25,17 @@ class SymbolicCountdownPolicy:
         return [self._propose_one(r) for r in requests]
 
     def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
-        """Random playouts: uniformly random legal steps (with the same rate of mistakes) until one number is left."""
+        """Random playouts: uniformly random steps of the move set (with the same rate of mistakes) until one number
+        is left."""
         return [[self._playout(r.node.state, random.Random(r.seed + k)) for k in range(r.n)] for r in requests]
 
-    def _playout(self, state: tuple[int, ...] | None, rng: random.Random) -> list[str]:
+    def _playout(self, state: tuple[Number, ...] | None, rng: random.Random) -> list[str]:
         steps = []
         while state is not None and len(state) > 1:
-            step = format_move(rng.choice(legal_moves(state)))
+            moves = legal_moves(state, self.config.moves)
+            if not moves:  # "sos" moves from a state an LLM left with fractions or negatives can run out
+                break
+            step = format_move(rng.choice(moves))
             state = apply_step(state, step)  # the policy goes on from the right result even after a slip
             if self.config.mistake_rate > 0 and rng.random() < self.config.mistake_rate:
                 step = self._slip(step, rng)
@@ -41,7 +46,7 @@ class SymbolicCountdownPolicy:
         state = request.node.state
         if state is None or len(state) < 2:
             return []
-        moves = list(dict.fromkeys(legal_moves(state)))  # equal numbers give equal moves
+        moves = list(dict.fromkeys(legal_moves(state, self.config.moves)))  # equal numbers give equal moves
         rng = random.Random(request.seed)
         moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
         texts = [format_move(m) for m in moves]
@@ -53,5 +58,6 @@ class SymbolicCountdownPolicy:
     def _slip(move: str, rng: random.Random) -> str:
         """The same operation with a result off by a little: a typical arithmetic mistake."""
         expression, result = move.rsplit(" = ", 1)
-        value = int(result)
-        return f"{expression} = {value + rng.choice((1, 2) if value < 2 else (-2, -1, 1, 2))}"
+        value = Fraction(result)
+        wrong = value + rng.choice((1, 2) if value < 2 else (-2, -1, 1, 2))
+        return f"{expression} = {wrong}"

@@ -1,4 +1,5 @@
-"""The exact Countdown oracle PRM (is the target still reachable?), with optional seeded noise."""
+"""The exact Countdown oracle PRM (is the target still reachable by the verifier's rules?), with optional seeded
+noise."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from metacot.seeding import uniform
 
 
 class CountdownOraclePRM:
-    """Scores 1.0 when the target is reachable from the node's state, else 0.0; noise emulates imperfect PRMs."""
+    """Scores 1.0 when the target is reachable from the node's state with exact arithmetic (fractions and negatives
+    in between, as the verifier accepts, whatever the policy's move set), else 0.0; noise emulates imperfect PRMs."""
 
     domains: ClassVar[tuple[str, ...]] = ("countdown",)
 

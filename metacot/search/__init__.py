@@ -9,7 +9,7 @@ from metacot.search.bfs import BFSConfig, DFSConfig
 from metacot.search.budget import UNITS, Allowance, Budget, ComputeTarget
 from metacot.search.config import SEARCHES, SearchConfig, make_search, strategies_with
 from metacot.search.mcts import MCTSConfig
-from metacot.search.protocol import Expand, Request, Score, Search, SearchGen, StrategyConfig
+from metacot.search.protocol import Expand, Request, Score, Search, SearchGen, StateKeys, StrategyConfig
 from metacot.search.runner import Runner, RunnerStats
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Runner",
     "RunnerStats",
     "Score",
+    "StateKeys",
     "Search",
     "SearchConfig",
     "SearchGen",

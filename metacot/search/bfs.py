@@ -1,20 +1,29 @@
 """Breadth-first and depth-first search: the stream-of-search baselines (Gandhi et al. 2024).
 
+Their traces are the stream-of-search baselines: an uninformed (or PRM-ordered) listing of the states tried, to
+compare the Meta-CoT traces of MCTS, A* and beam with.
+
 Both expand one node at a time (the runner still batches the searches of many problems) and visit nodes in
 the order they take them up: BFS level by level, DFS down the first child and back. Without a heuristic
 children keep the policy's order and the PRM is never called; with heuristic="prm" the children of each
 expansion are scored and taken up best first. The goal test is at generation: with stop_at_first_solution
 a verified child ends the search as soon as it is created. The budget's default node limit is A*'s.
+
+Transpositions are merged: a node whose position (the domain's state_key, asked for with StateKeys) was already
+taken up in this search, reached by other steps ([25, 16, 6] by "25 - 19 = 6" or after "21 - 16 = 5" in the other
+order), is not taken up again: it stays in the tree unvisited and counts in the `duplicates` of the node that took
+the position up. Terminal nodes are never merged (each is its own answer, checked where it is taken up).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import Budget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
+from metacot.search.protocol import Expand, Score, SearchGen, StateKeys, StrategyConfig, at_least, one_of
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = (None, "none", "prm")
@@ -52,8 +61,16 @@ def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen
     budget = config.budget
     scored = config.heuristic == "prm"
     frontier: deque[Node] = deque([tree.root])
+    keys: dict[int, Hashable | None] = {tree.root.id: (yield StateKeys([tree.root]))[0]}  # node id -> position
+    taken: dict[Hashable, Node] = {}  # position -> the node that took it up
     while frontier:
         node = frontier.pop() if depth_first else frontier.popleft()
+        key = None if node.terminal else keys[node.id]
+        if key is not None and key in taken:
+            taken[key].duplicates += 1  # a transposition, merged into the node that took the position up
+            continue
+        if key is not None:
+            taken[key] = node
         tree.visit(node)
         if node.terminal:
             continue
@@ -65,6 +82,8 @@ def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen
         if solution is not None and config.stop_at_first_solution:
             tree.visit(solution)
             return
+        if children:
+            keys.update(zip((c.id for c in children), (yield StateKeys(children)), strict=True))
         if scored and children:
             yield Score(children)
             children = sorted(children, key=lambda c: (-(c.score or 0.0), c.id))

@@ -5,6 +5,7 @@ A strategy never calls a model. It yields requests and receives the answers from
     children = yield Expand(node, n)                 # up to n new children of node
     per_node = yield [Expand(a, 2), Expand(b, 1)]    # a round of expansions: one list of children per request
     scores = yield Score(children)                   # PRM scores, also stored on the nodes
+    keys = yield StateKeys(children)                 # the domain's position keys (answered at once, no backend)
 
 Strategies import this module, budget and tree only, never the runner (which imports the backends).
 """
@@ -39,7 +40,16 @@ class Score:
     nodes: list[Node]
 
 
-Request = Expand | list[Expand] | Score
+@dataclass(slots=True)
+class StateKeys:
+    """A search asks for the domain's state keys of nodes (Domain.state_key: equal for the same position reached
+    by different steps); it receives one key per node, None for a node without a state (a dead step) or where the
+    domain takes no two states for each other. The runner answers at once, without a backend call."""
+
+    nodes: list[Node]
+
+
+Request = Expand | list[Expand] | Score | StateKeys
 # What every strategy function returns: it yields requests, receives their answers, and leaves its product in the tree.
 SearchGen = Generator[Request, Any, None]
 Search = Callable[[SearchTree], SearchGen]

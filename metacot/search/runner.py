@@ -12,7 +12,7 @@ from metacot.policy.base import ExpandRequest, Policy
 from metacot.prm.base import RewardModel, ScoreRequest
 from metacot.problems.base import Domain
 from metacot.search.expand import grow
-from metacot.search.protocol import Expand, Score, Search, SearchGen
+from metacot.search.protocol import Expand, Score, Search, SearchGen, StateKeys
 from metacot.seeding import mix, problem_seed
 from metacot.tree import Node, SearchTree
 
@@ -145,6 +145,9 @@ class Runner:
                 return
             if isinstance(request, list) and not request:  # an empty round of expansions: nothing to ask
                 answer = []
+                continue
+            if isinstance(request, StateKeys):  # the domain's answer: no backend to wait for
+                answer = [None if n.state is None else self.domain.state_key(n.state) for n in request.nodes]
                 continue
             job.wait_for(request)
             return

@@ -11,25 +11,35 @@ from metacot.problems.countdown.data import (
     load_problems,
     problem_from_record,
 )
-from metacot.problems.countdown.domain import PROMPT, CountdownDomain, solution_expression, verify_answer
-from metacot.problems.countdown.oracle import Move, format_move, legal_moves, reachable
-from metacot.problems.countdown.parse import apply_step, evaluate_expression
+from metacot.problems.countdown.domain import (
+    PROMPT,
+    CountdownDomain,
+    answer_error,
+    solution_expression,
+    verify_answer,
+)
+from metacot.problems.countdown.oracle import MOVE_SETS, Move, format_move, legal_moves, reachable
+from metacot.problems.countdown.parse import Number, apply_step, evaluate_expression, format_state
 
 COUNTDOWN = DomainSpec(build=CountdownDomain.from_config, problems=countdown_problems)
 
 __all__ = [
     "COUNTDOWN",
+    "MOVE_SETS",
     "PROMPT",
     "CountdownConfig",
     "CountdownDomain",
     "CountdownProblem",
     "Move",
+    "Number",
     "ProblemFileError",
     "StepError",
+    "answer_error",
     "apply_step",
     "countdown_problems",
     "evaluate_expression",
     "format_move",
+    "format_state",
     "generate_problems",
     "legal_moves",
     "load_problems",

@@ -67,7 +67,8 @@ def generate_problems(
     target: int | None = None,
 ) -> list[CountdownProblem]:
     """Seeded solvable instances: numbers drawn from [low, high], the target from [target_low, target_high]
-    unless fixed (target=24 with numbers 1..13 is the Game of 24)."""
+    unless fixed (target=24 with numbers 1..13 is the Game of 24). Solvable with stream-of-search moves
+    (non-negative whole results), so every move set of the symbolic policy can solve them."""
     if num_numbers < 1 or low < 0 or low > high:
         raise ValueError(f"need num_numbers >= 1 and 0 <= low <= high, got {num_numbers}, {low}, {high}")
     rng = random.Random(seed)
@@ -90,7 +91,7 @@ def _draw_solvable(
     for _ in range(_MAX_DRAWS):
         numbers = tuple(rng.randint(low, high) for _ in range(num_numbers))
         goal = target if target is not None else rng.randint(target_low, target_high)
-        if reachable(numbers, goal):
+        if reachable(numbers, goal, moves="sos"):
             return CountdownProblem(problem_id, numbers, goal)
     raise ValueError(f"no solvable instance in {_MAX_DRAWS} draws: check the number and target ranges")
 

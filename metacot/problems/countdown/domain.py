@@ -2,46 +2,72 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from metacot.problems.base import StepError, StepOutcome
 from metacot.problems.countdown.data import CountdownConfig, CountdownProblem, problem_from_record
-from metacot.problems.countdown.parse import apply_step, evaluate_expression, parse_claim, split_step
+from metacot.problems.countdown.parse import (
+    Number,
+    apply_step,
+    evaluate_expression,
+    exact,
+    format_state,
+    parse_claim,
+    read_step,
+    to_number,
+)
 
+# TinyZero's Countdown prompt, with the rules the verifier applies stated; {answer_format} follows think_tags.
 PROMPT = (
     "Using the numbers {numbers}, create an equation that equals {target}. "
-    "You can use basic arithmetic operations (+, -, *, /) and each number can only be used once. "
+    "You can use basic arithmetic operations (+, -, *, /) and each number must be used exactly once. "
+    "The arithmetic is exact: results in between may be fractions or negative. "
+    "{answer_format}"
+)
+TAGS_FORMAT = (
     "Show your work in <think> </think> tags. And return the final answer in <answer> </answer> tags, "
     "for example <answer> (1 + 2) / 3 </answer>."
 )
+PLAIN_FORMAT = "Show your work, then give the final answer on a last line, for example Answer: (1 + 2) / 3"
 
 
-def verify_answer(problem: CountdownProblem, expression: str) -> bool:
-    """Whether the expression (optionally '... = target') uses each number once and hits the target."""
+def answer_error(problem: CountdownProblem, expression: object) -> str | None:
+    """Why the expression (optionally '... = target') is not a correct answer, or None when it is: it must use each
+    given number exactly once and reach the target with exact arithmetic (fractions and negatives in between)."""
     if not isinstance(expression, str):
-        return False
+        return "the answer is not text"
     body = expression.strip()
     if body.endswith("."):
         body = body[:-1]
     left, eq, right = body.partition("=")
     try:
-        value, literals = evaluate_expression(left)
-        if eq and parse_claim(right) != value:
-            return False
-    except StepError:
-        return False
-    return value == problem.target and sorted(literals) == sorted(problem.numbers)
+        value, used = evaluate_expression(left)
+    except StepError as error:
+        return str(error)
+    if eq and parse_claim(right) != value:
+        return f"{' '.join(left.split())} is {to_number(value)}, not {right.strip()}"
+    if sorted(used) != sorted(problem.numbers):
+        return f"it uses {format_state(sorted(used))}, not each of {format_state(sorted(problem.numbers))} once"
+    if value != problem.target:
+        return f"it makes {to_number(value)}, not {problem.target}"
+    return None
+
+
+def verify_answer(problem: CountdownProblem, expression: object) -> bool:
+    """Whether the expression is a correct answer (see answer_error)."""
+    return answer_error(problem, expression) is None
 
 
 def solution_expression(numbers: tuple[int, ...] | list[int], steps: list[str]) -> str:
     """One expression equivalent to a sequence of steps that reduces the numbers to a single one."""
-    state = tuple(numbers)
+    state: tuple[Number, ...] = tuple(numbers)
     expressions = [str(n) for n in numbers]  # what produced each number in the state, position by position
     for step in steps:
-        new_state = apply_step(state, step)
-        _, postfix, _ = split_step(step)
-        values = list(state)
+        _, postfix, _, _ = read_step(state, step)
+        values = [exact(n) for n in state]
         stack: list[str] = []
         for token in postfix:
-            if type(token) is int:
+            if isinstance(token, Fraction):
                 k = values.index(token)
                 del values[k]
                 stack.append(expressions.pop(k))
@@ -49,9 +75,9 @@ def solution_expression(numbers: tuple[int, ...] | list[int], steps: list[str]) 
                 right = stack.pop()
                 stack.append(f"{_wrap(stack.pop())} {token} {_wrap(right)}")
         expressions.append(stack[0])
-        state = new_state
+        state = apply_step(state, step)
     if len(state) != 1:
-        raise ValueError(f"the steps leave {list(state)}, not a single number")
+        raise ValueError(f"the steps leave {format_state(state)}, not a single number")
     return expressions[0]
 
 
@@ -60,7 +86,7 @@ def _wrap(expression: str) -> str:
 
 
 class CountdownDomain:
-    """Countdown for search: states are tuples of the numbers left, steps are 'a op b = c'."""
+    """Countdown for search: states are tuples of the numbers left (ints, "p/q" for fractions), steps 'a op b = c'."""
 
     name = "countdown"
     step_delimiter = "\n"
@@ -76,10 +102,10 @@ class CountdownDomain:
     def problem_to_dict(self, problem: CountdownProblem) -> dict:
         return {"id": problem.id, "numbers": list(problem.numbers), "target": problem.target}
 
-    def root_state(self, problem: CountdownProblem) -> tuple[int, ...]:
+    def root_state(self, problem: CountdownProblem) -> tuple[Number, ...]:
         return tuple(problem.numbers)
 
-    def apply_step(self, problem: CountdownProblem, state: tuple[int, ...], step: str) -> StepOutcome:
+    def apply_step(self, problem: CountdownProblem, state: tuple[Number, ...], step: str) -> StepOutcome:
         try:
             new_state = apply_step(tuple(state), step)
         except StepError as e:
@@ -89,21 +115,22 @@ class CountdownDomain:
         return StepOutcome(state=new_state)
 
     def prompt(self, problem: CountdownProblem, think_tags: bool = True) -> str:
-        return PROMPT.format(numbers=list(problem.numbers), target=problem.target)
+        answer_format = TAGS_FORMAT if think_tags else PLAIN_FORMAT
+        return PROMPT.format(numbers=list(problem.numbers), target=problem.target, answer_format=answer_format)
 
-    def state_key(self, state: tuple[int, ...]) -> tuple[int, ...]:
-        """The numbers left, in any order: the same position whichever steps made them."""
-        return tuple(sorted(state))
+    def state_key(self, state: tuple[Number, ...]) -> tuple[Fraction, ...]:
+        """The exact values left, in any order: the same position whichever steps made them."""
+        return tuple(sorted(exact(n) for n in state))
 
-    def describe_state(self, problem: CountdownProblem, state: tuple[int, ...]) -> str:
-        return str(list(state))
+    def describe_state(self, problem: CountdownProblem, state: tuple[Number, ...]) -> str:
+        return format_state(state)
 
-    def step_note(self, problem: CountdownProblem, state: tuple[int, ...]) -> str:
-        return f"Now I have {list(state)}."
+    def step_note(self, problem: CountdownProblem, state: tuple[Number, ...]) -> str:
+        return f"Now I have {format_state(state)}."
 
-    def verdict(self, problem: CountdownProblem, state: tuple[int, ...], correct: bool) -> str:
+    def verdict(self, problem: CountdownProblem, state: tuple[Number, ...], correct: bool) -> str:
         if len(state) != 1:
-            return f"{list(state)} cannot make {problem.target}."
+            return f"{format_state(state)} cannot make {problem.target}."
         if correct:
             return f"{state[0]} = {problem.target}, the target."
         return f"{state[0]} is not {problem.target}."

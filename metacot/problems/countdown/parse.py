@@ -1,19 +1,54 @@
-"""Countdown steps and expressions: a tokenizer and recursive-descent parser with exact integer arithmetic (no eval)."""
+"""Countdown numbers, steps and expressions: a tokenizer and recursive-descent parser with exact rational arithmetic
+(no eval).
+
+A state holds the numbers left. Whole numbers are ints; any other exact value is the string "p/q" in lowest terms
+("8/3", "-1/3"), so states stay JSON-serializable and read back unchanged. Negative whole numbers are ints (-5).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
 
 from metacot.problems.base import StepError
+
+Number = int | str  # a number of a state: an int, or "p/q" for a value that is not whole
+Token = Fraction | str  # postfix: operands are exact values, operators '+-*/'
 
 _OPS = {"+": "+", "-": "-", "−": "-", "*": "*", "x": "*", "X": "*", "×": "*", "/": "/", "÷": "/"}
 _OP_CHARS = re.escape("".join(_OPS))
 # Digit runs are capped so int() never meets Python's huge-literal limit; longer runs fail to parse.
 _NUMBER = r"[0-9]{1,100}"
-_SIMPLE_STEP = re.compile(rf"\s*({_NUMBER})\s*([{_OP_CHARS}])\s*({_NUMBER})\s*=\s*({_NUMBER})\s*\.?\s*")
+# A number as a step names it: "8", "-5", "8/3" (a fraction has no spaces around its slash; " / " divides),
+# or any of these in parentheses, where the slash may have spaces: "(-5)", "(8 / 3)".
+_VALUE = rf"[-−]?{_NUMBER}(?:/{_NUMBER})?|\(\s*[-−]?{_NUMBER}(?:\s*/\s*{_NUMBER})?\s*\)"
+_SIMPLE_STEP = re.compile(rf"\s*({_VALUE})\s*([{_OP_CHARS}])\s*({_VALUE})\s*=\s*(.*?)\s*\.?\s*")
 _TOKEN = re.compile(rf"\s*(?:({_NUMBER})|([{_OP_CHARS}()]))")
-_CLAIM = re.compile(rf"\s*([-−]?{_NUMBER})\s*")
+_CLAIM = re.compile(rf"\s*([-−]?{_NUMBER}(?:\s*/\s*{_NUMBER})?|\(\s*[-−]?{_NUMBER}(?:\s*/\s*{_NUMBER})?\s*\))\s*")
 _MAX_NESTING = 50
+
+
+def exact(number: Number | Fraction) -> Fraction:
+    """The exact value of a state's number (an int or "p/q"); a StepError for anything else."""
+    if isinstance(number, Fraction):
+        return number
+    if type(number) is int:
+        return Fraction(number)
+    try:
+        return Fraction(str(number).replace("−", "-"))
+    except (ValueError, ZeroDivisionError):
+        raise StepError(f"{number!r} is not a number") from None
+
+
+def to_number(value: Fraction) -> Number:
+    """A value as a state holds it: an int when whole, else "p/q" in lowest terms."""
+    return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def format_state(state: Iterable[Number | Fraction]) -> str:
+    """The numbers as a trace writes them: "[21, 8/3, -5]"."""
+    return "[" + ", ".join(str(to_number(exact(n))) for n in state) + "]"
 
 
 def _quote(text: str) -> str:
@@ -21,46 +56,51 @@ def _quote(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def _combine(a: int, op: str, b: int) -> int:
+def _value_text(text: str) -> Fraction:
+    """The value of a number written as _VALUE or _CLAIM matches it."""
+    body = re.sub(r"[\s()]", "", text).replace("−", "-")
+    try:
+        return Fraction(body)
+    except ZeroDivisionError:
+        raise StepError(f"{body} is a division by zero") from None
+
+
+def _combine(a: Fraction, op: str, b: Fraction) -> Fraction:
     if op == "+":
         return a + b
+    if op == "-":
+        return a - b
     if op == "*":
         return a * b
-    if op == "-":
-        if a < b:
-            raise StepError(f"{a} - {b} is {a - b}, which is negative")
-        return a - b
     if b == 0:
-        raise StepError(f"{a} / 0 is a division by zero")
-    if a % b:
-        raise StepError(f"{a} / {b} is not a whole number")
-    return a // b
+        raise StepError(f"{to_number(a)} / 0 is a division by zero")
+    return a / b
 
 
-def _tokenize(text: str) -> list[int | str]:
-    tokens: list[int | str] = []
+def _tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
     pos, end = 0, len(text.rstrip())
     while pos < end:
         m = _TOKEN.match(text, pos)
         if m is None:
             raise StepError(f"cannot parse {_quote(text)}")
         number, symbol = m.groups()
-        tokens.append(int(number) if number else _OPS.get(symbol, symbol))
+        tokens.append(Fraction(int(number)) if number else _OPS.get(symbol, symbol))
         pos = m.end()
     return tokens
 
 
 class _Parser:
-    """Recursive descent over tokens into postfix: ints are operands, '+-*/' operators."""
+    """Recursive descent over tokens into postfix: Fractions are operands, '+-*/' operators."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
         self.depth = 0
-        self.postfix: list[int | str] = []
+        self.postfix: list[Token] = []
 
-    def parse(self) -> list[int | str]:
+    def parse(self) -> list[Token]:
         self.expression()
         if self.pos != len(self.tokens):
             self.fail()
@@ -69,7 +109,7 @@ class _Parser:
     def fail(self) -> None:
         raise StepError(f"cannot parse {_quote(self.text)}")
 
-    def peek(self) -> int | str | None:
+    def peek(self) -> Token | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
     def expression(self) -> None:
@@ -91,7 +131,7 @@ class _Parser:
     def factor(self) -> None:
         token = self.peek()
         self.pos += 1
-        if type(token) is int:
+        if isinstance(token, Fraction):
             self.postfix.append(token)
         elif token == "(" and self.depth < _MAX_NESTING:
             self.depth += 1
@@ -104,83 +144,103 @@ class _Parser:
             self.fail()
 
 
-def _evaluate_postfix(postfix: list[int | str]) -> int:
-    stack: list[int] = []
+def _evaluate_postfix(postfix: list[Token]) -> Fraction:
+    stack: list[Fraction] = []
     for token in postfix:
-        if type(token) is int:
+        if isinstance(token, Fraction):
             stack.append(token)
         else:
             b = stack.pop()
-            stack.append(_combine(stack.pop(), str(token), b))
+            stack.append(_combine(stack.pop(), token, b))
     return stack[0]
 
 
-def _literals(postfix: list[int | str]) -> list[int]:
-    return [t for t in postfix if type(t) is int]
+def operands(postfix: list[Token]) -> list[Fraction]:
+    """The numbers a postfix expression uses, in order of appearance."""
+    return [t for t in postfix if isinstance(t, Fraction)]
 
 
-def evaluate_expression(text: str) -> tuple[int, list[int]]:
-    """The exact value of an arithmetic expression (no '=') and its number literals in order of appearance."""
+def evaluate_expression(text: str) -> tuple[Fraction, list[Fraction]]:
+    """The exact value of an arithmetic expression of whole numbers (no '=') and its numbers in order of appearance;
+    a StepError for a division by zero or text that does not parse."""
     postfix = _Parser(text).parse()
-    return _evaluate_postfix(postfix), _literals(postfix)
+    return _evaluate_postfix(postfix), operands(postfix)
 
 
-def parse_claim(text: str) -> int | None:
-    """The integer on the right of '=' (a leading minus allowed), or None when it is not one."""
+def parse_claim(text: str) -> Fraction | None:
+    """The number on the right of '=' ("8", "-5", "8/3", "(-5)"), or None when it is not one."""
     claim = _CLAIM.fullmatch(text)
-    return None if claim is None else int(claim[1].replace("−", "-"))
+    return None if claim is None else _value_text(claim[1])
 
 
-def split_step(text: str) -> tuple[str, list[int | str], int]:
-    """(expression text, its postfix, the claimed result) of 'expression = result'."""
+def _split_claim(text: str) -> tuple[str, Fraction]:
     body = text.strip()
     if body.endswith("."):
         body = body[:-1]
     left, eq, right = body.partition("=")
-    postfix = _Parser(left).parse()
     if not eq or not right.strip():
+        _Parser(left).parse()  # an unparsable step says so before saying that '=' is missing
         raise StepError(f"missing '= result' in {_quote(text)}")
     claim = parse_claim(right)
     if claim is None:
         raise StepError(f"cannot parse the result {_quote(right)}")
-    if len(postfix) == 1:
-        raise StepError(f"{_quote(text)} does not combine any numbers")
-    return " ".join(left.split()), postfix, claim
+    return left, claim
 
 
-def _take(state: tuple[int, ...], literals: list[int] | tuple[int, ...]) -> list[int]:
-    """The state with the literals removed (first occurrences), or a StepError naming the missing one."""
-    rest = list(state)
-    for n in literals:
+def read_step(state: Sequence[Number], text: str) -> tuple[str, list[Token], Fraction, list[Fraction]]:
+    """(expression text, its postfix, the claimed result, the numbers left) of a step 'expression = result'.
+
+    'a op b = c' whose operands are numbers of the state ("8 / (8/3) = 3", "(-5) + 9 = 4") combines those two;
+    any other expression is read over whole numbers ("(7 + 3) * 16 = 160"). A StepError says what is wrong."""
+    values = [exact(n) for n in state]
+    m = _SIMPLE_STEP.fullmatch(text)
+    if m is not None:
+        a, op, b = _value_text(m[1]), _OPS[m[2]], _value_text(m[3])
+        try:
+            rest = _take(values, [a, b])
+        except StepError as error:
+            simple_error = error  # perhaps a compound expression of whole numbers: "8/2 + 1 = 5"
+        else:
+            claim = parse_claim(m[4])
+            if claim is None:
+                raise StepError(f"cannot parse the result {_quote(m[4])}")
+            return f"{to_number(a)} {op} {to_number(b)}", [a, b, op], claim, rest
+    left, claim = _split_claim(text)
+    try:
+        postfix = _Parser(left).parse()
+        if len(postfix) == 1:
+            raise StepError(f"{_quote(text)} does not combine any numbers")
+        rest = _take(values, operands(postfix))
+    except StepError:
+        if m is not None:
+            raise simple_error from None
+        raise
+    return " ".join(left.split()), postfix, claim, rest
+
+
+def _take(values: list[Fraction], used: list[Fraction]) -> list[Fraction]:
+    """The values with the used numbers removed (first occurrences), or a StepError naming the missing one."""
+    rest = list(values)
+    for n in used:
         try:
             rest.remove(n)
         except ValueError:
-            raise StepError(_unavailable(n, literals, state)) from None
+            raise StepError(_unavailable(n, used, values)) from None
     return rest
 
 
-def _unavailable(n: int, literals: list[int] | tuple[int, ...], state: tuple[int, ...]) -> str:
-    have = state.count(n)
+def _unavailable(n: Fraction, used: list[Fraction], values: list[Fraction]) -> str:
+    have = values.count(n)
     if have == 0:
-        return f"{n} is not available in {list(state)}"
+        return f"{to_number(n)} is not available in {format_state(values)}"
     times = "once" if have == 1 else f"{have} times"
-    return f"{n} is used {literals.count(n)} times but appears only {times} in {list(state)}"
+    return f"{to_number(n)} is used {used.count(n)} times but appears only {times} in {format_state(values)}"
 
 
-def apply_step(state: tuple[int, ...], text: str) -> tuple[int, ...]:
-    """The state after a step like '25 - 19 = 6': used numbers removed, the result appended; or StepError."""
-    m = _SIMPLE_STEP.fullmatch(text)
-    if m is not None:
-        a, op, b, claim = int(m[1]), _OPS[m[2]], int(m[3]), int(m[4])
-        rest = _take(state, (a, b))
-        value = _combine(a, op, b)
-        if value != claim:
-            raise StepError(f"{a} {op} {b} is {value}, not {claim}")
-    else:
-        expression, postfix, claim = split_step(text)
-        rest = _take(state, _literals(postfix))
-        value = _evaluate_postfix(postfix)
-        if value != claim:
-            raise StepError(f"{expression} is {value}, not {claim}")
-    rest.append(value)
-    return tuple(rest)
+def apply_step(state: Sequence[Number], text: str) -> tuple[Number, ...]:
+    """The state after a step like '25 - 19 = 6': used numbers removed, the exact result appended; or StepError."""
+    expression, postfix, claim, rest = read_step(state, text)
+    value = _evaluate_postfix(postfix)
+    if value != claim:
+        raise StepError(f"{expression} is {to_number(value)}, not {to_number(claim)}")
+    return tuple(to_number(v) for v in (*rest, value))
