@@ -125,7 +125,7 @@ class _Auditor:
         fmt = self.record["format"]
         if fmt in AUDITED:
             body = m["body"]
-            lines = body.split("\n") if fmt == "tokens" else body.split(self.domain.step_delimiter)
+            lines = (body.split("\n") if fmt == "tokens" else body.split(self.domain.step_delimiter)) if body else []
             (self._tokens if fmt == "tokens" else self._sentences)(lines)
         self._answer(m["answer"])
         return self.result
@@ -223,6 +223,8 @@ class _Auditor:
             back = self._backtrack(segment, patterns)
             if back is not None:
                 pending, better = back
+                if not pending:  # gone back to no known state: the rest cannot be followed
+                    return
                 continue
             child = self.step_to(pending or [self.current], segment, segment, exact=False)
             if child is None:
@@ -280,6 +282,8 @@ class _Auditor:
                 return
             if m["path"] is not None:
                 pending, low = self._token_backtrack(m, by_path, line)
+                if not pending:
+                    return
             elif m["tag"] == "step":
                 child = self.step_to(pending or [self.current], m["text"], line, exact=True)
                 if child is None:
