@@ -41,6 +41,10 @@ def split(record: dict) -> tuple[list[str], str | None]:
     return lines, m["answer"]
 
 
+def first_visit(tree: SearchTree, node_id: int) -> int:
+    return tree.trace.index(node_id) if node_id in tree.trace else len(tree.trace)
+
+
 def problem_of(tree: SearchTree) -> CountdownProblem:
     p = tree.problem
     return CountdownProblem(p["id"], tuple(p["numbers"]), p["target"])
@@ -140,7 +144,7 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
                 expect.append(f"<verify> {node.error}")
             elif node.terminal:
                 expect.append(f"<verify> {domain.verdict(problem, node.state, bool(node.correct))}")
-            value = tree.value_at(node.id, next(i for i, n in enumerate([*tree.trace, node.id]) if n == node.id))
+            value = tree.value_at(node.id, first_visit(tree, node.id))
             if value is not None:
                 expect.append(f"<value> {value:.2f}")
         else:
@@ -172,7 +176,9 @@ def test_tokens_replay_equals_the_walk(noisy, domain):
 # --- the metacot format -----------------------------------------------------------------------------
 
 STEP_LINE = re.compile(r"(?P<step>\d+ [-+*/] \d+ = \d+)\. (?P<rest>.+)")
-GO_BACK = "|".join(re.escape(w).replace(re.escape("{state}"), r"(?P<state{}>\[[\d, ]*\])".format(i)) for i, w in enumerate(GO_BACK_WORDS))
+GO_BACK = "|".join(
+    re.escape(w).replace(re.escape("{state}"), f"(?P<state{i}>" + r"\[[\d, ]*\])") for i, w in enumerate(GO_BACK_WORDS)
+)
 BACK_LINE = re.compile(rf"(?:(?P<noticed>[A-Z].*?[.)]) )?(?:{GO_BACK})")
 
 
@@ -283,7 +289,7 @@ def test_correct_records_answer_verifies_and_ends_with_the_solution(noisy, domai
             assert lines[-3:] == [
                 f"<step> {node.step}",
                 f"<verify> {problem.target} = {problem.target}, the target.",
-                f"<value> {tree.value_at(node.id, tree.trace.index(node.id) if node.id in tree.trace else len(tree.trace)):.2f}",
+                f"<value> {tree.value_at(node.id, first_visit(tree, node.id)):.2f}",
             ]
         elif fmt in ("metacot", "cot"):
             assert lines[-1] == f"{tree.nodes[solution].step}. {problem.target} = {problem.target}, the target."

@@ -87,4 +87,13 @@ def _completion(lines: list[str], answer: str, think_tags: bool, separator: str)
     return f"<think>\n{body}\n</think>\n<answer> {answer} </answer>"
 
 
-__all__ = ["FORMATS", "LinearizeConfig", "Move", "linearize", "linearize_tree", "resolve_formats", "no_solution", "walk"]
+__all__ = [
+    "FORMATS",
+    "LinearizeConfig",
+    "Move",
+    "linearize",
+    "linearize_tree",
+    "resolve_formats",
+    "no_solution",
+    "walk",
+]

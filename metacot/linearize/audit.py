@@ -35,7 +35,9 @@ from metacot.tree import ROOT, SearchTree
 AUDITED = ("metacot", "cot", "tokens")  # formats whose every sentence is checked; others: the answer only
 TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
 PLAIN = re.compile(r"(?P<body>.*)\nAnswer: (?P<answer>.*)", re.S)
-TOKEN = re.compile(r"<(?P<tag>step|verify|value)> (?P<text>.*)|<backtrack to=(?P<path>[\d.]+) reason=(?P<kind>\w+)> (?P<state>.*)")
+TOKEN = re.compile(
+    r"<(?P<tag>step|verify|value)> (?P<text>.*)|<backtrack to=(?P<path>[\d.]+) reason=(?P<kind>\w+)> (?P<state>.*)"
+)
 NOT_FOUND = "I could not find"
 
 
@@ -103,7 +105,7 @@ class _Auditor:
         self.visited = {ROOT}
         self.states: dict[int, Any] = {ROOT: domain.root_state(self.problem)}
         self.closed: list[int] = []  # heads of branches said to be exhausted
-        self.first = {}
+        self.first: dict[int, int] = {}
         for i, node_id in enumerate(tree.trace):
             self.first.setdefault(node_id, i)
 
@@ -216,8 +218,8 @@ class _Auditor:
         last = ROOT
         for segment in segments:
             if segment.startswith("Value: "):
-                expected = self.value(last)
-                expect = value_text(expected) if expected is not None else "none"
+                held = self.value(last)
+                expect = value_text(held) if held is not None else "none"
                 self.claim(segment[7:] == expect, segment, f"the value is {expect}")
                 continue
             back = self._backtrack(segment, patterns)
@@ -230,7 +232,9 @@ class _Auditor:
             if child is None:
                 return
             if better is not None:
-                self.claim(better[0] in self.known_values(child), better[1], f"the next step's value is not {better[0]}")
+                self.claim(
+                    better[0] in self.known_values(child), better[1], f"the next step's value is not {better[0]}"
+                )
             pending, better = [], None
             outcome = self.arrive(child, segment)
             step = self.tree.nodes[child].step.strip().rstrip(".")

@@ -25,6 +25,7 @@ from metacot.problems.base import Domain
 from metacot.seeding import mix, problem_seed
 from metacot.tree import ROOT, Node, SearchTree
 
+
 @dataclass
 class Context:
     """Everything a renderer reads: the tree, its problem and domain, and the options."""

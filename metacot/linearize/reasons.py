@@ -111,7 +111,7 @@ def expansion_rule(tree: SearchTree, visit: int) -> Any:
     if tree.search == "beam":
         depth = tree.nodes[tree.trace[visit]].depth if visit < len(tree.trace) else len(tree.nodes)
         return lambda node_id: tree.nodes[node_id].expanded and tree.nodes[node_id].depth < depth
-    first = {}
+    first: dict[int, int] = {}
     for i, node_id in enumerate(tree.trace[:visit]):
         first.setdefault(node_id, i)
     return lambda node_id: tree.nodes[node_id].expanded and node_id in first

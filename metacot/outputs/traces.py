@@ -114,10 +114,7 @@ class TraceWriter:
 
     def stats(self) -> dict:
         stats = {**self.trees.as_dict(), "formats": {fmt: s.as_dict() for fmt, s in self.formats.items()}}
-        if self.started is not None:
-            wall = time.perf_counter() - self.started
-        else:
-            wall = self._previous_wall_seconds()
+        wall = time.perf_counter() - self.started if self.started is not None else self._previous_wall_seconds()
         return {**stats, "wall_seconds": wall, "times_note": TIMES_NOTE}
 
     def _previous_wall_seconds(self) -> float | None:
