@@ -1,4 +1,4 @@
-"""The `metacot` command: synth, linearize, show, bench."""
+"""The `metacot` command: synth, linearize, show, audit, export, bench."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(commands)
     _add_linearize(commands)
     _add_show(commands)
+    _add_audit(commands)
     _add_export(commands)
     _add_bench(commands)
     return parser
@@ -223,6 +224,43 @@ def run_show(args: argparse.Namespace) -> int:
 
     print(show(args.run_dir, args.problem, args.format))
     return 0
+
+
+def _add_audit(commands) -> None:
+    p = commands.add_parser(
+        "audit",
+        help="check every claim of a run's traces against its saved trees; exit code 1 if any is false",
+        description="Re-read every record of RUN_DIR/traces/<format>.jsonl with its tree and check each claim: "
+        "each step's arithmetic and resulting state, each verdict, each backtrack's target and reason, each value "
+        "line, the answer. Prints records and claims checked per format and the first failures.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--format", action="append", metavar="F", help="a format to audit (repeatable; default: all)")
+    p.add_argument("--show", type=int, default=5, metavar="N", help="failures to print per format")
+    p.set_defaults(run=run_audit)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from metacot.linearize.audit import audit_records
+    from metacot.outputs.rundir import RunDir, read_records
+
+    directory = RunDir(args.run_dir)
+    domain = directory.domain()
+    trees = {tree.problem_id: tree for tree in directory.iter_trees()}
+    formats = args.format or sorted(p.stem for p in directory.traces_dir.glob("*.jsonl") if p.stem != "prm_labels")
+    false = 0
+    for fmt in formats:
+        path = directory.traces_dir / f"{fmt}.jsonl"
+        if not path.exists():
+            raise RunDirError(f"{path}: no such trace file")
+        pairs = ((record, trees[record["problem_id"]]) for _, record in read_records(path))
+        result = audit_records(pairs, domain)
+        passed = result.claims - len(result.failures)
+        print(f"{fmt}: {result.records} records, {result.claims} claims checked, {passed} passed")
+        for failure in result.failures[: args.show]:
+            print(f"  {failure.problem_id}: {failure.message}\n    {failure.sentence!r}")
+        false += len(result.failures)
+    return 1 if false else 0
 
 
 def _add_bench(commands) -> None:

@@ -52,7 +52,7 @@ def synth(config: SynthConfig, progress: bool = True) -> SynthResult:
         done = run_dir.open(config.to_dict(), config.hash(), config.seed, config.tree_settings())
         todo = [p for p in problems if p.id not in done]
         bar = tqdm(total=len(problems), initial=len(problems) - len(todo), disable=not progress, unit="problem")
-        with bar, TraceWriter(run_dir, domain, config.linearize) as traces:
+        with bar, TraceWriter(run_dir, domain, config.linearize, started) as traces:
             for tree in run_dir.iter_trees():  # a resumed run's finished trees
                 traces.add(tree)
             for tree in runner.run(todo):

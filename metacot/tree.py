@@ -80,6 +80,10 @@ class SearchTree:
     search: str = ""
     nodes: list[Node] = field(default_factory=list)
     trace: list[int] = field(default_factory=list)
+    # The value the search held for each visited node right after that visit, parallel to `trace`: written by
+    # searches whose values change over time (MCTS: the node's Q after the visit's backup). Empty: a node's value
+    # is its PRM score. Traces print and compare these values (value lines, "value 0.12" in a backtrack).
+    trace_values: list[float] = field(default_factory=list)
     compute: Compute = field(default_factory=Compute)
     failed: str | None = None  # why the search could not finish, if it could not
 
@@ -110,6 +114,18 @@ class SearchTree:
 
     def visit(self, node: Node) -> None:
         self.trace.append(node.id)
+
+    def value_at(self, node_id: int, index: int) -> float | None:
+        """The value the search held for a node at trace position `index`: its latest trace value at or before it;
+        for a node not visited by then, what the search takes before a visit: the verifier's 1/0 for a verified
+        node (searches that write trace_values) or else its PRM score (None when it has none)."""
+        for i in range(min(index, len(self.trace_values) - 1), -1, -1):
+            if self.trace[i] == node_id:
+                return self.trace_values[i]
+        node = self.nodes[node_id]
+        if self.trace_values and node.known_value is not None:
+            return node.known_value
+        return node.score
 
     def path_to(self, node_id: int) -> list[int]:
         """Node ids from the root down to node_id, both included."""
@@ -149,6 +165,7 @@ class SearchTree:
             "failed": self.failed,
             "compute": asdict(self.compute),
             "trace": self.trace,
+            **({"trace_values": self.trace_values} if self.trace_values else {}),
             "nodes": [{name: getattr(n, name) for name in _NODE_FIELDS} for n in self.nodes],
         }
 
@@ -160,6 +177,7 @@ class SearchTree:
             search=data.get("search", ""),
             nodes=[Node(**n) for n in data["nodes"]],
             trace=list(data["trace"]),
+            trace_values=list(data.get("trace_values", [])),
             compute=Compute(**data.get("compute", {})),
             failed=data.get("failed"),
         )

@@ -11,7 +11,8 @@ import orjson
 import pytest
 from conftest import noisy_run
 
-from metacot.linearize import NO_SOLUTION, LinearizeConfig, linearize, walk
+from metacot.linearize import LinearizeConfig, linearize, no_solution, walk
+from metacot.linearize.reasons import GO_BACK_WORDS
 from metacot.linearize.walk import Move, count_backtracks, trace_to_solution
 from metacot.problems.countdown import (
     CountdownProblem,
@@ -26,20 +27,22 @@ ALL = LinearizeConfig(include_unsolved=True)
 
 # --- reading completions ----------------------------------------------------------------------------
 
-COMPLETION = re.compile(r"<think>\n(?P<body>.*)\n</think>(?:\n<answer> (?P<answer>.*) </answer>)?", re.S)
+COMPLETION = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
 
 
 def split(record: dict) -> tuple[list[str], str | None]:
-    """The lines inside <think> (without the no-solution line) and the text inside <answer>, if any."""
+    """The lines inside <think> and the answer inside <answer> (None for an unsolved record's "I could not find")."""
     m = COMPLETION.fullmatch(record["completion"])
     assert m is not None, record["completion"]
-    lines = m["body"].split("\n")
-    if m["answer"] is None:
-        assert lines[-1] == NO_SOLUTION
-        lines = lines[:-1]
-    else:
-        assert NO_SOLUTION not in lines
+    lines = m["body"].split("\n") if m["body"] else []
+    if not record["correct"]:
+        assert m["answer"].startswith("I could not find a way to reach ")
+        return lines, None
     return lines, m["answer"]
+
+
+def first_visit(tree: SearchTree, node_id: int) -> int:
+    return tree.trace.index(node_id) if node_id in tree.trace else len(tree.trace)
 
 
 def problem_of(tree: SearchTree) -> CountdownProblem:
@@ -110,7 +113,10 @@ def test_trace_to_solution_appends_a_solution_never_visited():
 
 # --- the tokens format ------------------------------------------------------------------------------
 
-TOKEN_LINE = re.compile(r"<(?P<tag>step|verify|value)> (?P<text>.*)|<backtrack to=(?P<path>0(?:\.\d+)*)> (?P<state>.*)")
+TOKEN_LINE = re.compile(
+    r"<(?P<tag>step|verify|value)> (?P<text>.*)"
+    r"|<backtrack to=(?P<path>0(?:\.\d+)*) reason=(?:exhausted|low_value|exploration)> (?P<state>.*)"
+)
 
 
 def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
@@ -138,8 +144,9 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
                 expect.append(f"<verify> {node.error}")
             elif node.terminal:
                 expect.append(f"<verify> {domain.verdict(problem, node.state, bool(node.correct))}")
-            if node.score is not None:
-                expect.append(f"<value> {node.score:.2f}")
+            value = tree.value_at(node.id, first_visit(tree, node.id))
+            if value is not None:
+                expect.append(f"<value> {value:.2f}")
         else:
             current = by_path[m["path"]]
             assert m["state"] == str(list(nodes[current].state))
@@ -169,9 +176,10 @@ def test_tokens_replay_equals_the_walk(noisy, domain):
 # --- the metacot format -----------------------------------------------------------------------------
 
 STEP_LINE = re.compile(r"(?P<step>\d+ [-+*/] \d+ = \d+)\. (?P<rest>.+)")
-BACK_LINE = re.compile(
-    r"(?:(?P<noticed>[A-Z][^.]*\.) )?(?:Let me|I'll) (?:go back|return) to (?P<state>\[[\d, ]*\]) and try [a-z ]+\."
+GO_BACK = "|".join(
+    re.escape(w).replace(re.escape("{state}"), f"(?P<state{i}>" + r"\[[\d, ]*\])") for i, w in enumerate(GO_BACK_WORDS)
 )
+BACK_LINE = re.compile(rf"(?:(?P<noticed>[A-Z].*?[.)]) )?(?:{GO_BACK})")
 
 
 def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[str, str]]:
@@ -185,11 +193,12 @@ def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[st
         back = BACK_LINE.fullmatch(line)
         if back is not None:
             assert kinds and kinds[-1][0] == "step"
-            # a dead end is remarked on unless the step itself just said what was wrong
-            assert (back["noticed"] is None) == dead, line
-            state = numbers(back["state"])
+            # a reason is given unless the step itself just said what was wrong
+            assert back["noticed"] is not None or dead, line
+            named = next(v for k, v in back.groupdict().items() if k.startswith("state") and v)
+            state = numbers(named)
             assert state in reached  # only ever back to a state already reached
-            kinds.append(("backtrack", back["state"]))
+            kinds.append(("backtrack", named))
             finished = dead = False
             continue
         m = STEP_LINE.fullmatch(line)
@@ -252,8 +261,8 @@ def test_metacot_value_lines(noisy, domain):
                 continue
             plain.append(line)
             if STEP_LINE.fullmatch(line):
-                node = tree.nodes[next(steps).node]
-                assert lines[i + 1] == f"Value: {node.score:.2f}"
+                move = next(steps)
+                assert lines[i + 1] == f"Value: {tree.value_at(move.node, move.visit):.2f}"
         assert next(steps, None) is None
         without = linearize(tree, domain, "metacot", ALL)
         assert split(without)[0] == plain
@@ -280,7 +289,7 @@ def test_correct_records_answer_verifies_and_ends_with_the_solution(noisy, domai
             assert lines[-3:] == [
                 f"<step> {node.step}",
                 f"<verify> {problem.target} = {problem.target}, the target.",
-                f"<value> {node.score:.2f}",
+                f"<value> {tree.value_at(node.id, first_visit(tree, node.id)):.2f}",
             ]
         elif fmt in ("metacot", "cot"):
             assert lines[-1] == f"{tree.nodes[solution].step}. {problem.target} = {problem.target}, the target."
@@ -458,8 +467,9 @@ def test_include_unsolved(noisy, domain, fmt):
             unsolved += 1
             assert kept is None
             assert every["correct"] is False and every["answer"] is None
-            assert "<answer>" not in every["completion"]
-            assert every["completion"].endswith(f"{NO_SOLUTION}\n</think>")
+            # the same layout as a solved record, the answer block saying that no solution was found
+            problem = domain.problem_from_dict(tree.problem)
+            assert every["completion"].endswith(f"\n</think>\n<answer> {no_solution(domain, problem)} </answer>")
     assert unsolved > 10
 
 
@@ -520,8 +530,10 @@ def test_think_tags_off(noisy, domain):
                 assert plain["completion"] == f"{body}\nAnswer: {tagged['answer']}"
                 assert verify_answer(problem_of(tree), plain["completion"].rsplit("\nAnswer: ", 1)[1])
             else:
-                assert plain["completion"] == body
-                assert "Answer:" not in plain["completion"]
+                problem = domain.problem_from_dict(tree.problem)
+                assert plain["completion"] == f"{body}\nAnswer: {no_solution(domain, problem)}"
+            assert plain["prompt"] == domain.prompt(domain.problem_from_dict(tree.problem), think_tags=False)
+            assert tagged["prompt"] == domain.prompt(domain.problem_from_dict(tree.problem), think_tags=True)
 
 
 def test_unknown_format_raises(noisy, domain):
@@ -575,8 +587,8 @@ def test_linearize_is_deterministic_and_phrasing_varies(noisy, domain):
         for line in split(a)[0]:
             m = BACK_LINE.fullmatch(line)
             if m is not None:
-                phrasings.add(line.replace(m["state"], "S"))
-    assert len(phrasings) >= 6
+                phrasings.add(re.sub(r"\[[\d, ]*\]|\d+\.\d\d|reach \d+", "S", line))
+    assert len(phrasings) > 9  # more than the three remarks times three go-backs of old
 
 
 def test_formats_default_to_what_the_domain_writes():

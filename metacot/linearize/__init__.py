@@ -6,11 +6,15 @@ from dataclasses import replace
 
 from metacot.linearize.config import FORMATS, LinearizeConfig
 from metacot.linearize.formats import ONLY_FOR, RENDERERS, Context
-from metacot.linearize.walk import Move, count_backtracks, trace_to_solution, walk
+from metacot.linearize.reasons import goal
+from metacot.linearize.walk import Move, count_backtracks, path_moves, trace_to_solution, walk
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
 
-NO_SOLUTION = "I could not find a way to reach the goal."
+
+def no_solution(domain: Domain, problem: object) -> str:
+    """What an unsolved record answers, in the answer block where a solved one puts its answer."""
+    return f"I could not find a way to {goal(domain.name, problem)}."
 
 
 def resolve_formats(requested: list[str] | None, domain: Domain) -> list[str]:
@@ -35,15 +39,18 @@ def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) ->
         return {}
     problem = domain.problem_from_dict(tree.problem)
     context = Context(tree, domain, problem, config, solution)
-    prompt = domain.prompt(problem)
-    answer = domain.final_answer(problem, tree.steps_to(solution)) if solution is not None else None
+    prompt = domain.prompt(problem, think_tags=config.think_tags)
+    if solution is not None:
+        answer = domain.final_answer(problem, tree.steps_to(solution))
+    else:
+        answer = no_solution(domain, problem)
     search_moves = walk(tree, trace)
     records = {}
     for fmt in formats:
         if fmt == "cot":
             if solution is None:
                 continue
-            moves = walk(tree, tree.path_to(solution)[1:])
+            moves = path_moves(tree, solution)
         else:
             moves = search_moves
         backtracks = count_backtracks(moves)
@@ -56,7 +63,7 @@ def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) ->
             "format": fmt,
             "search": tree.search,
             "correct": solution is not None,
-            "answer": answer,
+            "answer": answer if solution is not None else None,
             "num_backtracks": backtracks,
             "num_nodes": len(tree.nodes),
             "num_steps": sum(1 for m in moves if m.kind == "step"),
@@ -72,15 +79,21 @@ def linearize(tree: SearchTree, domain: Domain, fmt: str, config: LinearizeConfi
     return linearize_tree(tree, domain, replace(config, formats=[fmt])).get(fmt)
 
 
-def _completion(lines: list[str], answer: str | None, think_tags: bool, separator: str) -> str:
-    """The lines joined as the domain separates steps (a blank line in math), wrapped with the answer."""
-    if answer is None:
-        lines = [*lines, NO_SOLUTION]
+def _completion(lines: list[str], answer: str, think_tags: bool, separator: str) -> str:
+    """The lines joined as the domain separates steps (a blank line in math), then the answer block."""
     body = separator.join(lines)
     if not think_tags:
-        return body if answer is None else f"{body}\nAnswer: {answer}"
-    thought = f"<think>\n{body}\n</think>"
-    return thought if answer is None else f"{thought}\n<answer> {answer} </answer>"
+        return f"{body}\nAnswer: {answer}"
+    return f"<think>\n{body}\n</think>\n<answer> {answer} </answer>"
 
 
-__all__ = ["FORMATS", "LinearizeConfig", "Move", "linearize", "linearize_tree", "resolve_formats", "walk"]
+__all__ = [
+    "FORMATS",
+    "LinearizeConfig",
+    "Move",
+    "linearize",
+    "linearize_tree",
+    "resolve_formats",
+    "no_solution",
+    "walk",
+]

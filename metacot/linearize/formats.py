@@ -7,21 +7,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.linearize.config import LinearizeConfig
+from metacot.linearize.reasons import (
+    EXHAUSTED,
+    EXHAUSTED_WORDS,
+    EXPLORATION_WORDS,
+    GO_BACK_WORDS,
+    LOW_VALUE,
+    LOW_WORDS,
+    LOWER_WORDS,
+    Reason,
+    classify,
+    goal,
+    value_text,
+)
 from metacot.linearize.walk import Move
 from metacot.problems.base import Domain
 from metacot.seeding import mix, problem_seed
 from metacot.tree import ROOT, Node, SearchTree
-
-DEAD_END = (
-    "Wait, this is not leading anywhere.",
-    "Hmm, this doesn't look promising.",
-    "This seems to be a dead end.",
-)
-GO_BACK = (
-    "Let me go back to {state} and try something else.",
-    "Let me return to {state} and try a different step.",
-    "I'll go back to {state} and try another step.",
-)
 
 
 @dataclass
@@ -44,9 +46,40 @@ class Context:
     def state(self, node_id: int) -> str:
         return self.domain.describe_state(self.problem, self.node(node_id).state)
 
-    def pick(self, phrases: tuple[str, ...], node_id: int) -> str:
+    def pick(self, phrases: tuple[str, ...], node_id: int, salt: int = 0) -> str:
         """A phrasing that varies across problems and nodes but is the same on every run."""
-        return phrases[mix(self.seed, node_id) % len(phrases)]
+        return phrases[mix(self.seed, node_id, salt) % len(phrases)]
+
+    def value(self, move: Move) -> float | None:
+        """The value the search held for the move's node when it went there (see SearchTree.value_at)."""
+        return self.tree.value_at(move.node, move.visit)
+
+
+def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
+    """The reason of every backtrack, by its index in moves."""
+    found = {}
+    current = ROOT
+    for i, move in enumerate(moves):
+        if move.kind == "backtrack":
+            found[i] = classify(ctx.tree, current, move, moves[i + 1])
+        current = move.node
+    return found
+
+
+def leaving_sentence(ctx: Context, reason: Reason) -> str:
+    """Why the trace leaves a node, true of the tree ("" after a failed step: its verdict said so)."""
+    if reason.kind == EXHAUSTED:
+        if reason.subject == reason.left and ctx.node(reason.left).dead:
+            return ""
+        words = ctx.pick(EXHAUSTED_WORDS, reason.subject, 1)
+        return words.format(state=ctx.state(reason.subject), goal=goal(ctx.domain.name, ctx.problem))
+    if reason.kind == LOW_VALUE:
+        assert reason.value is not None
+        v = value_text(reason.value)
+        if reason.better is None:
+            return ctx.pick(LOW_WORDS, reason.left, 2).format(state=ctx.state(reason.left), v=v)
+        return ctx.pick(LOWER_WORDS, reason.left, 2).format(v=v, w=value_text(reason.better))
+    return ctx.pick(EXPLORATION_WORDS, reason.left, 3)
 
 
 def step_sentence(ctx: Context, node: Node) -> str:
@@ -62,34 +95,36 @@ def step_sentence(ctx: Context, node: Node) -> str:
 
 def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
     lines = []
-    current = ctx.node(ROOT)
-    for move in moves:
+    why = reasons(ctx, moves)
+    for i, move in enumerate(moves):
         node = ctx.node(move.node)
         if move.kind == "backtrack":
-            noticed = "" if current.dead else ctx.pick(DEAD_END, current.id) + " "
-            lines.append(noticed + ctx.pick(GO_BACK, node.id).format(state=ctx.state(node.id)))
-        else:
-            lines.append(step_sentence(ctx, node))
-            if ctx.config.value_lines and node.score is not None:
-                lines.append(f"Value: {node.score:.2f}")
-        current = node
+            go_back = ctx.pick(GO_BACK_WORDS, node.id).format(state=ctx.state(node.id))
+            lines.append(" ".join(s for s in (leaving_sentence(ctx, why[i]), go_back) if s))
+            continue
+        lines.append(step_sentence(ctx, node))
+        value = ctx.value(move)
+        if ctx.config.value_lines and value is not None:
+            lines.append(f"Value: {value_text(value)}")
     return lines
 
 
 def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
     lines = []
-    for move in moves:
+    why = reasons(ctx, moves)
+    for i, move in enumerate(moves):
         node = ctx.node(move.node)
         if move.kind == "backtrack":
-            lines.append(f"<backtrack to={node.path}> {ctx.state(node.id)}")
+            lines.append(f"<backtrack to={node.path} reason={why[i].kind}> {ctx.state(node.id)}")
             continue
         lines.append(f"<step> {node.step.strip()}")
         if node.error is not None:
             lines.append(f"<verify> {node.error}")
         elif node.terminal:
             lines.append(f"<verify> {ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))}")
-        if node.score is not None:
-            lines.append(f"<value> {node.score:.2f}")
+        value = ctx.value(move)
+        if value is not None:
+            lines.append(f"<value> {value_text(value)}")
     return lines
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metacot.tree import ROOT, SearchTree
 
 
 @dataclass(frozen=True, slots=True)
 class Move:
-    """ "step": go from the current node to its child `node`; "backtrack": return to the ancestor `node`."""
+    """ "step": go from the current node to its child `node`; "backtrack": return to the ancestor `node`.
+
+    visit: the position in the trace of the visit the move is on the way to (-1: not from a trace)."""
 
     kind: str
     node: int
+    visit: int = field(default=-1, compare=False)
 
 
 def trace_to_solution(tree: SearchTree, stop_at_first_solution: bool) -> tuple[list[int], int | None]:
@@ -39,18 +42,26 @@ def walk(tree: SearchTree, trace: list[int]) -> list[Move]:
     moves: list[Move] = []
     current = ROOT
     seen = {ROOT}
-    for target in trace:
+    for visit, target in enumerate(trace):
         if target in seen:
             continue
         path = tree.path_to(target)
         anchor = max(i for i, node_id in enumerate(path) if node_id in seen)
         if path[anchor] != current:
-            moves.append(Move("backtrack", path[anchor]))
+            moves.append(Move("backtrack", path[anchor], visit))
         for node_id in path[anchor + 1 :]:
-            moves.append(Move("step", node_id))
+            moves.append(Move("step", node_id, visit))
             seen.add(node_id)
         current = target
     return moves
+
+
+def path_moves(tree: SearchTree, node_id: int) -> list[Move]:
+    """Steps from the root down to a node (a clean solution path), each with the position of its first visit."""
+    first: dict[int, int] = {}
+    for visit, visited in enumerate(tree.trace):
+        first.setdefault(visited, visit)
+    return [Move("step", i, first.get(i, len(tree.trace))) for i in tree.path_to(node_id)[1:]]
 
 
 def count_backtracks(moves: list[Move]) -> int:

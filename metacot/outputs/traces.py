@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
@@ -42,6 +43,13 @@ class TraceSummary:
         }
 
 
+SUMMED_TIME = "search_seconds_summed"
+TIMES_NOTE = (
+    "compute.search_seconds_summed adds up each search's own wall time; searches run concurrently, so it can "
+    "exceed wall_seconds, the time the synth call took to search, linearize and write"
+)
+
+
 @dataclass
 class TreeSummary:
     """Counts over the search trees of a run."""
@@ -58,6 +66,7 @@ class TreeSummary:
         self.failed += tree.failed is not None
         self.nodes += len(tree.nodes)
         for key, value in asdict(tree.compute).items():
+            key = SUMMED_TIME if key == "wall_time" else key
             self.compute[key] = self.compute.get(key, 0) + value
 
     def as_dict(self) -> dict:
@@ -79,8 +88,10 @@ class TraceWriter:
     run directory's traces are those of the last finished run; a resumed run rewrites them from all its trees.
     """
 
-    def __init__(self, run_dir: RunDir, domain: Domain, config: LinearizeConfig):
-        self.run_dir, self.domain, self.config = run_dir, domain, config
+    def __init__(self, run_dir: RunDir, domain: Domain, config: LinearizeConfig, started: float | None = None):
+        """started: time.perf_counter() when the run began (stats give its wall time); None keeps the wall time
+        the run directory's stats already give (rewriting traces is no run)."""
+        self.run_dir, self.domain, self.config, self.started = run_dir, domain, config, started
         self.trees = TreeSummary()
         formats = resolve_formats(config.formats, domain)
         self.formats = {fmt: TraceSummary() for fmt in formats}
@@ -102,4 +113,12 @@ class TraceWriter:
             self.run_dir.write_stats(self.stats())
 
     def stats(self) -> dict:
-        return {**self.trees.as_dict(), "formats": {fmt: s.as_dict() for fmt, s in self.formats.items()}}
+        stats = {**self.trees.as_dict(), "formats": {fmt: s.as_dict() for fmt, s in self.formats.items()}}
+        wall = time.perf_counter() - self.started if self.started is not None else self._previous_wall_seconds()
+        return {**stats, "wall_seconds": wall, "times_note": TIMES_NOTE}
+
+    def _previous_wall_seconds(self) -> float | None:
+        try:
+            return orjson.loads(self.run_dir.stats_path.read_bytes()).get("wall_seconds")
+        except (FileNotFoundError, orjson.JSONDecodeError, AttributeError):
+            return None

@@ -35,7 +35,9 @@ class MCTSConfig(StrategyConfig):
 
 
 def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
-    """Each simulation: select a leaf by PUCT, expand and score its children, back up the best child's value."""
+    """Each simulation: select a leaf by PUCT, expand and score its children, back up the best child's value.
+
+    Each visit's value (the node's Q after the backup) goes into tree.trace_values, for traces to state."""
     budget = config.budget
     for _ in range(config.simulations):
         path = select(tree, config.c_puct)
@@ -57,8 +59,10 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
             if solution is not None and config.stop_at_first_solution:
                 tree.visit(solution)
                 backup(path, value)
+                tree.trace_values += [_q(leaf), _q(solution)]
                 return
         backup(path, value)
+        tree.trace_values.append(_q(leaf))
         if leaf.correct and config.stop_at_first_solution:
             return
 

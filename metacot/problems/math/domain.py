@@ -19,6 +19,12 @@ PROMPT = (
     "Solve the problem step by step. Separate the steps with a blank line, "
     "and put the final answer in \\boxed{{}}."
 )
+PROMPT_TAGS = (
+    "{question}\n\n"
+    "Solve the problem step by step, separating the steps with a blank line. Show your reasoning in <think> </think> "
+    "tags, and give the final answer in \\boxed{{}} inside <answer> </answer> tags, "
+    "for example <answer> \\boxed{{42}} </answer>."
+)
 DEFAULT_MAX_DEPTH = 20
 
 
@@ -101,7 +107,7 @@ class MathDomain:
         return StepOutcome(state={"step": steps})
 
     def prompt(self, problem: MathProblem, think_tags: bool = True) -> str:
-        return PROMPT.format(question=problem.question)
+        return (PROMPT_TAGS if think_tags else PROMPT).format(question=problem.question)
 
     def state_key(self, state: dict) -> None:
         """None: two paths with the same step count are different reasoning, not one position."""

@@ -1,0 +1,322 @@
+"""Check every claim a record's completion makes against its saved tree and the domain: `metacot audit`.
+
+The checker reads the completion text: it splits it into the domain's steps, finds each step among the tree's
+children of the state it stands on, recomputes what the step gives with the domain (not the stored state), and
+parses backtracks with the sentence templates of linearize.reasons. What it checks: each step's arithmetic and
+"Now I have", each verdict, each backtrack's target (visited earlier, named by its true state), each reason
+(exhausted: the branch really is dead; low value: the stated values are the search's and ordered as said;
+nothing said to be exhausted is resumed later), each value line, and the answer (domain.check_answer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from metacot.linearize.reasons import (
+    EXHAUSTED,
+    EXHAUSTED_WORDS,
+    EXPLORATION,
+    EXPLORATION_WORDS,
+    GO_BACK_WORDS,
+    LOW,
+    LOW_VALUE,
+    LOW_WORDS,
+    LOWER_WORDS,
+    exhausted,
+    goal,
+    value_text,
+)
+from metacot.problems.base import Domain
+from metacot.tree import ROOT, SearchTree
+
+AUDITED = ("metacot", "cot", "tokens")  # formats whose every sentence is checked; others: the answer only
+TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
+PLAIN = re.compile(r"(?P<body>.*)\nAnswer: (?P<answer>.*)", re.S)
+TOKEN = re.compile(
+    r"<(?P<tag>step|verify|value)> (?P<text>.*)|<backtrack to=(?P<path>[\d.]+) reason=(?P<kind>\w+)> (?P<state>.*)"
+)
+NOT_FOUND = "I could not find"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A false or unverifiable claim: where, the sentence, and what is wrong with it."""
+
+    problem_id: str
+    format: str
+    sentence: str
+    message: str
+
+
+@dataclass
+class RecordAudit:
+    claims: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+
+def audit_record(record: dict, tree: SearchTree, domain: Domain) -> RecordAudit:
+    """Every claim of one record, checked against its tree."""
+    return _Auditor(record, tree, domain).run()
+
+
+@dataclass
+class FormatAudit:
+    records: int = 0
+    claims: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+
+def audit_records(pairs: Iterator[tuple[dict, SearchTree]], domain: Domain) -> FormatAudit:
+    result = FormatAudit()
+    for record, tree in pairs:
+        checked = audit_record(record, tree, domain)
+        result.records += 1
+        result.claims += checked.claims
+        result.failures += checked.failures
+    return result
+
+
+def _template(words: str, **fixed: str) -> str:
+    """A sentence template as a regex: the fixed fields filled in, {state} and values captured."""
+    pattern = re.escape(words)
+    for name, text in fixed.items():
+        pattern = pattern.replace(re.escape("{" + name + "}"), re.escape(text))
+    pattern = pattern.replace(re.escape("{state}"), "(?P<state>.+?)")
+    return pattern.replace(re.escape("{v}"), r"(?P<v>\d+\.\d\d)").replace(re.escape("{w}"), r"(?P<w>\d+\.\d\d)")
+
+
+def backtrack_patterns(goal_text: str) -> list[tuple[str, re.Pattern[str], re.Pattern[str]]]:
+    """(kind, reason regex, go-back regex) for every wording a backtrack sentence may take."""
+    reasons = [(EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, w) for w in LOW_WORDS + LOWER_WORDS]
+    reasons += [(EXPLORATION, w) for w in EXPLORATION_WORDS]
+    back = [re.compile(_template(w).replace("?P<state>", "?P<back>")) for w in GO_BACK_WORDS]
+    return [(kind, re.compile(_template(w, goal=goal_text)), b) for kind, w in reasons for b in back]
+
+
+class _Auditor:
+    def __init__(self, record: dict, tree: SearchTree, domain: Domain):
+        self.record, self.tree, self.domain = record, tree, domain
+        self.problem = domain.problem_from_dict(tree.problem)
+        self.result = RecordAudit()
+        self.current = ROOT
+        self.visited = {ROOT}
+        self.states: dict[int, Any] = {ROOT: domain.root_state(self.problem)}
+        self.closed: list[int] = []  # heads of branches said to be exhausted
+        self.first: dict[int, int] = {}
+        for i, node_id in enumerate(tree.trace):
+            self.first.setdefault(node_id, i)
+
+    def fail(self, sentence: str, message: str) -> None:
+        self.result.failures.append(Failure(self.tree.problem_id, self.record["format"], sentence, message))
+
+    def claim(self, ok: bool, sentence: str, message: str) -> bool:
+        self.result.claims += 1
+        if not ok:
+            self.fail(sentence, message)
+        return ok
+
+    def run(self) -> RecordAudit:
+        completion = self.record["completion"]
+        m = TAGGED.fullmatch(completion) or PLAIN.fullmatch(completion)
+        if m is None:
+            self.fail(completion[-80:], "the completion has no answer block (<answer> </answer> or 'Answer:')")
+            return self.result
+        fmt = self.record["format"]
+        if fmt in AUDITED:
+            body = m["body"]
+            lines = (body.split("\n") if fmt == "tokens" else body.split(self.domain.step_delimiter)) if body else []
+            (self._tokens if fmt == "tokens" else self._sentences)(lines)
+        self._answer(m["answer"])
+        return self.result
+
+    # --- the answer ---
+
+    def _answer(self, answer: str) -> None:
+        if self.record["correct"]:
+            ok = self.domain.check_answer(self.problem, answer)
+            self.claim(ok, answer, "the answer does not check out (domain.check_answer)")
+        else:
+            self.claim(answer.startswith(NOT_FOUND), answer, f"an unsolved record's answer must say '{NOT_FOUND} ...'")
+
+    # --- shared checks ---
+
+    def value(self, node_id: int) -> float | None:
+        return self.tree.value_at(node_id, self.first.get(node_id, len(self.tree.trace)))
+
+    def known_values(self, node_id: int) -> set[str]:
+        """Every value the search held for the node at some time."""
+        values = {self.tree.value_at(node_id, i) for i, n in enumerate(self.tree.trace) if n == node_id}
+        values.add(self.value(node_id))
+        return {value_text(v) for v in values if v is not None}
+
+    def step_to(self, parents: list[int], text: str, sentence: str, exact: bool) -> int | None:
+        """The child of one of `parents` the text is the step of (exact, or as the sentence's start)."""
+        nodes = self.tree.nodes
+        found = []
+        for parent in parents:
+            for child in nodes[parent].children:
+                step = nodes[child].step.strip()
+                if text == step if exact else text == step.rstrip(".") or text.startswith(step.rstrip(".") + "."):
+                    found.append(child)
+        if not found:
+            state = self.domain.describe_state(self.problem, self.states.get(parents[0], nodes[parents[0]].state))
+            outcome = self.domain.apply_step(self.problem, self.states.get(parents[0]), text.split(". ")[0])
+            why = f"wrong step: {outcome.error}" if outcome.error else "a step the search never took"
+            self.fail(sentence, f"{why} (from {state})")
+            return None
+        # the longest step that matches; among transposed twins (equal states, equal steps), one not written yet,
+        # the one the search visited first
+        order = len(self.tree.trace)
+        child = max(found, key=lambda c: (len(nodes[c].step), c not in self.visited, -self.first.get(c, order)))
+        self.result.claims += 1
+        return child
+
+    def arrive(self, child: int, sentence: str) -> Any:
+        """Move to a child; the domain's outcome of its step from the recomputed parent state."""
+        node = self.tree.nodes[child]
+        self.claim(child not in self.visited, sentence, "the step is written twice")
+        outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
+        for head in self.closed:
+            if head in self.tree.path_to(child) and not node.dead:
+                self.fail(sentence, f"goes on from {self.describe(head)}, which the trace said was exhausted")
+        self.states[child] = outcome.state
+        self.visited.add(child)
+        self.current = child
+        return outcome
+
+    def describe(self, node_id: int) -> str:
+        return self.domain.describe_state(self.problem, self.states[node_id])
+
+    def resolve_back(self, state: str, sentence: str) -> list[int]:
+        """The visited nodes a backtrack naming `state` may go to."""
+        found = [n for n in self.visited if not self.tree.nodes[n].dead and self.describe(n) == state]
+        self.claim(bool(found), sentence, f"backtrack to {state}, a state not visited earlier")
+        return found
+
+    def check_exhausted(self, head_state: str | None, sentence: str) -> None:
+        """Some node of the branch being left (named head_state, if given) is dead or expanded into dead ends."""
+        path = self.tree.path_to(self.current)
+        expanded = lambda node_id: self.tree.nodes[node_id].expanded  # noqa: E731
+        heads = [
+            n
+            for n in path[1:]
+            if exhausted(self.tree, n, expanded)
+            and (head_state is None or (not self.tree.nodes[n].dead and self.describe(n) == head_state))
+        ]
+        if self.claim(bool(heads), sentence, "says the branch is exhausted, but it has live steps"):
+            self.closed.append(heads[-1])  # the deepest: the least the sentence can mean
+
+    # --- the metacot and cot formats ---
+
+    def _sentences(self, segments: list[str]) -> None:
+        patterns = backtrack_patterns(goal(self.domain.name, self.problem))
+        pending: list[int] = []  # where a backtrack said it goes
+        better: tuple[str, str] | None = None  # a low-value claim's "looks better (w)", checked at the next step
+        last = ROOT
+        for segment in segments:
+            if segment.startswith("Value: "):
+                held = self.value(last)
+                expect = value_text(held) if held is not None else "none"
+                self.claim(segment[7:] == expect, segment, f"the value is {expect}")
+                continue
+            back = self._backtrack(segment, patterns)
+            if back is not None:
+                pending, better = back
+                if not pending:  # gone back to no known state: the rest cannot be followed
+                    return
+                continue
+            child = self.step_to(pending or [self.current], segment, segment, exact=False)
+            if child is None:
+                return
+            if better is not None:
+                self.claim(
+                    better[0] in self.known_values(child), better[1], f"the next step's value is not {better[0]}"
+                )
+            pending, better = [], None
+            outcome = self.arrive(child, segment)
+            step = self.tree.nodes[child].step.strip().rstrip(".")
+            if outcome.error is not None:
+                expected = f"{step}. Wait, that's wrong: {outcome.error}."
+            elif outcome.terminal:
+                expected = f"{step}. {self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))}"
+            else:
+                note = self.domain.step_note(self.problem, outcome.state)
+                expected = f"{step}. {note}" if note else f"{step}."
+            self.claim(segment == expected, segment, f"the step gives: {expected!r}")
+            last = child
+
+    def _backtrack(self, segment: str, patterns: list) -> tuple[list[int], tuple[str, str] | None] | None:
+        """None when the segment is no backtrack; else where it may go and a pending 'looks better' claim."""
+        bare = next((b.fullmatch(segment) for _, _, b in patterns if b.fullmatch(segment)), None)
+        if bare is not None:  # no reason: only after a step that said it failed
+            node = self.tree.nodes[self.current]
+            self.claim(node.dead, segment, "leaves a live node without a reason")
+            return self.resolve_back(bare["back"], segment), None
+        for kind, reason, back in patterns:
+            m = re.fullmatch(f"{reason.pattern} {back.pattern}", segment)
+            if m is None:
+                continue
+            better = None
+            if kind == EXHAUSTED:
+                self.check_exhausted(m["state"], segment)
+            elif kind == LOW_VALUE:
+                known = self.known_values(self.current)
+                self.claim(m["v"] in known, segment, f"the value here was {', '.join(sorted(known)) or 'none'}")
+                if "w" in m.groupdict() and m["w"] is not None:
+                    self.claim(float(m["v"]) < float(m["w"]), segment, "the compared value is not higher")
+                    better = (m["w"], segment)
+                else:
+                    self.claim(float(m["v"]) < LOW, segment, f"{m['v']} is not a low value (< {LOW})")
+            return self.resolve_back(m["back"], segment), better
+        return None
+
+    # --- the tokens format ---
+
+    def _tokens(self, lines: list[str]) -> None:
+        by_path = {n.path: n.id for n in self.tree.nodes}
+        pending: list[int] = []
+        low: str | None = None
+        for line in lines:
+            m = TOKEN.fullmatch(line)
+            if m is None:
+                self.fail(line, "not a line of the tokens format")
+                return
+            if m["path"] is not None:
+                pending, low = self._token_backtrack(m, by_path, line)
+                if not pending:
+                    return
+            elif m["tag"] == "step":
+                child = self.step_to(pending or [self.current], m["text"], line, exact=True)
+                if child is None:
+                    return
+                if low is not None:
+                    value, nxt = self.value(self.current), self.value(child)
+                    ok = value is not None and (value < LOW or (nxt is not None and value < nxt))
+                    self.claim(ok, low, "leaves for low value, but its value is neither low nor below the next")
+                pending, low = [], None
+                self.arrive(child, line)
+            elif m["tag"] == "verify":
+                node = self.tree.nodes[self.current]
+                outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
+                verdict = outcome.error or self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))
+                self.claim(m["text"] == verdict, line, f"the check gives: {verdict!r}")
+            else:
+                expected = self.value(self.current)
+                expect = value_text(expected) if expected is not None else "none"
+                self.claim(m["text"] == expect, line, f"the value is {expect}")
+
+    def _token_backtrack(self, m: re.Match[str], by_path: dict[str, int], line: str) -> tuple[list[int], str | None]:
+        target = by_path.get(m["path"])
+        if not self.claim(target in self.visited, line, f"backtrack to {m['path']}, a node not visited earlier"):
+            return [], None
+        assert target is not None
+        true_state = self.describe(target)
+        self.claim(m["state"] == true_state, line, f"that node's state is {true_state}")
+        if m["kind"] == EXHAUSTED:
+            self.check_exhausted(None, line)
+        elif m["kind"] not in (LOW_VALUE, EXPLORATION):
+            self.fail(line, f"unknown reason {m['kind']!r}")
+        return [target], line if m["kind"] == LOW_VALUE else None

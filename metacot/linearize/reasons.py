@@ -1,0 +1,131 @@
+"""Why a trace leaves a node: its subtree is exhausted, its value is low, or the search explores; and the words.
+
+A reason is decided from the tree as the search knew it when it left (the children it had generated and checked,
+the values it held then), so that every sentence is true of the saved tree and `metacot audit` can re-check it:
+- exhausted: every node of the abandoned branch is dead or failed, or was expanded into such nodes only;
+- low value: the value the search held for the node it leaves is below the next node's value, or low (< LOW);
+  stated as an opinion with the value, never as a dead end;
+- exploration: anything else (MCTS's exploration term, beam width, BFS order, best-of-N's next chain): a
+  neutral wording that claims nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from metacot.linearize.walk import Move
+from metacot.tree import SearchTree
+
+EXHAUSTED, LOW_VALUE, EXPLORATION = "exhausted", "low_value", "exploration"
+KINDS = (EXHAUSTED, LOW_VALUE, EXPLORATION)
+LOW = 0.3  # a value below this is low even when the next node's value is no higher
+
+# {state}: a state as Domain.describe_state words it; {goal}: what a solution does ("reach 33"); {v}, {w}: values.
+EXHAUSTED_WORDS = (
+    "None of the steps I tried from {state} {goal}.",
+    "Every step I tried from {state} failed to {goal}.",
+    "I have tried the steps I found from {state}, and none of them {goal}.",
+    "Nothing I tried from {state} managed to {goal}.",
+)
+LOWER_WORDS = (
+    "This looks unlikely (value {v}); another option looks better ({w}).",
+    "This looks unlikely (value {v}), and the next option scores higher ({w}).",
+    "The value here is only {v}, while another option has {w}.",
+    "Hmm, this only scores {v}; something else scores {w}.",
+)
+LOW_WORDS = (
+    "This looks unlikely (value {v}).",
+    "The value of {state} is low ({v}).",
+    "Hmm, this does not look promising (value {v}).",
+)
+EXPLORATION_WORDS = (
+    "Let me also look at another option before going on.",
+    "Before going deeper, let me check another possibility.",
+    "Let me also try a different branch.",
+    "An alternative is worth a look too.",
+)
+GO_BACK_WORDS = (
+    "Let me go back to {state} and try something else.",
+    "Let me return to {state} and try a different step.",
+    "I'll go back to {state} and try another step.",
+    "Going back to {state}.",
+    "Let me pick up again from {state}.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why the trace leaves `left` for a backtrack. exhausted: `subject` heads the exhausted branch (`left` itself
+    when its own step failed: the verdict already said so). low value: `value` is what the search held for `left`,
+    `better` the next node's value when that is higher."""
+
+    kind: str
+    left: int
+    subject: int
+    value: float | None = None
+    better: float | None = None
+
+
+def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move) -> Reason:
+    """The reason for a backtrack from `left` (where the trace stands) to the ancestor `backtrack.node`, followed
+    by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to."""
+    visit = backtrack.visit
+    chain = abandoned(tree, left, backtrack.node)
+    known = expansion_rule(tree, visit)
+    head = next((node_id for node_id in reversed(chain) if exhausted(tree, node_id, known)), None)
+    if head is not None:
+        return Reason(EXHAUSTED, left, head)
+    value = tree.value_at(left, visit - 1)
+    better = tree.value_at(next_step.node, visit)
+    if value is not None and better is not None and value < better:
+        return Reason(LOW_VALUE, left, left, value, better)
+    if value is not None and value < LOW:
+        return Reason(LOW_VALUE, left, left, value)
+    return Reason(EXPLORATION, left, left)
+
+
+def abandoned(tree: SearchTree, left: int, resume: int) -> list[int]:
+    """The branch the backtrack leaves: `left` and its ancestors below the one it shares with `resume` (an earlier
+    visited node it goes back to), deepest first."""
+    path = tree.path_to(left)
+    return path[path.index(tree.common_ancestor(left, resume)) + 1 :][::-1]
+
+
+def exhausted(tree: SearchTree, node_id: int, known: Any) -> bool:
+    """Dead, or expanded (as far as the search knew) into exhausted children only."""
+    node = tree.nodes[node_id]
+    if node.dead:
+        return True
+    return known(node.id) and all(exhausted(tree, child, known) for child in node.children)
+
+
+def expansion_rule(tree: SearchTree, visit: int) -> Any:
+    """Whether a node had been expanded before the search made trace visit `visit`.
+
+    best-of-N builds every chain before it visits any; beam expands a level's nodes together before it visits
+    the next level; the others (MCTS, A*, BFS, DFS) expand a node right after its first visit.
+    """
+    if tree.search == "best_of_n":
+        return lambda node_id: tree.nodes[node_id].expanded
+    if tree.search == "beam":
+        depth = tree.nodes[tree.trace[visit]].depth if visit < len(tree.trace) else len(tree.nodes)
+        return lambda node_id: tree.nodes[node_id].expanded and tree.nodes[node_id].depth < depth
+    first: dict[int, int] = {}
+    for i, node_id in enumerate(tree.trace[:visit]):
+        first.setdefault(node_id, i)
+    return lambda node_id: tree.nodes[node_id].expanded and node_id in first
+
+
+def goal(domain_name: str, problem: Any) -> str:
+    """What reaching a solution means, as a verb phrase: "reach 33" (a problem with a target), math's answer."""
+    target = getattr(problem, "target", None)
+    if target is not None:
+        return f"reach {target}"
+    if domain_name == "math":
+        return "give a correct answer"
+    return "reach the goal"
+
+
+def value_text(value: float) -> str:
+    return f"{value:.2f}"
