@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from fractions import Fraction
 from functools import lru_cache
+from math import gcd
 
 from metacot.problems.countdown.parse import Number, exact, to_number
 
@@ -54,6 +55,9 @@ def _values(state: Iterable[Number]) -> list[Exact]:
 
 def legal_moves(state: tuple[Number, ...] | list[Number], moves: str = "sos") -> list[Move]:
     """Every (a, op, b, result) of the move set over pairs of positions i < j, in a fixed order."""
+    whole = [n for n in state if isinstance(n, int)]
+    if moves == "sos" and len(whole) == len(state):
+        return _whole_moves(whole)
     values = _values(state)
     found: list[Move] = []
     for i in range(len(values)):
@@ -61,6 +65,21 @@ def legal_moves(state: tuple[Number, ...] | list[Number], moves: str = "sos") ->
             for a, op, b, result in _results(values[i], values[j], moves):
                 found.append((_number(a), op, _number(b), _number(result)))
     return found
+
+
+def _whole_moves(state: list[int]) -> list[Move]:
+    """legal_moves under "sos" for a state of ints, in the same order, without the general path's conversions."""
+    return [move for i, a in enumerate(state) for b in state[i + 1 :] for move in _whole_pair(a, b)]
+
+
+def _whole_pair(a: int, b: int) -> list[tuple[int, str, int, int]]:
+    """The stream-of-search moves of two whole numbers: a + b, the larger minus the smaller, a * b, and the larger
+    divided by the smaller when that is whole; results below 0 left out."""
+    hi, lo = (a, b) if a >= b else (b, a)
+    pair = [(a, "+", b, a + b), (hi, "-", lo, hi - lo), (a, "*", b, a * b)]
+    if lo and not hi % lo:
+        pair.append((hi, "/", lo, hi // lo))
+    return [m for m in pair if m[3] >= 0]
 
 
 def _number(value: Exact) -> Number:
@@ -87,7 +106,54 @@ def reachable(state: Iterable[Number], target: int, moves: str = "all") -> bool:
         return values[0] == target
     if len(values) == 2:
         return _reach2(values[0], values[1], target)
-    return _reachable(tuple(sorted(values)), target, moves)
+    if moves == "all":
+        ratios = tuple(sorted(_ratio(v) for v in values))
+        return _reachable_ratios(ratios, (target, 1))
+    return _reachable_sos(tuple(sorted(values)), target)
+
+
+# The "all" search below runs on exact rationals as (numerator, denominator > 0) pairs in lowest terms: the same
+# values as Fraction, several times faster, which the oracle PRM needs (it is asked about every scored node).
+Ratio = tuple[int, int]
+
+
+def _ratio(value: Exact) -> Ratio:
+    return (value, 1) if type(value) is int else (value.numerator, value.denominator)
+
+
+def _lowest(n: int, d: int) -> Ratio:
+    if d < 0:
+        n, d = -n, -d
+    g = gcd(n, d)
+    return (n // g, d // g) if g > 1 else (n, d)
+
+
+def _ratio_results(a: Ratio, b: Ratio) -> list[Ratio]:
+    """a + b, a - b, b - a, a * b, a / b, b / a (divisions by zero left out)."""
+    (an, ad), (bn, bd) = a, b
+    cross_a, cross_b, d = an * bd, bn * ad, ad * bd
+    found = [_lowest(cross_a + cross_b, d), _lowest(cross_a - cross_b, d), _lowest(cross_b - cross_a, d)]
+    found.append(_lowest(an * bn, d))
+    if bn:
+        found.append(_lowest(cross_a, cross_b))
+    if an:
+        found.append(_lowest(cross_b, cross_a))
+    return found
+
+
+@lru_cache(maxsize=2**20)
+def _reachable_ratios(values: tuple[Ratio, ...], target: Ratio) -> bool:
+    """Two or more values, sorted: try every pair and result, memoized."""
+    if len(values) == 2:
+        return target in _ratio_results(values[0], values[1])
+    n = len(values)
+    for i in range(n):
+        for j in range(i + 1, n):
+            rest = values[:i] + values[i + 1 : j] + values[j + 1 :]
+            for result in _ratio_results(values[i], values[j]):
+                if _reachable_ratios(tuple(sorted((*rest, result))), target):
+                    return True
+    return False
 
 
 def _reach2(a: Exact, b: Exact, target: int) -> bool:
@@ -104,16 +170,22 @@ def _reach2(a: Exact, b: Exact, target: int) -> bool:
 
 
 @lru_cache(maxsize=2**20)
-def _reachable(values: tuple[Exact, ...], target: int, moves: str) -> bool:
-    """Three or more values, sorted: try every pair and result, memoized."""
+def _reachable_sos(values: tuple[Exact, ...], target: int) -> bool:
+    """Three or more values, sorted, under the stream-of-search moves: try every pair and result, memoized."""
     n = len(values)
     for i in range(n):
         for j in range(i + 1, n):
             rest = values[:i] + values[i + 1 : j] + values[j + 1 :]
-            for *_, result in _results(values[i], values[j], moves):
+            for result in _sos_values(values[i], values[j]):
                 if n == 3:
                     if _reach2(rest[0], result, target):
                         return True
-                elif _reachable(tuple(sorted((*rest, result))), target, moves):
+                elif _reachable_sos(tuple(sorted((*rest, result))), target):
                     return True
     return False
+
+
+def _sos_values(a: Exact, b: Exact) -> list[Exact]:
+    """The results of one pair under the stream-of-search moves."""
+    pair = _whole_pair(a, b) if type(a) is int and type(b) is int else _results(a, b, "sos")
+    return [result for *_, result in pair]
