@@ -253,8 +253,8 @@ def apply_step(state: Sequence[Number], text: str) -> tuple[Number, ...]:
 
 
 def _whole_step(state: Sequence[Number], text: str) -> tuple[Number, ...] | None:
-    """The common case in whole numbers alone ('25 - 19 = 6' on a state of ints), or None for the general path
-    (which also words every error): the same result without building fractions."""
+    """The common case in whole numbers alone ('25 - 19 = 6' on a state of ints), or None for the general path:
+    the same result, or the same StepError for a wrong result, without building fractions."""
     m = _WHOLE_STEP.fullmatch(text)
     if m is None or any(type(n) is not int for n in state):
         return None
@@ -270,4 +270,6 @@ def _whole_step(state: Sequence[Number], text: str) -> tuple[Number, ...] | None
         if n not in rest:
             return None
         rest.remove(n)
-    return (*rest, value) if value == claim else None
+    if value != claim:
+        raise StepError(f"{a} {op} {b} is {value}, not {claim}")  # as the general path words it
+    return (*rest, value)
