@@ -257,6 +257,12 @@ def run_audit(args: argparse.Namespace) -> int:
         result = audit_records(pairs, domain)
         passed = result.claims - len(result.failures)
         print(f"{fmt}: {result.records} records, {result.claims} claims checked, {passed} passed")
+        if result.reasons:
+            total = sum(result.reasons.values())
+            shares = ", ".join(
+                f"{kind} {count} ({count / total:.0%})" for kind, count in sorted(result.reasons.items())
+            )
+            print(f"  backtracks: {total}: {shares}")
         for failure in result.failures[: args.show]:
             print(f"  {failure.problem_id}: {failure.message}\n    {failure.sentence!r}")
         false += len(result.failures)

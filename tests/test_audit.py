@@ -9,7 +9,7 @@ import pytest
 
 from metacot.cli import main
 from metacot.linearize import LinearizeConfig, linearize
-from metacot.linearize.audit import audit_record
+from metacot.linearize.audit import audit_record, audit_records
 from metacot.problems import CountdownDomain
 
 DOMAIN = CountdownDomain()
@@ -120,3 +120,14 @@ def test_no_dead_end_claim_about_a_state_the_trace_resumes(noisy):
         record = linearize(tree, DOMAIN, "tokens", dataclasses.replace(VALUES, value_lines=False))
         assert record is not None
         assert audit_record(record, tree, DOMAIN).failures == []
+
+
+@pytest.mark.parametrize("fmt", ["metacot", "tokens"])
+def test_every_backtrack_is_counted_by_its_reason(noisy, fmt):
+    domain = CountdownDomain()
+    records = [linearize(tree, domain, fmt, LinearizeConfig()) for tree in noisy.trees]
+    pairs = [(record, tree) for record, tree in zip(records, noisy.trees, strict=True) if record is not None]
+    result = audit_records(iter(pairs), domain)
+    assert not result.failures
+    assert sum(result.reasons.values()) == sum(record["num_backtracks"] for record, _ in pairs) > 0
+    assert set(result.reasons) <= {"exhausted", "low_value", "exploration"}

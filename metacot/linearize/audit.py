@@ -11,6 +11,7 @@ nothing said to be exhausted is resumed later), each value line, and the answer 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ class Failure:
 class RecordAudit:
     claims: int = 0
     failures: list[Failure] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)  # backtracks by the reason the text gives
 
 
 def audit_record(record: dict, tree: SearchTree, domain: Domain) -> RecordAudit:
@@ -67,6 +69,7 @@ class FormatAudit:
     records: int = 0
     claims: int = 0
     failures: list[Failure] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
 def audit_records(pairs: Iterator[tuple[dict, SearchTree]], domain: Domain) -> FormatAudit:
@@ -76,6 +79,7 @@ def audit_records(pairs: Iterator[tuple[dict, SearchTree]], domain: Domain) -> F
         result.records += 1
         result.claims += checked.claims
         result.failures += checked.failures
+        result.reasons += checked.reasons
     return result
 
 
@@ -252,6 +256,7 @@ class _Auditor:
         """None when the segment is no backtrack; else where it may go and a pending 'looks better' claim."""
         bare = next((b.fullmatch(segment) for _, _, b in patterns if b.fullmatch(segment)), None)
         if bare is not None:  # no reason: only after a step that said it failed
+            self.result.reasons[EXHAUSTED] += 1
             node = self.tree.nodes[self.current]
             self.claim(node.dead, segment, "leaves a live node without a reason")
             return self.resolve_back(bare["back"], segment), None
@@ -259,6 +264,7 @@ class _Auditor:
             m = re.fullmatch(f"{reason.pattern} {back.pattern}", segment)
             if m is None:
                 continue
+            self.result.reasons[kind] += 1
             better = None
             if kind == EXHAUSTED:
                 self.check_exhausted(m["state"], segment)
@@ -313,6 +319,7 @@ class _Auditor:
         if not self.claim(target in self.visited, line, f"backtrack to {m['path']}, a node not visited earlier"):
             return [], None
         assert target is not None
+        self.result.reasons[m["kind"]] += 1
         true_state = self.describe(target)
         self.claim(m["state"] == true_state, line, f"that node's state is {true_state}")
         if m["kind"] == EXHAUSTED:
