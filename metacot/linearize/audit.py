@@ -6,6 +6,10 @@ parses backtracks with the sentence templates of linearize.reasons. What it chec
 "Now I have", each verdict, each backtrack's target (visited earlier, named by its true state), each reason
 (exhausted: the branch really is dead; low value: the stated values are the search's and ordered as said;
 nothing said to be exhausted is resumed later), each value line, and the answer (domain.check_answer).
+The domain is the run's own (RunDir.domain()), with its rule for wrong results: under notice = "when-found" a wrong
+step's "Now I have" is the state with the claimed result, as the tree recorded it, and every finished path is
+checked by the domain's verification of the whole path (Domain.first_mistake): the verdict must name its first
+wrong step, and a mistake reason must name that step too; a path with a wrong step is never verified or solved.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.linearize.reasons import (
+    CAUGHT,
     EXHAUSTED,
     EXHAUSTED_WORDS,
     EXPLORATION,
@@ -26,6 +31,8 @@ from metacot.linearize.reasons import (
     LOW_VALUE,
     LOW_WORDS,
     LOWER_WORDS,
+    MISTAKE,
+    MISTAKE_WORDS,
     exhausted,
     goal,
     value_text,
@@ -88,14 +95,14 @@ def _template(words: str, **fixed: str) -> str:
     pattern = re.escape(words)
     for name, text in fixed.items():
         pattern = pattern.replace(re.escape("{" + name + "}"), re.escape(text))
-    pattern = pattern.replace(re.escape("{state}"), "(?P<state>.+?)")
+    pattern = pattern.replace(re.escape("{state}"), "(?P<state>.+?)").replace(re.escape("{step}"), "(?P<step>.+?)")
     return pattern.replace(re.escape("{v}"), r"(?P<v>\d+\.\d\d)").replace(re.escape("{w}"), r"(?P<w>\d+\.\d\d)")
 
 
 def backtrack_patterns(goal_text: str) -> list[tuple[str, re.Pattern[str], re.Pattern[str]]]:
     """(kind, reason regex, go-back regex) for every wording a backtrack sentence may take."""
     reasons = [(EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, w) for w in LOW_WORDS + LOWER_WORDS]
-    reasons += [(EXPLORATION, w) for w in EXPLORATION_WORDS]
+    reasons += [(EXPLORATION, w) for w in EXPLORATION_WORDS] + [(MISTAKE, w) for w in MISTAKE_WORDS]
     back = [re.compile(_template(w).replace("?P<state>", "?P<back>")) for w in GO_BACK_WORDS]
     return [(kind, re.compile(_template(w, goal=goal_text)), b) for kind, w in reasons for b in back]
 
@@ -186,10 +193,36 @@ class _Auditor:
         for head in self.closed:
             if head in self.tree.path_to(child) and not node.dead:
                 self.fail(sentence, f"goes on from {self.describe(head)}, which the trace said was exhausted")
+        if outcome.slip is not None:  # taken at face value: the tree must hold the claimed state and the truth
+            recorded = self.domain.describe_state(self.problem, node.state)
+            claimed = self.domain.describe_state(self.problem, outcome.state)
+            ok = recorded == claimed and node.slip == outcome.slip
+            self.claim(ok, sentence, f"the tree recorded {recorded} and slip {node.slip!r}, not {claimed}")
         self.states[child] = outcome.state
         self.visited.add(child)
         self.current = child
         return outcome
+
+    def after_step(self, child: int, outcome: Any) -> str | None:
+        """What the trace must say after a step that ends a path (its check), recomputed; None for other steps."""
+        if outcome.error is not None:
+            return outcome.error
+        if not outcome.terminal:
+            return None
+        mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(child))
+        if mistake is not None:
+            return CAUGHT.format(why=mistake[1])
+        return self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))
+
+    def check_mistake(self, step: str | None, sentence: str) -> None:
+        """The trace leaves a finished path whose verification finds a wrong step (named `step`, if given)."""
+        steps = self.tree.steps_to(self.current)
+        mistake = self.domain.first_mistake(self.problem, steps) if self.tree.nodes[self.current].terminal else None
+        if mistake is None:
+            self.fail(sentence, "names a mistake, but the path it leaves verifies")
+            return
+        wrong = steps[mistake[0]].strip().rstrip(".")
+        self.claim(step is None or step == wrong, sentence, f"the first wrong step of the path is {wrong!r}")
 
     def describe(self, node_id: int) -> str:
         return self.domain.describe_state(self.problem, self.states[node_id])
@@ -242,10 +275,11 @@ class _Auditor:
             pending, better = [], None
             outcome = self.arrive(child, segment)
             step = self.tree.nodes[child].step.strip().rstrip(".")
+            after = self.after_step(child, outcome)
             if outcome.error is not None:
                 expected = f"{step}. Wait, that's wrong: {outcome.error}."
-            elif outcome.terminal:
-                expected = f"{step}. {self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))}"
+            elif after is not None:
+                expected = f"{step}. {after}"
             else:
                 note = self.domain.step_note(self.problem, outcome.state)
                 expected = f"{step}. {note}" if note else f"{step}."
@@ -268,6 +302,8 @@ class _Auditor:
             better = None
             if kind == EXHAUSTED:
                 self.check_exhausted(m["state"], segment)
+            elif kind == MISTAKE:
+                self.check_mistake(m["step"], segment)
             elif kind == LOW_VALUE:
                 known = self.known_values(self.current)
                 self.claim(m["v"] in known, segment, f"the value here was {', '.join(sorted(known)) or 'none'}")
@@ -307,7 +343,7 @@ class _Auditor:
             elif m["tag"] == "verify":
                 node = self.tree.nodes[self.current]
                 outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
-                verdict = outcome.error or self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))
+                verdict = self.after_step(node.id, outcome)
                 self.claim(m["text"] == verdict, line, f"the check gives: {verdict!r}")
             else:
                 expected = self.value(self.current)
@@ -324,6 +360,8 @@ class _Auditor:
         self.claim(m["state"] == true_state, line, f"that node's state is {true_state}")
         if m["kind"] == EXHAUSTED:
             self.check_exhausted(None, line)
+        elif m["kind"] == MISTAKE:
+            self.check_mistake(None, line)
         elif m["kind"] not in (LOW_VALUE, EXPLORATION):
             self.fail(line, f"unknown reason {m['kind']!r}")
         return [target], line if m["kind"] == LOW_VALUE else None

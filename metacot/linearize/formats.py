@@ -8,6 +8,7 @@ from typing import Any
 
 from metacot.linearize.config import LinearizeConfig
 from metacot.linearize.reasons import (
+    CAUGHT,
     EXHAUSTED,
     EXHAUSTED_WORDS,
     EXPLORATION_WORDS,
@@ -15,6 +16,8 @@ from metacot.linearize.reasons import (
     LOW_VALUE,
     LOW_WORDS,
     LOWER_WORDS,
+    MISTAKE,
+    MISTAKE_WORDS,
     Reason,
     classify,
     goal,
@@ -68,6 +71,9 @@ def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
 
 def leaving_sentence(ctx: Context, reason: Reason) -> str:
     """Why the trace leaves a node, true of the tree ("" after a failed step: its verdict said so)."""
+    if reason.kind == MISTAKE:
+        step = ctx.node(reason.subject).step.strip().rstrip(".")
+        return ctx.pick(MISTAKE_WORDS, reason.left, 4).format(step=step)
     if reason.kind == EXHAUSTED:
         if reason.subject == reason.left and ctx.node(reason.left).dead:
             return ""
@@ -88,9 +94,17 @@ def step_sentence(ctx: Context, node: Node) -> str:
     if node.error is not None:
         return f"{step}. Wait, that's wrong: {node.error}."
     if node.terminal:
-        return f"{step}. {ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))}"
+        return f"{step}. {verdict(ctx, node)}"
     note = ctx.domain.step_note(ctx.problem, node.state)
     return f"{step}. {note}" if note else f"{step}."
+
+
+def verdict(ctx: Context, node: Node) -> str:
+    """The check of a finished path: the domain's verdict, or the wrong step its verification finds."""
+    slip = ctx.tree.first_slip(node.id)
+    if slip is not None:
+        return CAUGHT.format(why=ctx.node(slip).slip)
+    return ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))
 
 
 def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
@@ -121,7 +135,7 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
         if node.error is not None:
             lines.append(f"<verify> {node.error}")
         elif node.terminal:
-            lines.append(f"<verify> {ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))}")
+            lines.append(f"<verify> {verdict(ctx, node)}")
         value = ctx.value(move)
         if value is not None:
             lines.append(f"<value> {value_text(value)}")
@@ -137,7 +151,9 @@ def render_sos(ctx: Context, moves: list[Move]) -> list[str]:
         if lines[-1].endswith("Goal Reached"):
             break
         node = ctx.node(move.node)
-        if node.terminal or node.id == at:  # a terminal's goal check was written when it was generated
+        # a terminal's goal check was written when it was generated; a wrong result taken at face value has no
+        # words in the log, so the branch below it is left out
+        if node.terminal or node.id == at or ctx.tree.first_slip(node.id) is not None:
             continue
         lines += _sos_arrive(ctx, node.id, explored, moving=True)
         at = node.id
@@ -154,8 +170,8 @@ def _sos_arrive(ctx: Context, node_id: int, explored: set[int], moving: bool) ->
         return lines
     explored.add(node_id)
     for child in (ctx.node(i) for i in node.children):
-        # The log has no words for an illegal step, and reaches only the goal the record answers with.
-        if child.error is not None or (child.correct and child.id != ctx.solution):
+        # The log has no words for an illegal or wrong step, and reaches only the goal the record answers with.
+        if child.error is not None or child.slip is not None or (child.correct and child.id != ctx.solution):
             continue
         op = _sos_op(child.step)
         lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_sos_numbers(child.state)}")
