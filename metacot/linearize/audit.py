@@ -22,6 +22,7 @@ from typing import Any
 
 from metacot.linearize.reasons import (
     CAUGHT,
+    CAUGHT_BELOW,
     EXHAUSTED,
     EXHAUSTED_WORDS,
     EXPLORATION,
@@ -95,7 +96,8 @@ def _template(words: str, **fixed: str) -> str:
     pattern = re.escape(words)
     for name, text in fixed.items():
         pattern = pattern.replace(re.escape("{" + name + "}"), re.escape(text))
-    pattern = pattern.replace(re.escape("{state}"), "(?P<state>.+?)").replace(re.escape("{step}"), "(?P<step>.+?)")
+    for name in ("state", "step", "why"):
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>.+?)")
     return pattern.replace(re.escape("{v}"), r"(?P<v>\d+\.\d\d)").replace(re.escape("{w}"), r"(?P<w>\d+\.\d\d)")
 
 
@@ -103,6 +105,7 @@ def backtrack_patterns(goal_text: str) -> list[tuple[str, re.Pattern[str], re.Pa
     """(kind, reason regex, go-back regex) for every wording a backtrack sentence may take."""
     reasons = [(EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, w) for w in LOW_WORDS + LOWER_WORDS]
     reasons += [(EXPLORATION, w) for w in EXPLORATION_WORDS] + [(MISTAKE, w) for w in MISTAKE_WORDS]
+    reasons += [(MISTAKE, f"{CAUGHT_BELOW} {w}") for w in MISTAKE_WORDS]
     back = [re.compile(_template(w).replace("?P<state>", "?P<back>")) for w in GO_BACK_WORDS]
     return [(kind, re.compile(_template(w, goal=goal_text)), b) for kind, w in reasons for b in back]
 
@@ -214,15 +217,46 @@ class _Auditor:
             return CAUGHT.format(why=mistake[1])
         return self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))
 
-    def check_mistake(self, step: str | None, sentence: str) -> None:
-        """The trace leaves a finished path whose verification finds a wrong step (named `step`, if given)."""
-        steps = self.tree.steps_to(self.current)
-        mistake = self.domain.first_mistake(self.problem, steps) if self.tree.nodes[self.current].terminal else None
-        if mistake is None:
+    def check_mistake(self, m: re.Match[str] | None, sentence: str) -> int | None:
+        """The trace leaves a finished path, or a node below which the search verified finished paths, whose
+        verification finds a wrong step; the sentence's step, check and state (if it names them) are that step's,
+        recomputed by the domain. The wrong step's node, for the backtrack to leave its subtree."""
+        node = self.tree.nodes[self.current]
+        below = [n for n in self._subtree(self.current) if self.tree.nodes[n].terminal]
+        finished = [n for n in below if self.tree.nodes[n].error is None]
+        stated = m.groupdict() if m is not None else {}
+        if stated.get("state") is not None:
+            self.claim(stated["state"] == self.describe(node.id), sentence, f"this is {self.describe(node.id)}")
+        elif not node.terminal and m is not None:
+            self.fail(sentence, "names a mistake after a step that did not finish a path, without the check")
+            return None
+        if not finished:
+            self.fail(sentence, "names a mistake, but no finished path here was verified")
+            return None
+        steps = self.tree.steps_to(finished[0])
+        mistake = self.domain.first_mistake(self.problem, steps)
+        if mistake is None or mistake[0] >= node.depth:
             self.fail(sentence, "names a mistake, but the path it leaves verifies")
-            return
+            return None
         wrong = steps[mistake[0]].strip().rstrip(".")
-        self.claim(step is None or step == wrong, sentence, f"the first wrong step of the path is {wrong!r}")
+        ok = stated.get("step") in (None, wrong) and stated.get("why") in (None, mistake[1])
+        self.claim(ok, sentence, f"the first wrong step of the path is {wrong!r}: {mistake[1]}")
+        return self.tree.path_to(self.current)[mistake[0] + 1]
+
+    def leaves_mistake(self, wrong: int | None, targets: list[int], sentence: str) -> None:
+        """After a mistake is named, the trace goes back to a node above the wrong step, not below it."""
+        if wrong is not None:
+            ok = any(wrong not in self.tree.path_to(t) for t in targets)
+            self.claim(ok, sentence, "names a mistake, then goes back below the wrong step")
+
+    def _subtree(self, node_id: int) -> list[int]:
+        """The node and the nodes below it that the search expanded into (as saved)."""
+        found, stack = [], [node_id]
+        while stack:
+            found.append(stack.pop())
+            if self.tree.nodes[found[-1]].expanded:
+                stack += self.tree.nodes[found[-1]].children
+        return found
 
     def describe(self, node_id: int) -> str:
         return self.domain.describe_state(self.problem, self.states[node_id])
@@ -299,11 +333,11 @@ class _Auditor:
             if m is None:
                 continue
             self.result.reasons[kind] += 1
-            better = None
+            better, wrong = None, None
             if kind == EXHAUSTED:
                 self.check_exhausted(m["state"], segment)
             elif kind == MISTAKE:
-                self.check_mistake(m["step"], segment)
+                wrong = self.check_mistake(m, segment)
             elif kind == LOW_VALUE:
                 known = self.known_values(self.current)
                 self.claim(m["v"] in known, segment, f"the value here was {', '.join(sorted(known)) or 'none'}")
@@ -312,7 +346,9 @@ class _Auditor:
                     better = (m["w"], segment)
                 else:
                     self.claim(float(m["v"]) < LOW, segment, f"{m['v']} is not a low value (< {LOW})")
-            return self.resolve_back(m["back"], segment), better
+            targets = self.resolve_back(m["back"], segment)
+            self.leaves_mistake(wrong, targets, segment)
+            return targets, better
         return None
 
     # --- the tokens format ---
@@ -361,7 +397,7 @@ class _Auditor:
         if m["kind"] == EXHAUSTED:
             self.check_exhausted(None, line)
         elif m["kind"] == MISTAKE:
-            self.check_mistake(None, line)
+            self.leaves_mistake(self.check_mistake(None, line), [target], line)
         elif m["kind"] not in (LOW_VALUE, EXPLORATION):
             self.fail(line, f"unknown reason {m['kind']!r}")
         return [target], line if m["kind"] == LOW_VALUE else None

@@ -9,6 +9,7 @@ from typing import Any
 from metacot.linearize.config import LinearizeConfig
 from metacot.linearize.reasons import (
     CAUGHT,
+    CAUGHT_BELOW,
     EXHAUSTED,
     EXHAUSTED_WORDS,
     EXPLORATION_WORDS,
@@ -72,8 +73,11 @@ def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
 def leaving_sentence(ctx: Context, reason: Reason) -> str:
     """Why the trace leaves a node, true of the tree ("" after a failed step: its verdict said so)."""
     if reason.kind == MISTAKE:
-        step = ctx.node(reason.subject).step.strip().rstrip(".")
-        return ctx.pick(MISTAKE_WORDS, reason.left, 4).format(step=step)
+        wrong = ctx.node(reason.subject)
+        words = ctx.pick(MISTAKE_WORDS, reason.left, 4).format(step=wrong.step.strip().rstrip("."))
+        if ctx.node(reason.left).terminal:  # its verdict stated the check
+            return words
+        return f"{CAUGHT_BELOW.format(state=ctx.state(reason.left), why=wrong.slip)} {words}"
     if reason.kind == EXHAUSTED:
         if reason.subject == reason.left and ctx.node(reason.left).dead:
             return ""

@@ -5,10 +5,12 @@ the values it held then), so that every sentence is true of the saved tree and `
 - exhausted: every node of the abandoned branch is dead or failed, or was expanded into such nodes only;
 - low value: the value the search held for the node it leaves is below the next node's value, or low (< LOW);
   stated as an opinion with the value, never as a dead end;
-- mistake (problems.countdown.notice = "when-found"): the trace leaves a finished path whose verification has just
-  found a wrong step taken at face value ("Checking the steps: 12 + 5 is 17, not 18."), for a node outside that
-  step's subtree: "The mistake was in 12 + 5 = 18." (true: every path through that step holds the mistake);
-  a return into the wrong step's subtree gets one of the reasons below, as the search did go on from there;
+- mistake (problems.countdown.notice = "when-found"): the trace leaves, for a node outside the subtree of a wrong
+  step taken at face value, a finished path whose verification found that step ("Checking the steps: 12 + 5 is
+  17, not 18.", the path's verdict), or a node below which the search has verified finished paths (MCTS verifies
+  the children it creates; the check is then stated with the reason): "The mistake was in 12 + 5 = 18." (true:
+  every path through that step holds the mistake). A return into the wrong step's subtree gets one of the
+  reasons below, as the search did go on from there;
 - exploration: anything else (MCTS's exploration term, beam width, BFS order, best-of-N's next chain): a
   neutral wording that claims nothing.
 """
@@ -58,6 +60,7 @@ MISTAKE_WORDS = (
     "I went wrong at {step}.",
 )
 CAUGHT = "Checking the steps: {why}."
+CAUGHT_BELOW = "Checking the steps of the paths I finished from {state}: {why}."
 GO_BACK_WORDS = (
     "Let me go back to {state} and try something else.",
     "Let me return to {state} and try a different step.",
@@ -85,11 +88,11 @@ def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move) -> R
     """The reason for a backtrack from `left` (where the trace stands) to the ancestor `backtrack.node`, followed
     by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to."""
     visit = backtrack.visit
-    slip = tree.first_slip(left) if tree.nodes[left].terminal else None
-    if slip is not None and slip not in tree.path_to(backtrack.node):
+    known = expansion_rule(tree, visit)
+    slip = tree.first_slip(left)
+    if slip is not None and slip not in tree.path_to(backtrack.node) and verified_below(tree, left, known):
         return Reason(MISTAKE, left, slip)
     chain = abandoned(tree, left, backtrack.node)
-    known = expansion_rule(tree, visit)
     head = next((node_id for node_id in reversed(chain) if exhausted(tree, node_id, known)), None)
     if head is not None:
         return Reason(EXHAUSTED, left, head)
@@ -115,6 +118,15 @@ def exhausted(tree: SearchTree, node_id: int, known: Any) -> bool:
     if node.dead:
         return True
     return known(node.id) and all(exhausted(tree, child, known) for child in node.children)
+
+
+def verified_below(tree: SearchTree, node_id: int, known: Any) -> bool:
+    """A finished path (a terminal step, not an illegal one) at the node or below it, as far as the search knew:
+    the search has verified it."""
+    node = tree.nodes[node_id]
+    if node.terminal:
+        return node.error is None
+    return known(node.id) and any(verified_below(tree, child, known) for child in node.children)
 
 
 def expansion_rule(tree: SearchTree, visit: int) -> Any:
