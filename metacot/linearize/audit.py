@@ -222,26 +222,33 @@ class _Auditor:
         verification finds a wrong step; the sentence's step, check and state (if it names them) are that step's,
         recomputed by the domain. The wrong step's node, for the backtrack to leave its subtree."""
         node = self.tree.nodes[self.current]
-        below = [n for n in self._subtree(self.current) if self.tree.nodes[n].terminal]
-        finished = [n for n in below if self.tree.nodes[n].error is None]
         stated = m.groupdict() if m is not None else {}
         if stated.get("state") is not None:
             self.claim(stated["state"] == self.describe(node.id), sentence, f"this is {self.describe(node.id)}")
         elif not node.terminal and m is not None:
             self.fail(sentence, "names a mistake after a step that did not finish a path, without the check")
             return None
-        if not finished:
-            self.fail(sentence, "names a mistake, but no finished path here was verified")
+        mistake = self.mistake_found()
+        if mistake is None:
+            self.fail(sentence, "names a mistake, but no finished path verified here holds one")
             return None
-        steps = self.tree.steps_to(finished[0])
-        mistake = self.domain.first_mistake(self.problem, steps)
-        if mistake is None or mistake[0] >= node.depth:
-            self.fail(sentence, "names a mistake, but the path it leaves verifies")
-            return None
-        wrong = steps[mistake[0]].strip().rstrip(".")
+        path = self.tree.path_to(self.current)
+        wrong = self.tree.nodes[path[mistake[0] + 1]].step.strip().rstrip(".")
         ok = stated.get("step") in (None, wrong) and stated.get("why") in (None, mistake[1])
         self.claim(ok, sentence, f"the first wrong step of the path is {wrong!r}: {mistake[1]}")
-        return self.tree.path_to(self.current)[mistake[0] + 1]
+        return path[mistake[0] + 1]
+
+    def mistake_found(self) -> tuple[int, str] | None:
+        """The first wrong step (index on the path, why) that the verification of a finished path at or below the
+        current node finds above it, recomputed by the domain; None when there is none."""
+        below = self._subtree(self.current)
+        finished = [n for n in below if self.tree.nodes[n].terminal and self.tree.nodes[n].error is None]
+        if not finished:
+            return None
+        mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(finished[0]))
+        if mistake is None or mistake[0] >= self.tree.nodes[self.current].depth:
+            return None
+        return mistake
 
     def leaves_mistake(self, wrong: int | None, targets: list[int], sentence: str) -> None:
         """After a mistake is named, the trace goes back to a node above the wrong step, not below it."""
@@ -261,9 +268,14 @@ class _Auditor:
     def describe(self, node_id: int) -> str:
         return self.domain.describe_state(self.problem, self.states[node_id])
 
+    def live(self, node_id: int) -> bool:
+        """Not dead in the tree, and with a state as the domain recomputes it (a step the run's rule took at face
+        value is dead under another rule)."""
+        return not self.tree.nodes[node_id].dead and self.states[node_id] is not None
+
     def resolve_back(self, state: str, sentence: str) -> list[int]:
         """The visited nodes a backtrack naming `state` may go to."""
-        found = [n for n in self.visited if not self.tree.nodes[n].dead and self.describe(n) == state]
+        found = [n for n in self.visited if self.live(n) and self.describe(n) == state]
         self.claim(bool(found), sentence, f"backtrack to {state}, a state not visited earlier")
         return found
 
@@ -380,6 +392,9 @@ class _Auditor:
                 node = self.tree.nodes[self.current]
                 outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
                 verdict = self.after_step(node.id, outcome)
+                if verdict is None:  # a check of the finished paths below, before a mistake backtrack
+                    mistake = self.mistake_found()
+                    verdict = mistake and CAUGHT_BELOW.format(state=self.describe(node.id), why=mistake[1])
                 self.claim(m["text"] == verdict, line, f"the check gives: {verdict!r}")
             else:
                 expected = self.value(self.current)

@@ -133,7 +133,11 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
     for i, move in enumerate(moves):
         node = ctx.node(move.node)
         if move.kind == "backtrack":
-            lines.append(f"<backtrack to={node.path} reason={why[i].kind}> {ctx.state(node.id)}")
+            reason = why[i]
+            if reason.kind == MISTAKE and not ctx.node(reason.left).terminal:  # the check the search made below
+                why_wrong = ctx.node(reason.subject).slip
+                lines.append(f"<verify> {CAUGHT_BELOW.format(state=ctx.state(reason.left), why=why_wrong)}")
+            lines.append(f"<backtrack to={node.path} reason={reason.kind}> {ctx.state(node.id)}")
             continue
         lines.append(f"<step> {node.step.strip()}")
         if node.error is not None:
