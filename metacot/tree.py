@@ -28,6 +28,10 @@ class Node:
     terminal: bool = False
     correct: bool | None = None  # verified against the answer, terminal nodes only
     error: str | None = None  # why the step is invalid: a dead node
+    # A wrong result taken at face value (problems.countdown.notice = "when-found"): what is true ("12 + 5 is 17,
+    # not 18"). The truth kept for traces and audits, not a dead-node signal: the node lives, and the search learns
+    # of the mistake only when it verifies a finished path below (Domain.first_mistake), which then fails.
+    slip: str | None = None
     expanded: bool = False
     duplicates: int = 0  # identical proposals merged into this node
     children: list[int] = field(default_factory=list)
@@ -43,7 +47,8 @@ class Node:
     def known_value(self) -> float | None:
         """The value no model is needed for: 0.0 for a dead step, 1.0 or 0.0 for a verified terminal step; else None.
 
-        The one rule every PRM and search uses for such nodes."""
+        The one rule every PRM and search uses for such nodes. A step taken at face value (`slip`) is not known: the
+        search has not checked it yet."""
         if self.error is not None:
             return 0.0
         if self.terminal:
@@ -56,6 +61,7 @@ class Node:
 
 
 _NODE_FIELDS = tuple(f.name for f in fields(Node))
+_WRITTEN_WHEN_SET = ("slip",)  # newer fields: left out of the JSON while None, so trees without them read the same
 
 
 @dataclass(slots=True)
@@ -149,6 +155,10 @@ class SearchTree:
             a, b = nodes[a].parent, nodes[b].parent
         return a
 
+    def first_slip(self, node_id: int) -> int | None:
+        """The first node from the root down to node_id whose step was taken at face value with a wrong result."""
+        return next((i for i in self.path_to(node_id) if self.nodes[i].slip is not None), None)
+
     def solutions(self) -> list[Node]:
         return [n for n in self.nodes if n.correct]
 
@@ -166,7 +176,7 @@ class SearchTree:
             "compute": asdict(self.compute),
             "trace": self.trace,
             **({"trace_values": self.trace_values} if self.trace_values else {}),
-            "nodes": [{name: getattr(n, name) for name in _NODE_FIELDS} for n in self.nodes],
+            "nodes": [_node_dict(n) for n in self.nodes],
         }
 
     @classmethod
@@ -193,3 +203,11 @@ class SearchTree:
             if node.parent >= 0:
                 graph.add_edge(node.parent, node.id)
         return graph
+
+
+def _node_dict(node: Node) -> dict:
+    return {
+        name: getattr(node, name)
+        for name in _NODE_FIELDS
+        if name not in _WRITTEN_WHEN_SET or getattr(node, name) is not None
+    }

@@ -68,6 +68,9 @@ class ToyDomain:
     def verdict(self, problem: ToyProblem, state: tuple, correct: bool) -> str:
         return "yes" if correct else "no"
 
+    def first_mistake(self, problem: ToyProblem, steps: list[str]) -> None:
+        return None
+
     def final_answer(self, problem: ToyProblem, steps: list[str]) -> str:
         return "/".join(steps)
 

@@ -6,6 +6,10 @@ parses backtracks with the sentence templates of linearize.reasons. What it chec
 "Now I have", each verdict, each backtrack's target (visited earlier, named by its true state), each reason
 (exhausted: the branch really is dead; low value: the stated values are the search's and ordered as said;
 nothing said to be exhausted is resumed later), each value line, and the answer (domain.check_answer).
+The domain is the run's own (RunDir.domain()), with its rule for wrong results: under notice = "when-found" a wrong
+step's "Now I have" is the state with the claimed result, as the tree recorded it, and every finished path is
+checked by the domain's verification of the whole path (Domain.first_mistake): the verdict must name its first
+wrong step, and a mistake reason must name that step too; a path with a wrong step is never verified or solved.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.linearize.reasons import (
+    CAUGHT,
+    CAUGHT_BELOW,
     EXHAUSTED,
     EXHAUSTED_WORDS,
     EXPLORATION,
@@ -26,6 +32,8 @@ from metacot.linearize.reasons import (
     LOW_VALUE,
     LOW_WORDS,
     LOWER_WORDS,
+    MISTAKE,
+    MISTAKE_WORDS,
     exhausted,
     goal,
     value_text,
@@ -88,14 +96,16 @@ def _template(words: str, **fixed: str) -> str:
     pattern = re.escape(words)
     for name, text in fixed.items():
         pattern = pattern.replace(re.escape("{" + name + "}"), re.escape(text))
-    pattern = pattern.replace(re.escape("{state}"), "(?P<state>.+?)")
+    for name in ("state", "step", "why"):
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>.+?)")
     return pattern.replace(re.escape("{v}"), r"(?P<v>\d+\.\d\d)").replace(re.escape("{w}"), r"(?P<w>\d+\.\d\d)")
 
 
 def backtrack_patterns(goal_text: str) -> list[tuple[str, re.Pattern[str], re.Pattern[str]]]:
     """(kind, reason regex, go-back regex) for every wording a backtrack sentence may take."""
     reasons = [(EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, w) for w in LOW_WORDS + LOWER_WORDS]
-    reasons += [(EXPLORATION, w) for w in EXPLORATION_WORDS]
+    reasons += [(EXPLORATION, w) for w in EXPLORATION_WORDS] + [(MISTAKE, w) for w in MISTAKE_WORDS]
+    reasons += [(MISTAKE, f"{CAUGHT_BELOW} {w}") for w in MISTAKE_WORDS]
     back = [re.compile(_template(w).replace("?P<state>", "?P<back>")) for w in GO_BACK_WORDS]
     return [(kind, re.compile(_template(w, goal=goal_text)), b) for kind, w in reasons for b in back]
 
@@ -186,17 +196,86 @@ class _Auditor:
         for head in self.closed:
             if head in self.tree.path_to(child) and not node.dead:
                 self.fail(sentence, f"goes on from {self.describe(head)}, which the trace said was exhausted")
+        if outcome.slip is not None:  # taken at face value: the tree must hold the claimed state and the truth
+            recorded = self.domain.describe_state(self.problem, node.state)
+            claimed = self.domain.describe_state(self.problem, outcome.state)
+            ok = recorded == claimed and node.slip == outcome.slip
+            self.claim(ok, sentence, f"the tree recorded {recorded} and slip {node.slip!r}, not {claimed}")
         self.states[child] = outcome.state
         self.visited.add(child)
         self.current = child
         return outcome
 
+    def after_step(self, child: int, outcome: Any) -> str | None:
+        """What the trace must say after a step that ends a path (its check), recomputed; None for other steps."""
+        if outcome.error is not None:
+            return outcome.error
+        if not outcome.terminal:
+            return None
+        mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(child))
+        if mistake is not None:
+            return CAUGHT.format(why=mistake[1])
+        return self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))
+
+    def check_mistake(self, m: re.Match[str] | None, sentence: str) -> int | None:
+        """The trace leaves a finished path, or a node below which the search verified finished paths, whose
+        verification finds a wrong step; the sentence's step, check and state (if it names them) are that step's,
+        recomputed by the domain. The wrong step's node, for the backtrack to leave its subtree."""
+        node = self.tree.nodes[self.current]
+        stated = m.groupdict() if m is not None else {}
+        if stated.get("state") is not None:
+            self.claim(stated["state"] == self.describe(node.id), sentence, f"this is {self.describe(node.id)}")
+        elif not node.terminal and m is not None:
+            self.fail(sentence, "names a mistake after a step that did not finish a path, without the check")
+            return None
+        mistake = self.mistake_found()
+        if mistake is None:
+            self.fail(sentence, "names a mistake, but no finished path verified here holds one")
+            return None
+        path = self.tree.path_to(self.current)
+        wrong = self.tree.nodes[path[mistake[0] + 1]].step.strip().rstrip(".")
+        ok = stated.get("step") in (None, wrong) and stated.get("why") in (None, mistake[1])
+        self.claim(ok, sentence, f"the first wrong step of the path is {wrong!r}: {mistake[1]}")
+        return path[mistake[0] + 1]
+
+    def mistake_found(self) -> tuple[int, str] | None:
+        """The first wrong step (index on the path, why) that the verification of a finished path at or below the
+        current node finds above it, recomputed by the domain; None when there is none."""
+        below = self._subtree(self.current)
+        finished = [n for n in below if self.tree.nodes[n].terminal and self.tree.nodes[n].error is None]
+        if not finished:
+            return None
+        mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(finished[0]))
+        if mistake is None or mistake[0] >= self.tree.nodes[self.current].depth:
+            return None
+        return mistake
+
+    def leaves_mistake(self, wrong: int | None, targets: list[int], sentence: str) -> None:
+        """After a mistake is named, the trace goes back to a node above the wrong step, not below it."""
+        if wrong is not None:
+            ok = any(wrong not in self.tree.path_to(t) for t in targets)
+            self.claim(ok, sentence, "names a mistake, then goes back below the wrong step")
+
+    def _subtree(self, node_id: int) -> list[int]:
+        """The node and the nodes below it that the search expanded into (as saved)."""
+        found, stack = [], [node_id]
+        while stack:
+            found.append(stack.pop())
+            if self.tree.nodes[found[-1]].expanded:
+                stack += self.tree.nodes[found[-1]].children
+        return found
+
     def describe(self, node_id: int) -> str:
         return self.domain.describe_state(self.problem, self.states[node_id])
 
+    def live(self, node_id: int) -> bool:
+        """Not dead in the tree, and with a state as the domain recomputes it (a step the run's rule took at face
+        value is dead under another rule)."""
+        return not self.tree.nodes[node_id].dead and self.states[node_id] is not None
+
     def resolve_back(self, state: str, sentence: str) -> list[int]:
         """The visited nodes a backtrack naming `state` may go to."""
-        found = [n for n in self.visited if not self.tree.nodes[n].dead and self.describe(n) == state]
+        found = [n for n in self.visited if self.live(n) and self.describe(n) == state]
         self.claim(bool(found), sentence, f"backtrack to {state}, a state not visited earlier")
         return found
 
@@ -242,10 +321,11 @@ class _Auditor:
             pending, better = [], None
             outcome = self.arrive(child, segment)
             step = self.tree.nodes[child].step.strip().rstrip(".")
+            after = self.after_step(child, outcome)
             if outcome.error is not None:
                 expected = f"{step}. Wait, that's wrong: {outcome.error}."
-            elif outcome.terminal:
-                expected = f"{step}. {self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))}"
+            elif after is not None:
+                expected = f"{step}. {after}"
             else:
                 note = self.domain.step_note(self.problem, outcome.state)
                 expected = f"{step}. {note}" if note else f"{step}."
@@ -265,9 +345,11 @@ class _Auditor:
             if m is None:
                 continue
             self.result.reasons[kind] += 1
-            better = None
+            better, wrong = None, None
             if kind == EXHAUSTED:
                 self.check_exhausted(m["state"], segment)
+            elif kind == MISTAKE:
+                wrong = self.check_mistake(m, segment)
             elif kind == LOW_VALUE:
                 known = self.known_values(self.current)
                 self.claim(m["v"] in known, segment, f"the value here was {', '.join(sorted(known)) or 'none'}")
@@ -276,7 +358,9 @@ class _Auditor:
                     better = (m["w"], segment)
                 else:
                     self.claim(float(m["v"]) < LOW, segment, f"{m['v']} is not a low value (< {LOW})")
-            return self.resolve_back(m["back"], segment), better
+            targets = self.resolve_back(m["back"], segment)
+            self.leaves_mistake(wrong, targets, segment)
+            return targets, better
         return None
 
     # --- the tokens format ---
@@ -307,7 +391,10 @@ class _Auditor:
             elif m["tag"] == "verify":
                 node = self.tree.nodes[self.current]
                 outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
-                verdict = outcome.error or self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))
+                verdict = self.after_step(node.id, outcome)
+                if verdict is None:  # a check of the finished paths below, before a mistake backtrack
+                    mistake = self.mistake_found()
+                    verdict = mistake and CAUGHT_BELOW.format(state=self.describe(node.id), why=mistake[1])
                 self.claim(m["text"] == verdict, line, f"the check gives: {verdict!r}")
             else:
                 expected = self.value(self.current)
@@ -324,6 +411,8 @@ class _Auditor:
         self.claim(m["state"] == true_state, line, f"that node's state is {true_state}")
         if m["kind"] == EXHAUSTED:
             self.check_exhausted(None, line)
+        elif m["kind"] == MISTAKE:
+            self.leaves_mistake(self.check_mistake(None, line), [target], line)
         elif m["kind"] not in (LOW_VALUE, EXPLORATION):
             self.fail(line, f"unknown reason {m['kind']!r}")
         return [target], line if m["kind"] == LOW_VALUE else None

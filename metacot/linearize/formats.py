@@ -8,6 +8,8 @@ from typing import Any
 
 from metacot.linearize.config import LinearizeConfig
 from metacot.linearize.reasons import (
+    CAUGHT,
+    CAUGHT_BELOW,
     EXHAUSTED,
     EXHAUSTED_WORDS,
     EXPLORATION_WORDS,
@@ -15,6 +17,8 @@ from metacot.linearize.reasons import (
     LOW_VALUE,
     LOW_WORDS,
     LOWER_WORDS,
+    MISTAKE,
+    MISTAKE_WORDS,
     Reason,
     classify,
     goal,
@@ -68,6 +72,12 @@ def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
 
 def leaving_sentence(ctx: Context, reason: Reason) -> str:
     """Why the trace leaves a node, true of the tree ("" after a failed step: its verdict said so)."""
+    if reason.kind == MISTAKE:
+        wrong = ctx.node(reason.subject)
+        words = ctx.pick(MISTAKE_WORDS, reason.left, 4).format(step=wrong.step.strip().rstrip("."))
+        if ctx.node(reason.left).terminal:  # its verdict stated the check
+            return words
+        return f"{CAUGHT_BELOW.format(state=ctx.state(reason.left), why=wrong.slip)} {words}"
     if reason.kind == EXHAUSTED:
         if reason.subject == reason.left and ctx.node(reason.left).dead:
             return ""
@@ -88,9 +98,17 @@ def step_sentence(ctx: Context, node: Node) -> str:
     if node.error is not None:
         return f"{step}. Wait, that's wrong: {node.error}."
     if node.terminal:
-        return f"{step}. {ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))}"
+        return f"{step}. {verdict(ctx, node)}"
     note = ctx.domain.step_note(ctx.problem, node.state)
     return f"{step}. {note}" if note else f"{step}."
+
+
+def verdict(ctx: Context, node: Node) -> str:
+    """The check of a finished path: the domain's verdict, or the wrong step its verification finds."""
+    slip = ctx.tree.first_slip(node.id)
+    if slip is not None:
+        return CAUGHT.format(why=ctx.node(slip).slip)
+    return ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))
 
 
 def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
@@ -115,13 +133,17 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
     for i, move in enumerate(moves):
         node = ctx.node(move.node)
         if move.kind == "backtrack":
-            lines.append(f"<backtrack to={node.path} reason={why[i].kind}> {ctx.state(node.id)}")
+            reason = why[i]
+            if reason.kind == MISTAKE and not ctx.node(reason.left).terminal:  # the check the search made below
+                why_wrong = ctx.node(reason.subject).slip
+                lines.append(f"<verify> {CAUGHT_BELOW.format(state=ctx.state(reason.left), why=why_wrong)}")
+            lines.append(f"<backtrack to={node.path} reason={reason.kind}> {ctx.state(node.id)}")
             continue
         lines.append(f"<step> {node.step.strip()}")
         if node.error is not None:
             lines.append(f"<verify> {node.error}")
         elif node.terminal:
-            lines.append(f"<verify> {ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))}")
+            lines.append(f"<verify> {verdict(ctx, node)}")
         value = ctx.value(move)
         if value is not None:
             lines.append(f"<value> {value_text(value)}")
@@ -137,7 +159,9 @@ def render_sos(ctx: Context, moves: list[Move]) -> list[str]:
         if lines[-1].endswith("Goal Reached"):
             break
         node = ctx.node(move.node)
-        if node.terminal or node.id == at:  # a terminal's goal check was written when it was generated
+        # a terminal's goal check was written when it was generated; a wrong result taken at face value has no
+        # words in the log, so the branch below it is left out
+        if node.terminal or node.id == at or ctx.tree.first_slip(node.id) is not None:
             continue
         lines += _sos_arrive(ctx, node.id, explored, moving=True)
         at = node.id
@@ -154,8 +178,8 @@ def _sos_arrive(ctx: Context, node_id: int, explored: set[int], moving: bool) ->
         return lines
     explored.add(node_id)
     for child in (ctx.node(i) for i in node.children):
-        # The log has no words for an illegal step, and reaches only the goal the record answers with.
-        if child.error is not None or (child.correct and child.id != ctx.solution):
+        # The log has no words for an illegal or wrong step, and reaches only the goal the record answers with.
+        if child.error is not None or child.slip is not None or (child.correct and child.id != ctx.solution):
             continue
         op = _sos_op(child.step)
         lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_sos_numbers(child.state)}")

@@ -1,10 +1,16 @@
-"""Why a trace leaves a node: its subtree is exhausted, its value is low, or the search explores; and the words.
+"""Why a trace leaves a node: a mistake found, an exhausted subtree, a low value, or exploration; and the words.
 
 A reason is decided from the tree as the search knew it when it left (the children it had generated and checked,
 the values it held then), so that every sentence is true of the saved tree and `metacot audit` can re-check it:
 - exhausted: every node of the abandoned branch is dead or failed, or was expanded into such nodes only;
 - low value: the value the search held for the node it leaves is below the next node's value, or low (< LOW);
   stated as an opinion with the value, never as a dead end;
+- mistake (problems.countdown.notice = "when-found"): the trace leaves, for a node outside the subtree of a wrong
+  step taken at face value, a finished path whose verification found that step ("Checking the steps: 12 + 5 is
+  17, not 18.", the path's verdict), or a node below which the search has verified finished paths (MCTS verifies
+  the children it creates; the check is then stated with the reason): "The mistake was in 12 + 5 = 18." (true:
+  every path through that step holds the mistake). A return into the wrong step's subtree gets one of the
+  reasons below, as the search did go on from there;
 - exploration: anything else (MCTS's exploration term, beam width, BFS order, best-of-N's next chain): a
   neutral wording that claims nothing.
 """
@@ -17,8 +23,8 @@ from typing import Any
 from metacot.linearize.walk import Move
 from metacot.tree import SearchTree
 
-EXHAUSTED, LOW_VALUE, EXPLORATION = "exhausted", "low_value", "exploration"
-KINDS = (EXHAUSTED, LOW_VALUE, EXPLORATION)
+EXHAUSTED, LOW_VALUE, EXPLORATION, MISTAKE = "exhausted", "low_value", "exploration", "mistake"
+KINDS = (EXHAUSTED, LOW_VALUE, EXPLORATION, MISTAKE)
 LOW = 0.3  # a value below this is low even when the next node's value is no higher
 
 # {state}: a state as Domain.describe_state words it; {goal}: what a solution does ("reach 33"); {v}, {w}: values.
@@ -45,6 +51,16 @@ EXPLORATION_WORDS = (
     "Let me also try a different branch.",
     "An alternative is worth a look too.",
 )
+# {step}: the wrong step as written, without its final period. CAUGHT: the verdict of a finished path whose
+# verification finds a wrong step taken earlier at face value ({why}: "12 + 5 is 17, not 18").
+MISTAKE_WORDS = (
+    "The mistake was in {step}.",
+    "So {step} was wrong, and every step after it built on that.",
+    "The error was {step}; what came after it cannot be trusted.",
+    "I went wrong at {step}.",
+)
+CAUGHT = "Checking the steps: {why}."
+CAUGHT_BELOW = "Checking the steps of the paths I finished from {state}: {why}."
 GO_BACK_WORDS = (
     "Let me go back to {state} and try something else.",
     "Let me return to {state} and try a different step.",
@@ -56,8 +72,9 @@ GO_BACK_WORDS = (
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """Why the trace leaves `left` for a backtrack. exhausted: `subject` heads the exhausted branch (`left` itself
-    when its own step failed: the verdict already said so). low value: `value` is what the search held for `left`,
+    """Why the trace leaves `left` for a backtrack. mistake: `subject` is the first wrong step on `left`'s path.
+    exhausted: `subject` heads the exhausted branch (`left` itself when its own step failed: the verdict already
+    said so). low value: `value` is what the search held for `left`,
     `better` the next node's value when that is higher."""
 
     kind: str
@@ -71,8 +88,11 @@ def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move) -> R
     """The reason for a backtrack from `left` (where the trace stands) to the ancestor `backtrack.node`, followed
     by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to."""
     visit = backtrack.visit
-    chain = abandoned(tree, left, backtrack.node)
     known = expansion_rule(tree, visit)
+    slip = tree.first_slip(left)
+    if slip is not None and slip not in tree.path_to(backtrack.node) and verified_below(tree, left, known):
+        return Reason(MISTAKE, left, slip)
+    chain = abandoned(tree, left, backtrack.node)
     head = next((node_id for node_id in reversed(chain) if exhausted(tree, node_id, known)), None)
     if head is not None:
         return Reason(EXHAUSTED, left, head)
@@ -98,6 +118,15 @@ def exhausted(tree: SearchTree, node_id: int, known: Any) -> bool:
     if node.dead:
         return True
     return known(node.id) and all(exhausted(tree, child, known) for child in node.children)
+
+
+def verified_below(tree: SearchTree, node_id: int, known: Any) -> bool:
+    """A finished path (a terminal step, not an illegal one) at the node or below it, as far as the search knew:
+    the search has verified it."""
+    node = tree.nodes[node_id]
+    if node.terminal:
+        return node.error is None
+    return known(node.id) and any(verified_below(tree, child, known) for child in node.children)
 
 
 def expansion_rule(tree: SearchTree, visit: int) -> Any:

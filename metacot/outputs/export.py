@@ -14,7 +14,8 @@ from metacot.tree import Node, SearchTree
 
 def prm_label_records(tree: SearchTree, domain: Domain, threshold: float = 0.5) -> Iterator[dict]:
     """One record per scored leaf: the path's steps with a label per step (TRL's stepwise supervision layout:
-    prompt, completions, labels), plus the raw scores. Terminal steps are labelled by the verifier."""
+    prompt, completions, labels), plus the raw scores. Terminal steps are labelled by the verifier; a wrong result
+    taken at face value (a node's `slip`) and every step after it are labelled wrong, whatever their scores."""
     problem = domain.problem_from_dict(tree.problem)
     prompt = domain.prompt(problem)
     for leaf in tree.nodes[1:]:
@@ -23,11 +24,13 @@ def prm_label_records(tree: SearchTree, domain: Domain, threshold: float = 0.5) 
         path = [tree.nodes[i] for i in tree.path_to(leaf.id)[1:]]
         if any(n.score is None for n in path):
             continue
+        slip = tree.first_slip(leaf.id)
+        wrong_from = len(path) if slip is None else tree.nodes[slip].depth - 1
         yield {
             "problem_id": tree.problem_id,
             "prompt": prompt,
             "completions": [n.step for n in path],
-            "labels": [_label(n, threshold) for n in path],
+            "labels": [i < wrong_from and _label(n, threshold) for i, n in enumerate(path)],
             "scores": [n.score for n in path],
         }
 

@@ -31,6 +31,8 @@ class CountdownOraclePRM:
         known = request.node.known_value
         if known is not None:
             return known
+        # The state as written: after a wrong result taken at face value (a `slip`, notice = "when-found") the
+        # state holds the claimed number, and the oracle judges it like any PRM that reads the text, not the truth.
         return 1.0 if reachable(request.node.state, request.problem.target) else 0.0
 
     def _noisy(self, value: float, seed: int) -> float:

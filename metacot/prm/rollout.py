@@ -51,6 +51,8 @@ class RolloutPRM:
     def _verifies(self, problem: Any, state: Any, steps: list[str]) -> bool:
         for step in steps:
             outcome = self.domain.apply_step(problem, state, step)
+            if outcome.slip is not None:
+                return False  # verifying the completion recomputes its steps: a wrong result taken at face value
             if outcome.terminal:
                 return bool(outcome.correct)
             state = outcome.state

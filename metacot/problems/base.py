@@ -26,6 +26,9 @@ class StepOutcome:
     terminal: bool = False
     correct: bool | None = None  # set for terminal steps: verified against the answer
     error: str | None = None  # set when the step is illegal or unparsable: the node is dead
+    # set when the step's stated result is wrong but taken at face value (the state holds the claimed result): what
+    # is true ("12 + 5 is 17, not 18"); the node lives on until a verification finds it (Domain.first_mistake)
+    slip: str | None = None
 
 
 class Domain(Protocol):
@@ -62,6 +65,11 @@ class Domain(Protocol):
 
     def verdict(self, problem: Any, state: Any, correct: bool) -> str:
         """What a trace says after a terminal step: the check against the goal."""
+        ...
+
+    def first_mistake(self, problem: Any, steps: list[str]) -> tuple[int, str] | None:
+        """The verification of a whole path from the root: the index of its first wrong step and why, or None. It
+        finds the mistakes apply_step took at face value (StepOutcome.slip); None where steps are not checked."""
         ...
 
     def final_answer(self, problem: Any, steps: list[str]) -> str: ...

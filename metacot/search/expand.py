@@ -13,7 +13,8 @@ TRUNCATED = "the step was cut off at the token limit"
 
 def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: list[Proposal]) -> list[Node]:
     """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
-    nodes. A step identical to a sibling's is merged into it (counted in its `duplicates`), not searched twice."""
+    nodes; a terminal step is correct only when its whole path verifies. A step identical to a sibling's is merged
+    into it (counted in its `duplicates`), not searched twice."""
     node.expanded = True
     compute = tree.compute
     compute.policy_calls += 1
@@ -29,6 +30,8 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
             outcome = StepOutcome(state=None, terminal=True, correct=False, error=TRUNCATED)
         else:
             outcome = domain.apply_step(problem, node.state, p.text)
+        if outcome.correct and domain.first_mistake(problem, [*tree.steps_to(node.id), p.text]) is not None:
+            outcome.correct = False  # the verification of the whole path finds a mistake taken at face value
         child = tree.add_child(
             node,
             p.text,
@@ -39,6 +42,7 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
             terminal=outcome.terminal,
             correct=outcome.correct,
             error=outcome.error,
+            slip=outcome.slip,
         )
         siblings[p.text] = child
         children.append(child)

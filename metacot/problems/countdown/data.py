@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from metacot.problems.config import ProblemsConfig
 
 _MAX_DRAWS = 100_000
+# When a wrong step result is found: "immediate" (its own step's check: a dead node) or "when-found" (the step is
+# taken at face value, and the verification of a finished path below it finds the mistake).
+NOTICE = ("immediate", "when-found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +31,7 @@ class CountdownProblem:
 
 @dataclass
 class CountdownConfig:
-    """[problems.countdown]: how problems are generated when there is no file."""
+    """[problems.countdown]: how problems are generated when there is no file, and when wrong steps are found."""
 
     num_numbers: int = flag("numbers per generated problem", 4)
     low: int = flag("smallest generated number", 1)  # numbers lie in [low, high]
@@ -36,6 +39,11 @@ class CountdownConfig:
     target_low: int = 10  # targets lie in [target_low, target_high] ...
     target_high: int = 100
     target: int | None = flag("fix the target (24: Game of 24); default: drawn from target_low..target_high", None)
+    notice: str = flag(
+        "when a wrong step result is found: at its own step, or when a finished path is verified",
+        "immediate",
+        choices=lambda: NOTICE,
+    )
 
 
 def countdown_problems(config: ProblemsConfig, section: CountdownConfig, seed: int) -> list[CountdownProblem]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 from metacot.problems.base import StepError, StepOutcome
-from metacot.problems.countdown.data import CountdownConfig, CountdownProblem, problem_from_record
+from metacot.problems.countdown.data import NOTICE, CountdownConfig, CountdownProblem, problem_from_record
 from metacot.problems.countdown.parse import (
     Number,
     apply_step,
+    claimed_step,
     evaluate_expression,
     exact,
     format_state,
@@ -91,10 +92,16 @@ class CountdownDomain:
     name = "countdown"
     step_delimiter = "\n"
 
+    def __init__(self, notice: str = "immediate"):
+        if notice not in NOTICE:
+            raise ValueError(f"problems.countdown.notice: expected one of {', '.join(NOTICE)}, got {notice!r}")
+        self.notice = notice
+
     @classmethod
     def from_config(cls, section: CountdownConfig) -> CountdownDomain:
-        """The domain; its section only says how problems are generated, which does not change the rules."""
-        return cls()
+        """The domain with its rule for wrong step results (notice); the rest of the section says how problems
+        are generated, which does not change the rules."""
+        return cls(notice=section.notice)
 
     def problem_from_dict(self, data: dict) -> CountdownProblem:
         return problem_from_record(data)
@@ -106,13 +113,31 @@ class CountdownDomain:
         return tuple(problem.numbers)
 
     def apply_step(self, problem: CountdownProblem, state: tuple[Number, ...], step: str) -> StepOutcome:
+        """immediate: a wrong result is a dead node. when-found: a well-formed step with a wrong result is taken at
+        face value (its `slip` says what is true), and only a path's verification (first_mistake) finds it."""
         try:
-            new_state = apply_step(tuple(state), step)
+            if self.notice == "immediate":
+                new_state, slip = apply_step(tuple(state), step), None
+            else:
+                new_state, slip = claimed_step(tuple(state), step)
         except StepError as e:
             return StepOutcome(state=None, terminal=True, correct=False, error=str(e))
         if len(new_state) == 1:
-            return StepOutcome(state=new_state, terminal=True, correct=new_state[0] == problem.target)
-        return StepOutcome(state=new_state)
+            correct = slip is None and new_state[0] == problem.target
+            return StepOutcome(state=new_state, terminal=True, correct=correct, slip=slip)
+        return StepOutcome(state=new_state, slip=slip)
+
+    def first_mistake(self, problem: CountdownProblem, steps: list[str]) -> tuple[int, str] | None:
+        """The first step of a path from the root whose result is wrong, recomputed exactly, and why."""
+        state: tuple[Number, ...] = tuple(problem.numbers)
+        for index, step in enumerate(steps):
+            try:
+                state, slip = claimed_step(state, step)
+            except StepError as e:
+                return index, str(e)
+            if slip is not None:
+                return index, slip
+        return None
 
     def prompt(self, problem: CountdownProblem, think_tags: bool = True) -> str:
         answer_format = TAGS_FORMAT if think_tags else PLAIN_FORMAT

@@ -237,24 +237,33 @@ def _unavailable(n: Fraction, used: list[Fraction], values: list[Fraction]) -> s
     return f"{to_number(n)} is used {used.count(n)} times but appears only {times} in {format_state(values)}"
 
 
-_WHOLE_STEP = re.compile(r"\s*([0-9]{1,18})\s*([-+*/])\s*([0-9]{1,18})\s*=\s*(-?[0-9]{1,18})\s*\.?\s*")
-
-
 def apply_step(state: Sequence[Number], text: str) -> tuple[Number, ...]:
     """The state after a step like '25 - 19 = 6': used numbers removed, the exact result appended; or StepError."""
+    new_state, slip = claimed_step(state, text)
+    if slip is not None:
+        raise StepError(slip)
+    return new_state
+
+
+def claimed_step(state: Sequence[Number], text: str) -> tuple[tuple[Number, ...], str | None]:
+    """The state after a step taken at face value (used numbers removed, the CLAIMED result appended) and why the
+    claim is wrong ("12 + 5 is 17, not 18"; None when it is right); a StepError for a step that is not well-formed
+    (it does not parse, uses numbers the state lacks, divides by zero)."""
     fast = _whole_step(state, text)
     if fast is not None:
         return fast
     expression, postfix, claim, rest = read_step(state, text)
     value = _evaluate_postfix(postfix)
-    if value != claim:
-        raise StepError(f"{expression} is {to_number(value)}, not {to_number(claim)}")
-    return tuple(to_number(v) for v in (*rest, value))
+    slip = None if value == claim else f"{expression} is {to_number(value)}, not {to_number(claim)}"
+    return tuple(to_number(v) for v in (*rest, claim)), slip
 
 
-def _whole_step(state: Sequence[Number], text: str) -> tuple[Number, ...] | None:
-    """The common case in whole numbers alone ('25 - 19 = 6' on a state of ints), or None for the general path:
-    the same result, or the same StepError for a wrong result, without building fractions."""
+_WHOLE_STEP = re.compile(r"\s*([0-9]{1,18})\s*([-+*/])\s*([0-9]{1,18})\s*=\s*(-?[0-9]{1,18})\s*\.?\s*")
+
+
+def _whole_step(state: Sequence[Number], text: str) -> tuple[tuple[Number, ...], str | None] | None:
+    """claimed_step in the common case of whole numbers alone ('25 - 19 = 6' on a state of ints), or None for the
+    general path: the same state and the same words for a wrong result, without building fractions."""
     m = _WHOLE_STEP.fullmatch(text)
     if m is None or any(type(n) is not int for n in state):
         return None
@@ -270,6 +279,5 @@ def _whole_step(state: Sequence[Number], text: str) -> tuple[Number, ...] | None
         if n not in rest:
             return None
         rest.remove(n)
-    if value != claim:
-        raise StepError(f"{a} {op} {b} is {value}, not {claim}")  # as the general path words it
-    return (*rest, value)
+    slip = None if value == claim else f"{a} {op} {b} is {value}, not {claim}"  # as the general path words it
+    return (*rest, claim), slip

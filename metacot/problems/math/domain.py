@@ -124,6 +124,10 @@ class MathDomain:
             return f"The answer {state['answer']} is correct."
         return f"The answer {state['answer']} does not check out."
 
+    def first_mistake(self, problem: MathProblem, steps: list[str]) -> None:
+        """None: a math step states no result that can be recomputed; only the final answer is checked."""
+        return None
+
     def final_answer(self, problem: MathProblem, steps: list[str]) -> str:
         answer = extract_answer(steps[-1]) if steps else None
         if answer is None:
