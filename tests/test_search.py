@@ -328,8 +328,10 @@ def test_mcts_zero_simulations_and_tiny_budget():
 
 
 def f_of(node, config: AStarConfig) -> float:
+    """f with the score floored for a live node (the oracle's scores are no counts); infinite for a dead one."""
     h = {"neglog": lambda s: -math.log(s) if s > 0 else math.inf, "linear": lambda s: 1.0 - s}[config.heuristic]
-    return config.step_cost * node.depth + config.h_weight * h(node.score)
+    value = node.score if node.dead else max(node.score, config.score_floor)
+    return config.step_cost * node.depth + config.h_weight * h(value)
 
 
 def check_astar_tree(tree: SearchTree, config: AStarConfig) -> None:
