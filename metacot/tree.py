@@ -32,6 +32,10 @@ class Node:
     # not 18"). The truth kept for traces and audits, not a dead-node signal: the node lives, and the search learns
     # of the mistake only when it verifies a finished path below (Domain.first_mistake), which then fails.
     slip: str | None = None
+    # The evidence behind `score` when it is a Monte Carlo estimate (the rollout PRM): verified completions out of
+    # completions tried. None for a score that is not a count (a learned PRM, the oracle).
+    successes: int | None = None
+    rollouts: int | None = None
     expanded: bool = False
     duplicates: int = 0  # identical proposals merged into this node
     children: list[int] = field(default_factory=list)
@@ -61,7 +65,8 @@ class Node:
 
 
 _NODE_FIELDS = tuple(f.name for f in fields(Node))
-_WRITTEN_WHEN_SET = ("slip",)  # newer fields: left out of the JSON while None, so trees without them read the same
+# newer fields: left out of the JSON while None, so trees without them read the same
+_WRITTEN_WHEN_SET = ("slip", "successes", "rollouts")
 
 
 @dataclass(slots=True)

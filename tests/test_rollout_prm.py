@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from metacot.policy.base import ExpandRequest
@@ -9,7 +11,8 @@ from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfi
 from metacot.prm.base import ScoreRequest
 from metacot.prm.rollout import RolloutConfig, RolloutPRM
 from metacot.problems.countdown import CountdownDomain, apply_step, generate_problems, reachable
-from metacot.search import MCTSConfig, Runner, make_search
+from metacot.search import AStarConfig, MCTSConfig, Runner, make_search
+from metacot.search.astar import estimate, f_value
 from metacot.tree import SearchTree
 
 
@@ -86,3 +89,24 @@ def test_mcts_with_the_rollout_prm_batches_rollouts_once_per_round():
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="prm.rollout.mode"):
         RolloutPRM(RolloutConfig(mode="median"), CountdownDomain(), SymbolicCountdownPolicy())
+
+
+def test_a_monte_carlo_score_carries_its_counts_on_the_node_and_astar_never_prunes_zero_of_k():
+    problem = generate_problems(1, seed=11)[0]
+    a, b, _, _ = problem.numbers
+    requests = score_requests(problem, [[f"{a} + {b} = {a + b}"], [f"{a} + {b} = {a + b + 1}"]])
+    prm = RolloutPRM(RolloutConfig(rollouts=6), CountdownDomain(), SymbolicCountdownPolicy())
+    scores = prm.score(requests)
+    live, dead = requests[0].node, requests[1].node
+    assert live.rollouts == 6 and live.successes == round(scores[0] * 6)
+    assert dead.rollouts is None and scores[1] == 0.0  # known dead: no playouts, no counts
+    config = AStarConfig()
+    live.score, live.successes = 0.0, 0  # 0 of 6 playouts: unlikely, not impossible
+    assert estimate(live, config) == pytest.approx(1 / 8) and f_value(live, config) < math.inf
+    dead.score = 0.0
+    assert f_value(dead, config) == math.inf  # a verified dead step may still be pruned
+    unscored = requests[0].tree.add_child(live, "x", state=(1, 2))  # a live node whose score is no count
+    unscored.score = 0.0
+    assert estimate(unscored, config) == config.score_floor
+    with pytest.raises(ValueError, match="score_floor"):
+        AStarConfig(score_floor=2.0)

@@ -39,6 +39,7 @@ from metacot.problems.countdown import (
 from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.search.astar import heuristic
 from metacot.search.expand import TRUNCATED
+from metacot.search.mcts import select
 from metacot.tree import ROOT, SearchTree
 
 EXACT = dict(policy=SymbolicPolicyConfig(), prm=OracleConfig())
@@ -328,8 +329,10 @@ def test_mcts_zero_simulations_and_tiny_budget():
 
 
 def f_of(node, config: AStarConfig) -> float:
+    """f with the score floored for a live node (the oracle's scores are no counts); infinite for a dead one."""
     h = {"neglog": lambda s: -math.log(s) if s > 0 else math.inf, "linear": lambda s: 1.0 - s}[config.heuristic]
-    return config.step_cost * node.depth + config.h_weight * h(node.score)
+    value = node.score if node.dead else max(node.score, config.score_floor)
+    return config.step_cost * node.depth + config.h_weight * h(value)
 
 
 def check_astar_tree(tree: SearchTree, config: AStarConfig) -> None:
@@ -782,3 +785,45 @@ def test_tree_add_child_and_node_properties():
     assert a.value == 0.75
     tree.visit(b)
     assert tree.trace == [2]
+
+
+# --- MCTS selection rules on hand-built trees -------------------------------------------------------
+
+
+def two_children(prior_a: float, visits_a: int, q_a: float, score_b: float) -> SearchTree:
+    """A root visited 1 + visits_a times with a visited child a (prior_a, Q q_a) and an unvisited child b."""
+    tree = SearchTree.with_root("p", {}, (1, 2))
+    a = tree.add_child(tree.root, "a", state=(3,), prior=prior_a, score=q_a)
+    b = tree.add_child(tree.root, "b", state=(4,), prior=1 - prior_a, score=score_b)
+    a.visits, a.value_sum = visits_a, q_a * visits_a
+    tree.root.visits = 1 + visits_a
+    assert b.visits == 0
+    return tree
+
+
+def test_puct_follows_the_policy_prior_where_uct_tries_the_unvisited_child():
+    tree = two_children(prior_a=0.9, visits_a=5, q_a=0.5, score_b=0.5)
+    chosen = {rule: select(tree, MCTSConfig(selection=rule))[-1].step for rule in ("puct", "uct")}
+    assert chosen == {"puct": "a", "uct": "b"}
+
+
+def test_uct_prefers_the_better_value_at_equal_visits_whatever_the_prior():
+    tree = two_children(prior_a=0.99, visits_a=0, q_a=0.2, score_b=0.8)
+    assert select(tree, MCTSConfig(selection="uct"))[-1].step == "b"
+    assert select(tree, MCTSConfig(selection="puct", c_puct=5.0))[-1].step == "a"
+
+
+def test_q_init_zero_ignores_the_unvisited_childs_value():
+    tree = two_children(prior_a=0.5, visits_a=3, q_a=0.6, score_b=1.0)
+    config = MCTSConfig(selection="uct", c_uct=0.1)
+    assert select(tree, config)[-1].step == "b"  # Q initialised from its value, 1.0
+    assert select(tree, MCTSConfig(selection="uct", c_uct=0.1, q_init="zero"))[-1].step == "a"
+    with pytest.raises(ValueError, match="selection"):
+        MCTSConfig(selection="ucb")
+
+
+def test_uct_mcts_solves_with_the_exact_oracle():
+    problems = generate_problems(10, seed=5)
+    trees, _ = real_run("mcts", MCTSConfig(selection="uct", budget=Budget(nodes=200)), problems, EXACT)
+    assert sum(t.solved for t in trees) >= 6
+    assert all(len(t.nodes) <= 200 for t in trees)

@@ -39,14 +39,17 @@ class RolloutPRM:
         return [next(estimates) if value is None else value for value in known]
 
     def _estimates(self, requests: list[ScoreRequest]) -> list[float]:
-        """The share (soft) or existence (hard) of verified completions from each node, in one policy call."""
+        """The share (soft) or existence (hard) of verified completions from each node, in one policy call; the
+        counts behind each estimate go on the node (successes, rollouts), for searches that weigh the evidence."""
         if not requests:
             return []
         completions = self.policy.rollout([replace(r, n=self.config.rollouts) for r in requests])
-        return [
-            self._aggregate([self._verifies(r.problem, r.node.state, steps) for steps in per_request])
-            for r, per_request in zip(requests, completions, strict=True)
-        ]
+        estimates = []
+        for r, per_request in zip(requests, completions, strict=True):
+            verdicts = [self._verifies(r.problem, r.node.state, steps) for steps in per_request]
+            r.node.successes, r.node.rollouts = sum(verdicts), len(verdicts)
+            estimates.append(self._aggregate(verdicts))
+        return estimates
 
     def _verifies(self, problem: Any, state: Any, steps: list[str]) -> bool:
         for step in steps:

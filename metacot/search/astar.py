@@ -1,4 +1,12 @@
-"""A* over reasoning steps: f = g + h, g the path cost, h derived from the PRM score."""
+"""A* over reasoning steps: f = g + h, g the path cost, h derived from the node's estimated value.
+
+The estimate never turns "no evidence" into "impossible": a Monte Carlo score (the rollout PRM's successes out of
+rollouts) is smoothed, (successes + prior_successes) / (rollouts + prior_successes + prior_failures), so 0 of 8
+playouts is "unlikely" (0.1 with the default Beta(1, 1) prior), not "pruned"; any other score is floored at
+score_floor. Only a verified dead node (an illegal step, a wrong finished path) keeps its score as it is: scored 0
+(the oracle, the rollout PRM) it is never pushed.
+With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*".
+"""
 
 from __future__ import annotations
 
@@ -21,6 +29,9 @@ class AStarConfig(StrategyConfig):
     step_cost: float = 0.1  # g = step_cost * depth; 0 gives best-first by value (the Meta-CoT paper's "A*")
     heuristic: str = "neglog"  # h from the PRM score: "neglog": -log(score), "linear": 1 - score
     h_weight: float = 1.0
+    prior_successes: float = 1.0  # a Monte Carlo score's smoothing prior: pseudo-counts of verified completions,
+    prior_failures: float = 1.0  # and of failed ones (1, 1: Laplace's rule of succession)
+    score_floor: float = 0.01  # the least value any other score of a live node counts as
     stop_at_first_solution: bool = True
 
     def validate(self) -> None:
@@ -28,6 +39,11 @@ class AStarConfig(StrategyConfig):
         at_least("expand_width", self.expand_width, 1)
         at_least("step_cost", self.step_cost, 0, float)
         at_least("h_weight", self.h_weight, 0, float)
+        at_least("prior_successes", self.prior_successes, 0, float)
+        at_least("prior_failures", self.prior_failures, 0, float)
+        at_least("score_floor", self.score_floor, 0, float)
+        if self.score_floor > 1:
+            raise ValueError(f"score_floor: must be at most 1, got {self.score_floor!r}")
         one_of("heuristic", self.heuristic, HEURISTICS)
 
 
@@ -65,4 +81,15 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
 
 
 def f_value(node: Node, config: AStarConfig) -> float:
-    return config.step_cost * node.depth + config.h_weight * heuristic(node.score or 0.0, config.heuristic)
+    return config.step_cost * node.depth + config.h_weight * heuristic(estimate(node, config), config.heuristic)
+
+
+def estimate(node: Node, config: AStarConfig) -> float:
+    """The node's value for h: a Monte Carlo score smoothed by its counts; any other score of a node that is not
+    dead floored at score_floor (positive for every live node); a dead node's score as it is (0 prunes it)."""
+    if node.dead:
+        return node.score or 0.0
+    if node.rollouts is not None and node.successes is not None:
+        a, b = config.prior_successes, config.prior_failures
+        return (node.successes + a) / (node.rollouts + a + b) if node.rollouts + a + b > 0 else 0.0
+    return max(node.score or 0.0, config.score_floor)

@@ -1,4 +1,11 @@
-"""Monte Carlo tree search with PUCT selection, k-child expansion, PRM leaf values and verified terminal rewards."""
+"""Monte Carlo tree search with PUCT or UCT selection, k-child expansion, PRM leaf values and verified rewards.
+
+Selection (`selection`): "puct" (AlphaZero's, weighted by the policy's step probabilities: Q + c_puct * P *
+sqrt(N) / (1 + N(c))) or "uct" (UCB1, blind to the policy's probabilities, the Meta-CoT paper's choice because step
+likelihoods are skewed: Q + c_uct * sqrt(ln(N + 1) / (1 + N(c)))). Q of a child never visited (`q_init`): "value",
+its value (the verifier's 1/0 where known, else its PRM score), or "zero". The backup is the incremental mean: Q is
+the mean of the values backed up through the node (value_sum / visits).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +15,21 @@ from dataclasses import dataclass
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
 from metacot.tree import Node, SearchTree
+
+SELECTIONS = ("puct", "uct")
+Q_INITS = ("value", "zero")
 
 
 @dataclass
 class MCTSConfig(StrategyConfig):
     simulations: int = flag("MCTS simulations per problem", 64)
     expand_width: int = flag("children proposed per expansion", 8)
+    selection: str = "puct"  # "puct" | "uct"
     c_puct: float = 1.0
+    c_uct: float = 1.0
+    q_init: str = "value"  # Q of an unvisited child: "value" (its value) | "zero"
     verified_reward: bool = True  # back up 1/0 from the verifier at terminal nodes instead of their PRM score
     stop_at_first_solution: bool = True
 
@@ -25,6 +38,9 @@ class MCTSConfig(StrategyConfig):
         at_least("simulations", self.simulations, 0)
         at_least("expand_width", self.expand_width, 1)
         at_least("c_puct", self.c_puct, 0, float)
+        at_least("c_uct", self.c_uct, 0, float)
+        one_of("selection", self.selection, SELECTIONS)
+        one_of("q_init", self.q_init, Q_INITS)
 
     def matched(self, target: ComputeTarget) -> MCTSConfig:
         """Simulations so generous that the budget binds first (unless the tree is exhausted)."""
@@ -40,7 +56,7 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
     Each visit's value (the node's Q after the backup) goes into tree.trace_values, for traces to state."""
     budget = config.budget
     for _ in range(config.simulations):
-        path = select(tree, config.c_puct)
+        path = select(tree, config)
         leaf = path[-1]
         if leaf.terminal or leaf.expanded:  # terminal, dead, or expanded with nothing to propose
             tree.visit(leaf)
@@ -67,27 +83,31 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
             return
 
 
-def select(tree: SearchTree, c_puct: float) -> list[Node]:
-    """Descend from the root by PUCT, Q(c) + c_puct * P(c) * sqrt(N) / (1 + N(c)), to a node without children."""
+def select(tree: SearchTree, config: MCTSConfig) -> list[Node]:
+    """Descend from the root, by the configured selection rule, to a node without children."""
     nodes = tree.nodes
     node = tree.root
     path = [node]
     while node.children:
-        explore = c_puct * math.sqrt(node.visits)
-        children = [nodes[i] for i in node.children]
-        best, best_score = children[0], -math.inf
-        for child in children:
-            score = _q(child) + explore * (child.prior or 0.0) / (1 + child.visits)
-            if score > best_score:
-                best, best_score = child, score
-        node = best
+        node = max((nodes[i] for i in node.children), key=lambda c: selection_score(node, c, config))  # first wins
         path.append(node)
     return path
 
 
-def _q(node: Node) -> float:
+def selection_score(parent: Node, child: Node, config: MCTSConfig) -> float:
+    """PUCT: Q + c_puct * P * sqrt(N) / (1 + N(c)); UCT: Q + c_uct * sqrt(ln(N + 1) / (1 + N(c)))."""
+    q = _q(child, config.q_init)
+    if config.selection == "uct":
+        return q + config.c_uct * math.sqrt(math.log(parent.visits + 1) / (1 + child.visits))
+    return q + config.c_puct * math.sqrt(parent.visits) * (child.prior or 0.0) / (1 + child.visits)
+
+
+def _q(node: Node, q_init: str = "value") -> float:
+    """The mean backed-up value; before the first visit, the node's value (q_init "value") or 0."""
     if node.visits:
         return node.value_sum / node.visits
+    if q_init == "zero":
+        return 0.0
     known = node.known_value
     return known if known is not None else node.score or 0.0
 
