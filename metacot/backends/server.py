@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -74,14 +75,20 @@ class Server:
             raise ValueError(f"{self.section}.model: {model!r} is not served at {self.base_url} (it serves {served})")
 
     def call(self, fn: Callable[[], T]) -> T:
-        """fn(), retried on 429, 5xx and connection errors after backoff, 2 x backoff, ... seconds, or after what
-        the server's Retry-After header asks (at most MAX_RETRY_AFTER). ContextLengthError for a 400 that says the
-        prompt is too long; RuntimeError for any other failure."""
+        """fn(), retried on 429, 5xx, connection errors and malformed replies after backoff, 2 x backoff, ...
+        seconds, or after what the server's Retry-After header asks (at most MAX_RETRY_AFTER). ContextLengthError
+        for a 400 that says the prompt is too long; RuntimeError for any other failure."""
         attempt = 0
+        failures = (
+            self.openai.APIConnectionError,
+            self.openai.APIStatusError,
+            self.openai.APIResponseValidationError,
+            json.JSONDecodeError,
+        )
         while True:
             try:
                 return fn()
-            except (self.openai.APIConnectionError, self.openai.APIStatusError) as e:
+            except failures as e:
                 if not self._retryable(e) or attempt == self.max_retries:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     kind = ContextLengthError if _too_long(e) else RuntimeError
@@ -96,9 +103,10 @@ class Server:
                 time.sleep(delay)
 
     def _retryable(self, error: Exception) -> bool:
+        """429, 5xx, a connection error or timeout, a reply that is not the JSON asked for (cut short)."""
         if isinstance(error, self.openai.APIStatusError):
             return error.status_code == 429 or error.status_code >= 500
-        return isinstance(error, self.openai.APIConnectionError)
+        return True
 
 
 def _too_long(error: Exception) -> bool:
@@ -134,6 +142,8 @@ def _retry_after(error: Exception) -> float | None:
 def _reason(error: Exception) -> str:
     """What went wrong, in a line: the HTTP status and message, or the connection error and its cause."""
     status = getattr(error, "status_code", None)
+    if isinstance(error, json.JSONDecodeError):
+        return f"the reply is not valid JSON ({error})"
     if status is not None:
         return f"HTTP {status}: {getattr(error, 'message', error)}"
     cause = error.__cause__ or error.__context__
