@@ -24,6 +24,7 @@ from metacot.flags import add_flags, get, given_flags, split_list
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.outputs.rundir import RunDirError
+from metacot.search.breaker import RunStopped
 
 log = logging.getLogger("metacot")
 
@@ -43,7 +44,8 @@ examples:
   metacot synth --problems my.jsonl               # your own {"numbers": [...], "target": N} lines
   metacot synth --config run.toml                 # every setting from a TOML file; flags override it
 
-Rerunning the same command on the same --out resumes: finished problems are skipped."""
+Rerunning the same command on the same --out resumes: finished problems are skipped, and searches that
+failed for a backend error are searched again (--no-retry-failed keeps them as they are)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except RunStopped as stop:
+        print(f"metacot: {stop}", file=sys.stderr)
+        return 1
     except (ConfigError, RunDirError, ValueError, FileNotFoundError) as error:
         print(f"metacot: error: {error}", file=sys.stderr)
         return 2
@@ -79,6 +84,11 @@ def _add_synth(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_synth_flags(p)
+    p.add_argument(
+        "--no-retry-failed",
+        action="store_true",
+        help="on a rerun, keep the searches that failed for a backend error instead of searching them again",
+    )
     p.set_defaults(run=run_synth)
 
 
@@ -126,15 +136,21 @@ def run_synth(args: argparse.Namespace) -> int:
     from metacot.synth import synth
 
     config = synth_config(args)
-    result = synth(config, progress=not args.no_progress)
+    result = synth(config, progress=not args.no_progress, retry_failed=not args.no_retry_failed)
     stats = result.stats
+    retried = f" ({result.retried} failed before, retried)" if result.retried else ""
     print(
         f"{config.out}: {stats['problems']} problems, {stats['solved']} solved "
         f"({stats['solve_rate']:.0%}), {stats['mean_nodes']:.1f} nodes per tree; "
-        f"searched {result.searched} now in {result.seconds:.1f} s"
+        f"searched {result.searched}{retried} now in {result.seconds:.1f} s"
     )
     if stats["failed"]:
-        print(f"  {stats['failed']} searches failed (a backend error; the reason is in their trees' 'failed' field)")
+        print(
+            f"  {stats['failed']} searches failed (a backend error; the reason is in their trees' 'failed' field; "
+            "rerunning the same command retries them)"
+        )
+    if result.runner.missing_proposals:
+        print(f"  {result.runner.missing_proposals} proposals missing: the policy returned fewer than asked for")
     for fmt, summary in stats["formats"].items():
         print(
             f"  traces/{fmt}.jsonl: {summary['records']} records, "

@@ -16,6 +16,7 @@ from metacot.linearize.config import LinearizeConfig
 from metacot.policy.config import PolicyConfig
 from metacot.prm.config import PRMConfig
 from metacot.problems.config import ProblemsConfig
+from metacot.search.breaker import RunConfig
 from metacot.search.config import SearchConfig
 
 if sys.version_info >= (3, 11):
@@ -42,6 +43,7 @@ class SynthConfig:
     prm: PRMConfig = field(default_factory=PRMConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     linearize: LinearizeConfig = field(default_factory=LinearizeConfig)
+    run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -50,14 +52,20 @@ class SynthConfig:
         """What a resumed run must share with the run it continues: every setting that changes the trees.
 
         Of the problems, policy, PRM and search sections only the chosen domain's, backend's and strategy's own
-        count, so editing an unused section does not lock a run directory.
+        count, so editing an unused section does not lock a run directory; nor do the settings a backend's section
+        names in its TRANSPORT tuple (how a server is reached: they cannot change what it returns).
         """
         config = self.to_dict()
         settings = {"seed": self.seed, "problems": self.problems.tree_settings()}
         for section in ("policy", "prm", "search"):
             key = SELECTORS[section]
             name = config[section][key]
-            settings[section] = {key: name, name: config[section].get(name)}
+            chosen = getattr(getattr(self, section), name, None)
+            transport = getattr(chosen, "TRANSPORT", ())
+            values = config[section].get(name)
+            if isinstance(values, dict):
+                values = {k: v for k, v in values.items() if k not in transport}
+            settings[section] = {key: name, name: values}
         return settings
 
     def hash(self) -> str:

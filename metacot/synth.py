@@ -17,6 +17,8 @@ from metacot.prm import make_prm
 from metacot.problems import make_domain, make_problems
 from metacot.problems.base import Domain
 from metacot.search import SEARCHES, Runner, RunnerStats, make_search
+from metacot.search.breaker import BackendOutage, Breaker, RunStopped
+from metacot.tree import SearchTree
 
 
 @dataclass
@@ -25,6 +27,7 @@ class SynthResult:
 
     stats: dict
     searched: int  # problems searched by this call (a resumed run skips finished ones)
+    retried: int  # of them, problems whose earlier search had failed
     nodes: int  # nodes created by this call
     seconds: float  # searching, linearizing and writing, after the problems were built
     runner: RunnerStats = field(default_factory=RunnerStats)
@@ -37,31 +40,52 @@ def build_runner(config: SynthConfig, domain: Domain) -> Runner:
     search = make_search(strategy, getattr(config.search, strategy))
     policy = make_policy(config.policy, domain)
     prm = make_prm(config.prm, domain, policy)
-    return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency)
+    return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, Breaker(config.run))
 
 
-def synth(config: SynthConfig, progress: bool = True) -> SynthResult:
-    """Search every problem not yet finished in config.out, writing each tree and its traces as it finishes."""
+def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True) -> SynthResult:
+    """Search every problem not yet finished in config.out (and, with retry_failed, those whose search failed),
+    writing each tree and its traces as it finishes. RunStopped when the breaker stops the run: the trees
+    finished by then are written, with their traces and stats."""
     domain = make_domain(config.problems)
     resolve_formats(config.linearize.formats, domain)
     problems = make_problems(config.problems, config.seed)
     runner = build_runner(config, domain)
     started = time.perf_counter()
     nodes = 0
+    outage: BackendOutage | None = None
     with RunDir(config.out) as run_dir:
-        done = run_dir.open(config.to_dict(), config.hash(), config.seed, config.tree_settings())
+        done = run_dir.open(config.to_dict(), config.hash(), config.seed, config.tree_settings(), retry_failed)
         todo = [p for p in problems if p.id not in done]
+        retried = sum(p.id in run_dir.failed for p in todo)
         bar = tqdm(total=len(problems), initial=len(problems) - len(todo), disable=not progress, unit="problem")
         with bar, TraceWriter(run_dir, domain, config.linearize, started) as traces:
+            retrying: dict[str, SearchTree] = {}  # failed searches searched again: kept until their new tree comes
             for tree in run_dir.iter_trees():  # a resumed run's finished trees
+                if tree.problem_id in done:
+                    traces.add(tree)
+                else:
+                    retrying[tree.problem_id] = tree
+            try:
+                for tree in runner.run(todo):
+                    run_dir.append(tree)
+                    retrying.pop(tree.problem_id, None)
+                    traces.add(tree)
+                    nodes += len(tree.nodes)
+                    bar.update()
+            except BackendOutage as error:
+                outage = error  # the traces and stats of every finished tree are still written
+            for tree in retrying.values():  # not searched again: a stopped run, or a problem no longer listed
                 traces.add(tree)
-            for tree in runner.run(todo):
-                run_dir.append(tree)
-                traces.add(tree)
-                nodes += len(tree.nodes)
-                bar.update()
+    if outage is not None:
+        stats = traces.stats()
+        finished = stats["problems"] - stats["failed"]
+        raise RunStopped(
+            f"stopped: the backend is failing ({outage}); {finished} of {len(problems)} problems done, "
+            f"{stats['failed']} failed; rerun the same command to resume (failed searches are retried)"
+        )
     elapsed = time.perf_counter() - started
-    return SynthResult(traces.stats(), len(todo), nodes, elapsed, runner.stats)
+    return SynthResult(traces.stats(), len(todo), retried, nodes, elapsed, runner.stats)
 
 
 def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:

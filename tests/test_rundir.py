@@ -65,7 +65,8 @@ def test_append_and_iter_round_trip(tmp_path):
         run.open(CONFIG, HASH, 0)
         for tree in trees:
             run.append(tree)
-        assert [t.to_dict() for t in run.iter_trees()] == [as_json(t) for t in trees]  # readable while open
+        # readable while open; a failed search comes last (a later retry could supersede it)
+        assert [t.to_dict() for t in run.iter_trees()] == [as_json(t) for t in trees[::-1]]
 
 
 def test_shards_every_shard_size_records_in_order(tmp_path):
@@ -303,3 +304,64 @@ def test_resume_after_sigkill_mid_writing(tmp_path):
     counts = [p.read_bytes().count(b"\n") for p in RunDir(path).shards()]
     assert all(c == shard_size for c in counts[:-1]) and 0 < counts[-1] <= shard_size
     assert all(p.read_bytes().endswith(b"\n") for p in RunDir(path).shards())
+
+
+def failed_tree(pid: str) -> SearchTree:
+    tree = make_tree(pid, width=0)
+    tree.failed = "policy: RuntimeError: server said 503"
+    return tree
+
+
+def test_a_failed_search_is_searched_again_and_its_new_tree_supersedes_it(tmp_path):
+    with RunDir(tmp_path) as run:
+        run.open(CONFIG, HASH, 0)
+        for tree in (make_tree("p0"), failed_tree("p1"), make_tree("p2"), failed_tree("p3")):
+            run.append(tree)
+    with RunDir(tmp_path) as run:
+        assert run.open(CONFIG, HASH, 0) == {"p0", "p2"} and run.failed == {"p1", "p3"}
+        run.append(make_tree("p1"))  # the retry of p1 succeeds; p3's retry fails again
+        run.append(failed_tree("p3"))
+        with pytest.raises(RunDirError, match="p1"):
+            run.append(make_tree("p1"))
+    assert ids_in(tmp_path) == ["p0", "p2", "p1", "p3"]  # each once; a failed search that is still failed last
+    assert [t.failed is None for t in RunDir(tmp_path).iter_trees()] == [True, True, True, False]
+    with RunDir(tmp_path) as run:
+        assert run.open(CONFIG, HASH, 0) == {"p0", "p1", "p2"} and run.failed == {"p3"}
+    with RunDir(tmp_path) as run:  # --no-retry-failed: the failed search counts as done
+        assert run.open(CONFIG, HASH, 0, retry_failed=False) == {"p0", "p1", "p2", "p3"}
+        with pytest.raises(RunDirError, match="p3"):
+            run.append(make_tree("p3"))
+
+
+def test_a_finished_tree_followed_by_another_record_is_refused(tmp_path):
+    shard = tmp_path / "trees" / "trees-00000.jsonl"
+    write_run(tmp_path, ["p0"])
+    with shard.open("ab") as f:
+        f.write(orjson.dumps(failed_tree("p0").to_dict()) + b"\n")
+    with pytest.raises(RunDirError, match=r"trees-00000\.jsonl:2 repeats problem id 'p0'"):
+        RunDir(tmp_path).open(CONFIG, HASH, 0)
+
+
+def test_stale_temp_files_are_removed_when_the_lock_holder_opens(tmp_path):
+    write_run(tmp_path, ["p0"])
+    stale = [tmp_path / "traces" / ".cot.jsonl.k2j3.tmp", tmp_path / ".manifest.json.x9.tmp"]
+    stale.append(tmp_path / ".stats.json.a1.tmp")
+    for path in stale:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"partial")
+    kept = tmp_path / "traces" / "notes.tmp"  # not an AtomicFile's name
+    kept.write_bytes(b"mine")
+    with RunDir(tmp_path) as run:
+        run.open(CONFIG, HASH, 0)
+    assert not any(path.exists() for path in stale) and kept.exists()
+
+
+def test_a_resume_records_settings_outside_the_hash_that_changed(tmp_path):
+    write_run(tmp_path, ["p0"])
+    moved = {**CONFIG, "policy": {"openai": {"base_url": "http://127.0.0.1:9/v1"}}}
+    with RunDir(tmp_path) as run:
+        assert run.open(moved, HASH, 0) == {"p0"}
+    manifest = orjson.loads((tmp_path / "manifest.json").read_bytes())
+    assert manifest["config"] == CONFIG  # what the run was made with
+    (change,) = manifest["config_changes"]
+    assert change == {"at": manifest["resumed_at"][-1], "settings": {"policy": moved["policy"]}}

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+MAX_RETRY_AFTER = 60.0  # seconds: the longest wait a server's Retry-After header gets
+# What OpenAI ("context_length_exceeded") and vLLM say in a 400 for a prompt longer than the model's context.
+CONTEXT_LENGTH = re.compile(r"context_length_exceeded|maximum context length|longer than the maximum model length")
+
+
+class ContextLengthError(RuntimeError):
+    """The server refused a prompt as longer than the model's context (HTTP 400): no retry can help."""
 
 
 class ServerSettings(Protocol):
@@ -64,18 +75,27 @@ class Server:
             raise ValueError(f"{self.section}.model: {model!r} is not served at {self.base_url} (it serves {served})")
 
     def call(self, fn: Callable[[], T]) -> T:
-        """fn(), retried on 429, 5xx and connection errors after backoff, 2 x backoff, ... seconds."""
+        """fn(), retried on 429, 5xx, connection errors and malformed replies after backoff, 2 x backoff, ...
+        seconds, or after what the server's Retry-After header asks (at most MAX_RETRY_AFTER). ContextLengthError
+        for a 400 that says the prompt is too long; RuntimeError for any other failure."""
         attempt = 0
+        failures = (
+            self.openai.APIConnectionError,
+            self.openai.APIStatusError,
+            self.openai.APIResponseValidationError,
+            json.JSONDecodeError,
+        )
         while True:
             try:
                 return fn()
-            except (self.openai.APIConnectionError, self.openai.APIStatusError) as e:
+            except failures as e:
                 if not self._retryable(e) or attempt == self.max_retries:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
-                    raise RuntimeError(
-                        f"{self.section}: request to {self.base_url} failed{tries}: {_reason(e)}"
-                    ) from None
-                delay = self.backoff * 2**attempt
+                    kind = ContextLengthError if _too_long(e) else RuntimeError
+                    raise kind(f"{self.section}: request to {self.base_url} failed{tries}: {_reason(e)}") from None
+                delay = _retry_after(e)
+                if delay is None:
+                    delay = self.backoff * 2**attempt
                 attempt += 1
                 log.warning(
                     "%s: %s; retry %d of %d in %.2f s", self.section, _reason(e), attempt, self.max_retries, delay
@@ -83,14 +103,47 @@ class Server:
                 time.sleep(delay)
 
     def _retryable(self, error: Exception) -> bool:
+        """429, 5xx, a connection error or timeout, a reply that is not the JSON asked for (cut short)."""
         if isinstance(error, self.openai.APIStatusError):
             return error.status_code == 429 or error.status_code >= 500
-        return isinstance(error, self.openai.APIConnectionError)
+        return True
+
+
+def _too_long(error: Exception) -> bool:
+    """Whether an error is an HTTP 400 for a prompt longer than the model's context."""
+    if getattr(error, "status_code", None) != 400:
+        return False
+    body: Any = getattr(error, "body", None)
+    code = body.get("code") if isinstance(body, dict) else None
+    return bool(CONTEXT_LENGTH.search(f"{code} {getattr(error, 'message', error)}"))
+
+
+def _retry_after(error: Exception) -> float | None:
+    """The wait a 429 or 503 reply asks for in its Retry-After header (seconds or an HTTP date), capped at
+    MAX_RETRY_AFTER; None when there is none, or it cannot be read."""
+    response = getattr(error, "response", None)
+    if getattr(error, "status_code", None) not in (429, 503) or response is None:
+        return None
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    if seconds != seconds:  # nan
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _reason(error: Exception) -> str:
     """What went wrong, in a line: the HTTP status and message, or the connection error and its cause."""
     status = getattr(error, "status_code", None)
+    if isinstance(error, json.JSONDecodeError):
+        return f"the reply is not valid JSON ({error})"
     if status is not None:
         return f"HTTP {status}: {getattr(error, 'message', error)}"
     cause = error.__cause__ or error.__context__

@@ -1,4 +1,8 @@
-"""A run directory: manifest, tree shards, traces, stats; resumable, never losing or repeating work."""
+"""A run directory: manifest, tree shards, traces, stats; resumable, never losing or repeating work.
+
+Tree shards are append-only. A problem has at most one finished record, but a failed search (a backend error) may
+be followed by later records of the same problem, its retries: the latest record of a problem is its tree.
+"""
 
 from __future__ import annotations
 
@@ -101,6 +105,18 @@ def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix[:-1]]
 
 
+def _json(obj: Any) -> Any:
+    """obj as it reads back from JSON (tuples become lists, numpy numbers plain ones)."""
+    return orjson.loads(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def _at(nested: Any, dotted: str) -> Any:
+    """The value at a dotted key of nested dicts, None where it is missing."""
+    for part in dotted.split("."):
+        nested = nested.get(part) if isinstance(nested, dict) else None
+    return nested
+
+
 def read_records(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, record) per complete line of a JSONL file of records keyed by problem_id (trees, benchmark
     rows); an unterminated last line is an unfinished write: skipped."""
@@ -154,7 +170,8 @@ class RunDir:
             raise ValueError(f"shard_size must be at least 1, got {shard_size}")
         self.path = Path(path)
         self.shard_size = shard_size
-        self.done: set[str] = set()
+        self.done: set[str] = set()  # problems not to search again (open() returns them)
+        self.failed: set[str] = set()  # problems whose latest record is a failed search
         self._lock: IO[bytes] | None = None
         self._file: IO[bytes] | None = None
         self._shard = 0
@@ -186,25 +203,32 @@ class RunDir:
         found = [(int(m[1]), p) for p in self.trees_dir.iterdir() if (m := SHARD.fullmatch(p.name))]
         return [p for _, p in sorted(found)]
 
-    def open(self, config: dict, config_hash: str, seed: int, settings: dict | None = None) -> set[str]:
-        """Create the directory or resume it; return the problem ids already finished.
+    def open(
+        self, config: dict, config_hash: str, seed: int, settings: dict | None = None, retry_failed: bool = True
+    ) -> set[str]:
+        """Create the directory or resume it; return the problem ids not to search again: those finished, and
+        those whose search failed unless `retry_failed` (their new trees supersede the failed ones).
 
-        `settings` is the part of `config` the hash covers (default: all of it); a mismatch names its keys.
+        `settings` is the part of `config` the hash covers (default: all of it); a mismatch names its keys. The
+        rest (how backends are reached, how traces are written) may change on a resume: the manifest records it.
         """
         self._settings = config if settings is None else settings
         if self._file is not None:
             raise RunDirError(f"{self.path} is already open")
-        self.done = set()
+        self.done, self.failed = set(), set()
         self._check_usable()
         self._acquire_lock()
         try:
+            self._remove_stale_temp_files()
             if self.manifest_path.exists():
-                self._resume(config_hash, seed)
+                self._resume(config, config_hash, seed)
             else:
                 self._create(config, config_hash, seed)
         except BaseException:
             self.close()
             raise
+        if not retry_failed:
+            self.done |= self.failed
         return set(self.done)
 
     def _check_usable(self) -> None:
@@ -230,6 +254,14 @@ class RunDir:
             raise RunDirError(f"{self.path} is in use by another run; wait or use a new --out") from None
         self._lock = lock
 
+    def _remove_stale_temp_files(self) -> None:
+        """Remove what AtomicFile writes before it renames (.<name>.<random>.tmp): only the lock holder writes
+        them, so any found now were left by a process that stopped before it finished."""
+        for folder in (self.path, self.traces_dir, self.trees_dir):
+            if folder.is_dir():
+                for stale in folder.glob(f".*{TMP_SUFFIX}"):
+                    stale.unlink(missing_ok=True)
+
     def _create(self, config: dict, config_hash: str, seed: int) -> None:
         manifest = {
             "config": config,
@@ -244,13 +276,22 @@ class RunDir:
         self.trees_dir.mkdir(exist_ok=True)
         self._open_shard(0, 0)
 
-    def _resume(self, config_hash: str, seed: int) -> None:
+    def _resume(self, config: dict, config_hash: str, seed: int) -> None:
         manifest = self.read_manifest()
         if manifest.get("config_hash") != config_hash or manifest.get("seed") != seed:
             raise self._config_mismatch(manifest, config_hash, seed)
         shards = self.shards()
-        counts = [self._scan(shard, last=shard == shards[-1]) for shard in shards]
-        manifest["resumed_at"] = [*manifest.get("resumed_at", []), _now()]
+        latest: dict[str, bool] = {}  # problem id -> whether its latest record is a failed search
+        counts = [self._scan(shard, shard == shards[-1], latest) for shard in shards]
+        self.failed = {problem_id for problem_id, failed in latest.items() if failed}
+        self.done = latest.keys() - self.failed
+        now = _now()
+        manifest["resumed_at"] = [*manifest.get("resumed_at", []), now]
+        new = _json(config)
+        keys = differing_keys(manifest.get("config"), new)
+        if keys:  # settings outside the hash (transport, linearize) that this resume changed from "config"
+            values = {key: _at(new, key) for key in keys}
+            manifest["config_changes"] = [*manifest.get("config_changes", []), {"at": now, "settings": values}]
         write_json_atomic(self.manifest_path, manifest)
         self.trees_dir.mkdir(exist_ok=True)
         if shards:
@@ -286,7 +327,7 @@ class RunDir:
             raise RunDirError(str(error)) from None
 
     def _config_mismatch(self, manifest: dict, config_hash: str, seed: int) -> RunDirError:
-        new = orjson.loads(orjson.dumps(self._settings, option=orjson.OPT_SERIALIZE_NUMPY))
+        new = _json(self._settings)
         keys = differing_keys(manifest.get("settings", manifest.get("config")), new)
         if manifest.get("seed") != seed and "seed" not in keys:
             keys.append("seed")
@@ -297,16 +338,18 @@ class RunDir:
             "Use a new --out directory or the same config."
         )
 
-    def _scan(self, shard: Path, last: bool) -> int:
-        """Repair an unfinished last write, check each record, collect finished ids; return the count."""
+    def _scan(self, shard: Path, last: bool, latest: dict[str, bool]) -> int:
+        """Repair an unfinished last write, check each record, note each problem's latest record in `latest`
+        (whether it failed); return the count. Only a failed search may be followed by another record."""
         if not last and has_unfinished_line(shard):
             raise RunDirError(f"{shard} ends in an unterminated line but is not the last shard")
         repair_jsonl(shard)
         count = 0
         for lineno, record in read_records(shard):
-            if record["problem_id"] in self.done:
-                raise RunDirError(f"{shard}:{lineno} repeats problem id {record['problem_id']!r}")
-            self.done.add(record["problem_id"])
+            problem_id = record["problem_id"]
+            if latest.get(problem_id) is False:
+                raise RunDirError(f"{shard}:{lineno} repeats problem id {problem_id!r}")
+            latest[problem_id] = record.get("failed") is not None
             count += 1
         return count
 
@@ -315,7 +358,8 @@ class RunDir:
         self._shard, self._count = index, count
 
     def append(self, tree: SearchTree) -> None:
-        """Write one finished tree as one line; a problem id is written at most once per directory."""
+        """Write one finished tree as one line; a problem is written once per directory, or again after a failed
+        search (the new record supersedes it)."""
         if self._file is None:
             raise RunDirError(f"{self.path} is not open; call open() first")
         if tree.problem_id in self.done:
@@ -332,6 +376,10 @@ class RunDir:
             raise
         self._count += 1
         self.done.add(tree.problem_id)
+        if tree.failed is None:
+            self.failed.discard(tree.problem_id)
+        else:
+            self.failed.add(tree.problem_id)
 
     def close(self) -> None:
         file, lock = self._file, self._lock
@@ -350,10 +398,19 @@ class RunDir:
         self.close()
 
     def iter_trees(self) -> Iterator[SearchTree]:
-        """Every finished tree, in shard order then line order."""
+        """Each problem's tree once, in one pass: the latest record of each problem, in shard order then line
+        order, except that a failed search is held back until no later record can supersede it (those that no
+        retry replaced come last)."""
+        held: dict[str, SearchTree] = {}
         for shard in self.shards():
             for _, record in read_records(shard):
-                yield SearchTree.from_dict(record)
+                tree = SearchTree.from_dict(record)
+                held.pop(tree.problem_id, None)
+                if tree.failed is None:
+                    yield tree
+                else:
+                    held[tree.problem_id] = tree
+        yield from held.values()
 
     def open_traces(self, fmt: str) -> AtomicFile:
         """traces/<fmt>.jsonl, replaced when the returned file is closed without an error."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
 from metacot.flags import flag
@@ -71,6 +72,17 @@ class VLLMPolicyConfig(SamplingConfig, VLLMEngineConfig):
 
 @dataclass
 class OpenAIPolicyConfig(SamplingConfig):
+    # How the server is reached, not what it returns: outside the config hash, so a rerun may change them. Not the
+    # tokenizer: its chat template and vocabulary make the prompts.
+    TRANSPORT: ClassVar[tuple[str, ...]] = (
+        "base_url",
+        "api_key_env",
+        "timeout",
+        "max_retries",
+        "backoff",
+        "concurrency",
+    )
+
     base_url: str = "http://127.0.0.1:8000/v1"  # the API root, as the openai client takes it (vLLM: ending in /v1)
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from metacot.backends.generate import Sampling, chat_renderer, prompt_seeds, request_seed
 from metacot.backends.models import added_bos, load_tokenizer
-from metacot.backends.server import Server
+from metacot.backends.server import ContextLengthError, Server
 from metacot.policy.base import ExpandRequest, Proposal
 from metacot.policy.config import OpenAIPolicyConfig
-from metacot.policy.llm import proposal, sampling_config, split_steps
+from metacot.policy.llm import cut_off, proposal, sampling_config, split_steps
 from metacot.policy.prompts import PromptBuilder
 from metacot.problems.base import Domain
 
 SECTION = "policy.openai"
+log = logging.getLogger(__name__)
 
 
 class OpenAIPolicy:
@@ -42,18 +44,21 @@ class OpenAIPolicy:
         self.pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="metacot-openai")
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        """Each request's proposals: n, or fewer when the server sent fewer choices (the runner counts them), or
+        n cut-off steps (dead nodes) when the server refused the prompt as longer than the model's context."""
         c = self.config
         return [
-            [self._proposal(choice) for choice in choices]
-            for choices in self._requests(requests, c.max_tokens, [self.delimiter])
+            cut_off(r.n) if choices is None else [self._proposal(choice) for choice in choices]
+            for r, choices in zip(requests, self._requests(requests, c.max_tokens, [self.delimiter]), strict=True)
         ]
 
     def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
-        """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
+        """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps; empty
+        ones for a prompt longer than the model's context."""
         delimiter = self.delimiter
         return [
-            [split_steps(choice.text, delimiter) for choice in choices]
-            for choices in self._requests(requests, self.config.rollout_max_tokens, None)
+            [[] for _ in range(r.n)] if choices is None else [split_steps(choice.text, delimiter) for choice in choices]
+            for r, choices in zip(requests, self._requests(requests, self.config.rollout_max_tokens, None), strict=True)
         ]
 
     def generate(self, prompts: list[str], sampling: Sampling) -> list[str]:
@@ -67,15 +72,18 @@ class OpenAIPolicy:
         ]
         return [choices[0].text for choices in self.pool.map(lambda call: call(), calls)]
 
-    def _requests(self, requests: list[ExpandRequest], max_tokens: int, stop: list[str] | None) -> list[list[Any]]:
-        """Each request's n choices in sample order, one HTTP request per expansion request, run concurrently.
-        Prompts are built here, not in the pool's threads: a fast tokenizer is not safe to share between threads."""
+    def _requests(
+        self, requests: list[ExpandRequest], max_tokens: int, stop: list[str] | None
+    ) -> list[list[Any] | None]:
+        """Each request's choices in sample order (None: its prompt is longer than the model's context), one HTTP
+        request per expansion request, run concurrently. Prompts are built here, not in the pool's threads: a fast
+        tokenizer is not safe to share between threads."""
         c = self.config
         calls = [
             self._call(self._without_bos(self.prompts.prompt(r)), r.n, r.seed, c.temperature, c.top_p, max_tokens, stop)
             for r in requests
         ]
-        return list(self.pool.map(lambda call: call(), calls))
+        return list(self.pool.map(_unless_too_long, calls))
 
     def _without_bos(self, prompt: str) -> str:
         """The prompt less a leading BOS that the chat template wrote: the server adds its own."""
@@ -100,7 +108,10 @@ class OpenAIPolicy:
                     stop=stop or self.server.openai.omit,
                 )
             )
-            return sorted(completion.choices, key=lambda choice: choice.index)
+            choices = sorted(completion.choices, key=lambda choice: choice.index)
+            if len(choices) < n:
+                log.warning("%s: the server sent %d choices for n = %d", SECTION, len(choices), n)
+            return choices
 
         return call
 
@@ -110,3 +121,12 @@ class OpenAIPolicy:
         tokens = len(lp.tokens) if lp is not None and lp.tokens is not None else 0
         logprob = sum(lp.token_logprobs) if lp is not None and lp.token_logprobs is not None else None
         return proposal(choice.text, tokens, logprob, choice.finish_reason, SECTION)
+
+
+def _unless_too_long(call: Callable[[], list[Any]]) -> list[Any] | None:
+    """call()'s choices, or None when the server refused the prompt as longer than the model's context."""
+    try:
+        return call()
+    except ContextLengthError as error:
+        log.info("%s", error)
+        return None

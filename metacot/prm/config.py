@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
 from metacot.flags import flag
@@ -63,6 +64,10 @@ class VLLMPRMConfig(ReadoutConfig, VLLMEngineConfig):
 
 @dataclass
 class HTTPPRMConfig(ReadoutConfig):
+    # How the server is reached, not what it returns: outside the config hash, so a rerun may change them. Not the
+    # tokenizer: its chat template and vocabulary make the prompts.
+    TRANSPORT: ClassVar[tuple[str, ...]] = ("base_url", "api_key_env", "timeout", "max_retries", "backoff")
+
     base_url: str = "http://127.0.0.1:8001"  # the server's root: /pooling is not under /v1
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"

@@ -11,6 +11,7 @@ from typing import Any
 from metacot.policy.base import ExpandRequest, Policy
 from metacot.prm.base import RewardModel, ScoreRequest
 from metacot.problems.base import Domain
+from metacot.search.breaker import BackendOutage, Breaker
 from metacot.search.expand import grow
 from metacot.search.protocol import Expand, Score, Search, SearchGen, StateKeys
 from metacot.seeding import mix, problem_seed
@@ -31,6 +32,7 @@ class RunnerStats:
     prm_requests: int = 0
     policy_time: float = 0.0
     prm_time: float = 0.0
+    missing_proposals: int = 0  # proposals asked for but not returned (a server that sent fewer choices than n)
 
     @property
     def mean_in_flight(self) -> float:
@@ -82,7 +84,11 @@ class _Job:
 
 
 class Runner:
-    """Drives one search per problem, `concurrency` at a time, and yields finished trees in problem order."""
+    """Drives one search per problem, `concurrency` at a time, and yields finished trees in problem order.
+
+    With a breaker, a run whose backend keeps failing stops: every tree finished by then is yielded (in problem
+    order, with gaps where searches were still in flight), then the breaker's BackendOutage is raised.
+    """
 
     def __init__(
         self,
@@ -93,12 +99,14 @@ class Runner:
         search_name: str,
         seed: int = 0,
         concurrency: int = 64,
+        breaker: Breaker | None = None,
     ):
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.domain, self.policy, self.prm = domain, policy, prm
         self.search, self.search_name = search, search_name
         self.seed, self.concurrency = seed, concurrency
+        self.breaker = breaker
         self.stats = RunnerStats()
 
     def run(self, problems: Iterable[Any]) -> Iterator[SearchTree]:
@@ -116,11 +124,18 @@ class Runner:
                     jobs.append(self._start(*item))
             self.stats.rounds += 1
             self.stats.in_flight += len(jobs)
-            self._expand([j for j in jobs if j.expansions])
-            self._score([j for j in jobs if j.scoring is not None])  # searches that just got children score now
+            try:
+                self._expand([j for j in jobs if j.expansions])
+                self._score([j for j in jobs if j.scoring is not None])  # searches that just got children score now
+            except BackendOutage:
+                finished.update((job.index, job.tree) for job in jobs if job.finished)
+                yield from (finished[index] for index in sorted(finished))
+                raise
             for job in jobs:
                 if job.finished:
                     finished[job.index] = job.tree
+                    if self.breaker is not None and job.tree.failed is None:
+                        self.breaker.search_ended(None)
             jobs = [j for j in jobs if not j.finished]
             while next_out in finished:
                 yield finished.pop(next_out)
@@ -167,11 +182,13 @@ class Runner:
         except Exception as error:
             self._isolate(jobs, self._expand, "policy", error)
             return
+        self._succeeded()
         self.stats.policy_time += time.perf_counter() - start
         self.stats.policy_calls += 1
         self.stats.policy_requests += len(requests)
         grown: dict[int, list[list[Node]]] = {id(job): [] for job in jobs}
         for (job, expand), props in zip(asks, proposals, strict=True):
+            self.stats.missing_proposals += max(0, expand.n - len(props))
             grown[id(job)].append(grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n]))
         for job in jobs:
             children = grown[id(job)]
@@ -192,6 +209,7 @@ class Runner:
         except Exception as error:
             self._isolate(jobs, self._score, "prm", error)
             return
+        self._succeeded()
         self.stats.prm_time += time.perf_counter() - start
         self.stats.prm_calls += 1
         self.stats.prm_requests += len(requests)
@@ -216,3 +234,9 @@ class Runner:
         log.warning("problem %s failed: %s", job.tree.problem_id, job.tree.failed)
         job.search.close()
         job.finish()
+        if self.breaker is not None:
+            self.breaker.search_ended(job.tree.failed)
+
+    def _succeeded(self) -> None:
+        if self.breaker is not None:
+            self.breaker.call_succeeded()
