@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from metacot.outputs.rundir import AtomicFile
+from metacot.outputs.files import AtomicFile
 from metacot.tree import Compute
 
 COMPUTE_FIELDS = tuple(f.name for f in dataclasses.fields(Compute))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from metacot.outputs.rundir import AtomicFile, RunDir, RunDirError, write_json_atomic
+from metacot.outputs.files import AtomicFile, write_json_atomic
+from metacot.outputs.rundir import RunDir, RunDirError
 
 __all__ = ["AtomicFile", "RunDir", "RunDirError", "write_json_atomic"]

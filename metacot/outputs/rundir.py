@@ -7,10 +7,8 @@ be followed by later records of the same problem, its retries: the latest record
 from __future__ import annotations
 
 import fcntl
-import os
 import platform
 import re
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from importlib import metadata
@@ -19,13 +17,13 @@ from typing import IO, Any
 
 import orjson
 
+from metacot.outputs.files import TMP_SUFFIX, AtomicFile, has_unfinished_line, repair_jsonl, write_json_atomic
 from metacot.problems import Domain, ProblemsConfig, make_domain
 from metacot.problems.config import move_flat_keys
 from metacot.tree import SearchTree
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-TMP_SUFFIX = ".tmp"
 SHARD = re.compile(r"trees-(\d+)\.jsonl")
 
 
@@ -40,44 +38,6 @@ _MISSING = object()
 
 class RunDirError(ValueError):
     """A run directory that cannot be used as asked; the message names the directory and what is wrong."""
-
-
-def write_json_atomic(path: str | Path, obj: Any) -> Path:
-    """Write obj as pretty, key-sorted JSON: a reader sees the old file or the new one, never a mix."""
-    data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
-    with AtomicFile(path) as f:
-        f.write(data + b"\n")
-    return Path(path)
-
-
-class AtomicFile:
-    """A file that appears at its path only when closed without an error: readers see the old or the new one."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=TMP_SUFFIX)
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
-        self._file = os.fdopen(fd, "wb")
-
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
-
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        self._file.close()
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        else:
-            os.unlink(self._tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _now() -> str:
@@ -131,35 +91,6 @@ def read_records(path: Path) -> Iterator[tuple[int, dict]]:
             if not isinstance(record, dict) or "problem_id" not in record:
                 raise RunDirError(f"{path}:{lineno} is not a record (no problem_id)")
             yield lineno, record
-
-
-def has_unfinished_line(path: Path) -> bool:
-    """Whether the file ends in an unterminated line: a write that a crash cut short."""
-    return _complete_size(path) != path.stat().st_size
-
-
-def repair_jsonl(path: Path) -> bool:
-    """Cut an unfinished last line off a JSONL file, so that appending goes on after the last complete record;
-    whether there was one."""
-    size = _complete_size(path)
-    if size == path.stat().st_size:
-        return False
-    os.truncate(path, size)
-    return True
-
-
-def _complete_size(path: Path, chunk: int = 1 << 16) -> int:
-    """The file's size up to and including its last newline."""
-    with path.open("rb") as f:
-        end = f.seek(0, os.SEEK_END)
-        while end > 0:
-            start = max(0, end - chunk)
-            f.seek(start)
-            newline = f.read(end - start).rfind(b"\n")
-            if newline >= 0:
-                return start + newline + 1
-            end = start
-    return 0
 
 
 class RunDir:
