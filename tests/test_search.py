@@ -196,18 +196,23 @@ def check_mcts_tree(tree: SearchTree, config: MCTSConfig) -> int:
     return len(sims)
 
 
+# without widening: each node is expanded once, when first selected (widening's invariants: tests/test_widening.py)
 MCTS_CASES = {
-    "exact": (MCTSConfig(simulations=48, expand_width=4), EXACT, None),
-    "noisy": (MCTSConfig(simulations=64, expand_width=3, c_puct=2.0), NOISY, None),
-    "budget": (MCTSConfig(simulations=200, budget=Budget(nodes=25), expand_width=4), NOISY, None),
-    "tight_budget": (MCTSConfig(simulations=50, budget=Budget(nodes=11), expand_width=3), NOISY, None),
-    "keep_going": (MCTSConfig(simulations=40, expand_width=4, stop_at_first_solution=False), NOISY, None),
+    "exact": (MCTSConfig(simulations=48, expand_width=4, widening=False), EXACT, None),
+    "noisy": (MCTSConfig(simulations=64, expand_width=3, c_puct=2.0, widening=False), NOISY, None),
+    "budget": (MCTSConfig(simulations=200, budget=Budget(nodes=25), expand_width=4, widening=False), NOISY, None),
+    "tight_budget": (MCTSConfig(simulations=50, budget=Budget(nodes=11), expand_width=3, widening=False), NOISY, None),
+    "keep_going": (
+        MCTSConfig(simulations=40, expand_width=4, stop_at_first_solution=False, widening=False),
+        NOISY,
+        None,
+    ),
     "prm_terminal_values": (
-        MCTSConfig(simulations=40, expand_width=5, verified_reward=False, stop_at_first_solution=False),
+        MCTSConfig(simulations=40, expand_width=5, verified_reward=False, stop_at_first_solution=False, widening=False),
         dict(policy=SymbolicPolicyConfig(mistake_rate=0.3), prm=OracleConfig(gaussian_std=0.3)),
         None,
     ),
-    "logprobs": (MCTSConfig(simulations=32, expand_width=4, c_puct=0.5), NOISY, LogprobPolicy),
+    "logprobs": (MCTSConfig(simulations=32, expand_width=4, c_puct=0.5, widening=False), NOISY, LogprobPolicy),
 }
 
 
@@ -238,8 +243,8 @@ def test_mcts_invariants_on_real_runs(case):
 
 def test_mcts_without_stop_keeps_searching_after_a_solution():
     problems = generate_problems(30, seed=5)
-    stop = MCTSConfig(simulations=40, expand_width=4)
-    go_on = MCTSConfig(simulations=40, expand_width=4, stop_at_first_solution=False)
+    stop = MCTSConfig(simulations=40, expand_width=4, widening=False)
+    go_on = MCTSConfig(simulations=40, expand_width=4, stop_at_first_solution=False, widening=False)
     stopped, _ = real_run("mcts", stop, problems, NOISY)
     continued, _ = real_run("mcts", go_on, problems, NOISY)
     longer = 0
@@ -270,7 +275,7 @@ def test_mcts_stops_at_a_solution_child_immediately():
 def test_mcts_terminal_reward_verified_or_prm(verified, expected):
     """A wrong terminal step the PRM likes: the verifier's 0 backs up, or the PRM's 0.9 when not verified."""
     policy = ScriptedPolicy({"": ["fail"]})
-    config = MCTSConfig(simulations=3, verified_reward=verified)
+    config = MCTSConfig(simulations=3, verified_reward=verified, widening=False)
     trees, _ = run_search(toy_problems(), "mcts", config, policy, TablePRM({"fail": 0.9}), ToyDomain())
     tree = trees[0]
     assert tree.trace == [ROOT, 1, 1]
@@ -296,7 +301,8 @@ def test_mcts_prefers_the_better_scored_child():
 def test_mcts_priors_are_the_softmax_of_logprobs():
     props = [Proposal("a", logprob=math.log(0.2)), Proposal("b", logprob=math.log(0.6)), Proposal("c", logprob=None)]
     policy = ScriptedPolicy({"": props[:2] + [Proposal("d", logprob=math.log(0.2))], "a": props})
-    trees, _ = run_search(toy_problems(), "mcts", MCTSConfig(simulations=3), policy, TablePRM(), ToyDomain())
+    config = MCTSConfig(simulations=3, widening=False)
+    trees, _ = run_search(toy_problems(), "mcts", config, policy, TablePRM(), ToyDomain())
     nodes = trees[0].nodes
     assert [nodes[c].prior for c in nodes[ROOT].children] == pytest.approx([0.2, 0.6, 0.2])
     expanded = [n for n in nodes[1:] if n.children]
@@ -308,7 +314,7 @@ def test_mcts_priors_are_the_softmax_of_logprobs():
 
 def test_mcts_node_budget_partial_expansion_and_stop():
     policy = ScriptedPolicy(lambda steps: [f"{len(steps)}-{k}" for k in range(3)])
-    config = MCTSConfig(simulations=100, budget=Budget(nodes=9), expand_width=3)
+    config = MCTSConfig(simulations=100, budget=Budget(nodes=9), expand_width=3, widening=False)
     trees, _ = run_search(toy_problems(), "mcts", config, policy, TablePRM(), ToyDomain())
     tree = trees[0]
     assert [n for _, _, n in policy.requests] == [3, 3, 2]
@@ -336,6 +342,8 @@ def f_of(node, config: AStarConfig) -> float:
 
 
 def check_astar_tree(tree: SearchTree, config: AStarConfig) -> None:
+    """A*'s invariants without widening (a node popped again asks for more: tests/test_widening.py)."""
+    assert not config.widening
     nodes, trace = tree.nodes, tree.trace
     assert trace[0] == ROOT
     assert len(set(trace)) == len(trace)  # each node is pushed, hence popped, once
@@ -361,14 +369,20 @@ def check_astar_tree(tree: SearchTree, config: AStarConfig) -> None:
 @pytest.mark.parametrize(
     ("config", "noise", "budget_binds"),
     [
-        (AStarConfig(budget=Budget(nodes=200), expand_width=4), NOISY, False),
-        (AStarConfig(budget=Budget(nodes=37), expand_width=5, heuristic="linear", step_cost=0.0), NOISY, True),
+        (AStarConfig(budget=Budget(nodes=200), expand_width=4, widening=False), NOISY, False),
         (
-            AStarConfig(budget=Budget(nodes=60), expand_width=3, h_weight=2.0, stop_at_first_solution=False),
+            AStarConfig(budget=Budget(nodes=37), expand_width=5, heuristic="linear", step_cost=0.0, widening=False),
+            NOISY,
+            True,
+        ),
+        (
+            AStarConfig(
+                budget=Budget(nodes=60), expand_width=3, h_weight=2.0, stop_at_first_solution=False, widening=False
+            ),
             NOISY,
             False,
         ),
-        (AStarConfig(budget=Budget(nodes=10), expand_width=4), EXACT, True),
+        (AStarConfig(budget=Budget(nodes=10), expand_width=4, widening=False), EXACT, True),
     ],
 )
 def test_astar_invariants_on_real_runs(config, noise, budget_binds):
@@ -388,7 +402,7 @@ def test_astar_invariants_on_real_runs(config, noise, budget_binds):
 @pytest.mark.parametrize("kind", ["neglog", "linear"])
 def test_astar_pops_in_nondecreasing_f_with_the_exact_oracle(kind):
     """The exact oracle makes h take two values that never drop along a path: h is consistent."""
-    config = AStarConfig(budget=Budget(nodes=150), expand_width=10, step_cost=0.1, heuristic=kind)
+    config = AStarConfig(budget=Budget(nodes=150), expand_width=10, step_cost=0.1, heuristic=kind, widening=False)
     problems = generate_problems(25, seed=3)
     trees, _ = real_run(
         "astar", config, problems, dict(policy=SymbolicPolicyConfig(mistake_rate=0.2), prm=OracleConfig())
@@ -433,7 +447,9 @@ def popped_f(config: AStarConfig, spread: float) -> tuple[list[float], SearchTre
 
 
 def test_astar_consistent_heuristic_pops_nondecreasing_f():
-    config = AStarConfig(budget=Budget(nodes=150), expand_width=5, step_cost=0.3, stop_at_first_solution=False)
+    config = AStarConfig(
+        budget=Budget(nodes=150), expand_width=5, step_cost=0.3, stop_at_first_solution=False, widening=False
+    )
     f, tree = popped_f(config, spread=1.0)
     nodes = tree.nodes
     h = {n.id: f_of(n, config) - config.step_cost * n.depth for n in nodes[1:]}
@@ -447,7 +463,9 @@ def test_astar_consistent_heuristic_pops_nondecreasing_f():
 
 def test_astar_f_order_check_can_fail_with_an_inconsistent_heuristic():
     """The check above is not vacuous: a heuristic spread over 8 step costs breaks monotone f."""
-    config = AStarConfig(budget=Budget(nodes=150), expand_width=5, step_cost=0.3, stop_at_first_solution=False)
+    config = AStarConfig(
+        budget=Budget(nodes=150), expand_width=5, step_cost=0.3, stop_at_first_solution=False, widening=False
+    )
     f, _ = popped_f(config, spread=8.0)
     assert any(a > b for a, b in zip(f, f[1:], strict=False))
 
@@ -496,10 +514,10 @@ def test_astar_tie_breaking_is_deterministic(step_cost, expected):
 def test_astar_never_pushes_zero_scored_children_with_neglog():
     policy = ScriptedPolicy({"": ["dead", "alive"], "alive": ["goal"]})
     prm = TablePRM({"dead": 0.0, "alive": 0.1, "goal": 0.1})
-    trees, _ = run_search(toy_problems(), "astar", AStarConfig(), policy, prm, ToyDomain())
+    trees, _ = run_search(toy_problems(), "astar", AStarConfig(widening=False), policy, prm, ToyDomain())
     assert [trees[0].nodes[i].step for i in trees[0].trace] == ["", "alive", "goal"]
     # with the linear heuristic a score of 0 is merely bad (h = 1) and the node is still popped
-    config = AStarConfig(heuristic="linear", step_cost=0.0, stop_at_first_solution=False)
+    config = AStarConfig(heuristic="linear", step_cost=0.0, stop_at_first_solution=False, widening=False)
     policy = ScriptedPolicy({"": ["dead", "alive"], "alive": ["goal"]})
     trees, _ = run_search(toy_problems(), "astar", config, policy, prm, ToyDomain())
     assert [trees[0].nodes[i].step for i in trees[0].trace] == ["", "alive", "goal", "dead"]
@@ -564,7 +582,7 @@ def test_runner_yields_in_problem_order_although_searches_finish_out_of_order():
 
     for concurrency in (1, 3, 64):
         finished = []
-        inner = make_search("astar", AStarConfig())
+        inner = make_search("astar", AStarConfig(widening=False))  # one pop per node: traces of known length
 
         def recording(tree, inner=inner, finished=finished):
             yield from inner(tree)
@@ -598,7 +616,9 @@ def test_runner_real_order_and_batching(search):
         assert stats.policy_requests == sum(policy.batches) == sum(t.compute.policy_calls for t in trees)
         assert stats.prm_requests == sum(prm.batches) == sum(t.compute.scored_nodes for t in trees)
         assert max(policy.batches) <= concurrency
-        assert sum(t.compute.proposals for t in trees) == sum(len(t.nodes) - 1 for t in trees)
+        # every proposal is a child or merged into one (asked again, a sloppy policy can repeat a slip)
+        merged = sum(n.duplicates for t in trees for n in t.nodes)
+        assert sum(t.compute.proposals for t in trees) == sum(len(t.nodes) - 1 for t in trees) + merged
         if concurrency == 1:
             assert stats.mean_policy_batch == 1.0
         else:
@@ -693,7 +713,8 @@ def test_all_illegal_steps_give_dead_nodes_and_the_search_finishes(search):
             assert tree.nodes[ROOT].visits == config.simulations
             assert tree.nodes[ROOT].value_sum == 0.0
         else:
-            assert tree.trace == [ROOT]  # every child scored 0: nothing worth popping
+            # every child scored 0: nothing worth popping but the root, asked again for more up to its limit
+            assert tree.trace == [ROOT] * config.max_expansions
 
 
 # --- the search tree --------------------------------------------------------------------------------
@@ -713,7 +734,8 @@ def test_tree_json_round_trip(some_trees):
         assert back.trace == tree.trace and back.compute == tree.compute and back.solved == tree.solved
         assert [n.state for n in back.nodes] == [None if n.state is None else list(n.state) for n in tree.nodes]
         assert data["solved"] == tree.solved and data["search"] == tree.search
-        assert set(data["nodes"][0]) == {
+        assert all(node.get("reexpanded", 1) > 0 for node in data["nodes"])  # written only when not 0
+        assert set(data["nodes"][0]) - {"reexpanded"} == {
             "id", "parent", "depth", "path", "step", "state", "tokens", "logprob", "finish_reason", "prior",
             "score", "visits", "value_sum", "terminal", "correct", "error", "expanded", "duplicates", "children",
         }  # fmt: skip

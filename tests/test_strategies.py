@@ -309,7 +309,8 @@ TREE = {"": ["a", "b"], "a": ["a1", "a2"], "b": ["b1", "b2"], "a/a1": ["fail-a1"
 
 
 def order_run(search: str, heuristic=None, scores=None, **kw):
-    config = (BFSConfig if search == "bfs" else DFSConfig)(heuristic=heuristic, expand_width=2, **kw)
+    """The visit order on TREE; without widening (asking again for more children: tests/test_widening.py)."""
+    config = (BFSConfig if search == "bfs" else DFSConfig)(heuristic=heuristic, expand_width=2, widening=False, **kw)
     policy = ScriptedPolicy(TREE)
     prm = TablePRM(scores or {}, default=0.5)
     trees, _ = run_search(toy_problems(), search, config, policy, prm, ToyDomain())
@@ -346,7 +347,8 @@ TRANSPOSED = {
 
 @pytest.mark.parametrize("search", ["bfs", "dfs"])
 def test_bfs_and_dfs_take_a_transposed_position_up_once(search):
-    config = (BFSConfig if search == "bfs" else DFSConfig)(expand_width=3)
+    # without widening: asked again, the scripted policy would repeat itself (merged steps, counted in duplicates)
+    config = (BFSConfig if search == "bfs" else DFSConfig)(expand_width=3, widening=False)
     policy = ScriptedPolicy(TRANSPOSED)
     problem = CountdownProblem("t", (2, 3, 5, 7), 61)
     tree = run_search([problem], search, config, policy, TablePRM())[0][0]
@@ -363,7 +365,8 @@ def test_bfs_and_dfs_take_a_transposed_position_up_once(search):
 def test_transpositions_need_the_same_position_not_the_same_numbers_in_order():
     # ToyDomain's positions are the steps taken in order: no two differ only in order, so nothing is merged
     policy = ScriptedPolicy({"": ["a", "b"], "a": ["b"], "b": ["a"]})
-    tree = run_search(toy_problems(), "bfs", BFSConfig(expand_width=2), policy, TablePRM(), ToyDomain())[0][0]
+    config = BFSConfig(expand_width=2, widening=False)
+    tree = run_search(toy_problems(), "bfs", config, policy, TablePRM(), ToyDomain())[0][0]
     assert len(tree.trace) == len(tree.nodes) == 5 and not any(n.duplicates for n in tree.nodes)
 
 

@@ -160,6 +160,12 @@ class _Auditor:
     def value(self, node_id: int) -> float | None:
         return self.tree.value_at(node_id, self.first.get(node_id, len(self.tree.trace)))
 
+    def values_before(self, node_id: int, index: int) -> list[float]:
+        """The values the search held for the node at its trace visits before position `index`, and just before
+        it."""
+        held = [self.tree.value_at(node_id, i) for i, n in enumerate(self.tree.trace[:index]) if n == node_id]
+        return [v for v in [*held, self.tree.value_at(node_id, index - 1)] if v is not None]
+
     def known_values(self, node_id: int) -> set[str]:
         """Every value the search held for the node at some time."""
         values = {self.tree.value_at(node_id, i) for i, n in enumerate(self.tree.trace) if n == node_id}
@@ -266,7 +272,10 @@ class _Auditor:
         return found
 
     def describe(self, node_id: int) -> str:
-        return self.domain.describe_state(self.problem, self.states[node_id])
+        """The node's state as recomputed; a step this rule finds wrong (taken at face value by the run's rule)
+        leaves no state, and no sentence can name one."""
+        state = self.states[node_id]
+        return "no state" if state is None else self.domain.describe_state(self.problem, state)
 
     def live(self, node_id: int) -> bool:
         """Not dead in the tree, and with a state as the domain recomputes it (a step the run's rule took at face
@@ -382,9 +391,10 @@ class _Auditor:
                 child = self.step_to(pending or [self.current], m["text"], line, exact=True)
                 if child is None:
                     return
-                if low is not None:
-                    value, nxt = self.value(self.current), self.value(child)
-                    ok = value is not None and (value < LOW or (nxt is not None and value < nxt))
+                if low is not None:  # the value held when the trace left (a node visited again held several)
+                    nxt = self.value(child)
+                    values = self.values_before(self.current, self.first.get(child, len(self.tree.trace)))
+                    ok = any(v < LOW or (nxt is not None and v < nxt) for v in values)
                     self.claim(ok, low, "leaves for low value, but its value is neither low nor below the next")
                 pending, low = [], None
                 self.arrive(child, line)

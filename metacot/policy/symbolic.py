@@ -13,7 +13,10 @@ from metacot.problems.countdown import Number, apply_step, format_move, legal_mo
 
 
 class SymbolicCountdownPolicy:
-    """Proposes distinct legal Countdown steps for a state from its move set (config.moves); needs no model."""
+    """Proposes distinct legal Countdown steps for a state from its move set (config.moves); needs no model.
+
+    Asked again for a node (widening), it proposes only steps that are not already its children: fewer, or none
+    once the legal moves are used up, which tells the search to stop asking."""
 
     domains: ClassVar[tuple[str, ...]] = ("countdown",)
 
@@ -46,7 +49,8 @@ class SymbolicCountdownPolicy:
         state = request.node.state
         if state is None or len(state) < 2:
             return []
-        moves = list(dict.fromkeys(legal_moves(state, self.config.moves)))  # equal numbers give equal moves
+        tried = {request.tree.nodes[i].step for i in request.node.children}  # asked again (widening): new steps only
+        moves = [m for m in dict.fromkeys(legal_moves(state, self.config.moves)) if format_move(m) not in tried]
         rng = random.Random(request.seed)
         moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
         texts = [format_move(m) for m in moves]

@@ -6,6 +6,11 @@ playouts is "unlikely" (0.1 with the default Beta(1, 1) prior), not "pruned"; an
 score_floor. Only a verified dead node (an illegal step, a wrong finished path) keeps its score as it is: scored 0
 (the oracle, the rollout PRM) it is never pushed.
 With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*".
+
+Re-expansion (`widening`, on by default): an expanded node goes back on the frontier as a request for more
+children, valued like one more child with the node's own value plus widen_cost per expansion so far (an unscored
+root counts as certain), up to max_expansions expansions per node; a node the policy had nothing new for is not
+asked again. A node whose children all look worse than that request is asked for more before they are tried.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ class AStarConfig(StrategyConfig):
     prior_successes: float = 1.0  # a Monte Carlo score's smoothing prior: pseudo-counts of verified completions,
     prior_failures: float = 1.0  # and of failed ones (1, 1: Laplace's rule of succession)
     score_floor: float = 0.01  # the least value any other score of a live node counts as
+    widening: bool = True
+    max_expansions: int = 4  # expansions of one node, the first included
+    widen_cost: float = 1.0  # added to a request for more children's h per expansion of the node so far
     stop_at_first_solution: bool = True
 
     def validate(self) -> None:
@@ -42,6 +50,8 @@ class AStarConfig(StrategyConfig):
         at_least("prior_successes", self.prior_successes, 0, float)
         at_least("prior_failures", self.prior_failures, 0, float)
         at_least("score_floor", self.score_floor, 0, float)
+        at_least("max_expansions", self.max_expansions, 1)
+        at_least("widen_cost", self.widen_cost, 0, float)
         if self.score_floor > 1:
             raise ValueError(f"score_floor: must be at most 1, got {self.score_floor!r}")
         one_of("heuristic", self.heuristic, HEURISTICS)
@@ -58,9 +68,10 @@ def heuristic(score: float, kind: str) -> float:
 def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
     """Pop the lowest f (ties: deeper first, then creation order), goal-test it, expand and score its children."""
     budget = config.budget
-    frontier: list[tuple[float, int, int]] = [(0.0, 0, tree.root.id)]
+    # (f, -depth, 1 for a request for more children (after the nodes of equal f and depth), node id)
+    frontier: list[tuple[float, int, int, int]] = [(0.0, 0, 0, tree.root.id)]
     while frontier:
-        _, _, node_id = heapq.heappop(frontier)
+        _, _, _, node_id = heapq.heappop(frontier)
         node = tree.nodes[node_id]
         tree.visit(node)
         if node.terminal:
@@ -72,16 +83,26 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
             return
         children = yield Expand(node, n)
         if not children:
-            continue
+            continue  # nothing (new) to propose: not asked again
         yield Score(children)
         for child in children:
             f = f_value(child, config)
             if f < math.inf:
-                heapq.heappush(frontier, (f, -child.depth, child.id))
+                heapq.heappush(frontier, (f, -child.depth, 0, child.id))
+        if config.widening and node.reexpanded + 1 < config.max_expansions:
+            heapq.heappush(frontier, (more_f_value(node, config), -node.depth - 1, 1, node.id))
 
 
 def f_value(node: Node, config: AStarConfig) -> float:
     return config.step_cost * node.depth + config.h_weight * heuristic(estimate(node, config), config.heuristic)
+
+
+def more_f_value(node: Node, config: AStarConfig) -> float:
+    """f of a request for more children of node: one more child with the node's value (an unscored node, the
+    root, counts as certain), plus widen_cost for each expansion of the node so far."""
+    value = 1.0 if node.score is None else estimate(node, config)
+    h = heuristic(value, config.heuristic) + config.widen_cost * (node.reexpanded + 1)
+    return config.step_cost * (node.depth + 1) + config.h_weight * h
 
 
 def estimate(node: Node, config: AStarConfig) -> float:

@@ -13,6 +13,11 @@ Transpositions are merged: a node whose position (the domain's state_key, asked 
 taken up in this search, reached by other steps ([25, 16, 6] by "25 - 19 = 6" or after "21 - 16 = 5" in the other
 order), is not taken up again: it stays in the tree unvisited and counts in the `duplicates` of the node that took
 the position up. Terminal nodes are never merged (each is its own answer, checked where it is taken up).
+
+Re-expansion (`widening`, on by default): an expanded node goes back on the frontier as a request for more
+children, taken up after its children (DFS: after their whole subtrees, so when they all came to nothing; BFS: after
+they were taken up), up to max_expansions expansions per node; a node the policy had nothing new for is not asked
+again.
 """
 
 from __future__ import annotations
@@ -35,10 +40,13 @@ class BFSConfig(StrategyConfig):
     expand_width: int = flag("children proposed per expansion", 8)
     heuristic: str | None = None  # None or "none": the policy's order; "prm": children by PRM score, best first
     stop_at_first_solution: bool = True
+    widening: bool = True
+    max_expansions: int = 4  # expansions of one node, the first included
 
     def validate(self) -> None:
         super().validate()
         at_least("expand_width", self.expand_width, 1)
+        at_least("max_expansions", self.max_expansions, 1)
         one_of("heuristic", self.heuristic, HEURISTICS)
 
 
@@ -60,12 +68,12 @@ def dfs(tree: SearchTree, config: DFSConfig) -> SearchGen:
 def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen:
     budget = config.budget
     scored = config.heuristic == "prm"
-    frontier: deque[Node] = deque([tree.root])
+    frontier: deque[tuple[Node, bool]] = deque([(tree.root, False)])  # (node, a request for more of its children)
     keys: dict[int, Hashable | None] = {tree.root.id: (yield StateKeys([tree.root]))[0]}  # node id -> position
     taken: dict[Hashable, Node] = {}  # position -> the node that took it up
     while frontier:
-        node = frontier.pop() if depth_first else frontier.popleft()
-        key = None if node.terminal else keys[node.id]
+        node, more = frontier.pop() if depth_first else frontier.popleft()
+        key = None if node.terminal or more else keys[node.id]
         if key is not None and key in taken:
             taken[key].duplicates += 1  # a transposition, merged into the node that took the position up
             continue
@@ -87,4 +95,6 @@ def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen
         if scored and children:
             yield Score(children)
             children = sorted(children, key=lambda c: (-(c.score or 0.0), c.id))
-        frontier.extend(reversed(children) if depth_first else children)
+        again = [(node, True)] if children and config.widening and node.reexpanded + 1 < config.max_expansions else []
+        entries = [(c, False) for c in children]
+        frontier.extend([*again, *reversed(entries)] if depth_first else [*entries, *again])

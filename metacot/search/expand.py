@@ -14,7 +14,10 @@ TRUNCATED = "the step was cut off at the token limit"
 def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: list[Proposal]) -> list[Node]:
     """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
     nodes; a terminal step is correct only when its whole path verifies. A step identical to a sibling's is merged
-    into it (counted in its `duplicates`), not searched twice."""
+    into it (counted in its `duplicates`), not searched twice. Expanding a node again (widening) counts in its
+    `reexpanded`."""
+    if node.expanded:
+        node.reexpanded += 1
     node.expanded = True
     compute = tree.compute
     compute.policy_calls += 1

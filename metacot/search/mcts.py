@@ -5,6 +5,11 @@ sqrt(N) / (1 + N(c))) or "uct" (UCB1, blind to the policy's probabilities, the M
 likelihoods are skewed: Q + c_uct * sqrt(ln(N + 1) / (1 + N(c)))). Q of a child never visited (`q_init`): "value",
 its value (the verifier's 1/0 where known, else its PRM score), or "zero". The backup is the incremental mean: Q is
 the mean of the values backed up through the node (value_sum / visits).
+
+Progressive widening (`widening`, on by default): after its first expansion (expand_width children) a node may
+hold up to ceil(widen_c * N^widen_alpha) children, N its visits; when the rule allows more than it has, selection
+stops there and asks the policy for more children of that node instead of descending. A node whose policy had
+nothing new to propose is not asked again.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ Q_INITS = ("value", "zero")
 
 @dataclass
 class MCTSConfig(StrategyConfig):
-    simulations: int = flag("MCTS simulations per problem", 64)
+    simulations: int = flag("MCTS simulations per problem", 300)
     expand_width: int = flag("children proposed per expansion", 8)
     selection: str = "puct"  # "puct" | "uct"
     c_puct: float = 1.0
     c_uct: float = 1.0
     q_init: str = "value"  # Q of an unvisited child: "value" (its value) | "zero"
+    widening: bool = True
+    widen_c: float = 8.0  # with the default expand_width: 8 children at the first visit, 12 at 2, 24 at 9
+    widen_alpha: float = 0.5
     verified_reward: bool = True  # back up 1/0 from the verifier at terminal nodes instead of their PRM score
     stop_at_first_solution: bool = True
 
@@ -41,6 +49,8 @@ class MCTSConfig(StrategyConfig):
         at_least("c_uct", self.c_uct, 0, float)
         one_of("selection", self.selection, SELECTIONS)
         one_of("q_init", self.q_init, Q_INITS)
+        at_least("widen_c", self.widen_c, 0, float)
+        at_least("widen_alpha", self.widen_alpha, 0, float)
 
     def matched(self, target: ComputeTarget) -> MCTSConfig:
         """Simulations so generous that the budget binds first (unless the tree is exhausted)."""
@@ -55,22 +65,27 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
 
     Each visit's value (the node's Q after the backup) goes into tree.trace_values, for traces to state."""
     budget = config.budget
+    spent: set[int] = set()  # nodes the policy had nothing new for
     for _ in range(config.simulations):
-        path = select(tree, config)
+        path = select(tree, config, spent)
         leaf = path[-1]
-        if leaf.terminal or leaf.expanded:  # terminal, dead, or expanded with nothing to propose
+        widen = may_widen(leaf, config, spent)
+        if (leaf.terminal or leaf.expanded) and not widen:  # terminal, dead, or expanded with nothing to propose
             tree.visit(leaf)
             value = leaf_value(leaf, config)
         else:
-            n = budget.room(tree.compute, config.expand_width)
+            want = widen_limit(leaf, config) - len(leaf.children) if widen else config.expand_width
+            n = budget.room(tree.compute, min(want, config.expand_width))
             if n == 0:
                 return
             tree.visit(leaf)
             children = yield Expand(leaf, n)
-            set_priors(children)
+            if widen and not children:
+                spent.add(leaf.id)
+            set_priors([tree.nodes[i] for i in leaf.children])
             if children:
                 yield Score(children)
-            value = max((leaf_value(c, config) for c in children), default=0.0)
+            value = max((leaf_value(c, config) for c in children), default=_q(leaf) if widen else 0.0)
             solution = next((c for c in children if c.correct), None)
             if solution is not None and config.stop_at_first_solution:
                 tree.visit(solution)
@@ -83,15 +98,32 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
             return
 
 
-def select(tree: SearchTree, config: MCTSConfig) -> list[Node]:
-    """Descend from the root, by the configured selection rule, to a node without children."""
+def select(tree: SearchTree, config: MCTSConfig, spent: set[int] | None = None) -> list[Node]:
+    """Descend from the root, by the configured selection rule, to a node without children or one that may widen."""
     nodes = tree.nodes
     node = tree.root
     path = [node]
-    while node.children:
+    while node.children and not may_widen(node, config, spent or set()):
         node = max((nodes[i] for i in node.children), key=lambda c: selection_score(node, c, config))  # first wins
         path.append(node)
     return path
+
+
+def widen_limit(node: Node, config: MCTSConfig) -> int:
+    """The most children the widening rule lets the node hold: ceil(widen_c * N^widen_alpha)."""
+    return math.ceil(config.widen_c * node.visits**config.widen_alpha)
+
+
+def may_widen(node: Node, config: MCTSConfig, spent: set[int]) -> bool:
+    """Whether to ask for more children of an expanded node now: widening is on, the node is live, the policy
+    still had something new last time, and the rule allows more children than it has."""
+    return (
+        config.widening
+        and node.expanded
+        and not node.terminal
+        and node.id not in spent
+        and len(node.children) < widen_limit(node, config)
+    )
 
 
 def selection_score(parent: Node, child: Node, config: MCTSConfig) -> float:

@@ -83,6 +83,13 @@ class _Job:
         self.tree.compute.wall_time = time.perf_counter() - self.started
 
 
+def expansion_seed(seed: int, node: Node) -> int:
+    """The policy's seed for the next expansion of a node: the k-th expansion (widening) mixes in k, so it can
+    propose new steps; the first keeps the seed it always had."""
+    k = node.reexpanded + 1 if node.expanded else 0
+    return mix(seed, node.id, 0, k) if k else mix(seed, node.id, 0)
+
+
 class Runner:
     """Drives one search per problem, `concurrency` at a time, and yields finished trees in problem order.
 
@@ -173,7 +180,7 @@ class Runner:
             return
         asks = [(job, expand) for job in jobs for expand in job.expansions]
         requests = [
-            ExpandRequest(problem=job.problem, tree=job.tree, node=e.node, n=e.n, seed=mix(job.seed, e.node.id, 0))
+            ExpandRequest(problem=job.problem, tree=job.tree, node=e.node, n=e.n, seed=expansion_seed(job.seed, e.node))
             for job, e in asks
         ]
         start = time.perf_counter()

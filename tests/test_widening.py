@@ -1,0 +1,281 @@
+"""Re-expansion (widening): MCTS's progressive-widening rule, A*/BFS/DFS's requests for more children, new seeds for
+new expansions, a policy that runs out of steps, and `widening = false` giving the trees of the search without it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import orjson
+import pytest
+from conftest import TablePRM, ToyDomain, run_search, toy_problems
+
+from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfig
+from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
+from metacot.problems.countdown import CountdownProblem, generate_problems, legal_moves
+from metacot.search import AStarConfig, BFSConfig, Budget, DFSConfig, MCTSConfig
+from metacot.search.runner import expansion_seed
+from metacot.seeding import mix
+from metacot.tree import ROOT, Node, SearchTree
+
+NOISY = dict(policy=SymbolicPolicyConfig(mistake_rate=0.2), prm=OracleConfig(flip_prob=0.2))
+
+
+@dataclass
+class Ask:
+    """One request to the policy, as the search made it."""
+
+    node: int
+    visits: int  # the node's visits when asked (MCTS: before this simulation's backup)
+    children: int  # children it held before
+    first: bool  # its first expansion
+    n: int
+    seed: int
+    answered: int = 0  # proposals returned
+
+
+@dataclass
+class Recording:
+    """Wraps a policy and records every request (per problem)."""
+
+    inner: object
+    asks: dict[str, list[Ask]] = field(default_factory=lambda: defaultdict(list))
+
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        out = self.inner.propose(requests)  # type: ignore[attr-defined]
+        for r, props in zip(requests, out, strict=True):
+            node = r.node
+            ask = Ask(node.id, node.visits, len(node.children), not node.expanded, r.n, r.seed, len(props))
+            self.asks[r.tree.problem_id].append(ask)
+        return out
+
+
+def countdown_run(search, config, problems, noise=NOISY, seed=0):
+    policy = Recording(SymbolicCountdownPolicy(noise["policy"]))
+    trees, _ = run_search(problems, search, config, policy, CountdownOraclePRM(noise["prm"]), seed=seed)
+    return trees, policy.asks
+
+
+def by_node(asks: list[Ask]) -> dict[int, list[Ask]]:
+    grouped: dict[int, list[Ask]] = defaultdict(list)
+    for ask in asks:
+        grouped[ask.node].append(ask)
+    return grouped
+
+
+# --- MCTS: progressive widening --------------------------------------------------------------------------------
+
+
+def test_mcts_children_stay_within_the_widening_rule_and_grow_only_when_it_allows():
+    config = MCTSConfig(simulations=120, expand_width=3, widen_c=2.0, widen_alpha=0.5, stop_at_first_solution=False)
+    trees, asks = countdown_run("mcts", config, generate_problems(20, seed=1))
+
+    def limit(visits: int) -> int:
+        return math.ceil(config.widen_c * visits**config.widen_alpha)
+
+    widened = 0
+    for tree in trees:
+        for node in tree.nodes:  # the bound on the saved tree: the first expansion's width, then the rule
+            assert len(node.children) <= max(config.expand_width, limit(node.visits)), node
+        for ask in asks[tree.problem_id]:
+            if ask.first:
+                assert ask.children == 0 and ask.n <= config.expand_width
+                continue
+            widened += 1
+            # visits before this simulation's backup, as the rule saw them
+            assert ask.children < limit(ask.visits)  # asked only when the rule allows more children
+            assert ask.children + ask.n <= limit(ask.visits) and ask.n <= config.expand_width
+        for node_asks in by_node(asks[tree.problem_id]).values():  # never asked again after nothing new
+            assert all(a.answered > 0 for a in node_asks[:-1])
+        assert sum(n.reexpanded for n in tree.nodes) == sum(not a.first for a in asks[tree.problem_id])
+    assert widened > len(trees)
+
+
+def test_mcts_widening_adds_children_beyond_the_first_expansion():
+    config = MCTSConfig(simulations=200, stop_at_first_solution=False)
+    trees, _ = countdown_run("mcts", config, generate_problems(5, seed=3))
+    for tree in trees:
+        assert len(tree.root.children) > config.expand_width
+        assert tree.root.reexpanded > 0
+    off, _ = countdown_run("mcts", MCTSConfig(simulations=200, stop_at_first_solution=False, widening=False),
+                           generate_problems(5, seed=3))  # fmt: skip
+    assert all(len(t.root.children) == 8 and t.root.reexpanded == 0 for t in off)
+
+
+# --- seeds -----------------------------------------------------------------------------------------------------
+
+
+def test_the_kth_expansion_gets_its_own_seed_and_the_first_keeps_the_old_one():
+    node = Node(id=5, parent=ROOT, depth=1, path="0.0")
+    seeds = [expansion_seed(7, node)]
+    assert seeds[0] == mix(7, 5, 0)  # a first expansion: the seed it had before widening
+    node.expanded = True
+    for _ in range(4):
+        seeds.append(expansion_seed(7, node))
+        node.reexpanded += 1
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_re_expansion_seeds_differ_in_real_runs():
+    for search, config in [
+        ("mcts", MCTSConfig(simulations=120, stop_at_first_solution=False)),
+        ("astar", AStarConfig(budget=Budget(nodes=200), stop_at_first_solution=False)),
+    ]:
+        _, asks = countdown_run(search, config, generate_problems(10, seed=2))
+        again = 0
+        for problem_asks in asks.values():
+            for node_asks in by_node(problem_asks).values():
+                assert len({a.seed for a in node_asks}) == len(node_asks)
+                again += len(node_asks) > 1
+        assert again > 0, search
+
+
+# --- a policy with nothing new ---------------------------------------------------------------------------------
+
+
+def tree_with_children(problem: CountdownProblem, steps: list[str]) -> SearchTree:
+    tree = SearchTree.with_root(problem.id, {}, problem.numbers)
+    for step in steps:
+        tree.add_child(tree.root, step)
+    tree.root.expanded = True
+    return tree
+
+
+def test_the_symbolic_policy_proposes_only_new_steps_then_nothing():
+    problem = CountdownProblem("t", (2, 3, 5), 1000)
+    policy = SymbolicCountdownPolicy()
+    tree = tree_with_children(problem, [])
+    every = {p.text for p in policy.propose([ExpandRequest(problem, tree, tree.root, seed=1, n=100)])[0]}
+    assert len(every) == len(set(legal_moves(problem.numbers, policy.config.moves)))
+    some = sorted(every)[:4]
+    tree = tree_with_children(problem, some)
+    rest = {p.text for p in policy.propose([ExpandRequest(problem, tree, tree.root, seed=2, n=100)])[0]}
+    assert rest == every - set(some)
+    tree = tree_with_children(problem, sorted(every))
+    assert policy.propose([ExpandRequest(problem, tree, tree.root, seed=3, n=100)]) == [[]]
+
+
+CONFIGS = {
+    "mcts": MCTSConfig(simulations=400, stop_at_first_solution=False),
+    "astar": AStarConfig(budget=Budget(nodes=400), max_expansions=50, stop_at_first_solution=False),
+    "bfs": BFSConfig(budget=Budget(nodes=400), max_expansions=50, stop_at_first_solution=False),
+    "dfs": DFSConfig(budget=Budget(nodes=400), max_expansions=50, stop_at_first_solution=False),
+}
+
+
+@pytest.mark.parametrize("search", sorted(CONFIGS))
+def test_the_search_stops_asking_once_the_legal_moves_are_used_up(search):
+    """Three numbers and an unreachable target: the root's every legal step is tried, then asked no more."""
+    problem = CountdownProblem("t", (2, 3, 5), 1000)
+    exact = dict(policy=SymbolicPolicyConfig(), prm=OracleConfig())
+    trees, asks = countdown_run(search, CONFIGS[search], [problem], exact)
+    tree = trees[0]
+    moves = set(legal_moves(problem.numbers, SymbolicPolicyConfig().moves))
+    root_asks = by_node(asks["t"])[ROOT]
+    assert len(tree.root.children) == len(moves)
+    assert root_asks[-1].answered == 0  # it said it had nothing new...
+    assert all(a.answered > 0 for a in root_asks[:-1])  # ...once, and was never asked again
+    for node_asks in by_node(asks["t"]).values():
+        assert all(a.answered > 0 for a in node_asks[:-1])
+
+
+# --- A*, BFS, DFS: requests for more, up to max_expansions ---------------------------------------------------------
+
+
+class FreshPolicy:
+    """New steps on every request: ordinary steps down to depth 2, then failed finished paths."""
+
+    def __init__(self):
+        self.asked: dict[int, int] = defaultdict(int)
+
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        out = []
+        for r in requests:
+            self.asked[r.node.id] += 1
+            kind = "fail" if r.node.depth >= 2 else "s"
+            first = len(r.node.children)
+            out.append([Proposal(f"{kind}{r.node.id}-{first + i}", tokens=1) for i in range(r.n)])
+        return out
+
+
+@pytest.mark.parametrize("search", ["astar", "bfs", "dfs"])
+def test_a_node_is_asked_again_up_to_max_expansions(search):
+    cls = {"astar": AStarConfig, "bfs": BFSConfig, "dfs": DFSConfig}[search]
+    config = cls(budget=Budget(nodes=500), expand_width=2, max_expansions=3)
+    policy = FreshPolicy()
+    tree = run_search(toy_problems(), search, config, policy, TablePRM(), ToyDomain())[0][0]
+    assert max(policy.asked.values()) == config.max_expansions == policy.asked[ROOT]
+    for node in tree.nodes:
+        assert policy.asked.get(node.id, 0) == (node.reexpanded + 1 if node.expanded else 0)
+    assert len(tree.root.children) == config.expand_width * config.max_expansions
+    off = cls(budget=Budget(nodes=500), expand_width=2, widening=False)
+    policy = FreshPolicy()
+    tree = run_search(toy_problems(), search, off, policy, TablePRM(), ToyDomain())[0][0]
+    assert set(policy.asked.values()) == {1} and len(tree.root.children) == 2
+
+
+def test_dfs_asks_for_more_only_after_the_children_came_to_nothing():
+    config = DFSConfig(expand_width=2, max_expansions=2)
+    policy = FreshPolicy()
+    tree = run_search(toy_problems(), "dfs", config, policy, TablePRM(), ToyDomain())[0][0]
+    first_again = tree.trace.index(ROOT, 1)  # the root popped again: a request for more
+    first_children = tree.root.children[: config.expand_width]
+    below = [i for i in tree.trace[:first_again] if i != ROOT]
+    assert all(any(a in first_children for a in tree.path_to(i)) for i in below)
+    assert len(set(below)) == sum(1 for n in tree.nodes if n.id in below)  # their subtrees were searched first
+    assert all(tree.nodes[i].depth <= 3 for i in below)
+
+
+def test_astar_asks_for_more_of_a_node_when_its_children_look_worse():
+    """A request for more is valued like one more child with the node's value plus widen_cost per expansion."""
+    prm = TablePRM(fn=lambda steps: 0.9 if len(steps) == 1 and steps[0].endswith("-0") else 0.01)
+    config = AStarConfig(budget=Budget(nodes=40), expand_width=2, step_cost=0.0, widen_cost=1.0)
+    tree = run_search(toy_problems(), "astar", config, FreshPolicy(), prm, ToyDomain())[0][0]
+    # root (f 0), s0-0 (h 0.105), then the root asked again (h 0 + 1.0), before s0-0's request for more (0.105 + 1)
+    # and every poor child (h 4.6)
+    assert tree.trace[:4] == [ROOT, 1, ROOT, 1]
+    assert tree.root.reexpanded > 0
+
+
+# --- widening off: the trees of the search without it ----------------------------------------------------------
+
+# sha256 (first 16 hex digits) of the trees of 12 noisy Countdown problems (generate_problems(12, seed=2), policy
+# mistake_rate 0.2, oracle flip_prob 0.2, run seed 1), made by the code before widening (commit 975cd42) with its
+# defaults (MCTS: 64 simulations).
+BEFORE_WIDENING = {
+    "mcts": "fe6c2cf9dfbb84d0",
+    "astar": "746045ab03afa317",
+    "bfs": "11c70c7aba1e04ac",
+    "dfs": "7a0f1eb14d8cfe34",
+}
+OFF = {
+    "mcts": MCTSConfig(simulations=64, widening=False),
+    "astar": AStarConfig(widening=False),
+    "bfs": BFSConfig(widening=False),
+    "dfs": DFSConfig(widening=False),
+}
+
+
+def digest(trees: list[SearchTree]) -> str:
+    dicts = []
+    for tree in trees:
+        data = tree.to_dict()
+        data["compute"]["wall_time"] = 0.0
+        dicts.append(data)
+    return hashlib.sha256(orjson.dumps(dicts)).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("search", sorted(OFF))
+def test_widening_off_gives_the_trees_of_the_search_before_widening(search):
+    policy = SymbolicCountdownPolicy(NOISY["policy"])
+    prm = CountdownOraclePRM(NOISY["prm"])
+    problems = generate_problems(12, seed=2)
+    trees, _ = run_search(problems, search, OFF[search], policy, prm, seed=1, concurrency=8)
+    assert digest(trees) == BEFORE_WIDENING[search]
+    on = dataclasses.replace(OFF[search], widening=True)
+    widened, _ = run_search(problems, search, on, policy, prm, seed=1, concurrency=8)
+    assert digest(widened) != BEFORE_WIDENING[search]  # the check can fail
