@@ -97,7 +97,7 @@ class DeadPolicy(SymbolicCountdownPolicy):
 
 def breaker_run(policy, problems, **settings):
     breaker = Breaker(RunConfig(**settings))
-    search = make_search("mcts", MCTSConfig(simulations=8))
+    search = make_search("mcts", MCTSConfig(simulations=8, widening=False))  # the order of calls is the point
     runner = Runner(CountdownDomain(), policy, CountdownOraclePRM(), search, "mcts", concurrency=4, breaker=breaker)
     trees = []
     with pytest.raises(BackendOutage) as stop:
