@@ -19,6 +19,8 @@ class SymbolicCountdownPolicy:
     once the legal moves are used up, which tells the search to stop asking."""
 
     domains: ClassVar[tuple[str, ...]] = ("countdown",)
+    # It knows every legal step, so fewer proposals than asked for means there are no more, not a short reply.
+    enumerates: ClassVar[bool] = True
 
     def __init__(self, config: SymbolicPolicyConfig | None = None, domain: Domain | None = None):
         # `domain` is part of every policy's signature; this policy knows its one domain's rules itself

@@ -32,7 +32,8 @@ class RunnerStats:
     prm_requests: int = 0
     policy_time: float = 0.0
     prm_time: float = 0.0
-    missing_proposals: int = 0  # proposals asked for but not returned (a server that sent fewer choices than n)
+    missing_proposals: int = 0  # proposals asked for but not returned (a server that sent fewer choices than n);
+    # not counted for a policy that enumerates its steps (`enumerates = True`), which has no more to give
 
     @property
     def mean_in_flight(self) -> float:
@@ -111,6 +112,8 @@ class Runner:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.domain, self.policy, self.prm = domain, policy, prm
+        # A policy that enumerates its steps proposes fewer when there are no more: only the others' are missing.
+        self.policy_enumerates = bool(getattr(policy, "enumerates", False))
         self.search, self.search_name = search, search_name
         self.seed, self.concurrency = seed, concurrency
         self.breaker = breaker
@@ -195,7 +198,8 @@ class Runner:
         self.stats.policy_requests += len(requests)
         grown: dict[int, list[list[Node]]] = {id(job): [] for job in jobs}
         for (job, expand), props in zip(asks, proposals, strict=True):
-            self.stats.missing_proposals += max(0, expand.n - len(props))
+            if not self.policy_enumerates:
+                self.stats.missing_proposals += max(0, expand.n - len(props))
             grown[id(job)].append(grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n]))
         for job in jobs:
             children = grown[id(job)]
