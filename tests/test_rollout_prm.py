@@ -102,9 +102,12 @@ def test_a_monte_carlo_score_carries_its_counts_on_the_node_and_astar_never_prun
     assert dead.rollouts is None and scores[1] == 0.0  # known dead: no playouts, no counts
     config = AStarConfig()
     live.score, live.successes = 0.0, 0  # 0 of 6 playouts: unlikely, not impossible
-    assert estimate(live, config) == pytest.approx(1 / 8) and f_value(live, config) < math.inf
+    assert estimate(live, config) == pytest.approx(1 / 8) and f_value(live, estimate(live, config), config) < math.inf
+    # smoothed toward the parent's estimate: 0 of 6 weighs more under a parent whose playouts failed too
+    assert estimate(live, config, parent=0.1) == pytest.approx(0.2 / 8)
+    assert estimate(live, config, parent=0.9) == pytest.approx(1.8 / 8)
     dead.score = 0.0
-    assert f_value(dead, config) == math.inf  # a verified dead step may still be pruned
+    assert f_value(dead, estimate(dead, config), config) == math.inf  # a verified dead step may still be pruned
     unscored = requests[0].tree.add_child(live, "x", state=(1, 2))  # a live node whose score is no count
     unscored.score = 0.0
     assert estimate(unscored, config) == config.score_floor

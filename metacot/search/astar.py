@@ -1,10 +1,13 @@
 """A* over reasoning steps: f = g + h, g the path cost, h derived from the node's estimated value.
 
 The estimate never turns "no evidence" into "impossible": a Monte Carlo score (the rollout PRM's successes out of
-rollouts) is smoothed, (successes + prior_successes) / (rollouts + prior_successes + prior_failures), so 0 of 8
-playouts is "unlikely" (0.1 with the default Beta(1, 1) prior), not "pruned"; any other score is floored at
-score_floor. Only a verified dead node (an illegal step, a wrong finished path) keeps its score as it is: scored 0
-(the oracle, the rollout PRM) it is never pushed.
+rollouts) is smoothed toward its parent's estimate, (successes + k * parent) / (rollouts + k) with
+k = prior_successes + prior_failures (a child of the unscored root: toward prior_successes / k, Laplace's rule with
+the default 1, 1), so 0 of 8 playouts is "unlikely", not "pruned". The parent is the prior because a node's value is
+the mean of its children's under the playout policy: 0 of 8 at a node whose parent's playouts also failed is
+stronger evidence than 0 of 8 under a promising parent, and it sinks below the parent's request for more children.
+Any other score is floored at score_floor. Only a verified dead node (an illegal step, a wrong finished path) keeps
+its score as it is: scored 0 (the oracle, the rollout PRM) it is never pushed.
 With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*".
 
 Re-expansion (`widening`, on by default): an expanded node goes back on the frontier as a request for more
@@ -34,8 +37,8 @@ class AStarConfig(StrategyConfig):
     step_cost: float = 0.1  # g = step_cost * depth; 0 gives best-first by value (the Meta-CoT paper's "A*")
     heuristic: str = "neglog"  # h from the PRM score: "neglog": -log(score), "linear": 1 - score
     h_weight: float = 1.0
-    prior_successes: float = 1.0  # a Monte Carlo score's smoothing prior: pseudo-counts of verified completions,
-    prior_failures: float = 1.0  # and of failed ones (1, 1: Laplace's rule of succession)
+    prior_successes: float = 1.0  # a Monte Carlo score's smoothing prior: k = prior_successes + prior_failures
+    prior_failures: float = 1.0  # pseudo-counts at the parent's estimate (root's children: at prior_successes / k)
     score_floor: float = 0.01  # the least value any other score of a live node counts as
     widening: bool = True
     max_expansions: int = 4  # expansions of one node, the first included
@@ -70,6 +73,7 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
     budget = config.budget
     # (f, -depth, 1 for a request for more children (after the nodes of equal f and depth), node id)
     frontier: list[tuple[float, int, int, int]] = [(0.0, 0, 0, tree.root.id)]
+    values: dict[int, float] = {}  # node id -> its estimate, for scored nodes
     while frontier:
         _, _, _, node_id = heapq.heappop(frontier)
         node = tree.nodes[node_id]
@@ -86,31 +90,36 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
             continue  # nothing (new) to propose: not asked again
         yield Score(children)
         for child in children:
-            f = f_value(child, config)
+            values[child.id] = estimate(child, config, values.get(node.id))
+            f = f_value(child, values[child.id], config)
             if f < math.inf:
                 heapq.heappush(frontier, (f, -child.depth, 0, child.id))
         if config.widening and node.reexpanded + 1 < config.max_expansions:
-            heapq.heappush(frontier, (more_f_value(node, config), -node.depth - 1, 1, node.id))
+            heapq.heappush(frontier, (more_f_value(node, values.get(node.id), config), -node.depth - 1, 1, node.id))
 
 
-def f_value(node: Node, config: AStarConfig) -> float:
-    return config.step_cost * node.depth + config.h_weight * heuristic(estimate(node, config), config.heuristic)
+def f_value(node: Node, value: float, config: AStarConfig) -> float:
+    """f of a node whose estimated value is value."""
+    return config.step_cost * node.depth + config.h_weight * heuristic(value, config.heuristic)
 
 
-def more_f_value(node: Node, config: AStarConfig) -> float:
-    """f of a request for more children of node: one more child with the node's value (an unscored node, the
-    root, counts as certain), plus widen_cost for each expansion of the node so far."""
-    value = 1.0 if node.score is None else estimate(node, config)
-    h = heuristic(value, config.heuristic) + config.widen_cost * (node.reexpanded + 1)
+def more_f_value(node: Node, value: float | None, config: AStarConfig) -> float:
+    """f of a request for more children of node: one more child with the node's value (None: an unscored node,
+    the root, counts as certain), plus widen_cost for each expansion of the node so far."""
+    h = heuristic(1.0 if value is None else value, config.heuristic) + config.widen_cost * (node.reexpanded + 1)
     return config.step_cost * (node.depth + 1) + config.h_weight * h
 
 
-def estimate(node: Node, config: AStarConfig) -> float:
-    """The node's value for h: a Monte Carlo score smoothed by its counts; any other score of a node that is not
-    dead floored at score_floor (positive for every live node); a dead node's score as it is (0 prunes it)."""
+def estimate(node: Node, config: AStarConfig, parent: float | None = None) -> float:
+    """The node's value for h: a Monte Carlo score smoothed toward its parent's estimate (None: an unscored parent,
+    toward prior_successes / k); any other score of a node that is not dead floored at score_floor (positive for
+    every live node); a dead node's score as it is (0 prunes it)."""
     if node.dead:
         return node.score or 0.0
     if node.rollouts is not None and node.successes is not None:
-        a, b = config.prior_successes, config.prior_failures
-        return (node.successes + a) / (node.rollouts + a + b) if node.rollouts + a + b > 0 else 0.0
+        k = config.prior_successes + config.prior_failures
+        if node.rollouts + k == 0:
+            return 0.0
+        mean = parent if parent is not None else config.prior_successes / k if k > 0 else 0.0
+        return (node.successes + k * mean) / (node.rollouts + k)
     return max(node.score or 0.0, config.score_floor)
