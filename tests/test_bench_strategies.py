@@ -12,7 +12,7 @@ import pytest
 from metacot.bench.plots import BUDGET_PLOT, NOISE_PLOT
 from metacot.bench.settings import BenchError, BenchSettings, StrategySpec
 from metacot.bench.strategies import MANIFEST, RESULTS, TABLE, bench_strategies, strategy_config
-from metacot.bench.tables import wilson
+from metacot.bench.tables import first_budget_reaching, perfect_oracle, wilson
 from metacot.cli import main
 from metacot.search import Budget
 
@@ -205,3 +205,16 @@ def test_cli_bench_strategies(tmp_path, capsys):
         main([*args, "--budgets", "x"])
     assert exit.value.code == 2
     assert main(["bench", "strategies", "--out", str(out), "--strategies", "nope", "--no-progress"]) == 2
+
+
+def test_the_perfect_oracle_section_gives_the_first_budget_reaching_95_percent():
+    entry = {"unit": "nodes", "noise": 0.0}
+    summary = [
+        {**entry, "strategy": "a", "budget": b, "solve_rate": rate} for b, rate in ((10, 0.5), (20, 0.95), (40, 1.0))
+    ] + [{**entry, "strategy": "b", "budget": b, "solve_rate": 0.9} for b in (10, 20, 40)]
+    assert first_budget_reaching(summary, "a", 0.95) == 20
+    assert first_budget_reaching(summary, "b", 0.95) is None
+    lines = perfect_oracle(summary, "nodes")
+    assert lines[0].startswith("## Perfect oracle")
+    assert "| a | 50.0 | 95.0 | 100.0 | 20 |" in lines
+    assert "| b | 90.0 | 90.0 | 90.0 | not in the grid |" in lines

@@ -77,6 +77,32 @@ def pivot(summary: list[dict], rows_key: str, cols_key: str, fixed_key: str, fix
     return lines
 
 
+def first_budget_reaching(summary: list[dict], strategy: str, share: float, noise: float = 0.0) -> int | None:
+    """The smallest budget of the grid at which the strategy solves at least `share` of the problems, or None."""
+    budgets = sorted(e["budget"] for e in summary if e["strategy"] == strategy and e["noise"] == noise)
+    rates = {e["budget"]: e["solve_rate"] for e in summary if e["strategy"] == strategy and e["noise"] == noise}
+    return next((b for b in budgets if rates[b] >= share), None)
+
+
+def perfect_oracle(summary: list[dict], unit: str, share: float = 0.95) -> list[str]:
+    """The section for flip probability 0: with an exact PRM, the share of the problems (all solvable by
+    construction) each strategy solves at each budget, and the first budget of the grid where it reaches `share`."""
+    lines = [
+        f"## Perfect oracle (PRM flip probability 0): solvable problems solved (%) by budget ({unit})",
+        "",
+        "Every generated problem is solvable; the last column is the smallest budget of the grid at which the "
+        f"strategy solves {share:.0%} of them.",
+        "",
+    ]
+    table = pivot(summary, "strategy", "budget", "noise", 0.0)
+    lines += [table[0] + f" {share:.0%} at |", table[1] + "---:|"]
+    for row in table[2:]:
+        strategy = row.split("|")[1].strip()
+        budget = first_budget_reaching(summary, strategy, share)
+        lines.append(row + (f" {budget} |" if budget is not None else " not in the grid |"))
+    return lines
+
+
 def _fmt_number(x: float) -> str:
     return f"{x:g}"
 
@@ -96,6 +122,8 @@ def format_table(summary: list[dict], description: str | None = None) -> str:
         unit = summary[0]["unit"]
         noises = sorted({e["noise"] for e in summary})
         budgets = sorted({e["budget"] for e in summary})
+        if 0.0 in noises:
+            lines += perfect_oracle(summary, unit) + [""]
         for noise in noises:
             lines += [f"## Solve rate (%) by budget ({unit}), PRM flip probability {noise:g}", ""]
             lines += pivot(summary, "strategy", "budget", "noise", noise) + [""]
