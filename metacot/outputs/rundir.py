@@ -10,6 +10,7 @@ import fcntl
 import platform
 import re
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -17,7 +18,14 @@ from typing import IO, Any
 
 import orjson
 
-from metacot.outputs.files import TMP_SUFFIX, AtomicFile, has_unfinished_line, repair_jsonl, write_json_atomic
+from metacot.outputs.files import (
+    TMP_SUFFIX,
+    AtomicFile,
+    has_unfinished_line,
+    naming,
+    repair_jsonl,
+    write_json_atomic,
+)
 from metacot.problems import Domain, ProblemsConfig, make_domain
 from metacot.problems.config import move_flat_keys
 from metacot.tree import SearchTree
@@ -302,8 +310,12 @@ class RunDir:
         try:
             self._file.write(line)
             self._file.flush()
+        except OSError as error:  # a full disk: the error names no file
+            with suppress(OSError):  # closing flushes the same unwritten bytes again
+                self.close()  # the shard may end in a partial line now; open() repairs it
+            raise naming(error, self.shard_path(self._shard)) from error
         except BaseException:
-            self.close()  # the shard may end in a partial line now; open() repairs it
+            self.close()
             raise
         self._count += 1
         self.done.add(tree.problem_id)
