@@ -263,7 +263,7 @@ def _add_export(commands) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from metacot.outputs.export import export_dataset, export_prm_labels
 
-    if not (args.prm_labels or args.parquet or args.hf):
+    if not args.prm_labels and args.parquet is None and args.hf is None:
         raise ConfigError("export: say what to export: --prm-labels, --parquet FORMAT or --hf FORMAT")
     if args.prm_labels:
         path, count = export_prm_labels(args.run_dir, args.threshold)

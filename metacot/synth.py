@@ -93,11 +93,12 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
 
 
 def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:
-    """Write a finished run's traces again, in other formats or with other options, without searching."""
-    directory = RunDir(run_dir)
-    domain = directory.domain()
-    resolve_formats(config.formats, domain)
-    with TraceWriter(directory, domain, config) as traces:
-        for tree in directory.iter_trees():
-            traces.add(tree)
+    """Write a finished run's traces again, in other formats or with other options, without searching; holding
+    the run's lock (RunDirError while a synth writes to it)."""
+    with RunDir(run_dir).lock() as directory:
+        domain = directory.domain()
+        resolve_formats(config.formats, domain)
+        with TraceWriter(directory, domain, config) as traces:
+            for tree in directory.iter_trees():
+                traces.add(tree)
     return traces.stats()

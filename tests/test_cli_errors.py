@@ -127,3 +127,31 @@ def test_a_bug_still_shows_its_traceback_and_debug_shows_every_one(tmp_path, mon
     assert main(["show", str(tmp_path)]) == 2
     with pytest.raises(cli.RunDirError, match="not a run directory"):
         main(["--debug", "show", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    "command", [["linearize", "{run}"], ["export", "{run}", "--prm-labels"], ["export", "{run}", "--parquet", "cot"]]
+)
+def test_linearize_and_export_wait_for_the_run_lock(tmp_path, capsys, command):
+    out = tmp_path / "run"
+    assert main(["synth", "--out", str(out), "--no-progress", "--num-problems", "3"]) == 0
+    before = {p.name: p.read_bytes() for p in (out / "traces").iterdir()}
+    capsys.readouterr()
+    with RunDir(out).lock():  # a synth still writing to the run
+        assert main([part.format(run=out) for part in command]) == 2
+        assert "in use by another metacot process" in one_line_error(capsys)
+    assert {p.name: p.read_bytes() for p in (out / "traces").iterdir()} == before
+    assert not (out / "exports").exists()
+
+
+@pytest.mark.parametrize("flag", ["--parquet", "--hf"])
+@pytest.mark.parametrize("name", ["../outside", "/tmp/outside", "a/b", ".hidden", ""])
+def test_export_names_that_would_write_outside_the_run_are_refused(tmp_path, capsys, flag, name):
+    out = tmp_path / "run"
+    assert main(["synth", "--out", str(out), "--no-progress", "--num-problems", "2"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(out), flag, name]) == 2
+    line = one_line_error(capsys)
+    assert flag in line and "not a plain name" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert not (out / "exports").exists()
