@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from contextlib import suppress
 from dataclasses import replace
 
 import orjson
@@ -25,6 +27,7 @@ from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.outputs.rundir import RunDirError
 from metacot.search.breaker import RunStopped
+from metacot.stop import Interrupted, interruptible
 
 log = logging.getLogger("metacot")
 
@@ -48,23 +51,71 @@ Rerunning the same command on the same --out resumes: finished problems are skip
 failed for a backend error are searched again (--no-retry-failed keeps them as they are)."""
 
 
+# The extra that installs each optional dependency (pyproject.toml's optional-dependencies).
+EXTRAS = {
+    "torch": "hf",
+    "transformers": "hf",
+    "tokenizers": "hf",
+    "vllm": "vllm",
+    "openai": "openai",
+    "datasets": "math",
+    "pyarrow": "math",
+    "math_verify": "math",
+    "matplotlib": "bench",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
-    except RunStopped as stop:
-        print(f"metacot: {stop}", file=sys.stderr)
-        return 1
-    except (ConfigError, RunDirError, ValueError, FileNotFoundError) as error:
-        print(f"metacot: error: {error}", file=sys.stderr)
-        return 2
+        with interruptible():
+            code = args.run(args)
+            sys.stdout.flush()  # into a pipe, print only buffers: a closed pipe shows here, not at exit
+            return code
+    except BrokenPipeError:  # `metacot ... | head`: the reader is gone, which is not an error
+        _silence_stdout()
+        return 141
+    except BaseException as error:
+        explained = None if args.debug else explain(error)
+        if explained is None:
+            raise
+        message, code = explained
+        print(f"metacot: {message}", file=sys.stderr)
+        return code
+
+
+def explain(error: BaseException) -> tuple[str, int] | None:
+    """One line and an exit code for an expected failure; None for a bug (its traceback is shown)."""
+    if isinstance(error, Interrupted):
+        done = f"; {error.done}" if error.done else ""
+        return f"stopped{done}; rerun the same command to resume", error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return "stopped", 130
+    if isinstance(error, RunStopped):
+        return str(error), 1
+    if isinstance(error, ImportError) and (extra := EXTRAS.get((error.name or "").split(".")[0])):
+        return f"{error.name} is not installed: install metacot[{extra}] (pip install 'metacot[{extra}]')", 2
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"error: {error.filename}: {error.strerror or error}", 2
+    if isinstance(error, (ConfigError, RunDirError, ValueError)):
+        return f"error: {error}", 2
+    if isinstance(error, MemoryError):
+        return "error: out of memory (an input too large to hold?); --debug shows where", 2
+    return None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail on the closed pipe again."""
+    with suppress(OSError, ValueError):  # no real stdout (a test's captured one): nothing will flush into a pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metacot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--debug", action="store_true", help="show a traceback for every error, not one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_synth(commands)
     _add_linearize(commands)
@@ -212,7 +263,7 @@ def _add_export(commands) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from metacot.outputs.export import export_dataset, export_prm_labels
 
-    if not (args.prm_labels or args.parquet or args.hf):
+    if not args.prm_labels and args.parquet is None and args.hf is None:
         raise ConfigError("export: say what to export: --prm-labels, --parquet FORMAT or --hf FORMAT")
     if args.prm_labels:
         path, count = export_prm_labels(args.run_dir, args.threshold)

@@ -18,6 +18,7 @@ from metacot.problems import make_domain, make_problems
 from metacot.problems.base import Domain
 from metacot.search import SEARCHES, Runner, RunnerStats, make_search
 from metacot.search.breaker import BackendOutage, Breaker, RunStopped
+from metacot.stop import Interrupted
 from metacot.tree import SearchTree
 
 
@@ -75,6 +76,9 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
                     bar.update()
             except BackendOutage as error:
                 outage = error  # the traces and stats of every finished tree are still written
+            except Interrupted as stop:  # every finished tree is in its shard; a rerun writes the traces
+                stop.done = f"{len(run_dir.done - run_dir.failed)} of {len(problems)} problems done"
+                raise
             for tree in retrying.values():  # not searched again: a stopped run, or a problem no longer listed
                 traces.add(tree)
     if outage is not None:
@@ -89,11 +93,12 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
 
 
 def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:
-    """Write a finished run's traces again, in other formats or with other options, without searching."""
-    directory = RunDir(run_dir)
-    domain = directory.domain()
-    resolve_formats(config.formats, domain)
-    with TraceWriter(directory, domain, config) as traces:
-        for tree in directory.iter_trees():
-            traces.add(tree)
+    """Write a finished run's traces again, in other formats or with other options, without searching; holding
+    the run's lock (RunDirError while a synth writes to it)."""
+    with RunDir(run_dir).lock() as directory:
+        domain = directory.domain()
+        resolve_formats(config.formats, domain)
+        with TraceWriter(directory, domain, config) as traces:
+            for tree in directory.iter_trees():
+                traces.add(tree)
     return traces.stats()

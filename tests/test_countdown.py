@@ -468,3 +468,32 @@ def test_domain_dict_round_trip():
 def test_get_domain_unknown_names_the_known_ones():
     with pytest.raises(ValueError, match="'chess'.*countdown"):
         get_domain("chess")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"numbers": [1, 2, 3, 4, 5, 6, 7], "target": 24}', "7 numbers; at most 6 (the exact oracle's cost"),
+        ('{"numbers": [9223372036854775807, 1], "target": 24}', "integers from 0 to 1000000"),
+        ('{"numbers": [1000001, 1], "target": 24}', "integers from 0 to 1000000"),
+        ('{"numbers": [1, 2], "target": 1000001}', "field 'target' must be an integer from 0 to 1000000"),
+    ],
+)
+def test_problem_bounds_are_checked_at_load_with_file_and_line(tmp_path, line, message):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"numbers": [1, 2, 3], "target": 6}\n\n' + line + "\n")
+    with pytest.raises(ProblemFileError) as caught:
+        load_problems(path)
+    assert str(caught.value).startswith(f"{path}:3: ")
+    assert message in str(caught.value)
+
+
+def test_a_problem_file_without_line_ends_is_refused_without_reading_it_all(tmp_path):
+    with pytest.raises(ProblemFileError, match=r"^/dev/zero:1: a line longer than 1048576 bytes"):
+        load_problems("/dev/zero")
+
+
+def test_the_largest_problem_within_the_bounds_loads(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"numbers": [1000000, 0, 1, 2, 3, 4], "target": 1000000}\n')
+    assert load_problems(path)[0].numbers == (1_000_000, 0, 1, 2, 3, 4)

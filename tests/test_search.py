@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import time
 from collections import Counter
 
 import networkx as nx
@@ -39,7 +40,7 @@ from metacot.problems.countdown import (
 from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.search.astar import heuristic
 from metacot.search.expand import TRUNCATED
-from metacot.search.mcts import select
+from metacot.search.mcts import exhausted, select
 from metacot.tree import ROOT, SearchTree
 
 EXACT = dict(policy=SymbolicPolicyConfig(), prm=OracleConfig())
@@ -139,7 +140,7 @@ def check_mcts_tree(tree: SearchTree, config: MCTSConfig) -> int:
     if config.budget.nodes is not None:
         assert len(nodes) <= config.budget.nodes
     out_of_room = config.budget.nodes is not None and len(nodes) == config.budget.nodes
-    stopped_early = (config.stop_at_first_solution and tree.solved) or out_of_room
+    stopped_early = (config.stop_at_first_solution and tree.solved) or out_of_room or exhausted(tree, config, set())
     if not stopped_early:
         assert len(sims) == config.simulations
 
@@ -253,7 +254,7 @@ def test_mcts_without_stop_keeps_searching_after_a_solution():
         assert len(a.nodes) <= len(b.nodes)
         for x, y in zip(a.nodes, b.nodes, strict=False):
             assert (x.parent, x.step, x.state, x.score) == (y.parent, y.step, y.state, y.score)
-        assert b.nodes[ROOT].visits == go_on.simulations
+        assert b.nodes[ROOT].visits == go_on.simulations or exhausted(b, go_on, set())
         if a.solved:
             assert a.nodes[a.trace[-1]].correct
             assert a.nodes[ROOT].visits < go_on.simulations
@@ -271,17 +272,16 @@ def test_mcts_stops_at_a_solution_child_immediately():
     assert policy.requests == [("toy-0", ROOT, 8)]
 
 
-@pytest.mark.parametrize(("verified", "expected"), [(True, 0.0), (False, 0.9 * 3)])
+@pytest.mark.parametrize(("verified", "expected"), [(True, 0.0), (False, 0.9)])
 def test_mcts_terminal_reward_verified_or_prm(verified, expected):
     """A wrong terminal step the PRM likes: the verifier's 0 backs up, or the PRM's 0.9 when not verified."""
     policy = ScriptedPolicy({"": ["fail"]})
     config = MCTSConfig(simulations=3, verified_reward=verified, widening=False)
     trees, _ = run_search(toy_problems(), "mcts", config, policy, TablePRM({"fail": 0.9}), ToyDomain())
     tree = trees[0]
-    assert tree.trace == [ROOT, 1, 1]
-    assert tree.nodes[ROOT].visits == 3
+    assert tree.trace == [ROOT]  # then the tree is exhausted: no simulation revisits the terminal child
+    assert tree.nodes[ROOT].visits == 1
     assert tree.nodes[ROOT].value_sum == pytest.approx(expected)
-    assert tree.nodes[1].visits == 2
 
 
 def test_mcts_prefers_the_better_scored_child():
@@ -710,7 +710,8 @@ def test_all_illegal_steps_give_dead_nodes_and_the_search_finishes(search):
             assert re.fullmatch(r"\d+ [-+*/] \d+ is \d+, not \d+", node.error), node.error
             assert STEP.fullmatch(node.step)
         if search == "mcts":
-            assert tree.nodes[ROOT].visits == config.simulations
+            assert set(tree.trace) == {ROOT}  # only requests for more children, until the policy had none
+            assert tree.nodes[ROOT].visits < config.simulations
             assert tree.nodes[ROOT].value_sum == 0.0
         else:
             # every child scored 0: nothing worth popping but the root, asked again for more up to its limit
@@ -849,3 +850,22 @@ def test_uct_mcts_solves_with_the_exact_oracle():
     trees, _ = real_run("mcts", MCTSConfig(selection="uct", budget=Budget(nodes=200)), problems, EXACT)
     assert sum(t.solved for t in trees) >= 6
     assert all(len(t.nodes) <= 200 for t in trees)
+
+
+def test_mcts_stops_when_the_tree_is_exhausted():
+    from metacot.policy.symbolic import SymbolicCountdownPolicy
+    from metacot.prm.oracle import CountdownOraclePRM
+    from metacot.problems.countdown import CountdownDomain, CountdownProblem
+    from metacot.search import MCTSConfig, Runner, make_search
+
+    unsolvable = CountdownProblem("tiny", (1, 2), 100)  # a handful of nodes, no solution
+    search = make_search("mcts", MCTSConfig(simulations=100_000))
+    started = time.perf_counter()
+    (tree,) = Runner(CountdownDomain(), SymbolicCountdownPolicy(), CountdownOraclePRM(), search, "mcts").run(
+        [unsolvable]
+    )
+    assert time.perf_counter() - started < 5
+    assert not tree.solved and tree.failed is None
+    assert all(node.terminal or node.expanded for node in tree.nodes)
+    assert len(tree.trace) < 50, "no simulation after the tree was exhausted"
+    assert tree.root.visits < 50

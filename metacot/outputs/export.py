@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from metacot.outputs.rundir import RunDir, RunDirError
+from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.problems.base import Domain
 from metacot.tree import Node, SearchTree
 
@@ -45,32 +45,34 @@ def _label(node: Node, threshold: float) -> bool:
 
 def export_prm_labels(run_dir: str | Path, threshold: float = 0.5) -> tuple[Path, int]:
     """Write traces/prm_labels.jsonl from every saved tree; returns the path and the record count."""
-    directory = RunDir(run_dir)
-    domain = directory.domain()
-    count = 0
-    with directory.open_traces("prm_labels") as out:
-        for tree in directory.iter_trees():
-            for record in prm_label_records(tree, domain, threshold):
-                out.write(orjson.dumps(record) + b"\n")
-                count += 1
+    with RunDir(run_dir).lock() as directory:
+        domain = directory.domain()
+        count = 0
+        with directory.open_traces("prm_labels") as out:
+            for tree in directory.iter_trees():
+                for record in prm_label_records(tree, domain, threshold):
+                    out.write(orjson.dumps(record) + b"\n")
+                    count += 1
     return directory.traces_dir / "prm_labels.jsonl", count
 
 
 def export_dataset(run_dir: str | Path, fmt: str, to: str) -> Path:
-    """traces/<fmt>.jsonl as exports/<fmt>.parquet (to="parquet") or a saved HF dataset (to="hf")."""
-    from datasets import Dataset  # an optional dependency: the hf extra
-
-    directory = RunDir(run_dir)
-    source = directory.traces_dir / f"{fmt}.jsonl"
-    if not source.exists():
-        raise RunDirError(f"{run_dir}: no traces/{fmt}.jsonl (run `metacot linearize {run_dir} --formats {fmt}`)")
-    dataset = Dataset.from_json(str(source))
-    target = Path(run_dir) / "exports" / (f"{fmt}.parquet" if to == "parquet" else fmt)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if to == "parquet":
-        dataset.to_parquet(str(target))
-    elif to == "hf":
-        dataset.save_to_disk(str(target))
-    else:
+    """traces/<fmt>.jsonl as exports/<fmt>.parquet (to="parquet") or a saved HF dataset (to="hf"); `fmt` must be
+    a plain name (RunDirError naming the --parquet / --hf flag otherwise)."""
+    if to not in ("parquet", "hf"):
         raise ValueError(f"export: unknown target {to!r}; expected 'parquet' or 'hf'")
+    check_file_name(fmt, f"--{to}")
+    from datasets import Dataset  # an optional dependency (the math extra)
+
+    with RunDir(run_dir).lock() as directory:
+        source = directory.traces_dir / f"{fmt}.jsonl"
+        if not source.exists():
+            raise RunDirError(f"{run_dir}: no traces/{fmt}.jsonl (run `metacot linearize {run_dir} --formats {fmt}`)")
+        dataset = Dataset.from_json(str(source))
+        target = directory.path / "exports" / (f"{fmt}.parquet" if to == "parquet" else fmt)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if to == "parquet":
+            dataset.to_parquet(str(target))
+        else:
+            dataset.save_to_disk(str(target))
     return target

@@ -20,6 +20,13 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
     return Path(path)
 
 
+def naming(error: OSError, path: str | Path) -> OSError:
+    """The same error with the path in its message, for errors that come without one (a full disk on write)."""
+    if error.filename is not None or error.errno is None:
+        return error
+    return type(error)(error.errno, error.strerror, str(path))
+
+
 class AtomicFile:
     """A file that appears at its path only when closed without an error: readers see the old or the new one."""
 
@@ -31,13 +38,20 @@ class AtomicFile:
         self._file = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as error:
+            raise naming(error, self.path) from error
 
     def __enter__(self) -> AtomicFile:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
-        self._file.close()
+        try:
+            self._file.close()  # the last buffered bytes are written here: a full disk may show only now
+        except OSError as error:
+            os.unlink(self._tmp)
+            raise naming(error, self.path) from error
         if exc_type is None:
             os.replace(self._tmp, self.path)
         else:

@@ -10,6 +10,7 @@ import fcntl
 import platform
 import re
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -17,7 +18,14 @@ from typing import IO, Any
 
 import orjson
 
-from metacot.outputs.files import TMP_SUFFIX, AtomicFile, has_unfinished_line, repair_jsonl, write_json_atomic
+from metacot.outputs.files import (
+    TMP_SUFFIX,
+    AtomicFile,
+    has_unfinished_line,
+    naming,
+    repair_jsonl,
+    write_json_atomic,
+)
 from metacot.problems import Domain, ProblemsConfig, make_domain
 from metacot.problems.config import move_flat_keys
 from metacot.tree import SearchTree
@@ -91,6 +99,13 @@ def read_records(path: Path) -> Iterator[tuple[int, dict]]:
             if not isinstance(record, dict) or "problem_id" not in record:
                 raise RunDirError(f"{path}:{lineno} is not a record (no problem_id)")
             yield lineno, record
+
+
+def check_file_name(name: str, what: str) -> None:
+    """RunDirError unless `name` is a plain file name (letters, digits, _ . -; not hidden): nothing written under
+    it can land outside its folder."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+        raise RunDirError(f"{what} {name!r} is not a plain name (letters, digits, _ . -; no path), e.g. cot")
 
 
 class RunDir:
@@ -182,8 +197,18 @@ class RunDir:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
-            raise RunDirError(f"{self.path} is in use by another run; wait or use a new --out") from None
+            raise RunDirError(
+                f"{self.path} is in use by another metacot process (a synth still running?); "
+                "wait for it to finish, or use a new --out"
+            ) from None
         self._lock = lock
+
+    def lock(self) -> RunDir:
+        """Take the run's lock without opening it for new trees: for commands that rewrite a finished run's traces
+        or exports (linearize, export), so that they never write while a synth does. close() releases it."""
+        self.read_manifest()  # an existing run directory, not a path to create
+        self._acquire_lock()
+        return self
 
     def _remove_stale_temp_files(self) -> None:
         """Remove what AtomicFile writes before it renames (.<name>.<random>.tmp): only the lock holder writes
@@ -302,8 +327,12 @@ class RunDir:
         try:
             self._file.write(line)
             self._file.flush()
+        except OSError as error:  # a full disk: the error names no file
+            with suppress(OSError):  # closing flushes the same unwritten bytes again
+                self.close()  # the shard may end in a partial line now; open() repairs it
+            raise naming(error, self.shard_path(self._shard)) from error
         except BaseException:
-            self.close()  # the shard may end in a partial line now; open() repairs it
+            self.close()
             raise
         self._count += 1
         self.done.add(tree.problem_id)
@@ -345,8 +374,7 @@ class RunDir:
 
     def open_traces(self, fmt: str) -> AtomicFile:
         """traces/<fmt>.jsonl, replaced when the returned file is closed without an error."""
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", fmt) or fmt.startswith("."):
-            raise RunDirError(f"{self.path}: trace format name {fmt!r} is not a plain file name")
+        check_file_name(fmt, f"{self.path}: trace format name")
         return AtomicFile(self.traces_dir / f"{fmt}.jsonl")
 
     def write_stats(self, stats: dict) -> Path:

@@ -10,6 +10,9 @@ Progressive widening (`widening`, on by default): after its first expansion (exp
 hold up to ceil(widen_c * N^widen_alpha) children, N its visits; when the rule allows more than it has, selection
 stops there and asks the policy for more children of that node instead of descending. A node whose policy had
 nothing new to propose is not asked again.
+
+A search ends before its simulations run out when the tree is exhausted: a simulation reached a node it cannot
+grow, and no node of the tree can grow (each is terminal, or expanded and never to be widened again).
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
         leaf = path[-1]
         widen = may_widen(leaf, config, spent)
         if (leaf.terminal or leaf.expanded) and not widen:  # terminal, dead, or expanded with nothing to propose
+            if exhausted(tree, config, spent):  # this and every later simulation would only revisit the tree
+                return
             tree.visit(leaf)
             value = leaf_value(leaf, config)
         else:
@@ -123,6 +128,17 @@ def may_widen(node: Node, config: MCTSConfig, spent: set[int]) -> bool:
         and not node.terminal
         and node.id not in spent
         and len(node.children) < widen_limit(node, config)
+    )
+
+
+def exhausted(tree: SearchTree, config: MCTSConfig, spent: set[int]) -> bool:
+    """Whether no simulation can add anything to the tree: every node is terminal or expanded for good (no
+    widening, its policy had nothing new, or as many children as the rule will ever allow)."""
+    ceiling = math.inf if config.widen_alpha > 0 and config.widen_c > 0 else math.ceil(config.widen_c)
+    return not any(
+        not node.expanded or (config.widening and node.id not in spent and len(node.children) < ceiling)
+        for node in tree.nodes
+        if not node.terminal
     )
 
 

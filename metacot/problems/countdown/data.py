@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
     from metacot.problems.config import ProblemsConfig
 
 _MAX_DRAWS = 100_000
+# Bounds on a problem, checked where problems are loaded or generated. Numbers and targets stay far inside what the
+# JSON writers hold (orjson: 64-bit integers, results of steps included). The exact oracle's cost grows about 60
+# times per number (an unreachable target, measured: 5 numbers 0.04 s, 6 numbers 2.4 s per call; it scores states
+# of one number fewer than the problem's).
+MAX_VALUE = 1_000_000
+MAX_NUMBERS = 6
+MAX_LINE = 1 << 20  # bytes in one line of a problem file: far more than any problem within the bounds
 # When a wrong step result is found: "immediate" (its own step's check: a dead node) or "when-found" (the step is
 # taken at face value, and the verification of a finished path below it finds the mistake).
 NOTICE = ("immediate", "when-found")
@@ -77,8 +85,11 @@ def generate_problems(
     """Seeded solvable instances: numbers drawn from [low, high], the target from [target_low, target_high]
     unless fixed (target=24 with numbers 1..13 is the Game of 24). Solvable with stream-of-search moves
     (non-negative whole results), so every move set of the symbolic policy can solve them."""
-    if num_numbers < 1 or low < 0 or low > high:
-        raise ValueError(f"need num_numbers >= 1 and 0 <= low <= high, got {num_numbers}, {low}, {high}")
+    if not 1 <= num_numbers <= MAX_NUMBERS or low < 0 or low > high or high > MAX_VALUE:
+        raise ValueError(
+            f"need 1 <= num_numbers <= {MAX_NUMBERS} and 0 <= low <= high <= {MAX_VALUE}, "
+            f"got {num_numbers}, {low}, {high}"
+        )
     rng = random.Random(seed)
     return [
         _draw_solvable(rng, f"countdown-{i:06d}", num_numbers, low, high, target_low, target_high, target)
@@ -114,11 +125,18 @@ def problem_from_record(data: object, default_id: str | None = None) -> Countdow
         raise ValueError(f"field {key!r} must be a list of integers")
     if not numbers:
         raise ValueError(f"field {key!r} must not be empty")
+    if len(numbers) > MAX_NUMBERS:
+        raise ValueError(
+            f"field {key!r} has {len(numbers)} numbers; at most {MAX_NUMBERS} (the exact oracle's cost grows about "
+            f"60 times per number: 6 numbers take up to 2.4 s per call)"
+        )
     if min(numbers) < 0:
         raise ValueError(f"field {key!r} must not contain negative integers")
+    if max(numbers) > MAX_VALUE:
+        raise ValueError(f"field {key!r} must hold integers from 0 to {MAX_VALUE}")
     target = _field(data, "target")
-    if type(target) is not int or target < 0:
-        raise ValueError("field 'target' must be a non-negative integer")
+    if type(target) is not int or not 0 <= target <= MAX_VALUE:
+        raise ValueError(f"field 'target' must be an integer from 0 to {MAX_VALUE}")
     problem_id = data.get("id", default_id)
     if problem_id is None:
         raise ValueError("missing field 'id'")
@@ -136,9 +154,16 @@ def _field(data: dict, key: str) -> object:
 def load_problems(path: str | Path) -> list[CountdownProblem]:
     """Problems from JSONL (blank lines skipped); a ProblemFileError names the file, line and field."""
     path = Path(path)
+    with path.open("rb") as f:
+        return _parse_problems(path, iter(lambda: f.readline(MAX_LINE + 1), b""))  # lines bounded: /dev/zero too
+
+
+def _parse_problems(path: Path, lines: Iterator[bytes]) -> list[CountdownProblem]:
     problems: list[CountdownProblem] = []
     first_line: dict[str, int] = {}
-    for lineno, line in enumerate(path.read_bytes().splitlines(), start=1):
+    for lineno, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE:
+            raise ProblemFileError(f"{path}:{lineno}: a line longer than {MAX_LINE} bytes is not a problem")
         if not line.strip():
             continue
         try:
