@@ -27,7 +27,9 @@ def test_the_config_block_holds_every_default(tmp_path):
 
 def test_every_synth_flag_the_readme_names_exists():
     text = _section("## CLI")
-    named = set(re.findall(r"`(--[a-z][a-z-]*)", text[text.index("`metacot synth` flags") :]))
+    start = text.index("`metacot synth` flags")
+    paragraph = text[start : text.index("\n\n", start)]
+    named = set(re.findall(r"`(--[a-z][a-z-]*)", paragraph))
     parser = build_parser()
     synth = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith("synth"))
     known = {option for action in synth._actions for option in action.option_strings}
