@@ -11,6 +11,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import orjson
 
+from metacot.checks import at_least, between
 from metacot.flags import flag
 from metacot.linearize.config import LinearizeConfig
 from metacot.policy.config import PolicyConfig
@@ -29,6 +30,8 @@ class ConfigError(ValueError):
     """A config file or flag that cannot be used; the message names the file and key."""
 
 
+MAX_SEED = 2**63 - 1  # a seed is stored as a signed 64-bit integer (JSON, numpy)
+
 # The sections that hold one sub-section per alternative, and the key that chooses the one a run uses.
 SELECTORS = {"problems": "domain", "policy": "backend", "prm": "backend", "search": "strategy"}
 
@@ -44,6 +47,10 @@ class SynthConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     linearize: LinearizeConfig = field(default_factory=LinearizeConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        between("seed", self.seed, 0, MAX_SEED, int)
+        at_least("concurrency", self.concurrency, 1)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
