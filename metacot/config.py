@@ -11,6 +11,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import orjson
 
+from metacot.checks import at_least, between
 from metacot.flags import flag
 from metacot.linearize.config import LinearizeConfig
 from metacot.policy.config import PolicyConfig
@@ -29,6 +30,8 @@ class ConfigError(ValueError):
     """A config file or flag that cannot be used; the message names the file and key."""
 
 
+MAX_SEED = 2**63 - 1  # a seed is stored as a signed 64-bit integer (JSON, numpy)
+
 # The sections that hold one sub-section per alternative, and the key that chooses the one a run uses.
 SELECTORS = {"problems": "domain", "policy": "backend", "prm": "backend", "search": "strategy"}
 
@@ -45,18 +48,28 @@ class SynthConfig:
     linearize: LinearizeConfig = field(default_factory=LinearizeConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
+    def __post_init__(self) -> None:
+        between("seed", self.seed, 0, MAX_SEED, int)
+        at_least("concurrency", self.concurrency, 1)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def tree_settings(self) -> dict:
+    def tree_settings(self, problems_digest: str | None = None) -> dict:
         """What a resumed run must share with the run it continues: every setting that changes the trees.
+
+        A problems file counts by its content (`problems_digest`, from problem_digests), not by its path: the same
+        file given another way resumes, an edited one does not.
 
         Of the problems, policy, PRM and search sections only the chosen domain's, backend's and strategy's own
         count, so editing an unused section does not lock a run directory; nor do the settings a backend's section
         names in its TRANSPORT tuple (how a server is reached: they cannot change what it returns).
         """
         config = self.to_dict()
-        settings = {"seed": self.seed, "problems": self.problems.tree_settings()}
+        problems = self.problems.tree_settings()
+        if self.problems.file is not None and problems_digest is not None:
+            problems["file"] = {"content": problems_digest}
+        settings: dict = {"seed": self.seed, "problems": problems}
         for section in ("policy", "prm", "search"):
             key = SELECTORS[section]
             name = config[section][key]
@@ -68,8 +81,9 @@ class SynthConfig:
             settings[section] = {key: name, name: values}
         return settings
 
-    def hash(self) -> str:
-        return hashlib.sha256(orjson.dumps(self.tree_settings(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    def hash(self, problems_digest: str | None = None) -> str:
+        settings = self.tree_settings(problems_digest)
+        return hashlib.sha256(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def from_dict(cls: type, data: dict, where: str) -> Any:

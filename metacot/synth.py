@@ -10,11 +10,11 @@ from tqdm import tqdm
 
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
-from metacot.outputs.rundir import RunDir
+from metacot.outputs.rundir import ProblemSource, RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.policy import make_policy
 from metacot.prm import make_prm
-from metacot.problems import make_domain, make_problems
+from metacot.problems import content_digest, make_domain, make_problems, problem_digests
 from metacot.problems.base import Domain
 from metacot.search import SEARCHES, Runner, RunnerStats, make_search
 from metacot.search.breaker import BackendOutage, Breaker, RunStopped
@@ -44,6 +44,13 @@ def build_runner(config: SynthConfig, domain: Domain) -> Runner:
     return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, Breaker(config.run))
 
 
+def problem_source(config: SynthConfig, problems: list) -> ProblemSource | None:
+    """The run's problems file, known by its content (its path may be given another way); None without a file."""
+    if config.problems.file is None:
+        return None
+    return ProblemSource(str(Path(config.problems.file).resolve()), problem_digests(problems))
+
+
 def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True) -> SynthResult:
     """Search every problem not yet finished in config.out (and, with retry_failed, those whose search failed),
     writing each tree and its traces as it finishes. RunStopped when the breaker stops the run: the trees
@@ -56,7 +63,10 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
     nodes = 0
     outage: BackendOutage | None = None
     with RunDir(config.out) as run_dir:
-        done = run_dir.open(config.to_dict(), config.hash(), config.seed, config.tree_settings(), retry_failed)
+        source = problem_source(config, problems)
+        digest = None if source is None else content_digest(source.digests)
+        settings = config.tree_settings(digest)
+        done = run_dir.open(config.to_dict(), config.hash(digest), config.seed, settings, retry_failed, source)
         todo = [p for p in problems if p.id not in done]
         retried = sum(p.id in run_dir.failed for p in todo)
         bar = tqdm(total=len(problems), initial=len(problems) - len(todo), disable=not progress, unit="problem")

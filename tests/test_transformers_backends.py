@@ -289,9 +289,9 @@ def test_separator_must_stay_its_own_token(head_dir):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"temperature": 0.0}, r"policy\.transformers: need temperature > 0"),
-        ({"max_tokens": 0}, r"policy\.transformers: max_tokens and rollout_max_tokens must be at least 1"),
-        ({"batch_size": 0}, r"policy\.transformers\.batch_size: must be at least 1"),
+        ({"temperature": 0.0}, r"^temperature: must be a finite number above 0"),
+        ({"max_tokens": 0}, r"^max_tokens: must be an integer of at least 1"),
+        ({"batch_size": 0}, r"^batch_size: must be an integer of at least 1"),
         ({"step_delimiter": ""}, r"policy\.transformers\.step_delimiter: must not be empty"),
     ],
 )

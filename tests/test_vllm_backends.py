@@ -184,7 +184,7 @@ def test_a_missing_model_is_named_before_any_engine_starts(tmp_path):
         VLLMPolicy(VLLMPolicyConfig(model=str(tmp_path / "nowhere"), **ENGINE), DOMAIN)
     with pytest.raises(ValueError, match=r"prm\.vllm\.model: no model at"):
         VLLMPRM(VLLMPRMConfig(model=str(tmp_path / "nowhere"), **ENGINE), DOMAIN)
-    with pytest.raises(ValueError, match=r"policy\.vllm: need temperature > 0"):
+    with pytest.raises(ValueError, match=r"^temperature: must be a finite number above 0"):
         VLLMPolicy(VLLMPolicyConfig(model=str(tmp_path), temperature=0.0), DOMAIN)
 
 

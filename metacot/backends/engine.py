@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.backends.models import check_model_folder
+from metacot.checks import at_least, optional_at_least
 from metacot.flags import flag
 
 
@@ -22,6 +23,12 @@ class VLLMEngineConfig:
     enforce_eager: bool = False  # True on CPUs: CUDA graphs and compilation make start-up minutes long
     seed: int = 0  # the engine's seed; a policy samples each request from its own seed
     engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed on to vllm.LLM as they are
+
+    def __post_init__(self) -> None:
+        optional_at_least("max_model_len", self.max_model_len, 1)
+        if type(self.gpu_memory_utilization) not in (int, float) or not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError(f"gpu_memory_utilization: must be in (0, 1], got {self.gpu_memory_utilization!r}")
+        at_least("seed", self.seed, 0)
 
 
 def make_llm(config: VLLMEngineConfig, section: str, **backend_args: Any) -> Any:

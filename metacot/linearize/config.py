@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from metacot.checks import optional_at_least
 from metacot.flags import flag
 
 FORMATS = ("metacot", "tokens", "cot", "sos")
@@ -18,3 +19,8 @@ class LinearizeConfig:
     include_unsolved: bool = False  # also write records for searches that found no solution
     value_lines: bool = False  # metacot: follow each step with its PRM value, as in the Meta-CoT paper
     think_tags: bool = True  # wrap the search in <think> </think> and the answer in <answer> </answer>
+
+    def __post_init__(self) -> None:
+        if self.formats is not None and (not self.formats or not all(name.strip() for name in self.formats)):
+            raise ValueError(f"formats: expected one or more format names ({', '.join(FORMATS)}), got {self.formats!r}")
+        optional_at_least("max_backtracks", self.max_backtracks, 0)

@@ -6,11 +6,13 @@ be followed by later records of the same problem, its retries: the latest record
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import platform
 import re
 from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +33,18 @@ from metacot.problems.config import move_flat_keys
 from metacot.tree import SearchTree
 
 MANIFEST = "manifest.json"
+PROBLEMS = "problems.json"  # the problems file a run was made from: its resolved path and each problem's digest
+SHOWN_IDS = 5  # problem ids named per kind of change when an edited problems file is refused
+
+
+@dataclass
+class ProblemSource:
+    """A problems file as a run knows it: its resolved path (for messages) and each problem's content digest."""
+
+    path: str
+    digests: dict[str, str]
+
+
 LOCK = ".lock"
 SHARD = re.compile(r"trees-(\d+)\.jsonl")
 
@@ -46,6 +60,12 @@ _MISSING = object()
 
 class RunDirError(ValueError):
     """A run directory that cannot be used as asked; the message names the directory and what is wrong."""
+
+
+def _some(ids: list[str]) -> str:
+    """The first few ids, and how many more."""
+    more = f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
+    return ", ".join(ids[:SHOWN_IDS]) + more
 
 
 def _now() -> str:
@@ -150,15 +170,23 @@ class RunDir:
         return [p for _, p in sorted(found)]
 
     def open(
-        self, config: dict, config_hash: str, seed: int, settings: dict | None = None, retry_failed: bool = True
+        self,
+        config: dict,
+        config_hash: str,
+        seed: int,
+        settings: dict | None = None,
+        retry_failed: bool = True,
+        source: ProblemSource | None = None,
     ) -> set[str]:
         """Create the directory or resume it; return the problem ids not to search again: those finished, and
         those whose search failed unless `retry_failed` (their new trees supersede the failed ones).
 
         `settings` is the part of `config` the hash covers (default: all of it); a mismatch names its keys. The
         rest (how backends are reached, how traces are written) may change on a resume: the manifest records it.
+        `source`: the problems file, recorded on creation so that a refused edit names the problems it changed.
         """
         self._settings = config if settings is None else settings
+        self._source = source
         if self._file is not None:
             raise RunDirError(f"{self.path} is already open")
         self.done, self.failed = set(), set()
@@ -228,6 +256,9 @@ class RunDir:
             "started_at": _now(),
             "resumed_at": [],
         }
+        if self._source is not None:
+            manifest["problems_file"] = self._source.path
+            write_json_atomic(self.path / PROBLEMS, dataclasses.asdict(self._source))
         write_json_atomic(self.manifest_path, manifest)
         self.trees_dir.mkdir(exist_ok=True)
         self._open_shard(0, 0)
@@ -290,9 +321,27 @@ class RunDir:
         return RunDirError(
             f"{self.path} was made with a different config "
             f"(hash {manifest.get('config_hash')} vs {config_hash}); "
-            f"differing keys: {', '.join(keys) or 'none found, only the hash'}. "
+            f"differing keys: {', '.join(keys) or 'none found, only the hash'}. {self._problem_changes()}"
             "Use a new --out directory or the same config."
         )
+
+    def _problem_changes(self) -> str:
+        """What changed in the problems file since the run was made (a sentence), or "" when that is unknown."""
+        try:
+            old = orjson.loads((self.path / PROBLEMS).read_bytes())
+            before, path = old["digests"], old["path"]
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            return ""
+        if self._source is None or before == self._source.digests:
+            return ""
+        now = self._source.digests
+        kinds = {
+            "changed": [i for i in now if i in before and before[i] != now[i]],
+            "added": [i for i in now if i not in before],
+            "removed": [i for i in before if i not in now],
+        }
+        parts = [f"{kind} {_some(ids)}" for kind, ids in kinds.items() if ids] or ["reordered"]
+        return f"The problems file ({path}, now {self._source.path}) was edited: {'; '.join(parts)}. "
 
     def _scan(self, shard: Path, last: bool, latest: dict[str, bool]) -> int:
         """Repair an unfinished last write, check each record, note each problem's latest record in `latest`

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
+from metacot.checks import at_least, between, check_transport
 from metacot.flags import flag
 
 # backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.
@@ -37,6 +38,7 @@ class SymbolicPolicyConfig:
     )  # proposals and rollouts alike
 
     def __post_init__(self) -> None:
+        between("mistake_rate", self.mistake_rate, 0, 1)
         if self.moves not in SYMBOLIC_MOVES:
             raise ValueError(f"moves: unknown move set {self.moves!r}; expected one of {', '.join(SYMBOLIC_MOVES)}")
 
@@ -51,6 +53,20 @@ class SamplingConfig:
     step_delimiter: str | None = None  # None: the domain's ("\n" for Countdown, "\n\n" for math)
     rollout_max_tokens: int = 256  # a rollout (for the rollout PRM) runs to EOS or this many tokens
 
+    def __post_init__(self) -> None:
+        # every LLM policy samples: temperature 0 (greedy) would propose one step n times
+        if type(self.temperature) not in (int, float) or not 0 < self.temperature < float("inf"):
+            raise ValueError(
+                f"temperature: must be a finite number above 0 (this policy samples), got {self.temperature!r}"
+            )
+        if type(self.top_p) not in (int, float) or not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p: must be a number in (0, 1], got {self.top_p!r}")
+        at_least("max_tokens", self.max_tokens, 1)
+        at_least("rollout_max_tokens", self.rollout_max_tokens, 1)
+        super_check = getattr(super(), "__post_init__", None)  # a vLLM section also checks its engine settings
+        if super_check is not None:
+            super_check()
+
 
 @dataclass
 class TransformersPolicyConfig(SamplingConfig):
@@ -60,6 +76,10 @@ class TransformersPolicyConfig(SamplingConfig):
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 64  # most sequences (prompt x sample) in one generate call
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least("batch_size", self.batch_size, 1)
 
 
 @dataclass
@@ -95,6 +115,11 @@ class OpenAIPolicyConfig(SamplingConfig):
     max_retries: int = 3  # per request, on 429, 5xx and connection errors
     backoff: float = 0.5  # seconds before the first retry; doubled before each next one
     concurrency: int = 16  # requests in flight at once
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_transport(self)
+        at_least("concurrency", self.concurrency, 1)
 
 
 @dataclass

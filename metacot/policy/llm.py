@@ -16,11 +16,10 @@ def sampling_config(config: C, domain: Domain, section: str) -> tuple[C, str]:
     """(the config with the domain's step delimiter filled in, that delimiter); a ValueError names a sampling
     setting it cannot use."""
     delimiter = domain.step_delimiter if config.step_delimiter is None else config.step_delimiter
-    config = replace(config, step_delimiter=delimiter)
-    if config.temperature <= 0 or not 0 < config.top_p <= 1:
-        raise ValueError(f"{section}: need temperature > 0 and 0 < top_p <= 1 (this policy always samples)")
-    if config.max_tokens < 1 or config.rollout_max_tokens < 1:
-        raise ValueError(f"{section}: max_tokens and rollout_max_tokens must be at least 1")
+    try:
+        config = replace(config, step_delimiter=delimiter)  # the section's checks run again on what was set since
+    except ValueError as error:
+        raise ValueError(f"{section}.{error}") from None
     if not delimiter:
         raise ValueError(f"{section}.step_delimiter: must not be empty")
     return config, delimiter

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
+from metacot.checks import at_least, between, check_transport
 from metacot.flags import flag
 
 # backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.
@@ -25,11 +26,18 @@ class OracleConfig:
     flip_prob: float = flag("probability the oracle PRM reports the wrong verdict", 0.0)
     gaussian_std: float = flag("Gaussian noise added to oracle PRM scores, clipped to [0, 1]", 0.0, name="--noise-std")
 
+    def __post_init__(self) -> None:
+        between("flip_prob", self.flip_prob, 0, 1)
+        at_least("gaussian_std", self.gaussian_std, 0, float)
+
 
 @dataclass
 class RolloutConfig:
     rollouts: int = flag("rollout PRM: completions per scored step", 8)
     mode: str = "soft"  # "soft": fraction of completions that verify; "hard": 1 if any does
+
+    def __post_init__(self) -> None:
+        at_least("rollouts", self.rollouts, 1)
 
 
 @dataclass
@@ -56,6 +64,9 @@ class TransformersPRMConfig(ReadoutConfig):
     dtype: str = "float32"
     batch_size: int = 16  # most paths in one forward pass
 
+    def __post_init__(self) -> None:
+        at_least("batch_size", self.batch_size, 1)
+
 
 @dataclass
 class VLLMPRMConfig(ReadoutConfig, VLLMEngineConfig):
@@ -77,6 +88,9 @@ class HTTPPRMConfig(ReadoutConfig):
     timeout: float = 60.0
     max_retries: int = 3  # on 429, 5xx and connection errors
     backoff: float = 0.5  # seconds before the first retry; doubled before each next one
+
+    def __post_init__(self) -> None:
+        check_transport(self)
 
 
 @dataclass

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import orjson
 
 from metacot.problems.base import Domain, DomainSpec, ProblemFileError, StepError, StepOutcome
 from metacot.problems.config import DOMAINS, ProblemsConfig
@@ -18,6 +21,16 @@ def get_domain(name: str) -> Domain:
 def make_domain(config: ProblemsConfig) -> Domain:
     """The chosen domain, built from its section."""
     return config.spec().build(config.section())
+
+
+def problem_digests(problems: list[Any]) -> dict[str, str]:
+    """Each problem's id and a digest of its content (every field), in order."""
+    return {p.id: hashlib.sha256(orjson.dumps(p, default=str)).hexdigest()[:16] for p in problems}
+
+
+def content_digest(digests: dict[str, str]) -> str:
+    """One digest of a problem set's ids, contents and order."""
+    return hashlib.sha256(orjson.dumps(list(digests.items()))).hexdigest()[:16]
 
 
 def make_problems(config: ProblemsConfig, seed: int) -> list[Any]:

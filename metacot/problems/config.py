@@ -6,6 +6,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from metacot.checks import at_least, optional_at_least
 from metacot.flags import flag
 from metacot.problems.base import DomainSpec
 from metacot.problems.countdown import COUNTDOWN, CountdownConfig
@@ -38,6 +39,10 @@ class ProblemsConfig:
     num_problems: int = flag("how many problems to generate when there is no file or dataset", 100)
     countdown: CountdownConfig = field(default_factory=CountdownConfig)
     math: MathConfig = field(default_factory=MathConfig)
+
+    def __post_init__(self) -> None:
+        optional_at_least("limit", self.limit, 1)
+        at_least("num_problems", self.num_problems, 1)
 
     def spec(self) -> DomainSpec:
         """The chosen domain's registry entry; ValueError naming the known ones."""

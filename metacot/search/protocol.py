@@ -13,10 +13,12 @@ Strategies import this module, budget and tree only, never the runner (which imp
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from metacot.checks import at_least as at_least  # re-exported: strategies import the protocol only
+from metacot.checks import one_of as one_of
 from metacot.search.budget import Budget, ComputeTarget
 from metacot.tree import Node, SearchTree
 
@@ -90,18 +92,3 @@ class StrategyConfig:
         """Whether the answer the strategy picks without the verifier is correct; None for a strategy that does
         not pick one (it stops at, or keeps, the verified solutions)."""
         return None
-
-
-def at_least(name: str, value: Any, least: float, kind: type = int) -> None:
-    """A ValueError naming the setting unless value is a number of the kind (int, or float) and at least `least`."""
-    kinds = (int,) if kind is int else (int, float)
-    if type(value) not in kinds or value < least:
-        what = "an integer" if kind is int else "a number"
-        raise ValueError(f"{name}: must be {what} of at least {least:g}, got {value!r}")
-
-
-def one_of(name: str, value: Any, options: Iterable[Any]) -> None:
-    """A ValueError naming the setting unless value is one of the options."""
-    options = tuple(options)
-    if value not in options:
-        raise ValueError(f"{name}: unknown {name} {value!r}; expected one of {', '.join(map(repr, options))}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from metacot.checks import between
 from metacot.flags import flag
 from metacot.problems.base import ProblemFileError
 from metacot.problems.countdown.oracle import reachable
@@ -52,6 +53,20 @@ class CountdownConfig:
         "immediate",
         choices=lambda: NOTICE,
     )
+
+    def __post_init__(self) -> None:
+        between("num_numbers", self.num_numbers, 1, MAX_NUMBERS, int)
+        for name in ("low", "high", "target_low", "target_high"):
+            between(name, getattr(self, name), 0, MAX_VALUE, int)
+        if self.target is not None:
+            between("target", self.target, 0, MAX_VALUE, int)
+        if self.low > self.high:
+            raise ValueError(f"low: {self.low} > high {self.high}: numbers are drawn from [low, high]")
+        if self.target_low > self.target_high:
+            raise ValueError(
+                f"target_low: {self.target_low} > target_high {self.target_high}: targets are drawn from "
+                "[target_low, target_high]"
+            )
 
 
 def countdown_problems(config: ProblemsConfig, section: CountdownConfig, seed: int) -> list[CountdownProblem]:

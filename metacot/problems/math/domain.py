@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from metacot.checks import at_least
 from metacot.flags import flag
 from metacot.problems.base import StepOutcome
 from metacot.problems.math.answers import MAX_ANSWER_CHARS, check, extract_answer
@@ -50,6 +51,13 @@ class MathConfig:
     skip_invalid: bool = False  # leave out records without a question or answer instead of stopping
     max_depth: int = DEFAULT_MAX_DEPTH  # the most steps a solution may take
     levels: list[int] = field(default_factory=lambda: [1, 2, 3])  # difficulty levels of generated problems
+
+    def __post_init__(self) -> None:
+        at_least("max_depth", self.max_depth, 1)
+        if self.solve_rate is not None and (
+            len(self.solve_rate) != 2 or not 0 <= self.solve_rate[0] <= self.solve_rate[1] <= 1
+        ):
+            raise ValueError(f"solve_rate: expected [low, high] with 0 <= low <= high <= 1, got {self.solve_rate!r}")
 
 
 def problem_from_record(data: object) -> MathProblem:
