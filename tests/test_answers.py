@@ -49,6 +49,26 @@ def test_last_boxed_scans_long_unbalanced_text_quickly():
     assert time.perf_counter() - started < 5
 
 
+STEP_CHARS = 32_000
+ADVERSARIAL_STEPS = {  # name: (a step about STEP_CHARS long, its answer); the first two were quadratic once
+    "short punctuation lines": (".\n" * (STEP_CHARS // 2), None),
+    "blank lines": ("\n" * STEP_CHARS, None),
+    "markdown lines before the answer": ("*-\n" * (STEP_CHARS // 3) + "**Answer:** 7", "7"),
+    "unclosed boxes": ("\\boxed{" * (STEP_CHARS // 7), None),
+    "a run of open braces": ("\\boxed" + "{" * STEP_CHARS, None),
+    "repeated phrases": ("The answer is x\n" * (STEP_CHARS // 16), "x"),
+    "phrase words without a colon": ("final answer the " * (STEP_CHARS // 17), None),
+    "GSM8K marks": ("####\n" * (STEP_CHARS // 5), None),
+}
+
+
+@pytest.mark.parametrize(("text", "answer"), ADVERSARIAL_STEPS.values(), ids=ADVERSARIAL_STEPS.keys())
+def test_extract_answer_is_fast_on_adversarial_steps(text, answer):
+    started = time.perf_counter()
+    assert extract_answer(text) == answer
+    assert time.perf_counter() - started < 2  # milliseconds when linear; 122 s was measured when quadratic
+
+
 # --- checking ---------------------------------------------------------------------------------------
 
 EQUAL = [

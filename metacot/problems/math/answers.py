@@ -41,7 +41,9 @@ _BOX = re.compile(r"\\(?:boxed|fbox)\b")
 _BRACES = re.compile(r"\\.|[{}]", re.S)  # an escaped character (\{ is a literal brace) or a grouping brace
 _BARE_BOX = re.compile(r"\s*([^\s$]*)")  # \boxed 5, or the space before \boxed {5}
 _GSM8K = re.compile(r"####[ \t]*([^\n]*)")
-_ANSWER_IS = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\b\s*:?|^[\W_]*(?:final\s+)?answer\s*:", re.I | re.M)
+# The line prefix before 'Answer:' (markdown '**', '- ') stays on its line: a prefix that could run over newlines
+# was rescanned from every line start, quadratic in the number of short punctuation lines.
+_ANSWER_IS = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\b\s*:?|^(?:[^\w\n]|_)*(?:final\s+)?answer\s*:", re.I | re.M)
 _HOPE = "i hope it is correct"  # Minerva's "Final Answer: The final answer is 5. I hope it is correct."
 _SENTENCE_END = re.compile(r"\.\s")
 _DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
