@@ -11,7 +11,7 @@ from tqdm import tqdm
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
 from metacot.outputs.rundir import ProblemSource, RunDir
-from metacot.outputs.traces import TraceWriter
+from metacot.outputs.traces import TraceWriter, Written, linearize_settings
 from metacot.policy import make_policy
 from metacot.prm import make_prm
 from metacot.problems import content_digest, make_domain, make_problems, problem_digests
@@ -51,6 +51,18 @@ def problem_source(config: SynthConfig, problems: list) -> ProblemSource | None:
     return ProblemSource(str(Path(config.problems.file).resolve()), problem_digests(problems))
 
 
+def kept_traces(run_dir: RunDir, config: LinearizeConfig, todo: set[str]) -> Written | None:
+    """The run directory's trace files if a resume can append to them: trusted (Written.read), and none of their
+    failed trees superseded, by a later record or by a search about to run again; None: rebuild them."""
+    kept = Written.read(run_dir, linearize_settings(config))
+    if kept is None or not kept.failed:
+        return kept
+    failed = set(kept.failed)
+    if failed & todo or any(record["problem_id"] in failed for record in run_dir.records_after(kept.shards)):
+        return None
+    return kept
+
+
 def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True) -> SynthResult:
     """Search every problem not yet finished in config.out (and, with retry_failed, those whose search failed),
     writing each tree and its traces as it finishes. RunStopped when the breaker stops the run: the trees
@@ -70,9 +82,10 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
         todo = [p for p in problems if p.id not in done]
         retried = sum(p.id in run_dir.failed for p in todo)
         bar = tqdm(total=len(problems), initial=len(problems) - len(todo), disable=not progress, unit="problem")
-        with bar, TraceWriter(run_dir, domain, config.linearize, started) as traces:
+        kept = kept_traces(run_dir, config.linearize, {p.id for p in todo})
+        with bar, TraceWriter(run_dir, domain, config.linearize, started, kept) as traces:
             retrying: dict[str, SearchTree] = {}  # failed searches searched again: kept until their new tree comes
-            for tree in run_dir.iter_trees():  # a resumed run's finished trees
+            for tree in run_dir.iter_trees(kept.shards if kept else None):  # finished trees the traces do not hold yet
                 if tree.problem_id in done:
                     traces.add(tree)
                 else:

@@ -105,20 +105,24 @@ def _at(nested: Any, dotted: str) -> Any:
     return nested
 
 
-def read_records(path: Path) -> Iterator[tuple[int, dict]]:
+def read_records(path: Path, start: int = 0) -> Iterator[tuple[int | str, dict]]:
     """(line number, record) per complete line of a JSONL file of records keyed by problem_id (trees, benchmark
-    rows); an unterminated last line is an unfinished write: skipped."""
+    rows), from byte `start` on (then the line's byte offset stands for its number); an unterminated last line
+    is an unfinished write: skipped."""
     with path.open("rb") as f:
+        f.seek(start)
         for lineno, line in enumerate(f, 1):
+            where: int | str = lineno if not start else f"byte {start}"
+            start += len(line) if start else 0
             if not line.endswith(b"\n"):
                 return
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as e:
-                raise RunDirError(f"{path}:{lineno} is a complete line but not valid JSON ({e})") from None
+                raise RunDirError(f"{path}:{where} is a complete line but not valid JSON ({e})") from None
             if not isinstance(record, dict) or "problem_id" not in record:
-                raise RunDirError(f"{path}:{lineno} is not a record (no problem_id)")
-            yield lineno, record
+                raise RunDirError(f"{path}:{where} is not a record (no problem_id)")
+            yield where, record
 
 
 def check_file_name(name: str, what: str) -> None:
@@ -406,25 +410,39 @@ class RunDir:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def iter_trees(self) -> Iterator[SearchTree]:
+    def shard_sizes(self) -> dict[str, int]:
+        """Each shard's name and size in bytes: what a reader has seen of the shards (they only grow)."""
+        return {shard.name: shard.stat().st_size for shard in self.shards()}
+
+    def records_after(self, seen: dict[str, int] | None = None) -> Iterator[dict]:
+        """Each tree record in shard order, skipping the first `seen[name]` bytes of each shard named there."""
+        seen = seen or {}
+        for shard in self.shards():
+            for _, record in read_records(shard, seen.get(shard.name, 0)):
+                yield record
+
+    def iter_trees(self, seen: dict[str, int] | None = None) -> Iterator[SearchTree]:
         """Each problem's tree once, in one pass: the latest record of each problem, in shard order then line
         order, except that a failed search is held back until no later record can supersede it (those that no
-        retry replaced come last)."""
+        retry replaced come last). `seen`: bytes of each shard already read (records_after)."""
         held: dict[str, SearchTree] = {}
-        for shard in self.shards():
-            for _, record in read_records(shard):
-                tree = SearchTree.from_dict(record)
-                held.pop(tree.problem_id, None)
-                if tree.failed is None:
-                    yield tree
-                else:
-                    held[tree.problem_id] = tree
+        for record in self.records_after(seen):
+            tree = SearchTree.from_dict(record)
+            held.pop(tree.problem_id, None)
+            if tree.failed is None:
+                yield tree
+            else:
+                held[tree.problem_id] = tree
         yield from held.values()
 
-    def open_traces(self, fmt: str) -> AtomicFile:
-        """traces/<fmt>.jsonl, replaced when the returned file is closed without an error."""
+    def traces_path(self, fmt: str) -> Path:
         check_file_name(fmt, f"{self.path}: trace format name")
-        return AtomicFile(self.traces_dir / f"{fmt}.jsonl")
+        return self.traces_dir / f"{fmt}.jsonl"
+
+    def open_traces(self, fmt: str, keep: bool = False) -> AtomicFile:
+        """traces/<fmt>.jsonl, replaced when the returned file is closed without an error; keep: appending to its
+        current records."""
+        return AtomicFile(self.traces_path(fmt), keep)
 
     def write_stats(self, stats: dict) -> Path:
         return write_json_atomic(self.stats_path, stats)
