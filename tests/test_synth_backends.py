@@ -64,7 +64,8 @@ def test_math_with_transformers_policy_and_rollout_prm(tmp_path, lm_dir):
         assert main(["synth", *flags]) == 0
         trees = trees_of(out)
         assert len(trees) == 3 and all(t["problem"]["question"] for t in trees)
-        assert sorted(p.name for p in (out / "traces").iterdir()) == ["cot.jsonl", "metacot.jsonl", "tokens.jsonl"]
+        traces = sorted(p.name for p in (out / "traces").iterdir() if not p.name.startswith("."))  # .state.json: resume
+        assert traces == ["cot.jsonl", "metacot.jsonl", "tokens.jsonl"]
         answers = {t["problem_id"]: t["problem"]["answer"] for t in trees}
         for record in read_jsonl(out / "traces" / "metacot.jsonl"):
             assert check(record["answer"].removeprefix("\\boxed{").removesuffix("}"), answers[record["problem_id"]])
