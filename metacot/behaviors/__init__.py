@@ -1,0 +1,6 @@
+"""Measure the four cognitive behaviours in traces and build priming datasets that show chosen ones."""
+
+from metacot.behaviors.base import BehaviorCounts, Tagger
+from metacot.behaviors.definitions import BEHAVIORS, DEFINITIONS
+
+__all__ = ["BEHAVIORS", "DEFINITIONS", "BehaviorCounts", "Tagger"]
