@@ -45,7 +45,8 @@ class PrimingTrace:
 def finished_paths(tree: SearchTree) -> tuple[list[int], list[int]]:
     """The wrong and the correct finished paths (terminal nodes) with no illegal step and no wrong result taken at
     face value on the way, in creation order."""
-    wrong, right = [], []
+    wrong: list[int] = []
+    right: list[int] = []
     for node in tree.nodes:
         if node.terminal and node.error is None and tree.first_slip(node.id) is None:
             (right if node.correct else wrong).append(node.id)
@@ -86,10 +87,9 @@ def render(
     plan(trace, tree, domain, problem, habits, ROOT, seed, trace.moves[0] if trace.moves else None)
     for i, move in enumerate(trace.moves):
         node = tree.nodes[move.node]
-        state = domain.describe_state(problem, node.state)
         if move.kind == "backtrack":
             words = GO_BACK_WORDS[mix(seed, node.id, i) % len(GO_BACK_WORDS)]
-            trace.say(words.format(state=state), BACKTRACKING)
+            trace.say(words.format(state=domain.describe_state(problem, node.state)), BACKTRACKING)
             ahead = trace.moves[i + 1] if i + 1 < len(trace.moves) else None
             plan(trace, tree, domain, problem, habits, node.id, seed, ahead)
             continue
