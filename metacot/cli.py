@@ -1,4 +1,4 @@
-"""The `metacot` command: synth, linearize, show, audit, export, bench."""
+"""The `metacot` command: synth, linearize, show, audit, export, prime, bench."""
 
 from __future__ import annotations
 
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_show(commands)
     _add_audit(commands)
     _add_export(commands)
+    _add_prime(commands)
     _add_bench(commands)
     return parser
 
@@ -272,6 +273,53 @@ def run_export(args: argparse.Namespace) -> int:
         if fmt is not None:
             print(export_dataset(args.run_dir, fmt, to))
     return 0
+
+
+def _add_prime(commands) -> None:
+    from metacot.behaviors.variants import VARIANTS
+
+    p = commands.add_parser(
+        "prime",
+        help="priming datasets from a run's trees: SFT records that show chosen cognitive behaviours",
+        description="Write SFT records (prompt, completion, messages, answer, correct, per-record behaviour counts) "
+        "for a priming condition of the cognitive-behaviours study, into RUN_DIR/prime/<variant>.jsonl. "
+        f"Variants: {', '.join(VARIANTS)}; 'all' writes each one the run's domain can write.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--variant", required=True, metavar="V", help="a variant, or 'all'")
+    p.add_argument("--records", type=int, metavar="N", help="records to write (default: one per usable tree)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="which trees and finished paths are drawn")
+    p.add_argument("--sizes", metavar="LIST", help="Countdown sizes and weights: '4' or '3:1,4:3' (numbers:weight)")
+    p.add_argument("--max-wrong", type=int, default=3, metavar="N", help="wrong finished paths before the answer")
+    p.add_argument("--tokenizer", metavar="PATH", help="dots_cot: match lengths in this local tokenizer's tokens")
+    p.add_argument("--out", metavar="FILE", help="output file (one variant only)")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="print the habit table (structural tagger); exit 1 if a variant breaks its rule",
+    )
+    p.set_defaults(run=run_prime)
+
+
+def run_prime(args: argparse.Namespace) -> int:
+    from metacot.behaviors.prime import PrimeOptions, parse_sizes, variants_for, write_prime
+    from metacot.behaviors.report import format_table, habit_table
+
+    names = variants_for(args.run_dir, args.variant)
+    if args.out is not None and len(names) > 1:
+        raise ConfigError("prime: --out names one file; with --variant all the files go to RUN_DIR/prime/")
+    sizes = parse_sizes(args.sizes) if args.sizes else None
+    paths = []
+    for name in names:
+        options = PrimeOptions(name, args.records, args.seed, sizes, args.max_wrong, args.tokenizer)
+        path, count, skipped = write_prime(args.run_dir, options, args.out)
+        print(f"{path}: {count} records ({skipped} trees could not show the habits)")
+        paths.append(path)
+    if not args.report:
+        return 0
+    rows = habit_table(args.run_dir, paths)
+    print(format_table(rows))
+    return 1 if any(row.broken for row in rows) else 0
 
 
 def _add_show(commands) -> None:

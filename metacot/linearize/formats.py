@@ -40,6 +40,7 @@ class Context:
     config: LinearizeConfig
     solution: int | None = None  # the verified solution the record answers with
     seed: int = field(init=False)
+    checks: int = field(default=0, init=False)  # verification sentences rendered so far (the structural tagger)
 
     def __post_init__(self) -> None:
         self.seed = problem_seed(0, self.tree.problem_id)
@@ -75,8 +76,10 @@ def leaving_sentence(ctx: Context, reason: Reason) -> str:
     if reason.kind == MISTAKE:
         wrong = ctx.node(reason.subject)
         words = ctx.pick(MISTAKE_WORDS, reason.left, 4).format(step=wrong.step.strip().rstrip("."))
+        ctx.checks += 1
         if ctx.node(reason.left).terminal:  # its verdict stated the check
             return words
+        ctx.checks += 1
         return f"{CAUGHT_BELOW.format(state=ctx.state(reason.left), why=wrong.slip)} {words}"
     if reason.kind == EXHAUSTED:
         if reason.subject == reason.left and ctx.node(reason.left).dead:
@@ -96,6 +99,7 @@ def step_sentence(ctx: Context, node: Node) -> str:
     """The step as written, then what it led to: a verdict, a noticed mistake, or the new state."""
     step = node.step.strip().rstrip(".")
     if node.error is not None:
+        ctx.checks += 1
         return f"{step}. Wait, that's wrong: {node.error}."
     if node.terminal:
         return f"{step}. {verdict(ctx, node)}"
@@ -105,6 +109,7 @@ def step_sentence(ctx: Context, node: Node) -> str:
 
 def verdict(ctx: Context, node: Node) -> str:
     """The check of a finished path: the domain's verdict, or the wrong step its verification finds."""
+    ctx.checks += 1
     slip = ctx.tree.first_slip(node.id)
     if slip is not None:
         return CAUGHT.format(why=ctx.node(slip).slip)
@@ -136,11 +141,13 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
             reason = why[i]
             if reason.kind == MISTAKE and not ctx.node(reason.left).terminal:  # the check the search made below
                 why_wrong = ctx.node(reason.subject).slip
+                ctx.checks += 1
                 lines.append(f"<verify> {CAUGHT_BELOW.format(state=ctx.state(reason.left), why=why_wrong)}")
             lines.append(f"<backtrack to={node.path} reason={reason.kind}> {ctx.state(node.id)}")
             continue
         lines.append(f"<step> {node.step.strip()}")
         if node.error is not None:
+            ctx.checks += 1
             lines.append(f"<verify> {node.error}")
         elif node.terminal:
             lines.append(f"<verify> {verdict(ctx, node)}")
@@ -185,6 +192,7 @@ def _sos_arrive(ctx: Context, node_id: int, explored: set[int], moving: bool) ->
         lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_sos_numbers(child.state)}")
         if child.terminal:
             verdict = "equal: Goal Reached" if child.correct else "unequal: No Solution"
+            ctx.checks += 1
             lines.append(f"{child.state[0]},{target} {verdict}")
             if child.correct:
                 return lines

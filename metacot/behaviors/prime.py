@@ -1,0 +1,252 @@
+"""Priming datasets from a run's search trees: SFT records that show the habits a variant names and no others."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from metacot.behaviors.attempts import PrimingTrace, choose_attempts, countdown_distance, render
+from metacot.behaviors.definitions import BEHAVIORS
+from metacot.behaviors.variants import (
+    ALL_HABITS,
+    COUNTDOWN_ONLY,
+    DOTS,
+    EMPTY,
+    SOLUTION,
+    VARIANTS,
+    Variant,
+    variant,
+)
+from metacot.outputs.files import AtomicFile
+from metacot.outputs.rundir import RunDir
+from metacot.problems.base import Domain
+from metacot.seeding import mix, problem_seed
+from metacot.tree import SearchTree
+
+MAX_WRONG = 3  # wrong finished paths tried before the answer, at most
+
+
+@dataclass
+class PrimeOptions:
+    """What `metacot prime` writes: one variant's records, how many, from which Countdown sizes, with which seed.
+
+    sizes: number of numbers -> weight (Countdown only); records are drawn in these proportions, and only from
+    these sizes. tokenizer: a local tokenizer directory that dots_cot measures lengths in (else characters)."""
+
+    variant: str
+    records: int | None = None  # None: one record per usable tree
+    seed: int = 0
+    sizes: dict[int, float] | None = None
+    max_wrong: int = MAX_WRONG
+    tokenizer: str | None = None
+
+    def __post_init__(self) -> None:
+        variant(self.variant)
+        if self.records is not None and self.records < 1:
+            raise ValueError(f"--records: expected at least 1, got {self.records}")
+        if self.max_wrong < 1:
+            raise ValueError(f"--max-wrong: expected at least 1, got {self.max_wrong}")
+        if self.sizes is not None and (not self.sizes or any(w <= 0 for w in self.sizes.values())):
+            raise ValueError(f"--sizes: expected sizes with positive weights, got {self.sizes}")
+
+
+def parse_sizes(text: str) -> dict[int, float]:
+    """'3,4' (equal weights) or '3:1,4:3' -> {3: 1.0, 4: 3.0}."""
+    sizes = {}
+    for item in text.split(","):
+        size, _, weight = item.strip().partition(":")
+        try:
+            sizes[int(size)] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ValueError(f"--sizes: expected N or N:WEIGHT items separated by commas, got {item!r}") from None
+    return sizes
+
+
+def draw_seed(seed: int, problem_id: str, draw: int) -> int:
+    """The seed of one record: the same for every variant, so that variants of one tree try the same paths."""
+    return mix(problem_seed(seed, problem_id), draw)
+
+
+def think_trace(tree: SearchTree, domain: Domain, shown: Variant, attempts: list[int], seed: int) -> PrimingTrace:
+    """The think block of a record of the variant (as its domain writes it) going through `attempts`; empty for a
+    variant whose think block holds no reasoning."""
+    if shown.think in (EMPTY, DOTS):
+        return PrimingTrace()
+    problem = domain.problem_from_dict(tree.problem)
+    trace = render(tree, domain, problem, shown.shows, attempts, seed)
+    if shown.wrong:
+        trace.say(closing(domain, problem, tree, attempts[-1]))
+    return trace
+
+
+def closing(domain: Domain, problem: Any, tree: SearchTree, last: int) -> str:
+    """Why a wrong-answer trace answers with its last path (it is the closest to the target it reached)."""
+    if domain.name == "countdown":
+        value = tree.nodes[last].state[0]
+        return f"None of these reached {problem.target}; the closest was {value}, so I will answer with that."
+    return "None of my answers checked out; I will give the last one."
+
+
+class Primer:
+    """Builds one variant's records from a run's trees."""
+
+    def __init__(self, run_dir: str | Path, options: PrimeOptions):
+        self.directory = RunDir(run_dir)
+        self.domain = self.directory.domain()
+        self.options = options
+        self.variant = variant(options.variant).for_domain(self.domain.name)
+        # every habit the domain writes, on the variant's kind of answer: a tree is used only when this trace of it
+        # shows them all, so that every variant writes the same problems (and paths) and dots_cot measures it
+        self.reference = Variant("reference", writable(self.domain.name), wrong=self.variant.wrong)
+        if options.sizes is not None and self.domain.name != "countdown":
+            raise ValueError("--sizes: Countdown-only (a size is a number of numbers)")
+        self.count_tokens = token_counter(options.tokenizer)
+        self.skipped = 0
+
+    def records(self) -> Iterator[dict]:
+        """Records in the proportions of the sizes asked for, each tree used once before any is used again."""
+        pools = self._pools()
+        total = sum(weight for weight, _ in pools)
+        for weight, trees in pools:
+            quota = None if self.options.records is None else round(self.options.records * weight / total)
+            yield from self._from_pool(trees, quota)
+
+    def _pools(self) -> list[tuple[float, list[SearchTree]]]:
+        """(weight, trees in a seeded order) per size asked for; one pool of every tree without sizes."""
+        trees = [tree for tree in self.directory.iter_trees() if tree.failed is None]
+        random.Random(self.options.seed).shuffle(trees)
+        if self.options.sizes is None:
+            return [(1.0, trees)]
+        sizes = sorted(self.options.sizes.items())
+        return [(weight, [t for t in trees if len(t.problem["numbers"]) == size]) for size, weight in sizes]
+
+    def _from_pool(self, trees: list[SearchTree], quota: int | None) -> Iterator[dict]:
+        made = 0
+        for draw in range(1 if quota is None else quota):  # another pass draws other paths from the same trees
+            before = made
+            for tree in trees:
+                if quota is not None and made >= quota:
+                    return
+                record = self.record(tree, draw)
+                if record is None:
+                    self.skipped += draw == 0
+                    continue
+                made += 1
+                yield record
+            if made == before:
+                return
+
+    def record(self, tree: SearchTree, draw: int = 0) -> dict | None:
+        """The tree's record for this draw, or None when the tree cannot show the variant's habits (no solution,
+        too few finished paths, no true subgoal or backward chain)."""
+        problem = self.domain.problem_from_dict(tree.problem)
+        seed = draw_seed(self.options.seed, tree.problem_id, draw)
+        distance = countdown_distance(tree, problem) if self.domain.name == "countdown" else lambda node_id: 0
+        wrong = self.variant.wrong
+        attempts = choose_attempts(tree, random.Random(seed), self.options.max_wrong, wrong, distance)
+        if attempts is None:
+            return None
+        reference = think_trace(tree, self.domain, self.reference, attempts, seed)
+        if any(trace_lacks(self.reference, reference)):
+            return None
+        if self.variant.think == SOLUTION:
+            attempts = attempts[-1:]
+        trace = think_trace(tree, self.domain, self.variant, attempts, seed)
+        answer = self.domain.final_answer(problem, tree.steps_to(attempts[-1]))
+        correct = self.domain.check_answer(problem, answer)
+        if correct == wrong or any(trace_lacks(self.variant, trace)):  # cannot happen: the reference shows them
+            raise AssertionError(f"{tree.problem_id}: a {self.variant.name} record that breaks its own rules")
+        body = self.domain.step_delimiter.join(trace.lines)
+        extra: dict = {}
+        if self.variant.think == EMPTY:
+            completion = f"<think> </think>\n<answer> {answer} </answer>"
+        else:
+            if self.variant.think == DOTS:
+                body, extra["think_length"] = self.dots(self.domain.step_delimiter.join(reference.lines))
+            completion = f"<think>\n{body}\n</think>\n<answer> {answer} </answer>"
+        prompt = self.domain.prompt(problem, think_tags=True)
+        return {
+            "problem_id": tree.problem_id,
+            "variant": self.variant.name,
+            "seed": seed,
+            "attempts": attempts,
+            "num_numbers": len(problem.numbers) if self.domain.name == "countdown" else None,
+            "correct": correct,
+            "answer": answer,
+            "num_backtracks": trace.backtracks,
+            "behaviors": {name: trace.counts[name] for name in BEHAVIORS},
+            **extra,
+            "prompt": prompt,
+            "completion": completion,
+            "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
+        }
+
+    def dots(self, body: str) -> tuple[str, dict]:
+        """' .' repeated to the length of `body`, in tokens when a tokenizer is given, else in characters."""
+        if self.count_tokens is None:
+            return (" ." * (len(body) // 2 + 1))[: len(body)], {"unit": "chars", "length": len(body)}
+        return dots_in_tokens(self.count_tokens(body), self.count_tokens), {
+            "unit": "tokens",
+            "length": self.count_tokens(body),
+        }
+
+
+def trace_lacks(shown: Variant, trace: PrimingTrace) -> Iterator[str]:
+    """The habits the variant names that the trace does not show (the variant of a think block with no reasoning
+    names none)."""
+    return (name for name in shown.shows if not trace.counts[name])
+
+
+def dots_in_tokens(length: int, count: Callable[[str], int]) -> str:
+    """' .' repeated until the text is `length` tokens long, then single '.' added where one ' .' overshoots."""
+    low, high = 0, length
+    while low < high:  # the most repeats that stay within the length
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if count(" ." * middle) <= length else (low, middle - 1)
+    text = " ." * low
+    while count(text) < length:
+        text += "."
+    return text
+
+
+def token_counter(path: str | None) -> Callable[[str], int] | None:
+    """How many tokens a local tokenizer makes of a text (no special tokens); None without a tokenizer."""
+    if path is None:
+        return None
+    from transformers import AutoTokenizer
+
+    if not Path(path).is_dir():
+        raise ValueError(f"--tokenizer: no tokenizer directory at {path!r}")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def writable(domain_name: str) -> frozenset[str]:
+    """The habits a domain's priming traces can show."""
+    return ALL_HABITS if domain_name == "countdown" else ALL_HABITS - COUNTDOWN_ONLY
+
+
+def variants_for(run_dir: str | Path, name: str) -> list[str]:
+    """The variants `--variant NAME` asks for: one, or with "all" every variant the run's domain can write."""
+    if name != "all":
+        return [name]
+    domain = RunDir(run_dir).domain().name
+    return [v.name for v in VARIANTS.values() if v.wrong or v.shows <= writable(domain)]
+
+
+def write_prime(run_dir: str | Path, options: PrimeOptions, out: str | Path | None = None) -> tuple[Path, int, int]:
+    """Write one variant's records (default RUN/prime/<variant>.jsonl): the path, records written, trees skipped."""
+    primer = Primer(run_dir, options)
+    path = Path(out) if out is not None else Path(run_dir) / "prime" / f"{options.variant}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with AtomicFile(path, False) as f:
+        for record in primer.records():
+            f.write(orjson.dumps(record) + b"\n")
+            count += 1
+    return path, count, primer.skipped
