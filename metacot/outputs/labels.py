@@ -10,8 +10,9 @@ the search finished below the step. Every source gives a dead step 0 and a verif
 1 or 0, and a step at or after a wrong result taken at face value (a node's `slip`) 0: its path is wrong.
 
 Layouts. "stepwise": TRL's stepwise-supervision format (prompt, completions: the steps, labels: one bool each),
-plus soft_labels. "math-shepherd": the Math-Shepherd dataset's step-tag text: `input` is the prompt and the steps,
-each step followed by the step tag "ки"; `label` is the same text with each tag replaced by "+" or "-".
+plus soft_labels and the steps' node ids in the saved tree (nodes). "math-shepherd": the Math-Shepherd dataset's
+step-tag text: `input` is the prompt and the steps, each step followed by the step tag "ки"; `label` is the same
+text with each tag replaced by "+" or "-".
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ def label_records(
         soft = [float(v) if i < wrong_from else 0.0 for i, v in enumerate(values) if v is not None]
         hard = [v >= threshold for v in soft]
         steps = [n.step for n in path]
-        record = {"problem_id": tree.problem_id, "label_source": source, "soft_labels": soft}
+        record = {
+            "problem_id": tree.problem_id,
+            "nodes": [n.id for n in path],
+            "label_source": source,
+            "soft_labels": soft,
+        }
         if layout == "stepwise":
             yield {**record, "prompt": prompt, "completions": steps, "labels": hard}
         else:
