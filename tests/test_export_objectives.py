@@ -99,7 +99,9 @@ def test_sft_trainer_gives_no_loss_to_masked_tokens(run, lm, objective, tmp_path
         )
         prepared = trainer.train_dataset
         for i in range(len(prepared)):  # SFTTrainer's labels: -100 exactly where the export's mask is 0
-            assert [label != -100 for label in prepared[i]["labels"]] == [bool(m) for m in dataset[i]["completion_mask"]]
+            assert [label != -100 for label in prepared[i]["labels"]] == [
+                bool(m) for m in dataset[i]["completion_mask"]
+            ]
         batch = trainer.data_collator([prepared[0], prepared[1]])
         for row, labels in zip((dataset[0], dataset[1]), batch["labels"], strict=True):
             kept = labels[: len(row["input_ids"])] != -100
