@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 
 from metacot.config import SynthConfig
-from metacot.outputs.export import export_dataset, export_prm_labels
+from metacot.outputs.export import export_dataset, export_objective, export_prm_labels
 from metacot.outputs.rundir import RunDirError
 from metacot.problems.countdown import apply_step
 from metacot.synth import synth
@@ -22,16 +24,16 @@ def run(tmp_path_factory):
 
 
 def test_prm_labels_follow_scores_and_verdicts(run):
-    path, count = export_prm_labels(run, threshold=0.5)
-    records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
-    assert count == len(records) > 15
+    folder, export = export_prm_labels(run, threshold=0.5)
+    records = [orjson.loads(line) for line in (folder / "data.jsonl").read_bytes().splitlines()]
+    assert records == export.records and len(records) > 15
     saw_error = saw_solution = False
     for record in records:
-        assert set(record) == {"problem_id", "prompt", "completions", "labels", "scores"}
-        assert len(record["completions"]) == len(record["labels"]) == len(record["scores"]) >= 1
+        assert set(record) == {"problem_id", "nodes", "label_source", "prompt", "completions", "labels", "soft_labels"}
+        assert len(record["completions"]) == len(record["labels"]) == len(record["soft_labels"]) >= 1
         numbers = tuple(int(n) for n in record["prompt"].split("[")[1].split("]")[0].split(", "))
         state = numbers
-        for step, label, score in zip(record["completions"], record["labels"], record["scores"], strict=True):
+        for step, label, score in zip(record["completions"], record["labels"], record["soft_labels"], strict=True):
             try:
                 state = apply_step(state, step)
             except ValueError:
@@ -63,6 +65,43 @@ def test_export_command(run, capsys):
     from metacot.cli import main
 
     assert main(["export", run, "--prm-labels", "--threshold", "0.9"]) == 0
-    assert "step-labelled paths" in capsys.readouterr().out
+    assert "exports/prm-labels-prm-stepwise: " in capsys.readouterr().out
     assert main(["export", run]) == 2
     assert "--prm-labels" in capsys.readouterr().err
+
+
+def test_export_folder_has_a_dataset_card_and_loads_back(run, capsys):
+    datasets = pytest.importorskip("datasets")
+    from metacot.cli import main
+
+    assert main(["export", run, "--objective", "on_path", "--to", "hf", "--license", "cc-by-4.0"]) == 0
+    out = capsys.readouterr().out
+    folder = out.split(":")[0]
+    assert folder.endswith("exports/on_path-metacot")
+    saved = datasets.load_from_disk(folder)
+    card = (Path(folder) / "README.md").read_text()
+    jsonl_folder, export = export_objective(run, "on_path")  # the same records, now as JSONL in the same folder
+    assert saved["completion"] == [r["completion"] for r in export.records]
+    assert card.startswith("---\nlicense: cc-by-4.0\n")
+    assert f"- records: {len(export.records)}\n" in card
+    segments = [s for r in export.records for s in r["segments"]]
+    assert f"- segments with loss: {sum(s['loss'] for s in segments)}\n" in card
+    assert "on_path: loss on the segments on the root-to-solution path" in card  # the objectives' documentation
+    assert '"strategy": "mcts"' in card and "load_from_disk" in card
+    jsonl_card = (jsonl_folder / "README.md").read_text()
+    assert "data_files: data.jsonl" in jsonl_card and 'load_dataset("json"' in jsonl_card
+
+
+def test_push_to_hub_is_one_dataset_push_and_the_card(run, monkeypatch, capsys):
+    datasets = pytest.importorskip("datasets")
+    import huggingface_hub
+
+    from metacot.cli import main
+
+    calls = []
+    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo: calls.append(("data", repo, len(self))))
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", lambda self, **kw: calls.append(("card", kw)))
+    assert main(["export", run, "--pairs", "--push-to-hub", "me/pairs"]) == 0
+    count = int(capsys.readouterr().out.split(": ")[1].split(" ")[0])
+    assert calls[0] == ("data", "me/pairs", count)
+    assert calls[1][1]["repo_id"] == "me/pairs" and calls[1][1]["path_in_repo"] == "README.md"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 from metacot.linearize.config import FORMATS, LinearizeConfig
-from metacot.linearize.formats import ONLY_FOR, RENDERERS, Context
+from metacot.linearize.formats import ONLY_FOR, RENDERERS, Context, Lines
 from metacot.linearize.reasons import goal
+from metacot.linearize.segments import segments
 from metacot.linearize.walk import Move, count_backtracks, path_moves, trace_to_solution, walk
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
@@ -31,10 +33,20 @@ def resolve_formats(requested: list[str] | None, domain: Domain) -> list[str]:
     return list(requested) if requested is not None else writable
 
 
-def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) -> dict[str, dict]:
-    """The tree's record in each format, leaving out the formats whose options exclude it."""
+def linearize_tree(
+    tree: SearchTree,
+    domain: Domain,
+    config: LinearizeConfig,
+    with_segments: bool = False,
+    leave_out: Collection[int] = (),
+) -> dict[str, dict]:
+    """The tree's record in each format, leaving out the formats whose options exclude it.
+
+    with_segments: each record also gets "segments" (linearize.segments), in the formats whose renderer marks
+    its lines by move. leave_out: nodes the trace skips (whole subtrees must be given: a pruned record)."""
     formats = resolve_formats(config.formats, domain)
     trace, solution = trace_to_solution(tree, config.stop_at_first_solution)
+    positions = [i for i, node_id in enumerate(trace) if node_id not in leave_out]
     if solution is None and not config.include_unsolved:
         return {}
     problem = domain.problem_from_dict(tree.problem)
@@ -44,7 +56,8 @@ def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) ->
         answer = domain.final_answer(problem, tree.steps_to(solution))
     else:
         answer = no_solution(domain, problem)
-    search_moves = walk(tree, trace)
+    # a move's visit is its position in the whole trace, where the search's values are kept
+    search_moves = [replace(m, visit=positions[m.visit]) for m in walk(tree, [trace[i] for i in positions])]
     records = {}
     for fmt in formats:
         if fmt == "cot":
@@ -71,6 +84,11 @@ def linearize_tree(tree: SearchTree, domain: Domain, config: LinearizeConfig) ->
             "completion": completion,
             "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
         }
+        if with_segments and isinstance(lines, Lines):
+            path = tree.path_to(solution) if solution is not None else []
+            opening, closing = _answer_block(answer, config.think_tags)
+            parts = segments(lines, lines.moves, moves, domain.step_delimiter, opening, closing, path)
+            records[fmt]["segments"] = parts
     return records
 
 
@@ -81,10 +99,15 @@ def linearize(tree: SearchTree, domain: Domain, fmt: str, config: LinearizeConfi
 
 def _completion(lines: list[str], answer: str, think_tags: bool, separator: str) -> str:
     """The lines joined as the domain separates steps (a blank line in math), then the answer block."""
-    body = separator.join(lines)
+    opening, closing = _answer_block(answer, think_tags)
+    return opening + separator.join(lines) + closing
+
+
+def _answer_block(answer: str, think_tags: bool) -> tuple[str, str]:
+    """What comes before and after the lines."""
     if not think_tags:
-        return f"{body}\nAnswer: {answer}"
-    return f"<think>\n{body}\n</think>\n<answer> {answer} </answer>"
+        return "", f"\nAnswer: {answer}"
+    return "<think>\n", f"\n</think>\n<answer> {answer} </answer>"
 
 
 __all__ = [

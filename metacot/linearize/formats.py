@@ -60,6 +60,20 @@ class Context:
         return self.tree.value_at(move.node, move.visit)
 
 
+class Lines(list[str]):
+    """Rendered lines that remember the index in moves of the move each was written for (None: no move), so a
+    record can be cut into segments by node (see linearize.segments). Renderers that return a plain list of
+    lines give no segments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moves: list[int | None] = []
+
+    def add(self, text: str, move: int | None) -> None:
+        self.append(text)
+        self.moves.append(move)
+
+
 def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
     """The reason of every backtrack, by its index in moves."""
     found = {}
@@ -117,23 +131,23 @@ def verdict(ctx: Context, node: Node) -> str:
 
 
 def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
-    lines = []
+    lines = Lines()
     why = reasons(ctx, moves)
     for i, move in enumerate(moves):
         node = ctx.node(move.node)
         if move.kind == "backtrack":
             go_back = ctx.pick(GO_BACK_WORDS, node.id).format(state=ctx.state(node.id))
-            lines.append(" ".join(s for s in (leaving_sentence(ctx, why[i]), go_back) if s))
+            lines.add(" ".join(s for s in (leaving_sentence(ctx, why[i]), go_back) if s), i)
             continue
-        lines.append(step_sentence(ctx, node))
+        lines.add(step_sentence(ctx, node), i)
         value = ctx.value(move)
         if ctx.config.value_lines and value is not None:
-            lines.append(f"Value: {value_text(value)}")
+            lines.add(f"Value: {value_text(value)}", i)
     return lines
 
 
 def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
-    lines = []
+    lines = Lines()
     why = reasons(ctx, moves)
     for i, move in enumerate(moves):
         node = ctx.node(move.node)
@@ -142,18 +156,18 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
             if reason.kind == MISTAKE and not ctx.node(reason.left).terminal:  # the check the search made below
                 why_wrong = ctx.node(reason.subject).slip
                 ctx.checks += 1
-                lines.append(f"<verify> {CAUGHT_BELOW.format(state=ctx.state(reason.left), why=why_wrong)}")
-            lines.append(f"<backtrack to={node.path} reason={reason.kind}> {ctx.state(node.id)}")
+                lines.add(f"<verify> {CAUGHT_BELOW.format(state=ctx.state(reason.left), why=why_wrong)}", i)
+            lines.add(f"<backtrack to={node.path} reason={reason.kind}> {ctx.state(node.id)}", i)
             continue
-        lines.append(f"<step> {node.step.strip()}")
+        lines.add(f"<step> {node.step.strip()}", i)
         if node.error is not None:
             ctx.checks += 1
-            lines.append(f"<verify> {node.error}")
+            lines.add(f"<verify> {node.error}", i)
         elif node.terminal:
-            lines.append(f"<verify> {verdict(ctx, node)}")
+            lines.add(f"<verify> {verdict(ctx, node)}", i)
         value = ctx.value(move)
         if value is not None:
-            lines.append(f"<value> {value_text(value)}")
+            lines.add(f"<value> {value_text(value)}", i)
     return lines
 
 

@@ -1,59 +1,129 @@
-"""Exports from a run directory: PRM step labels for TRL's stepwise supervision, Parquet / HF datasets of traces."""
+"""Exports from a saved run, without searching: training records per objective (optionally tokenized), PRM step
+labels, preference pairs, each as a dataset folder with a card; and trace files as Parquet / HF datasets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-import orjson
-
+from metacot.linearize import LinearizeConfig
+from metacot.outputs import labels, objectives, pairs
+from metacot.outputs.card import Export, push_to_hub, save_export
+from metacot.outputs.labels import label_records
+from metacot.outputs.objectives import objective_records
+from metacot.outputs.pairs import pair_records
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
-from metacot.problems.base import Domain
-from metacot.tree import Node, SearchTree
+from metacot.outputs.tokenized import load_tokenizer, tokenize_record
+from metacot.outputs.treestats import LABEL_SOURCES, mc_value
 
 
-def prm_label_records(tree: SearchTree, domain: Domain, threshold: float = 0.5) -> Iterator[dict]:
-    """One record per scored leaf: the path's steps with a label per step (TRL's stepwise supervision layout:
-    prompt, completions, labels), plus the raw scores. Terminal steps are labelled by the verifier; a wrong result
-    taken at face value (a node's `slip`) and every step after it are labelled wrong, whatever their scores."""
-    problem = domain.problem_from_dict(tree.problem)
-    prompt = domain.prompt(problem)
-    for leaf in tree.nodes[1:]:
-        if leaf.children or leaf.score is None:
-            continue
-        path = [tree.nodes[i] for i in tree.path_to(leaf.id)[1:]]
-        if any(n.score is None for n in path):
-            continue
-        slip = tree.first_slip(leaf.id)
-        wrong_from = len(path) if slip is None else tree.nodes[slip].depth - 1
-        yield {
-            "problem_id": tree.problem_id,
-            "prompt": prompt,
-            "completions": [n.step for n in path],
-            "labels": [i < wrong_from and _label(n, threshold) for i, n in enumerate(path)],
-            "scores": [n.score for n in path],
+@dataclass
+class Destination:
+    """Where and how an export is written: RUN/exports/<name>/ as `to`, with the card's license; pushed to the
+    Hub dataset `push` when given."""
+
+    to: str = "jsonl"
+    license: str = "unknown"
+    push: str | None = None
+
+
+def export_objective(
+    run_dir: str | Path,
+    objective: str,
+    fmt: str = "metacot",
+    tokenizer: str | None = None,
+    dest: Destination | None = None,
+) -> tuple[Path, Export]:
+    """exports/<objective>-<fmt>[-tokenized]/: the run's records in a format shaped for an objective
+    (outputs.objectives), with input_ids and completion_mask when a tokenizer path is given."""
+    check_file_name(fmt, "--format")
+    tok = load_tokenizer(tokenizer) if tokenizer is not None else None
+
+    def build(directory: RunDir) -> Export:
+        domain, config = directory.domain(), run_linearize_config(directory)
+        records = [
+            r for tree in directory.iter_trees() for r in objective_records(tree, domain, config, fmt, objective)
+        ]
+        if tok is not None:
+            records = [{**r, **tokenize_record(r, tok)} for r in records]
+        segments = [s for r in records for s in r["segments"]]
+        counts = {
+            "pruned extra records": sum(r["pruned"] for r in records),
+            "segments": len(segments),
+            "segments with loss": sum(s["loss"] for s in segments),
         }
+        name = f"{objective}-{fmt}" + ("-tokenized" if tok is not None else "")
+        options = {"objective": objective, "format": fmt, "tokenizer": tokenizer}
+        return Export(
+            name, f"Trace records for the {objective} objective", objectives.__doc__ or "", options, records, counts
+        )
+
+    return _export(run_dir, build, dest)
 
 
-def _label(node: Node, threshold: float) -> bool:
-    if node.error is not None:
-        return False
-    if node.terminal:
-        return bool(node.correct)
-    return node.score is not None and node.score >= threshold
+def export_prm_labels(
+    run_dir: str | Path,
+    source: str = "prm",
+    threshold: float = 0.5,
+    layout: str = "stepwise",
+    dest: Destination | None = None,
+) -> tuple[Path, Export]:
+    """exports/prm-labels-<source>-<layout>/: step labels for every path to a leaf (outputs.labels)."""
+    if source not in LABEL_SOURCES:
+        raise ValueError(f"--label-source: unknown {source!r}; expected one of {', '.join(LABEL_SOURCES)}")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"--threshold: expected a number in (0, 1], got {threshold}")
 
-
-def export_prm_labels(run_dir: str | Path, threshold: float = 0.5) -> tuple[Path, int]:
-    """Write traces/prm_labels.jsonl from every saved tree; returns the path and the record count."""
-    with RunDir(run_dir).lock() as directory:
+    def build(directory: RunDir) -> Export:
         domain = directory.domain()
-        count = 0
-        with directory.open_traces("prm_labels") as out:
-            for tree in directory.iter_trees():
-                for record in prm_label_records(tree, domain, threshold):
-                    out.write(orjson.dumps(record) + b"\n")
-                    count += 1
-    return directory.traces_dir / "prm_labels.jsonl", count
+        trees = list(directory.iter_trees())
+        if source == "mc" and not any(mc_value(n) is not None for tree in trees for n in tree.nodes):
+            raise RunDirError(
+                f"{directory.path}: no node has rollout counts; --label-source mc needs a run made "
+                "with the rollout PRM (--prm rollout)"
+            )
+        records = [r for tree in trees for r in label_records(tree, domain, source, threshold, layout)]
+        steps = [v >= threshold for r in records for v in r["soft_labels"]]
+        counts = {"steps": len(steps), "good steps": sum(steps)}
+        options = {"label_source": source, "threshold": threshold, "layout": layout}
+        title = f"PRM step labels ({source} values, {layout} layout)"
+        return Export(f"prm-labels-{source}-{layout}", title, labels.__doc__ or "", options, records, counts)
+
+    return _export(run_dir, build, dest)
+
+
+def export_pairs(
+    run_dir: str | Path, margin: float = 0.3, source: str = "prm", dest: Destination | None = None
+) -> tuple[Path, Export]:
+    """exports/pairs/: step-level and trajectory-level preference pairs (outputs.pairs)."""
+
+    def build(directory: RunDir) -> Export:
+        domain = directory.domain()
+        records = [r for tree in directory.iter_trees() for r in pair_records(tree, domain, margin, source)]
+        counts = dict(Counter(f"{r['kind']} pairs ({r['reason']})" for r in records))
+        options = {"margin": margin, "value_source": source}
+        return Export("pairs", "Preference pairs", pairs.__doc__ or "", options, records, counts)
+
+    return _export(run_dir, build, dest)
+
+
+def _export(run_dir: str | Path, build, dest: Destination | None) -> tuple[Path, Export]:
+    dest = dest or Destination()
+    with RunDir(run_dir).lock() as directory:
+        export = build(directory)
+        config = directory.read_manifest().get("config", {})
+        folder = save_export(export, directory.path / "exports" / export.name, dest.to, config, dest.license)
+    if dest.push is not None:
+        push_to_hub(export, folder, dest.push)
+    return folder, export
+
+
+def run_linearize_config(directory: RunDir) -> LinearizeConfig:
+    """The linearize settings the run's manifest records (defaults for any it does not)."""
+    table = directory.read_manifest().get("config", {}).get("linearize", {})
+    known = {f.name for f in fields(LinearizeConfig)}
+    return LinearizeConfig(**{key: value for key, value in table.items() if key in known})
 
 
 def export_dataset(run_dir: str | Path, fmt: str, to: str) -> Path:

@@ -1,0 +1,63 @@
+"""Preference pairs: chosen beats rejected by the margin in the tree, siblings share the prompt, and TRL's
+DPOTrainer trains on them for 2 steps."""
+
+from __future__ import annotations
+
+import pytest
+from export_runs import countdown_run, tiny_lm, trainer_args, trees
+
+from metacot.outputs.export import Destination, export_pairs
+from metacot.outputs.rundir import RunDir
+from metacot.outputs.treestats import SubtreeStats, step_value
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> str:
+    return countdown_run(tmp_path_factory.mktemp("pairs") / "run", problems=4)
+
+
+@pytest.mark.parametrize("margin", [0.3, 0.9])
+def test_chosen_beats_rejected_by_the_margin(run, margin):
+    by_id, domain = trees(run), RunDir(run).domain()
+    _, export = export_pairs(run, margin)
+    kinds = {(r["kind"], r["reason"]) for r in export.records}
+    assert {("step", "verified"), ("trajectory", "verified")} <= kinds
+    for record in export.records:
+        tree = by_id[record["problem_id"]]
+        stats = SubtreeStats.of(tree)
+        chosen, rejected = tree.nodes[record["chosen_node"]], tree.nodes[record["rejected_node"]]
+        assert record["chosen_value"] - record["rejected_value"] >= margin
+        prompt = domain.prompt(domain.problem_from_dict(tree.problem))
+        if record["kind"] == "trajectory":
+            assert chosen.correct and rejected.dead and record["prompt"] == prompt
+            assert record["chosen"] == "\n".join(tree.steps_to(chosen.id))
+            continue
+        assert chosen.parent == rejected.parent
+        prefix = "".join(f"{step}\n" for step in tree.steps_to(chosen.parent))
+        assert record["prompt"] == f"{prompt}\n{prefix}"
+        assert (record["chosen"], record["rejected"]) == (chosen.step, rejected.step)
+        if record["reason"] == "verified":
+            assert stats.correct[chosen.id] > 0 and stats.dead_end[rejected.id]
+        else:
+            values = (step_value(chosen, "prm", stats), step_value(rejected, "prm", stats))
+            assert values == (record["chosen_value"], record["rejected_value"])
+
+
+def test_dpo_trainer_trains_on_the_pairs(run, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    trl = pytest.importorskip("trl")
+    from tiny_models import single_thread
+    from transformers import AutoTokenizer
+
+    folder, _ = export_pairs(run, dest=Destination(to="hf"))
+    dataset = datasets.load_from_disk(str(folder))
+    lm = tiny_lm(tmp_path / "lm")
+    with single_thread():
+        trainer = trl.DPOTrainer(
+            model=lm,
+            args=trl.DPOConfig(**trainer_args(tmp_path / "out")),
+            train_dataset=dataset.select(range(8)),
+            processing_class=AutoTokenizer.from_pretrained(lm),
+        )
+        result = trainer.train()
+    assert trainer.state.global_step == 2 and result.training_loss > 0
