@@ -22,7 +22,7 @@ from metacot.config import (
     parse_value,
     set_key,
 )
-from metacot.flags import add_flags, get, given_flags, split_list
+from metacot.flags import add_flags, dest, get, given_flags, split_list
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.outputs.rundir import RunDirError
@@ -159,8 +159,8 @@ def add_synth_flags(p: argparse.ArgumentParser) -> None:
 
 
 def synth_config(args: argparse.Namespace) -> SynthConfig:
-    """The config file (or defaults), then the flags, then --set; checked as a whole."""
-    config = load_config(args.config)
+    """The preset, then the config file (or defaults), then the flags, then --set; checked as a whole."""
+    config = load_config(args.config, getattr(args, dest("--preset")))
     given = list(given_flags(args, SynthConfig))
     for name, keys, value in given:
         for key in keys:
