@@ -363,6 +363,24 @@ def _add_bench(commands) -> None:
     add_synth_flags(b)
     b.add_argument("--json", action="store_true", help="the figures as one JSON object")
     b.set_defaults(run=run_bench_backends)
+    r = kinds.add_parser(
+        "rollouts",
+        help="what the rollout PRM generates per tree with and without rollout reuse (same problems, seeds)",
+        description="Run the searches a synth command would run (same flags, e.g. --preset metacot-paper; no files "
+        "are written) twice, with prm.rollout.reuse false and true, and print per tree the completions and their "
+        "tokens generated, the completions reused, nodes and the solve rate.",
+    )
+    add_synth_flags(r)
+    r.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    r.set_defaults(run=run_bench_rollouts)
+
+
+def run_bench_rollouts(args: argparse.Namespace) -> int:
+    from metacot.bench.rollouts import bench_rollout_reuse, format_reuse_table
+
+    figures = bench_rollout_reuse(synth_config(args))
+    print(orjson.dumps(figures).decode() if args.json else format_reuse_table(figures))
+    return 0
 
 
 def run_bench_backends(args: argparse.Namespace) -> int:

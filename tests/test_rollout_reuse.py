@@ -3,8 +3,10 @@ stopped early once decisive."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
+from metacot.cli import main
 from metacot.policy.symbolic import SymbolicCountdownPolicy
 from metacot.prm.base import ScoreRequest
 from metacot.prm.interval import decisive, wilson
@@ -121,3 +123,12 @@ def test_results_do_not_depend_on_concurrency():
     many, _ = run(RolloutConfig(rollouts=8, early_stop=True), Budget(nodes=200, rollouts=60), concurrency=12)
     strip = lambda t: {**t.to_dict(), "compute": {**t.to_dict()["compute"], "wall_time": 0}}  # noqa: E731
     assert [strip(t) for t in one] == [strip(t) for t in many]
+
+
+def test_the_reuse_benchmark_prints_both_settings_on_the_same_problems(capsys):
+    flags = ["--preset", "metacot-paper", "--num-problems", "6", "--rollouts", "8", "--no-progress", "--json"]
+    assert main(["bench", "rollouts", *flags]) == 0
+    figures = orjson.loads(capsys.readouterr().out)
+    plain, reused = figures["no reuse"], figures["reuse"]
+    assert plain["problems"] == reused["problems"] == 6 and plain["reused_rollouts"] == 0
+    assert reused["rollout_tokens"] < plain["rollout_tokens"] and reused["reused_rollouts"] > 0
