@@ -22,7 +22,7 @@ from metacot.config import (
     parse_value,
     set_key,
 )
-from metacot.flags import add_flags, get, given_flags, split_list
+from metacot.flags import add_flags, dest, get, given_flags, split_list
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.outputs.rundir import RunDirError
@@ -161,8 +161,8 @@ def add_synth_flags(p: argparse.ArgumentParser) -> None:
 
 
 def synth_config(args: argparse.Namespace) -> SynthConfig:
-    """The config file (or defaults), then the flags, then --set; checked as a whole."""
-    config = load_config(args.config)
+    """The preset, then the config file (or defaults), then the flags, then --set; checked as a whole."""
+    config = load_config(args.config, getattr(args, dest("--preset")))
     given = list(given_flags(args, SynthConfig))
     for name, keys, value in given:
         for key in keys:
@@ -449,6 +449,24 @@ def _add_bench(commands) -> None:
     add_synth_flags(b)
     b.add_argument("--json", action="store_true", help="the figures as one JSON object")
     b.set_defaults(run=run_bench_backends)
+    r = kinds.add_parser(
+        "rollouts",
+        help="what the rollout PRM generates per tree with and without rollout reuse (same problems, seeds)",
+        description="Run the searches a synth command would run (same flags, e.g. --preset metacot-paper; no files "
+        "are written) twice, with prm.rollout.reuse false and true, and print per tree the completions and their "
+        "tokens generated, the completions reused, nodes and the solve rate.",
+    )
+    add_synth_flags(r)
+    r.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    r.set_defaults(run=run_bench_rollouts)
+
+
+def run_bench_rollouts(args: argparse.Namespace) -> int:
+    from metacot.bench.rollouts import bench_rollout_reuse, format_reuse_table
+
+    figures = bench_rollout_reuse(synth_config(args))
+    print(orjson.dumps(figures).decode() if args.json else format_reuse_table(figures))
+    return 0
 
 
 def run_bench_backends(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from metacot.checks import at_least, between
 from metacot.flags import flag
 from metacot.linearize.config import LinearizeConfig
 from metacot.policy.config import PolicyConfig
+from metacot.presets import PRESETS, merged, preset
 from metacot.prm.config import PRMConfig
 from metacot.problems.config import ProblemsConfig
 from metacot.search.breaker import RunConfig
@@ -38,6 +39,10 @@ SELECTORS = {"problems": "domain", "policy": "backend", "prm": "backend", "searc
 
 @dataclass
 class SynthConfig:
+    # settings applied first: the config file, flags and --set override them (metacot.presets)
+    preset: str | None = flag(
+        "named settings applied before --config, the flags and --set", None, choices=lambda: PRESETS
+    )
     seed: int = flag("run seed: problems and every random choice derive from it", 0)
     out: str = flag("run directory", "runs/demo", metavar="DIR")
     concurrency: int = flag("searches in flight at once; does not change results", 64)
@@ -184,15 +189,22 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def load_config(path: str | Path | None) -> SynthConfig:
-    """The defaults, updated by a TOML file when given."""
-    if path is None:
-        return SynthConfig()
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: {error}") from None
-    return from_dict(SynthConfig, data, str(path))
+def load_config(path: str | Path | None, preset_name: str | None = None) -> SynthConfig:
+    """The defaults, updated by a preset (`preset_name`, else the file's `preset` key), then by a TOML file."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: {error}") from None
+    name = preset_name if preset_name is not None else data.get("preset")
+    if name is not None:
+        try:
+            data = {**merged(preset(name, "--preset" if preset_name is not None else f"{path}: preset"), data)}
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        data["preset"] = name
+    return from_dict(SynthConfig, data, str(path) if path is not None else f"preset {name}")

@@ -38,10 +38,12 @@ def build_runner(config: SynthConfig, domain: Domain) -> Runner:
     strategy = config.search.strategy
     if strategy not in SEARCHES:
         raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: {', '.join(SEARCHES)}")
-    search = make_search(strategy, getattr(config.search, strategy))
+    section = getattr(config.search, strategy)
+    search = make_search(strategy, section)
     policy = make_policy(config.policy, domain)
     prm = make_prm(config.prm, domain, policy)
-    return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, Breaker(config.run))
+    breaker = Breaker(config.run)
+    return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, breaker, section.budget)
 
 
 def problem_source(config: SynthConfig, problems: list) -> ProblemSource | None:

@@ -81,6 +81,19 @@ class Compute:
     prm_calls: int = 0
     scored_nodes: int = 0
     wall_time: float = 0.0
+    # The rollout PRM's generation: completions generated (`rollouts`), their tokens, and the rollout requests (one
+    # per node per wave of completions); completions taken over from an ancestor's rollouts (`reused_rollouts`)
+    # cost nothing. Written only when not zero, so trees scored without rollouts read as before.
+    rollout_calls: int = 0
+    rollouts: int = 0
+    rollout_tokens: int = 0
+    reused_rollouts: int = 0
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in _ROLLOUT_UNITS or v}
+
+
+_ROLLOUT_UNITS = ("rollout_calls", "rollouts", "rollout_tokens", "reused_rollouts")
 
 
 @dataclass
@@ -98,6 +111,10 @@ class SearchTree:
     trace_values: list[float] = field(default_factory=list)
     compute: Compute = field(default_factory=Compute)
     failed: str | None = None  # why the search could not finish, if it could not
+    # The rollout PRM's completions that went on below the node they were rolled out from: node id -> the step they
+    # took from it -> the rest of each after that step, for the child with that step to take over (prm.rollout.reuse).
+    # Working state of a search in flight: not saved.
+    passing: dict[int, dict[str, list[list[str]]]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def with_root(cls, problem_id: str, problem: dict, state: Any, search: str = "") -> SearchTree:
@@ -179,7 +196,7 @@ class SearchTree:
             "search": self.search,
             "solved": self.solved,
             "failed": self.failed,
-            "compute": asdict(self.compute),
+            "compute": self.compute.to_dict(),
             "trace": self.trace,
             **({"trace_values": self.trace_values} if self.trace_values else {}),
             "nodes": [_node_dict(n) for n in self.nodes],

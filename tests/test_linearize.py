@@ -602,7 +602,9 @@ def test_formats_default_to_what_the_domain_writes():
 
     assert resolve_formats(None, CountdownDomain()) == ["metacot", "tokens", "cot", "sos"]
     assert resolve_formats(None, MathDomain()) == ["metacot", "tokens", "cot"]
-    with pytest.raises(ValueError, match="'sos' is a countdown format; the math domain writes metacot, tokens, cot"):
+    with pytest.raises(
+        ValueError, match="'sos' is a countdown format; the math domain writes metacot, paper, tokens, cot"
+    ):
         resolve_formats(["cot", "sos"], MathDomain())
     with pytest.raises(ValueError, match="unknown format 'nope'"):
         resolve_formats(["nope"], CountdownDomain())

@@ -17,6 +17,9 @@ class NodeRequest:
     node: Node
     seed: int
     n: int = 1
+    # Scoring: the most completions the tree's rollouts may have cost in all (the budget's `rollouts`; None: no
+    # limit). The rollout PRM generates no more than what is left of it (tree.compute.rollouts counts them).
+    rollout_limit: int | None = None
 
     @property
     def steps(self) -> list[str]:

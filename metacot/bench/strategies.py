@@ -142,7 +142,7 @@ def result_row(
         "noise": float(noise),
         "solved": tree.solved,
         "answer_correct": config.answer_correct(tree),  # best-of-N: its selection, without the verifier
-        **dataclasses.asdict(tree.compute),
+        **tree.compute.to_dict(),
         "within_budget": config.budget.within(tree.compute),
         "ms": ms,
     }

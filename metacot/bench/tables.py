@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterable
 from pathlib import Path
 
 from metacot.outputs.files import AtomicFile
+from metacot.prm.interval import wilson as wilson
 from metacot.tree import Compute
 
 COMPUTE_FIELDS = tuple(f.name for f in dataclasses.fields(Compute))
-Z95 = 1.959963984540054
-
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval for a binomial proportion (95% by default)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    denominator = 1 + z * z / n
-    center = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, center - half), min(1.0, center + half)
 
 
 def summarize(rows: Iterable[dict]) -> list[dict]:
@@ -53,7 +41,7 @@ def summarize(rows: Iterable[dict]) -> list[dict]:
             "ms": sum(r["ms"] for r in group) / n,
         }
         for name in COMPUTE_FIELDS:
-            entry[name] = sum(r[name] for r in group) / n
+            entry[name] = sum(r.get(name, 0) for r in group) / n  # rollout counters: written when not 0
         summary.append(entry)
     return summary
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
-from metacot.linearize.config import FORMATS, LinearizeConfig
+from metacot.linearize.config import FORMATS, ON_REQUEST, LinearizeConfig
 from metacot.linearize.formats import ONLY_FOR, RENDERERS, Context, Lines
 from metacot.linearize.reasons import goal
 from metacot.linearize.segments import segments
@@ -20,7 +20,8 @@ def no_solution(domain: Domain, problem: object) -> str:
 
 
 def resolve_formats(requested: list[str] | None, domain: Domain) -> list[str]:
-    """The formats to write: those requested, or every one the domain can write; a clear error for the others."""
+    """The formats to write: those requested, or every one the domain can write but those written on request only;
+    a clear error for the others."""
     writable = [f for f in FORMATS if ONLY_FOR.get(f, domain.name) == domain.name]
     for fmt in requested or []:
         if fmt not in RENDERERS:
@@ -30,7 +31,7 @@ def resolve_formats(requested: list[str] | None, domain: Domain) -> list[str]:
                 f"linearize.formats: {fmt!r} is a {ONLY_FOR[fmt]} format; the {domain.name} domain writes "
                 f"{', '.join(writable)}"
             )
-    return list(requested) if requested is not None else writable
+    return list(requested) if requested is not None else [f for f in writable if f not in ON_REQUEST]
 
 
 def linearize_tree(

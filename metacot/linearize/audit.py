@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from metacot.linearize.audit_paper import audit_paper
 from metacot.linearize.reasons import (
     CAUGHT,
     CAUGHT_BELOW,
@@ -41,7 +42,7 @@ from metacot.linearize.reasons import (
 from metacot.problems.base import Domain
 from metacot.tree import ROOT, SearchTree
 
-AUDITED = ("metacot", "cot", "tokens")  # formats whose every sentence is checked; others: the answer only
+AUDITED = ("metacot", "cot", "tokens", "paper")  # formats whose every sentence is checked; others: the answer only
 TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
 PLAIN = re.compile(r"(?P<body>.*)\nAnswer: (?P<answer>.*)", re.S)
 TOKEN = re.compile(
@@ -142,7 +143,10 @@ class _Auditor:
         if fmt in AUDITED:
             body = m["body"]
             lines = (body.split("\n") if fmt == "tokens" else body.split(self.domain.step_delimiter)) if body else []
-            (self._tokens if fmt == "tokens" else self._sentences)(lines)
+            if fmt == "paper":
+                audit_paper(self, lines, m["answer"])
+            else:
+                (self._tokens if fmt == "tokens" else self._sentences)(lines)
         self._answer(m["answer"])
         return self.result
 
@@ -329,17 +333,20 @@ class _Auditor:
                 )
             pending, better = [], None
             outcome = self.arrive(child, segment)
-            step = self.tree.nodes[child].step.strip().rstrip(".")
-            after = self.after_step(child, outcome)
-            if outcome.error is not None:
-                expected = f"{step}. Wait, that's wrong: {outcome.error}."
-            elif after is not None:
-                expected = f"{step}. {after}"
-            else:
-                note = self.domain.step_note(self.problem, outcome.state)
-                expected = f"{step}. {note}" if note else f"{step}."
+            expected = self.sentence(child, outcome)
             self.claim(segment == expected, segment, f"the step gives: {expected!r}")
             last = child
+
+    def sentence(self, child: int, outcome: Any) -> str:
+        """The sentence a step must be written as, from the domain's outcome of it (recomputed)."""
+        step = self.tree.nodes[child].step.strip().rstrip(".")
+        after = self.after_step(child, outcome)
+        if outcome.error is not None:
+            return f"{step}. Wait, that's wrong: {outcome.error}."
+        if after is not None:
+            return f"{step}. {after}"
+        note = self.domain.step_note(self.problem, outcome.state)
+        return f"{step}. {note}" if note else f"{step}."
 
     def _backtrack(self, segment: str, patterns: list) -> tuple[list[int], tuple[str, str] | None] | None:
         """None when the segment is no backtrack; else where it may go and a pending 'looks better' claim."""

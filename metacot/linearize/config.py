@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from metacot.checks import optional_at_least
 from metacot.flags import flag
 
-FORMATS = ("metacot", "tokens", "cot", "sos")
-FORMATS_HELP = f"comma-separated trace formats: {','.join(FORMATS)} (default: all the domain writes)"
+FORMATS = ("metacot", "paper", "tokens", "cot", "sos")
+ON_REQUEST = ("paper",)  # written only when asked for (--preset metacot-paper does): not among the defaults
+FORMATS_HELP = (
+    f"comma-separated trace formats: {','.join(FORMATS)} (default: all the domain writes but {','.join(ON_REQUEST)})"
+)
 
 
 @dataclass
 class LinearizeConfig:
-    formats: list[str] | None = flag(FORMATS_HELP, None)  # None: every format the domain can write
+    formats: list[str] | None = flag(FORMATS_HELP, None)  # None: every format the domain can write but ON_REQUEST
     stop_at_first_solution: bool = True  # end the trace at the first verified solution it reaches
     max_backtracks: int | None = None  # skip traces with more backtracks than this
     include_unsolved: bool = False  # also write records for searches that found no solution

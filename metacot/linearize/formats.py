@@ -1,4 +1,5 @@
-"""Trace formats: render a tree's moves as Meta-CoT text, special tokens, a stream-of-search log, or plain CoT."""
+"""Trace formats: render a tree's moves as Meta-CoT text, the Meta-CoT paper's layout, special tokens, a
+stream-of-search log, or plain CoT."""
 
 from __future__ import annotations
 
@@ -146,6 +147,43 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
     return lines
 
 
+ALTERNATIVELY = "Alternatively, "  # paper: a step that leaves the current branch for one split off earlier
+FINAL_ANSWER = "Final Answer: "
+SOLUTION = "Solution:"
+
+
+def paper_value(tree: SearchTree, node_id: int, visit: int) -> str | None:
+    """A paper value line's value: a Monte Carlo value exactly, as verified completions / completions ("3/8"),
+    whatever the search made of it; any other value as the search held it at trace position `visit`."""
+    node = tree.nodes[node_id]
+    if node.rollouts is not None and node.successes is not None:
+        return f"{node.successes}/{node.rollouts}"
+    value = tree.value_at(node_id, visit)
+    return None if value is None else value_text(value)
+
+
+def render_paper(ctx: Context, moves: list[Move]) -> list[str]:
+    """The Meta-CoT paper's trace (arXiv 2501.04682, appendix E): each step followed by a line with its value; a step
+    that does not continue the one before (the search went back) starts with "Alternatively, "; then the final
+    answer and a Solution block with the clean path from the root to the verified solution, a step per line."""
+    lines = []
+    switched = False
+    for move in moves:
+        if move.kind == "backtrack":
+            switched = True
+            continue
+        sentence = step_sentence(ctx, ctx.node(move.node))
+        lines.append(ALTERNATIVELY + sentence if switched else sentence)
+        switched = False
+        value = paper_value(ctx.tree, move.node, move.visit)
+        if value is not None:
+            lines.append(f"Value: {value}")
+    if ctx.solution is not None:
+        steps = ctx.tree.steps_to(ctx.solution)
+        lines += [FINAL_ANSWER + ctx.domain.final_answer(ctx.problem, steps), SOLUTION, *(s.strip() for s in steps)]
+    return lines
+
+
 def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
     lines = Lines()
     why = reasons(ctx, moves)
@@ -232,6 +270,7 @@ ONLY_FOR = {"sos": "countdown"}
 
 RENDERERS: dict[str, Callable[[Context, list[Move]], list[str]]] = {
     "metacot": render_metacot,
+    "paper": render_paper,
     "tokens": render_tokens,
     "cot": render_metacot,  # rendered from the solution path alone
     "sos": render_sos,

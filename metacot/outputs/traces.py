@@ -71,7 +71,7 @@ class TreeSummary:
         self.solved += tree.solved
         self.failed += tree.failed is not None
         self.nodes += len(tree.nodes)
-        for key, value in asdict(tree.compute).items():
+        for key, value in tree.compute.to_dict().items():
             key = SUMMED_TIME if key == "wall_time" else key
             self.compute[key] = self.compute.get(key, 0) + value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -20,6 +21,15 @@ class Proposal:
     finish_reason: str = "stop"  # "stop" | "length": a "length" step was cut off and is never taken as finished
 
 
+class Rollout(list[str]):
+    """One completion to the end of the solution: its steps (a list, and equal to the plain list of them), and the
+    tokens generating it took (counted in the tree's Compute.rollout_tokens)."""
+
+    def __init__(self, steps: Iterable[str] = (), tokens: int = 0):
+        super().__init__(steps)
+        self.tokens = tokens
+
+
 class Policy(Protocol):
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         """Up to request.n next steps for each request."""
@@ -30,6 +40,6 @@ class Policy(Protocol):
 class Rollouts(Protocol):
     """A policy that completes paths to the end: what the rollout PRM needs."""
 
-    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[Rollout]]:
         """request.n continuations to the end of the solution for each request, each as its list of steps."""
         ...

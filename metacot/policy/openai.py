@@ -10,7 +10,7 @@ from typing import Any
 from metacot.backends.generate import Sampling, chat_renderer, prompt_seeds, request_seed
 from metacot.backends.models import added_bos, load_tokenizer
 from metacot.backends.server import ContextLengthError, Server
-from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import OpenAIPolicyConfig
 from metacot.policy.llm import cut_off, proposal, sampling_config, split_steps
 from metacot.policy.prompts import PromptBuilder
@@ -52,12 +52,14 @@ class OpenAIPolicy:
             for r, choices in zip(requests, self._requests(requests, c.max_tokens, [self.delimiter]), strict=True)
         ]
 
-    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[Rollout]]:
         """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps; empty
         ones for a prompt longer than the model's context."""
         delimiter = self.delimiter
         return [
-            [[] for _ in range(r.n)] if choices is None else [split_steps(choice.text, delimiter) for choice in choices]
+            [Rollout() for _ in range(r.n)]
+            if choices is None
+            else [self._rollout(choice, delimiter) for choice in choices]
             for r, choices in zip(requests, self._requests(requests, self.config.rollout_max_tokens, None), strict=True)
         ]
 
@@ -114,6 +116,12 @@ class OpenAIPolicy:
             return choices
 
         return call
+
+    @staticmethod
+    def _rollout(choice: Any, delimiter: str) -> Rollout:
+        lp = choice.logprobs
+        tokens = len(lp.tokens) if lp is not None and lp.tokens is not None else 0
+        return Rollout(split_steps(choice.text, delimiter), tokens)
 
     @staticmethod
     def _proposal(choice: Any) -> Proposal:

@@ -6,7 +6,7 @@ import random
 from fractions import Fraction
 from typing import ClassVar
 
-from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import SymbolicPolicyConfig
 from metacot.problems.base import Domain
 from metacot.problems.countdown import Number, apply_step, format_move, legal_moves
@@ -29,12 +29,12 @@ class SymbolicCountdownPolicy:
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return [self._propose_one(r) for r in requests]
 
-    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[Rollout]]:
         """Random playouts: uniformly random steps of the move set (with the same rate of mistakes) until one number
-        is left."""
+        is left; tokens counted as the proposals' are (words)."""
         return [[self._playout(r.node.state, random.Random(r.seed + k)) for k in range(r.n)] for r in requests]
 
-    def _playout(self, state: tuple[Number, ...] | None, rng: random.Random) -> list[str]:
+    def _playout(self, state: tuple[Number, ...] | None, rng: random.Random) -> Rollout:
         steps = []
         while state is not None and len(state) > 1:
             moves = legal_moves(state, self.config.moves)
@@ -45,7 +45,7 @@ class SymbolicCountdownPolicy:
             if self.config.mistake_rate > 0 and rng.random() < self.config.mistake_rate:
                 step = self._slip(step, rng)
             steps.append(step)
-        return steps
+        return Rollout(steps, tokens=sum(len(step.split()) for step in steps))
 
     def _propose_one(self, request: ExpandRequest) -> list[Proposal]:
         state = request.node.state

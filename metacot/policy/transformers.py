@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM, GenerationConfig, LogitsProcessor
 
 from metacot.backends.generate import Sampling, chat_renderer, cut_at_stop, model_text, prompt_seeds, request_seed
 from metacot.backends.models import load_pretrained
-from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import TransformersPolicyConfig
 from metacot.policy.llm import sampling_config, split_steps
 from metacot.policy.prompts import PromptBuilder
@@ -91,7 +91,7 @@ class TransformersPolicy:
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return self._requests(requests, self.step_generation, self._proposal)
 
-    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[Rollout]]:
         """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
         return self._requests(requests, self.rollout_generation, self._steps)
 
@@ -162,8 +162,10 @@ class TransformersPolicy:
         reason = "stop" if stop is not None or eos is not None else "length"
         return Proposal(text=text.strip(), tokens=len(ids), logprob=sum(logprobs[: len(ids)]), finish_reason=reason)
 
-    def _steps(self, ids: list[int], logprobs: list[float]) -> list[str]:
-        return split_steps(self._until_eos(ids), self.delimiter)
+    def _steps(self, ids: list[int], logprobs: list[float]) -> Rollout:
+        """The steps of a rollout; its tokens up to and including the EOS (the padding after it is no output)."""
+        eos = next((k for k, t in enumerate(ids) if t in self.eos_ids), len(ids) - 1)
+        return Rollout(split_steps(self._until_eos(ids), self.delimiter), eos + 1)
 
     def _text(self, ids: list[int], stop: tuple[str, ...]) -> str:
         """A generated text without EOS and what follows, cut before the first stop string (generate keeps it)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from metacot.backends.engine import make_llm
 from metacot.backends.generate import Sampling, chat_renderer, model_text, prompt_seeds, request_seed
-from metacot.policy.base import ExpandRequest, Proposal
+from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import VLLMPolicyConfig
 from metacot.policy.llm import cut_off, proposal, sampling_config, split_steps
 from metacot.policy.prompts import PromptBuilder
@@ -51,11 +51,13 @@ class VLLMPolicy:
             for r, samples in zip(requests, self._requests(requests, c.max_tokens, [self.delimiter]), strict=True)
         ]
 
-    def rollout(self, requests: list[ExpandRequest]) -> list[list[list[str]]]:
+    def rollout(self, requests: list[ExpandRequest]) -> list[list[Rollout]]:
         """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps."""
         delimiter = self.delimiter
         return [
-            [[] for _ in range(r.n)] if samples is None else [split_steps(s.text, delimiter) for s in samples]
+            [Rollout() for _ in range(r.n)]
+            if samples is None
+            else [Rollout(split_steps(s.text, delimiter), len(s.token_ids)) for s in samples]
             for r, samples in zip(requests, self._requests(requests, self.config.rollout_max_tokens, None), strict=True)
         ]
 

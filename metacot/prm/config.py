@@ -33,11 +33,28 @@ class OracleConfig:
 
 @dataclass
 class RolloutConfig:
+    """The Monte Carlo value of a step: completions to the end from it, verified (Math-Shepherd; the Meta-CoT paper's
+    value function, with 128 completions per state)."""
+
     rollouts: int = flag("rollout PRM: completions per scored step", 8)
     mode: str = "soft"  # "soft": fraction of completions that verify; "hard": 1 if any does
+    # A completion from a node whose first step is a child's step is also a completion from that child (and so on
+    # down): the child takes it over and generates only the rest of its `rollouts`.
+    reuse: bool = True
+    # Stop generating a node's completions once the Wilson interval of its value lies at or below `decisive_below`
+    # or at or above `decisive_above` (z: the interval's normal quantile); completions come in waves of `wave`.
+    early_stop: bool = False
+    wave: int = 4
+    decisive_below: float = 0.2
+    decisive_above: float = 0.8
+    z: float = 1.96
 
     def __post_init__(self) -> None:
         at_least("rollouts", self.rollouts, 1)
+        at_least("wave", self.wave, 1)
+        between("decisive_below", self.decisive_below, 0, 1)
+        between("decisive_above", self.decisive_above, 0, 1)
+        at_least("z", self.z, 0, float)
 
 
 @dataclass

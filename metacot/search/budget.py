@@ -23,6 +23,8 @@ from metacot.flags import flag
 from metacot.tree import Compute
 
 UNITS = ("nodes", "policy_calls", "generated_tokens", "prm_calls", "scored_nodes")
+# every limit; `rollouts` binds only a PRM that rolls out, so benchmarks do not size strategies to it
+LIMITS = (*UNITS, "rollouts")
 _NO_LIMIT = sys.maxsize
 
 
@@ -31,7 +33,11 @@ class Budget:
     """Limits on what one search may spend (None: no limit), each a field of Compute.
 
     nodes: nodes in the tree, the root included; policy_calls: expansions (one per Expand, whatever its n);
-    generated_tokens: the proposals' tokens; prm_calls: Score requests; scored_nodes: the nodes they scored.
+    generated_tokens: the proposals' tokens; prm_calls: Score requests; scored_nodes: the nodes they scored;
+    rollouts: completions the rollout PRM generates (ones reused from an ancestor's rollouts are free). A search
+    plans no scored round once none is left, and the rollout PRM generates at most what is left (the runner tells it
+    the limit), so a node scored when the limit is reached has fewer rollouts, or none. A completion's tokens are
+    known only once generated: rollouts bound them at rollouts * the policy's rollout_max_tokens.
     A token limit needs max_step_tokens, the most tokens one proposed step can take (the policy's per-step
     token limit), because the tokens of a step are only known after it was generated.
     """
@@ -41,6 +47,7 @@ class Budget:
     generated_tokens: int | None = None
     prm_calls: int | None = None
     scored_nodes: int | None = None
+    rollouts: int | None = None
     max_step_tokens: int | None = None
 
     def __post_init__(self) -> None:
@@ -66,7 +73,7 @@ class Budget:
 
     def limits(self) -> dict[str, int]:
         """The units that have a limit, and the limit."""
-        return {unit: getattr(self, unit) for unit in UNITS if getattr(self, unit) is not None}
+        return {unit: getattr(self, unit) for unit in LIMITS if getattr(self, unit) is not None}
 
     def allowance(self, compute: Compute) -> Allowance:
         """What is left of the budget after `compute`, to plan the next round of requests from."""
@@ -75,7 +82,7 @@ class Budget:
             limit = getattr(self, unit)
             return _NO_LIMIT if limit is None else max(0, limit - getattr(compute, unit))
 
-        return Allowance(**{unit: left(unit) for unit in UNITS}, max_step_tokens=self.max_step_tokens or 1)
+        return Allowance(**{unit: left(unit) for unit in LIMITS}, max_step_tokens=self.max_step_tokens or 1)
 
     def room(self, compute: Compute, want: int, scored: bool = True) -> int:
         """How many children (at most `want`) one Expand may ask for now; 0: the search must stop expanding.
@@ -98,6 +105,7 @@ class Allowance:
     generated_tokens: int
     prm_calls: int
     scored_nodes: int
+    rollouts: int  # not reserved: the rollout PRM stops at the limit itself
     max_step_tokens: int
 
     def expand(self, want: int, scored: bool = True) -> int:
@@ -106,7 +114,7 @@ class Allowance:
         scored: the children will be scored; all the Expands of one round planned with scored=True share one
         Score request (its PRM call must be left; it is not reserved, so plan that Score in the same round).
         """
-        if want <= 0 or self.policy_calls < 1 or (scored and self.prm_calls < 1):
+        if want <= 0 or self.policy_calls < 1 or (scored and (self.prm_calls < 1 or self.rollouts < 1)):
             return 0
         n = min(want, self.nodes, self.generated_tokens // self.max_step_tokens)
         if scored:
@@ -122,7 +130,7 @@ class Allowance:
 
     def score(self, count: int) -> int:
         """How many of `count` nodes one more Score request may include (0: none), reserved."""
-        if count <= 0 or self.prm_calls < 1:
+        if count <= 0 or self.prm_calls < 1 or self.rollouts < 1:
             return 0
         k = min(count, self.scored_nodes)
         if k > 0:

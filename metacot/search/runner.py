@@ -12,6 +12,7 @@ from metacot.policy.base import ExpandRequest, Policy
 from metacot.prm.base import RewardModel, ScoreRequest
 from metacot.problems.base import Domain
 from metacot.search.breaker import BackendOutage, Breaker
+from metacot.search.budget import Budget
 from metacot.search.expand import grow
 from metacot.search.protocol import Expand, Score, Search, SearchGen, StateKeys
 from metacot.seeding import mix, problem_seed
@@ -94,6 +95,7 @@ def expansion_seed(seed: int, node: Node) -> int:
 class Runner:
     """Drives one search per problem, `concurrency` at a time, and yields finished trees in problem order.
 
+    With the search's budget, the rollout PRM generates no more completions than its `rollouts` limit allows.
     With a breaker, a run whose backend keeps failing stops: every tree finished by then is yielded (in problem
     order, with gaps where searches were still in flight), then the breaker's BackendOutage is raised.
     """
@@ -108,6 +110,7 @@ class Runner:
         seed: int = 0,
         concurrency: int = 64,
         breaker: Breaker | None = None,
+        budget: Budget | None = None,
     ):
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -117,6 +120,7 @@ class Runner:
         self.search, self.search_name = search, search_name
         self.seed, self.concurrency = seed, concurrency
         self.breaker = breaker
+        self.rollout_limit = None if budget is None else budget.rollouts  # told to the PRM with each Score request
         self.stats = RunnerStats()
 
     def run(self, problems: Iterable[Any]) -> Iterator[SearchTree]:
@@ -211,7 +215,7 @@ class Runner:
             return
         asks = [(job, node) for job in jobs for node in job.scoring or ()]
         requests = [
-            ScoreRequest(problem=job.problem, tree=job.tree, node=node, seed=mix(job.seed, node.id, 1))
+            ScoreRequest(job.problem, job.tree, node, mix(job.seed, node.id, 1), rollout_limit=self.rollout_limit)
             for job, node in asks
         ]
         start = time.perf_counter()
