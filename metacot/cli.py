@@ -62,6 +62,8 @@ EXTRAS = {
     "pyarrow": "math",
     "math_verify": "math",
     "matplotlib": "bench",
+    "sklearn": "handbook",
+    "sentence_transformers": "handbook",
 }
 
 
@@ -123,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit(commands)
     _add_export(commands)
     _add_bench(commands)
+    _add_handbook(commands)
     return parser
 
 
@@ -423,6 +426,59 @@ def run_bench_strategies(args: argparse.Namespace) -> int:
     shown = [e for e in result.summary if e["strategy"] in settings.strategies]
     print("\n".join(pivot(shown, "strategy", "budget", "noise", noise0)))
     print(f"{result.out}: {len(result.rows)} rows ({result.searched} new, {result.seconds:.1f} s); table: {TABLE}")
+    return 0
+
+
+def _add_handbook(commands) -> None:
+    p = commands.add_parser(
+        "handbook",
+        help="behaviour handbooks: build one from a run, show one as a table, merge several",
+        description="A handbook is a JSONL file of named behaviours ('behavior_<name>: <instruction>') with their "
+        "tags, provenance and counts; `metacot synth --behaviors FILE` conditions the policy on them.",
+    )
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    s = verbs.add_parser("show", help="print a handbook as a table", description="Print a handbook as a table.")
+    s.add_argument("file", metavar="FILE", help="a handbook file, or 'builtin' for the Countdown one")
+    s.set_defaults(run=run_handbook_show)
+    m = verbs.add_parser(
+        "merge",
+        help="merge handbooks into one, folding duplicates",
+        description="Merge handbooks, folding behaviours with the same normalised name (and, with --similarity, "
+        "TF-IDF cosine similarity at or above it) into the first: tags, problems and counts are summed.",
+    )
+    m.add_argument("files", nargs="+", metavar="FILE")
+    m.add_argument("--out", required=True, metavar="FILE", help="the merged handbook")
+    m.add_argument("--similarity", type=float, metavar="X", help="also fold lines at least this similar (0..1]")
+    m.set_defaults(run=run_handbook_merge)
+
+
+def _handbook_path(name: str) -> str:
+    from metacot.behaviors.handbook import builtin_handbook
+
+    return str(builtin_handbook("countdown")) if name == "builtin" else name
+
+
+def run_handbook_show(args: argparse.Namespace) -> int:
+    from metacot.behaviors.handbook import format_table, load_handbook
+
+    entries = load_handbook(_handbook_path(args.file))
+    print(format_table(entries))
+    print(f"{len(entries)} behaviours")
+    return 0
+
+
+def run_handbook_merge(args: argparse.Namespace) -> int:
+    from metacot.behaviors.handbook import load_handbook, merge, save_handbook
+    from metacot.behaviors.retrieval import tfidf_embedder
+
+    entries = [e for name in args.files for e in load_handbook(_handbook_path(name))]
+    embed = None
+    if args.similarity is not None:
+        if not 0 < args.similarity <= 1:
+            raise ConfigError(f"--similarity: must be in (0, 1], got {args.similarity}")
+        embed = tfidf_embedder([e.line for e in entries])
+    merged = merge(entries, embed, args.similarity or 1.0)
+    print(f"{save_handbook(merged, args.out)}: {len(merged)} behaviours ({len(entries) - len(merged)} folded)")
     return 0
 
 
