@@ -437,6 +437,21 @@ def _add_handbook(commands) -> None:
         "tags, provenance and counts; `metacot synth --behaviors FILE` conditions the policy on them.",
     )
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    b = verbs.add_parser(
+        "build",
+        help="reflect on a run's trees with an LLM policy and distil named behaviours into a handbook",
+        description="For every finished tree of RUN_DIR (its solution, failed branches and metacot trace), ask the "
+        "policy's model for a reflection, then for 'behavior_<name>: <instruction>' lines: two batched passes. "
+        "The behaviours are merged into --handbook (kept and added to when it exists); the raw replies go "
+        "beside it (<handbook>.build.jsonl). The model comes from the policy flags "
+        "(--policy openai --policy-model ...).",
+    )
+    b.add_argument("run_dir", metavar="RUN_DIR")
+    b.add_argument("--handbook", metavar="FILE", help="the handbook (default: RUN_DIR/handbook.jsonl)")
+    b.add_argument("--temperature", type=float, default=0.7, metavar="X", help="sampling temperature (0: greedy)")
+    b.add_argument("--reply-tokens", type=int, default=512, metavar="N", help="tokens per reflection and distillation")
+    add_synth_flags(b)
+    b.set_defaults(run=run_handbook_build)
     s = verbs.add_parser("show", help="print a handbook as a table", description="Print a handbook as a table.")
     s.add_argument("file", metavar="FILE", help="a handbook file, or 'builtin' for the Countdown one")
     s.set_defaults(run=run_handbook_show)
@@ -456,6 +471,35 @@ def _handbook_path(name: str) -> str:
     from metacot.behaviors.handbook import builtin_handbook
 
     return str(builtin_handbook("countdown")) if name == "builtin" else name
+
+
+def run_handbook_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from metacot.backends.generate import Sampling, TextGenerator
+    from metacot.behaviors.build import build_handbook, write_log
+    from metacot.behaviors.handbook import load_handbook, merge, save_handbook
+    from metacot.outputs.rundir import RunDir
+    from metacot.policy import make_policy
+
+    config = synth_config(args)
+    policy = make_policy(config.policy, RunDir(args.run_dir).domain())
+    if not isinstance(policy, TextGenerator):
+        raise ConfigError(f"handbook build: policy {config.policy.backend!r} cannot write text; choose an LLM policy")
+    section = getattr(config.policy, config.policy.backend)
+    sampling = Sampling(temperature=args.temperature, max_tokens=args.reply_tokens, seed=config.seed)
+    result = build_handbook(args.run_dir, policy, getattr(section, "model", ""), sampling)
+    out = Path(args.handbook or Path(args.run_dir) / "handbook.jsonl")
+    kept = load_handbook(out) if out.exists() else []
+    merged = merge(kept + result.entries)
+    save_handbook(merged, out)
+    log_path = write_log(result, out.with_name(out.name + ".build.jsonl"))
+    print(
+        f"{out}: {len(merged)} behaviours ({len(result.entries)} distilled from {result.problems} trees, "
+        f"{len(kept)} kept); {result.replies_without_behaviors} replies without a behaviour, "
+        f"{result.malformed} malformed items skipped (raw text in {log_path})"
+    )
+    return 0
 
 
 def run_handbook_show(args: argparse.Namespace) -> int:
