@@ -98,6 +98,7 @@ class SearchTree:
     trace_values: list[float] = field(default_factory=list)
     compute: Compute = field(default_factory=Compute)
     failed: str | None = None  # why the search could not finish, if it could not
+    behaviors: list[str] = field(default_factory=list)  # the handbook behaviours the policy was conditioned on
 
     @classmethod
     def with_root(cls, problem_id: str, problem: dict, state: Any, search: str = "") -> SearchTree:
@@ -182,6 +183,7 @@ class SearchTree:
             "compute": asdict(self.compute),
             "trace": self.trace,
             **({"trace_values": self.trace_values} if self.trace_values else {}),
+            **({"behaviors": self.behaviors} if self.behaviors else {}),
             "nodes": [_node_dict(n) for n in self.nodes],
         }
 
@@ -196,6 +198,7 @@ class SearchTree:
             trace_values=list(data.get("trace_values", [])),
             compute=Compute(**data.get("compute", {})),
             failed=data.get("failed"),
+            behaviors=list(data.get("behaviors", [])),
         )
 
     def to_networkx(self):
