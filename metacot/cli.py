@@ -63,6 +63,8 @@ EXTRAS = {
     "math_verify": "math",
     "matplotlib": "bench",
     "huggingface_hub": "math",
+    "sklearn": "handbook",
+    "sentence_transformers": "handbook",
 }
 
 
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(commands)
     _add_prime(commands)
     _add_bench(commands)
+    _add_handbook(commands)
     return parser
 
 
@@ -527,6 +530,103 @@ def run_bench_strategies(args: argparse.Namespace) -> int:
     shown = [e for e in result.summary if e["strategy"] in settings.strategies]
     print("\n".join(pivot(shown, "strategy", "budget", "noise", noise0)))
     print(f"{result.out}: {len(result.rows)} rows ({result.searched} new, {result.seconds:.1f} s); table: {TABLE}")
+    return 0
+
+
+def _add_handbook(commands) -> None:
+    p = commands.add_parser(
+        "handbook",
+        help="behaviour handbooks: build one from a run, show one as a table, merge several",
+        description="A handbook is a JSONL file of named behaviours ('behavior_<name>: <instruction>') with their "
+        "tags, provenance and counts; `metacot synth --behaviors FILE` conditions the policy on them.",
+    )
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    b = verbs.add_parser(
+        "build",
+        help="reflect on a run's trees with an LLM policy and distil named behaviours into a handbook",
+        description="For every finished tree of RUN_DIR (its solution, failed branches and metacot trace), ask the "
+        "policy's model for a reflection, then for 'behavior_<name>: <instruction>' lines: two batched passes. "
+        "The behaviours are merged into --handbook (kept and added to when it exists); the raw replies go "
+        "beside it (<handbook>.build.jsonl). The model comes from the policy flags "
+        "(--policy openai --policy-model ...).",
+    )
+    b.add_argument("run_dir", metavar="RUN_DIR")
+    b.add_argument("--handbook", metavar="FILE", help="the handbook (default: RUN_DIR/handbook.jsonl)")
+    b.add_argument("--temperature", type=float, default=0.7, metavar="X", help="sampling temperature (0: greedy)")
+    b.add_argument("--reply-tokens", type=int, default=512, metavar="N", help="tokens per reflection and distillation")
+    add_synth_flags(b)
+    b.set_defaults(run=run_handbook_build)
+    s = verbs.add_parser("show", help="print a handbook as a table", description="Print a handbook as a table.")
+    s.add_argument("file", metavar="FILE", help="a handbook file, or 'builtin' for the Countdown one")
+    s.set_defaults(run=run_handbook_show)
+    m = verbs.add_parser(
+        "merge",
+        help="merge handbooks into one, folding duplicates",
+        description="Merge handbooks, folding behaviours with the same normalised name (and, with --similarity, "
+        "TF-IDF cosine similarity at or above it) into the first: tags, problems and counts are summed.",
+    )
+    m.add_argument("files", nargs="+", metavar="FILE")
+    m.add_argument("--out", required=True, metavar="FILE", help="the merged handbook")
+    m.add_argument("--similarity", type=float, metavar="X", help="also fold lines at least this similar (0..1]")
+    m.set_defaults(run=run_handbook_merge)
+
+
+def _handbook_path(name: str) -> str:
+    from metacot.behaviors.handbook import builtin_handbook
+
+    return str(builtin_handbook("countdown")) if name == "builtin" else name
+
+
+def run_handbook_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from metacot.backends.generate import Sampling, TextGenerator
+    from metacot.behaviors.build import build_handbook, write_log
+    from metacot.behaviors.handbook import load_handbook, merge, save_handbook
+    from metacot.outputs.rundir import RunDir
+    from metacot.policy import make_policy
+
+    config = synth_config(args)
+    policy = make_policy(config.policy, RunDir(args.run_dir).domain())
+    if not isinstance(policy, TextGenerator):
+        raise ConfigError(f"handbook build: policy {config.policy.backend!r} cannot write text; choose an LLM policy")
+    section = getattr(config.policy, config.policy.backend)
+    sampling = Sampling(temperature=args.temperature, max_tokens=args.reply_tokens, seed=config.seed)
+    result = build_handbook(args.run_dir, policy, getattr(section, "model", ""), sampling)
+    out = Path(args.handbook or Path(args.run_dir) / "handbook.jsonl")
+    kept = load_handbook(out) if out.exists() else []
+    merged = merge(kept + result.entries)
+    save_handbook(merged, out)
+    log_path = write_log(result, out.with_name(out.name + ".build.jsonl"))
+    print(
+        f"{out}: {len(merged)} behaviours ({len(result.entries)} distilled from {result.problems} trees, "
+        f"{len(kept)} kept); {result.replies_without_behaviors} replies without a behaviour, "
+        f"{result.malformed} malformed items skipped (raw text in {log_path})"
+    )
+    return 0
+
+
+def run_handbook_show(args: argparse.Namespace) -> int:
+    from metacot.behaviors.handbook import format_table, load_handbook
+
+    entries = load_handbook(_handbook_path(args.file))
+    print(format_table(entries))
+    print(f"{len(entries)} behaviours")
+    return 0
+
+
+def run_handbook_merge(args: argparse.Namespace) -> int:
+    from metacot.behaviors.handbook import load_handbook, merge, save_handbook
+    from metacot.behaviors.retrieval import tfidf_embedder
+
+    entries = [e for name in args.files for e in load_handbook(_handbook_path(name))]
+    embed = None
+    if args.similarity is not None:
+        if not 0 < args.similarity <= 1:
+            raise ConfigError(f"--similarity: must be in (0, 1], got {args.similarity}")
+        embed = tfidf_embedder([e.line for e in entries])
+    merged = merge(entries, embed, args.similarity or 1.0)
+    print(f"{save_handbook(merged, args.out)}: {len(merged)} behaviours ({len(entries) - len(merged)} folded)")
     return 0
 
 

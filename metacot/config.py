@@ -11,6 +11,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import orjson
 
+from metacot.behaviors.retrieval import BehaviorsConfig
 from metacot.checks import at_least, between
 from metacot.flags import flag
 from metacot.linearize.config import LinearizeConfig
@@ -52,6 +53,7 @@ class SynthConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     linearize: LinearizeConfig = field(default_factory=LinearizeConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    behaviors: BehaviorsConfig = field(default_factory=BehaviorsConfig)  # off unless behaviors.handbook is set
 
     def __post_init__(self) -> None:
         between("seed", self.seed, 0, MAX_SEED, int)
@@ -84,6 +86,8 @@ class SynthConfig:
             if isinstance(values, dict):
                 values = {k: v for k, v in values.items() if k not in transport}
             settings[section] = {key: name, name: values}
+        if self.behaviors.handbook is not None:  # only a conditioned run counts them: older runs resume as they were
+            settings["behaviors"] = config["behaviors"]
         return settings
 
     def hash(self, problems_digest: str | None = None) -> str:

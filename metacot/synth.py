@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from metacot.behaviors.bci import condition
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
 from metacot.outputs.rundir import ProblemSource, RunDir
@@ -73,6 +74,7 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
     resolve_formats(config.linearize.formats, domain)
     problems = make_problems(config.problems, config.seed)
     runner = build_runner(config, domain)
+    behaviors = condition(runner.policy, domain, problems, config.behaviors) if config.behaviors.handbook else {}
     started = time.perf_counter()
     nodes = 0
     outage: BackendOutage | None = None
@@ -94,6 +96,7 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
                     retrying[tree.problem_id] = tree
             try:
                 for tree in runner.run(todo):
+                    tree.behaviors = behaviors.get(tree.problem_id, [])
                     run_dir.append(tree)
                     retrying.pop(tree.problem_id, None)
                     traces.add(tree)

@@ -111,6 +111,7 @@ class SearchTree:
     trace_values: list[float] = field(default_factory=list)
     compute: Compute = field(default_factory=Compute)
     failed: str | None = None  # why the search could not finish, if it could not
+    behaviors: list[str] = field(default_factory=list)  # the handbook behaviours the policy was conditioned on
     # The rollout PRM's completions that went on below the node they were rolled out from: node id -> the step they
     # took from it -> the rest of each after that step, for the child with that step to take over (prm.rollout.reuse).
     # Working state of a search in flight: not saved.
@@ -199,6 +200,7 @@ class SearchTree:
             "compute": self.compute.to_dict(),
             "trace": self.trace,
             **({"trace_values": self.trace_values} if self.trace_values else {}),
+            **({"behaviors": self.behaviors} if self.behaviors else {}),
             "nodes": [_node_dict(n) for n in self.nodes],
         }
 
@@ -213,6 +215,7 @@ class SearchTree:
             trace_values=list(data.get("trace_values", [])),
             compute=Compute(**data.get("compute", {})),
             failed=data.get("failed"),
+            behaviors=list(data.get("behaviors", [])),
         )
 
     def to_networkx(self):

@@ -6,6 +6,7 @@ import random
 from fractions import Fraction
 from typing import ClassVar
 
+from metacot.behaviors.moves import order_moves
 from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import SymbolicPolicyConfig
 from metacot.problems.base import Domain
@@ -25,6 +26,7 @@ class SymbolicCountdownPolicy:
     def __init__(self, config: SymbolicPolicyConfig | None = None, domain: Domain | None = None):
         # `domain` is part of every policy's signature; this policy knows its one domain's rules itself
         self.config = config or SymbolicPolicyConfig()
+        self.behaviors: dict[str, list[str]] = {}  # problem id -> behaviour names its moves follow (bci.condition)
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return [self._propose_one(r) for r in requests]
@@ -54,7 +56,12 @@ class SymbolicCountdownPolicy:
         tried = {request.tree.nodes[i].step for i in request.node.children}  # asked again (widening): new steps only
         moves = [m for m in dict.fromkeys(legal_moves(state, self.config.moves)) if format_move(m) not in tried]
         rng = random.Random(request.seed)
-        moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
+        behaviors = self.behaviors.get(request.problem.id)
+        if behaviors:  # the sampled order, then the behaviours' preferences
+            shuffled = rng.sample(moves, len(moves)) if self.config.sample else moves
+            moves = order_moves(shuffled, state, request.problem.target, behaviors)[: request.n]
+        else:
+            moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
         texts = [format_move(m) for m in moves]
         if self.config.mistake_rate > 0:
             texts = [self._slip(t, rng) if rng.random() < self.config.mistake_rate else t for t in texts]

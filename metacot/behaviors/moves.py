@@ -1,0 +1,78 @@
+"""The built-in Countdown behaviours as move preferences, so the symbolic policy can follow retrieved behaviours."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+from metacot.problems.countdown import Move, Number
+
+# (state before the move, the move, the target) -> a preference: higher first
+Preference = Callable[[tuple[Number, ...], Move, int], float]
+
+
+def _value(number: Number) -> Fraction:
+    return Fraction(str(number))
+
+
+def _rest(state: tuple[Number, ...], move: Move) -> list[Fraction]:
+    """The numbers the move leaves besides its result."""
+    rest = [_value(n) for n in state]
+    rest.remove(_value(move[0]))
+    rest.remove(_value(move[2]))
+    return rest
+
+
+def _one_op(x: Fraction, y: Fraction) -> set[Fraction]:
+    return {x + y, x - y, y - x, x * y} | ({x / y} if y else set()) | ({y / x} if x else set())
+
+
+def finish_with_last_pair(state: tuple[Number, ...], move: Move, target: int) -> float:
+    result, rest = _value(move[3]), _rest(state, move)
+    if not rest:
+        return float(result == target)
+    return float(len(rest) == 1 and target in _one_op(result, rest[0]))
+
+
+def target_factorisation(state: tuple[Number, ...], move: Move, target: int) -> float:
+    result = _value(move[3])
+    return float(result > 1 and result.denominator == 1 and target % int(result) == 0)
+
+
+def near_target_subgoal(state: tuple[Number, ...], move: Move, target: int) -> float:
+    return -float(abs(_value(move[3]) - target)) / max(abs(target), 1)
+
+
+def combine_small_numbers_first(state: tuple[Number, ...], move: Move, target: int) -> float:
+    smallest = sorted(_value(n) for n in state)[:2]
+    return float(sorted([_value(move[0]), _value(move[2])]) == smallest)
+
+
+def avoid_wasted_numbers(state: tuple[Number, ...], move: Move, target: int) -> float:
+    return -float(_value(move[3]) in (0, 1) and target not in (0, 1))
+
+
+def stay_in_range(state: tuple[Number, ...], move: Move, target: int) -> float:
+    return -float(abs(_value(move[3])) > 2 * abs(target) + 10)
+
+
+PREFERENCES: dict[str, Preference] = {
+    f.__name__: f
+    for f in (
+        finish_with_last_pair,
+        target_factorisation,
+        near_target_subgoal,
+        combine_small_numbers_first,
+        avoid_wasted_numbers,
+        stay_in_range,
+    )
+}
+
+
+def order_moves(moves: list[Move], state: tuple[Number, ...], target: int, behaviors: list[str]) -> list[Move]:
+    """The moves, most preferred first: by the first known behaviour's preference, then the next's, ...; the
+    moves' order otherwise kept. Behaviours without a preference here (distilled by a model) are ignored."""
+    known = [PREFERENCES[name] for name in behaviors if name in PREFERENCES]
+    if not known:
+        return moves
+    return sorted(moves, key=lambda move: tuple(-prefer(state, move, target) for prefer in known))

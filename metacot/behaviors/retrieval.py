@@ -1,0 +1,141 @@
+"""Retrieve a problem's behaviours from a handbook: by topic, or the top K by embedding similarity to its prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metacot.behaviors.handbook import Entry, unit_rows
+from metacot.checks import at_least
+from metacot.flags import flag
+
+Embed = Callable[[list[str]], np.ndarray]
+MODES = ("topic", "embedding")
+EMBEDDERS = ("tfidf", "sentence-transformers", "openai")
+# A problem's topic: the first of these fields it has (MATH's `type` or `subject`), else its domain's name.
+TOPIC_FIELDS = ("topic", "type", "subject")
+
+
+class RetrievalError(ValueError):
+    """Nothing to retrieve: an empty handbook, or a topic no behaviour is tagged with."""
+
+
+@dataclass
+class BehaviorsConfig:
+    """[behaviors]: condition the policy on behaviours retrieved from a handbook (BCI). Off without a handbook."""
+
+    handbook: str | None = flag(
+        "a behaviour handbook (JSONL), or 'builtin' for the domain's shipped one; off when unset",
+        None,
+        name="--behaviors",
+        metavar="FILE",
+    )
+    retrieve: str = flag(
+        "how behaviours are chosen: topic (a problem field, tags) or embedding", "topic", choices=lambda: MODES
+    )
+    top_k: int = flag("behaviours per problem", 3, name="--top-k")
+    embedder: str = "tfidf"  # tfidf | sentence-transformers (a local folder in embedder_model) | openai
+    embedder_model: str = ""  # the sentence-transformers folder, or the served embedding model's name
+    base_url: str = "http://127.0.0.1:8000/v1"  # the OpenAI-compatible server of the openai embedder
+    api_key_env: str = "OPENAI_API_KEY"
+
+    def __post_init__(self) -> None:
+        at_least("top_k", self.top_k, 1)
+        if self.retrieve not in MODES:
+            raise ValueError(f"retrieve: unknown mode {self.retrieve!r}; expected one of {', '.join(MODES)}")
+        if self.embedder not in EMBEDDERS:
+            raise ValueError(f"embedder: unknown embedder {self.embedder!r}; expected one of {', '.join(EMBEDDERS)}")
+
+
+def problem_topic(problem: dict, domain: str) -> str:
+    """The topic a problem is retrieved by: its first TOPIC_FIELDS value, else the domain's name; lower case."""
+    value = next((problem[f] for f in TOPIC_FIELDS if isinstance(problem.get(f), str) and problem[f].strip()), domain)
+    return value.strip().lower()
+
+
+def _require(entries: list[Entry]) -> None:
+    if not entries:
+        raise RetrievalError("the handbook is empty: there are no behaviours to retrieve")
+
+
+def by_topic(entries: list[Entry], topic: str, k: int) -> list[Entry]:
+    """The k behaviours tagged `topic` that were distilled most often (file order breaks ties)."""
+    _require(entries)
+    tagged = [e for e in entries if topic.lower() in e.tags]
+    if not tagged:
+        tags = sorted({t for e in entries for t in e.tags})
+        raise RetrievalError(f"no behaviour is tagged {topic!r}; the handbook's tags: {', '.join(tags) or '(none)'}")
+    return sorted(tagged, key=lambda e: -e.count)[:k]
+
+
+def top_k(scores: np.ndarray, k: int) -> list[int]:
+    """The indices of the k highest scores, highest first; equal scores in index order (exact, no index)."""
+    return [int(i) for i in np.argsort(-np.asarray(scores), kind="stable")[:k]]
+
+
+def by_embedding(entries: list[Entry], queries: list[str], k: int, embed: Embed) -> list[list[Entry]]:
+    """For each query, the k behaviours whose lines are most similar to it (cosine), most similar first."""
+    _require(entries)
+    vectors = unit_rows(embed([e.line for e in entries] + queries))
+    behaviours, asked = vectors[: len(entries)], vectors[len(entries) :]
+    return [[entries[i] for i in top_k(behaviours @ query, k)] for query in asked]
+
+
+def tfidf_embedder(corpus: list[str]) -> Embed:
+    """TF-IDF vectors (scikit-learn) over the words of `corpus`, the handbook's lines: needs no model."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(token_pattern=r"(?u)[^\W_]+", stop_words="english", sublinear_tf=True).fit(corpus)
+    return lambda texts: vectorizer.transform(texts).toarray()
+
+
+def sentence_transformers_embedder(folder: str) -> Embed:
+    """A sentence-transformers model from a local folder (never fetched from a hub)."""
+    if not folder or not Path(folder, "modules.json").is_file():
+        raise ValueError(
+            f"behaviors.embedder_model: {folder!r} is not a local sentence-transformers folder (no modules.json)"
+        )
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(folder, device="cpu", local_files_only=True)
+    return lambda texts: np.asarray(model.encode(texts, convert_to_numpy=True))
+
+
+def openai_embedder(config: BehaviorsConfig) -> Embed:
+    """An OpenAI-compatible server's /v1/embeddings, all texts in one request (retried as the policies' are)."""
+    from metacot.backends.server import Server
+
+    if not config.embedder_model:
+        raise ValueError("behaviors.embedder_model: the served embedding model's name is needed for embedder openai")
+    server = Server("behaviors", config.base_url, config.api_key_env, 60.0, 3, 0.5)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        reply: Any = server.call(lambda: server.client.embeddings.create(model=config.embedder_model, input=texts))
+        rows = sorted(reply.data, key=lambda item: item.index)
+        if len(rows) != len(texts):
+            raise RuntimeError(f"behaviors: the server sent {len(rows)} embeddings for {len(texts)} texts")
+        return np.asarray([row.embedding for row in rows], dtype=np.float64)
+
+    return embed
+
+
+def make_embedder(config: BehaviorsConfig, entries: list[Entry]) -> Embed:
+    if config.embedder == "sentence-transformers":
+        return sentence_transformers_embedder(config.embedder_model)
+    if config.embedder == "openai":
+        return openai_embedder(config)
+    return tfidf_embedder([e.line for e in entries])
+
+
+def retrieve(
+    entries: list[Entry], problems: list[dict], queries: list[str], domain: str, config: BehaviorsConfig
+) -> list[list[Entry]]:
+    """Each problem's behaviours: by its topic, or by its query text's embedding (one embedding call for all)."""
+    if config.retrieve == "topic":
+        return [by_topic(entries, problem_topic(p, domain), config.top_k) for p in problems]
+    _require(entries)
+    return by_embedding(entries, queries, config.top_k, make_embedder(config, entries))
