@@ -25,10 +25,6 @@ class RolloutPRM:
                 f"prm.backend: the rollout PRM completes paths with the policy, "
                 f"and {type(policy).__name__} cannot roll out (it has no rollout method)"
             )
-        if config.mode not in ("soft", "hard"):
-            raise ValueError(f"prm.rollout.mode: expected 'soft' or 'hard', got {config.mode!r}")
-        if config.rollouts < 1:
-            raise ValueError(f"prm.rollout.rollouts: expected at least 1, got {config.rollouts}")
         self.config, self.domain = config, domain
         self.policy: Rollouts = policy
 

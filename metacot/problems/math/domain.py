@@ -27,6 +27,7 @@ PROMPT_TAGS = (
     "for example <answer> \\boxed{{42}} </answer>."
 )
 DEFAULT_MAX_DEPTH = 20
+LEVELS = (1, 2, 3)  # the difficulty levels of generated problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,9 @@ class MathConfig:
 
     def __post_init__(self) -> None:
         at_least("max_depth", self.max_depth, 1)
+        if not self.levels or any(type(level) is not int or level not in LEVELS for level in self.levels):
+            known = ", ".join(map(str, LEVELS))
+            raise ValueError(f"levels: expected a non-empty list of levels from {known}, got {self.levels!r}")
         if self.solve_rate is not None and (
             len(self.solve_rate) != 2 or not 0 <= self.solve_rate[0] <= self.solve_rate[1] <= 1
         ):
