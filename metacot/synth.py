@@ -91,7 +91,7 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
                 else:
                     retrying[tree.problem_id] = tree
             try:
-                for tree in runner.run(todo):
+                for tree in runner.run(todo, retrying):
                     run_dir.append(tree)
                     retrying.pop(tree.problem_id, None)
                     traces.add(tree)

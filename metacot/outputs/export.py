@@ -15,11 +15,12 @@ from metacot.tree import Node, SearchTree
 def prm_label_records(tree: SearchTree, domain: Domain, threshold: float = 0.5) -> Iterator[dict]:
     """One record per scored leaf: the path's steps with a label per step (TRL's stepwise supervision layout:
     prompt, completions, labels), plus the raw scores. Terminal steps are labelled by the verifier; a wrong result
-    taken at face value (a node's `slip`) and every step after it are labelled wrong, whatever their scores."""
+    taken at face value (a node's `slip`) and every step after it are labelled wrong, whatever their scores. A path
+    whose answer the check could not decide is left out: it has no label."""
     problem = domain.problem_from_dict(tree.problem)
     prompt = domain.prompt(problem)
     for leaf in tree.nodes[1:]:
-        if leaf.children or leaf.score is None:
+        if leaf.children or leaf.score is None or leaf.undecided:
             continue
         path = [tree.nodes[i] for i in tree.path_to(leaf.id)[1:]]
         if any(n.score is None for n in path):

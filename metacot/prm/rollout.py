@@ -9,6 +9,7 @@ from metacot.policy.base import Policy, Rollouts
 from metacot.prm.base import ScoreRequest
 from metacot.prm.config import RolloutConfig
 from metacot.problems.base import Domain
+from metacot.problems.verdicts import keeping
 
 
 class RolloutPRM:
@@ -42,7 +43,8 @@ class RolloutPRM:
         completions = self.policy.rollout([replace(r, n=self.config.rollouts) for r in requests])
         estimates = []
         for r, per_request in zip(requests, completions, strict=True):
-            verdicts = [self._verifies(r.problem, r.node.state, steps) for steps in per_request]
+            with keeping(r.tree.verdicts):  # the answers' checks, kept in the tree: each is decided once
+                verdicts = [self._verifies(r.problem, r.node.state, steps) for steps in per_request]
             r.node.successes, r.node.rollouts = sum(verdicts), len(verdicts)
             estimates.append(self._aggregate(verdicts))
         return estimates

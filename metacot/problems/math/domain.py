@@ -14,6 +14,7 @@ from metacot.flags import flag
 from metacot.problems.base import StepOutcome
 from metacot.problems.math.answers import MAX_ANSWER_CHARS, check, extract_answer
 from metacot.problems.math.schema import PRESETS
+from metacot.problems.verdicts import Verdict, kept
 
 PROMPT = (
     "{question}\n\n"
@@ -112,7 +113,7 @@ class MathDomain:
             if len(answer) > MAX_ANSWER_CHARS:
                 error = f"the answer is {len(answer)} characters long"
                 return StepOutcome(state=None, terminal=True, correct=False, error=error)
-            return StepOutcome(state={"answer": answer}, terminal=True, correct=check(answer, problem.answer))
+            return StepOutcome(state={"answer": answer}, terminal=True, correct=self.judge(problem, answer))
         if steps >= self.max_depth:
             error = f"no final answer after {steps} steps"
             return StepOutcome(state=None, terminal=True, correct=False, error=error)
@@ -131,7 +132,9 @@ class MathDomain:
     def step_note(self, problem: MathProblem, state: dict) -> str:
         return ""
 
-    def verdict(self, problem: MathProblem, state: dict, correct: bool) -> str:
+    def verdict(self, problem: MathProblem, state: dict, correct: bool | None) -> str:
+        if correct is None:
+            return f"I could not decide whether the answer {state['answer']} is correct."
         if correct:
             return f"The answer {state['answer']} is correct."
         return f"The answer {state['answer']} does not check out."
@@ -150,4 +153,8 @@ class MathDomain:
         if not isinstance(answer, str):
             return False
         extracted = extract_answer(answer)
-        return check(extracted if extracted is not None else answer, problem.answer)
+        return self.judge(problem, extracted if extracted is not None else answer) is True
+
+    def judge(self, problem: MathProblem, answer: str) -> Verdict:
+        """The check of an extracted answer against the gold one (None: undecided), kept in the tree worked on."""
+        return kept(answer, lambda: check(answer, problem.answer))
