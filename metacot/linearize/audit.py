@@ -143,7 +143,7 @@ class _Auditor:
         fmt = self.record["format"]
         if fmt in AUDITED:
             body = m["body"]
-            lines = (body.split("\n") if fmt == "tokens" else body.split(self.domain.step_delimiter)) if body else []
+            lines = body.split(self.domain.step_delimiter) if body else []  # how every format joins its lines
             (self._tokens if fmt == "tokens" else self._sentences)(lines)
         self._answer(m["answer"])
         return self.result
