@@ -95,7 +95,7 @@ def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True)
                 else:
                     retrying[tree.problem_id] = tree
             try:
-                for tree in runner.run(todo):
+                for tree in runner.run(todo, retrying):
                     tree.behaviors = behaviors.get(tree.problem_id, [])
                     run_dir.append(tree)
                     retrying.pop(tree.problem_id, None)

@@ -26,7 +26,9 @@ class Node:
     visits: int = 0
     value_sum: float = 0.0
     terminal: bool = False
-    correct: bool | None = None  # verified against the answer, terminal nodes only
+    # verified against the answer, terminal nodes only; None on a terminal node: the check could not decide (math's
+    # deadline), so the node is neither a solution nor said to be wrong
+    correct: bool | None = None
     error: str | None = None  # why the step is invalid: a dead node
     # A wrong result taken at face value (problems.countdown.notice = "when-found"): what is true ("12 + 5 is 17,
     # not 18"). The truth kept for traces and audits, not a dead-node signal: the node lives, and the search learns
@@ -50,7 +52,8 @@ class Node:
 
     @property
     def known_value(self) -> float | None:
-        """The value no model is needed for: 0.0 for a dead step, 1.0 or 0.0 for a verified terminal step; else None.
+        """The value no model is needed for: 0.0 for a dead step, 1.0 or 0.0 for a verified terminal step (0.0 for an
+        undecided one: it is no solution); else None.
 
         The one rule every PRM and search uses for such nodes. A step taken at face value (`slip`) is not known: the
         search has not checked it yet."""
@@ -62,7 +65,13 @@ class Node:
 
     @property
     def dead(self) -> bool:
+        """Nothing more to search here: an invalid step, or a finished path that is no solution."""
         return self.error is not None or (self.terminal and not self.correct)
+
+    @property
+    def undecided(self) -> bool:
+        """A finished path whose answer the check could not decide: dead to the search, but not wrong."""
+        return self.terminal and self.error is None and self.correct is None
 
 
 _NODE_FIELDS = tuple(f.name for f in fields(Node))
@@ -116,6 +125,10 @@ class SearchTree:
     # took from it -> the rest of each after that step, for the child with that step to take over (prm.rollout.reuse).
     # Working state of a search in flight: not saved.
     passing: dict[int, dict[str, list[list[str]]]] = field(default_factory=dict, repr=False, compare=False)
+    # The answer checks made for this problem (answer -> True, False, or None: undecided), by this search or an
+    # earlier one it retried: whatever works on the tree again reuses them (problems.verdicts). Empty for domains
+    # whose check is cheap and exact (Countdown).
+    verdicts: dict[str, bool | None] = field(default_factory=dict)
 
     @classmethod
     def with_root(cls, problem_id: str, problem: dict, state: Any, search: str = "") -> SearchTree:
@@ -202,6 +215,7 @@ class SearchTree:
             **({"trace_values": self.trace_values} if self.trace_values else {}),
             **({"behaviors": self.behaviors} if self.behaviors else {}),
             "nodes": [_node_dict(n) for n in self.nodes],
+            **({"verdicts": self.verdicts} if self.verdicts else {}),
         }
 
     @classmethod
@@ -216,6 +230,7 @@ class SearchTree:
             compute=Compute(**data.get("compute", {})),
             failed=data.get("failed"),
             behaviors=list(data.get("behaviors", [])),
+            verdicts=dict(data.get("verdicts", {})),
         )
 
     def to_networkx(self):

@@ -65,7 +65,7 @@ class ToyDomain:
     def step_note(self, problem: ToyProblem, state: tuple) -> str:
         return ""
 
-    def verdict(self, problem: ToyProblem, state: tuple, correct: bool) -> str:
+    def verdict(self, problem: ToyProblem, state: tuple, correct: bool | None) -> str:
         return "yes" if correct else "no"
 
     def first_mistake(self, problem: ToyProblem, steps: list[str]) -> None:

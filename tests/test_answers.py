@@ -160,9 +160,9 @@ SLOW = "(" * 40 + "1" + ")" * 40  # math-verify's parser takes seconds on deep n
 
 
 @pytest.mark.parametrize(("answer", "gold"), [(SLOW, "1"), ("(10^{100})!", "5")], ids=["nesting", "factorial"])
-def test_the_deadline_stops_a_slow_check(answer, gold):
+def test_the_deadline_stops_a_slow_check_undecided(answer, gold):
     started = time.perf_counter()
-    assert not check(answer, gold, timeout=0.2)
+    assert check(answer, gold, timeout=0.2) is None  # undecided, not wrong
     assert 0.2 <= time.perf_counter() - started < 1.5  # ran until the deadline: no cheap rule rejected it
 
 
@@ -196,7 +196,7 @@ def test_checks_off_the_main_thread_run_in_a_child_process():
     thread.join(60)
     assert results["equal"] is True
     assert results["different"] is False
-    assert results["slow"] is False
+    assert results["slow"] is None
     assert results["slow_seconds"] < 2
 
 
@@ -205,7 +205,7 @@ def test_a_child_that_does_not_answer_in_time_is_killed_and_replaced():
     assert worker.check("0.5", r"\frac12", 2, 60)  # starts the process
     first = worker._process
     started = time.perf_counter()
-    assert not worker.check("(" * 60 + "1" + ")" * 60, "1", 600, 0.5)  # the child would take minutes
+    assert worker.check("(" * 60 + "1" + ")" * 60, "1", 600, 0.5) is None  # the child would take minutes
     assert time.perf_counter() - started < 3
     assert first.poll() is not None  # killed
     assert worker.check("0.5", r"\frac12", 2, 60)

@@ -40,6 +40,7 @@ from metacot.linearize.reasons import (
     value_text,
 )
 from metacot.problems.base import Domain
+from metacot.problems.verdicts import keeping
 from metacot.tree import ROOT, SearchTree
 
 AUDITED = ("metacot", "cot", "tokens", "paper")  # formats whose every sentence is checked; others: the answer only
@@ -69,8 +70,9 @@ class RecordAudit:
 
 
 def audit_record(record: dict, tree: SearchTree, domain: Domain) -> RecordAudit:
-    """Every claim of one record, checked against its tree."""
-    return _Auditor(record, tree, domain).run()
+    """Every claim of one record, checked against its tree (its answers' verdicts as the tree keeps them)."""
+    with keeping(tree.verdicts):
+        return _Auditor(record, tree, domain).run()
 
 
 @dataclass
@@ -142,7 +144,7 @@ class _Auditor:
         fmt = self.record["format"]
         if fmt in AUDITED:
             body = m["body"]
-            lines = (body.split("\n") if fmt == "tokens" else body.split(self.domain.step_delimiter)) if body else []
+            lines = body.split(self.domain.step_delimiter) if body else []  # how every format joins its lines
             if fmt == "paper":
                 audit_paper(self, lines, m["answer"])
             else:
@@ -225,7 +227,7 @@ class _Auditor:
         mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(child))
         if mistake is not None:
             return CAUGHT.format(why=mistake[1])
-        return self.domain.verdict(self.problem, outcome.state, bool(outcome.correct))
+        return self.domain.verdict(self.problem, outcome.state, outcome.correct)
 
     def check_mistake(self, m: re.Match[str] | None, sentence: str) -> int | None:
         """The trace leaves a finished path, or a node below which the search verified finished paths, whose
@@ -354,7 +356,9 @@ class _Auditor:
         if bare is not None:  # no reason: only after a step that said it failed
             self.result.reasons[EXHAUSTED] += 1
             node = self.tree.nodes[self.current]
-            self.claim(node.dead, segment, "leaves a live node without a reason")
+            self.claim(
+                node.dead and not node.undecided, segment, "leaves a node its check did not fail without a reason"
+            )
             return self.resolve_back(bare["back"], segment), None
         for kind, reason, back in patterns:
             m = re.fullmatch(f"{reason.pattern} {back.pattern}", segment)

@@ -128,7 +128,7 @@ def verdict(ctx: Context, node: Node) -> str:
     slip = ctx.tree.first_slip(node.id)
     if slip is not None:
         return CAUGHT.format(why=ctx.node(slip).slip)
-    return ctx.domain.verdict(ctx.problem, node.state, bool(node.correct))
+    return ctx.domain.verdict(ctx.problem, node.state, node.correct)
 
 
 def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:

@@ -2,7 +2,8 @@
 
 A reason is decided from the tree as the search knew it when it left (the children it had generated and checked,
 the values it held then), so that every sentence is true of the saved tree and `metacot audit` can re-check it:
-- exhausted: every node of the abandoned branch is dead or failed, or was expanded into such nodes only;
+- exhausted: every node of the abandoned branch is dead or failed, or was expanded into such nodes only (an answer
+  the check could not decide is neither: the branch may hold a solution);
 - low value: the value the search held for the node it leaves is below the next node's value, or low (< LOW);
   stated as an opinion with the value, never as a dead end;
 - mistake (problems.countdown.notice = "when-found"): the trace leaves, for a node outside the subtree of a wrong
@@ -113,10 +114,10 @@ def abandoned(tree: SearchTree, left: int, resume: int) -> list[int]:
 
 
 def exhausted(tree: SearchTree, node_id: int, known: Any) -> bool:
-    """Dead, or expanded (as far as the search knew) into exhausted children only."""
+    """Dead (but not undecided), or expanded (as far as the search knew) into exhausted children only."""
     node = tree.nodes[node_id]
     if node.dead:
-        return True
+        return not node.undecided
     return known(node.id) and all(exhausted(tree, child, known) for child in node.children)
 
 

@@ -30,14 +30,15 @@ STEP_TAG = "ки"
 def label_records(
     tree: SearchTree, domain: Domain, source: str = "prm", threshold: float = 0.5, layout: str = "stepwise"
 ) -> Iterator[dict]:
-    """One record per path from the root to a leaf whose every step has a value in the source."""
+    """One record per path from the root to a leaf whose every step has a value in the source (a path whose answer
+    the check could not decide is left out: it has no label)."""
     if layout not in LAYOUTS:
         raise ValueError(f"--layout: unknown {layout!r}; expected one of {', '.join(LAYOUTS)}")
     problem = domain.problem_from_dict(tree.problem)
     prompt = domain.prompt(problem)
     stats = SubtreeStats.of(tree)
     for leaf in tree.nodes[1:]:
-        if leaf.children:
+        if leaf.children or leaf.undecided:
             continue
         path = [tree.nodes[i] for i in tree.path_to(leaf.id)[1:]]
         values = [step_value(n, source, stats) for n in path]

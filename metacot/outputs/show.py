@@ -48,5 +48,5 @@ def _describe(node: Node, visited_at: int | None) -> str:
     if node.error is not None:
         parts.append(f"DEAD: {node.error}")
     elif node.terminal:
-        parts.append("SOLVED" if node.correct else "wrong")
+        parts.append("undecided" if node.undecided else "SOLVED" if node.correct else "wrong")
     return "  ".join(parts)

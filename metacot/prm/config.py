@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
-from metacot.checks import at_least, between, check_transport
+from metacot.checks import at_least, between, check_transport, one_of
 from metacot.flags import flag
 
 # backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.
 # A new backend: its module, its section below (and a field of PRMConfig), and its line here.
 STYLES = ("step-tag", "separator-head")
+ROLLOUT_MODES = ("soft", "hard")
 BACKENDS = {
     "oracle": "metacot.prm.oracle:CountdownOraclePRM",
     "rollout": "metacot.prm.rollout:RolloutPRM",
@@ -55,6 +56,7 @@ class RolloutConfig:
         between("decisive_below", self.decisive_below, 0, 1)
         between("decisive_above", self.decisive_above, 0, 1)
         at_least("z", self.z, 0, float)
+        one_of("mode", self.mode, ROLLOUT_MODES)
 
 
 @dataclass

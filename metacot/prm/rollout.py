@@ -10,6 +10,7 @@ from metacot.prm.base import ScoreRequest
 from metacot.prm.config import RolloutConfig
 from metacot.prm.interval import decisive
 from metacot.problems.base import Domain
+<<<<<<< HEAD
 from metacot.seeding import mix
 
 
@@ -22,6 +23,9 @@ class _Estimate:
     completions: list[list[str]] = field(default_factory=list)
     verdicts: list[bool] = field(default_factory=list)
     waves: int = 0
+=======
+from metacot.problems.verdicts import keeping
+>>>>>>> h-math
 
 
 class RolloutPRM:
@@ -45,10 +49,6 @@ class RolloutPRM:
                 f"prm.backend: the rollout PRM completes paths with the policy, "
                 f"and {type(policy).__name__} cannot roll out (it has no rollout method)"
             )
-        if config.mode not in ("soft", "hard"):
-            raise ValueError(f"prm.rollout.mode: expected 'soft' or 'hard', got {config.mode!r}")
-        if config.rollouts < 1:
-            raise ValueError(f"prm.rollout.rollouts: expected at least 1, got {config.rollouts}")
         self.config, self.domain = config, domain
         self.policy: Rollouts = policy
 
@@ -59,6 +59,7 @@ class RolloutPRM:
         return [next(estimates) if value is None else value for value in known]
 
     def _estimates(self, requests: list[ScoreRequest]) -> list[float]:
+<<<<<<< HEAD
         """The share (soft) or existence (hard) of verified completions from each node, reused ones first, then
         generated in waves (one wave without early stopping), each wave one policy call for every node still
         short; the counts go on the node (successes, rollouts), for searches that weigh the evidence."""
@@ -130,6 +131,20 @@ class RolloutPRM:
         for steps in e.completions:
             if steps:
                 below.setdefault(steps[0], []).append(steps[1:])
+=======
+        """The share (soft) or existence (hard) of verified completions from each node, in one policy call; the
+        counts behind each estimate go on the node (successes, rollouts), for searches that weigh the evidence."""
+        if not requests:
+            return []
+        completions = self.policy.rollout([replace(r, n=self.config.rollouts) for r in requests])
+        estimates = []
+        for r, per_request in zip(requests, completions, strict=True):
+            with keeping(r.tree.verdicts):  # the answers' checks, kept in the tree: each is decided once
+                verdicts = [self._verifies(r.problem, r.node.state, steps) for steps in per_request]
+            r.node.successes, r.node.rollouts = sum(verdicts), len(verdicts)
+            estimates.append(self._aggregate(verdicts))
+        return estimates
+>>>>>>> h-math
 
     def _verifies(self, problem: Any, state: Any, steps: list[str]) -> bool:
         for step in steps:

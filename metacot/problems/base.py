@@ -24,7 +24,7 @@ class StepOutcome:
 
     state: Any
     terminal: bool = False
-    correct: bool | None = None  # set for terminal steps: verified against the answer
+    correct: bool | None = None  # set for terminal steps: verified against the answer (None: undecided)
     error: str | None = None  # set when the step is illegal or unparsable: the node is dead
     # set when the step's stated result is wrong but taken at face value (the state holds the claimed result): what
     # is true ("12 + 5 is 17, not 18"); the node lives on until a verification finds it (Domain.first_mistake)
@@ -63,8 +63,9 @@ class Domain(Protocol):
         """What a trace says after a step that did not end the search ("Now I have [21, 16, 6]."), or ""."""
         ...
 
-    def verdict(self, problem: Any, state: Any, correct: bool) -> str:
-        """What a trace says after a terminal step: the check against the goal."""
+    def verdict(self, problem: Any, state: Any, correct: bool | None) -> str:
+        """What a trace says after a terminal step: the check against the goal (None: the check could not decide,
+        which the words must not call right or wrong)."""
         ...
 
     def first_mistake(self, problem: Any, steps: list[str]) -> tuple[int, str] | None:

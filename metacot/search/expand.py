@@ -6,6 +6,7 @@ from typing import Any
 
 from metacot.policy.base import Proposal
 from metacot.problems.base import Domain, StepOutcome
+from metacot.problems.verdicts import keeping
 from metacot.tree import Node, SearchTree
 
 TRUNCATED = "the step was cut off at the token limit"
@@ -15,7 +16,7 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
     """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
     nodes; a terminal step is correct only when its whole path verifies. A step identical to a sibling's is merged
     into it (counted in its `duplicates`), not searched twice. Expanding a node again (widening) counts in its
-    `reexpanded`."""
+    `reexpanded`. Answer verdicts are kept in the tree (problems.verdicts)."""
     if node.expanded:
         node.reexpanded += 1
     node.expanded = True
@@ -32,7 +33,8 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
         if p.finish_reason == "length":
             outcome = StepOutcome(state=None, terminal=True, correct=False, error=TRUNCATED)
         else:
-            outcome = domain.apply_step(problem, node.state, p.text)
+            with keeping(tree.verdicts):
+                outcome = domain.apply_step(problem, node.state, p.text)
         if outcome.correct and domain.first_mistake(problem, [*tree.steps_to(node.id), p.text]) is not None:
             outcome.correct = False  # the verification of the whole path finds a mistake taken at face value
         child = tree.add_child(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +123,10 @@ class Runner:
         self.rollout_limit = None if budget is None else budget.rollouts  # told to the PRM with each Score request
         self.stats = RunnerStats()
 
-    def run(self, problems: Iterable[Any]) -> Iterator[SearchTree]:
+    def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
+        """earlier: trees of earlier searches of some problems, by id (failed searches searched again): the new
+        search of the same problem starts with their answer verdicts, and decides none of them again."""
+        earlier = earlier or {}
         queue = enumerate(problems)
         jobs: list[_Job] = []
         finished: dict[int, SearchTree] = {}
@@ -135,7 +138,8 @@ class Runner:
                 if item is None:
                     more = False
                 else:
-                    jobs.append(self._start(*item))
+                    index, problem = item
+                    jobs.append(self._start(index, problem, earlier.get(problem.id)))
             self.stats.rounds += 1
             self.stats.in_flight += len(jobs)
             try:
@@ -155,11 +159,13 @@ class Runner:
                 yield finished.pop(next_out)
                 next_out += 1
 
-    def _start(self, index: int, problem: Any) -> _Job:
+    def _start(self, index: int, problem: Any, earlier: SearchTree | None) -> _Job:
         domain = self.domain
         tree = SearchTree.with_root(
             problem.id, domain.problem_to_dict(problem), domain.root_state(problem), self.search_name
         )
+        if earlier is not None and earlier.problem == tree.problem:  # the same gold answer: the same verdicts
+            tree.verdicts.update(earlier.verdicts)
         job = _Job(index, problem, tree, self.search(tree), problem_seed(self.seed, problem.id), time.perf_counter())
         self._advance(job, None)
         return job

@@ -153,7 +153,7 @@ class CountdownDomain:
     def step_note(self, problem: CountdownProblem, state: tuple[Number, ...]) -> str:
         return f"Now I have {format_state(state)}."
 
-    def verdict(self, problem: CountdownProblem, state: tuple[Number, ...], correct: bool) -> str:
+    def verdict(self, problem: CountdownProblem, state: tuple[Number, ...], correct: bool | None) -> str:
         if len(state) != 1:
             return f"{format_state(state)} cannot make {problem.target}."
         if correct:

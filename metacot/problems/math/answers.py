@@ -1,13 +1,22 @@
 """Final answers in model text: extraction (\\boxed{}, '####', 'The answer is') and equivalence checks by math-verify.
 
-How a check is bounded (model output is untrusted: it may be huge, or make sympy work forever):
+A check has three outcomes: True (equal), False (different), None (undecided: it ran out of time). How it is bounded
+(model output is untrusted: it may be huge, or make sympy work forever), so that the verdict does not depend on how
+busy the machine is:
 1. Cheap rejections first: answers longer than MAX_ANSWER_CHARS, numeric power towers (9^{9^{9}}, 9**9**9),
-   exponents of 7 or more digits and factorials of 6 or more digits are never equal to anything.
-2. In the main thread, one SIGALRM deadline (setitimer, fractional seconds) covers parsing both sides and comparing
-   them. math-verify's own timeouts are switched off: they arm signal.alarm per call, cancel any outer timer when
-   they finish, and only take whole seconds. An outer timer (pytest-timeout, say) is restored afterwards.
-3. Off the main thread (and on Windows) signals cannot be used, so the check runs in a child process (the same
-   deadline applies there); if it has not answered shortly after the deadline, it is killed and the answer is wrong.
+   exponents of 7 or more digits and factorials of 6 or more digits are never equal to anything (False).
+2. The deadline counts the CPU time of the checking thread (time.thread_time), not the wall clock: time spent
+   waiting for a core, or for the GIL while other threads run, is not charged. DEFAULT_TIMEOUT is far above the
+   slowest ordinary answers (about 0.3 s of CPU, the first check of a process included; README), so it only stops
+   pathological ones, and those are undecided, never silently wrong. The gold answer is parsed once per process,
+   under its own deadline: its cost is not charged to an answer.
+3. In the main thread, a SIGALRM timer (setitimer) wakes the check; the handler raises only when the thread's CPU
+   time is spent, and otherwise sets the timer again for what is left. math-verify's own timeouts are switched off:
+   they arm signal.alarm per call, cancel any outer timer when they finish, and only take whole seconds. An outer
+   timer (pytest-timeout, say) is restored afterwards. (ITIMER_PROF would count every thread of the process.)
+4. Off the main thread (and on Windows) signals cannot be used, so the check runs in a child process under the same
+   CPU deadline; only a child that has not answered after WAIT_FACTOR times the deadline of wall time (stopped, or
+   starved for far longer than any ordinary check takes) is killed, and the answer is undecided.
 Nothing here evaluates model text as Python: math-verify parses LaTeX with ANTLR and plain expressions made only
 of digits and operators with sympy.
 """
@@ -32,8 +41,9 @@ from typing import IO, Any
 import orjson
 
 MAX_ANSWER_CHARS = 1000
-DEFAULT_TIMEOUT = 2.0  # seconds for one check: parsing both sides and comparing them
-_KILL_GRACE = 1.0  # how long past the deadline the checking process may take to answer before it is killed
+DEFAULT_TIMEOUT = 5.0  # seconds of CPU time for one check: parsing the answer and comparing it with the gold answer
+WAIT_FACTOR = 10  # a checking process may take this many times the deadline, in wall time, before it is killed
+_TICK = 0.01  # the shortest wait before the thread's CPU time is looked at again
 _STARTUP_SECONDS = 120.0  # the checking process imports sympy and math-verify before it answers
 _HAS_TIMER = hasattr(signal, "setitimer")
 
@@ -122,9 +132,10 @@ def _clean(answer: str) -> str | None:
 # --- checking ---------------------------------------------------------------------------------------
 
 
-def check(answer: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
-    """Whether the answer equals the gold answer mathematically (math-verify), deciding within about `timeout`
-    seconds; anything that cannot be decided in time, is too large or is not a string is wrong."""
+def check(answer: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> bool | None:
+    """Whether the answer equals the gold answer mathematically (math-verify): True or False, or None (undecided)
+    when that cannot be decided within `timeout` seconds of CPU time. An answer too large to check, or not a string,
+    is False."""
     if not isinstance(answer, str) or not isinstance(gold, str) or _rejected(answer) or _rejected(gold):
         return False
     answer, gold = _comparable(answer), _comparable(gold)
@@ -134,7 +145,7 @@ def check(answer: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
         return True
     if _HAS_TIMER and threading.current_thread() is threading.main_thread():
         return _check_with_deadline(answer, gold, timeout)
-    return _WORKER.check(answer, gold, timeout, timeout + _KILL_GRACE)
+    return _WORKER.check(answer, gold, timeout, WAIT_FACTOR * timeout)
 
 
 def _comparable(answer: str) -> str:
@@ -152,34 +163,58 @@ class _Deadline(BaseException):
     """Raised by the alarm; a BaseException so that math-verify's and sympy's `except Exception` let it through."""
 
 
-def _check_with_deadline(answer: str, gold: str, seconds: float) -> bool:
+def _check_with_deadline(answer: str, gold: str, seconds: float) -> bool | None:
     verify = _math_verify()[1]  # imported before the clock starts: the first import takes a while
+    gold_parsed = _parse_gold(gold, seconds)
+    if gold_parsed is None:
+        return None
     try:
-        with _alarm(seconds):
-            gold_parsed, answer_parsed = _parse(gold), _parse(answer)
+        with _cpu_deadline(seconds):
+            answer_parsed = _parse(answer)
             return bool(gold_parsed and answer_parsed and verify(gold_parsed, answer_parsed, timeout_seconds=None))
     except _Deadline:
-        return False
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _parse_gold(gold: str, seconds: float) -> list | None:
+    """The gold answer's parse, once per process and under a deadline of its own: what it costs is never charged
+    to an answer's check. None if it cannot be parsed in time (every check against it is then undecided)."""
+    try:
+        with _cpu_deadline(seconds):
+            return _parse(gold)
+    except _Deadline:
+        return None
 
 
 @lru_cache(maxsize=4096)
 def _parse(answer: str) -> list:
-    """math-verify's parse of the answer as the contents of a \\boxed{}; cached, as gold answers recur."""
+    """math-verify's parse of the answer as the contents of a \\boxed{}; cached, as answers recur."""
     return _math_verify()[0]("\\boxed{" + answer + "}", parsing_timeout=None)
 
 
 @contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    """Raise _Deadline in this (main) thread after `seconds`; any timer set before is put back afterwards.
+def _cpu_deadline(seconds: float) -> Iterator[None]:
+    """Raise _Deadline in this (main) thread once it has used `seconds` of CPU time; any timer set before is put
+    back afterwards.
 
-    Without interval timers (Windows) this does nothing: there checks run in the child process, which is killed.
+    A wall-clock timer wakes the thread when the budget would be spent had it run all along; if it waited for a
+    core or the GIL in between, the timer is set again for the CPU time it has left. Without interval timers
+    (Windows) this does nothing: there checks run in the child process, which is killed.
     """
     if not _HAS_TIMER:
         yield
         return
+    deadline = time.thread_time() + seconds
+    armed = True
 
     def expire(signum: int, frame: Any) -> None:
-        raise _Deadline
+        if not armed:  # went off while the block was ending: the timer is being disarmed
+            return
+        left = deadline - time.thread_time()
+        if left <= 0:
+            raise _Deadline
+        signal.setitimer(signal.ITIMER_REAL, max(left, _TICK))
 
     started = time.monotonic()
     old_handler = signal.signal(signal.SIGALRM, expire)
@@ -187,6 +222,7 @@ def _alarm(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
+        armed = False
         try:
             signal.setitimer(signal.ITIMER_REAL, 0)
         finally:  # the alarm may go off just before it is disarmed; it cannot go off twice
@@ -222,13 +258,17 @@ _CHILD = "from metacot.problems.math.answers import _serve; _serve()"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
 
+_REPLIES = {True: "1", False: "0", None: "?"}  # the checking process's verdict lines
+_VERDICTS = {"1": True, "0": False}  # anything else ("?", or "" when the process ended) is undecided
+
+
 def _serve() -> None:
-    """The checking process: reads [answer, gold, seconds] JSON lines on stdin, writes '1' or '0' lines."""
+    """The checking process: reads [answer, gold, seconds] JSON lines on stdin, writes a _REPLIES line for each."""
     _math_verify()
     print("ready", flush=True)
     for line in sys.stdin:
         answer, gold, seconds = orjson.loads(line)
-        print(int(_check_with_deadline(answer, gold, seconds)), flush=True)
+        print(_REPLIES[_check_with_deadline(answer, gold, seconds)], flush=True)
 
 
 def _read_lines(stream: IO[bytes], replies: queue.Queue[str]) -> None:
@@ -249,8 +289,9 @@ class _Worker:
         self._process: subprocess.Popen | None = None
         self._replies: queue.Queue[str] = queue.Queue()
 
-    def check(self, answer: str, gold: str, seconds: float, wait: float) -> bool:
-        """The child's verdict, or False if it has none within `wait` seconds (the child is then killed)."""
+    def check(self, answer: str, gold: str, seconds: float, wait: float) -> bool | None:
+        """The child's verdict, or None (undecided) if it has none within `wait` seconds (the child is then
+        killed)."""
         with self._lock:
             process = self._process
             if process is None or process.poll() is not None:
@@ -259,10 +300,10 @@ class _Worker:
             try:
                 process.stdin.write(orjson.dumps([answer, gold, seconds]) + b"\n")
                 process.stdin.flush()
-                return self._replies.get(timeout=wait) == "1"
+                return _VERDICTS.get(self._replies.get(timeout=wait))
             except (queue.Empty, OSError):
                 self._stop()
-                return False
+                return None
 
     def _start(self) -> subprocess.Popen:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")])}

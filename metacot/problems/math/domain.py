@@ -14,6 +14,7 @@ from metacot.flags import flag
 from metacot.problems.base import StepOutcome
 from metacot.problems.math.answers import MAX_ANSWER_CHARS, check, extract_answer
 from metacot.problems.math.schema import PRESETS
+from metacot.problems.verdicts import Verdict, kept
 
 PROMPT = (
     "{question}\n\n"
@@ -27,6 +28,7 @@ PROMPT_TAGS = (
     "for example <answer> \\boxed{{42}} </answer>."
 )
 DEFAULT_MAX_DEPTH = 20
+LEVELS = (1, 2, 3)  # the difficulty levels of generated problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,9 @@ class MathConfig:
 
     def __post_init__(self) -> None:
         at_least("max_depth", self.max_depth, 1)
+        if not self.levels or any(type(level) is not int or level not in LEVELS for level in self.levels):
+            known = ", ".join(map(str, LEVELS))
+            raise ValueError(f"levels: expected a non-empty list of levels from {known}, got {self.levels!r}")
         if self.solve_rate is not None and (
             len(self.solve_rate) != 2 or not 0 <= self.solve_rate[0] <= self.solve_rate[1] <= 1
         ):
@@ -108,7 +113,7 @@ class MathDomain:
             if len(answer) > MAX_ANSWER_CHARS:
                 error = f"the answer is {len(answer)} characters long"
                 return StepOutcome(state=None, terminal=True, correct=False, error=error)
-            return StepOutcome(state={"answer": answer}, terminal=True, correct=check(answer, problem.answer))
+            return StepOutcome(state={"answer": answer}, terminal=True, correct=self.judge(problem, answer))
         if steps >= self.max_depth:
             error = f"no final answer after {steps} steps"
             return StepOutcome(state=None, terminal=True, correct=False, error=error)
@@ -127,7 +132,9 @@ class MathDomain:
     def step_note(self, problem: MathProblem, state: dict) -> str:
         return ""
 
-    def verdict(self, problem: MathProblem, state: dict, correct: bool) -> str:
+    def verdict(self, problem: MathProblem, state: dict, correct: bool | None) -> str:
+        if correct is None:
+            return f"I could not decide whether the answer {state['answer']} is correct."
         if correct:
             return f"The answer {state['answer']} is correct."
         return f"The answer {state['answer']} does not check out."
@@ -146,4 +153,8 @@ class MathDomain:
         if not isinstance(answer, str):
             return False
         extracted = extract_answer(answer)
-        return check(extracted if extracted is not None else answer, problem.answer)
+        return self.judge(problem, extracted if extracted is not None else answer) is True
+
+    def judge(self, problem: MathProblem, answer: str) -> Verdict:
+        """The check of an extracted answer against the gold one (None: undecided), kept in the tree worked on."""
+        return kept(answer, lambda: check(answer, problem.answer))

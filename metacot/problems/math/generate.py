@@ -10,10 +10,9 @@ import random
 from collections.abc import Callable
 from fractions import Fraction
 
-from metacot.problems.math.domain import MathProblem
+from metacot.problems.math.domain import LEVELS, MathProblem
 
 KINDS = ("arithmetic", "linear", "fraction", "percent")
-LEVELS = (1, 2, 3)
 NAMES = ("Ana", "Ben", "Chloe", "Dev", "Emma", "Farid", "Grace", "Hiro")
 
 Template = Callable[[random.Random], tuple[str, Fraction]]
