@@ -10,7 +10,7 @@ from metacot.prm.base import ScoreRequest
 from metacot.prm.config import RolloutConfig
 from metacot.prm.interval import decisive
 from metacot.problems.base import Domain
-<<<<<<< HEAD
+from metacot.problems.verdicts import keeping
 from metacot.seeding import mix
 
 
@@ -23,9 +23,6 @@ class _Estimate:
     completions: list[list[str]] = field(default_factory=list)
     verdicts: list[bool] = field(default_factory=list)
     waves: int = 0
-=======
-from metacot.problems.verdicts import keeping
->>>>>>> h-math
 
 
 class RolloutPRM:
@@ -59,7 +56,6 @@ class RolloutPRM:
         return [next(estimates) if value is None else value for value in known]
 
     def _estimates(self, requests: list[ScoreRequest]) -> list[float]:
-<<<<<<< HEAD
         """The share (soft) or existence (hard) of verified completions from each node, reused ones first, then
         generated in waves (one wave without early stopping), each wave one policy call for every node still
         short; the counts go on the node (successes, rollouts), for searches that weigh the evidence."""
@@ -122,7 +118,8 @@ class RolloutPRM:
 
     def _add(self, e: _Estimate, steps: list[str]) -> None:
         e.completions.append(steps)
-        e.verdicts.append(self._verifies(e.request.problem, e.request.node.state, steps))
+        with keeping(e.request.tree.verdicts):  # the answers' checks, kept in the tree: each is decided once
+            e.verdicts.append(self._verifies(e.request.problem, e.request.node.state, steps))
 
     def _pass_on(self, e: _Estimate) -> None:
         """Keep each completion's rest after its first step, for the child that has (or will have) that step."""
@@ -131,20 +128,6 @@ class RolloutPRM:
         for steps in e.completions:
             if steps:
                 below.setdefault(steps[0], []).append(steps[1:])
-=======
-        """The share (soft) or existence (hard) of verified completions from each node, in one policy call; the
-        counts behind each estimate go on the node (successes, rollouts), for searches that weigh the evidence."""
-        if not requests:
-            return []
-        completions = self.policy.rollout([replace(r, n=self.config.rollouts) for r in requests])
-        estimates = []
-        for r, per_request in zip(requests, completions, strict=True):
-            with keeping(r.tree.verdicts):  # the answers' checks, kept in the tree: each is decided once
-                verdicts = [self._verifies(r.problem, r.node.state, steps) for steps in per_request]
-            r.node.successes, r.node.rollouts = sum(verdicts), len(verdicts)
-            estimates.append(self._aggregate(verdicts))
-        return estimates
->>>>>>> h-math
 
     def _verifies(self, problem: Any, state: Any, steps: list[str]) -> bool:
         for step in steps:
