@@ -401,3 +401,107 @@ METACOT_STYLE = [
 ]
 
 FIXTURES = PAPER_STYLE + METACOT_STYLE
+
+# Written after the heuristic's patterns, in other phrasings, and never used to tune them: its agreement here is the
+# fairer estimate of how it does on foreign text.
+HELD_OUT = [
+    Fixture(
+        36,
+        (4, 9, 1),
+        think(
+            "Hmm, 4 + 9 = 13 and 13 + 1 = 14. Way off from 36. Scrap that; 4 * 9 = 36 and 36 * 1 = 36. "
+            "Double checking: 4 * 9 * 1 = 36. Yes!"
+        ),
+        2,
+        1,
+        0,
+        0,
+    ),
+    Fixture(
+        45,
+        (9, 5, 3),
+        think(
+            "Since 45 = 9 * 5, I must make the 3 disappear somehow. Trying 9 * 5 + 3 = 48, too high. How about "
+            "(9 - 3) * 5 = 30, also not 45. I will try 9 * (5 - 3) = 18. No."
+        ),
+        3,
+        2,
+        0,
+        1,
+    ),
+    Fixture(
+        62,
+        (50, 6, 2),
+        think(
+            "Start from 62: 62 - 50 = 12, so the remaining 6 and 2 have to give 12. 6 * 2 = 12. "
+            "So 50 + 6 * 2 = 62, which checks out."
+        ),
+        1,
+        0,
+        0,
+        1,
+    ),
+    Fixture(
+        20,
+        (2, 8, 3, 2),
+        think(
+            "My plan: get 10, then double it. 8 + 2 = 10. Now 10 * 2 = 20, but 3 is unused, so this is invalid. "
+            "Back to the drawing board. 8 * 2 = 16, 16 + 3 = 19, 19 + ... I'm out of numbers except 2, "
+            "19 + 2 = 21. 21 ≠ 20. OK so 3 * 8 = 24, 24 - 2 - 2 = 20. 20 = 20."
+        ),
+        3,
+        2,
+        1,
+        0,
+    ),
+    Fixture(10, (5, 5), think("5 + 5 = 10."), 0, 0, 0, 0),
+    Fixture(
+        27,
+        (3, 3, 3),
+        think(
+            "We want 27, which is 3 cubed. So the aim is 9 first: 3 * 3 = 9. Then 9 * 3 = 27. Done, that is our target."
+        ),
+        1,
+        0,
+        1,
+        1,
+    ),
+    Fixture(
+        33,
+        (11, 2, 1),
+        think(
+            "Let me see whether 11 * 2 + 1 works: 22 + 1 = 23, not 33. Hmm, that fails. What if 11 * (2 + 1)? "
+            "That's 11 * 3 = 33, the target exactly."
+        ),
+        2,
+        1,
+        0,
+        0,
+    ),
+    Fixture(
+        18,
+        (6, 4, 2, 1),
+        think(
+            "Alright. I need 18. 6 * 4 = 24 is more than 18 by 6. Could I subtract 6 with 2 and 1? 2 + 1 = 3, no. "
+            "Different idea: 6 * (4 - 1) = 18, and the 2? Unused. Another try: 6 * 2 = 12, 12 + 4 + 1 = 17, close. "
+            "Finally 6 * (2 + 1) = 18 and 4 is left. I give up."
+        ),
+        5,
+        3,
+        1,
+        0,
+    ),
+    Fixture(7, (14, 2), think("14 / 2 = 7. Let me confirm: 7 is the target, so the answer is 14 / 2."), 1, 0, 0, 0),
+    Fixture(
+        16,
+        (4, 4, 8),
+        think(
+            "Okay, so I have 4, 4 and 8 and need 16. Maybe 8 + 4 + 4 = 16. Wait, let me make sure: 8 + 4 = 12, "
+            "12 + 4 = 16. Yep, 16."
+        ),
+        1,
+        0,
+        0,
+        0,
+    ),
+]

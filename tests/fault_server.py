@@ -47,10 +47,16 @@ class QuietServer(ThreadingHTTPServer):
 class FaultServer:
     """Lists one model; answers POST /v1/completions with `fault(count, body)`'s fault, or with n choices.
     `die_after`: after that many completions requests the server stops listening (connections are refused)
-    until `revive()`, which listens again on the same port."""
+    until `revive()`, which listens again on the same port. `answer(body)`: the text of every choice of an answered
+    request (default: "i + 1 = ...")."""
 
-    def __init__(self, fault: Callable[[int, dict], Fault] = lambda count, body: None, die_after: int | None = None):
-        self.fault, self.die_after = fault, die_after
+    def __init__(
+        self,
+        fault: Callable[[int, dict], Fault] = lambda count, body: None,
+        die_after: int | None = None,
+        answer: Callable[[dict], str] | None = None,
+    ):
+        self.fault, self.die_after, self.answer = fault, die_after, answer
         self.count = 0  # completions requests received
         self.faults: list[str] = []  # the faults served, by name
         self.lock = threading.Lock()
@@ -84,7 +90,10 @@ class FaultServer:
                 self.serve(fault, body)
 
             def serve(self, fault: Fault, body: dict) -> None:
-                if fault is None:
+                if fault is None and server.answer is not None:
+                    text = server.answer(body)
+                    self.reply(200, completion(body["n"], lambda i: text))
+                elif fault is None:
                     self.reply(200, completion(body["n"]))
                 elif fault[0] == "status":
                     self.reply(fault[1], {"error": {"message": "busy", "code": fault[1]}}, fault[2])

@@ -13,6 +13,7 @@ from metacot.behaviors.base import BehaviorCounts, Tagger
 from metacot.behaviors.definitions import BEHAVIORS
 from metacot.behaviors.inputs import Item
 from metacot.outputs.files import AtomicFile, repair_jsonl
+from metacot.search.breaker import RunStopped
 
 ROWS = "behaviors.jsonl"
 Key = tuple[str, int, str]  # (group, record index, digest of the completion text)
@@ -60,7 +61,15 @@ def measure(
     with bar, path.open("ab") as f:
         for start in range(0, len(todo), batch):
             chunk = todo[start : start + batch]
-            counted = tagger.tag([item.record for item in chunk])
+            try:
+                counted = tagger.tag([item.record for item in chunk])
+            except (RuntimeError, ConnectionError) as error:
+                if not resume_key:
+                    raise
+                have = len(kept) + len(fresh)
+                raise RunStopped(
+                    f"{tagger.name}: {error}; {path} keeps the {have} records counted so far: rerun to resume"
+                ) from error
             if len(counted) != len(chunk):
                 raise RuntimeError(f"tagger {tagger.name}: {len(counted)} results for {len(chunk)} records")
             lines = [row(item, c, tagger_id, group_key) for item, c in zip(chunk, counted, strict=True)]
