@@ -1,4 +1,4 @@
-"""The `metacot` command: synth, linearize, show, audit, export, prime, bench."""
+"""The `metacot` command: synth, linearize, show, audit, export, prime, behaviors, handbook, bench."""
 
 from __future__ import annotations
 
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prime(commands)
     _add_bench(commands)
     _add_handbook(commands)
+    _add_behaviors(commands)
     return parser
 
 
@@ -170,13 +171,7 @@ def synth_config(args: argparse.Namespace) -> SynthConfig:
     for name, keys, value in given:
         for key in keys:
             set_key(config, key, value, name)
-    for item in args.set:
-        key, eq, text = item.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. search.mcts.c_puct=1.5")
-        set_key(config, key, parse_value(text.strip()), f"--set {key}")
-        check_key(config, key, f"--set {key}")
+    apply_sets(config, args.set, "search.mcts.c_puct=1.5")
     for name, keys, _ in given:
         used = [key for key in keys if in_use(config, key)]
         if not used:
@@ -186,6 +181,17 @@ def synth_config(args: argparse.Namespace) -> SynthConfig:
         for key in used:
             check_key(config, key, name)
     return checked(config)
+
+
+def apply_sets(config: object, items: list[str], example: str) -> None:
+    """Each --set KEY=VALUE (a TOML value) on the config, checked by its section."""
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. {example}")
+        set_key(config, key, parse_value(text.strip()), f"--set {key}")
+        check_key(config, key, f"--set {key}")
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -344,7 +350,7 @@ def _add_prime(commands) -> None:
 
 def run_prime(args: argparse.Namespace) -> int:
     from metacot.behaviors.prime import PrimeOptions, parse_sizes, variants_for, write_prime
-    from metacot.behaviors.report import format_table, habit_table
+    from metacot.behaviors.prime_report import format_table, habit_table
 
     names = variants_for(args.run_dir, args.variant)
     if args.out is not None and len(names) > 1:
@@ -627,6 +633,72 @@ def run_handbook_merge(args: argparse.Namespace) -> int:
         embed = tfidf_embedder([e.line for e in entries])
     merged = merge(entries, embed, args.similarity or 1.0)
     print(f"{save_handbook(merged, args.out)}: {len(merged)} behaviours ({len(entries) - len(merged)} folded)")
+    return 0
+
+
+BEHAVIORS_EPILOG = """\
+examples:
+  metacot behaviors runs/demo --tagger heuristic           # a run's traces, per format
+  metacot behaviors outputs.jsonl --field response          # any JSONL of completions (or chat messages)
+  metacot behaviors outputs.jsonl --tagger llm --judge-model models/judge
+  metacot behaviors outputs.jsonl --tagger llm --judge-backend openai --judge-model served-name \\
+      --set judge.openai.base_url=http://127.0.0.1:8000/v1 --set judge.openai.tokenizer=models/judge
+
+Taggers: structural (exact, from a run's trees; the default for a run directory), heuristic (phrase and
+arithmetic patterns, approximate; the default for a file), llm (a judge model on any text backend; one
+prompt per record and behaviour, answers read from <count>N</count>). Rerunning the llm tagger on the
+same --out asks only what it has not answered yet."""
+
+
+def _add_behaviors(commands) -> None:
+    from metacot.behaviors.registry import TaggerSettings
+
+    p = commands.add_parser(
+        "behaviors",
+        help="count verification, backtracking, subgoal setting and backward chaining in traces or any JSONL",
+        description="Count the four cognitive behaviours (arXiv 2503.01307) in every record of a run directory's\n"
+        "traces (per format) or of a JSONL file; print per group the share of records showing each behaviour\n"
+        "and its mean count; write OUT/behaviors.jsonl (per-record counts) and OUT/behaviors.png.",
+        epilog=BEHAVIORS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("path", metavar="PATH", help="a run directory or a JSONL file")
+    p.add_argument("--tagger", metavar="NAME", help="structural, heuristic or llm (default: see below)")
+    p.add_argument("--field", default="completion", metavar="NAME", help="the field with the text (default completion)")
+    p.add_argument("--out", metavar="DIR", help="default: RUN_DIR/behaviors, or NAME-behaviors beside the file")
+    p.add_argument("--batch", type=int, default=64, metavar="N", help="records per round (one judge call each)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any tagger setting, e.g. --set judge.openai.base_url=http://127.0.0.1:8000/v1 (repeatable)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_flags(p, TaggerSettings)
+    p.set_defaults(run=run_behaviors)
+
+
+def run_behaviors(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from metacot.behaviors.command import behaviors
+    from metacot.behaviors.registry import TaggerSettings
+
+    settings = TaggerSettings()
+    for name, keys, value in given_flags(args, TaggerSettings):
+        for key in keys:
+            set_key(settings, key, value, name)
+            check_key(settings, key, name)
+    apply_sets(settings, args.set, "judge.openai.base_url=http://127.0.0.1:8000/v1")
+    out = Path(args.out) if args.out else None
+    result = behaviors(Path(args.path), args.tagger, settings, args.field, out, args.batch, not args.no_progress)
+    print(f"{result.tagger} tagger: share of records showing each behaviour (mean count)")
+    print(result.table())
+    reused = f" ({result.reused} from an earlier run)" if result.reused else ""
+    print(f"{result.rows}: {sum(s.records for s in result.summaries)} records{reused}")
+    if result.plot is not None:
+        print(f"{result.plot}: bar chart")
     return 0
 
 

@@ -47,8 +47,8 @@ class QuietServer(ThreadingHTTPServer):
 class FaultServer:
     """Lists one model; answers POST /v1/completions with `fault(count, body)`'s fault, or with n choices.
     `die_after`: after that many completions requests the server stops listening (connections are refused)
-    until `revive()`, which listens again on the same port. `answer(body)`: the text of every choice of a request
-    (default: a Countdown step per choice)."""
+    until `revive()`, which listens again on the same port. `answer(body)`: the text of every choice of an answered
+    request (default: "i + 1 = ...")."""
 
     def __init__(
         self,
@@ -91,7 +91,8 @@ class FaultServer:
 
             def serve(self, fault: Fault, body: dict) -> None:
                 if fault is None and server.answer is not None:
-                    self.reply(200, completion(body["n"], lambda i: server.answer(body)))  # type: ignore[misc]
+                    text = server.answer(body)
+                    self.reply(200, completion(body["n"], lambda i: text))
                 elif fault is None:
                     self.reply(200, completion(body["n"]))
                 elif fault[0] == "status":

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.report import EXCLUDED, SHOWN
+from metacot.behaviors.prime_report import EXCLUDED, SHOWN
 from metacot.behaviors.structural import StructuralTagger
 from metacot.behaviors.variants import VARIANTS
 from metacot.cli import main

@@ -2,5 +2,6 @@
 
 from metacot.behaviors.base import BehaviorCounts, Tagger
 from metacot.behaviors.definitions import BEHAVIORS, DEFINITIONS
+from metacot.behaviors.report import agreement
 
-__all__ = ["BEHAVIORS", "DEFINITIONS", "BehaviorCounts", "Tagger"]
+__all__ = ["BEHAVIORS", "DEFINITIONS", "BehaviorCounts", "Tagger", "agreement"]

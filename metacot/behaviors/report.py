@@ -1,58 +1,103 @@
-"""The habit table of priming datasets: the share of records showing each habit (structural tagger), and whether
-each variant keeps its rule (named habits in >= 90% of records, excluded ones in <= 2%, answers right or wrong)."""
+"""Behaviour counts summed up: per-group shares and means, the printed table, the bar chart, tagger agreement."""
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.structural import StructuralTagger
-from metacot.behaviors.variants import variant
-from metacot.outputs.rundir import read_records
 
-SHOWN, EXCLUDED = 0.90, 0.02  # the rule: named habits in at least SHOWN of records, excluded ones in at most EXCLUDED
+PLOT = "behaviors.png"
 
 
 @dataclass
-class VariantRow:
-    """One variant's records: how many, the share showing each habit, the share answering correctly."""
+class GroupSummary:
+    """One group's records: the share showing each behaviour and its mean count (over the records the tagger could
+    count for it), and how many (record, behaviour) counts it could not."""
 
-    variant: str
+    group: str
     records: int
-    shares: dict[str, float]
-    correct: float
-    broken: list[str]  # what breaks the rule, in words; empty when it holds
+    share: dict[str, float]
+    mean: dict[str, float]
+    unparsed: int
 
 
-def variant_row(tagger: StructuralTagger, path: Path) -> VariantRow:
-    """Tag one priming file with the structural tagger and check its variant's rule."""
-    records = [record for _, record in read_records(path)]
-    if not records:
-        raise ValueError(f"{path}: no records")
-    name = records[0]["variant"]
-    shown = variant(name).for_domain(tagger.domain.name)
-    counts = tagger.tag(records)
-    shares = {habit: sum(c.shows(habit) for c in counts) / len(counts) for habit in BEHAVIORS}
-    correct = sum(bool(r["correct"]) for r in records) / len(records)
-    broken = [f"{h} in {shares[h]:.0%} (< {SHOWN:.0%})" for h in BEHAVIORS if h in shown.shows and shares[h] < SHOWN]
-    broken += [f"{h} in {shares[h]:.0%} (> {EXCLUDED:.0%})" for h in shown.excludes() if shares[h] > EXCLUDED]
-    if correct != (0.0 if shown.wrong else 1.0):
-        broken.append(f"{correct:.0%} correct answers")
-    return VariantRow(name, len(records), shares, correct, broken)
+def summarize(groups: list[str], counts: list[BehaviorCounts]) -> list[GroupSummary]:
+    """A summary per group, in the order the groups first appear."""
+    out = []
+    for group in dict.fromkeys(groups):
+        members = [c for g, c in zip(groups, counts, strict=True) if g == group]
+        share, mean = {}, {}
+        for name in BEHAVIORS:
+            known = [c.counts[name] or 0 for c in members if c.counts.get(name) is not None]
+            share[name] = sum(n > 0 for n in known) / len(known) if known else math.nan
+            mean[name] = sum(known) / len(known) if known else math.nan
+        unparsed = sum(len(c.unparsed) for c in members)
+        out.append(GroupSummary(group, len(members), share, mean, unparsed))
+    return out
 
 
-def habit_table(run_dir: str | Path, paths: list[Path]) -> list[VariantRow]:
-    tagger = StructuralTagger(run_dir)
-    return [variant_row(tagger, path) for path in paths]
+def table(summaries: list[GroupSummary], group_label: str) -> str:
+    """Per group: records, then per behaviour the share of records showing it and (in brackets) its mean count."""
+    header = [group_label, "records", *BEHAVIORS, "unparsed"]
+    rows = [
+        [s.group, str(s.records), *(_cell(s.share[n], s.mean[n]) for n in BEHAVIORS), str(s.unparsed)]
+        for s in summaries
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in [header, *rows]
+    )
 
 
-def format_table(rows: list[VariantRow]) -> str:
-    """A Markdown table: records, % showing each habit, % correct, and the rule's verdict."""
-    header = ["variant", "records", *BEHAVIORS, "correct", "rule"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [row.variant, str(row.records), *(f"{row.shares[h]:.0%}" for h in BEHAVIORS), f"{row.correct:.0%}"]
-        cells.append("; ".join(row.broken) or "ok")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def _cell(share: float, mean: float) -> str:
+    return "-" if math.isnan(share) else f"{share:.0%} ({mean:.2f})"
+
+
+def agreement(a: list[BehaviorCounts], b: list[BehaviorCounts]) -> dict[str, float]:
+    """Per behaviour, the share of records on which two taggers agree whether it is present (records either could
+    not count left out; NaN when none is left)."""
+    if len(a) != len(b):
+        raise ValueError(f"agreement: {len(a)} records against {len(b)}")
+    out = {}
+    for name in BEHAVIORS:
+        pairs = [(x, y) for x, y in zip(a, b, strict=True) if name not in x.unparsed and name not in y.unparsed]
+        out[name] = sum(x.shows(name) == y.shows(name) for x, y in pairs) / len(pairs) if pairs else math.nan
+    return out
+
+
+def plot(out: Path, summaries: list[GroupSummary], title: str = "") -> Path | None:
+    """A grouped bar chart of the share of records showing each behaviour, one bar per group; nothing (and a note on
+    stderr) when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("metacot: matplotlib is not installed (pip install 'metacot[bench]'): no plot", file=sys.stderr)
+        return None
+    if not summaries:
+        return None
+    fig, ax = plt.subplots(figsize=(6.6, 3.4), dpi=100)
+    width = 0.8 / len(summaries)
+    for index, s in enumerate(summaries):
+        xs = [i + (index - (len(summaries) - 1) / 2) * width for i in range(len(BEHAVIORS))]
+        ys = [0.0 if math.isnan(s.share[n]) else 100 * s.share[n] for n in BEHAVIORS]
+        ax.bar(xs, ys, width=width, label=f"{s.group} ({s.records})")
+    ax.set_xticks(range(len(BEHAVIORS)))
+    ax.set_xticklabels([n.replace("_", " ") for n in BEHAVIORS], fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("records showing it (%)")
+    ax.set_title(title or "cognitive behaviours", fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    path = out / PLOT
+    fig.savefig(path)
+    plt.close(fig)
+    return path

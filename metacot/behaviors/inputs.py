@@ -1,0 +1,91 @@
+"""What `metacot behaviors` reads: a run directory's trace files or any JSONL, each record's completion text."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+# What a run directory keeps in traces/ that is not a trace format.
+NOT_TRACES = ("prm_labels",)
+
+
+class InputError(ValueError):
+    """A file that is not what `behaviors` reads; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One record to tag: its group (the trace format, or the file's name), its index there, and its text."""
+
+    group: str
+    index: int
+    record: dict  # the record as read, its text under "completion"
+
+    @property
+    def digest(self) -> str:
+        return text_digest(self.record["completion"])
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def sources(path: Path) -> list[tuple[str, Path]]:
+    """(group, file) to read: a run directory's traces/<format>.jsonl by format, or the JSONL file by its name."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file or run directory")
+    if not path.is_dir():
+        return [(path.name, path)]
+    traces = path / "traces"
+    found = sorted(p for p in traces.glob("*.jsonl") if p.stem not in NOT_TRACES) if traces.is_dir() else []
+    if not found:
+        raise InputError(f"{path}: a directory without trace files (expected traces/<format>.jsonl of a run)")
+    return [(p.stem, p) for p in found]
+
+
+def read_items(path: Path, field: str = "completion") -> list[Item]:
+    """Every record of every source of `path`, in order, with its completion text under "completion"."""
+    return [item for group, file in sources(path) for item in read_file(group, file, field)]
+
+
+def read_file(group: str, path: Path, field: str) -> Iterator[Item]:
+    """The records of one JSONL file (blank lines skipped); an InputError names the line of a bad one."""
+    index = 0
+    with path.open("rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                raise InputError(f"{path}:{lineno}: not valid JSON ({error})") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}:{lineno}: not a JSON object")
+            text = completion_text(record, field)
+            if text is None:
+                raise InputError(
+                    f"{path}:{lineno}: no text field {field!r} (nor chat 'messages' with an assistant turn); "
+                    "--field names the field that holds the completion"
+                )
+            yield Item(group, index, {**record, "completion": text})
+            index += 1
+
+
+def completion_text(record: dict, field: str) -> str | None:
+    """The record's `field` when it is text, else the last assistant turn of its chat `messages`."""
+    value = record.get(field)
+    if isinstance(value, str):
+        return value
+    messages = record.get("messages")
+    if not isinstance(messages, list):
+        return None
+    turns = [
+        m["content"]
+        for m in messages
+        if isinstance(m, dict) and m.get("role") == "assistant" and isinstance(m.get("content"), str)
+    ]
+    return turns[-1] if turns else None

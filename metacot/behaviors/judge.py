@@ -1,0 +1,133 @@
+"""The LLM judge tagger: one prompt per (record, behaviour), a round's prompts in one generate call, strict answers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from metacot.backends.generate import Sampling, TextGenerator
+from metacot.backends.registry import backend_class
+from metacot.behaviors.base import BehaviorCounts
+from metacot.behaviors.definitions import BEHAVIORS, DEFINITIONS, Behavior
+from metacot.checks import at_least
+from metacot.flags import flag
+from metacot.policy.config import BACKENDS, OpenAIPolicyConfig, TransformersPolicyConfig, VLLMPolicyConfig
+
+JUDGE_BACKENDS = ("transformers", "vllm", "openai")  # the policy backends that generate text
+MAX_COUNT = 10**6
+COUNT_TAG = re.compile(r"<count>([^<]{0,32})</count>")
+COUNT_OPEN = re.compile(r"<count>")
+
+PROMPT = """\
+You are grading a piece of reasoning for one cognitive behaviour.
+
+Behaviour: {title}
+Definition: {definition}
+Examples of sentences that show it:
+{examples}
+
+Read the reasoning below and count how many distinct times it shows this behaviour. Count each instance once, \
+however it is worded; answer 0 if it never does. Judge only this behaviour, not whether the reasoning is correct.
+{problem}
+<reasoning>
+{completion}
+</reasoning>
+
+Answer with the count alone, in this form: <count>N</count> (for example <count>0</count> or <count>3</count>)."""
+
+
+@dataclass
+class JudgeConfig:
+    """The LLM judge: which policy backend writes its answers (that backend's own section), and how it samples."""
+
+    backend: str = flag("the judge's backend", "transformers", name="--judge-backend", choices=lambda: JUDGE_BACKENDS)
+    max_tokens: int = flag("most tokens of one judge answer", 256, name="--judge-max-tokens")
+    temperature: float = 0.0  # greedy: the same answers on a rerun
+    seed: int = 0
+    transformers: TransformersPolicyConfig = field(default_factory=TransformersPolicyConfig)
+    vllm: VLLMPolicyConfig = field(default_factory=VLLMPolicyConfig)
+    openai: OpenAIPolicyConfig = field(default_factory=OpenAIPolicyConfig)
+
+    def __post_init__(self) -> None:
+        if self.backend not in JUDGE_BACKENDS:
+            raise ValueError(f"backend: unknown judge backend {self.backend!r}; known: {', '.join(JUDGE_BACKENDS)}")
+        at_least("max_tokens", self.max_tokens, 1)
+
+    def sampling(self) -> Sampling:
+        return Sampling(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
+
+
+def judge_prompt(behavior: Behavior, completion: str, problem: str | None = None) -> str:
+    """The question for one (record, behaviour): the definition and examples, the problem if known, the text."""
+    return PROMPT.format(
+        title=behavior.name.replace("_", " "),
+        definition=behavior.definition,
+        examples="\n".join(f"- {example}" for example in behavior.examples),
+        problem=f"\n<problem>\n{problem}\n</problem>\n" if problem else "",
+        completion=completion,
+    )
+
+
+def parse_count(answer: str) -> int | None:
+    """The count in `<count>N</count>`; None (unparsed) when there is none, when one is not a whole number, or when
+    the answer gives different counts."""
+    opened = len(COUNT_OPEN.findall(answer))
+    found = COUNT_TAG.findall(answer)
+    if not found or len(found) != opened:
+        return None
+    values = {text.strip() for text in found}
+    if len(values) != 1:
+        return None
+    (value,) = values
+    if not re.fullmatch(r"[0-9]{1,7}", value) or int(value) > MAX_COUNT:
+        return None
+    return int(value)
+
+
+def problem_text(record: dict) -> str | None:
+    """The problem the completion answers: a `prompt` field, else the chat's first user turn."""
+    if isinstance(record.get("prompt"), str):
+        return record["prompt"]
+    for message in record.get("messages") or []:
+        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
+            return message["content"]
+    return None
+
+
+class JudgeTagger:
+    """Asks an LLM, through any text generator, to count each behaviour; each `tag` call is one generate call."""
+
+    name = "llm"
+
+    def __init__(self, generator: TextGenerator, sampling: Sampling, resume_key: str):
+        self.generator, self.sampling = generator, sampling
+        self.resume_key = resume_key  # results under another key (another judge) are asked again
+        self.calls = 0
+
+    def tag(self, records: list[dict]) -> list[BehaviorCounts]:
+        prompts = [
+            judge_prompt(DEFINITIONS[name], record.get("completion") or "", problem_text(record))
+            for record in records
+            for name in BEHAVIORS
+        ]
+        answers = self.generator.generate(prompts, self.sampling) if prompts else []
+        self.calls += bool(prompts)
+        if len(answers) != len(prompts):
+            raise RuntimeError(f"judge: the backend returned {len(answers)} answers for {len(prompts)} prompts")
+        width = len(BEHAVIORS)
+        return [
+            BehaviorCounts({name: parse_count(a) for name, a in zip(BEHAVIORS, answers[i : i + width], strict=True)})
+            for i in range(0, len(answers), width)
+        ]
+
+
+def make_judge(config: JudgeConfig) -> JudgeTagger:
+    """The judge on its configured backend (built like a policy; it only generates text)."""
+    from metacot.problems.countdown import CountdownDomain  # a policy needs a domain; generate() does not use it
+
+    registry = {name: BACKENDS[name] for name in JUDGE_BACKENDS}
+    section = getattr(config, config.backend)
+    if not section.model:
+        raise ValueError("judge: no model: --judge-model DIR (a local folder; for openai, the served name)")
+    generator = backend_class("judge", registry, config.backend, CountdownDomain())(section, CountdownDomain())
+    return JudgeTagger(generator, config.sampling(), f"llm:{config.backend}:{section.model}")

@@ -1,0 +1,117 @@
+"""Tag every record of a run or a JSONL file in rounds, appending each round's rows to behaviors.jsonl (resumable)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from tqdm import tqdm
+
+from metacot.behaviors.base import BehaviorCounts, Tagger
+from metacot.behaviors.definitions import BEHAVIORS
+from metacot.behaviors.inputs import Item
+from metacot.outputs.files import AtomicFile, repair_jsonl
+from metacot.search.breaker import RunStopped
+
+ROWS = "behaviors.jsonl"
+Key = tuple[str, int, str]  # (group, record index, digest of the completion text)
+
+
+@dataclass
+class Measured:
+    rows: list[dict]  # one per item, in the items' order
+    reused: int  # rows taken from an earlier run instead of asked again
+
+
+def row(item: Item, counts: BehaviorCounts, tagger: str, group_key: str) -> dict:
+    """One line of behaviors.jsonl: where the record is, which tagger counted, the counts (null: unparsed)."""
+    out: dict = {group_key: item.group, "index": item.index, "digest": item.digest, "tagger": tagger}
+    if "problem_id" in item.record:
+        out["problem_id"] = item.record["problem_id"]
+    return out | {name: counts.counts.get(name) for name in BEHAVIORS}
+
+
+def counts_of(row: dict) -> BehaviorCounts:
+    return BehaviorCounts({name: row.get(name) for name in BEHAVIORS})
+
+
+def measure(
+    items: list[Item],
+    tagger: Tagger,
+    out: Path,
+    group_key: str,
+    batch: int = 64,
+    progress: bool = True,
+) -> Measured:
+    """Tag the items `batch` at a time, appending each round's rows to OUT/behaviors.jsonl as it completes. A tagger
+    with a `resume_key` (the LLM judge) is resumed: rows it wrote before for the same group, index and text are
+    kept and not asked again. The file is rewritten in the items' order at the end."""
+    path = out / ROWS
+    resume_key = getattr(tagger, "resume_key", None)
+    tagger_id = resume_key or tagger.name
+    done = _earlier_rows(path, resume_key, group_key) if resume_key else {}
+    by_key = {(item.group, item.index, item.digest): item for item in items}
+    kept = {key: r for key, r in done.items() if key in by_key}
+    _write(path, kept.values())
+    todo = [item for key, item in by_key.items() if key not in kept]
+    bar = tqdm(total=len(items), initial=len(items) - len(todo), disable=not progress, unit="record")
+    fresh: dict[Key, dict] = {}
+    with bar, path.open("ab") as f:
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            try:
+                counted = tagger.tag([item.record for item in chunk])
+            except (RuntimeError, ConnectionError) as error:
+                if not resume_key:
+                    raise
+                have = len(kept) + len(fresh)
+                raise RunStopped(
+                    f"{tagger.name}: {error}; {path} keeps the {have} records counted so far: rerun to resume"
+                ) from error
+            if len(counted) != len(chunk):
+                raise RuntimeError(f"tagger {tagger.name}: {len(counted)} results for {len(chunk)} records")
+            lines = [row(item, c, tagger_id, group_key) for item, c in zip(chunk, counted, strict=True)]
+            f.write(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+            f.flush()
+            fresh.update({(line[group_key], line["index"], line["digest"]): line for line in lines})
+            bar.update(len(chunk))
+    rows = [kept.get(key) or fresh[key] for key in by_key]
+    _write(path, rows)
+    return Measured(rows, len(kept))
+
+
+def _earlier_rows(path: Path, resume_key: str, group_key: str) -> dict[Key, dict]:
+    """The rows an earlier run of the same tagger left (an unfinished last line, from a kill, is dropped)."""
+    if not path.exists():
+        return {}
+    repair_jsonl(path)
+    found = {}
+    with path.open("rb") as f:
+        for lineno, line in enumerate(f, 1):
+            try:
+                r = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                raise ValueError(f"{path}:{lineno}: not valid JSON ({error}); remove the file to start over") from None
+            if isinstance(r, dict) and r.get("tagger") == resume_key and _valid(r, group_key):
+                found[(r[group_key], r["index"], r["digest"])] = r
+    return found
+
+
+def _valid(r: dict, group_key: str) -> bool:
+    return (
+        isinstance(r.get(group_key), str)
+        and type(r.get("index")) is int
+        and isinstance(r.get("digest"), str)
+        and all(_count_ok(r.get(name, -1)) for name in BEHAVIORS)
+    )
+
+
+def _count_ok(n: object) -> bool:
+    return n is None or (type(n) is int and n >= 0)
+
+
+def _write(path: Path, rows: Iterable[dict]) -> None:
+    with AtomicFile(path) as f:
+        f.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))

@@ -1,0 +1,59 @@
+"""Behaviour taggers by name: each a factory from the measured path and the taggers' settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from metacot.behaviors.base import Tagger
+from metacot.behaviors.judge import JudgeConfig
+
+
+@dataclass
+class TaggerSettings:
+    """What the taggers are told: the judge's section (flags --judge-*, keys judge.* for --set)."""
+
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+
+
+def _structural(path: Path, settings: TaggerSettings) -> Tagger:
+    from metacot.behaviors.structural import StructuralTagger
+
+    if path.is_dir():
+        return StructuralTagger(path)
+    if path.parent.name == "prime":  # RUN/prime/<variant>.jsonl: priming records, re-rendered from RUN's trees
+        return StructuralTagger(path.parent.parent)
+    raise ValueError(f"--tagger structural: {path} is neither a run directory nor a file of its priming records")
+
+
+def _heuristic(path: Path, settings: TaggerSettings) -> Tagger:
+    from metacot.behaviors.heuristic import HeuristicTagger
+
+    return HeuristicTagger()
+
+
+def _llm(path: Path, settings: TaggerSettings) -> Tagger:
+    from metacot.behaviors.judge import make_judge
+
+    return make_judge(settings.judge)
+
+
+# name -> factory(the run directory or JSONL file measured, the settings); a new tagger is one line here.
+TAGGERS: dict[str, Callable[[Path, TaggerSettings], Tagger]] = {
+    "structural": _structural,
+    "heuristic": _heuristic,
+    "llm": _llm,
+}
+
+
+def default_tagger(path: Path) -> str:
+    """structural for a run directory (exact, from its trees), heuristic for any other JSONL."""
+    return "structural" if path.is_dir() else "heuristic"
+
+
+def tagger_factory(name: str) -> Callable[[Path, TaggerSettings], Tagger]:
+    """The factory registered as `name`; a one-line error naming the known taggers for any other name."""
+    if name not in TAGGERS:
+        raise ValueError(f"--tagger: unknown tagger {name!r}; known: {', '.join(TAGGERS)}")
+    return TAGGERS[name]
