@@ -675,6 +675,7 @@ def _add_behaviors(commands) -> None:
         help="any tagger setting, e.g. --set judge.openai.base_url=http://127.0.0.1:8000/v1 (repeatable)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--agree-with", metavar="NAME", help="also tag with this tagger; print how often the two agree")
     add_flags(p, TaggerSettings)
     p.set_defaults(run=run_behaviors)
 
@@ -692,13 +693,18 @@ def run_behaviors(args: argparse.Namespace) -> int:
             check_key(settings, key, name)
     apply_sets(settings, args.set, "judge.openai.base_url=http://127.0.0.1:8000/v1")
     out = Path(args.out) if args.out else None
-    result = behaviors(Path(args.path), args.tagger, settings, args.field, out, args.batch, not args.no_progress)
+    result = behaviors(
+        Path(args.path), args.tagger, settings, args.field, out, args.batch, not args.no_progress, args.agree_with
+    )
     print(f"{result.tagger} tagger: share of records showing each behaviour (mean count)")
     print(result.table())
     reused = f" ({result.reused} from an earlier run)" if result.reused else ""
     print(f"{result.rows}: {sum(s.records for s in result.summaries)} records{reused}")
     if result.plot is not None:
         print(f"{result.plot}: bar chart")
+    for group, shares in result.agreement.items():
+        agreed = ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
+        print(f"{group}: agrees with {args.agree_with} on {agreed} of records")
     return 0
 
 

@@ -82,7 +82,22 @@ def test_the_default_tagger_is_structural_for_a_run_and_heuristic_for_a_file(tmp
     data = write_jsonl(tmp_path / "x.jsonl", [{"completion": "1 + 1 = 2."}])
     assert behaviors(str(data), "--tagger", "nope") == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "unknown tagger 'nope'; known: heuristic, llm" in error
+    assert error.count("\n") == 1 and "unknown tagger 'nope'; known: structural, heuristic, llm" in error
+
+
+def test_the_structural_tagger_counts_a_run_and_the_heuristic_is_compared_with_it(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["synth", "--out", str(run), "--no-progress", "--num-problems", "12", "--formats", "metacot,cot"]) == 0
+    capsys.readouterr()
+    assert behaviors(str(run), "--agree-with", "structural", "--tagger", "heuristic") == 0
+    agreed = [line for line in capsys.readouterr().out.splitlines() if "agrees with structural" in line]
+    assert sorted(line.split(":")[0] for line in agreed) == ["cot", "metacot"]
+    assert all("backtracking 100%" in line for line in agreed)  # metacot's own backtracks: both count each one
+    assert behaviors(str(run)) == 0  # structural by default: the counts come from the trees
+    written = rows(run / "behaviors" / "behaviors.jsonl")
+    traces = [orjson.loads(line) for line in (run / "traces" / "metacot.jsonl").read_bytes().splitlines()]
+    assert [r["backtracking"] for r in written if r["format"] == "metacot"] == [t["num_backtracks"] for t in traces]
+    assert all(r["tagger"] == "structural" for r in written)
 
 
 @pytest.mark.parametrize(

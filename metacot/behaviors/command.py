@@ -8,7 +8,7 @@ from pathlib import Path
 from metacot.behaviors.inputs import read_items
 from metacot.behaviors.measure import ROWS, counts_of, measure
 from metacot.behaviors.registry import TaggerSettings, default_tagger, tagger_factory
-from metacot.behaviors.report import GroupSummary, plot, summarize, table
+from metacot.behaviors.report import GroupSummary, agreement, plot, summarize, table
 
 
 @dataclass
@@ -19,6 +19,7 @@ class BehaviorsResult:
     rows: Path
     plot: Path | None
     reused: int
+    agreement: dict[str, dict[str, float]]  # with --agree-with: group -> behaviour -> share of records agreeing
 
     def table(self) -> str:
         return table(self.summaries, self.group_label)
@@ -37,8 +38,10 @@ def behaviors(
     out: Path | None = None,
     batch: int = 64,
     progress: bool = True,
+    agree_with: str | None = None,
 ) -> BehaviorsResult:
-    """Count the four behaviours in every record under `path`, write OUT/behaviors.jsonl and OUT/behaviors.png."""
+    """Count the four behaviours in every record under `path`, write OUT/behaviors.jsonl and OUT/behaviors.png;
+    with agree_with, also tag the records with that tagger and report, per group, how often the two agree."""
     if batch < 1:
         raise ValueError(f"--batch: must be at least 1, got {batch}")
     name = tagger_name or default_tagger(path)
@@ -50,4 +53,11 @@ def behaviors(
     measured = measure(items, tagger, out, group_label, batch, progress)
     summaries = summarize([r[group_label] for r in measured.rows], [counts_of(r) for r in measured.rows])
     drawn = plot(out, summaries, f"{path.name}: {name} tagger")
-    return BehaviorsResult(name, group_label, summaries, out / ROWS, drawn, measured.reused)
+    agreed = {}
+    if agree_with is not None:
+        other = tagger_factory(agree_with)(path, settings or TaggerSettings()).tag([item.record for item in items])
+        mine = [counts_of(r) for r in measured.rows]
+        for group in dict.fromkeys(item.group for item in items):
+            at = [i for i, item in enumerate(items) if item.group == group]
+            agreed[group] = agreement([mine[i] for i in at], [other[i] for i in at])
+    return BehaviorsResult(name, group_label, summaries, out / ROWS, drawn, measured.reused, agreed)

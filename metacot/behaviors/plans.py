@@ -64,7 +64,7 @@ def _relation(value: int, target: int) -> str | None:
     if value % target == 0:
         return f"a multiple of {target}"
     if abs(value - target) <= max(NEAR[0], target / NEAR[1]):
-        return f"{abs(value - target)} away from {target}"
+        return f"near {target}"  # not "3 away from 54": a distance to the target reads as a check of a result
     return None
 
 
