@@ -77,7 +77,10 @@ def test_a_run_directory_is_tagged_per_format_and_metacot_backtracks_match_the_r
 
 
 def test_the_default_tagger_is_structural_for_a_run_and_heuristic_for_a_file(tmp_path, capsys):
-    assert default_tagger(tmp_path) == "structural"
+    assert default_tagger(tmp_path) == "heuristic"  # a folder of JSONL files
+    (tmp_path / "traces").mkdir()
+    assert default_tagger(tmp_path) == "structural"  # a run
+    assert default_tagger(tmp_path / "prime") == "structural"  # its priming records
     assert default_tagger(tmp_path / "x.jsonl") == "heuristic"
     data = write_jsonl(tmp_path / "x.jsonl", [{"completion": "1 + 1 = 2."}])
     assert behaviors(str(data), "--tagger", "nope") == 2
@@ -129,3 +132,18 @@ def test_missing_inputs_and_bad_settings_are_one_line_errors(tmp_path, capsys):
     assert "judge.nope is not a setting" in capsys.readouterr().err
     assert behaviors(str(data), "--tagger", "llm") == 2
     assert "judge: no model: --judge-model" in capsys.readouterr().err
+
+
+def test_a_runs_priming_folder_is_tagged_per_variant_from_the_trees(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["synth", "--out", str(run), "--no-progress", "--num-problems", "12"]) == 0
+    assert main(["prime", str(run), "--variant", "only_backtracking"]) == 0
+    assert main(["prime", str(run), "--variant", "negative_control"]) == 0
+    capsys.readouterr()
+    assert behaviors(str(run / "prime")) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("structural tagger")
+    written = rows(run / "prime" / "behaviors" / "behaviors.jsonl")
+    assert {r["file"] for r in written} == {"only_backtracking", "negative_control"}
+    assert all(r["backtracking"] > 0 for r in written if r["file"] == "only_backtracking")
+    assert all(r["backtracking"] == 0 and r["verification"] == 0 for r in written if r["file"] == "negative_control")

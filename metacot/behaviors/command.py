@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from metacot.behaviors.inputs import read_items
+from metacot.behaviors.inputs import is_run, read_items
 from metacot.behaviors.measure import ROWS, counts_of, measure
 from metacot.behaviors.registry import TaggerSettings, default_tagger, tagger_factory
 from metacot.behaviors.report import GroupSummary, agreement, plot, summarize, table
@@ -26,7 +26,7 @@ class BehaviorsResult:
 
 
 def default_out(path: Path) -> Path:
-    """RUN_DIR/behaviors for a run directory, NAME-behaviors beside a JSONL file."""
+    """DIR/behaviors for a directory, NAME-behaviors beside a JSONL file."""
     return path / "behaviors" if path.is_dir() else path.with_name(f"{path.stem}-behaviors")
 
 
@@ -49,7 +49,7 @@ def behaviors(
     items = read_items(path, field)  # bad input is named before a judge model loads
     tagger = factory(path, settings or TaggerSettings())
     out = out or default_out(path)
-    group_label = "format" if path.is_dir() else "file"
+    group_label = "format" if is_run(path) else "file"
     measured = measure(items, tagger, out, group_label, batch, progress)
     summaries = summarize([r[group_label] for r in measured.rows], [counts_of(r) for r in measured.rows])
     drawn = plot(out, summaries, f"{path.name}: {name} tagger")

@@ -35,16 +35,24 @@ def text_digest(text: str) -> str:
 
 
 def sources(path: Path) -> list[tuple[str, Path]]:
-    """(group, file) to read: a run directory's traces/<format>.jsonl by format, or the JSONL file by its name."""
+    """(group, file) to read: a run directory's traces/<format>.jsonl by format, the JSONL files of any other
+    directory (a run's prime/ folder) by name, or the JSONL file by its name."""
     if not path.exists():
         raise InputError(f"{path}: no such file or run directory")
     if not path.is_dir():
         return [(path.name, path)]
-    traces = path / "traces"
-    found = sorted(p for p in traces.glob("*.jsonl") if p.stem not in NOT_TRACES) if traces.is_dir() else []
+    if is_run(path):
+        found = sorted(p for p in (path / "traces").glob("*.jsonl") if p.stem not in NOT_TRACES)
+        return [(p.stem, p) for p in found]
+    found = sorted(path.glob("*.jsonl"))
     if not found:
         raise InputError(f"{path}: a directory without trace files (expected traces/<format>.jsonl of a run)")
     return [(p.stem, p) for p in found]
+
+
+def is_run(path: Path) -> bool:
+    """A run directory, grouped by trace format (any other directory: by file)."""
+    return (path / "traces").is_dir()
 
 
 def read_items(path: Path, field: str = "completion") -> list[Item]:

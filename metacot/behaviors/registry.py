@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metacot.behaviors.base import Tagger
+from metacot.behaviors.inputs import is_run
 from metacot.behaviors.judge import JudgeConfig
 
 
@@ -20,11 +21,12 @@ class TaggerSettings:
 def _structural(path: Path, settings: TaggerSettings) -> Tagger:
     from metacot.behaviors.structural import StructuralTagger
 
-    if path.is_dir():
+    if is_run(path):
         return StructuralTagger(path)
-    if path.parent.name == "prime":  # RUN/prime/<variant>.jsonl: priming records, re-rendered from RUN's trees
-        return StructuralTagger(path.parent.parent)
-    raise ValueError(f"--tagger structural: {path} is neither a run directory nor a file of its priming records")
+    run = path.parent if path.is_dir() else path.parent.parent  # RUN/prime or RUN/prime/<variant>.jsonl
+    if is_run(run):
+        return StructuralTagger(run)  # priming records: re-rendered from the run's trees
+    raise ValueError(f"--tagger structural: {path} is neither a run directory nor its priming records (RUN/prime)")
 
 
 def _heuristic(path: Path, settings: TaggerSettings) -> Tagger:
@@ -49,7 +51,7 @@ TAGGERS: dict[str, Callable[[Path, TaggerSettings], Tagger]] = {
 
 def default_tagger(path: Path) -> str:
     """structural for a run directory (exact, from its trees), heuristic for any other JSONL."""
-    return "structural" if path.is_dir() else "heuristic"
+    return "structural" if is_run(path) or is_run(path.parent) else "heuristic"
 
 
 def tagger_factory(name: str) -> Callable[[Path, TaggerSettings], Tagger]:
