@@ -50,8 +50,8 @@ TAGGERS: dict[str, Callable[[Path, TaggerSettings], Tagger]] = {
 
 
 def default_tagger(path: Path) -> str:
-    """structural for a run directory (exact, from its trees), heuristic for any other JSONL."""
-    return "structural" if is_run(path) or is_run(path.parent) else "heuristic"
+    """structural for a run directory or its prime/ folder (exact, from the run's trees), else heuristic."""
+    return "structural" if is_run(path) or (path.name == "prime" and is_run(path.parent)) else "heuristic"
 
 
 def tagger_factory(name: str) -> Callable[[Path, TaggerSettings], Tagger]:
