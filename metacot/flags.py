@@ -51,7 +51,10 @@ def flags_of(cls: type) -> dict[str, tuple[Flag, Any, list[str]]]:
     flags: dict[str, tuple[Flag, Any, list[str]]] = {}
     for key, spec, hint in flagged_fields(cls):
         name = (spec.name or "--" + key.rsplit(".", 1)[-1].replace("_", "-")).format(section=key.split(".")[0])
-        flags.setdefault(name, (spec, hint, []))[2].append(key)
+        shared = flags.setdefault(name, (spec, hint, []))
+        if shared[0].help != spec.help:  # one name, two meanings: the flag would set both
+            raise TypeError(f"flag {name} is declared by {shared[2][0]} and {key} with different meanings")
+        shared[2].append(key)
     return flags
 
 

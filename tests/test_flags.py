@@ -3,11 +3,13 @@ that declares it, --set reaches any key, and a flag the run would ignore is an e
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from metacot.cli import build_parser, main, synth_config
 from metacot.config import SynthConfig
-from metacot.flags import flags_of
+from metacot.flags import flag, flags_of
 from metacot.search import SEARCHES, strategies_with
 
 
@@ -89,3 +91,24 @@ def test_a_flag_the_chosen_alternative_does_not_use_is_ignored_with_a_warning(ca
         warnings
     )
     assert "--num-numbers sets problems.countdown.num_numbers, which the chosen problems.domain ('math')" in warnings
+
+
+@dataclasses.dataclass
+class _Named:
+    preset: str = flag("named settings", "")
+
+
+@dataclasses.dataclass
+class _Fields:
+    schema: str = flag("a file's field names", "", name="--preset")
+
+
+@dataclasses.dataclass
+class _Both:
+    a: _Named = dataclasses.field(default_factory=_Named)
+    b: _Fields = dataclasses.field(default_factory=_Fields)
+
+
+def test_one_flag_name_with_two_meanings_is_refused_when_the_flags_are_built():
+    with pytest.raises(TypeError, match="flag --preset is declared by a.preset and b.schema with different meanings"):
+        flags_of(_Both)

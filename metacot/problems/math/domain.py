@@ -45,7 +45,9 @@ class MathConfig:
 
     # field names: detected when unambiguous (question | problem, answer | solution's \boxed{}, id), or a preset
     # ("generic", "math", "gsm8k", "bigmath"); fields given here win over both
-    preset: str | None = flag("math: the file's field names (default: detected)", None, choices=lambda: PRESETS)
+    preset: str | None = flag(
+        "math: the file's field names (default: detected)", None, name="--schema", choices=lambda: PRESETS
+    )
     question_field: str | None = None
     answer_field: str | None = None
     id_field: str | None = None
