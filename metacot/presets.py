@@ -8,21 +8,16 @@ from typing import Any
 PRESETS: dict[str, dict[str, Any]] = {
     # The Meta-CoT paper's synthesis (arXiv 2501.04682, section 7 and appendices D-E): a state's value is the share
     # of Monte Carlo completions from it that verify (the paper used 128: --set prm.rollout.rollouts=128; 16 keeps a
-    # CPU run short), search is best-first by that value alone (A* with g = 0) until the first verified solution,
-    # b children per pop and no re-expansion; `--search mcts` runs the paper's MCTS instead: UCT selection, children's
-    # Q starting at their value, incremental-mean backup. Traces: the paper's layout (the "paper" format).
+    # CPU run short), search is best-first by that value (A* with g = 0) until the first verified solution;
+    # `--search mcts` runs the paper's MCTS instead: UCT selection, children's Q starting at their value,
+    # incremental-mean backup. Traces: the paper's layout (the "paper" format). A* keeps metacot's re-expansion and
+    # smoothed Monte Carlo estimate: the paper's literal one expansion per node, ordered by s/n alone
+    # (widening = false, heuristic = "linear", priors 0) solves 65 of the default 100 problems instead of 99.
     "metacot-paper": {
         "prm": {"backend": "rollout", "rollout": {"rollouts": 16, "mode": "soft", "reuse": True}},
         "search": {
             "strategy": "astar",
-            "astar": {
-                "step_cost": 0.0,
-                "heuristic": "linear",  # a value of 0 ranks last, not pruned: the paper orders by value alone
-                "prior_successes": 0.0,
-                "prior_failures": 0.0,
-                "widening": False,
-                "stop_at_first_solution": True,
-            },
+            "astar": {"step_cost": 0.0, "stop_at_first_solution": True},
             "mcts": {"selection": "uct", "q_init": "value", "verified_reward": True, "stop_at_first_solution": True},
         },
         "linearize": {"formats": ["paper"]},
