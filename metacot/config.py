@@ -12,6 +12,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import orjson
 
 from metacot.checks import at_least, between
+from metacot.distributed.config import RayConfig
 from metacot.flags import flag
 from metacot.linearize.config import LinearizeConfig
 from metacot.policy.config import PolicyConfig
@@ -47,6 +48,7 @@ class SynthConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     linearize: LinearizeConfig = field(default_factory=LinearizeConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    ray: RayConfig = field(default_factory=RayConfig)  # where the searches run: not in tree_settings
 
     def __post_init__(self) -> None:
         between("seed", self.seed, 0, MAX_SEED, int)
