@@ -13,6 +13,8 @@ import pytest
 from metacot.config import SynthConfig, from_dict
 from metacot.distributed.replicas import ChunkResult, RayRunner, Replica
 from metacot.problems import make_domain
+from metacot.search import RunnerStats
+from metacot.search.breaker import RunStopped
 from metacot.stop import Interrupted
 from metacot.synth import synth
 
@@ -124,6 +126,22 @@ def test_a_chunk_that_keeps_failing_ends_as_failed_records_then_a_rerun_retries_
     assert list(latest.values()) == trees(reference)
     for name, records in traces(reference).items():  # the retried problems' records come last, as in a local run
         assert sorted(traces(tmp_path)[name].splitlines()) == sorted(records.splitlines())
+
+
+class FailingBackendReplica(Replica):
+    """Its breaker stops it on the chunk that holds DOOMED (the backend keeps failing)."""
+
+    def run(self, problems: list) -> ChunkResult:
+        if any(p.id == DOOMED for p in problems):
+            return ChunkResult([], RunnerStats(), "8 searches in a row failed")
+        return super().run(problems)
+
+
+def test_a_replica_whose_backend_keeps_failing_stops_the_run_keeping_what_finished(tmp_path, reference):
+    settings = config(tmp_path, replicas=1)
+    with pytest.raises(RunStopped, match="8 searches in a row failed"):
+        synth(settings, progress=False, runner=runner(settings, FailingBackendReplica))
+    assert trees(tmp_path) == trees(reference)[:12]  # the chunks before DOOMED's, in order
 
 
 class StoppedRayRunner(RayRunner):

@@ -22,7 +22,9 @@ class RayConfig:
     replicas: int = flag("Ray replicas, each with its own policy and PRM backends", 1)
     cpus_per_replica: float = flag("CPUs Ray reserves per replica", 1.0)
     gpus_per_replica: float = flag("GPUs Ray reserves per replica (1: one replica per GPU; 2+: tensor parallel)", 0.0)
-    chunk: int = flag("problems a replica takes at a time (at least --concurrency keeps its batches full)", 64)
+    chunk: int = flag(
+        "problems a replica takes at a time (a few times --concurrency: a chunk ends with thinning batches)", 256
+    )
     chunk_attempts: int = flag("tries of a chunk whose replica dies before its problems are recorded as failed", 3)
     ahead: int = 4  # chunks per replica that may run ahead of the oldest unfinished one: the driver holds at most
     # ahead x replicas x chunk finished trees while it waits for that one (order is restored before writing)

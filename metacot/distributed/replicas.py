@@ -6,6 +6,7 @@ import dataclasses
 import heapq
 import logging
 import signal
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from metacot.tree import SearchTree
 log = logging.getLogger("metacot")
 
 REASON_CHARS = 300  # of a Ray error's first line, kept as a failed tree's reason
+WAIT_SECONDS = 1.0  # the driver waits for a chunk this long at a time: a signal (Ctrl-C) is handled in between
 
 
 @dataclass
@@ -112,6 +114,7 @@ class RayRunner:
     def __init__(self, config: SynthConfig, domain: Domain, replica: type = Replica):
         self.config, self.domain, self.replica = config, domain, replica
         self.stats = RunnerStats()
+        self.startup = 0.0  # seconds until every replica had built its backends (joining the cluster too)
 
     def run(self, problems: Iterable[Any]) -> Iterator[SearchTree]:
         import ray
@@ -120,12 +123,14 @@ class RayRunner:
         chunks = _Chunks.of(list(problems), settings.chunk)
         if not chunks.problems:
             return
+        began = time.perf_counter()
         started = connect(settings.address or "local")
         actor: Any = ray.remote(num_cpus=settings.cpus_per_replica, num_gpus=settings.gpus_per_replica)(self.replica)
         replicas: list[Any] = [actor.remote(self.config) for _ in range(min(settings.replicas, len(chunks.problems)))]
         try:
             try:
                 ray.get([r.ready.remote() for r in replicas])
+                self.startup = time.perf_counter() - began
             except ray.exceptions.RayError as error:
                 raise RunStopped(f"the Ray replicas could not build their backends ({reason(error)})") from error
             yield from self._drive(ray, actor, replicas, chunks)
@@ -149,7 +154,9 @@ class RayRunner:
                 slot, index = free.pop(), heapq.heappop(chunks.waiting)
                 chunks.tries[index] += 1
                 running[replicas[slot].run.remote(chunks.problems[index])] = (slot, index)
-            ready, _ = ray.wait(list(running), num_returns=1)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_SECONDS)
+            if not ready:
+                continue
             slot, index = running.pop(ready[0])
             try:
                 result: ChunkResult = ray.get(ready[0])
