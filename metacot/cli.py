@@ -62,6 +62,7 @@ EXTRAS = {
     "pyarrow": "math",
     "math_verify": "math",
     "matplotlib": "bench",
+    "ray": "ray",
 }
 
 

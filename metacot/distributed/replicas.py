@@ -6,8 +6,10 @@ import dataclasses
 import heapq
 import logging
 import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +91,19 @@ def reason(error: BaseException) -> str:
     return f"ray: {type(error).__name__}: {first[:REASON_CHARS]}"
 
 
+@contextmanager
+def signals_through_ray() -> Iterator[None]:
+    """A signal's exception (Interrupted, KeyboardInterrupt) raised by its handler while Ray's C code waits comes
+    out as a SystemError caused by it: raise it as itself, so that a Ctrl-C stops the run like a local one."""
+    try:
+        yield
+    except SystemError as error:
+        cause = error.__cause__
+        if cause is not None and not isinstance(cause, Exception):
+            raise cause from None
+        raise
+
+
 def connect(address: str) -> bool:
     """Join the Ray cluster at `address` (local: start one here); False when this process is already in one.
     Ray's own signal handlers are undone: SIGINT and SIGTERM stop a run through its cleanup (metacot.stop)."""
@@ -96,7 +111,8 @@ def connect(address: str) -> bool:
 
     if ray.is_initialized():
         return False
-    handlers = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    main = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
+    handlers = {signum: signal.getsignal(signum) for signum in SIGNALS} if main else {}
     if address == "local":
         ray.init(include_dashboard=False)
     else:
@@ -128,12 +144,13 @@ class RayRunner:
         actor: Any = ray.remote(num_cpus=settings.cpus_per_replica, num_gpus=settings.gpus_per_replica)(self.replica)
         replicas: list[Any] = [actor.remote(self.config) for _ in range(min(settings.replicas, len(chunks.problems)))]
         try:
-            try:
-                ray.get([r.ready.remote() for r in replicas])
-                self.startup = time.perf_counter() - began
-            except ray.exceptions.RayError as error:
-                raise RunStopped(f"the Ray replicas could not build their backends ({reason(error)})") from error
-            yield from self._drive(ray, actor, replicas, chunks)
+            with signals_through_ray():
+                try:
+                    ray.get([r.ready.remote() for r in replicas])
+                    self.startup = time.perf_counter() - began
+                except ray.exceptions.RayError as error:
+                    raise RunStopped(f"the Ray replicas could not build their backends ({reason(error)})") from error
+                yield from self._drive(ray, actor, replicas, chunks)
         finally:
             for r in replicas:
                 ray.kill(r)
