@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -163,3 +165,25 @@ def test_a_stopped_driver_leaves_a_directory_a_ray_run_resumes(tmp_path, referen
     assert result.searched == PROBLEMS - 7
     assert trees(tmp_path) == trees(reference)
     assert traces(tmp_path) == traces(reference)
+
+
+def test_a_killed_driver_leaves_a_directory_a_ray_run_resumes_exactly_once(tmp_path):
+    count, flags = 300, ["--num-problems", "300", "--simulations", "30", "--chunk", "2", "--cpus-per-replica", "0.5"]
+    address = ray.get_runtime_context().gcs_address  # the test's cluster: the driver does not start its own
+    command = [sys.executable, "-m", "metacot.cli", "synth", "--out", str(tmp_path), "--ray", address, *flags]
+    driver = subprocess.Popen([*command, "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shard = tmp_path / "trees" / "trees-00000.jsonl"
+    deadline = time.monotonic() + 60
+    while (not shard.exists() or shard.read_bytes().count(b"\n") < 10) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    driver.kill()
+    assert driver.wait() == -signal.SIGKILL
+    written = shard.read_bytes().count(b"\n")  # complete lines: a last one cut by the kill is repaired on resume
+    assert 10 <= written < count
+    settings = config(tmp_path, chunk=2)
+    settings.problems.num_problems, settings.search.mcts.simulations = count, 30
+    result = synth(settings, progress=False)
+    records = trees(tmp_path)
+    assert result.searched == count - written
+    assert sorted(r["problem_id"] for r in records) == [f"countdown-{i:06d}" for i in range(count)]
+    assert not any(r["failed"] for r in records)
