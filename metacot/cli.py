@@ -65,6 +65,7 @@ EXTRAS = {
     "huggingface_hub": "math",
     "sklearn": "handbook",
     "sentence_transformers": "handbook",
+    "ray": "ray",
 }
 
 

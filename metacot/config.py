@@ -13,6 +13,7 @@ import orjson
 
 from metacot.behaviors.retrieval import BehaviorsConfig
 from metacot.checks import at_least, between
+from metacot.distributed.config import RayConfig
 from metacot.flags import flag
 from metacot.linearize.config import LinearizeConfig
 from metacot.policy.config import PolicyConfig
@@ -54,6 +55,7 @@ class SynthConfig:
     linearize: LinearizeConfig = field(default_factory=LinearizeConfig)
     run: RunConfig = field(default_factory=RunConfig)
     behaviors: BehaviorsConfig = field(default_factory=BehaviorsConfig)  # off unless behaviors.handbook is set
+    ray: RayConfig = field(default_factory=RayConfig)  # where the searches run: not in tree_settings
 
     def __post_init__(self) -> None:
         between("seed", self.seed, 0, MAX_SEED, int)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -21,6 +22,9 @@ from metacot.search import SEARCHES, Runner, RunnerStats, make_search
 from metacot.search.breaker import BackendOutage, Breaker, RunStopped
 from metacot.stop import Interrupted
 from metacot.tree import SearchTree
+
+if TYPE_CHECKING:
+    from metacot.distributed.replicas import RayRunner
 
 
 @dataclass
@@ -47,6 +51,25 @@ def build_runner(config: SynthConfig, domain: Domain) -> Runner:
     return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, breaker, section.budget)
 
 
+def make_runner(config: SynthConfig, domain: Domain) -> Runner | RayRunner:
+    """The config's runner: here, or with a [ray] address on Ray replicas (which build the backends, not this
+    process)."""
+    if config.ray.address is None:
+        return build_runner(config, domain)
+    from metacot.distributed.replicas import RayRunner
+
+    return RayRunner(config, domain)
+
+
+def conditioned(
+    runner: Runner | RayRunner, domain: Domain, problems: list, config: SynthConfig
+) -> dict[str, list[str]]:
+    """Each problem's retrieved behaviours (problem id -> names), handed to the runner's policy."""
+    if not isinstance(runner, Runner):
+        raise ConfigError("behaviors.handbook: behaviour-conditioned search does not run on Ray replicas yet")
+    return condition(runner.policy, domain, problems, config.behaviors)
+
+
 def problem_source(config: SynthConfig, problems: list) -> ProblemSource | None:
     """The run's problems file, known by its content (its path may be given another way); None without a file."""
     if config.problems.file is None:
@@ -66,15 +89,21 @@ def kept_traces(run_dir: RunDir, config: LinearizeConfig, todo: set[str]) -> Wri
     return kept
 
 
-def synth(config: SynthConfig, progress: bool = True, retry_failed: bool = True) -> SynthResult:
+def synth(
+    config: SynthConfig,
+    progress: bool = True,
+    retry_failed: bool = True,
+    runner: Runner | RayRunner | None = None,
+) -> SynthResult:
     """Search every problem not yet finished in config.out (and, with retry_failed, those whose search failed),
     writing each tree and its traces as it finishes. RunStopped when the breaker stops the run: the trees
-    finished by then are written, with their traces and stats."""
+    finished by then are written, with their traces and stats. `runner`: one to use instead of the config's
+    (a stand-in built by a test or a benchmark)."""
     domain = make_domain(config.problems)
     resolve_formats(config.linearize.formats, domain)
     problems = make_problems(config.problems, config.seed)
-    runner = build_runner(config, domain)
-    behaviors = condition(runner.policy, domain, problems, config.behaviors) if config.behaviors.handbook else {}
+    runner = runner or make_runner(config, domain)
+    behaviors = conditioned(runner, domain, problems, config) if config.behaviors.handbook else {}
     started = time.perf_counter()
     nodes = 0
     outage: BackendOutage | None = None

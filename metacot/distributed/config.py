@@ -1,0 +1,40 @@
+"""The [ray] section: where the searches run and how they are shared out; how, never what (outside the hash)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from metacot.checks import at_least
+from metacot.flags import flag
+
+
+@dataclass
+class RayConfig:
+    """Searches on a Ray cluster: `replicas` actors, each with its own Runner and backends, take chunks of problems
+    from the driver, which alone writes the run directory. No setting here changes a tree: none is in the hash."""
+
+    address: str | None = flag(
+        "run the searches on Ray: local (start a cluster on this machine), auto (the running cluster) or an ADDRESS",
+        None,
+        name="--ray",
+        metavar="ADDRESS",
+    )
+    replicas: int = flag("Ray replicas, each with its own policy and PRM backends", 1)
+    cpus_per_replica: float = flag("CPUs Ray reserves per replica", 1.0)
+    gpus_per_replica: float = flag("GPUs Ray reserves per replica (1: one replica per GPU; 2+: tensor parallel)", 0.0)
+    chunk: int = flag(
+        "problems a replica takes at a time (a few times --concurrency: a chunk ends with thinning batches)", 256
+    )
+    chunk_attempts: int = flag("tries of a chunk whose replica dies before its problems are recorded as failed", 3)
+    ahead: int = 4  # chunks per replica that may run ahead of the oldest unfinished one: the driver holds at most
+    # ahead x replicas x chunk finished trees while it waits for that one (order is restored before writing)
+
+    def __post_init__(self) -> None:
+        if self.address is not None and not self.address.strip():
+            raise ValueError("address: must be local, auto or a cluster address, got an empty string")
+        at_least("replicas", self.replicas, 1)
+        at_least("cpus_per_replica", self.cpus_per_replica, 0, float)
+        at_least("gpus_per_replica", self.gpus_per_replica, 0, float)
+        at_least("chunk", self.chunk, 1)
+        at_least("chunk_attempts", self.chunk_attempts, 1)
+        at_least("ahead", self.ahead, 1)

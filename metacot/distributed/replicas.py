@@ -1,0 +1,209 @@
+"""Searches on Ray: replica actors each run a Runner over chunks of problems; the driver yields trees in order."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from metacot.config import SynthConfig
+from metacot.problems import make_domain
+from metacot.problems.base import Domain
+from metacot.search import RunnerStats
+from metacot.search.breaker import BackendOutage, RunStopped
+from metacot.stop import SIGNALS
+from metacot.tree import SearchTree
+
+log = logging.getLogger("metacot")
+
+REASON_CHARS = 300  # of a Ray error's first line, kept as a failed tree's reason
+WAIT_SECONDS = 1.0  # the driver waits for a chunk this long at a time: a signal (Ctrl-C) is handled in between
+
+
+@dataclass
+class ChunkResult:
+    """What a replica sends back for one chunk: its trees in problem order, the runner's stats for the chunk,
+    and the breaker's message when the backend failed (then the trees finished by then, with gaps)."""
+
+    trees: list[SearchTree]
+    stats: RunnerStats
+    outage: str | None = None
+
+
+class Replica:
+    """One replica: a Runner with its own policy and PRM backends, built from the run's config where it runs.
+    Ray makes it an actor (ray.remote); a subclass may stand in for it (tests, benchmarks)."""
+
+    def __init__(self, config: SynthConfig):
+        from metacot.synth import build_runner  # synth imports this module
+
+        self.runner = build_runner(config, make_domain(config.problems))
+
+    def ready(self) -> bool:
+        """Answered once the backends are built: a replica that cannot build them fails the run at its start."""
+        return True
+
+    def run(self, problems: list[Any], earlier: dict[str, SearchTree] | None = None) -> ChunkResult:
+        """The chunk's trees; earlier: failed searches of its problems searched again (see Runner.run)."""
+        self.runner.stats = RunnerStats()
+        trees: list[SearchTree] = []
+        try:
+            trees.extend(self.runner.run(problems, earlier))
+        except BackendOutage as outage:
+            return ChunkResult(trees, self.runner.stats, str(outage))
+        return ChunkResult(trees, self.runner.stats)
+
+
+@dataclass
+class _Chunks:
+    """The run's problems cut into chunks, which chunks wait to be sent, and how often each was tried."""
+
+    problems: list[list[Any]]
+    waiting: list[int] = field(default_factory=list)  # a heap: the earliest chunk goes first
+    tries: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, problems: list[Any], size: int) -> _Chunks:
+        chunks = [problems[i : i + size] for i in range(0, len(problems), size)]
+        return cls(chunks, list(range(len(chunks))), [0] * len(chunks))
+
+
+def add_stats(total: RunnerStats, more: RunnerStats) -> None:
+    for f in dataclasses.fields(RunnerStats):
+        setattr(total, f.name, getattr(total, f.name) + getattr(more, f.name))
+
+
+def failed_tree(domain: Domain, problem: Any, search: str, reason: str) -> SearchTree:
+    """The record of a problem whose search never came back: its root alone, and why (a rerun searches it again)."""
+    tree = SearchTree.with_root(problem.id, domain.problem_to_dict(problem), domain.root_state(problem), search)
+    tree.failed = reason
+    return tree
+
+
+def reason(error: BaseException) -> str:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"ray: {type(error).__name__}: {first[:REASON_CHARS]}"
+
+
+@contextmanager
+def signals_through_ray() -> Iterator[None]:
+    """A signal's exception (Interrupted, KeyboardInterrupt) raised by its handler while Ray's C code waits comes
+    out as a SystemError caused by it: raise it as itself, so that a Ctrl-C stops the run like a local one."""
+    try:
+        yield
+    except SystemError as error:
+        cause = error.__cause__
+        if cause is not None and not isinstance(cause, Exception):
+            raise cause from None
+        raise
+
+
+def connect(address: str) -> bool:
+    """Join the Ray cluster at `address` (local: start one here); False when this process is already in one.
+    Ray's own signal handlers are undone: SIGINT and SIGTERM stop a run through its cleanup (metacot.stop)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    main = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
+    handlers = {signum: signal.getsignal(signum) for signum in SIGNALS} if main else {}
+    if address == "local":
+        ray.init(include_dashboard=False)
+    else:
+        ray.init(address=address)
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
+    return True
+
+
+class RayRunner:
+    """A Runner's interface (run, stats) over Ray replicas: a free replica takes the next chunk (work stealing);
+    a replica that dies is replaced and its chunk sent again, up to chunk_attempts tries, after which the chunk's
+    problems are yielded as failed trees. Trees come out in problem order, like a Runner's."""
+
+    def __init__(self, config: SynthConfig, domain: Domain, replica: type = Replica):
+        self.config, self.domain, self.replica = config, domain, replica
+        self.stats = RunnerStats()
+        self.startup = 0.0  # seconds until every replica had built its backends (joining the cluster too)
+        self.earlier: dict[str, SearchTree] = {}  # failed searches searched again, sent with their chunk
+
+    def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
+        import ray
+
+        self.earlier = dict(earlier or {})
+        settings = self.config.ray
+        chunks = _Chunks.of(list(problems), settings.chunk)
+        if not chunks.problems:
+            return
+        began = time.perf_counter()
+        started = connect(settings.address or "local")
+        actor: Any = ray.remote(num_cpus=settings.cpus_per_replica, num_gpus=settings.gpus_per_replica)(self.replica)
+        replicas: list[Any] = [actor.remote(self.config) for _ in range(min(settings.replicas, len(chunks.problems)))]
+        try:
+            with signals_through_ray():
+                try:
+                    ray.get([r.ready.remote() for r in replicas])
+                    self.startup = time.perf_counter() - began
+                except ray.exceptions.RayError as error:
+                    raise RunStopped(f"the Ray replicas could not build their backends ({reason(error)})") from error
+                yield from self._drive(ray, actor, replicas, chunks)
+        finally:
+            for r in replicas:
+                ray.kill(r)
+            if started:
+                ray.shutdown()
+
+    def _drive(self, ray: Any, actor: Any, replicas: list[Any], chunks: _Chunks) -> Iterator[SearchTree]:
+        """Send chunks to free replicas, at most `ahead` per replica past the oldest unfinished one; yield each
+        chunk's trees once every earlier chunk's are out. A dead replica is replaced in `replicas` (run kills
+        what it holds at the end)."""
+        window = self.config.ray.ahead * len(replicas)
+        running: dict[Any, tuple[int, int]] = {}  # a chunk's result -> (the replica's slot, the chunk)
+        finished: dict[int, list[SearchTree]] = {}
+        next_out = 0
+        while next_out < len(chunks.problems):
+            free = sorted(set(range(len(replicas))) - {slot for slot, _ in running.values()}, reverse=True)
+            while free and chunks.waiting and chunks.waiting[0] < next_out + window:
+                slot, index = free.pop(), heapq.heappop(chunks.waiting)
+                chunks.tries[index] += 1
+                chunk = chunks.problems[index]
+                earlier = {p.id: self.earlier[p.id] for p in chunk if p.id in self.earlier}
+                running[replicas[slot].run.remote(chunk, earlier)] = (slot, index)
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_SECONDS)
+            if not ready:
+                continue
+            slot, index = running.pop(ready[0])
+            try:
+                result: ChunkResult = ray.get(ready[0])
+            except ray.exceptions.RayActorError as error:  # the replica died: a new one takes its place
+                replicas[slot] = actor.remote(self.config)
+                self._retry(chunks, index, error, finished)
+            except ray.exceptions.RayError as error:  # the chunk raised (a bug, or a backend crash the runner
+                self._retry(chunks, index, error, finished)  # did not catch): the replica lives on
+            else:
+                add_stats(self.stats, result.stats)
+                finished[index] = result.trees
+                if result.outage is not None:
+                    yield from (tree for i in sorted(finished) for tree in finished[i])
+                    raise BackendOutage(result.outage)
+            while next_out in finished:
+                yield from finished.pop(next_out)
+                next_out += 1
+
+    def _retry(self, chunks: _Chunks, index: int, error: BaseException, finished: dict[int, list[SearchTree]]) -> None:
+        """Send a chunk whose replica failed again, or after its last try record its problems as failed."""
+        why = reason(error)
+        if chunks.tries[index] < self.config.ray.chunk_attempts:
+            log.warning("chunk %d (try %d) failed, sending it again: %s", index, chunks.tries[index], why)
+            heapq.heappush(chunks.waiting, index)
+            return
+        log.warning("chunk %d failed %d times, its problems are recorded failed: %s", index, chunks.tries[index], why)
+        search = self.config.search.strategy
+        finished[index] = [failed_tree(self.domain, p, search, why) for p in chunks.problems[index]]

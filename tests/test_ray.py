@@ -1,0 +1,189 @@
+"""`synth --ray` on a local Ray cluster: a local run's trees and traces, replicas that die, a stopped driver."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from metacot.config import SynthConfig, from_dict
+from metacot.distributed.replicas import ChunkResult, RayRunner, Replica
+from metacot.problems import make_domain
+from metacot.search import RunnerStats
+from metacot.search.breaker import RunStopped
+from metacot.stop import Interrupted
+from metacot.synth import synth
+
+ray = pytest.importorskip("ray")
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the stand-in replicas below travel by value
+
+PROBLEMS = 24
+DOOMED = "countdown-000013"  # a problem whose replica always dies in the tests of chunks that keep failing
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def config(out: Path, **ray_settings) -> SynthConfig:
+    settings = {"address": "local", "replicas": 2, "chunk": 4, "cpus_per_replica": 0.5, **ray_settings}
+    return from_dict(SynthConfig, {"out": str(out), "problems": {"num_problems": PROBLEMS}, "ray": settings}, "test")
+
+
+def local(out: Path) -> SynthConfig:
+    plain = config(out)
+    plain.ray.address = None
+    return plain
+
+
+def trees(out: Path) -> list[dict]:
+    """Every record of the run's shards in order, less wall times."""
+    records = [orjson.loads(line) for shard in sorted((out / "trees").glob("*.jsonl")) for line in shard.open("rb")]
+    for record in records:
+        del record["compute"]["wall_time"]
+    return records
+
+
+def traces(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "traces").glob("*.jsonl"))}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("local")
+    synth(local(out), progress=False)
+    return out
+
+
+class DyingReplica(Replica):
+    """Dies like a killed process (SIGKILL) the first time it is given the chunk that holds DOOMED; the file
+    `mark` (set by a subclass) records that it did, so that the replica which takes the chunk again finishes it."""
+
+    mark = ""
+
+    def run(self, problems: list) -> ChunkResult:
+        if any(p.id == DOOMED for p in problems) and not Path(self.mark).exists():
+            Path(self.mark).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().run(problems)
+
+
+class DoomedReplica(Replica):
+    """Dies every time it is given the chunk that holds DOOMED."""
+
+    def run(self, problems: list) -> ChunkResult:
+        if any(p.id == DOOMED for p in problems):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().run(problems)
+
+
+def runner(settings: SynthConfig, replica: type) -> RayRunner:
+    return RayRunner(settings, make_domain(settings.problems), replica)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_the_same_trees_and_traces_as_a_local_run(tmp_path, reference, replicas):
+    result = synth(config(tmp_path, replicas=replicas), progress=False)
+    assert trees(tmp_path) == trees(reference)
+    assert traces(tmp_path) == traces(reference)
+    assert result.searched == PROBLEMS and result.runner.policy_calls > 0
+
+
+def test_ray_settings_are_outside_the_config_hash(tmp_path):
+    assert config(tmp_path, replicas=3, chunk=9).hash() == local(tmp_path).hash()
+
+
+def test_a_replica_that_dies_costs_only_its_chunk(tmp_path, reference):
+    mark = tmp_path / "died"
+    settings = config(tmp_path / "run")
+    dying = type("DyingHere", (DyingReplica,), {"mark": str(mark)})
+    synth(settings, progress=False, runner=runner(settings, dying))
+    assert mark.exists()  # a replica did die
+    assert trees(tmp_path / "run") == trees(reference)  # every problem once, none failed, in order
+    assert traces(tmp_path / "run") == traces(reference)
+
+
+def test_a_chunk_that_keeps_failing_ends_as_failed_records_then_a_rerun_retries_it(tmp_path, reference):
+    settings = config(tmp_path, chunk_attempts=2)
+    result = synth(settings, progress=False, runner=runner(settings, DoomedReplica))
+    records = trees(tmp_path)
+    failed = {r["problem_id"]: r["failed"] for r in records if r["failed"]}
+    assert DOOMED in failed and len(failed) == 4  # its chunk of 4
+    assert all(reason.startswith("ray: ") and "died" in reason for reason in failed.values())
+    assert sorted(r["problem_id"] for r in records) == sorted(r["problem_id"] for r in trees(reference))
+    assert result.stats["failed"] == 4
+    synth(config(tmp_path), progress=False)  # the rerun searches the failed problems again
+    records = trees(tmp_path)
+    assert [r["problem_id"] for r in records[PROBLEMS:]] == list(failed)  # the retried trees, after the rest
+    latest = {r["problem_id"]: r for r in records}
+    assert list(latest.values()) == trees(reference)
+    for name, records in traces(reference).items():  # the retried problems' records come last, as in a local run
+        assert sorted(traces(tmp_path)[name].splitlines()) == sorted(records.splitlines())
+
+
+class FailingBackendReplica(Replica):
+    """Its breaker stops it on the chunk that holds DOOMED (the backend keeps failing)."""
+
+    def run(self, problems: list) -> ChunkResult:
+        if any(p.id == DOOMED for p in problems):
+            return ChunkResult([], RunnerStats(), "8 searches in a row failed")
+        return super().run(problems)
+
+
+def test_a_replica_whose_backend_keeps_failing_stops_the_run_keeping_what_finished(tmp_path, reference):
+    settings = config(tmp_path, replicas=1)
+    with pytest.raises(RunStopped, match="8 searches in a row failed"):
+        synth(settings, progress=False, runner=runner(settings, FailingBackendReplica))
+    assert trees(tmp_path) == trees(reference)[:12]  # the chunks before DOOMED's, in order
+
+
+class StoppedRayRunner(RayRunner):
+    """Ctrl-C on the driver after a few trees are out."""
+
+    def run(self, problems):
+        for count, tree in enumerate(super().run(problems)):
+            if count == 7:
+                raise Interrupted(signal.SIGINT)
+            yield tree
+
+
+def test_a_stopped_driver_leaves_a_directory_a_ray_run_resumes(tmp_path, reference):
+    settings = config(tmp_path)
+    with pytest.raises(Interrupted):
+        synth(settings, progress=False, runner=StoppedRayRunner(settings, make_domain(settings.problems)))
+    assert len(trees(tmp_path)) == 7
+    result = synth(config(tmp_path), progress=False)
+    assert result.searched == PROBLEMS - 7
+    assert trees(tmp_path) == trees(reference)
+    assert traces(tmp_path) == traces(reference)
+
+
+def test_a_killed_driver_leaves_a_directory_a_ray_run_resumes_exactly_once(tmp_path):
+    count, flags = 300, ["--num-problems", "300", "--simulations", "30", "--chunk", "2", "--cpus-per-replica", "0.5"]
+    address = ray.get_runtime_context().gcs_address  # the test's cluster: the driver does not start its own
+    command = [sys.executable, "-m", "metacot.cli", "synth", "--out", str(tmp_path), "--ray", address, *flags]
+    driver = subprocess.Popen([*command, "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shard = tmp_path / "trees" / "trees-00000.jsonl"
+    deadline = time.monotonic() + 60
+    while (not shard.exists() or shard.read_bytes().count(b"\n") < 10) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    driver.kill()
+    assert driver.wait() == -signal.SIGKILL
+    written = shard.read_bytes().count(b"\n")  # complete lines: a last one cut by the kill is repaired on resume
+    assert 10 <= written < count
+    settings = config(tmp_path, chunk=2)
+    settings.problems.num_problems, settings.search.mcts.simulations = count, 30
+    result = synth(settings, progress=False)
+    records = trees(tmp_path)
+    assert result.searched == count - written
+    assert sorted(r["problem_id"] for r in records) == [f"countdown-{i:06d}" for i in range(count)]
+    assert not any(r["failed"] for r in records)
