@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from metacot.config import SynthConfig, from_dict
+from metacot.config import ConfigError, SynthConfig, from_dict
 from metacot.distributed.replicas import ChunkResult, RayRunner, Replica
 from metacot.problems import make_domain
 from metacot.search import RunnerStats
@@ -70,20 +70,20 @@ class DyingReplica(Replica):
 
     mark = ""
 
-    def run(self, problems: list) -> ChunkResult:
+    def run(self, problems: list, earlier: dict | None = None) -> ChunkResult:
         if any(p.id == DOOMED for p in problems) and not Path(self.mark).exists():
             Path(self.mark).touch()
             os.kill(os.getpid(), signal.SIGKILL)
-        return super().run(problems)
+        return super().run(problems, earlier)
 
 
 class DoomedReplica(Replica):
     """Dies every time it is given the chunk that holds DOOMED."""
 
-    def run(self, problems: list) -> ChunkResult:
+    def run(self, problems: list, earlier: dict | None = None) -> ChunkResult:
         if any(p.id == DOOMED for p in problems):
             os.kill(os.getpid(), signal.SIGKILL)
-        return super().run(problems)
+        return super().run(problems, earlier)
 
 
 def runner(settings: SynthConfig, replica: type) -> RayRunner:
@@ -133,10 +133,10 @@ def test_a_chunk_that_keeps_failing_ends_as_failed_records_then_a_rerun_retries_
 class FailingBackendReplica(Replica):
     """Its breaker stops it on the chunk that holds DOOMED (the backend keeps failing)."""
 
-    def run(self, problems: list) -> ChunkResult:
+    def run(self, problems: list, earlier: dict | None = None) -> ChunkResult:
         if any(p.id == DOOMED for p in problems):
             return ChunkResult([], RunnerStats(), "8 searches in a row failed")
-        return super().run(problems)
+        return super().run(problems, earlier)
 
 
 def test_a_replica_whose_backend_keeps_failing_stops_the_run_keeping_what_finished(tmp_path, reference):
@@ -149,8 +149,8 @@ def test_a_replica_whose_backend_keeps_failing_stops_the_run_keeping_what_finish
 class StoppedRayRunner(RayRunner):
     """Ctrl-C on the driver after a few trees are out."""
 
-    def run(self, problems):
-        for count, tree in enumerate(super().run(problems)):
+    def run(self, problems, earlier=None):
+        for count, tree in enumerate(super().run(problems, earlier)):
             if count == 7:
                 raise Interrupted(signal.SIGINT)
             yield tree
@@ -187,3 +187,11 @@ def test_a_killed_driver_leaves_a_directory_a_ray_run_resumes_exactly_once(tmp_p
     assert result.searched == count - written
     assert sorted(r["problem_id"] for r in records) == [f"countdown-{i:06d}" for i in range(count)]
     assert not any(r["failed"] for r in records)
+
+
+def test_behaviour_conditioned_search_on_ray_is_refused_before_the_run_directory_is_made(tmp_path):
+    settings = config(tmp_path / "run")
+    settings.behaviors.handbook = "builtin"
+    with pytest.raises(ConfigError, match="behaviors.handbook: behaviour-conditioned search does not run on Ray"):
+        synth(settings, progress=False)
+    assert not (tmp_path / "run").exists()
