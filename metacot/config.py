@@ -195,4 +195,6 @@ def load_config(path: str | Path | None) -> SynthConfig:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text, as TOML must be ({error.reason} at byte {error.start})") from None
     return from_dict(SynthConfig, data, str(path))
