@@ -8,7 +8,8 @@ import pytest
 from metacot.cli import main
 from metacot.linearize.audit import audit_record
 from metacot.outputs.export import prm_label_records
-from metacot.outputs.rundir import RunDir, read_records
+from metacot.outputs.records import read_records
+from metacot.outputs.rundir import RunDir
 from metacot.problems import CountdownDomain, CountdownProblem
 from metacot.tree import SearchTree
 

@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from metacot.cli import build_parser, synth_config
 from metacot.config import ConfigError, SynthConfig, checked, from_dict, load_config, parse_value
+from metacot.outputs import records
+from metacot.outputs.records import heads, id_and_failure
 from metacot.problems.base import ProblemFileError, StepError
 from metacot.problems.countdown.data import MAX_NUMBERS, MAX_VALUE, CountdownProblem, load_problems
 from metacot.problems.countdown.parse import claimed_step, evaluate_expression, exact, format_state, to_number
@@ -346,3 +348,36 @@ def test_a_toml_value_on_the_command_line_reads_back(value):
 def test_a_config_round_trips_through_its_dict():
     config = SynthConfig()
     assert from_dict(SynthConfig, config.to_dict(), "config") == config
+
+
+# --- tree records read as far as their id and failure -------------------------------------------------
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), int64, st.text(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
+
+
+@FEW
+@given(
+    st.text(min_size=1, max_size=12),
+    st.dictionaries(st.sampled_from(["id", "failed", "search", "q"]), json_values, max_size=4),
+    st.one_of(st.none(), st.text(max_size=12)),
+    st.integers(0, 6000),
+)
+def test_a_tree_records_id_and_failure_from_its_head_are_the_whole_records(problem_id, problem, failed, length):
+    record = {"problem_id": problem_id, "problem": problem, "search": "mcts", "solved": False, "failed": failed}
+    line = orjson.dumps({**record, "compute": {}, "trace": [], "nodes": [{"step": "}" * length}]}) + b"\n"
+    path = temp_file(".jsonl", line + b'{"problem_id": "p", "failed": "x"}\n' + line)
+    found = [id_and_failure(path, n, start, head) for n, (start, head) in enumerate(heads(path), 1)]
+    assert found == [(problem_id, failed is not None), ("p", True), (problem_id, failed is not None)]
+
+
+def test_heads_give_each_lines_offset_and_beginning_across_reads(monkeypatch):
+    monkeypatch.setattr(records, "CHUNK", 7)
+    monkeypatch.setattr(records, "HEAD", 5)
+    lines = [b"a" * n + b"\n" for n in (0, 3, 20, 6, 1, 40)]
+    path = temp_file(".jsonl", b"".join(lines) + b"unfinished")
+    starts = [sum(map(len, lines[:i])) for i in range(len(lines))]
+    assert list(heads(path)) == [(start, line[:5]) for start, line in zip(starts, lines, strict=True)]
