@@ -170,6 +170,7 @@ class TraceWriter:
         self.formats = {fmt: kept.formats.get(fmt, TraceSummary()) for fmt in formats}
         self.failed = dict(kept.failed)
         self._since_saved = 0
+        self._counting = False
         self._files: dict[str, IO[bytes]] = {}
         try:
             for fmt in formats:
@@ -187,20 +188,24 @@ class TraceWriter:
         """Add a tree whose record lies at `place` (RunDir.append says where). A failed search's records wait for
         the close; a later tree of the same problem takes its place. records: the tree's linearized records, when
         the caller has them already."""
-        if tree.failed is not None:
-            self.failed[tree.problem_id] = place
-        else:
-            self.failed.pop(tree.problem_id, None)
+        lines: dict[str, bytes] = {}
+        if tree.failed is None:
             if records is None:
                 records = linearize_tree(tree, self.domain, self.config)
             lines = {fmt: orjson.dumps(record) + b"\n" for fmt, record in records.items()}
             for fmt, line in lines.items():
                 self._write(fmt, line)
-            for fmt, record in records.items():  # counted once every line is written: a stop in between
-                self.sizes[fmt] += len(lines[fmt])  # leaves the state as it was before this tree
+        self._counting = True  # counted once every line is written; a stop while counting saves no state
+        if tree.failed is not None:
+            self.failed[tree.problem_id] = place
+        else:
+            self.failed.pop(tree.problem_id, None)
+            for fmt, record in (records or {}).items():
+                self.sizes[fmt] += len(lines[fmt])
                 self.formats[fmt].observe(record)
             self.trees.observe(tree)
         self.shards[place.file] = max(self.shards.get(place.file, 0), place.end)
+        self._counting = False
         self._since_saved += 1
         if self._since_saved >= CHECKPOINT_TREES:
             self._save()
@@ -229,7 +234,7 @@ class TraceWriter:
         try:
             if kind is None:
                 self._finish()
-            else:
+            elif not self._counting:  # stopped: save what the trees added so far left; else the last state holds
                 with suppress(OSError):  # a full disk, say: the state saved last still holds
                     self._save()
         finally:
