@@ -30,10 +30,20 @@ FEW = settings(max_examples=150, deadline=None, suppress_health_check=[HealthChe
 SOME = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.fixture(autouse=True, scope="module")
+def scratch(tmp_path_factory):
+    """The folder temp_file writes in (hypothesis runs many examples per test: pytest's tmp_path is per test)."""
+    global SCRATCH
+    SCRATCH = tmp_path_factory.mktemp("properties")
+    yield
+
+
+SCRATCH = Path(".")
+
+
 def temp_file(suffix: str, data: bytes) -> Path:
-    """A file holding data (hypothesis runs many examples per test, so pytest's tmp_path is not fresh per example)."""
-    folder = Path(tempfile.mkdtemp(prefix="metacot-properties-"))
-    path = folder / f"problems{suffix}"
+    """A new file holding data, named problems<suffix> (as the loaders tell formats by suffix)."""
+    path = Path(tempfile.mkdtemp(dir=SCRATCH)) / f"problems{suffix}"
     path.write_bytes(data)
     return path
 
@@ -244,8 +254,7 @@ def test_a_math_parquet_file_loads_or_names_its_file(columns):
     pq = pytest.importorskip("pyarrow.parquet")
     names = ["question", "answer", "id"][: len(columns)]
     table = pa.table({name: [value.decode("latin-1")] for name, value in zip(names, columns, strict=False)})
-    folder = Path(tempfile.mkdtemp(prefix="metacot-properties-"))
-    path = folder / "problems.parquet"
+    path = temp_file(".parquet", b"")
     pq.write_table(table, path)
     assert_loads_or_names(path)
 
