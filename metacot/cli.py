@@ -405,7 +405,8 @@ def _add_audit(commands) -> None:
 
 def run_audit(args: argparse.Namespace) -> int:
     from metacot.linearize.audit import audit_records
-    from metacot.outputs.rundir import RunDir, read_records
+    from metacot.outputs.records import read_records
+    from metacot.outputs.rundir import RunDir
 
     directory = RunDir(args.run_dir)
     domain = directory.domain()
@@ -449,6 +450,19 @@ def _add_bench(commands) -> None:
     e.add_argument("--json", action="store_true", help="one JSON object keyed by strategy")
     e.set_defaults(run=run_bench_engine)
     _add_bench_strategies(kinds)
+    r = kinds.add_parser(
+        "resume",
+        help="how long a resumed synth takes to start searching, by the number of finished trees",
+        description="Build a run stopped after --trees of --trees + --new Countdown problems (copies of a few "
+        "searched trees, with their traces), resume it with synth, and print the seconds to the first new search "
+        "and for the whole resume.",
+    )
+    r.add_argument("--trees", type=int, default=10_000, metavar="N", help="finished trees (default 10000)")
+    r.add_argument("--new", type=int, default=10, metavar="N", help="problems left to search (default 10)")
+    r.add_argument("--seed", type=int, default=0, metavar="N")
+    r.add_argument("--out", metavar="DIR", help="keep the run here (default: a temporary folder, removed)")
+    r.add_argument("--json", action="store_true", help="the figures as one JSON object")
+    r.set_defaults(run=run_bench_resume)
     b = kinds.add_parser(
         "backends",
         help="how well searches feed a model backend: prompts per call, time inside backends, overhead",
@@ -483,6 +497,14 @@ def run_bench_backends(args: argparse.Namespace) -> int:
     from metacot.bench.backends import bench_backends, format_report
 
     figures = bench_backends(synth_config(args))
+    print(orjson.dumps(figures).decode() if args.json else format_report(figures))
+    return 0
+
+
+def run_bench_resume(args: argparse.Namespace) -> int:
+    from metacot.bench.resume import bench_resume, format_report
+
+    figures = bench_resume(args.trees, args.new, args.seed, args.out)
     print(orjson.dumps(figures).decode() if args.json else format_report(figures))
     return 0
 

@@ -206,6 +206,9 @@ def load_config(path: str | Path | None, preset_name: str | None = None) -> Synt
             raise ConfigError(f"{path}: config file not found") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path}: {error}") from None
+        except UnicodeDecodeError as error:
+            why = f"{error.reason} at byte {error.start}"
+            raise ConfigError(f"{path}: not UTF-8 text, as TOML must be ({why})") from None
     name = preset_name if preset_name is not None else data.get("preset")
     if name is not None:
         try:

@@ -13,7 +13,7 @@ from metacot.behaviors.bci import condition
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
 from metacot.outputs.rundir import ProblemSource, RunDir
-from metacot.outputs.traces import TraceWriter, Written, linearize_settings
+from metacot.outputs.traces import TraceWriter
 from metacot.policy import make_policy
 from metacot.prm import make_prm
 from metacot.problems import content_digest, make_domain, make_problems, problem_digests
@@ -36,6 +36,7 @@ class SynthResult:
     retried: int  # of them, problems whose earlier search had failed
     nodes: int  # nodes created by this call
     seconds: float  # searching, linearizing and writing, after the problems were built
+    resume_seconds: float = 0.0  # of them, before the first search: opening the run directory, catching traces up
     runner: RunnerStats = field(default_factory=RunnerStats)
 
 
@@ -70,6 +71,14 @@ def conditioned(
     return condition(runner.policy, domain, problems, config.behaviors)
 
 
+def failed_trees(run_dir: RunDir, ids: set[str]) -> dict[str, SearchTree]:
+    """The saved failed searches of these problems, by id: searched again, they reuse their answer verdicts. Read
+    only when there are some (it reads every saved tree)."""
+    if not ids:
+        return {}
+    return {tree.problem_id: tree for tree in run_dir.iter_trees() if tree.problem_id in ids and tree.failed}
+
+
 def problem_source(config: SynthConfig, problems: list) -> ProblemSource | None:
     """The run's problems file, known by its content (its path may be given another way); None without a file."""
     if config.problems.file is None:
@@ -77,16 +86,12 @@ def problem_source(config: SynthConfig, problems: list) -> ProblemSource | None:
     return ProblemSource(str(Path(config.problems.file).resolve()), problem_digests(problems))
 
 
-def kept_traces(run_dir: RunDir, config: LinearizeConfig, todo: set[str]) -> Written | None:
-    """The run directory's trace files if a resume can append to them: trusted (Written.read), and none of their
-    failed trees superseded, by a later record or by a search about to run again; None: rebuild them."""
-    kept = Written.read(run_dir, linearize_settings(config))
-    if kept is None or not kept.failed:
-        return kept
-    failed = set(kept.failed)
-    if failed & todo or any(record["problem_id"] in failed for record in run_dir.records_after(kept.shards)):
-        return None
-    return kept
+def open_run(run_dir: RunDir, config: SynthConfig, problems: list, retry_failed: bool = True) -> set[str]:
+    """Create or resume the run directory for this config and these problems (RunDir.open): the ids not to search."""
+    source = problem_source(config, problems)
+    digest = None if source is None else content_digest(source.digests)
+    settings = config.tree_settings(digest)
+    return run_dir.open(config.to_dict(), config.hash(digest), config.seed, settings, retry_failed, source)
 
 
 def synth(
@@ -105,39 +110,27 @@ def synth(
     runner = runner or make_runner(config, domain)
     behaviors = conditioned(runner, domain, problems, config) if config.behaviors.handbook else {}
     started = time.perf_counter()
-    nodes = 0
+    nodes, resumed = 0, 0.0
     outage: BackendOutage | None = None
     with RunDir(config.out) as run_dir:
-        source = problem_source(config, problems)
-        digest = None if source is None else content_digest(source.digests)
-        settings = config.tree_settings(digest)
-        done = run_dir.open(config.to_dict(), config.hash(digest), config.seed, settings, retry_failed, source)
+        done = open_run(run_dir, config, problems, retry_failed)
         todo = [p for p in problems if p.id not in done]
         retried = sum(p.id in run_dir.failed for p in todo)
         bar = tqdm(total=len(problems), initial=len(problems) - len(todo), disable=not progress, unit="problem")
-        kept = kept_traces(run_dir, config.linearize, {p.id for p in todo})
-        with bar, TraceWriter(run_dir, domain, config.linearize, started, kept) as traces:
-            retrying: dict[str, SearchTree] = {}  # failed searches searched again: kept until their new tree comes
-            for tree in run_dir.iter_trees(kept.shards if kept else None):  # finished trees the traces do not hold yet
-                if tree.problem_id in done:
-                    traces.add(tree)
-                else:
-                    retrying[tree.problem_id] = tree
+        with bar, TraceWriter(run_dir, domain, config.linearize, started, resume=True) as traces:
             try:
-                for tree in runner.run(todo, retrying):
+                traces.catch_up()  # trees a stopped run wrote after the trace files' state
+                resumed = time.perf_counter() - started
+                for tree in runner.run(todo, failed_trees(run_dir, {p.id for p in todo} & run_dir.failed)):
                     tree.behaviors = behaviors.get(tree.problem_id, [])
-                    run_dir.append(tree)
-                    retrying.pop(tree.problem_id, None)
-                    traces.add(tree)
+                    traces.add(tree, run_dir.append(tree))
                     nodes += len(tree.nodes)
                     bar.update()
             except BackendOutage as error:
                 outage = error  # the traces and stats of every finished tree are still written
-            except Interrupted as stop:  # every finished tree is in its shard; a rerun writes the traces
+            except Interrupted as stop:  # every finished tree is in its shard, the traces' state saved
                 stop.done = f"{len(run_dir.done - run_dir.failed)} of {len(problems)} problems done"
                 raise
-            for tree in retrying.values():  # not searched again: a stopped run, or a problem no longer listed
-                traces.add(tree)
     if outage is not None:
         stats = traces.stats()
         finished = stats["problems"] - stats["failed"]
@@ -146,7 +139,7 @@ def synth(
             f"{stats['failed']} failed; rerun the same command to resume (failed searches are retried)"
         )
     elapsed = time.perf_counter() - started
-    return SynthResult(traces.stats(), len(todo), retried, nodes, elapsed, runner.stats)
+    return SynthResult(traces.stats(), len(todo), retried, nodes, elapsed, resumed, runner.stats)
 
 
 def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:
@@ -156,6 +149,5 @@ def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:
         domain = directory.domain()
         resolve_formats(config.formats, domain)
         with TraceWriter(directory, domain, config) as traces:
-            for tree in directory.iter_trees():
-                traces.add(tree)
+            traces.catch_up()
     return traces.stats()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
 from metacot.problems.base import Domain, StepOutcome
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
 from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
+from metacot.stop import Interrupted
 from metacot.tree import SearchTree
 
 # --- a toy domain ----------------------------------------------------------------------------------
@@ -274,3 +276,16 @@ def chain(problem: CountdownProblem, steps: list[str]) -> tuple[SearchTree, list
     for step in steps:
         nodes.append(tree.add_child(nodes[-1], step))
     return tree, nodes
+
+
+def stops_after(trees: int, signum: int = signal.SIGINT) -> Callable:
+    """A Runner.run that stops the run after some trees, as the signal does (the stop module raises Interrupted)."""
+    real = Runner.run
+
+    def run(runner: Runner, todo: list) -> Iterator[SearchTree]:
+        for i, tree in enumerate(real(runner, todo)):
+            if i == trees:
+                raise Interrupted(signum)
+            yield tree
+
+    return run

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import stops_after
 
 from metacot import cli
 from metacot.cli import main
 from metacot.outputs.rundir import RunDir
+from metacot.outputs.traces import TraceWriter
+from metacot.search import Runner
+from metacot.stop import Interrupted
 
 COMMAND = [sys.executable, "-c", "import sys; from metacot.cli import main; sys.exit(main(sys.argv[1:]))"]
 
@@ -155,3 +159,22 @@ def test_export_names_that_would_write_outside_the_run_are_refused(tmp_path, cap
     assert flag in line and "not a plain name" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert not (out / "exports").exists()
+
+
+def interrupt(*args, **kwargs):
+    raise Interrupted(signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "done"),
+    [(RunDir, "_scan", ""), (TraceWriter, "catch_up", "; 3 of 5 problems done")],
+)
+def test_a_signal_while_a_resume_rereads_the_run_is_one_line(tmp_path, capsys, monkeypatch, owner, name, done):
+    args = ["synth", "--out", str(tmp_path / "run"), "--no-progress", "--num-problems", "5"]
+    monkeypatch.setattr(Runner, "run", stops_after(3, signal.SIGTERM))
+    assert main(args) == 143
+    capsys.readouterr()
+    monkeypatch.undo()
+    monkeypatch.setattr(owner, name, interrupt)  # the signal comes while the resume reads what the run holds
+    assert main(args) == 143
+    assert one_line_error(capsys) == f"metacot: stopped{done}; rerun the same command to resume"

@@ -7,8 +7,9 @@ import pytest
 
 from metacot.cli import main
 from metacot.linearize.audit import audit_record
-from metacot.outputs.export import prm_label_records
-from metacot.outputs.rundir import RunDir, read_records
+from metacot.outputs.labels import label_records
+from metacot.outputs.records import read_records
+from metacot.outputs.rundir import RunDir
 from metacot.problems import CountdownDomain, CountdownProblem
 from metacot.tree import SearchTree
 
@@ -156,7 +157,7 @@ def test_the_immediate_rule_audits_face_value_steps_as_wrong(run):
 
 def test_prm_labels_mark_a_slip_and_what_follows_it_wrong(run):
     for tree in run.iter_trees():
-        for label in prm_label_records(tree, WHEN_FOUND):
+        for label in label_records(tree, WHEN_FOUND):
             steps = label["completions"]
             mistake = WHEN_FOUND.first_mistake(WHEN_FOUND.problem_from_dict(tree.problem), steps)
             if mistake is not None:

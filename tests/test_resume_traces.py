@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import orjson
+import pytest
+from conftest import stops_after
 
 import metacot.outputs.traces as traces_module
+import metacot.synth as synth_module
 from metacot.config import SynthConfig, from_dict
+from metacot.policy.symbolic import SymbolicCountdownPolicy
+from metacot.search import Runner
+from metacot.stop import Interrupted
 from metacot.synth import relinearize, synth
 
 
@@ -65,3 +71,89 @@ def test_trees_written_after_the_traces_are_added_once(tmp_path, monkeypatch):
     assert sorted(ids) == sorted(orjson.loads(r)["problem_id"] for r in records)
     relinearize(tmp_path, config(tmp_path, 4).linearize)
     assert sorted(cot.read_bytes().splitlines(keepends=True)) == sorted(records)
+
+
+class FailsFor(SymbolicCountdownPolicy):
+    """Fails every call for the poisoned problems (a backend error: their searches are recorded as failed)."""
+
+    def __init__(self, poisoned: set[str]):
+        super().__init__()
+        self.poisoned = poisoned
+
+    def propose(self, requests):
+        if any(r.problem.id in self.poisoned for r in requests):
+            raise ConnectionError("server said 503")
+        return super().propose(requests)
+
+
+def failing_for(monkeypatch, poisoned: set[str]) -> None:
+    monkeypatch.setattr(synth_module, "make_policy", lambda config, domain: FailsFor(poisoned))
+
+
+def unsolved_too(out, num_problems: int) -> SynthConfig:
+    """Serial (a failing call fails only its own search), and unsolved searches written too, so that the failed
+    searches have trace records."""
+    table = {"out": str(out), "concurrency": 1, "problems": {"num_problems": num_problems}}
+    return from_dict(SynthConfig, {**table, "linearize": {"include_unsolved": True}}, "test")
+
+
+def trace_files(out) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "traces").glob("*.jsonl"))}
+
+
+def test_failed_searches_come_last_as_a_rebuild_writes_them(tmp_path, monkeypatch):
+    failing_for(monkeypatch, {"countdown-000001", "countdown-000003"})
+    result = synth(unsolved_too(tmp_path, 6), progress=False)
+    assert result.stats["failed"] == 2
+    ids = [orjson.loads(r)["problem_id"] for r in (tmp_path / "traces" / "metacot.jsonl").read_bytes().splitlines()]
+    assert ids[-2:] == ["countdown-000001", "countdown-000003"]
+    written = trace_files(tmp_path)
+    relinearize(tmp_path, unsolved_too(tmp_path, 6).linearize)
+    assert trace_files(tmp_path) == written
+
+
+def test_a_retried_failed_search_linearizes_only_its_new_tree(tmp_path, monkeypatch):
+    failing_for(monkeypatch, {"countdown-000001", "countdown-000003"})
+    synth(unsolved_too(tmp_path, 6), progress=False)
+    monkeypatch.undo()
+    seen = counting(monkeypatch)
+    result = synth(unsolved_too(tmp_path, 6), progress=False)
+    assert (result.searched, result.retried, result.stats["failed"]) == (2, 2, 0)
+    assert seen == ["countdown-000001", "countdown-000003"]  # not a rebuild of every tree
+    written = trace_files(tmp_path)
+    ids = [orjson.loads(r)["problem_id"] for r in written["metacot.jsonl"].splitlines()]
+    assert sorted(ids) == [f"countdown-{i:06d}" for i in range(6)] and len(ids) == 6
+    relinearize(tmp_path, unsolved_too(tmp_path, 6).linearize)
+    assert trace_files(tmp_path) == written
+
+
+def test_a_stopped_run_resumes_without_linearizing_its_trees_again(tmp_path, monkeypatch):
+    uninterrupted = tmp_path / "uninterrupted"
+    synth(config(uninterrupted, 250), progress=False)
+    monkeypatch.setattr(Runner, "run", stops_after(230))
+    with pytest.raises(Interrupted) as stop:
+        synth(config(tmp_path / "run", 250), progress=False)
+    assert stop.value.done == "230 of 250 problems done"
+    monkeypatch.undo()
+    seen = counting(monkeypatch)
+    result = synth(config(tmp_path / "run", 250), progress=False)
+    assert seen == [f"countdown-{i:06d}" for i in range(230, 250)] and result.searched == 20
+    assert trace_files(tmp_path / "run") == trace_files(uninterrupted)
+
+
+def test_a_killed_writer_linearizes_again_only_what_came_after_its_last_state(tmp_path, monkeypatch):
+    synth(config(tmp_path, 250), progress=False)
+    written = trace_files(tmp_path)
+    state = orjson.loads((tmp_path / "traces" / ".state.json").read_bytes())
+    shard = tmp_path / "trees" / "trees-00000.jsonl"
+    lines = shard.read_bytes().splitlines(keepends=True)
+    state["shards"][shard.name] = sum(map(len, lines[:200]))  # as saved after 200 trees, then killed
+    saved = {orjson.loads(line)["problem_id"] for line in lines[:200]}
+    for fmt in state["sizes"]:
+        records = (tmp_path / "traces" / f"{fmt}.jsonl").read_bytes().splitlines(keepends=True)
+        state["sizes"][fmt] = sum(len(r) for r in records if orjson.loads(r)["problem_id"] in saved)
+    (tmp_path / "traces" / ".state.json").write_bytes(orjson.dumps(state))
+    seen = counting(monkeypatch)
+    synth(config(tmp_path, 250), progress=False)
+    assert seen == [f"countdown-{i:06d}" for i in range(200, 250)]
+    assert trace_files(tmp_path) == written

@@ -12,7 +12,8 @@ import orjson
 from metacot.backends.generate import Sampling, TextGenerator
 from metacot.behaviors.handbook import Entry, Provenance, normalise_name
 from metacot.behaviors.retrieval import problem_topic
-from metacot.outputs.rundir import RunDir, read_records
+from metacot.outputs.records import read_records
+from metacot.outputs.rundir import RunDir
 from metacot.tree import SearchTree
 
 TRACE_FORMAT = "metacot"  # the linearized trace shown to the reflection: the dead ends and backtracks included

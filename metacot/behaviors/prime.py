@@ -245,7 +245,7 @@ def write_prime(run_dir: str | Path, options: PrimeOptions, out: str | Path | No
     path = Path(out) if out is not None else Path(run_dir) / "prime" / f"{options.variant}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with AtomicFile(path, False) as f:
+    with AtomicFile(path) as f:
         for record in primer.records():
             f.write(orjson.dumps(record) + b"\n")
             count += 1

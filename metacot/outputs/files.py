@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,16 +30,12 @@ def naming(error: OSError, path: str | Path) -> OSError:
 class AtomicFile:
     """A file that appears at its path only when closed without an error: readers see the old or the new one."""
 
-    def __init__(self, path: str | Path, keep: bool = False):
-        """keep: start from the file's current content (writes append to it), else from nothing."""
+    def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=TMP_SUFFIX)
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
         self._file = os.fdopen(fd, "wb")
-        if keep:
-            with self.path.open("rb") as old:
-                shutil.copyfileobj(old, self._file, 1 << 20)
 
     def write(self, data: bytes) -> None:
         try:

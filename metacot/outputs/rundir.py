@@ -28,6 +28,14 @@ from metacot.outputs.files import (
     repair_jsonl,
     write_json_atomic,
 )
+from metacot.outputs.records import (
+    Place,
+    RunDirError,
+    heads,
+    id_and_failure,
+    placed_records,
+    read_at,
+)
 from metacot.problems import Domain, ProblemsConfig, make_domain
 from metacot.problems.config import move_flat_keys
 from metacot.tree import SearchTree
@@ -56,10 +64,6 @@ def shard_index(path: Path) -> int:
 
 VERSIONED = ("metacot", "numpy", "orjson", "networkx")
 _MISSING = object()
-
-
-class RunDirError(ValueError):
-    """A run directory that cannot be used as asked; the message names the directory and what is wrong."""
 
 
 def _some(ids: list[str]) -> str:
@@ -105,26 +109,6 @@ def _at(nested: Any, dotted: str) -> Any:
     return nested
 
 
-def read_records(path: Path, start: int = 0) -> Iterator[tuple[int | str, dict]]:
-    """(line number, record) per complete line of a JSONL file of records keyed by problem_id (trees, benchmark
-    rows), from byte `start` on (then the line's byte offset stands for its number); an unterminated last line
-    is an unfinished write: skipped."""
-    with path.open("rb") as f:
-        f.seek(start)
-        for lineno, line in enumerate(f, 1):
-            where: int | str = lineno if not start else f"byte {start}"
-            start += len(line) if start else 0
-            if not line.endswith(b"\n"):
-                return
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                raise RunDirError(f"{path}:{where} is a complete line but not valid JSON ({e})") from None
-            if not isinstance(record, dict) or "problem_id" not in record:
-                raise RunDirError(f"{path}:{where} is not a record (no problem_id)")
-            yield where, record
-
-
 def check_file_name(name: str, what: str) -> None:
     """RunDirError unless `name` is a plain file name (letters, digits, _ . -; not hidden): nothing written under
     it can land outside its folder."""
@@ -146,6 +130,7 @@ class RunDir:
         self._file: IO[bytes] | None = None
         self._shard = 0
         self._count = 0  # records in the current shard
+        self._size = 0  # bytes in the current shard
 
     @property
     def manifest_path(self) -> Path:
@@ -348,27 +333,29 @@ class RunDir:
         return f"The problems file ({path}, now {self._source.path}) was edited: {'; '.join(parts)}. "
 
     def _scan(self, shard: Path, last: bool, latest: dict[str, bool]) -> int:
-        """Repair an unfinished last write, check each record, note each problem's latest record in `latest`
-        (whether it failed); return the count. Only a failed search may be followed by another record."""
+        """Repair an unfinished last write, note each problem's latest record in `latest` (whether it failed);
+        return the count. Only a failed search may be followed by another record. A record is read only as far
+        as its id and failure (id_and_failure): a resume does not parse every finished tree."""
         if not last and has_unfinished_line(shard):
             raise RunDirError(f"{shard} ends in an unterminated line but is not the last shard")
         repair_jsonl(shard)
         count = 0
-        for lineno, record in read_records(shard):
-            problem_id = record["problem_id"]
+        for lineno, (start, head) in enumerate(heads(shard), 1):
+            problem_id, failed = id_and_failure(shard, lineno, start, head)
             if latest.get(problem_id) is False:
                 raise RunDirError(f"{shard}:{lineno} repeats problem id {problem_id!r}")
-            latest[problem_id] = record.get("failed") is not None
+            latest[problem_id] = failed
             count += 1
         return count
 
     def _open_shard(self, index: int, count: int) -> None:
-        self._file = self.shard_path(index).open("ab")
-        self._shard, self._count = index, count
+        path = self.shard_path(index)
+        self._file = path.open("ab")
+        self._shard, self._count, self._size = index, count, path.stat().st_size
 
-    def append(self, tree: SearchTree) -> None:
-        """Write one finished tree as one line; a problem is written once per directory, or again after a failed
-        search (the new record supersedes it)."""
+    def append(self, tree: SearchTree) -> Place:
+        """Write one finished tree as one line; where it lies. A problem is written once per directory, or again
+        after a failed search (the new record supersedes it)."""
         if self._file is None:
             raise RunDirError(f"{self.path} is not open; call open() first")
         if tree.problem_id in self.done:
@@ -388,11 +375,13 @@ class RunDir:
             self.close()
             raise
         self._count += 1
+        self._size += len(line)
         self.done.add(tree.problem_id)
         if tree.failed is None:
             self.failed.discard(tree.problem_id)
         else:
             self.failed.add(tree.problem_id)
+        return Place(self.shard_path(self._shard).name, self._size - len(line), self._size)
 
     def close(self) -> None:
         file, lock = self._file, self._lock
@@ -414,19 +403,23 @@ class RunDir:
         """Each shard's name and size in bytes: what a reader has seen of the shards (they only grow)."""
         return {shard.name: shard.stat().st_size for shard in self.shards()}
 
-    def records_after(self, seen: dict[str, int] | None = None) -> Iterator[dict]:
-        """Each tree record in shard order, skipping the first `seen[name]` bytes of each shard named there."""
+    def records_after(self, seen: dict[str, int] | None = None) -> Iterator[tuple[Place, dict]]:
+        """Each tree record in shard order with where it lies, skipping the first `seen[name]` bytes of each shard
+        named there."""
         seen = seen or {}
         for shard in self.shards():
-            for _, record in read_records(shard, seen.get(shard.name, 0)):
-                yield record
+            yield from placed_records(shard, seen.get(shard.name, 0))
+
+    def tree_at(self, place: Place) -> SearchTree:
+        """The tree whose record lies at `place` (append and records_after say where)."""
+        return SearchTree.from_dict(read_at(self.trees_dir / place.file, place.start))
 
     def iter_trees(self, seen: dict[str, int] | None = None) -> Iterator[SearchTree]:
         """Each problem's tree once, in one pass: the latest record of each problem, in shard order then line
         order, except that a failed search is held back until no later record can supersede it (those that no
         retry replaced come last). `seen`: bytes of each shard already read (records_after)."""
         held: dict[str, SearchTree] = {}
-        for record in self.records_after(seen):
+        for _, record in self.records_after(seen):
             tree = SearchTree.from_dict(record)
             held.pop(tree.problem_id, None)
             if tree.failed is None:
@@ -439,10 +432,10 @@ class RunDir:
         check_file_name(fmt, f"{self.path}: trace format name")
         return self.traces_dir / f"{fmt}.jsonl"
 
-    def open_traces(self, fmt: str, keep: bool = False) -> AtomicFile:
-        """traces/<fmt>.jsonl, replaced when the returned file is closed without an error; keep: appending to its
-        current records."""
-        return AtomicFile(self.traces_path(fmt), keep)
+    def open_traces(self, fmt: str) -> AtomicFile:
+        """traces/<fmt>.jsonl, replaced when the returned file is closed without an error (exports; TraceWriter
+        appends to the trace files in place)."""
+        return AtomicFile(self.traces_path(fmt))
 
     def write_stats(self, stats: dict) -> Path:
         return write_json_atomic(self.stats_path, stats)

@@ -1,17 +1,22 @@
-"""Stream every finished tree's records into traces/<format>.jsonl and summarize the run in stats.json."""
+"""Stream every finished tree's records into traces/<format>.jsonl and summarize the run in stats.json; the files
+grow in place with a saved state, so a stopped run (a signal, kill -9) carries on where they end."""
 
 from __future__ import annotations
 
+import copy
 import time
-from contextlib import ExitStack
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import orjson
 
 from metacot.linearize import LinearizeConfig, linearize_tree, resolve_formats
-from metacot.outputs.files import write_json_atomic
-from metacot.outputs.rundir import RunDir
+from metacot.outputs.files import naming, write_json_atomic
+from metacot.outputs.records import Place
+from metacot.outputs.rundir import RunDir, shard_index
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
 
@@ -87,53 +92,60 @@ class TreeSummary:
         }
 
 
-STATE = ".state.json"  # in traces/: what the trace files hold, written after them; see Written
+STATE = ".state.json"  # in traces/: what the trace files hold; see Written
+CHECKPOINT_TREES = 100  # trees added between two saves of the state: at most what a killed run linearizes again
 
 
 @dataclass
 class Written:
-    """What a run directory's trace files hold, as their last writer left them: the bytes of each shard whose
-    trees they hold, the linearize settings, each file's size, the summaries, and the failed trees among them.
-    A resume keeps those records and linearizes only the trees written since."""
+    """What a run directory's trace files hold, as their writer last saved it (every CHECKPOINT_TREES trees, when
+    it stops, when it closes): the bytes of each shard whose trees it took, the linearize settings, each file's
+    size and the summaries without the failed searches, and where the records of the failed searches lie.
+
+    A failed search's records come last, after `sizes`, written when the writer closes: a resume cuts them off
+    (and anything a killed writer added after the state), so that a retry's new tree simply takes their place."""
 
     shards: dict[str, int]
     settings: dict
     sizes: dict[str, int]
     trees: TreeSummary
     formats: dict[str, TraceSummary]
-    failed: list[str]
+    failed: dict[str, Place]  # problem id -> where its latest record, a failed search, lies in the shards
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        failed = {problem_id: [p.file, p.start, p.end] for problem_id, p in self.failed.items()}
+        return {**asdict(self), "failed": failed}
 
     @staticmethod
     def read(run_dir: RunDir, settings: dict) -> Written | None:
-        """The trace files' state if they can be trusted with these settings: written by a writer that closed
-        without an error, unchanged since, their shards still there; else None (rebuild them)."""
+        """The trace files' state if they can be trusted with these settings: its shards and files at least as
+        long as it says (a killed writer may have added to them), the same settings; else None (rebuild them)."""
         try:
             raw = orjson.loads((run_dir.traces_dir / STATE).read_bytes())
             written = Written(
-                raw["shards"],
+                {str(name): int(size) for name, size in raw["shards"].items()},
                 raw["settings"],
-                raw["sizes"],
+                {str(fmt): int(size) for fmt, size in raw["sizes"].items()},
                 TreeSummary(**raw["trees"]),
                 {fmt: TraceSummary(**counts) for fmt, counts in raw["formats"].items()},
-                raw["failed"],
+                {str(problem_id): Place(*where) for problem_id, where in raw["failed"].items()},
             )
             shards = run_dir.shard_sizes()
             sizes = {fmt: run_dir.traces_path(fmt).stat().st_size for fmt in written.sizes}
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         intact = all(shards.get(name, -1) >= size for name, size in written.shards.items())
-        return written if intact and written.settings == settings and sizes == written.sizes else None
+        grown = all(sizes[fmt] >= size for fmt, size in written.sizes.items())
+        return written if intact and grown and written.settings == settings else None
 
 
 class TraceWriter:
-    """Linearizes each tree it is given into every configured format as it arrives.
+    """Linearizes each tree it is given into every configured format as it arrives, appending to the trace files.
 
-    The trace files replace the old ones only when the writer closes without an error, so after a crash the
-    run directory's traces are those of the last finished run. With `kept` (Written.read), the new files start
-    as copies of the old ones and their summaries carry on; else they are written from nothing.
+    With `resume`, it carries on from trusted trace files (Written.read): cut back to what their state covers,
+    their summaries carried on; else it writes them from nothing. catch_up() adds the trees the shards hold beyond
+    that. The state is saved every CHECKPOINT_TREES trees and when the writer stops, so a stopped or killed run
+    linearizes again only what came after; the failed searches' records are written last, on closing.
     """
 
     def __init__(
@@ -142,41 +154,114 @@ class TraceWriter:
         domain: Domain,
         config: LinearizeConfig,
         started: float | None = None,
-        kept: Written | None = None,
+        resume: bool = False,
     ):
         """started: time.perf_counter() when the run began (stats give its wall time); None keeps the wall time
         the run directory's stats already give (rewriting traces is no run)."""
         self.run_dir, self.domain, self.config, self.started = run_dir, domain, config, started
+        self.settings = linearize_settings(config)
         formats = resolve_formats(config.formats, domain)
-        self.trees = kept.trees if kept else TreeSummary()
-        self.formats = kept.formats if kept else {fmt: TraceSummary() for fmt in formats}
-        self.failed = list(kept.failed) if kept else []
-        self._stack = ExitStack()
-        self._files = {fmt: self._stack.enter_context(run_dir.open_traces(fmt, kept is not None)) for fmt in formats}
+        kept = Written.read(run_dir, self.settings) if resume else None
+        if kept is None:  # the old state must not describe the files while they are rewritten
+            (run_dir.traces_dir / STATE).unlink(missing_ok=True)
+            kept = Written({}, self.settings, dict.fromkeys(formats, 0), TreeSummary(), {}, {})
+        self.kept = kept
+        self.shards, self.sizes, self.trees = dict(kept.shards), dict(kept.sizes), kept.trees
+        self.formats = {fmt: kept.formats.get(fmt, TraceSummary()) for fmt in formats}
+        self.failed = dict(kept.failed)
+        self._since_saved = 0
+        self._counting = False
+        self._files: dict[str, IO[bytes]] = {}
+        try:
+            for fmt in formats:
+                self._files[fmt] = _open_at(run_dir.traces_path(fmt), self.sizes[fmt])
+        except BaseException:
+            self._close_files()
+            raise
 
-    def add(self, tree: SearchTree) -> None:
-        self.trees.observe(tree)
+    def catch_up(self) -> None:
+        """Add every tree the shards hold beyond what the trace files took, in shard order."""
+        for place, record in self.run_dir.records_after(self.shards):
+            self.add(SearchTree.from_dict(record), place)
+
+    def add(self, tree: SearchTree, place: Place, records: dict[str, dict] | None = None) -> None:
+        """Add a tree whose record lies at `place` (RunDir.append says where). A failed search's records wait for
+        the close; a later tree of the same problem takes its place. records: the tree's linearized records, when
+        the caller has them already."""
+        lines: dict[str, bytes] = {}
+        if tree.failed is None:
+            if records is None:
+                records = linearize_tree(tree, self.domain, self.config)
+            lines = {fmt: orjson.dumps(record) + b"\n" for fmt, record in records.items()}
+            for fmt, line in lines.items():
+                self._write(fmt, line)
+        self._counting = True  # counted once every line is written; a stop while counting saves no state
         if tree.failed is not None:
-            self.failed.append(tree.problem_id)
-        for fmt, record in linearize_tree(tree, self.domain, self.config).items():
-            self._files[fmt].write(orjson.dumps(record) + b"\n")
-            self.formats[fmt].observe(record)
+            self.failed[tree.problem_id] = place
+        else:
+            self.failed.pop(tree.problem_id, None)
+            for fmt, record in (records or {}).items():
+                self.sizes[fmt] += len(lines[fmt])
+                self.formats[fmt].observe(record)
+            self.trees.observe(tree)
+        self.shards[place.file] = max(self.shards.get(place.file, 0), place.end)
+        self._counting = False
+        self._since_saved += 1
+        if self._since_saved >= CHECKPOINT_TREES:
+            self._save()
+
+    def _write(self, fmt: str, line: bytes) -> None:
+        try:
+            self._files[fmt].write(line)
+        except OSError as error:
+            raise naming(error, self.run_dir.traces_path(fmt)) from error
+
+    def _save(self) -> None:
+        """Save the state of the files as the trees added so far left them (the failed searches' records aside)."""
+        for fmt, file in self._files.items():
+            try:
+                file.flush()
+            except OSError as error:
+                raise naming(error, self.run_dir.traces_path(fmt)) from error
+        written = Written(self.shards, self.settings, self.sizes, self.trees, self.formats, self.failed)
+        write_json_atomic(self.run_dir.traces_dir / STATE, written.to_dict())
+        self._since_saved = 0
 
     def __enter__(self) -> TraceWriter:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        if kind is None:  # the old state must not outlive the files it describes, even for a moment
-            (self.run_dir.traces_dir / STATE).unlink(missing_ok=True)
-        self._stack.__exit__(kind, error, tb)
-        if kind is None:
-            self.run_dir.write_stats(self.stats())
-            write_json_atomic(self.run_dir.traces_dir / STATE, self._written().to_dict())
+        try:
+            if kind is None:
+                self._finish()
+            elif not self._counting:  # stopped: save what the trees added so far left; else the last state holds
+                with suppress(OSError):  # a full disk, say: the state saved last still holds
+                    self._save()
+        finally:
+            self._close_files()
 
-    def _written(self) -> Written:
-        sizes = {fmt: self.run_dir.traces_path(fmt).stat().st_size for fmt in self.formats}
-        shards = self.run_dir.shard_sizes()
-        return Written(shards, linearize_settings(self.config), sizes, self.trees, self.formats, self.failed)
+    def _finish(self) -> None:
+        """Save the state, then write the failed searches' records after what it covers, and the stats."""
+        self._save()
+        trees, formats = copy.deepcopy(self.trees), copy.deepcopy(self.formats)  # the state keeps its own
+        order = sorted(self.failed.values(), key=lambda p: (shard_index(Path(p.file)), p.start))
+        for place in order:  # in the order of their records, as RunDir.iter_trees gives them
+            tree = self.run_dir.tree_at(place)
+            trees.observe(tree)
+            for fmt, record in linearize_tree(tree, self.domain, self.config).items():
+                self._write(fmt, orjson.dumps(record) + b"\n")
+                formats[fmt].observe(record)
+        self._close_files()
+        self.trees, self.formats = trees, formats  # the whole run's counts, for stats(); the state is saved
+        self.run_dir.write_stats(self.stats())
+
+    def _close_files(self) -> None:
+        files, self._files = self._files, {}
+        for fmt, file in files.items():
+            try:
+                file.close()
+            except OSError as error:
+                raise naming(error, self.run_dir.traces_path(fmt)) from error
 
     def stats(self) -> dict:
         stats = {**self.trees.as_dict(), "formats": {fmt: s.as_dict() for fmt, s in self.formats.items()}}
@@ -188,3 +273,15 @@ class TraceWriter:
             return orjson.loads(self.run_dir.stats_path.read_bytes()).get("wall_seconds")
         except (FileNotFoundError, orjson.JSONDecodeError, AttributeError):
             return None
+
+
+def _open_at(path: Path, size: int) -> IO[bytes]:
+    """The file opened for appending after its first `size` bytes (what comes after them is cut off)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file = path.open("ab")
+    try:
+        file.truncate(size)
+    except BaseException:
+        file.close()
+        raise
+    return file
