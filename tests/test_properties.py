@@ -234,13 +234,11 @@ def test_math_file_text_loads_or_names_its_file(kind, text):
     assert_loads_or_names(temp_file(kind, text.encode()))
 
 
-@pytest.mark.xfail(strict=True, reason="found here: the math loaders let UnicodeDecodeError out without the path")
 def test_a_math_csv_file_that_is_not_utf8_is_refused_naming_it():
     with pytest.raises(ProblemFileError, match="problems.csv"):
         load_math_problems(temp_file(".csv", b"question,answer\n\x80,1\n"))
 
 
-@pytest.mark.xfail(strict=True, reason="found here: the math loaders let pyarrow's ArrowInvalid out without the path")
 def test_a_corrupt_parquet_file_is_refused_naming_it():
     pytest.importorskip("pyarrow")
     with pytest.raises(ProblemFileError, match="problems.parquet"):

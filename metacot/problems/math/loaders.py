@@ -85,7 +85,10 @@ def load_math_problems(
     if reader is None:
         raise ValueError(f"{path}: unknown problem file type; known: {', '.join(readers)}")
     fields = {"question_field": question_field, "answer_field": answer_field, "id_field": id_field}
-    return _load(reader(path), schema, solve_rate, skip_invalid, fields)
+    try:
+        return _load(reader(path), schema, solve_rate, skip_invalid, fields)
+    except UnicodeDecodeError as error:
+        raise ProblemFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 def load_math_dataset(
@@ -276,10 +279,18 @@ def _parquet_source(path: Path) -> Source:
         import pyarrow.parquet as pq
     except ImportError as e:
         raise ImportError("reading Parquet needs pyarrow: pip install 'metacot[math]'") from e
-    present = pq.read_schema(path).names
+    from pyarrow import ArrowException
+
+    try:
+        present = pq.read_schema(path).names
+    except ArrowException as error:
+        raise ProblemFileError(f"{path}: not a readable Parquet file ({error})") from None
 
     def rows(columns: list[str]) -> Rows:
-        table = pq.read_table(path, columns=[c for c in columns if c in present])
+        try:
+            table = pq.read_table(path, columns=[c for c in columns if c in present])
+        except ArrowException as error:
+            raise ProblemFileError(f"{path}: not a readable Parquet file ({error})") from None
         return ((f"{path}[{i}]", record) for i, record in enumerate(table.to_pylist()))
 
     return Source(str(path), list(present), rows)
