@@ -380,6 +380,7 @@ function route() {
     main.append(views.get(""));
   }
   document.body.dataset.rendered = (performance.now() - started).toFixed(1);
+  if (!document.body.dataset.openedAt) document.body.dataset.openedAt = performance.now().toFixed(1);
   document.body.dataset.ready = "1";
 }
 
