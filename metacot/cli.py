@@ -1,4 +1,4 @@
-"""The `metacot` command: synth, linearize, show, audit, export, prime, behaviors, handbook, bench."""
+"""The `metacot` command: synth, linearize, show, view, audit, export, prime, behaviors, handbook, bench."""
 
 from __future__ import annotations
 
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(commands)
     _add_linearize(commands)
     _add_show(commands)
+    _add_view(commands)
     _add_audit(commands)
     _add_export(commands)
     _add_prime(commands)
@@ -386,6 +387,37 @@ def run_show(args: argparse.Namespace) -> int:
     from metacot.outputs.show import show
 
     print(show(args.run_dir, args.problem, args.format))
+    return 0
+
+
+def _add_view(commands) -> None:
+    p = commands.add_parser(
+        "view",
+        help="write one self-contained HTML page to look at a run's trees, visit order and training strings",
+        description="Write a run's search trees as one HTML file (no network, opens from file://): an index of the "
+        "problems, each tree collapsible with its scores and verdicts, a replay of the visit order with its "
+        "backtracks, and the training string linked line by line to the nodes.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--problem", action="append", default=[], metavar="ID", help="only this problem (repeatable)")
+    p.add_argument("--out", metavar="FILE", help="where to write the page (default: RUN_DIR/view.html)")
+    p.add_argument("--compare", metavar="RUN_B", help="a second run whose trees are shown beside the first's")
+    p.add_argument("--format", choices=FORMATS, help="the training string shown (default: metacot or tokens)")
+    p.add_argument("--max-nodes", type=int, metavar="N", help="embed trees while their nodes add up to at most N")
+    p.set_defaults(run=run_view)
+
+
+def run_view(args: argparse.Namespace) -> int:
+    from metacot.view import write_view
+    from metacot.view.data import MAX_NODES
+
+    limit = MAX_NODES if args.max_nodes is None else args.max_nodes
+    path, runs = write_view(args.run_dir, args.out, args.problem, args.compare, args.format, limit)
+    for run in runs:
+        left = len(run["rows"]) - len(run["trees"])
+        note = f"; {left} left out past {limit} nodes (pick them with --problem)" if left else ""
+        print(f"{run['name']}: {len(run['trees'])} trees{note}")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
