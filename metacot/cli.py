@@ -1,4 +1,4 @@
-"""The `metacot` command: synth, linearize, show, view, audit, export, prime, behaviors, handbook, bench."""
+"""The `metacot` command: synth, linearize, show, view, audit, export, prime, behaviors, handbook, improve, bench."""
 
 from __future__ import annotations
 
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prime(commands)
     _add_bench(commands)
     _add_handbook(commands)
+    _add_improve(commands)
     _add_behaviors(commands)
     return parser
 
@@ -166,9 +167,9 @@ def add_synth_flags(p: argparse.ArgumentParser) -> None:
     add_flags(p, SynthConfig)
 
 
-def synth_config(args: argparse.Namespace) -> SynthConfig:
-    """The preset, then the config file (or defaults), then the flags, then --set; checked as a whole."""
-    config = load_config(args.config, getattr(args, dest("--preset")))
+def synth_config(args: argparse.Namespace, base: SynthConfig | None = None) -> SynthConfig:
+    """The preset, then the config file (or defaults, or `base`), then the flags, then --set; checked as a whole."""
+    config = base if base is not None else load_config(args.config, getattr(args, dest("--preset")))
     given = list(given_flags(args, SynthConfig))
     for name, keys, value in given:
         for key in keys:
@@ -263,7 +264,8 @@ examples (each writes RUN_DIR/exports/NAME/ with the records and a README.md dat
   metacot export runs/demo --objective on_path --tokenizer MODEL_DIR   # input_ids + completion_mask for TRL
   metacot export runs/demo --prm-labels --label-source mc --layout math-shepherd
   metacot export runs/demo --pairs --margin 0.5 --to parquet
-  metacot export runs/demo --pairs --push-to-hub me/countdown-pairs    # also pushes it to the Hub"""
+  metacot export runs/demo --pairs --push-to-hub me/countdown-pairs    # also pushes it to the Hub
+  metacot export runs/bci --bc-sft                                  # BCI traces, behaviours not in the prompt"""
 
 
 def _add_export(commands) -> None:
@@ -284,13 +286,16 @@ def _add_export(commands) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--objective", choices=OBJECTIVES, help="trace records with per-segment loss flags for it")
-    p.add_argument("--format", default="metacot", metavar="FMT", help="--objective: the trace format (metacot)")
+    p.add_argument(
+        "--format", default="metacot", metavar="FMT", help="--objective/--bc-sft: the trace format (metacot)"
+    )
     p.add_argument("--tokenizer", metavar="PATH", help="--objective: add input_ids and completion_mask")
     p.add_argument("--prm-labels", action="store_true", help="step labels for every path to a leaf")
     p.add_argument("--label-source", choices=LABEL_SOURCES, default="prm", help="--prm-labels/--pairs: step values")
     p.add_argument("--threshold", type=float, default=0.5, metavar="X", help="a step is good when its value >= X")
     p.add_argument("--layout", choices=LAYOUTS, default="stepwise", help="--prm-labels: record layout")
     p.add_argument("--pairs", action="store_true", help="step-level and trajectory-level preference pairs")
+    p.add_argument("--bc-sft", action="store_true", help="a BCI run's traces, the behaviours left out of the prompt")
     p.add_argument("--margin", type=float, default=0.3, metavar="M", help="--pairs: least value gap of a step pair")
     p.add_argument("--to", choices=TARGETS, default="jsonl", help="how the records are written (jsonl)")
     p.add_argument("--license", default="unknown", help="the license field of the dataset card")
@@ -303,9 +308,14 @@ def _add_export(commands) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from metacot.outputs import export
 
-    if not (args.objective or args.prm_labels or args.pairs) and args.parquet is None and args.hf is None:
+    if (
+        not (args.objective or args.prm_labels or args.pairs or args.bc_sft)
+        and args.parquet is None
+        and args.hf is None
+    ):
         raise ConfigError(
-            "export: say what to export: --objective NAME, --prm-labels, --pairs, --parquet FORMAT or --hf FORMAT"
+            "export: say what to export: --objective NAME, --prm-labels, --pairs, --bc-sft, --parquet FORMAT or "
+            "--hf FORMAT"
         )
     dest = export.Destination(args.to, args.license, args.push_to_hub)
     made = []
@@ -315,6 +325,8 @@ def run_export(args: argparse.Namespace) -> int:
         made.append(export.export_prm_labels(args.run_dir, args.label_source, args.threshold, args.layout, dest))
     if args.pairs:
         made.append(export.export_pairs(args.run_dir, args.margin, args.label_source, dest))
+    if args.bc_sft:
+        made.append(export.export_bc_sft(args.run_dir, args.format, dest))
     for folder, result in made:
         counts = ", ".join(f"{count} {what}" for what, count in result.counts.items())
         print(f"{folder}: {len(result.records)} records ({counts})")
@@ -688,6 +700,48 @@ def run_handbook_merge(args: argparse.Namespace) -> int:
         embed = tfidf_embedder([e.line for e in entries])
     merged = merge(entries, embed, args.similarity or 1.0)
     print(f"{save_handbook(merged, args.out)}: {len(merged)} behaviours ({len(entries) - len(merged)} folded)")
+    return 0
+
+
+def _add_improve(commands) -> None:
+    p = commands.add_parser(
+        "improve",
+        help="behaviour-guided self-improvement: reflect on a first attempt, search again conditioned on it",
+        description="The first attempt is RUN_DIR: an existing run is reused as it is (its manifest gives the "
+        "settings; flags may change only what does not change its trees), else synth runs into it with the flags. "
+        "The policy's model then reflects on each tree and distils its behaviours (RUN_DIR/improve-handbook.jsonl; "
+        "kept on a rerun), and a second attempt, each problem conditioned on its own behaviours, goes into "
+        "RUN_DIR/improve/. Per problem, both attempts and the outcome (fixed, broken, both solved, neither) go to "
+        "RUN_DIR/improve/attempts.jsonl. With the symbolic policy no model can reflect: the second attempt is "
+        "conditioned on the built-in Countdown handbook instead, and the output says so.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--temperature", type=float, default=0.7, metavar="X", help="reflection sampling temperature")
+    p.add_argument("--reply-tokens", type=int, default=512, metavar="N", help="tokens per reflection and distillation")
+    add_synth_flags(p)
+    p.set_defaults(run=run_improve)
+
+
+def run_improve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from metacot.backends.generate import Sampling
+    from metacot.behaviors.improve import improve, summary
+    from metacot.config import from_dict
+    from metacot.outputs.rundir import RunDir
+
+    if getattr(args, dest("--out")) is not None:
+        raise ConfigError("improve: the first attempt's run directory is RUN_DIR; --out is not used")
+    base = None
+    reuse = args.config is None and getattr(args, dest("--preset")) is None
+    if reuse and (Path(args.run_dir) / "manifest.json").exists():  # the existing run's settings, flags over them
+        run = RunDir(args.run_dir)
+        base = from_dict(SynthConfig, run.read_manifest().get("config", {}), f"{run.manifest_path}: config")
+    config = replace(synth_config(args, base), out=args.run_dir)
+    sampling = Sampling(temperature=args.temperature, max_tokens=args.reply_tokens, seed=config.seed)
+    result = improve(config, sampling, progress=not args.no_progress)
+    print(result.conditioning.note)
+    print(summary(result))
     return 0
 
 

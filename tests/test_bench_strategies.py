@@ -218,3 +218,15 @@ def test_the_perfect_oracle_section_gives_the_first_budget_reaching_95_percent()
     assert lines[0].startswith("## Perfect oracle")
     assert "| a | 50.0 | 95.0 | 100.0 | 20 |" in lines
     assert "| b | 90.0 | 90.0 | 90.0 | not in the grid |" in lines
+
+
+def test_behaviours_condition_every_strategy_and_count_in_the_settings(tmp_path):
+    small = dict(strategies=["best_of_n"], budgets=[60], noise=[0.0], num_problems=20)
+    plain = bench_strategies(settings(tmp_path / "plain", **small), progress=False)
+    bci = bench_strategies(settings(tmp_path / "bci", behaviors="builtin", **small), progress=False)
+    # best-of-N's samples take the retrieved behaviours' moves first: more of them reach the target
+    assert sum(r["solved"] for r in bci.rows) > sum(r["solved"] for r in plain.rows)
+    assert "(BCI)" in (tmp_path / "bci" / TABLE).read_text()
+    assert "behaviors" not in orjson.loads((tmp_path / "plain" / MANIFEST).read_bytes())["settings"]
+    with pytest.raises(BenchError, match="behaviors"):
+        bench_strategies(settings(tmp_path / "plain", behaviors="builtin", **small), progress=False)

@@ -14,7 +14,7 @@ from metacot.checks import at_least
 from metacot.flags import flag
 
 Embed = Callable[[list[str]], np.ndarray]
-MODES = ("topic", "embedding")
+MODES = ("topic", "embedding", "problem")
 EMBEDDERS = ("tfidf", "sentence-transformers", "openai")
 # A problem's topic: the first of these fields it has (MATH's `type` or `subject`), else its domain's name.
 TOPIC_FIELDS = ("topic", "type", "subject")
@@ -35,7 +35,10 @@ class BehaviorsConfig:
         metavar="FILE",
     )
     retrieve: str = flag(
-        "how behaviours are chosen: topic (a problem field, tags) or embedding", "topic", choices=lambda: MODES
+        "how behaviours are chosen: topic (a problem field, tags), embedding, or problem (those distilled from the "
+        "problem itself, as `metacot improve` does)",
+        "topic",
+        choices=lambda: MODES,
     )
     top_k: int = flag("behaviours per problem", 3, name="--top-k")
     embedder: str = "tfidf"  # tfidf | sentence-transformers (a local folder in embedder_model) | openai
@@ -70,6 +73,13 @@ def by_topic(entries: list[Entry], topic: str, k: int) -> list[Entry]:
         tags = sorted({t for e in entries for t in e.tags})
         raise RetrievalError(f"no behaviour is tagged {topic!r}; the handbook's tags: {', '.join(tags) or '(none)'}")
     return sorted(tagged, key=lambda e: -e.count)[:k]
+
+
+def by_problem(entries: list[Entry], problem_id: str, k: int) -> list[Entry]:
+    """The k behaviours distilled from this problem (its id in their provenance), most often distilled first; none
+    when its reflection gave none (self-improvement: the problem is searched again unconditioned)."""
+    own = [e for e in entries if problem_id in e.provenance.problem_ids]
+    return sorted(own, key=lambda e: -e.count)[:k]
 
 
 def top_k(scores: np.ndarray, k: int) -> list[int]:
@@ -134,8 +144,11 @@ def make_embedder(config: BehaviorsConfig, entries: list[Entry]) -> Embed:
 def retrieve(
     entries: list[Entry], problems: list[dict], queries: list[str], domain: str, config: BehaviorsConfig
 ) -> list[list[Entry]]:
-    """Each problem's behaviours: by its topic, or by its query text's embedding (one embedding call for all)."""
+    """Each problem's behaviours: by its topic, by its own id (those distilled from it), or by its query text's
+    embedding (one embedding call for all)."""
     if config.retrieve == "topic":
         return [by_topic(entries, problem_topic(p, domain), config.top_k) for p in problems]
+    if config.retrieve == "problem":
+        return [by_problem(entries, str(p.get("id", "")), config.top_k) for p in problems]
     _require(entries)
     return by_embedding(entries, queries, config.top_k, make_embedder(config, entries))

@@ -41,6 +41,11 @@ class BenchSettings:
     )
     fit: bool = flag("keep best-of-N's N and beam's width at their defaults, not budget-sized", True, name="--no-fit")
     seed: int = flag("run seed", 0)
+    behaviors: str | None = flag(  # BCI: every strategy's policy orders its moves by the retrieved behaviours
+        "condition every strategy on a behaviour handbook (JSONL, or 'builtin'), retrieved by topic",
+        None,
+        metavar="FILE",
+    )
     concurrency: int = flag("searches in flight at once", 64)
 
     # What the rows depend on besides their key: a directory resumed with other values is refused.
@@ -58,7 +63,10 @@ class BenchSettings:
     )
 
     def identity(self) -> dict:
-        return {"seed": self.seed, **{key: getattr(self, key) for key in self.IDENTITY}}
+        identity = {"seed": self.seed, **{key: getattr(self, key) for key in self.IDENTITY}}
+        if self.behaviors is not None:  # only a conditioned benchmark counts it: older directories resume as they were
+            identity["behaviors"] = self.behaviors
+        return identity
 
     @property
     def depth(self) -> int:
@@ -82,7 +90,8 @@ class BenchSettings:
             f"Countdown-{self.num_numbers} (numbers {self.low}..{self.high}, {game}), "
             f"{self.num_problems} problems, seed {self.seed}; symbolic policy (mistake rate "
             f"{self.mistake_rate:g}); oracle PRM whose verdict flips with the given probability; budgets in "
-            f"{self.unit} per problem; {width}{'; best-of-N and beam sized to the budget' if self.fit else ''}."
+            f"{self.unit} per problem; {width}{'; best-of-N and beam sized to the budget' if self.fit else ''}"
+            + (f"; moves ordered by the behaviours of handbook {self.behaviors} (BCI)." if self.behaviors else ".")
         )
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
+from metacot.behaviors.bci import condition
+from metacot.behaviors.retrieval import BehaviorsConfig
 from metacot.bench.plots import plot
 from metacot.bench.settings import BenchError, BenchSettings, StrategySpec
 from metacot.bench.tables import summarize, write_table
@@ -104,6 +106,8 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
     started = time.perf_counter()
     domain = CountdownDomain()
     policy = SymbolicCountdownPolicy(SymbolicPolicyConfig(mistake_rate=settings.mistake_rate))
+    if settings.behaviors is not None:
+        condition(policy, domain, problems, BehaviorsConfig(handbook=settings.behaviors))
     bar = tqdm(total=total, initial=total - todo_count, disable=not progress, unit="search")
     searched = 0
     with bar, (out / RESULTS).open("ab") as results:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from metacot.linearize import LinearizeConfig
-from metacot.outputs import labels, objectives, pairs
+from metacot.outputs import bcsft, labels, objectives, pairs
+from metacot.outputs.bcsft import bc_sft_records
 from metacot.outputs.card import Export, push_to_hub, save_export
 from metacot.outputs.labels import label_records
 from metacot.outputs.objectives import objective_records
@@ -104,6 +105,30 @@ def export_pairs(
         counts = dict(Counter(f"{r['kind']} pairs ({r['reason']})" for r in records))
         options = {"margin": margin, "value_source": source}
         return Export("pairs", "Preference pairs", pairs.__doc__ or "", options, records, counts)
+
+    return _export(run_dir, build, dest)
+
+
+def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination | None = None) -> tuple[Path, Export]:
+    """exports/bc-sft-<fmt>/: a BCI run's traces with the behaviours left out of the prompt (outputs.bcsft);
+    RunDirError for a run made without --behaviors."""
+    check_file_name(fmt, "--format")
+
+    def build(directory: RunDir) -> Export:
+        if directory.read_manifest().get("config", {}).get("behaviors", {}).get("handbook") is None:
+            raise RunDirError(
+                f"{directory.path}: not a behaviour-conditioned run (made without --behaviors); BC-SFT records "
+                "come from a BCI run: `metacot synth --behaviors HANDBOOK ...`"
+            )
+        domain, config = directory.domain(), run_linearize_config(directory)
+        trees = list(directory.iter_trees())
+        records = [r for tree in trees for r in bc_sft_records(tree, domain, config, fmt)]
+        counts = {
+            "trees without behaviours, left out": sum(not t.behaviors for t in trees),
+            "records citing a behaviour": sum(bool(r["cited"]) for r in records),
+        }
+        title = "BC-SFT records: behaviour-conditioned traces, behaviours left out of the prompt"
+        return Export(f"bc-sft-{fmt}", title, bcsft.__doc__ or "", {"format": fmt}, records, counts)
 
     return _export(run_dir, build, dest)
 

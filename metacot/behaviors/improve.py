@@ -1,0 +1,163 @@
+"""Behaviour-guided self-improvement: a first attempt, reflection and distillation on it, a second attempt conditioned
+on each problem's own behaviours; per problem, both attempts and whether the second fixed the first."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import orjson
+
+from metacot.backends.generate import Sampling, TextGenerator
+from metacot.behaviors.build import build_handbook, write_log
+from metacot.behaviors.handbook import Entry, merge, save_handbook
+from metacot.config import ConfigError, SynthConfig
+from metacot.outputs.rundir import RunDir
+from metacot.problems import make_domain
+from metacot.synth import SynthResult, build_runner, synth
+from metacot.tree import SearchTree
+
+SECOND = "improve"  # the second attempt's run directory, inside the first's
+HANDBOOK = "improve-handbook.jsonl"  # beside it: a run directory must be empty when it is created
+RECORDS = "attempts.jsonl"  # in the second attempt's run directory
+OUTCOMES = ("fixed", "broken", "both solved", "neither")
+
+
+@dataclass
+class Conditioning:
+    """What the second attempt was conditioned on, and how it came about."""
+
+    handbook: str  # a file, or "builtin"
+    retrieve: str
+    reflected: bool  # False: no model reflected (a policy that cannot write text): the built-in handbook
+    note: str
+
+
+@dataclass
+class ImproveResult:
+    """Both attempts' synth results, the per-problem records (written to RECORDS) and what conditioned the second."""
+
+    first: SynthResult
+    second: SynthResult
+    records: list[dict]
+    conditioning: Conditioning
+    path: Path
+
+    def counts(self) -> Counter:
+        return Counter(r["outcome"] for r in self.records)
+
+
+def outcome(first: bool, second: bool) -> str:
+    """One of OUTCOMES: whether the second attempt fixed, broke or kept the first's result."""
+    if first != second:
+        return "fixed" if second else "broken"
+    return "both solved" if first else "neither"
+
+
+def attempt(tree: SearchTree | None) -> dict:
+    """One attempt at a problem: solved, why its search failed (a backend error), and what it spent."""
+    if tree is None:
+        return {"solved": False, "failed": "not searched", "nodes": 0, "policy_calls": 0, "generated_tokens": 0}
+    compute = tree.compute
+    return {
+        "solved": tree.solved,
+        "failed": tree.failed,
+        "nodes": compute.nodes,
+        "policy_calls": compute.policy_calls,
+        "generated_tokens": compute.generated_tokens,
+    }
+
+
+def latest_trees(run_dir: Path) -> dict[str, SearchTree]:
+    """Each problem's latest tree (a retried search's later tree replaces the failed one), in problem order."""
+    return {tree.problem_id: tree for tree in RunDir(run_dir).iter_trees()}
+
+
+def attempt_records(first_dir: Path, second_dir: Path) -> list[dict]:
+    """Per problem of the first attempt: both attempts, the behaviours the second used, and the outcome."""
+    firsts, seconds = latest_trees(first_dir), latest_trees(second_dir)
+    records = []
+    for problem_id, tree in firsts.items():
+        second = seconds.get(problem_id)
+        a, b = attempt(tree), attempt(second)
+        behaviors = second.behaviors if second is not None else []
+        records.append(
+            {
+                "problem_id": problem_id,
+                "outcome": outcome(a["solved"], b["solved"]),
+                "behaviors": behaviors,
+                "first": a,
+                "second": b,
+            }
+        )
+    return records
+
+
+def per_problem(entries: list[Entry]) -> list[Entry]:
+    """Duplicates folded within each problem's behaviours only: each problem keeps its own instructions."""
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.provenance.problem_ids[0], []).append(entry)
+    return [e for group in groups.values() for e in merge(group)]
+
+
+def reflect(run: Path, generator: TextGenerator, model: str, sampling: Sampling) -> Conditioning:
+    """Reflect on the first attempt's trees and distil each problem's behaviours into RUN/HANDBOOK (two batched
+    generate calls); a rerun reuses the file, so the second attempt resumes on the same behaviours."""
+    path = run / HANDBOOK
+    if path.exists():
+        return Conditioning(str(path), "problem", True, f"reused the reflection in {path}")
+    result = build_handbook(run, generator, model, sampling)
+    entries = per_problem(result.entries)
+    save_handbook(entries, path)
+    log = write_log(result, path.with_name(path.name + ".build.jsonl"))
+    with_some = len({e.provenance.problem_ids[0] for e in entries})
+    note = (
+        f"reflected on {result.problems} trees with {model or 'the policy model'}: {len(entries)} behaviours for "
+        f"{with_some} problems in {path} ({result.malformed} malformed items skipped; raw replies in {log})"
+    )
+    return Conditioning(str(path), "problem", True, note)
+
+
+def improve(config: SynthConfig, sampling: Sampling, progress: bool = True) -> ImproveResult:
+    """The first attempt into config.out (a finished run is reused: synth resumes it), then, with an LLM policy,
+    reflection on it and a second attempt conditioned on each problem's own behaviours into config.out/SECOND;
+    with a policy that cannot write text (the symbolic one) no model reflects, and the second attempt is
+    conditioned on the domain's built-in handbook instead. One policy serves every stage."""
+    if config.ray.address is not None:
+        raise ConfigError("improve: runs here, not on Ray replicas (the reflection needs the policy in this process)")
+    domain = make_domain(config.problems)
+    runner = build_runner(config, domain)
+    first = synth(config, progress, runner=runner)
+    run = Path(config.out)
+    if isinstance(runner.policy, TextGenerator):
+        section = getattr(config.policy, config.policy.backend)
+        conditioning = reflect(run, runner.policy, getattr(section, "model", ""), sampling)
+    else:
+        conditioning = Conditioning(
+            "builtin",
+            config.behaviors.retrieve,
+            False,
+            f"no model reflected: the {config.policy.backend} policy cannot write text, so the second attempt was "
+            f"conditioned on the built-in {domain.name} handbook (retrieved by {config.behaviors.retrieve})",
+        )
+    behaviors = replace(config.behaviors, handbook=conditioning.handbook, retrieve=conditioning.retrieve)
+    second_config = replace(config, out=str(run / SECOND), behaviors=behaviors)
+    second = synth(second_config, progress, runner=runner)
+    records = attempt_records(run, run / SECOND)
+    path = run / SECOND / RECORDS
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return ImproveResult(first, second, records, conditioning, path)
+
+
+def summary(result: ImproveResult) -> str:
+    """The outcome counts and both attempts' solve counts and mean nodes, one line."""
+    counts, n = result.counts(), len(result.records)
+    solved = [sum(r[k]["solved"] for r in result.records) for k in ("first", "second")]
+    nodes = [sum(r[k]["nodes"] for r in result.records) / max(n, 1) for k in ("first", "second")]
+    outcomes = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES)
+    return (
+        f"{result.path}: {n} problems: {outcomes}; solved {solved[0]} then {solved[1]}; "
+        f"{nodes[0]:.1f} then {nodes[1]:.1f} nodes per problem"
+    )
