@@ -93,7 +93,7 @@ def test_a_server_failing_after_its_retries_leaves_the_rotation_and_the_request_
 def test_a_dead_server_is_left_at_once_and_comes_back_after_the_cooldown(serve, tokenizer_dir, caplog):
     caplog.set_level(logging.INFO)
     dying, healthy = serve(), serve()
-    p = policy([dying.url, healthy.url], tokenizer_dir, max_retries=3, backoff=5.0, cooldown=1.0, concurrency=2)
+    p = policy([dying.url, healthy.url], tokenizer_dir, max_retries=3, backoff=5.0, cooldown=2.0, concurrency=2)
     p.propose(requests())
     assert dying.count > 0 and healthy.count > 0  # both take requests
     dying.stop()
@@ -105,7 +105,7 @@ def test_a_dead_server_is_left_at_once_and_comes_back_after_the_cooldown(serve, 
     counted = dying.count
     p.propose(requests())
     assert dying.count == counted  # still cooling down
-    time.sleep(1.0)
+    time.sleep(2.0)
     p.propose(requests())
     assert dying.count > counted and f"{dying.url} back in rotation" in caplog.text
 
