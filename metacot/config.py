@@ -7,6 +7,7 @@ import hashlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import UnionType
 from typing import Any, get_args, get_origin, get_type_hints
 
 import orjson
@@ -130,6 +131,8 @@ def _convert(hint: Any, value: Any, name: str) -> Any:
         if value is None:
             return None
         hint = next(o for o in options if o is not type(None))
+    if get_origin(hint) is UnionType:  # e.g. str | list[str]: the first type that takes the value
+        return _either(get_args(hint), value, name)
     if get_origin(hint) is dict and not isinstance(value, dict):
         raise ConfigError(f"{name}: expected a table, got {value!r}")
     if get_origin(hint) is list:
@@ -141,6 +144,16 @@ def _convert(hint: Any, value: Any, name: str) -> Any:
     if hint in (int, float, str, bool) and type(value) is not hint:
         raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
     return value
+
+
+def _either(hints: tuple, value: Any, name: str) -> Any:
+    for hint in hints:
+        try:
+            return _convert(hint, value, name)
+        except ConfigError:
+            pass
+    kinds = " or ".join(str(h) if get_origin(h) else h.__name__ for h in hints)
+    raise ConfigError(f"{name}: expected {kinds}, got {value!r}")
 
 
 def set_key(config: Any, key: str, value: Any, where: str) -> None:

@@ -44,28 +44,40 @@ class QuietServer(ThreadingHTTPServer):
         pass
 
 
+def pooled(inputs: list[list[int]], rows: Callable[[list[int]], list[list[float]]]) -> dict:
+    """A /pooling reply: each input's rows."""
+    data = [{"index": i, "data": rows(ids)} for i, ids in enumerate(inputs)]
+    return {"object": "list", "model": SERVED, "data": data}
+
+
 class FaultServer:
-    """Lists one model; answers POST /v1/completions with `fault(count, body)`'s fault, or with n choices.
-    `die_after`: after that many completions requests the server stops listening (connections are refused)
-    until `revive()`, which listens again on the same port. `answer(body)`: the text of every choice of an answered
-    request (default: "i + 1 = ...")."""
+    """Lists one model; answers POST /v1/completions (and POST /pooling) with `fault(count, body)`'s fault, or with
+    n choices (each input's `rows(token_ids)`). `die_after`: after that many requests the server stops listening
+    (connections are refused) until `revive()`, which listens again on the same port. `answer(body)`: the text of
+    every choice of an answered request (default: "i + 1 = ...")."""
 
     def __init__(
         self,
         fault: Callable[[int, dict], Fault] = lambda count, body: None,
         die_after: int | None = None,
         answer: Callable[[dict], str] | None = None,
+        rows: Callable[[list[int]], list[list[float]]] | None = None,
     ):
-        self.fault, self.die_after, self.answer = fault, die_after, answer
-        self.count = 0  # completions requests received
+        self.fault, self.die_after, self.answer, self.rows = fault, die_after, answer, rows
+        self.count = 0  # completions (or pooling) requests received
         self.faults: list[str] = []  # the faults served, by name
         self.lock = threading.Lock()
         self.port = 0
+        self.stopped = False
         self._start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.root}/v1"
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def _start(self) -> None:
         server = self
@@ -74,10 +86,14 @@ class FaultServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):
+                if server.stopped:  # a connection kept alive from before: a dead server closes it
+                    return self.serve(("drop",), {})
                 self.reply(200, {"object": "list", "data": [{"id": SERVED, "object": "model"}]})
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if server.stopped:
+                    return self.serve(("drop",), body)
                 with server.lock:
                     server.count += 1
                     count = server.count
@@ -90,7 +106,10 @@ class FaultServer:
                 self.serve(fault, body)
 
             def serve(self, fault: Fault, body: dict) -> None:
-                if fault is None and server.answer is not None:
+                if fault is None and self.path.endswith("/pooling"):
+                    assert server.rows is not None, "a pooling request to a server without rows"
+                    self.reply(200, pooled(body["input"], server.rows))
+                elif fault is None and server.answer is not None:
                     text = server.answer(body)
                     self.reply(200, completion(body["n"], lambda i: text))
                 elif fault is None:
@@ -131,10 +150,11 @@ class FaultServer:
         threading.Thread(target=self.http.serve_forever, args=(0.02,), daemon=True).start()
 
     def stop(self) -> None:
+        self.stopped = True
         self.http.shutdown()
         self.http.server_close()
 
     def revive(self) -> None:
         """Listen again on the same port, healed: no faults, no death."""
-        self.fault, self.die_after = (lambda count, body: None), None
+        self.fault, self.die_after, self.stopped = (lambda count, body: None), None, False
         self._start()

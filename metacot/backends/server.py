@@ -1,4 +1,4 @@
-"""An OpenAI-compatible server through the official client: retries with exponential backoff, secret-free errors."""
+"""An OpenAI-compatible server, or several copies, through the official client: retries, failover, safe errors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
+
+from metacot.backends.rotation import Endpoint, Rotation, base_urls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,58 +28,118 @@ class ContextLengthError(RuntimeError):
 class ServerSettings(Protocol):
     """The config fields a server client is built from (the OpenAI policy's and the HTTP PRM's sections)."""
 
-    base_url: str
+    base_url: str | list[str]
     api_key_env: str
     timeout: float
     max_retries: int
     backoff: float
+    cooldown: float
+
+
+class ServerFailed(RuntimeError):
+    """One server failed a request after its retries, or at once by a connection error or timeout when other
+    servers may take the request: it leaves the rotation for the cool-down."""
 
 
 class Server:
-    """An OpenAI-compatible server through the official client: retries with exponential backoff, and errors
-    that name the settings but never carry the API key."""
+    """An OpenAI-compatible server, or several copies of it, through the official client: requests spread by
+    least outstanding requests, retries with exponential backoff, a failing server out of rotation for a cool-down,
+    and errors that name the settings but never carry the API key."""
 
-    def __init__(self, section: str, base_url: str, api_key_env: str, timeout: float, max_retries: int, backoff: float):
-        if max_retries < 0 or backoff < 0 or timeout <= 0:
-            raise ValueError(f"{section}: need max_retries >= 0, backoff >= 0 and timeout > 0")
+    def __init__(
+        self,
+        section: str,
+        base_url: str | list[str],
+        api_key_env: str,
+        timeout: float,
+        max_retries: int,
+        backoff: float,
+        cooldown: float = 30.0,
+    ):
+        if max_retries < 0 or backoff < 0 or timeout <= 0 or cooldown < 0:
+            raise ValueError(f"{section}: need max_retries >= 0, backoff >= 0, cooldown >= 0 and timeout > 0")
+        urls = base_urls(base_url)
+        if not urls:
+            raise ValueError(f"{section}.base_url: no URL in {base_url!r}")
         import openai
 
-        self.section, self.base_url = section, base_url
+        self.section, self.base_url = section, ", ".join(urls)
         self.max_retries, self.backoff = max_retries, backoff
         self.openai = openai
         # A local server started without --api-key accepts any key, but the client insists on one.
         api_key = os.environ.get(api_key_env) or "EMPTY"
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+        endpoints = [
+            Endpoint(i, url, openai.OpenAI(base_url=url, api_key=api_key, timeout=timeout, max_retries=0))
+            for i, url in enumerate(urls)
+        ]
+        self.rotation = Rotation(section, endpoints, cooldown)
         self.api_key_env = api_key_env
 
     @classmethod
     def from_settings(cls, section: str, settings: ServerSettings) -> Server:
         s = settings
-        return cls(section, s.base_url, s.api_key_env, s.timeout, s.max_retries, s.backoff)
+        return cls(section, s.base_url, s.api_key_env, s.timeout, s.max_retries, s.backoff, s.cooldown)
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return self.rotation.endpoints
 
     def check_model(self, model: str, models_path: str = "/models") -> None:
-        """One attempt, no retries: a ConnectionError naming base_url when nothing answers there, a ValueError
-        naming the setting when the key is refused or the model is not served."""
+        """One attempt per server, no retries: a ValueError naming the setting when a server refuses the key or
+        does not serve the model; a server that does not answer starts out of rotation, and a ConnectionError
+        naming base_url when none answers."""
+        unreachable = []
+        for endpoint in self.endpoints:
+            try:
+                self._check_model(endpoint, model, models_path)
+            except ConnectionError as error:
+                unreachable.append(str(error))
+                self.rotation.take_out(endpoint, str(error))
+        if len(unreachable) == len(self.endpoints):
+            raise ConnectionError("; ".join(unreachable))
+
+    def _check_model(self, endpoint: Endpoint, model: str, models_path: str) -> None:
+        url = endpoint.url
         try:
-            listing = self.client.get(models_path, cast_to=object)
+            listing = endpoint.client.get(models_path, cast_to=object)
         except self.openai.APIConnectionError as e:
-            raise ConnectionError(
-                f"{self.section}.base_url: no server answers at {self.base_url}: {_reason(e)}"
-            ) from None
+            raise ConnectionError(f"{self.section}.base_url: no server answers at {url}: {_reason(e)}") from None
         except self.openai.APIStatusError as e:
             if e.status_code in (401, 403):
                 raise ValueError(
-                    f"{self.section}.api_key_env: the server at {self.base_url} refused the key in ${self.api_key_env}"
+                    f"{self.section}.api_key_env: the server at {url} refused the key in ${self.api_key_env}"
                 ) from None
-            raise ConnectionError(f"{self.section}.base_url: {self.base_url}{models_path}: {_reason(e)}") from None
+            raise ConnectionError(f"{self.section}.base_url: {url}{models_path}: {_reason(e)}") from None
         served = [m.get("id") for m in listing.get("data", [])] if isinstance(listing, dict) else []
         if model not in served:
-            raise ValueError(f"{self.section}.model: {model!r} is not served at {self.base_url} (it serves {served})")
+            raise ValueError(f"{self.section}.model: {model!r} is not served at {url} (it serves {served})")
 
-    def call(self, fn: Callable[[], T]) -> T:
-        """fn(), retried on 429, 5xx, connection errors and malformed replies after backoff, 2 x backoff, ...
-        seconds, or after what the server's Retry-After header asks (at most MAX_RETRY_AFTER). ContextLengthError
-        for a 400 that says the prompt is too long; RuntimeError for any other failure."""
+    def call(self, fn: Callable[[Any], T]) -> T:
+        """fn(client) on the server in rotation with the fewest outstanding requests, retried there on 429, 5xx,
+        connection errors and malformed replies after backoff, 2 x backoff, ... seconds, or after what the server's
+        Retry-After header asks (at most MAX_RETRY_AFTER). A server that fails the request (its retries spent, or at
+        once on a connection error or timeout while another server is left to try) leaves the rotation for the
+        cool-down and the request moves to the next server; it fails only when every server failed it.
+        ContextLengthError for a 400 that says the prompt is too long; RuntimeError for any other failure."""
+        tried: set[int] = set()
+        failures: list[str] = []
+        while True:
+            with self.rotation.attempt(tried) as endpoint:
+                if endpoint is None:
+                    raise RuntimeError(f"{self.section}: {'; '.join(failures)}")
+                tried.add(endpoint.index)
+                try:
+                    result = self._attempts(endpoint, fn, alone=len(tried) == len(self.endpoints))
+                except ServerFailed as error:
+                    failures.append(str(error))
+                    self.rotation.take_out(endpoint, str(error))
+                    continue
+                self.rotation.answered(endpoint)
+                return result
+
+    def _attempts(self, endpoint: Endpoint, fn: Callable[[Any], T], alone: bool) -> T:
+        """fn(endpoint.client), retried on one server; ServerFailed when it fails the request (see call), at once
+        on a connection error unless this is the last server the request may try (`alone`)."""
         attempt = 0
         failures = (
             self.openai.APIConnectionError,
@@ -87,12 +149,15 @@ class Server:
         )
         while True:
             try:
-                return fn()
+                return fn(endpoint.client)
             except failures as e:
-                if not self._retryable(e) or attempt == self.max_retries:
-                    tries = f" after {attempt + 1} attempts" if attempt else ""
+                tries = f" after {attempt + 1} attempts" if attempt else ""
+                what = f"request to {endpoint.url} failed{tries}: {_reason(e)}"
+                if not self._retryable(e):
                     kind = ContextLengthError if _too_long(e) else RuntimeError
-                    raise kind(f"{self.section}: request to {self.base_url} failed{tries}: {_reason(e)}") from None
+                    raise kind(f"{self.section}: {what}") from None
+                if attempt == self.max_retries or (not alone and isinstance(e, self.openai.APIConnectionError)):
+                    raise ServerFailed(what) from None
                 delay = _retry_after(e)
                 if delay is None:
                     delay = self.backoff * 2**attempt

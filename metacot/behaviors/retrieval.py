@@ -124,7 +124,7 @@ def openai_embedder(config: BehaviorsConfig) -> Embed:
     server = Server("behaviors", config.base_url, config.api_key_env, 60.0, 3, 0.5)
 
     def embed(texts: list[str]) -> np.ndarray:
-        reply: Any = server.call(lambda: server.client.embeddings.create(model=config.embedder_model, input=texts))
+        reply: Any = server.call(lambda client: client.embeddings.create(model=config.embedder_model, input=texts))
         rows = sorted(reply.data, key=lambda item: item.index)
         if len(rows) != len(texts):
             raise RuntimeError(f"behaviors: the server sent {len(rows)} embeddings for {len(texts)} texts")

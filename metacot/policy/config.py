@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
+from metacot.backends.rotation import BASE_URL_HELP
 from metacot.checks import at_least, between, check_transport
 from metacot.flags import flag
 
@@ -100,10 +101,15 @@ class OpenAIPolicyConfig(SamplingConfig):
         "timeout",
         "max_retries",
         "backoff",
+        "cooldown",
         "concurrency",
     )
 
-    base_url: str = "http://127.0.0.1:8000/v1"  # the API root, as the openai client takes it (vLLM: ending in /v1)
+    # The API root, as the openai client takes it (vLLM: ending in /v1); several copies of the server: a list, or
+    # the URLs separated by commas. Requests go to the least busy; a failing one sits out `cooldown` seconds.
+    base_url: str | list[str] = flag(
+        BASE_URL_HELP, "http://127.0.0.1:8000/v1", name="--{section}-base-url", metavar="URL"
+    )
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
     )  # also the tokenizer's folder when `tokenizer` is empty
@@ -114,7 +120,8 @@ class OpenAIPolicyConfig(SamplingConfig):
     timeout: float = 60.0  # seconds per HTTP request
     max_retries: int = 3  # per request, on 429, 5xx and connection errors
     backoff: float = 0.5  # seconds before the first retry; doubled before each next one
-    concurrency: int = 16  # requests in flight at once
+    cooldown: float = 30.0  # seconds a failing server (of several) stays out of rotation
+    concurrency: int = 16  # requests in flight at once, over all the servers
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 class OpenAIPolicy:
     """Proposes steps through /v1/completions: one HTTP request per expansion request (its prompt, n, seed),
-    up to `concurrency` at a time. The server strips the stop string, as vLLM does.
+    up to `concurrency` at a time, spread over the servers of `base_url` (see metacot.backends.server). The server
+    strips the stop string, as vLLM does. Each request carries its seed, so any copy of the server answers it alike.
 
     The prompt text is built here with the tokenizer's chat template (`tokenizer`, else `model`, as a local
     folder). Start a vLLM server with `--generation-config vllm`, so that the checkpoint's sampling defaults
@@ -98,7 +99,7 @@ class OpenAIPolicy:
 
         def call() -> list[Any]:
             completion = self.server.call(
-                lambda: self.server.client.completions.create(
+                lambda client: client.completions.create(
                     model=self.config.model,
                     prompt=prompt,
                     n=n,

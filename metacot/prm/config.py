@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
+from metacot.backends.rotation import BASE_URL_HELP
 from metacot.checks import at_least, between, check_transport, one_of
 from metacot.flags import flag
 
@@ -96,9 +97,11 @@ class VLLMPRMConfig(ReadoutConfig, VLLMEngineConfig):
 class HTTPPRMConfig(ReadoutConfig):
     # How the server is reached, not what it returns: outside the config hash, so a rerun may change them. Not the
     # tokenizer: its chat template and vocabulary make the prompts.
-    TRANSPORT: ClassVar[tuple[str, ...]] = ("base_url", "api_key_env", "timeout", "max_retries", "backoff")
+    TRANSPORT: ClassVar[tuple[str, ...]] = ("base_url", "api_key_env", "timeout", "max_retries", "backoff", "cooldown")
 
-    base_url: str = "http://127.0.0.1:8001"  # the server's root: /pooling is not under /v1
+    # The server's root (/pooling is not under /v1); several copies: a list, or the URLs separated by commas. A
+    # round's paths are split between them; a failing one sits out `cooldown` seconds.
+    base_url: str | list[str] = flag(BASE_URL_HELP, "http://127.0.0.1:8001", name="--{section}-base-url", metavar="URL")
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
     )  # also the tokenizer's folder when `tokenizer` is empty
@@ -107,6 +110,7 @@ class HTTPPRMConfig(ReadoutConfig):
     timeout: float = 60.0
     max_retries: int = 3  # on 429, 5xx and connection errors
     backoff: float = 0.5  # seconds before the first retry; doubled before each next one
+    cooldown: float = 30.0  # seconds a failing server (of several) stays out of rotation
 
     def __post_init__(self) -> None:
         check_transport(self)
