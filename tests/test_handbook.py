@@ -228,3 +228,16 @@ def test_cli_show_and_merge(tmp_path, capsys):
     (tmp_path / "bad.jsonl").write_text("{}\n")
     assert main(["handbook", "show", str(tmp_path / "bad.jsonl")]) == 2
     assert "bad.jsonl:1: field 'name'" in capsys.readouterr().err
+
+
+def test_a_large_handbook_is_searched_with_faiss_and_finds_what_the_exact_search_finds():
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(0)
+    entries = [Entry(f"b{i}", f"instruction {i}", ["t"]) for i in range(300)]
+    vectors = {e.line: rng.normal(size=16) for e in entries}
+    queries = [f"query {i}" for i in range(5)]
+    vectors.update({q: rng.normal(size=16) for q in queries})
+    embed = lambda texts: np.array([vectors[t] for t in texts])  # noqa: E731
+    exact = by_embedding(entries, queries, 4, embed, faiss_from=10**9)
+    with_faiss = by_embedding(entries, queries, 4, embed, faiss_from=100)
+    assert [[e.name for e in row] for row in with_faiss] == [[e.name for e in row] for row in exact]

@@ -87,12 +87,32 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in np.argsort(-np.asarray(scores), kind="stable")[:k]]
 
 
-def by_embedding(entries: list[Entry], queries: list[str], k: int, embed: Embed) -> list[list[Entry]]:
+FAISS_FROM = 20_000  # handbooks at least this large are searched with FAISS when it is installed (exact, faster)
+
+
+def by_embedding(
+    entries: list[Entry], queries: list[str], k: int, embed: Embed, faiss_from: int = FAISS_FROM
+) -> list[list[Entry]]:
     """For each query, the k behaviours whose lines are most similar to it (cosine), most similar first."""
     _require(entries)
     vectors = unit_rows(embed([e.line for e in entries] + queries))
     behaviours, asked = vectors[: len(entries)], vectors[len(entries) :]
-    return [[entries[i] for i in top_k(behaviours @ query, k)] for query in asked]
+    found = faiss_top_k(behaviours, asked, k) if len(entries) >= faiss_from else None
+    if found is None:
+        found = [top_k(behaviours @ query, k) for query in asked]
+    return [[entries[i] for i in row] for row in found]
+
+
+def faiss_top_k(behaviours: np.ndarray, asked: np.ndarray, k: int) -> list[list[int]] | None:
+    """Exact inner-product top-k with a FAISS flat index (BLAS over all rows at once); None without faiss."""
+    try:
+        import faiss
+    except ImportError:
+        return None
+    index = faiss.IndexFlatIP(behaviours.shape[1])
+    index.add(np.ascontiguousarray(behaviours, dtype=np.float32))
+    _, found = index.search(np.ascontiguousarray(asked, dtype=np.float32), min(k, len(behaviours)))
+    return [[int(i) for i in row if i >= 0] for row in found]
 
 
 def tfidf_embedder(corpus: list[str]) -> Embed:
