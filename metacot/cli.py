@@ -515,6 +515,13 @@ def _add_bench(commands) -> None:
         "time over the time the same generation requests take sent straight to the backend in one batch.",
     )
     add_synth_flags(b)
+    b.add_argument(
+        "--large-vocab",
+        type=int,
+        metavar="N",
+        help="the transformers policy on a tiny random model with an N-token vocabulary, built locally for the run "
+        "(151000: Qwen-size), so that costs per call that grow with the vocabulary show",
+    )
     b.add_argument("--json", action="store_true", help="the figures as one JSON object")
     b.set_defaults(run=run_bench_backends)
     r = kinds.add_parser(
@@ -530,34 +537,55 @@ def _add_bench(commands) -> None:
 
 
 def run_bench_rollouts(args: argparse.Namespace) -> int:
+    from metacot.bench.machine import load_average, machine, machine_line
     from metacot.bench.rollouts import bench_rollout_reuse, format_reuse_table
 
+    load = load_average()
     figures = bench_rollout_reuse(synth_config(args))
-    print(orjson.dumps(figures).decode() if args.json else format_reuse_table(figures))
+    ran = machine(load)
+    for setting in figures.values():
+        setting["machine"] = ran
+    print(orjson.dumps(figures).decode() if args.json else format_reuse_table(figures) + "\n" + machine_line(ran))
     return 0
 
 
 def run_bench_backends(args: argparse.Namespace) -> int:
     from metacot.bench.backends import bench_backends, format_report
+    from metacot.bench.machine import load_average, machine, machine_line
 
-    figures = bench_backends(synth_config(args))
-    print(orjson.dumps(figures).decode() if args.json else format_report(figures))
+    load = load_average()
+    if args.large_vocab is not None:  # as if given: the policy flags are checked against the policy that runs
+        setattr(args, dest("--policy"), "transformers")
+    figures = bench_backends(synth_config(args), args.large_vocab)
+    figures["machine"] = ran = machine(load)
+    print(orjson.dumps(figures).decode() if args.json else format_report(figures) + "\n" + machine_line(ran))
     return 0
 
 
 def run_bench_resume(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from metacot.bench.machine import load_average, machine, machine_line
     from metacot.bench.resume import bench_resume, format_report
 
+    load = load_average()
     figures = bench_resume(args.trees, args.new, args.seed, args.out)
-    print(orjson.dumps(figures).decode() if args.json else format_report(figures))
+    ran = machine(load)
+    json = orjson.dumps({**asdict(figures), "machine": ran}).decode()
+    print(json if args.json else format_report(figures) + "\n" + machine_line(ran))
     return 0
 
 
 def run_bench_engine(args: argparse.Namespace) -> int:
     from metacot.bench.engine import bench_engine, format_table
+    from metacot.bench.machine import load_average, machine, machine_line
 
+    load = load_average()
     results = bench_engine(split_list(args.searches), args.num_problems, args.concurrency, args.seed, args.repeat)
-    print(orjson.dumps(results).decode() if args.json else format_table(results))
+    ran = machine(load)
+    for figures in results.values():
+        figures["machine"] = ran
+    print(orjson.dumps(results).decode() if args.json else format_table(results) + "\n" + machine_line(ran))
     return 0
 
 
@@ -590,6 +618,7 @@ def _add_bench_strategies(kinds) -> None:
 
 
 def run_bench_strategies(args: argparse.Namespace) -> int:
+    from metacot.bench.machine import load_average, machine, machine_line
     from metacot.bench.settings import BenchSettings
     from metacot.bench.strategies import TABLE, bench_strategies
     from metacot.bench.tables import pivot
@@ -597,12 +626,14 @@ def run_bench_strategies(args: argparse.Namespace) -> int:
     settings = BenchSettings()
     for name, keys, value in given_flags(args, BenchSettings):
         set_key(settings, keys[0], value, name)
+    load = load_average()
     result = bench_strategies(settings, progress=not args.no_progress)
     noise0 = min(settings.noise)
     print(f"solve rate (%) by budget ({settings.unit}), PRM flip probability {noise0:g}:")
     shown = [e for e in result.summary if e["strategy"] in settings.strategies]
     print("\n".join(pivot(shown, "strategy", "budget", "noise", noise0)))
     print(f"{result.out}: {len(result.rows)} rows ({result.searched} new, {result.seconds:.1f} s); table: {TABLE}")
+    print(machine_line(machine(load)))
     return 0
 
 

@@ -73,7 +73,7 @@ class SynthConfig:
 
         Of the problems, policy, PRM and search sections only the chosen domain's, backend's and strategy's own
         count, so editing an unused section does not lock a run directory; nor do the settings a backend's section
-        names in its TRANSPORT tuple (how a server is reached: they cannot change what it returns).
+        names in its TRANSPORT tuple (how a server is reached, or a local model's threads: how it runs, not what it is).
         """
         config = self.to_dict()
         problems = self.problems.tree_settings()

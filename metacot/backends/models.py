@@ -53,6 +53,17 @@ def load_pretrained(model_class: Any, model: str, device: str, dtype: str, secti
     return tokenizer, net.to(torch_device).eval()
 
 
+def set_threads(threads: int | None) -> None:
+    """torch's intra-op threads (checked by the config), when set. Process-wide: the policy's and the PRM's settings
+    are one setting (the backend built last wins), and every torch model in the process runs on them. None leaves
+    torch's default."""
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def added_bos(tokenizer: Any) -> str:
     """The BOS text that the tokenizer adds when it encodes text (a server's tokenizer adds it too), or ""."""
     bos = tokenizer.bos_token

@@ -3,8 +3,10 @@ a synthesis run costs next to sending the same generation requests straight to t
 
 from __future__ import annotations
 
+import tempfile
 import time
 
+from metacot.bench.vocab import build_large_vocab_lm
 from metacot.config import SynthConfig
 from metacot.policy import make_policy
 from metacot.policy.base import ExpandRequest, Policy, Proposal
@@ -25,8 +27,19 @@ class RecordingPolicy:
         return self.policy.propose(requests)
 
 
-def bench_backends(config: SynthConfig) -> dict:
-    """Run the configured searches (no files written) and measure the backends' share of the work."""
+def bench_backends(config: SynthConfig, large_vocab: int | None = None) -> dict:
+    """Run the configured searches (no files written) and measure the backends' share of the work. With
+    `large_vocab`, the policy is the transformers one on a tiny random model with that many tokens, built for the
+    run in a temporary folder (a real model's vocabulary: costs per call that grow with it show)."""
+    if large_vocab is None:
+        return _bench(config) | {"large_vocab": None}
+    with tempfile.TemporaryDirectory() as folder:
+        config.policy.backend = "transformers"
+        config.policy.transformers.model = str(build_large_vocab_lm(folder, large_vocab))
+        return _bench(config) | {"large_vocab": large_vocab}
+
+
+def _bench(config: SynthConfig) -> dict:
     domain = make_domain(config.problems)
     problems = make_problems(config.problems, config.seed)
     backend = make_policy(config.policy, domain)
@@ -59,6 +72,7 @@ def bench_backends(config: SynthConfig) -> dict:
         "mean_paths_per_prm_call": stats.mean_prm_batch,
         "run_seconds": run_seconds,
         "backend_share": (stats.policy_time + stats.prm_time) / run_seconds,
+        "seconds_per_policy_call": stats.policy_time / max(stats.policy_calls, 1),
         "direct_seconds": direct_seconds,
         "run_to_direct_ratio": run_seconds / direct_seconds,
     }
@@ -82,5 +96,7 @@ def format_report(figures: dict) -> str:
             f"(b) share of wall time inside backend calls: {figures['backend_share']:.1%}",
             f"(c) whole run / the same generation requests in one batch: {figures['run_seconds']:.2f} s / "
             f"{figures['direct_seconds']:.2f} s = {figures['run_to_direct_ratio']:.2f}",
+            f"(d) mean seconds per policy call: {figures['seconds_per_policy_call']:.4f}"
+            + (f" (a {figures['large_vocab']}-token vocabulary)" if figures["large_vocab"] else ""),
         ]
     )

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from metacot.bench.machine import load_average, machine, machine_line
 from metacot.config import SynthConfig
 from metacot.distributed.config import RayConfig
 from metacot.distributed.replicas import RayRunner, Replica
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--chunk", type=int, default=RayConfig.chunk)
     p.add_argument("--replicas", default="1,2,4", help="sleeping-policy runs: replica counts")
     args = p.parse_args(argv)
+    load = load_average()
     import ray
 
     started = time.perf_counter()
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
             row = timed(name, config, partial(RayRunner, config, make_domain(config.problems), sleepy))
             print(row.line(base), flush=True)
     ray.shutdown()
+    print(machine_line(machine(load)))
 
 
 if __name__ == "__main__":

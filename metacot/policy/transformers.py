@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
-from transformers import AutoModelForCausalLM, GenerationConfig, LogitsProcessor
+from transformers import (
+    AutoModelForCausalLM,
+    GenerationConfig,
+    LogitsProcessor,
+    StoppingCriteriaList,
+    StopStringCriteria,
+)
 
 from metacot.backends.generate import Sampling, chat_renderer, cut_at_stop, model_text, prompt_seeds, request_seed
-from metacot.backends.models import load_pretrained
+from metacot.backends.models import load_pretrained, set_threads
 from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import TransformersPolicyConfig
 from metacot.policy.llm import sampling_config, split_steps
@@ -49,6 +56,14 @@ class _ChosenLogprobs(LogitsProcessor):
         return torch.cat(self.chosen, dim=1).tolist()
 
 
+@dataclass(frozen=True)
+class _Decoding:
+    """How one kind of text is generated: the sampling settings, and the stopping criteria for its stop strings."""
+
+    config: GenerationConfig
+    stopping: StoppingCriteriaList
+
+
 class TransformersPolicy:
     """Proposes steps by sampling a local causal LM; each step ends at the step delimiter, EOS, or max_tokens.
 
@@ -63,6 +78,7 @@ class TransformersPolicy:
             raise ValueError(f"{SECTION}.batch_size: must be at least 1")
         config, self.delimiter = sampling_config(config, domain, SECTION)
         self.config = config
+        set_threads(config.threads)
         self.tokenizer, self.model = load_pretrained(
             AutoModelForCausalLM, config.model, config.device, config.dtype, SECTION
         )
@@ -71,22 +87,33 @@ class TransformersPolicy:
         self.eos_ids = _token_ids(self.model.generation_config.eos_token_id) | _token_ids(self.tokenizer.eos_token_id)
         # Only this config's sampling settings apply: a checkpoint's defaults (top_k, repetition_penalty, ...) would
         # silently change the distribution the search samples from, and the other backends would not apply them.
+        self._stopping: dict[tuple[str, ...], StoppingCriteriaList] = {}
         c = config
-        self.step_generation = self._generation(c.temperature, c.top_p, c.max_tokens, [self.delimiter])
-        self.rollout_generation = self._generation(c.temperature, c.top_p, c.rollout_max_tokens, None)
+        self.step_generation = self._decoding(c.temperature, c.top_p, c.max_tokens, (self.delimiter,))
+        self.rollout_generation = self._decoding(c.temperature, c.top_p, c.rollout_max_tokens, ())
 
-    def _generation(
-        self, temperature: float, top_p: float, max_new_tokens: int, stop_strings: list[str] | None
-    ) -> GenerationConfig:
+    def _decoding(self, temperature: float, top_p: float, max_new_tokens: int, stop: tuple[str, ...]) -> _Decoding:
         sample = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
-        return GenerationConfig(
+        config = GenerationConfig(
             **(sample if temperature > 0 else {"do_sample": False}),
             max_new_tokens=max_new_tokens,
-            stop_strings=stop_strings,
             eos_token_id=sorted(self.eos_ids),
             pad_token_id=self.tokenizer.pad_token_id,
             return_dict_in_generate=True,
         )
+        return _Decoding(config, self._stopping_on(stop))
+
+    def _stopping_on(self, stop: tuple[str, ...]) -> StoppingCriteriaList:
+        """The criterion that ends a row at any of the stop strings, built once per set of them.
+
+        Not `stop_strings` in the GenerationConfig: from those, transformers builds a new StopStringCriteria inside
+        every generate call, reading, sorting and hashing the whole vocabulary each time (about 1 s at 151k tokens).
+        The criterion holds no state between calls, so one instance serves them all.
+        """
+        if stop not in self._stopping:
+            criteria = [StopStringCriteria(self.tokenizer, list(stop))] if stop else []
+            self._stopping[stop] = StoppingCriteriaList(criteria)
+        return self._stopping[stop]
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return self._requests(requests, self.step_generation, self._proposal)
@@ -98,18 +125,18 @@ class TransformersPolicy:
     def generate(self, prompts: list[str], sampling: Sampling) -> list[str]:
         """One text per prompt, sampled like steps: in seed order, one seeded generate call per chunk."""
         stop = sampling.stop
-        generation = self._generation(sampling.temperature, sampling.top_p, sampling.max_tokens, list(stop) or None)
+        generation = self._decoding(sampling.temperature, sampling.top_p, sampling.max_tokens, stop)
         texts = [model_text(self.tokenizer, p, sampling.chat) for p in prompts]
         seeds = prompt_seeds(prompts, sampling.seed)
         out = self._sample(texts, [1] * len(texts), seeds, generation, lambda ids, _: self._text(ids, stop))
         return [text for (text,) in out]
 
-    def _requests(self, requests: list[ExpandRequest], generation: GenerationConfig, read: Callable) -> list[list]:
+    def _requests(self, requests: list[ExpandRequest], generation: _Decoding, read: Callable) -> list[list]:
         prompts = [self.prompts.prompt(r) for r in requests]
         return self._sample(prompts, [r.n for r in requests], [r.seed for r in requests], generation, read)
 
     def _sample(
-        self, prompts: list[str], counts: list[int], seeds: list[int], generation: GenerationConfig, read: Callable
+        self, prompts: list[str], counts: list[int], seeds: list[int], generation: _Decoding, read: Callable
     ) -> list[list]:
         """counts[i] samples of prompts[i], each read from (token ids, log-probabilities) by `read`."""
         # Each prompt becomes n rows and the model samples once per row: unlike num_return_sequences (one n for
@@ -127,7 +154,7 @@ class TransformersPolicy:
                 out[i].append(read(ids, logprobs))
         return out
 
-    def _generate(self, prompts: list[str], seed: int, generation: GenerationConfig) -> list[tuple[list, list]]:
+    def _generate(self, prompts: list[str], seed: int, generation: _Decoding) -> list[tuple[list, list]]:
         """(generated token ids, their log-probabilities) per prompt, from one seeded generate call."""
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         batch = batch.to(self.model.device)
@@ -135,7 +162,10 @@ class TransformersPolicy:
         with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
             torch.manual_seed(request_seed(seed))
             output = self.model.generate(
-                **batch, generation_config=generation, logits_processor=[logprobs], tokenizer=self.tokenizer
+                **batch,
+                generation_config=generation.config,
+                logits_processor=[logprobs],
+                stopping_criteria=generation.stopping,
             )
         generated = output.sequences[:, batch["input_ids"].shape[1] :]
         return list(zip(generated.tolist(), logprobs.table(generated), strict=True))

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
 from metacot.backends.rotation import BASE_URL_HELP
-from metacot.checks import at_least, between, check_transport, one_of
+from metacot.checks import at_least, between, check_transport, one_of, optional_at_least
 from metacot.flags import flag
 
 # backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.
@@ -83,9 +83,15 @@ class TransformersPRMConfig(ReadoutConfig):
     device: str = "cpu"
     dtype: str = "float32"
     batch_size: int = 16  # most paths in one forward pass
+    threads: int | None = flag(
+        "torch threads for the transformers backend, process-wide (default: torch's)", None, name="--{section}-threads"
+    )
+    # How the model runs, not what the run is: outside the config hash, so a resume may use another thread count.
+    TRANSPORT: ClassVar[tuple[str, ...]] = ("threads",)
 
     def __post_init__(self) -> None:
         at_least("batch_size", self.batch_size, 1)
+        optional_at_least("threads", self.threads, 1)
 
 
 @dataclass

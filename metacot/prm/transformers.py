@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
-from metacot.backends.models import load_pretrained
+from metacot.backends.models import load_pretrained, set_threads
 from metacot.prm.base import ScoreRequest
 from metacot.prm.config import TransformersPRMConfig
 from metacot.prm.readout import ReaderPRM, Readout
@@ -21,6 +21,7 @@ class TransformersPRM(ReaderPRM):
         if config.batch_size < 1:
             raise ValueError(f"{SECTION}.batch_size: must be at least 1, got {config.batch_size}")
         self.config = config
+        set_threads(config.threads)
         head = config.style == "separator-head"
         model_class = AutoModelForTokenClassification if head else AutoModelForCausalLM
         self.tokenizer, self.model = load_pretrained(model_class, config.model, config.device, config.dtype, SECTION)
