@@ -9,8 +9,9 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, LlamaForTokenClassification, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, LlamaForTokenClassification, PreTrainedTokenizerFast
 
+from metacot.bench.vocab import tiny_llama_config
 from metacot.problems.countdown import (
     CountdownDomain,
     Number,
@@ -78,25 +79,6 @@ def build_tokenizer(directory: str | Path, vocab_size: int = 400) -> PreTrainedT
     )
     tokenizer.save_pretrained(directory)
     return tokenizer
-
-
-def tiny_llama_config(tokenizer: PreTrainedTokenizerFast, **overrides) -> LlamaConfig:
-    """hidden 64, 2 layers, head_dim 32 (vLLM's CPU attention needs head_dim in {32, 64, ...})."""
-    settings = dict(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    return LlamaConfig(**(settings | overrides))
 
 
 def build_causal_lm(directory: str | Path, train_steps: int = 150, seed: int = 0) -> Path:

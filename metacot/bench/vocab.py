@@ -7,6 +7,7 @@ import itertools
 import string
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -16,15 +17,12 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 SEED = 0
 
 
-def build_large_vocab_lm(directory: str | Path, vocab_size: int = 151_000) -> Path:
-    """A random 2-layer Llama (hidden 64) and a byte-level BPE tokenizer with `vocab_size` tokens, ChatML, EOS
-    <|im_end|>: the 256 bytes, the special tokens, and filler words (no merges reach them; the model samples them)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+def tiny_llama_config(tokenizer: Any, **overrides: Any) -> Any:
+    """A transformers LlamaConfig of hidden 64, 2 layers, head_dim 32 (vLLM's CPU attention needs head_dim in
+    {32, 64, ...}) for the tokenizer; the tests' tiny models use it too."""
+    from transformers import LlamaConfig
 
-    tokenizer = _tokenizer(vocab_size)
-    tokenizer.save_pretrained(directory)
-    config = LlamaConfig(
+    settings = dict(
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
@@ -32,12 +30,24 @@ def build_large_vocab_lm(directory: str | Path, vocab_size: int = 151_000) -> Pa
         num_attention_heads=2,
         num_key_value_heads=1,
         head_dim=32,
-        max_position_embeddings=2048,
+        max_position_embeddings=512,
         tie_word_embeddings=True,
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+    return LlamaConfig(**(settings | overrides))
+
+
+def build_large_vocab_lm(directory: str | Path, vocab_size: int = 151_000) -> Path:
+    """A random 2-layer Llama (hidden 64) and a byte-level BPE tokenizer with `vocab_size` tokens, ChatML, EOS
+    <|im_end|>: the 256 bytes, the special tokens, and filler words (no merges reach them; the model samples them)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    tokenizer = _tokenizer(vocab_size)
+    tokenizer.save_pretrained(directory)
+    config = tiny_llama_config(tokenizer, max_position_embeddings=2048)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
         LlamaForCausalLM(config).eval().save_pretrained(directory)
