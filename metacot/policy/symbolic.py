@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 from typing import ClassVar
 
 from metacot.behaviors.moves import order_moves
@@ -54,10 +55,10 @@ class SymbolicCountdownPolicy:
         state = request.node.state
         if state is None or len(state) < 2:
             return []
-        moves = list(dict.fromkeys(legal_moves(state, self.config.moves)))
+        moves = list(_distinct_moves(tuple(state), self.config.moves))
         if request.node.children:  # asked again (widening): new steps only
             tried = {request.tree.nodes[i].step for i in request.node.children}
-            moves = [m for m in moves if format_move(m) not in tried]
+            moves = [m for m in moves if _step_text(m) not in tried]
         rng = self._rng
         rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
         behaviors = self.behaviors.get(request.problem.id)
@@ -79,7 +80,17 @@ class SymbolicCountdownPolicy:
         return a, op, b, to_number(wrong)
 
 
+@lru_cache(maxsize=4096)
+def _distinct_moves(state: tuple[Number, ...], moves: str) -> tuple[Move, ...]:
+    """The legal moves without repeats (equal numbers make equal moves); memoized, as widening asks again for the
+    same states (4096 states: a few MB)."""
+    return tuple(dict.fromkeys(legal_moves(state, moves)))
+
+
+_step_text = lru_cache(maxsize=4096)(format_move)  # the texts of recent moves, compared with children's steps
+
+
 def _proposal(move: Move) -> Proposal:
     """The move's step text, handed over with the move itself so that the domain need not read it back."""
-    text = format_move(move)
+    text = _step_text(move)
     return Proposal(text=text, tokens=len(text.split()), move=move)
