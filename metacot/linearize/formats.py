@@ -22,6 +22,7 @@ from metacot.linearize.reasons import (
     MISTAKE_WORDS,
     Reason,
     classify,
+    first_visits,
     goal,
     value_text,
 )
@@ -42,6 +43,7 @@ class Context:
     solution: int | None = None  # the verified solution the record answers with
     seed: int = field(init=False)
     checks: int = field(default=0, init=False)  # verification sentences rendered so far (the structural tagger)
+    reasoned: tuple[list[Move], dict[int, Reason]] | None = field(default=None, init=False, repr=False)  # reasons()
 
     def __post_init__(self) -> None:
         self.seed = problem_seed(0, self.tree.problem_id)
@@ -76,13 +78,17 @@ class Lines(list[str]):
 
 
 def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
-    """The reason of every backtrack, by its index in moves."""
+    """The reason of every backtrack, by its index in moves (decided once for the moves the formats share)."""
+    if ctx.reasoned is not None and ctx.reasoned[0] is moves:
+        return ctx.reasoned[1]
     found = {}
     current = ROOT
+    first = first_visits(ctx.tree)
     for i, move in enumerate(moves):
         if move.kind == "backtrack":
-            found[i] = classify(ctx.tree, current, move, moves[i + 1])
+            found[i] = classify(ctx.tree, current, move, moves[i + 1], first)
         current = move.node
+    ctx.reasoned = (moves, found)
     return found
 
 

@@ -85,11 +85,12 @@ class Reason:
     better: float | None = None
 
 
-def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move) -> Reason:
+def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move, first: dict[int, int]) -> Reason:
     """The reason for a backtrack from `left` (where the trace stands) to the ancestor `backtrack.node`, followed
-    by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to."""
+    by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to; first: the tree's
+    first_visits."""
     visit = backtrack.visit
-    known = expansion_rule(tree, visit)
+    known = expansion_rule(tree, visit, first)
     slip = tree.first_slip(left)
     if slip is not None and slip not in tree.path_to(backtrack.node) and verified_below(tree, left, known):
         return Reason(MISTAKE, left, slip)
@@ -130,8 +131,16 @@ def verified_below(tree: SearchTree, node_id: int, known: Any) -> bool:
     return known(node.id) and any(verified_below(tree, child, known) for child in node.children)
 
 
-def expansion_rule(tree: SearchTree, visit: int) -> Any:
-    """Whether a node had been expanded before the search made trace visit `visit`.
+def first_visits(tree: SearchTree) -> dict[int, int]:
+    """The trace position of each visited node's first visit."""
+    first: dict[int, int] = {}
+    for i, node_id in enumerate(tree.trace):
+        first.setdefault(node_id, i)
+    return first
+
+
+def expansion_rule(tree: SearchTree, visit: int, first: dict[int, int]) -> Any:
+    """Whether a node had been expanded before the search made trace visit `visit` (first: first_visits(tree)).
 
     best-of-N builds every chain before it visits any; beam expands a level's nodes together before it visits
     the next level; the others (MCTS, A*, BFS, DFS) expand a node right after its first visit.
@@ -141,10 +150,7 @@ def expansion_rule(tree: SearchTree, visit: int) -> Any:
     if tree.search == "beam":
         depth = tree.nodes[tree.trace[visit]].depth if visit < len(tree.trace) else len(tree.nodes)
         return lambda node_id: tree.nodes[node_id].expanded and tree.nodes[node_id].depth < depth
-    first: dict[int, int] = {}
-    for i, node_id in enumerate(tree.trace[:visit]):
-        first.setdefault(node_id, i)
-    return lambda node_id: tree.nodes[node_id].expanded and node_id in first
+    return lambda node_id: tree.nodes[node_id].expanded and first.get(node_id, visit) < visit
 
 
 def goal(domain_name: str, problem: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from metacot.backends.request import NodeRequest
 
@@ -19,6 +19,9 @@ class Proposal:
     tokens: int = 0
     logprob: float | None = None  # cumulative over the step's tokens, when the backend knows it
     finish_reason: str = "stop"  # "stop" | "length": a "length" step was cut off and is never taken as finished
+    # The structure the text was written from, for a policy that builds steps (the symbolic one's move): a domain
+    # with apply_move(problem, state, text, move) applies it without reading the text back; None: it reads the text.
+    move: Any = None
 
 
 class Rollout(list[str]):

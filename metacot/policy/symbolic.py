@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import random
-from fractions import Fraction
+from functools import lru_cache
 from typing import ClassVar
 
 from metacot.behaviors.moves import order_moves
 from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import SymbolicPolicyConfig
 from metacot.problems.base import Domain
-from metacot.problems.countdown import Number, apply_step, format_move, legal_moves
+from metacot.problems.countdown import Move, Number, apply_step, format_move, legal_moves
+from metacot.problems.countdown.parse import exact, to_number
 
 
 class SymbolicCountdownPolicy:
@@ -27,6 +28,7 @@ class SymbolicCountdownPolicy:
         # `domain` is part of every policy's signature; this policy knows its one domain's rules itself
         self.config = config or SymbolicPolicyConfig()
         self.behaviors: dict[str, list[str]] = {}  # problem id -> behaviour names its moves follow (bci.condition)
+        self._rng = random.Random()  # reseeded for each request
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return [self._propose_one(r) for r in requests]
@@ -42,35 +44,53 @@ class SymbolicCountdownPolicy:
             moves = legal_moves(state, self.config.moves)
             if not moves:  # "sos" moves from a state an LLM left with fractions or negatives can run out
                 break
-            step = format_move(rng.choice(moves))
-            state = apply_step(state, step)  # the policy goes on from the right result even after a slip
+            move = rng.choice(moves)
+            state = apply_step(state, format_move(move))  # the policy goes on from the right result even after a slip
             if self.config.mistake_rate > 0 and rng.random() < self.config.mistake_rate:
-                step = self._slip(step, rng)
-            steps.append(step)
+                move = self._slip(move, rng)
+            steps.append(format_move(move))
         return Rollout(steps, tokens=sum(len(step.split()) for step in steps))
 
     def _propose_one(self, request: ExpandRequest) -> list[Proposal]:
         state = request.node.state
         if state is None or len(state) < 2:
             return []
-        tried = {request.tree.nodes[i].step for i in request.node.children}  # asked again (widening): new steps only
-        moves = [m for m in dict.fromkeys(legal_moves(state, self.config.moves)) if format_move(m) not in tried]
-        rng = random.Random(request.seed)
+        moves = list(_distinct_moves(tuple(state), self.config.moves))
+        if request.node.children:  # asked again (widening): new steps only
+            tried = {request.tree.nodes[i].step for i in request.node.children}
+            moves = [m for m in moves if _step_text(m) not in tried]
+        rng = self._rng
+        rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
         behaviors = self.behaviors.get(request.problem.id)
         if behaviors:  # the sampled order, then the behaviours' preferences
             shuffled = rng.sample(moves, len(moves)) if self.config.sample else moves
             moves = order_moves(shuffled, state, request.problem.target, behaviors)[: request.n]
         else:
             moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
-        texts = [format_move(m) for m in moves]
         if self.config.mistake_rate > 0:
-            texts = [self._slip(t, rng) if rng.random() < self.config.mistake_rate else t for t in texts]
-        return [Proposal(text=t, tokens=len(t.split())) for t in texts]
+            moves = [self._slip(m, rng) if rng.random() < self.config.mistake_rate else m for m in moves]
+        return [_proposal(m) for m in moves]
 
     @staticmethod
-    def _slip(move: str, rng: random.Random) -> str:
+    def _slip(move: Move, rng: random.Random) -> Move:
         """The same operation with a result off by a little: a typical arithmetic mistake."""
-        expression, result = move.rsplit(" = ", 1)
-        value = Fraction(result)
+        a, op, b, result = move
+        value = exact(result)
         wrong = value + rng.choice((1, 2) if value < 2 else (-2, -1, 1, 2))
-        return f"{expression} = {wrong}"
+        return a, op, b, to_number(wrong)
+
+
+@lru_cache(maxsize=4096)
+def _distinct_moves(state: tuple[Number, ...], moves: str) -> tuple[Move, ...]:
+    """The legal moves without repeats (equal numbers make equal moves); memoized, as widening asks again for the
+    same states (4096 states: a few MB)."""
+    return tuple(dict.fromkeys(legal_moves(state, moves)))
+
+
+_step_text = lru_cache(maxsize=4096)(format_move)  # the texts of recent moves, compared with children's steps
+
+
+def _proposal(move: Move) -> Proposal:
+    """The move's step text, handed over with the move itself so that the domain need not read it back."""
+    text = _step_text(move)
+    return Proposal(text=text, tokens=len(text.split()), move=move)

@@ -24,31 +24,34 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
     compute.policy_calls += 1
     compute.proposals += len(proposals)
     siblings = {tree.nodes[i].step: tree.nodes[i] for i in node.children}
+    apply_move = getattr(domain, "apply_move", None)  # a domain that takes a proposal's move (Proposal.move)
     children = []
-    for p in proposals:
-        compute.generated_tokens += p.tokens
-        if p.text in siblings:
-            siblings[p.text].duplicates += 1
-            continue
-        if p.finish_reason == "length":
-            outcome = StepOutcome(state=None, terminal=True, correct=False, error=TRUNCATED)
-        else:
-            with keeping(tree.verdicts):
+    with keeping(tree.verdicts):
+        for p in proposals:
+            compute.generated_tokens += p.tokens
+            if p.text in siblings:
+                siblings[p.text].duplicates += 1
+                continue
+            if p.finish_reason == "length":
+                outcome = StepOutcome(state=None, terminal=True, correct=False, error=TRUNCATED)
+            elif p.move is not None and apply_move is not None:
+                outcome = apply_move(problem, node.state, p.text, p.move)
+            else:
                 outcome = domain.apply_step(problem, node.state, p.text)
-        if outcome.correct and domain.first_mistake(problem, [*tree.steps_to(node.id), p.text]) is not None:
-            outcome.correct = False  # the verification of the whole path finds a mistake taken at face value
-        child = tree.add_child(
-            node,
-            p.text,
-            state=outcome.state,
-            tokens=p.tokens,
-            logprob=p.logprob,
-            finish_reason=p.finish_reason,
-            terminal=outcome.terminal,
-            correct=outcome.correct,
-            error=outcome.error,
-            slip=outcome.slip,
-        )
-        siblings[p.text] = child
-        children.append(child)
+            if outcome.correct and domain.first_mistake(problem, [*tree.steps_to(node.id), p.text]) is not None:
+                outcome.correct = False  # the verification of the whole path finds a mistake taken at face value
+            child = tree.add_child(
+                node,
+                p.text,
+                state=outcome.state,
+                tokens=p.tokens,
+                logprob=p.logprob,
+                finish_reason=p.finish_reason,
+                terminal=outcome.terminal,
+                correct=outcome.correct,
+                error=outcome.error,
+                slip=outcome.slip,
+            )
+            siblings[p.text] = child
+            children.append(child)
     return children

@@ -108,10 +108,37 @@ def select(tree: SearchTree, config: MCTSConfig, spent: set[int] | None = None) 
     nodes = tree.nodes
     node = tree.root
     path = [node]
-    while node.children and not may_widen(node, config, spent or set()):
-        node = max((nodes[i] for i in node.children), key=lambda c: selection_score(node, c, config))  # first wins
+    spent = spent or set()
+    while node.children and not may_widen(node, config, spent):
+        node = best_child(node, [nodes[i] for i in node.children], config)
         path.append(node)
     return path
+
+
+def best_child(parent: Node, children: list[Node], config: MCTSConfig) -> Node:
+    """The child of highest selection score (the first of equals): PUCT, Q + c_puct * P * sqrt(N) / (1 + N(c));
+    UCT, Q + c_uct * sqrt(ln(N + 1) / (1 + N(c))). The parent's factor is computed once, with the same floats."""
+    zero_init = config.q_init == "zero"
+    uct = config.selection == "uct"
+    scale = config.c_puct * math.sqrt(parent.visits)
+    log_visits = math.log(parent.visits + 1) if uct else 0.0
+    best, best_score = children[0], -math.inf
+    for child in children:
+        visits = child.visits
+        if visits:
+            q = child.value_sum / visits
+        elif zero_init:
+            q = 0.0
+        else:
+            known = child.known_value
+            q = known if known is not None else child.score or 0.0
+        if uct:
+            score = q + config.c_uct * math.sqrt(log_visits / (1 + visits))
+        else:
+            score = q + scale * (child.prior or 0.0) / (1 + visits)
+        if score > best_score or child is children[0]:
+            best, best_score = child, score
+    return best
 
 
 def widen_limit(node: Node, config: MCTSConfig) -> int:
@@ -140,14 +167,6 @@ def exhausted(tree: SearchTree, config: MCTSConfig, spent: set[int]) -> bool:
         for node in tree.nodes
         if not node.terminal
     )
-
-
-def selection_score(parent: Node, child: Node, config: MCTSConfig) -> float:
-    """PUCT: Q + c_puct * P * sqrt(N) / (1 + N(c)); UCT: Q + c_uct * sqrt(ln(N + 1) / (1 + N(c)))."""
-    q = _q(child, config.q_init)
-    if config.selection == "uct":
-        return q + config.c_uct * math.sqrt(math.log(parent.visits + 1) / (1 + child.visits))
-    return q + config.c_puct * math.sqrt(parent.visits) * (child.prior or 0.0) / (1 + child.visits)
 
 
 def _q(node: Node, q_init: str = "value") -> float:

@@ -6,9 +6,11 @@ from fractions import Fraction
 
 from metacot.problems.base import StepError, StepOutcome
 from metacot.problems.countdown.data import NOTICE, CountdownConfig, CountdownProblem, problem_from_record
+from metacot.problems.countdown.oracle import Move
 from metacot.problems.countdown.parse import (
     Number,
     apply_step,
+    claimed_move,
     claimed_step,
     evaluate_expression,
     exact,
@@ -122,6 +124,21 @@ class CountdownDomain:
                 new_state, slip = claimed_step(tuple(state), step)
         except StepError as e:
             return StepOutcome(state=None, terminal=True, correct=False, error=str(e))
+        return self._outcome(problem, new_state, slip)
+
+    def apply_move(self, problem: CountdownProblem, state: tuple[Number, ...], step: str, move: Move) -> StepOutcome:
+        """apply_step for a step a policy wrote from a move (Proposal.move): the same outcome, without reading the
+        text where the move says it all (search.expand.grow asks for it when a proposal carries a move)."""
+        claimed = claimed_move(state, move)
+        if claimed is None:
+            return self.apply_step(problem, state, step)
+        new_state, slip = claimed
+        if slip is not None and self.notice == "immediate":
+            return StepOutcome(state=None, terminal=True, correct=False, error=slip)
+        return self._outcome(problem, new_state, slip)
+
+    @staticmethod
+    def _outcome(problem: CountdownProblem, new_state: tuple[Number, ...], slip: str | None) -> StepOutcome:
         if len(new_state) == 1:
             correct = slip is None and new_state[0] == problem.target
             return StepOutcome(state=new_state, terminal=True, correct=correct, slip=slip)

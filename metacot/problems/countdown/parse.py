@@ -48,7 +48,7 @@ def to_number(value: Fraction) -> Number:
 
 def format_state(state: Iterable[Number | Fraction]) -> str:
     """The numbers as a trace writes them: "[21, 8/3, -5]"."""
-    return "[" + ", ".join(str(to_number(exact(n))) for n in state) + "]"
+    return "[" + ", ".join(str(n) if type(n) is int else str(to_number(exact(n))) for n in state) + "]"
 
 
 def _quote(text: str) -> str:
@@ -259,15 +259,36 @@ def claimed_step(state: Sequence[Number], text: str) -> tuple[tuple[Number, ...]
 
 
 _WHOLE_STEP = re.compile(r"\s*([0-9]{1,18})\s*([-+*/])\s*([0-9]{1,18})\s*=\s*(-?[0-9]{1,18})\s*\.?\s*")
+_WHOLE_OPS = frozenset("+-*/")
+_INT = frozenset((int,))
+_WHOLE_LIMIT = 10**18  # the numbers of up to 18 digits that _WHOLE_STEP reads
+Claimed = tuple[tuple[Number, ...], str | None]  # the state after a step taken at face value, and its slip
 
 
-def _whole_step(state: Sequence[Number], text: str) -> tuple[tuple[Number, ...], str | None] | None:
+def _whole_step(state: Sequence[Number], text: str) -> Claimed | None:
     """claimed_step in the common case of whole numbers alone ('25 - 19 = 6' on a state of ints), or None for the
     general path: the same state and the same words for a wrong result, without building fractions."""
     m = _WHOLE_STEP.fullmatch(text)
-    if m is None or any(type(n) is not int for n in state):
+    if m is None:
         return None
-    a, op, b, claim = int(m[1]), m[2], int(m[3]), int(m[4])
+    return _whole_move(state, int(m[1]), m[2], int(m[3]), int(m[4]))
+
+
+def claimed_move(state: Sequence[Number], move: tuple[Number, str, Number, Number]) -> Claimed | None:
+    """claimed_step for a step handed over as the move it was written from, (a, op, b, claimed result) as
+    format_move writes it, without reading its text: the same state and words in the case _whole_step reads (whole
+    non-negative operands of up to 18 digits on a state of ints); None for the general path (read the text)."""
+    a, op, b, claim = move
+    if type(a) is not int or type(b) is not int or type(claim) is not int or op not in _WHOLE_OPS:
+        return None
+    if not (0 <= a < _WHOLE_LIMIT and 0 <= b < _WHOLE_LIMIT and -_WHOLE_LIMIT < claim < _WHOLE_LIMIT):
+        return None
+    return _whole_move(state, a, op, b, claim)
+
+
+def _whole_move(state: Sequence[Number], a: int, op: str, b: int, claim: int) -> Claimed | None:
+    if not _INT.issuperset(map(type, state)):  # a number that is not an int (faster than any(...) on a hot path)
+        return None
     if op == "/":
         if b == 0 or a % b:
             return None
