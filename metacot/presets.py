@@ -27,7 +27,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(name: str, where: str) -> dict[str, Any]:
     """The preset's settings; a ValueError naming `where` (the flag or file) for an unknown name."""
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(f"{where}: unknown preset {name!r}; known: {', '.join(PRESETS)}")
     return PRESETS[name]
 

@@ -119,3 +119,12 @@ def test_the_audit_passes_the_records_and_catches_false_claims(paper_run):
         assert completion != record["completion"], what
         failures = audit_record({**record, "completion": completion}, tree, domain).failures
         assert failures, what
+
+
+def test_a_preset_that_is_not_a_name_is_a_config_error_naming_the_file(tmp_path):
+    from metacot.config import ConfigError, load_config
+
+    path = tmp_path / "run.toml"
+    path.write_text("preset = []\n")
+    with pytest.raises(ConfigError, match=r"run.toml: preset: unknown preset \[\]"):
+        load_config(path)
