@@ -282,8 +282,8 @@ def stops_after(trees: int, signum: int = signal.SIGINT) -> Callable:
     """A Runner.run that stops the run after some trees, as the signal does (the stop module raises Interrupted)."""
     real = Runner.run
 
-    def run(runner: Runner, todo: list) -> Iterator[SearchTree]:
-        for i, tree in enumerate(real(runner, todo)):
+    def run(runner: Runner, todo: list, earlier: dict | None = None) -> Iterator[SearchTree]:
+        for i, tree in enumerate(real(runner, todo, earlier)):
             if i == trees:
                 raise Interrupted(signum)
             yield tree

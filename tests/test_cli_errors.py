@@ -115,7 +115,7 @@ def test_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
     def absurd(*args):
         raise MemoryError
 
-    monkeypatch.setattr("metacot.synth.make_problems", absurd)
+    monkeypatch.setattr("metacot.synth.ProblemStream", absurd)
     assert main(["synth", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     assert "out of memory" in one_line_error(capsys)
 
