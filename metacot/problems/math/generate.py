@@ -44,7 +44,9 @@ def iter_math_problems(
     return _generated(count, random.Random(seed), levels, kinds)
 
 
-def _generated(count: int, rng: random.Random, levels: tuple[int, ...], kinds: tuple[str, ...]) -> Iterator[MathProblem]:
+def _generated(
+    count: int, rng: random.Random, levels: tuple[int, ...], kinds: tuple[str, ...]
+) -> Iterator[MathProblem]:
     for i in range(count):
         level = levels[i % len(levels)]
         kind = kinds[i // len(levels) % len(kinds)]
