@@ -220,6 +220,10 @@ class RunDir:
         or exports (linearize, export), so that they never write while a synth does. close() releases it."""
         self.read_manifest()  # an existing run directory, not a path to create
         self._acquire_lock()
+        for shard in self.shards():  # a run from before the indexes, or one killed between the two writes
+            entries, exact = read_index(shard)
+            if not exact:
+                write_index(shard, entries)
         return self
 
     def _remove_stale_temp_files(self) -> None:
