@@ -507,6 +507,17 @@ def _add_bench(commands) -> None:
     r.add_argument("--out", metavar="DIR", help="keep the run here (default: a temporary folder, removed)")
     r.add_argument("--json", action="store_true", help="the figures as one JSON object")
     r.set_defaults(run=run_bench_resume)
+    m = kinds.add_parser(
+        "memory",
+        help="a synth's peak RSS and wall time by the number of problems, and those of its no-op resume",
+        description="Run synth (generated Countdown problems, symbolic policy, oracle PRM) in a child process for "
+        "each number of problems, then the same command again (nothing left to search), and print each one's peak "
+        "RSS and wall time. Arguments after -- go to synth, e.g. -- --max-nodes 20.",
+    )
+    m.add_argument("--problems", default="1000,10000", help="comma-separated numbers of problems (default 1000,10000)")
+    m.add_argument("synth_flags", nargs=argparse.REMAINDER, help="after --: more synth flags")
+    m.add_argument("--json", action="store_true", help="the figures as one JSON list")
+    m.set_defaults(run=run_bench_memory)
     b = kinds.add_parser(
         "backends",
         help="how well searches feed a model backend: prompts per call, time inside backends, overhead",
@@ -573,6 +584,15 @@ def run_bench_resume(args: argparse.Namespace) -> int:
     ran = machine(load)
     json = orjson.dumps({**asdict(figures), "machine": ran}).decode()
     print(json if args.json else format_report(figures) + "\n" + machine_line(ran))
+    return 0
+
+
+def run_bench_memory(args: argparse.Namespace) -> int:
+    from metacot.bench.memory import bench_memory, format_table
+
+    flags = args.synth_flags[1:] if args.synth_flags[:1] == ["--"] else args.synth_flags
+    figures = bench_memory([int(n) for n in split_list(args.problems)], flags)
+    print(orjson.dumps(figures).decode() if args.json else format_table(figures))
     return 0
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -16,7 +17,7 @@ from metacot.outputs.rundir import ProblemSource, RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.policy import make_policy
 from metacot.prm import make_prm
-from metacot.problems import content_digest, make_domain, make_problems, problem_digests
+from metacot.problems import ProblemStream, content_digest, make_domain, problem_digests
 from metacot.problems.base import Domain
 from metacot.search import SEARCHES, Runner, RunnerStats, make_search
 from metacot.search.breaker import BackendOutage, Breaker, RunStopped
@@ -63,12 +64,12 @@ def make_runner(config: SynthConfig, domain: Domain) -> Runner | RayRunner:
 
 
 def conditioned(
-    runner: Runner | RayRunner, domain: Domain, problems: list, config: SynthConfig
+    runner: Runner | RayRunner, domain: Domain, problems: Iterable[Any], config: SynthConfig
 ) -> dict[str, list[str]]:
     """Each problem's retrieved behaviours (problem id -> names), handed to the runner's policy."""
     if not isinstance(runner, Runner):
         raise ConfigError("behaviors.handbook: behaviour-conditioned search does not run on Ray replicas yet")
-    return condition(runner.policy, domain, problems, config.behaviors)
+    return condition(runner.policy, domain, list(problems), config.behaviors)
 
 
 def failed_trees(run_dir: RunDir, ids: set[str]) -> dict[str, SearchTree]:
@@ -79,19 +80,29 @@ def failed_trees(run_dir: RunDir, ids: set[str]) -> dict[str, SearchTree]:
     return {tree.problem_id: tree for tree in run_dir.iter_trees() if tree.problem_id in ids and tree.failed}
 
 
-def problem_source(config: SynthConfig, problems: list) -> ProblemSource | None:
+def problem_source(config: SynthConfig, problems: Iterable[Any]) -> ProblemSource | None:
     """The run's problems file, known by its content (its path may be given another way); None without a file."""
     if config.problems.file is None:
         return None
     return ProblemSource(str(Path(config.problems.file).resolve()), problem_digests(problems))
 
 
-def open_run(run_dir: RunDir, config: SynthConfig, problems: list, retry_failed: bool = True) -> set[str]:
-    """Create or resume the run directory for this config and these problems (RunDir.open): the ids not to search."""
+def open_run(
+    run_dir: RunDir, config: SynthConfig, problems: Iterable[Any], retry_failed: bool = True
+) -> tuple[set[str], int]:
+    """Create or resume the run directory for this config and these problems (RunDir.open): the ids not to search,
+    and how many problems there are (a file's are read once here, for their digests; generated ones are not made)."""
     source = problem_source(config, problems)
+    if source is not None:
+        count = len(source.digests)
+    elif isinstance(problems, ProblemStream):
+        count = problems.count()
+    else:
+        count = sum(1 for _ in problems)
     digest = None if source is None else content_digest(source.digests)
     settings = config.tree_settings(digest)
-    return run_dir.open(config.to_dict(), config.hash(digest), config.seed, settings, retry_failed, source)
+    done = run_dir.open(config.to_dict(), config.hash(digest), config.seed, settings, retry_failed, source)
+    return done, count
 
 
 def synth(
@@ -106,22 +117,23 @@ def synth(
     (a stand-in built by a test or a benchmark)."""
     domain = make_domain(config.problems)
     resolve_formats(config.linearize.formats, domain)
-    problems = make_problems(config.problems, config.seed)
+    problems = ProblemStream(config.problems, config.seed)  # made as the searches start, never all held
     runner = runner or make_runner(config, domain)
     behaviors = conditioned(runner, domain, problems, config) if config.behaviors.handbook else {}
     started = time.perf_counter()
     nodes, resumed = 0, 0.0
     outage: BackendOutage | None = None
     with RunDir(config.out) as run_dir:
-        done = open_run(run_dir, config, problems, retry_failed)
-        todo = [p for p in problems if p.id not in done]
-        retried = sum(p.id in run_dir.failed for p in todo)
-        bar = tqdm(total=len(problems), initial=len(problems) - len(todo), disable=not progress, unit="problem")
+        done, total = open_run(run_dir, config, problems, retry_failed)
+        retry = run_dir.failed - done  # a run's records are of its own problems: these are in `problems`
+        searched = total - len(done)
+        todo = (p for p in problems if p.id not in done)
+        bar = tqdm(total=total, initial=total - searched, disable=not progress, unit="problem")
         with bar, TraceWriter(run_dir, domain, config.linearize, started, resume=True) as traces:
             try:
                 traces.catch_up()  # trees a stopped run wrote after the trace files' state
                 resumed = time.perf_counter() - started
-                for tree in runner.run(todo, failed_trees(run_dir, {p.id for p in todo} & run_dir.failed)):
+                for tree in runner.run(todo, failed_trees(run_dir, retry)):
                     tree.behaviors = behaviors.get(tree.problem_id, [])
                     traces.add(tree, run_dir.append(tree))
                     nodes += len(tree.nodes)
@@ -129,17 +141,17 @@ def synth(
             except BackendOutage as error:
                 outage = error  # the traces and stats of every finished tree are still written
             except Interrupted as stop:  # every finished tree is in its shard, the traces' state saved
-                stop.done = f"{len(run_dir.done - run_dir.failed)} of {len(problems)} problems done"
+                stop.done = f"{len(run_dir.done - run_dir.failed)} of {total} problems done"
                 raise
     if outage is not None:
         stats = traces.stats()
         finished = stats["problems"] - stats["failed"]
         raise RunStopped(
-            f"stopped: the backend is failing ({outage}); {finished} of {len(problems)} problems done, "
+            f"stopped: the backend is failing ({outage}); {finished} of {total} problems done, "
             f"{stats['failed']} failed; rerun the same command to resume (failed searches are retried)"
         )
     elapsed = time.perf_counter() - started
-    return SynthResult(traces.stats(), len(todo), retried, nodes, elapsed, resumed, runner.stats)
+    return SynthResult(traces.stats(), searched, len(retry), nodes, elapsed, resumed, runner.stats)
 
 
 def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:

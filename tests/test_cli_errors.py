@@ -92,7 +92,7 @@ class FullDisk:
 
 def test_a_full_disk_is_one_line_naming_the_shard(tmp_path, capsys, monkeypatch):
     def open_on_full_disk(self, index, count):
-        self._file, self._shard, self._count = FullDisk(), index, count
+        self._file, self._index, self._shard, self._count = FullDisk(), FullDisk(), index, count
 
     monkeypatch.setattr(RunDir, "_open_shard", open_on_full_disk)
     assert main(["synth", "--out", str(tmp_path / "run"), "--no-progress", "--num-problems", "2"]) == 2
@@ -115,7 +115,7 @@ def test_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
     def absurd(*args):
         raise MemoryError
 
-    monkeypatch.setattr("metacot.synth.make_problems", absurd)
+    monkeypatch.setattr("metacot.synth.ProblemStream", absurd)
     assert main(["synth", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     assert "out of memory" in one_line_error(capsys)
 

@@ -377,7 +377,7 @@ def test_a_tree_records_id_and_failure_from_its_head_are_the_whole_records(probl
     record = {"problem_id": problem_id, "problem": problem, "search": "mcts", "solved": False, "failed": failed}
     line = orjson.dumps({**record, "compute": {}, "trace": [], "nodes": [{"step": "}" * length}]}) + b"\n"
     path = temp_file(".jsonl", line + b'{"problem_id": "p", "failed": "x"}\n' + line)
-    found = [id_and_failure(path, n, start, head) for n, (start, head) in enumerate(heads(path), 1)]
+    found = [id_and_failure(path, n, start, head) for n, (start, head, _) in enumerate(heads(path), 1)]
     assert found == [(problem_id, failed is not None), ("p", True), (problem_id, failed is not None)]
 
 
@@ -386,5 +386,6 @@ def test_heads_give_each_lines_offset_and_beginning_across_reads(monkeypatch):
     monkeypatch.setattr(records, "HEAD", 5)
     lines = [b"a" * n + b"\n" for n in (0, 3, 20, 6, 1, 40)]
     path = temp_file(".jsonl", b"".join(lines) + b"unfinished")
-    starts = [sum(map(len, lines[:i])) for i in range(len(lines))]
-    assert list(heads(path)) == [(start, line[:5]) for start, line in zip(starts, lines, strict=True)]
+    starts = [sum(map(len, lines[:i])) for i in range(len(lines) + 1)]
+    assert list(heads(path)) == [(starts[i], line[:5], starts[i + 1]) for i, line in enumerate(lines)]
+    assert list(heads(path, starts[3])) == list(heads(path))[3:]

@@ -72,7 +72,7 @@ def test_append_and_iter_round_trip(tmp_path):
 def test_shards_every_shard_size_records_in_order(tmp_path):
     ids = [f"p{i}" for i in range(5)]
     write_run(tmp_path, ids, shard_size=2)
-    shards = sorted((tmp_path / "trees").iterdir())
+    shards = sorted((tmp_path / "trees").glob("*.jsonl"))
     assert [p.name for p in shards] == ["trees-00000.jsonl", "trees-00001.jsonl", "trees-00002.jsonl"]
     assert [len(p.read_bytes().splitlines()) for p in shards] == [2, 2, 1]
     assert ids_in(tmp_path) == ids

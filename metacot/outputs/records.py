@@ -39,10 +39,12 @@ HEAD = 4096  # bytes of a line that heads() gives: a tree record's id and failur
 CHUNK = 1 << 22
 
 
-def heads(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, first HEAD bytes) per complete line, without building whole lines (a tree's line is long)."""
+def heads(path: Path, start: int = 0) -> Iterator[tuple[int, bytes, int]]:
+    """(byte offset, first HEAD bytes, offset just past the newline) per complete line from byte `start` on, without
+    building whole lines (a tree's line is long)."""
     with path.open("rb") as f:
-        buffer, base, pos, searched = b"", 0, 0, 0  # base: the file offset of buffer[0]
+        f.seek(start)
+        buffer, base, pos, searched = b"", start, 0, 0  # base: the file offset of buffer[0]
         while True:
             newline = buffer.find(b"\n", searched)
             if newline < 0:
@@ -52,7 +54,7 @@ def heads(path: Path) -> Iterator[tuple[int, bytes]]:
                 buffer, base = buffer[pos:] + chunk, base + pos
                 searched, pos = len(buffer) - len(chunk), 0
                 continue
-            yield base + pos, buffer[pos : min(newline + 1, pos + HEAD)]
+            yield base + pos, buffer[pos : min(newline + 1, pos + HEAD)], base + newline + 1
             pos = searched = newline + 1
 
 

@@ -28,14 +28,8 @@ from metacot.outputs.files import (
     repair_jsonl,
     write_json_atomic,
 )
-from metacot.outputs.records import (
-    Place,
-    RunDirError,
-    heads,
-    id_and_failure,
-    placed_records,
-    read_at,
-)
+from metacot.outputs.records import Place, RunDirError, placed_records, read_at
+from metacot.outputs.treeindex import Entry, index_path, read_index, write_index
 from metacot.problems import Domain, ProblemsConfig, make_domain
 from metacot.problems.config import move_flat_keys
 from metacot.tree import SearchTree
@@ -128,6 +122,7 @@ class RunDir:
         self.failed: set[str] = set()  # problems whose latest record is a failed search
         self._lock: IO[bytes] | None = None
         self._file: IO[bytes] | None = None
+        self._index: IO[bytes] | None = None  # the current shard's index (treeindex)
         self._shard = 0
         self._count = 0  # records in the current shard
         self._size = 0  # bytes in the current shard
@@ -225,6 +220,10 @@ class RunDir:
         or exports (linearize, export), so that they never write while a synth does. close() releases it."""
         self.read_manifest()  # an existing run directory, not a path to create
         self._acquire_lock()
+        for shard in self.shards():  # a run from before the indexes, or one killed between the two writes
+            entries, exact = read_index(shard)
+            if not exact:
+                write_index(shard, entries)
         return self
 
     def _remove_stale_temp_files(self) -> None:
@@ -334,23 +333,24 @@ class RunDir:
 
     def _scan(self, shard: Path, last: bool, latest: dict[str, bool]) -> int:
         """Repair an unfinished last write, note each problem's latest record in `latest` (whether it failed);
-        return the count. Only a failed search may be followed by another record. A record is read only as far
-        as its id and failure (id_and_failure): a resume does not parse every finished tree."""
+        return the count. Only a failed search may be followed by another record. The records are known from the
+        shard's index, and the shard is read only past what the index covers (then the index is rewritten)."""
         if not last and has_unfinished_line(shard):
             raise RunDirError(f"{shard} ends in an unterminated line but is not the last shard")
         repair_jsonl(shard)
-        count = 0
-        for lineno, (start, head) in enumerate(heads(shard), 1):
-            problem_id, failed = id_and_failure(shard, lineno, start, head)
-            if latest.get(problem_id) is False:
-                raise RunDirError(f"{shard}:{lineno} repeats problem id {problem_id!r}")
-            latest[problem_id] = failed
-            count += 1
-        return count
+        entries, exact = read_index(shard)
+        for lineno, entry in enumerate(entries, 1):
+            if latest.get(entry.problem_id) is False:
+                raise RunDirError(f"{shard}:{lineno} repeats problem id {entry.problem_id!r}")
+            latest[entry.problem_id] = entry.failed
+        if not exact:
+            write_index(shard, entries)
+        return len(entries)
 
     def _open_shard(self, index: int, count: int) -> None:
         path = self.shard_path(index)
         self._file = path.open("ab")
+        self._index = index_path(path).open("ab")
         self._shard, self._count, self._size = index, count, path.stat().st_size
 
     def append(self, tree: SearchTree) -> Place:
@@ -362,33 +362,50 @@ class RunDir:
             raise RunDirError(f"{self.path} already holds a tree for problem id {tree.problem_id!r}")
         line = orjson.dumps(tree.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
         if self._count >= self.shard_size:
-            self._file.close()
+            self._close_shard()
             self._open_shard(self._shard + 1, 0)
-        try:
-            self._file.write(line)
-            self._file.flush()
-        except OSError as error:  # a full disk: the error names no file
-            with suppress(OSError):  # closing flushes the same unwritten bytes again
-                self.close()  # the shard may end in a partial line now; open() repairs it
-            raise naming(error, self.shard_path(self._shard)) from error
-        except BaseException:
-            self.close()
-            raise
-        self._count += 1
+        shard, file, index = self.shard_path(self._shard), self._file, self._index
+        assert file is not None and index is not None
+        place = Place(shard.name, self._size, self._size + len(line))
+        self._write(file, line, shard)
         self._size += len(line)
+        self._write(index, Entry(tree.problem_id, place, tree.failed is not None).line(), index_path(shard))
+        self._count += 1
         self.done.add(tree.problem_id)
         if tree.failed is None:
             self.failed.discard(tree.problem_id)
         else:
             self.failed.add(tree.problem_id)
-        return Place(self.shard_path(self._shard).name, self._size - len(line), self._size)
+        return place
 
-    def close(self) -> None:
-        file, lock = self._file, self._lock
-        self._file = self._lock = None
+    def _write(self, file: IO[bytes], line: bytes, path: Path) -> None:
+        """One whole line, flushed; on an error the run is closed (the file may end in a partial line now: open()
+        repairs a shard's, and an index is trusted only as far as its shard)."""
+        try:
+            file.write(line)
+            file.flush()
+        except OSError as error:  # a full disk: the error names no file
+            with suppress(OSError):  # closing flushes the same unwritten bytes again
+                self.close()
+            raise naming(error, path) from error
+        except BaseException:
+            self.close()
+            raise
+
+    def _close_shard(self) -> None:
+        file, index = self._file, self._index
+        self._file = self._index = None
         try:
             if file is not None:
                 file.close()
+        finally:
+            if index is not None:
+                index.close()
+
+    def close(self) -> None:
+        lock, self._lock = self._lock, None
+        try:
+            self._close_shard()
         finally:
             if lock is not None:
                 lock.close()  # releases the flock
@@ -409,6 +426,20 @@ class RunDir:
         seen = seen or {}
         for shard in self.shards():
             yield from placed_records(shard, seen.get(shard.name, 0))
+
+    def entries(self) -> Iterator[Entry]:
+        """Each tree record's problem id, place and failure, in shard order, from the shards' indexes (and the shard
+        bytes they do not cover): no tree is read."""
+        for shard in self.shards():
+            yield from read_index(shard)[0]
+
+    def tree_of(self, problem_id: str) -> SearchTree | None:
+        """The problem's tree (its latest record), read alone: the indexes say where it lies; None if none."""
+        place = None
+        for entry in self.entries():
+            if entry.problem_id == problem_id:
+                place = entry.place
+        return None if place is None else self.tree_at(place)
 
     def tree_at(self, place: Place) -> SearchTree:
         """The tree whose record lies at `place` (append and records_after say where)."""

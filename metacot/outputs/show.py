@@ -12,7 +12,8 @@ from metacot.tree import Node, SearchTree
 def show(run_dir: str | Path, problem_id: str | None = None, fmt: str | None = None) -> str:
     directory = RunDir(run_dir)
     directory.read_manifest()  # a directory without a manifest is not a run: say so before looking for trees
-    tree = next((t for t in directory.iter_trees() if problem_id in (None, t.problem_id)), None)
+    # an id: the indexes say where its record lies, and the trees before it are not read
+    tree = next(directory.iter_trees(), None) if problem_id is None else directory.tree_of(problem_id)
     if tree is None:
         wanted = f"problem {problem_id!r}" if problem_id else "any tree"
         raise RunDirError(f"{run_dir}: no saved tree for {wanted}")

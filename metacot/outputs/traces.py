@@ -18,7 +18,7 @@ from metacot.outputs.files import naming, write_json_atomic
 from metacot.outputs.records import Place
 from metacot.outputs.rundir import RunDir, shard_index
 from metacot.problems.base import Domain
-from metacot.tree import SearchTree
+from metacot.tree import Compute, SearchTree
 
 
 @dataclass
@@ -61,6 +61,26 @@ TIMES_NOTE = (
 )
 
 
+@dataclass(frozen=True)
+class TreeFacts:
+    """What a run's stats count of a tree: taken from the tree, or from its record without building the tree."""
+
+    problem_id: str
+    solved: bool
+    failed: str | None
+    nodes: int
+    compute: dict[str, float]
+
+    @classmethod
+    def of(cls, tree: SearchTree) -> TreeFacts:
+        return cls(tree.problem_id, tree.solved, tree.failed, len(tree.nodes), tree.compute.to_dict())
+
+    @classmethod
+    def of_record(cls, record: dict) -> TreeFacts:
+        compute = Compute(**record.get("compute", {})).to_dict()
+        return cls(record["problem_id"], record["solved"], record.get("failed"), len(record["nodes"]), compute)
+
+
 @dataclass
 class TreeSummary:
     """Counts over the search trees of a run."""
@@ -71,12 +91,12 @@ class TreeSummary:
     nodes: int = 0
     compute: dict[str, float] = field(default_factory=dict)
 
-    def observe(self, tree: SearchTree) -> None:
+    def observe(self, tree: TreeFacts) -> None:
         self.problems += 1
         self.solved += tree.solved
         self.failed += tree.failed is not None
-        self.nodes += len(tree.nodes)
-        for key, value in tree.compute.to_dict().items():
+        self.nodes += tree.nodes
+        for key, value in tree.compute.items():
             key = SUMMED_TIME if key == "wall_time" else key
             self.compute[key] = self.compute.get(key, 0) + value
 
@@ -180,18 +200,25 @@ class TraceWriter:
             raise
 
     def catch_up(self) -> None:
-        """Add every tree the shards hold beyond what the trace files took, in shard order."""
+        """Add every tree the shards hold beyond what the trace files took, in shard order. An unsolved tree that
+        no format writes (linearize.include_unsolved false) is counted from its record, not built."""
         for place, record in self.run_dir.records_after(self.shards):
-            self.add(SearchTree.from_dict(record), place)
+            if record.get("failed") is None and record.get("solved") is False and not self.config.include_unsolved:
+                self._take(TreeFacts.of_record(record), place, {})
+            else:
+                self.add(SearchTree.from_dict(record), place)
 
     def add(self, tree: SearchTree, place: Place, records: dict[str, dict] | None = None) -> None:
         """Add a tree whose record lies at `place` (RunDir.append says where). A failed search's records wait for
         the close; a later tree of the same problem takes its place. records: the tree's linearized records, when
         the caller has them already."""
+        if tree.failed is None and records is None:
+            records = linearize_tree(tree, self.domain, self.config)
+        self._take(TreeFacts.of(tree), place, records or {})
+
+    def _take(self, tree: TreeFacts, place: Place, records: dict[str, dict]) -> None:
         lines: dict[str, bytes] = {}
         if tree.failed is None:
-            if records is None:
-                records = linearize_tree(tree, self.domain, self.config)
             lines = {fmt: orjson.dumps(record) + b"\n" for fmt, record in records.items()}
             for fmt, line in lines.items():
                 self._write(fmt, line)
@@ -200,7 +227,7 @@ class TraceWriter:
             self.failed[tree.problem_id] = place
         else:
             self.failed.pop(tree.problem_id, None)
-            for fmt, record in (records or {}).items():
+            for fmt, record in records.items():
                 self.sizes[fmt] += len(lines[fmt])
                 self.formats[fmt].observe(record)
             self.trees.observe(tree)
@@ -247,7 +274,7 @@ class TraceWriter:
         order = sorted(self.failed.values(), key=lambda p: (shard_index(Path(p.file)), p.start))
         for place in order:  # in the order of their records, as RunDir.iter_trees gives them
             tree = self.run_dir.tree_at(place)
-            trees.observe(tree)
+            trees.observe(TreeFacts.of(tree))
             for fmt, record in linearize_tree(tree, self.domain, self.config).items():
                 self._write(fmt, orjson.dumps(record) + b"\n")
                 formats[fmt].observe(record)

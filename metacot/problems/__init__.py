@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -23,7 +26,7 @@ def make_domain(config: ProblemsConfig) -> Domain:
     return config.spec().build(config.section())
 
 
-def problem_digests(problems: list[Any]) -> dict[str, str]:
+def problem_digests(problems: Iterable[Any]) -> dict[str, str]:
     """Each problem's id and a digest of its content (every field), in order."""
     return {p.id: hashlib.sha256(orjson.dumps(p, default=str)).hexdigest()[:16] for p in problems}
 
@@ -35,10 +38,43 @@ def content_digest(digests: dict[str, str]) -> str:
 
 def make_problems(config: ProblemsConfig, seed: int) -> list[Any]:
     """The run's problems, in order; generated ones derive from the run seed, `limit` cuts a file or dataset."""
-    if config.file is not None and config.dataset is not None:
-        raise ValueError("problems: give a file or a dataset, not both")
-    problems = config.spec().problems(config, config.section(), seed)
-    return problems if config.file is None and config.dataset is None else problems[: config.limit]
+    return list(ProblemStream(config, seed))
+
+
+@dataclass
+class ProblemStream:
+    """The run's problems (make_problems), made again on each pass and never all held: drawn one at a time, or read
+    from a Countdown file line by line. A source that gives a list (a math file or dataset, read whole to detect
+    its schema) is held and read once."""
+
+    config: ProblemsConfig
+    seed: int
+    _held: list[Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.config.file is not None and self.config.dataset is not None:
+            raise ValueError("problems: give a file or a dataset, not both")
+
+    @property
+    def generated(self) -> bool:
+        return self.config.file is None and self.config.dataset is None
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._held is not None:
+            return iter(self._held)
+        made = self.config.spec().problems(self.config, self.config.section(), self.seed)
+        if self.generated:
+            return iter(made)
+        if isinstance(made, list):
+            self._held = made[: self.config.limit]
+            return iter(self._held)
+        return islice(made, self.config.limit)
+
+    def count(self) -> int:
+        """How many there are: for a file, a pass over it."""
+        if self.generated:
+            return self.config.num_problems
+        return len(self._held) if self._held is not None else sum(1 for _ in self)
 
 
 __all__ = [
@@ -50,6 +86,7 @@ __all__ = [
     "MathDomain",
     "MathProblem",
     "ProblemFileError",
+    "ProblemStream",
     "ProblemsConfig",
     "StepError",
     "StepOutcome",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -86,5 +86,6 @@ class DomainSpec(Generic[Section]):
     """What the registry knows of a domain: how its config section builds it, and where its problems come from."""
 
     build: Callable[[Section], Domain]  # the domain, configured by its section
-    # (the [problems] table, its section, the run seed) -> every problem of a file, a dataset or the generator
-    problems: Callable[[ProblemsConfig, Section, int], list[Any]]
+    # (the [problems] table, its section, the run seed) -> every problem of a file, a dataset or the generator, in
+    # order: best an iterator that makes each when asked (a list is held whole)
+    problems: Callable[[ProblemsConfig, Section, int], Iterable[Any]]

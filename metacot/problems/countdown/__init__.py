@@ -8,6 +8,8 @@ from metacot.problems.countdown.data import (
     CountdownProblem,
     countdown_problems,
     generate_problems,
+    iter_file_problems,
+    iter_generated,
     load_problems,
     problem_from_record,
 )
@@ -41,6 +43,8 @@ __all__ = [
     "format_move",
     "format_state",
     "generate_problems",
+    "iter_file_problems",
+    "iter_generated",
     "legal_moves",
     "load_problems",
     "problem_from_record",

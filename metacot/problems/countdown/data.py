@@ -69,13 +69,14 @@ class CountdownConfig:
             )
 
 
-def countdown_problems(config: ProblemsConfig, section: CountdownConfig, seed: int) -> list[CountdownProblem]:
-    """The problems of problems.file, or `num_problems` generated from the section and the run seed."""
+def countdown_problems(config: ProblemsConfig, section: CountdownConfig, seed: int) -> Iterator[CountdownProblem]:
+    """The problems of problems.file, or `num_problems` generated from the section and the run seed, one at a time
+    (a file is read, or a problem drawn, as the next one is asked for)."""
     if config.dataset is not None:
         raise ValueError("problems.dataset: Countdown problems come from a JSONL file or the generator")
     if config.file is not None:
-        return load_problems(config.file)
-    return generate_problems(
+        return iter_file_problems(config.file)
+    return iter_generated(
         config.num_problems,
         seed,
         section.num_numbers,
@@ -100,16 +101,29 @@ def generate_problems(
     """Seeded solvable instances: numbers drawn from [low, high], the target from [target_low, target_high]
     unless fixed (target=24 with numbers 1..13 is the Game of 24). Solvable with stream-of-search moves
     (non-negative whole results), so every move set of the symbolic policy can solve them."""
+    return list(iter_generated(count, seed, num_numbers, low, high, target_low, target_high, target))
+
+
+def iter_generated(
+    count: int,
+    seed: int,
+    num_numbers: int = 4,
+    low: int = 1,
+    high: int = 99,
+    target_low: int = 10,
+    target_high: int = 100,
+    target: int | None = None,
+) -> Iterator[CountdownProblem]:
+    """generate_problems one at a time. Problem i comes from the draws after problem i - 1's (one random stream,
+    so that runs keep their problems): a problem cannot be made without those before it."""
     if not 1 <= num_numbers <= MAX_NUMBERS or low < 0 or low > high or high > MAX_VALUE:
         raise ValueError(
             f"need 1 <= num_numbers <= {MAX_NUMBERS} and 0 <= low <= high <= {MAX_VALUE}, "
             f"got {num_numbers}, {low}, {high}"
         )
     rng = random.Random(seed)
-    return [
-        _draw_solvable(rng, f"countdown-{i:06d}", num_numbers, low, high, target_low, target_high, target)
-        for i in range(count)
-    ]
+    ranges = (num_numbers, low, high, target_low, target_high, target)
+    return (_draw_solvable(rng, f"countdown-{i:06d}", *ranges) for i in range(count))
 
 
 def _draw_solvable(
@@ -168,13 +182,17 @@ def _field(data: dict, key: str) -> object:
 
 def load_problems(path: str | Path) -> list[CountdownProblem]:
     """Problems from JSONL (blank lines skipped); a ProblemFileError names the file, line and field."""
+    return list(iter_file_problems(path))
+
+
+def iter_file_problems(path: str | Path) -> Iterator[CountdownProblem]:
+    """load_problems one line at a time (the ids seen are kept, to refuse a repeated one)."""
     path = Path(path)
     with path.open("rb") as f:
-        return _parse_problems(path, iter(lambda: f.readline(MAX_LINE + 1), b""))  # lines bounded: /dev/zero too
+        yield from _parse_problems(path, iter(lambda: f.readline(MAX_LINE + 1), b""))  # lines bounded: /dev/zero too
 
 
-def _parse_problems(path: Path, lines: Iterator[bytes]) -> list[CountdownProblem]:
-    problems: list[CountdownProblem] = []
+def _parse_problems(path: Path, lines: Iterator[bytes]) -> Iterator[CountdownProblem]:
     first_line: dict[str, int] = {}
     for lineno, line in enumerate(lines, start=1):
         if len(line) > MAX_LINE:
@@ -192,5 +210,4 @@ def _parse_problems(path: Path, lines: Iterator[bytes]) -> list[CountdownProblem
                 f"{path}:{lineno}: duplicate id {problem.id!r} (first on line {first_line[problem.id]})"
             )
         first_line[problem.id] = lineno
-        problems.append(problem)
-    return problems
+        yield problem

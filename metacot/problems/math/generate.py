@@ -7,7 +7,7 @@ problems need no download and their answers are right by construction.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 
 from metacot.problems.math.domain import LEVELS, MathProblem
@@ -33,16 +33,27 @@ def generate_math_problems(
     for kind in kinds:
         if kind not in TEMPLATES:
             raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
-    rng = random.Random(seed)
-    problems = []
+    return list(_generated(count, random.Random(seed), levels, kinds))
+
+
+def iter_math_problems(
+    count: int, seed: int, levels: tuple[int, ...] = LEVELS, kinds: tuple[str, ...] = KINDS
+) -> Iterator[MathProblem]:
+    """generate_math_problems one at a time (the settings checked at once)."""
+    generate_math_problems(0, seed, levels, kinds)
+    return _generated(count, random.Random(seed), levels, kinds)
+
+
+def _generated(
+    count: int, rng: random.Random, levels: tuple[int, ...], kinds: tuple[str, ...]
+) -> Iterator[MathProblem]:
     for i in range(count):
         level = levels[i % len(levels)]
         kind = kinds[i // len(levels) % len(kinds)]
         question, value = TEMPLATES[kind][level - 1](rng)
         answer = decimal_or_fraction(value) if kind == "percent" else latex_fraction(value)
         meta = {"kind": kind, "level": level, "value": str(value)}
-        problems.append(MathProblem(f"mathgen-{i:06d}", question, answer, meta))
-    return problems
+        yield MathProblem(f"mathgen-{i:06d}", question, answer, meta)
 
 
 def latex_fraction(value: Fraction) -> str:

@@ -15,7 +15,7 @@ import orjson
 from metacot.problems.base import ProblemFileError
 from metacot.problems.math.answers import MAX_ANSWER_CHARS, last_boxed
 from metacot.problems.math.domain import MathConfig, MathProblem
-from metacot.problems.math.generate import generate_math_problems
+from metacot.problems.math.generate import iter_math_problems
 from metacot.problems.math.schema import Schema, choose_schema
 
 if TYPE_CHECKING:
@@ -43,10 +43,11 @@ class Loaded:
     filtered: int = 0  # records outside the solve-rate band, or without a solve rate
 
 
-def math_problems(config: ProblemsConfig, section: MathConfig, seed: int) -> list[MathProblem]:
-    """The problems of problems.file or problems.dataset (invalid ones logged when skipped), or generated ones."""
+def math_problems(config: ProblemsConfig, section: MathConfig, seed: int) -> Iterable[MathProblem]:
+    """The problems of problems.file or problems.dataset (invalid ones logged when skipped; read whole: the schema
+    is detected from every record's fields), or generated ones, one at a time."""
     if config.file is None and config.dataset is None:
-        return generate_math_problems(config.num_problems, seed, tuple(section.levels))
+        return iter_math_problems(config.num_problems, seed, tuple(section.levels))
     fields = {"question_field": section.question_field, "answer_field": section.answer_field}
     fields["id_field"] = section.id_field
     band = (section.solve_rate[0], section.solve_rate[1]) if section.solve_rate is not None else None

@@ -1,0 +1,67 @@
+"""Memory benchmark: a synth's peak RSS and wall time by the number of problems, and those of its no-op resume.
+
+Each synth runs in a child process (its own peak RSS, from os.wait4) on generated Countdown problems with the
+symbolic policy and the oracle PRM, in a temporary run directory; the same command is then run again on it: a resume
+with nothing left to search.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class MemoryFigures:
+    """One size: the synth, then the same command again (nothing left to search)."""
+
+    problems: int
+    peak_rss_mb: float
+    seconds: float
+    resume_peak_rss_mb: float
+    resume_seconds: float
+
+
+def bench_memory(sizes: list[int], synth_flags: list[str] | None = None) -> list[MemoryFigures]:
+    """A synth of each number of problems and its no-op resume; `synth_flags`: more `metacot synth` flags."""
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--problems must be one or more positive counts, got {sizes}")
+    figures = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as out:
+            command = [sys.executable, "-m", "metacot.cli", "synth", "--out", out, "--no-progress"]
+            command += ["--num-problems", str(size), *(synth_flags or [])]
+            rss, seconds = run_measured(command)
+            resume_rss, resume_seconds = run_measured(command)
+        figures.append(MemoryFigures(size, rss, seconds, resume_rss, resume_seconds))
+    return figures
+
+
+def run_measured(command: list[str]) -> tuple[float, float]:
+    """Run a command; its peak RSS in MB and its wall seconds. RuntimeError with its output if it fails."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert child.stderr is not None
+    errors = child.stderr.read()  # read before waiting: a full pipe would block the child
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {child.returncode}: {errors.decode(errors='replace')}")
+    return usage.ru_maxrss / 1024, seconds  # ru_maxrss is in KiB on Linux
+
+
+def format_table(figures: list[MemoryFigures]) -> str:
+    rows = [f"{'problems':>9} {'peak RSS':>9} {'seconds':>8} {'resume RSS':>11} {'resume s':>9}"]
+    for f in figures:
+        rows.append(
+            f"{f.problems:9d} {f.peak_rss_mb:7.0f}MB {f.seconds:8.1f} {f.resume_peak_rss_mb:9.0f}MB "
+            f"{f.resume_seconds:9.2f}"
+        )
+    if len(figures) > 1:
+        rows.append(f"peak RSS, largest over smallest: {figures[-1].peak_rss_mb / figures[0].peak_rss_mb:.2f}x")
+    return "\n".join(rows)
