@@ -17,6 +17,7 @@ from conftest import stops_after
 
 from metacot import cli
 from metacot.cli import main
+from metacot.cli import runs as cli_runs
 from metacot.outputs.rundir import RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.search import Runner
@@ -124,7 +125,7 @@ def test_a_bug_still_shows_its_traceback_and_debug_shows_every_one(tmp_path, mon
     def bug(args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(cli, "run_show", bug)
+    monkeypatch.setattr(cli_runs, "run_show", bug)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["show", str(tmp_path)])
     monkeypatch.undo()

@@ -1,0 +1,139 @@
+"""Commands that read a saved run: linearize, show, view, audit."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from metacot.flags import split_list
+from metacot.linearize import FORMATS, LinearizeConfig
+from metacot.linearize.config import FORMATS_HELP
+from metacot.outputs.rundir import RunDirError
+
+
+def _add_linearize(commands) -> None:
+    p = commands.add_parser(
+        "linearize",
+        help="rewrite a run's traces from its saved trees, in other formats or with other options",
+        description="Linearize saved search trees again without searching (writes RUN_DIR/traces/*.jsonl).",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--formats", metavar="LIST", help=FORMATS_HELP)
+    p.add_argument("--include-unsolved", action="store_true", help="also write searches that found no solution")
+    p.add_argument("--max-backtracks", type=int, metavar="N", help="skip traces with more backtracks than this")
+    p.add_argument("--full-trace", action="store_true", help="keep the trace after the first verified solution")
+    p.add_argument("--value-lines", action="store_true", help="metacot: a PRM value line after every step")
+    p.add_argument("--no-think-tags", action="store_true", help="no <think>/<answer> tags; end with 'Answer: ...'")
+    p.set_defaults(run=run_linearize)
+
+
+def run_linearize(args: argparse.Namespace) -> int:
+    from metacot.synth import relinearize
+
+    config = LinearizeConfig(
+        stop_at_first_solution=not args.full_trace,
+        max_backtracks=args.max_backtracks,
+        include_unsolved=args.include_unsolved,
+        value_lines=args.value_lines,
+        think_tags=not args.no_think_tags,
+    )
+    if args.formats is not None:
+        config = replace(config, formats=split_list(args.formats))
+    stats = relinearize(args.run_dir, config)
+    for fmt, summary in stats["formats"].items():
+        print(f"{args.run_dir}/traces/{fmt}.jsonl: {summary['records']} records")
+    return 0
+
+
+def _add_show(commands) -> None:
+    p = commands.add_parser(
+        "show",
+        help="print one saved search tree as an outline, with scores and the visit trace",
+        description="Print a search tree from a run directory as an indented outline.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--problem", metavar="ID", help="problem id (default: the first tree)")
+    p.add_argument("--format", choices=FORMATS, help="also print the tree's linearized trace in this format")
+    p.set_defaults(run=run_show)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from metacot.outputs.show import show
+
+    print(show(args.run_dir, args.problem, args.format))
+    return 0
+
+
+def _add_view(commands) -> None:
+    p = commands.add_parser(
+        "view",
+        help="write one self-contained HTML page to look at a run's trees, visit order and training strings",
+        description="Write a run's search trees as one HTML file (no network, opens from file://): an index of the "
+        "problems, each tree collapsible with its scores and verdicts, a replay of the visit order with its "
+        "backtracks, and the training string linked line by line to the nodes.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--problem", action="append", default=[], metavar="ID", help="only this problem (repeatable)")
+    p.add_argument("--out", metavar="FILE", help="where to write the page (default: RUN_DIR/view.html)")
+    p.add_argument("--compare", metavar="RUN_B", help="a second run whose trees are shown beside the first's")
+    p.add_argument("--format", choices=FORMATS, help="the training string shown (default: metacot or tokens)")
+    p.add_argument("--max-nodes", type=int, metavar="N", help="embed trees while their nodes add up to at most N")
+    p.set_defaults(run=run_view)
+
+
+def run_view(args: argparse.Namespace) -> int:
+    from metacot.view import write_view
+    from metacot.view.data import MAX_NODES
+
+    limit = MAX_NODES if args.max_nodes is None else args.max_nodes
+    path, runs = write_view(args.run_dir, args.out, args.problem, args.compare, args.format, limit)
+    for run in runs:
+        left = len(run["rows"]) - len(run["trees"])
+        note = f"; {left} left out past {limit} nodes (pick them with --problem)" if left else ""
+        print(f"{run['name']}: {len(run['trees'])} trees{note}")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _add_audit(commands) -> None:
+    p = commands.add_parser(
+        "audit",
+        help="check every claim of a run's traces against its saved trees; exit code 1 if any is false",
+        description="Re-read every record of RUN_DIR/traces/<format>.jsonl with its tree and check each claim: "
+        "each step's arithmetic and resulting state, each verdict, each backtrack's target and reason, each value "
+        "line, the answer. Prints records and claims checked per format and the first failures.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--format", action="append", metavar="F", help="a format to audit (repeatable; default: all)")
+    p.add_argument("--show", type=int, default=5, metavar="N", help="failures to print per format")
+    p.set_defaults(run=run_audit)
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from metacot.linearize.audit import audit_records
+    from metacot.outputs.records import read_records
+    from metacot.outputs.rundir import RunDir
+
+    directory = RunDir(args.run_dir)
+    domain = directory.domain()
+    trees = {tree.problem_id: tree for tree in directory.iter_trees()}
+    formats = args.format or sorted(p.stem for p in directory.traces_dir.glob("*.jsonl") if p.stem != "prm_labels")
+    false = 0
+    for fmt in formats:
+        path = directory.traces_dir / f"{fmt}.jsonl"
+        if not path.exists():
+            raise RunDirError(f"{path}: no such trace file")
+        pairs = ((record, trees[record["problem_id"]]) for _, record in read_records(path))
+        result = audit_records(pairs, domain)
+        passed = result.claims - len(result.failures)
+        print(f"{fmt}: {result.records} records, {result.claims} claims checked, {passed} passed")
+        if result.reasons:
+            total = sum(result.reasons.values())
+            shares = ", ".join(
+                f"{kind} {count} ({count / total:.0%})" for kind, count in sorted(result.reasons.items())
+            )
+            print(f"  backtracks: {total}: {shares}")
+        for failure in result.failures[: args.show]:
+            print(f"  {failure.problem_id}: {failure.message}\n    {failure.sentence!r}")
+        false += len(result.failures)
+    return 1 if false else 0
