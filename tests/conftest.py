@@ -7,8 +7,10 @@ import signal
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
 import pytest
 
 from metacot.policy.base import ExpandRequest, Policy, Proposal
@@ -266,6 +268,38 @@ def head_dir(tmp_path_factory) -> str:
 
     with single_thread():
         return str(build_token_classifier(tmp_path_factory.mktemp("tiny-head")))
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory) -> str:
+    """The tiny models' tokenizer alone (an OpenAI-compatible client builds its prompts with it)."""
+    from tiny_models import build_tokenizer
+
+    folder = tmp_path_factory.mktemp("tokenizer")
+    build_tokenizer(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """torch on one thread for a module's tests (`pytestmark = pytest.mark.usefixtures("one_thread")`)."""
+    from tiny_models import single_thread
+
+    with single_thread():
+        yield
+
+
+def run_trees(out: Path) -> list[dict]:
+    """Every record of a run's shards in order, less wall times (the only part that differs between equal runs)."""
+    records = [orjson.loads(line) for shard in sorted((out / "trees").glob("*.jsonl")) for line in shard.open("rb")]
+    for record in records:
+        del record["compute"]["wall_time"]
+    return records
+
+
+def run_traces(out: Path) -> dict[str, bytes]:
+    """A run's trace files by name, as bytes."""
+    return {p.name: p.read_bytes() for p in sorted((out / "traces").glob("*.jsonl"))}
 
 
 def chain(problem: CountdownProblem, steps: list[str]) -> tuple[SearchTree, list]:

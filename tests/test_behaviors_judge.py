@@ -89,15 +89,6 @@ class Judge:
         return next(answer for name, answer in SCRIPT.items() if f"Behaviour: {name}\n" in body["prompt"])
 
 
-@pytest.fixture(scope="module")
-def tokenizer_dir(tmp_path_factory) -> str:
-    from tiny_models import build_tokenizer
-
-    folder = tmp_path_factory.mktemp("tokenizer")
-    build_tokenizer(folder)
-    return str(folder)
-
-
 @pytest.fixture
 def server():
     pytest.importorskip("openai")

@@ -34,15 +34,6 @@ DOMAIN = CountdownDomain()
 PROBLEMS = generate_problems(4, 11)
 
 
-@pytest.fixture(scope="module")
-def tokenizer_dir(tmp_path_factory) -> str:
-    from tiny_models import build_tokenizer
-
-    folder = tmp_path_factory.mktemp("tokenizer")
-    build_tokenizer(folder)
-    return str(folder)
-
-
 @pytest.fixture
 def serve():
     """serve(fault=..., die_after=...): a FaultServer, stopped after the test."""

@@ -13,7 +13,6 @@ from metacot.problems.countdown import CountdownDomain, generate_problems
 os.environ["HF_HUB_OFFLINE"] = "1"
 pytest.importorskip("transformers")
 
-from tiny_models import single_thread  # noqa: E402
 
 from metacot.policy.transformers import TransformersPolicy, TransformersPolicyConfig  # noqa: E402
 
@@ -21,10 +20,7 @@ DOMAIN = CountdownDomain()
 PROMPTS = [DOMAIN.prompt(p) for p in generate_problems(6, 5)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

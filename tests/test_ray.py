@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-import orjson
 import pytest
+from conftest import run_traces, run_trees
 
 from metacot.config import ConfigError, SynthConfig, from_dict
 from metacot.distributed.replicas import ChunkResult, RayRunner, Replica
@@ -43,18 +43,6 @@ def local(out: Path) -> SynthConfig:
     plain = config(out)
     plain.ray.address = None
     return plain
-
-
-def trees(out: Path) -> list[dict]:
-    """Every record of the run's shards in order, less wall times."""
-    records = [orjson.loads(line) for shard in sorted((out / "trees").glob("*.jsonl")) for line in shard.open("rb")]
-    for record in records:
-        del record["compute"]["wall_time"]
-    return records
-
-
-def traces(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "traces").glob("*.jsonl"))}
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +81,8 @@ def runner(settings: SynthConfig, replica: type) -> RayRunner:
 @pytest.mark.parametrize("replicas", [1, 2])
 def test_the_same_trees_and_traces_as_a_local_run(tmp_path, reference, replicas):
     result = synth(config(tmp_path, replicas=replicas), progress=False)
-    assert trees(tmp_path) == trees(reference)
-    assert traces(tmp_path) == traces(reference)
+    assert run_trees(tmp_path) == run_trees(reference)
+    assert run_traces(tmp_path) == run_traces(reference)
     assert result.searched == PROBLEMS and result.runner.policy_calls > 0
 
 
@@ -108,26 +96,26 @@ def test_a_replica_that_dies_costs_only_its_chunk(tmp_path, reference):
     dying = type("DyingHere", (DyingReplica,), {"mark": str(mark)})
     synth(settings, progress=False, runner=runner(settings, dying))
     assert mark.exists()  # a replica did die
-    assert trees(tmp_path / "run") == trees(reference)  # every problem once, none failed, in order
-    assert traces(tmp_path / "run") == traces(reference)
+    assert run_trees(tmp_path / "run") == run_trees(reference)  # every problem once, none failed, in order
+    assert run_traces(tmp_path / "run") == run_traces(reference)
 
 
 def test_a_chunk_that_keeps_failing_ends_as_failed_records_then_a_rerun_retries_it(tmp_path, reference):
     settings = config(tmp_path, chunk_attempts=2)
     result = synth(settings, progress=False, runner=runner(settings, DoomedReplica))
-    records = trees(tmp_path)
+    records = run_trees(tmp_path)
     failed = {r["problem_id"]: r["failed"] for r in records if r["failed"]}
     assert DOOMED in failed and len(failed) == 4  # its chunk of 4
     assert all(reason.startswith("ray: ") and "died" in reason for reason in failed.values())
-    assert sorted(r["problem_id"] for r in records) == sorted(r["problem_id"] for r in trees(reference))
+    assert sorted(r["problem_id"] for r in records) == sorted(r["problem_id"] for r in run_trees(reference))
     assert result.stats["failed"] == 4
     synth(config(tmp_path), progress=False)  # the rerun searches the failed problems again
-    records = trees(tmp_path)
+    records = run_trees(tmp_path)
     assert [r["problem_id"] for r in records[PROBLEMS:]] == list(failed)  # the retried trees, after the rest
     latest = {r["problem_id"]: r for r in records}
-    assert list(latest.values()) == trees(reference)
-    for name, records in traces(reference).items():  # the retried problems' records come last, as in a local run
-        assert sorted(traces(tmp_path)[name].splitlines()) == sorted(records.splitlines())
+    assert list(latest.values()) == run_trees(reference)
+    for name, records in run_traces(reference).items():  # the retried problems' records come last, as in a local run
+        assert sorted(run_traces(tmp_path)[name].splitlines()) == sorted(records.splitlines())
 
 
 class FailingBackendReplica(Replica):
@@ -143,7 +131,7 @@ def test_a_replica_whose_backend_keeps_failing_stops_the_run_keeping_what_finish
     settings = config(tmp_path, replicas=1)
     with pytest.raises(RunStopped, match="8 searches in a row failed"):
         synth(settings, progress=False, runner=runner(settings, FailingBackendReplica))
-    assert trees(tmp_path) == trees(reference)[:12]  # the chunks before DOOMED's, in order
+    assert run_trees(tmp_path) == run_trees(reference)[:12]  # the chunks before DOOMED's, in order
 
 
 class StoppedRayRunner(RayRunner):
@@ -160,11 +148,11 @@ def test_a_stopped_driver_leaves_a_directory_a_ray_run_resumes(tmp_path, referen
     settings = config(tmp_path)
     with pytest.raises(Interrupted):
         synth(settings, progress=False, runner=StoppedRayRunner(settings, make_domain(settings.problems)))
-    assert len(trees(tmp_path)) == 7
+    assert len(run_trees(tmp_path)) == 7
     result = synth(config(tmp_path), progress=False)
     assert result.searched == PROBLEMS - 7
-    assert trees(tmp_path) == trees(reference)
-    assert traces(tmp_path) == traces(reference)
+    assert run_trees(tmp_path) == run_trees(reference)
+    assert run_traces(tmp_path) == run_traces(reference)
 
 
 def test_a_killed_driver_leaves_a_directory_a_ray_run_resumes_exactly_once(tmp_path):
@@ -183,7 +171,7 @@ def test_a_killed_driver_leaves_a_directory_a_ray_run_resumes_exactly_once(tmp_p
     settings = config(tmp_path, chunk=2)
     settings.problems.num_problems, settings.search.mcts.simulations = count, 30
     result = synth(settings, progress=False)
-    records = trees(tmp_path)
+    records = run_trees(tmp_path)
     assert result.searched == count - written
     assert sorted(r["problem_id"] for r in records) == [f"countdown-{i:06d}" for i in range(count)]
     assert not any(r["failed"] for r in records)

@@ -8,8 +8,8 @@ import logging
 import time
 from pathlib import Path
 
-import orjson
 import pytest
+from conftest import run_traces, run_trees
 
 pytest.importorskip("openai")
 pytest.importorskip("transformers")
@@ -25,25 +25,13 @@ from metacot.prm.http import HTTPPRM, HTTPPRMConfig  # noqa: E402
 from metacot.prm.readout import single_token_id  # noqa: E402
 from metacot.tree import SearchTree  # noqa: E402
 
-serve, tokenizer_dir = test_faults.serve, test_faults.tokenizer_dir  # its fixtures, used here too
+serve = test_faults.serve  # its fixture, used here too
 
 
 def answer(body: dict) -> str:
     """A step that depends on the request's seed and prompt: a copy that mixed requests up would show."""
     value = (body["seed"] + len(body["prompt"])) % 7
     return f"{value} + 1 = {value + 1}"
-
-
-def run_records(out: Path) -> list[dict]:
-    """Every record of the run's shards in order, less wall times."""
-    records = [orjson.loads(line) for shard in sorted((out / "trees").glob("*.jsonl")) for line in shard.open("rb")]
-    for record in records:
-        del record["compute"]["wall_time"]
-    return records
-
-
-def traces(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "traces").glob("*.jsonl"))}
 
 
 # --- settings ---------------------------------------------------------------------------------------------
@@ -137,8 +125,8 @@ def test_a_run_whose_server_dies_finishes_on_the_other_with_the_same_trees(serve
     assert synth(tmp_path / "two", f"{dying.url},{healthy.url}", tokenizer_dir, *cooldown) == 0
     assert dying.faults and dying.count > 12 and healthy.count > 0
     assert not any(t.failed for t in check_exactly_once(tmp_path / "two"))
-    assert run_records(tmp_path / "two") == run_records(tmp_path / "one")
-    assert traces(tmp_path / "two") == traces(tmp_path / "one")
+    assert run_trees(tmp_path / "two") == run_trees(tmp_path / "one")
+    assert run_traces(tmp_path / "two") == run_traces(tmp_path / "one")
 
 
 # --- the HTTP PRM -----------------------------------------------------------------------------------------
@@ -192,5 +180,5 @@ def test_a_run_whose_prm_server_dies_finishes_on_the_other_with_the_same_trees(s
     assert run(tmp_path / "two", f"{dying.root},{healthy.root}") == 0
     assert dying.faults and healthy.count > dying.count
     assert not any(t.failed for t in check_exactly_once(tmp_path / "two"))
-    assert run_records(tmp_path / "two") == run_records(tmp_path / "one")
-    assert traces(tmp_path / "two") == traces(tmp_path / "one")
+    assert run_trees(tmp_path / "two") == run_trees(tmp_path / "one")
+    assert run_traces(tmp_path / "two") == run_traces(tmp_path / "one")

@@ -10,7 +10,6 @@ pytest.importorskip("transformers")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import orjson  # noqa: E402
-from tiny_models import single_thread  # noqa: E402
 
 from metacot.cli import main  # noqa: E402
 from metacot.policy.base import ExpandRequest  # noqa: E402
@@ -20,11 +19,7 @@ from metacot.problems.countdown import CountdownDomain, generate_problems  # noq
 from metacot.problems.math.answers import check  # noqa: E402
 from metacot.tree import SearchTree  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def read_jsonl(path) -> list[dict]:

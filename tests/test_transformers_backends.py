@@ -20,7 +20,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tiny_models import SEPARATOR, STEP_TAG, single_thread  # noqa: E402
+from tiny_models import SEPARATOR, STEP_TAG  # noqa: E402
 
 from metacot.policy.transformers import TransformersPolicy, TransformersPolicyConfig  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
@@ -29,10 +29,7 @@ DOMAIN = CountdownDomain()
 PROBLEMS = generate_problems(20, 7)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

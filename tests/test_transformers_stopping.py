@@ -19,7 +19,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tiny_models import single_thread  # noqa: E402
 
 from metacot.policy.transformers import TransformersPolicy, TransformersPolicyConfig  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
@@ -29,10 +28,7 @@ PROBLEMS = generate_problems(6, 11)
 PROMPTS = [DOMAIN.prompt(p) for p in PROBLEMS]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
