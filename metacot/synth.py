@@ -73,11 +73,10 @@ def conditioned(
 
 
 def failed_trees(run_dir: RunDir, ids: set[str]) -> dict[str, SearchTree]:
-    """The saved failed searches of these problems, by id: searched again, they reuse their answer verdicts. Read
-    only when there are some (it reads every saved tree)."""
-    if not ids:
-        return {}
-    return {tree.problem_id: tree for tree in run_dir.iter_trees() if tree.problem_id in ids and tree.failed}
+    """The saved failed searches of these problems, by id: searched again, they reuse their answer verdicts. The
+    shards' indexes say where each problem's latest record lies; only those records are read."""
+    latest = {e.problem_id: e for e in run_dir.entries() if e.problem_id in ids} if ids else {}
+    return {pid: run_dir.tree_at(e.place) for pid, e in latest.items() if e.failed}
 
 
 def problem_source(config: SynthConfig, problems: Iterable[Any]) -> ProblemSource | None:

@@ -365,3 +365,21 @@ def test_a_resume_records_settings_outside_the_hash_that_changed(tmp_path):
     assert manifest["config"] == CONFIG  # what the run was made with
     (change,) = manifest["config_changes"]
     assert change == {"at": manifest["resumed_at"][-1], "settings": {"policy": moved["policy"]}}
+
+
+def test_the_failed_searches_to_retry_are_read_from_their_latest_records_alone(tmp_path):
+    from metacot.synth import failed_trees
+
+    with RunDir(tmp_path) as run:
+        run.open(CONFIG, HASH, 0)
+        for pid in ["a", "b", "c"]:
+            tree = make_tree(pid)
+            tree.failed = "backend down" if pid != "b" else None
+            tree.verdicts = {"7": pid == "a"}
+            run.append(tree)
+    with RunDir(tmp_path) as run:
+        run.open(CONFIG, HASH, 0, retry_failed=True)
+        found = failed_trees(run, {"a", "b"})
+    assert set(found) == {"a"}  # "b" finished; "c" was not asked for
+    assert found["a"].failed == "backend down" and found["a"].verdicts == {"7": True}
+    assert failed_trees(run, set()) == {}
