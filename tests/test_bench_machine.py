@@ -67,3 +67,12 @@ def test_the_backends_benchmark_runs_the_large_vocabulary_policy_on_the_threads_
     figures = orjson.loads(capsys.readouterr().out)
     assert figures["policy"] == "transformers" and figures["large_vocab"] == 600
     assert figures["seconds_per_policy_call"] > 0 and figures["machine"]["torch_threads"] == 1
+
+
+def test_the_memory_benchmark_measures_each_size_and_its_resume_and_says_what_it_ran_with(capsys):
+    flags = ["bench", "memory", "--problems", "5,10", "--json", "--", "--max-nodes", "10"]
+    assert main(flags) == 0
+    figures = orjson.loads(capsys.readouterr().out)
+    assert [size["problems"] for size in figures["sizes"]] == [5, 10]
+    assert all(size["peak_rss_mb"] > 0 and size["resume_seconds"] > 0 for size in figures["sizes"])
+    assert figures["machine"]["cpus"] == os.cpu_count()

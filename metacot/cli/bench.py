@@ -122,11 +122,15 @@ def run_bench_resume(args: argparse.Namespace) -> int:
 
 
 def run_bench_memory(args: argparse.Namespace) -> int:
+    from metacot.bench.machine import load_average, machine, machine_line
     from metacot.bench.memory import bench_memory, format_table
 
     flags = args.synth_flags[1:] if args.synth_flags[:1] == ["--"] else args.synth_flags
+    load = load_average()
     figures = bench_memory([int(n) for n in split_list(args.problems)], flags)
-    print(orjson.dumps(figures).decode() if args.json else format_table(figures))
+    ran = machine(load)
+    json = orjson.dumps({"sizes": figures, "machine": ran}).decode()
+    print(json if args.json else format_table(figures) + "\n" + machine_line(ran))
     return 0
 
 
