@@ -16,7 +16,9 @@ from metacot.synth import relinearize, synth
 
 
 def config(out, num_problems: int) -> SynthConfig:
-    return from_dict(SynthConfig, {"out": str(out), "problems": {"num_problems": num_problems}}, "test")
+    """The default demo, with fewer simulations so that some problems stay unsolved."""
+    data = {"out": str(out), "problems": {"num_problems": num_problems}, "search": {"mcts": {"simulations": 60}}}
+    return from_dict(SynthConfig, data, "test")
 
 
 def counting(monkeypatch) -> list[str]:

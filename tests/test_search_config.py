@@ -39,9 +39,10 @@ from metacot.tree import SearchTree
 SEARCH_DIR = Path(search_package.__file__).parent
 
 
-def test_node_limits_live_in_the_budget_with_the_old_defaults():
-    for cls in (AStarConfig, BFSConfig, DFSConfig):
+def test_limits_live_in_the_budget():
+    for cls in (BFSConfig, DFSConfig):
         assert cls().budget == Budget(nodes=200)
+    assert AStarConfig().budget == Budget(policy_calls=300)  # as many expansions as MCTS's simulations
     for cls in (MCTSConfig, BeamConfig, BestOfNConfig):
         assert cls().budget == Budget()
     for cls, _ in SEARCHES.values():

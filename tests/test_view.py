@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import orjson
@@ -40,21 +39,27 @@ def synth(out: Path, *flags: str) -> Path:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """A small MCTS run, an A* run of the same problems, and a copy of the MCTS run where a dead node's error is
-    markup."""
+    """A small MCTS run, an A* run of the same problems, and a DFS run (its walks step onto dead nodes) where a dead
+    node's error is markup."""
     base = tmp_path_factory.mktemp("view")
     mcts = synth(base / "mcts")
     astar = synth(base / "astar", "--search", "astar", "--max-nodes", "60")
-    hostile = base / "hostile"
-    shutil.copytree(mcts, hostile)
+    hostile = synth(base / "hostile", "--search", "dfs")
     shard = RunDir(hostile).shards()[0]
     records = [orjson.loads(line) for line in shard.read_bytes().splitlines()]
-    tree = SearchTree.from_dict(records[0])
-    walked = {m.node for m in walk(tree, trace_to_solution(tree, True)[0])}
-    dead = next(node for node in records[0]["nodes"] if node.get("error") and node["id"] in walked)
+    dead = next(node for record in records for node in dead_on_walk(record))
     dead["error"] = HOSTILE  # a dead node the training string steps onto
     shard.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
     return {"mcts": mcts, "astar": astar, "hostile": hostile}
+
+
+def dead_on_walk(record: dict) -> list[dict]:
+    """The dead nodes a solved tree's training string steps onto."""
+    if not record["solved"]:
+        return []
+    tree = SearchTree.from_dict(record)
+    walked = {m.node for m in walk(tree, trace_to_solution(tree, True)[0])}
+    return [node for node in record["nodes"] if node.get("error") and node["id"] in walked]
 
 
 def record_of(run: Path, problem_id: str) -> dict:
@@ -233,6 +238,8 @@ def walk_of(run: Path, problem_id: str) -> list[Move]:
 
 def test_markup_in_an_error_is_text(browser, runs, tmp_path):
     page = Page(browser, view(runs["hostile"], tmp_path))
+    hostile = next(t for t in RunDir(runs["hostile"]).iter_trees() if any(n.error == HOSTILE for n in t.nodes))
+    page.page.fill("#filter", hostile.problem_id[-6:])
     page.page.click("table.rows a >> nth=0")
     page.page.wait_for_selector(".pane")
     assert page.page.evaluate("window.pwned") is None

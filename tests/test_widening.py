@@ -17,7 +17,9 @@ from metacot.policy.base import ExpandRequest, Proposal
 from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfig
 from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
 from metacot.problems.countdown import CountdownProblem, generate_problems, legal_moves
+from metacot.problems.countdown.parse import exact
 from metacot.search import AStarConfig, BFSConfig, Budget, DFSConfig, MCTSConfig
+from metacot.search.mcts import expansion_value
 from metacot.search.runner import expansion_seed
 from metacot.seeding import mix
 from metacot.tree import ROOT, Node, SearchTree
@@ -104,6 +106,94 @@ def test_mcts_widening_adds_children_beyond_the_first_expansion():
     off, _ = countdown_run("mcts", MCTSConfig(simulations=200, stop_at_first_solution=False, widening=False),
                            generate_problems(5, seed=3))  # fmt: skip
     assert all(len(t.root.children) == 8 and t.root.reexpanded == 0 for t in off)
+
+
+# --- MCTS: wrong samples are evidence against the steps, not the node ---------------------------------------------
+
+
+class WrongThenGoal:
+    """The root gets new ordinary steps on every request; step s0 gets only wrong finished steps at its first
+    expansion and the solution at its second; any other node wrong finished steps."""
+
+    def __init__(self):
+        self.asked: list[str] = []
+
+    def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
+        out = []
+        for r in requests:
+            step = r.node.state[-1] if r.node.state else "root"
+            self.asked.append(step)
+            first = len(r.node.children)
+            if step == "root":
+                out.append([Proposal(f"s{first + i}", tokens=1) for i in range(r.n)])
+            elif step == "s0" and first:
+                out.append([Proposal("goal", tokens=1)])
+            else:
+                out.append([Proposal(f"fail-{step}-{first + i}", tokens=1) for i in range(2)])
+        return out
+
+
+def test_mcts_keeps_a_nodes_value_when_its_sampled_steps_were_all_wrong():
+    """s0 scores 1 (the others 0.1); its first two steps fail. Backing up their 0 would bury it under its siblings;
+    its own value is backed up instead, so the next simulation asks it for more and finds the solution."""
+    prm = TablePRM(table={"s0": 1.0}, default=0.1)
+    config = MCTSConfig(simulations=50, expand_width=4)
+    policy = WrongThenGoal()
+    tree = run_search(toy_problems(), "mcts", config, policy, prm, ToyDomain())[0][0]
+    assert [step for step in policy.asked if step != "root"][:2] == ["s0", "s0"] and tree.solved
+    off = MCTSConfig(simulations=50, expand_width=4, widening=False)
+    policy = WrongThenGoal()
+    tree = run_search(toy_problems(), "mcts", off, policy, prm, ToyDomain())[0][0]
+    s0 = next(tree.nodes[i] for i in tree.root.children if tree.nodes[i].step == "s0")
+    assert s0.value_sum == 0.0 and not tree.solved  # without widening nothing new can come: the zeros stand
+
+
+def expansion_case(leaf_score: float, children: list[dict], visits: int = 0, value_sum: float = 0.0):
+    tree = SearchTree.with_root("t", {}, ())
+    leaf = tree.add_child(tree.root, "s", state=("s",))
+    leaf.score, leaf.visits, leaf.value_sum = leaf_score, visits, value_sum
+    return leaf, [tree.add_child(leaf, f"c{i}", **{"state": ("s", f"c{i}"), **c}) for i, c in enumerate(children)]
+
+
+def test_expansion_value_rules():
+    on, off = MCTSConfig(), MCTSConfig(widening=False)
+    wrong = [dict(terminal=True, correct=False), dict(state=None, terminal=True, correct=False, error="illegal")]
+    leaf, children = expansion_case(0.9, wrong)
+    assert expansion_value(leaf, children, on, widened=False, may_grow=True) == 0.9
+    assert expansion_value(leaf, children, on, widened=False, may_grow=False) == 0.0  # nothing more will come
+    assert expansion_value(leaf, children, off, widened=False, may_grow=True) == 0.0
+    leaf, children = expansion_case(0.9, [*wrong, dict()])
+    children[-1].score = 0.3
+    assert expansion_value(leaf, children, on, widened=False, may_grow=True) == 0.3  # a live child is evidence
+    leaf, _ = expansion_case(0.9, [], visits=4, value_sum=2.0)
+    assert expansion_value(leaf, [], on, widened=True, may_grow=False) == 0.5  # nothing new: its mean stands
+    assert expansion_value(leaf, [], on, widened=False, may_grow=True) == 0.0  # no step at all: a dead end
+
+
+def test_a_symbolic_slip_never_repeats_a_child():
+    """Every step a mistake (rate 1): asked again, each slip is a new one, never a child's step (which would be
+    merged, and the node would look as if it had nothing new), until every move's slips are used up."""
+    problem = CountdownProblem("t", (2, 3, 5), 1000)
+    policy = SymbolicCountdownPolicy(SymbolicPolicyConfig(mistake_rate=1.0))
+    tree = tree_with_children(problem, [])
+    answered = []
+    for seed in range(8):
+        texts = [p.text for p in policy.propose([ExpandRequest(problem, tree, tree.root, seed=seed, n=100)])[0]]
+        assert not set(texts) & {tree.nodes[i].step for i in tree.root.children}
+        answered.append(len(texts))
+        for text in texts:
+            tree.add_child(tree.root, text)
+    assert answered[0] > 0 and answered[-1] == 0
+    fresh = tree_with_children(problem, [])
+    right = {p.text for p in SymbolicCountdownPolicy().propose([ExpandRequest(problem, fresh, fresh.root, 0, 100)])[0]}
+    steps = {tree.nodes[i].step for i in tree.root.children}
+    assert not right & steps  # mistakes only, as asked
+    assert len(steps) == sum(2 if exact(m[3]) < 2 else 4 for m in set(legal_moves(problem.numbers, "sos")))
+
+
+def test_astar_and_mcts_compare_at_equal_policy_calls_by_default():
+    """MCTS expands at most one node per simulation; A*'s default budget is as many expansions."""
+    assert AStarConfig().budget.limits() == {"policy_calls": MCTSConfig().simulations}
 
 
 # --- seeds -----------------------------------------------------------------------------------------------------
@@ -254,7 +344,7 @@ BEFORE_WIDENING = {
 }
 OFF = {
     "mcts": MCTSConfig(simulations=64, widening=False),
-    "astar": AStarConfig(widening=False),
+    "astar": AStarConfig(budget=Budget(nodes=200), widening=False),  # the default budget of the time
     "bfs": BFSConfig(widening=False),
     "dfs": DFSConfig(widening=False),
 }

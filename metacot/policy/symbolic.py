@@ -47,7 +47,7 @@ class SymbolicCountdownPolicy:
             move = rng.choice(moves)
             state = apply_step(state, format_move(move))  # the policy goes on from the right result even after a slip
             if self.config.mistake_rate > 0 and rng.random() < self.config.mistake_rate:
-                move = self._slip(move, rng)
+                move = self._slip(move, rng) or move
             steps.append(format_move(move))
         return Rollout(steps, tokens=sum(len(step.split()) for step in steps))
 
@@ -56,9 +56,8 @@ class SymbolicCountdownPolicy:
         if state is None or len(state) < 2:
             return []
         moves = list(_distinct_moves(tuple(state), self.config.moves))
-        if request.node.children:  # asked again (widening): new steps only
-            tried = {request.tree.nodes[i].step for i in request.node.children}
-            moves = [m for m in moves if _step_text(m) not in tried]
+        tried = {request.tree.nodes[i].step for i in request.node.children}  # asked again (widening): new steps only
+        moves = [m for m in moves if _step_text(m) not in tried]
         rng = self._rng
         rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
         behaviors = self.behaviors.get(request.problem.id)
@@ -68,16 +67,28 @@ class SymbolicCountdownPolicy:
         else:
             moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
         if self.config.mistake_rate > 0:
-            moves = [self._slip(m, rng) if rng.random() < self.config.mistake_rate else m for m in moves]
+            moves = self._with_mistakes(moves, rng, tried)
         return [_proposal(m) for m in moves]
 
+    def _with_mistakes(self, moves: list[Move], rng: random.Random, tried: set[str]) -> list[Move]:
+        """Each move slipped at the mistake rate; a move whose every slip is already a child is left out then."""
+        out = []
+        for move in moves:
+            slipped = self._slip(move, rng, tried) if rng.random() < self.config.mistake_rate else move
+            if slipped is not None:
+                out.append(slipped)
+        return out
+
     @staticmethod
-    def _slip(move: Move, rng: random.Random) -> Move:
-        """The same operation with a result off by a little: a typical arithmetic mistake."""
+    def _slip(move: Move, rng: random.Random, tried: frozenset[str] | set[str] = frozenset()) -> Move | None:
+        """The same operation with a result off by a little: a typical arithmetic mistake. Not one among the `tried`
+        steps (a node's children: a repeat would be merged, and the node would look as if it had nothing new);
+        None when every such mistake was tried."""
         a, op, b, result = move
         value = exact(result)
-        wrong = value + rng.choice((1, 2) if value < 2 else (-2, -1, 1, 2))
-        return a, op, b, to_number(wrong)
+        offsets = (1, 2) if value < 2 else (-2, -1, 1, 2)
+        wrong = [w for d in offsets if _step_text(w := (a, op, b, to_number(value + d))) not in tried]
+        return rng.choice(wrong) if wrong else None
 
 
 @lru_cache(maxsize=4096)

@@ -32,7 +32,8 @@ HEURISTICS = ("neglog", "linear")
 
 @dataclass
 class AStarConfig(StrategyConfig):
-    budget: Budget = field(default_factory=lambda: Budget(nodes=200))  # the tree grows to 200 nodes at most
+    # 300 expansions, as many as MCTS's 300 simulations may make: the two compare at equal policy calls
+    budget: Budget = field(default_factory=lambda: Budget(policy_calls=300))
     expand_width: int = flag("children proposed per expansion", 8)
     step_cost: float = 0.1  # g = step_cost * depth; 0 gives best-first by value (the Meta-CoT paper's "A*")
     heuristic: str = "neglog"  # h from the PRM score: "neglog": -log(score), "linear": 1 - score
@@ -41,7 +42,7 @@ class AStarConfig(StrategyConfig):
     prior_failures: float = 1.0  # pseudo-counts at the parent's estimate (root's children: at prior_successes / k)
     score_floor: float = 0.01  # the least value any other score of a live node counts as
     widening: bool = True
-    max_expansions: int = 4  # expansions of one node, the first included
+    max_expansions: int = 8  # expansions of one node, the first included
     widen_cost: float = 1.0  # added to a request for more children's h per expansion of the node so far
     stop_at_first_solution: bool = True
 

@@ -41,7 +41,7 @@ class BFSConfig(StrategyConfig):
     heuristic: str | None = None  # None or "none": the policy's order; "prm": children by PRM score, best first
     stop_at_first_solution: bool = True
     widening: bool = True
-    max_expansions: int = 4  # expansions of one node, the first included
+    max_expansions: int = 8  # expansions of one node, the first included
 
     def validate(self) -> None:
         super().validate()

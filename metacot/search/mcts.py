@@ -90,7 +90,7 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
             set_priors([tree.nodes[i] for i in leaf.children])
             if children:
                 yield Score(children)
-            value = max((leaf_value(c, config) for c in children), default=_q(leaf) if widen else 0.0)
+            value = expansion_value(leaf, children, config, widened=widen, may_grow=leaf.id not in spent)
             solution = next((c for c in children if c.correct), None)
             if solution is not None and config.stop_at_first_solution:
                 tree.visit(solution)
@@ -186,6 +186,17 @@ def leaf_value(node: Node, config: MCTSConfig) -> float:
     if node.expanded and not node.children:
         return 0.0
     return node.score or 0.0
+
+
+def expansion_value(leaf: Node, children: list[Node], config: MCTSConfig, widened: bool, may_grow: bool) -> float:
+    """The value an expansion backs up: its best new child's. The leaf's own value instead when a widening brought
+    nothing new, or when every new step is verified wrong while the policy may still propose others: wrong samples
+    are evidence against those steps, not against the node (a node the oracle scores 1 whose sampled steps all
+    slipped is still solvable). A first expansion with nothing at all is worth 0."""
+    all_wrong = bool(children) and all(c.known_value == 0 for c in children)
+    if (widened and not children) or (all_wrong and config.widening and may_grow):
+        return _q(leaf)
+    return max((leaf_value(c, config) for c in children), default=0.0)
 
 
 def set_priors(children: list[Node]) -> None:
