@@ -30,7 +30,7 @@ class BenchSettings:
         "comma-separated strategies, each a registered search with optional :key=value overrides",
         default_factory=lambda: list(DEFAULT_STRATEGIES),
     )
-    budgets: list[int] = flag("comma-separated budgets", default_factory=lambda: [20, 50, 100, 200, 500])
+    budgets: list[int] = flag("comma-separated budgets", default_factory=lambda: [20, 50, 100, 200, 300, 500])
     unit: str = flag("what the budgets count", "nodes", choices=lambda: UNITS)
     noise: list[float] = flag(
         "oracle PRM flip probabilities, comma-separated", default_factory=lambda: [0.0, 0.1, 0.2, 0.3]
