@@ -4,7 +4,8 @@ Selection (`selection`): "puct" (AlphaZero's, weighted by the policy's step prob
 sqrt(N) / (1 + N(c))) or "uct" (UCB1, blind to the policy's probabilities, the Meta-CoT paper's choice because step
 likelihoods are skewed: Q + c_uct * sqrt(ln(N + 1) / (1 + N(c)))). Q of a child never visited (`q_init`): "value",
 its value (the verifier's 1/0 where known, else its PRM score), or "zero". The backup is the incremental mean: Q is
-the mean of the values backed up through the node (value_sum / visits).
+the mean of the values backed up through the node (value_sum / visits). An expansion backs up its best new child's
+value, or the node's own when every new step is verified wrong and the node may still grow (`expansion_value`).
 
 Progressive widening (`widening`, on by default): after its first expansion (expand_width children) a node may
 hold up to ceil(widen_c * N^widen_alpha) children, N its visits; when the rule allows more than it has, selection
