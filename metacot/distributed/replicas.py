@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
-import signal
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -14,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.config import SynthConfig
+from metacot.distributed.connect import check_cluster, connect
 from metacot.problems import make_domain
 from metacot.problems.base import Domain
 from metacot.search import RunnerStats
 from metacot.search.breaker import BackendOutage, RunStopped
-from metacot.stop import SIGNALS
 from metacot.tree import SearchTree
 
 log = logging.getLogger("metacot")
@@ -105,24 +103,6 @@ def signals_through_ray() -> Iterator[None]:
         raise
 
 
-def connect(address: str) -> bool:
-    """Join the Ray cluster at `address` (local: start one here); False when this process is already in one.
-    Ray's own signal handlers are undone: SIGINT and SIGTERM stop a run through its cleanup (metacot.stop)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    main = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
-    handlers = {signum: signal.getsignal(signum) for signum in SIGNALS} if main else {}
-    if address == "local":
-        ray.init(include_dashboard=False)
-    else:
-        ray.init(address=address)
-    for signum, handler in handlers.items():
-        signal.signal(signum, handler)
-    return True
-
-
 class RayRunner:
     """A Runner's interface (run, stats) over Ray replicas: a free replica takes the next chunk (work stealing);
     a replica that dies is replaced and its chunk sent again, up to chunk_attempts tries, after which the chunk's
@@ -133,6 +113,10 @@ class RayRunner:
         self.stats = RunnerStats()
         self.startup = 0.0  # seconds until every replica had built its backends (joining the cluster too)
         self.earlier: dict[str, SearchTree] = {}  # failed searches searched again, sent with their chunk
+        import ray
+
+        if not ray.is_initialized():  # an unreachable cluster: a clear error before the run directory is opened
+            check_cluster(config.ray.address or "local")
 
     def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
         import ray
