@@ -6,13 +6,14 @@ import dataclasses
 import heapq
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.config import SynthConfig
 from metacot.distributed.connect import check_cluster, connect
+from metacot.distributed.prm_pool import PooledPRM, PRMReplica
 from metacot.problems import make_domain
 from metacot.problems.base import Domain
 from metacot.search import RunnerStats
@@ -39,10 +40,14 @@ class Replica:
     """One replica: a Runner with its own policy and PRM backends, built from the run's config where it runs.
     Ray makes it an actor (ray.remote); a subclass may stand in for it (tests, benchmarks)."""
 
-    def __init__(self, config: SynthConfig):
+    def __init__(self, config: SynthConfig, prm_pool: list[Any] | None = None, slot: int = 0):
+        """prm_pool: the PRM replicas to score with (ray.prm_replicas), instead of a PRM of its own; slot: this
+        replica's place among the policy replicas (where its turns in the pool start)."""
         from metacot.synth import build_runner  # synth imports this module
 
-        self.runner = build_runner(config, make_domain(config.problems))
+        domain = make_domain(config.problems)
+        prm = PooledPRM(domain, prm_pool, slot) if prm_pool else None
+        self.runner = build_runner(config, domain, prm)
 
     def ready(self) -> bool:
         """Answered once the backends are built: a replica that cannot build them fails the run at its start."""
@@ -128,26 +133,36 @@ class RayRunner:
             return
         began = time.perf_counter()
         started = connect(settings.address or "local")
+        prm_actor: Any = ray.remote(num_cpus=settings.cpus_per_prm_replica, num_gpus=settings.gpus_per_prm_replica)(
+            PRMReplica
+        )
+        pool: list[Any] = [prm_actor.remote(self.config) for _ in range(settings.prm_replicas)]
         actor: Any = ray.remote(num_cpus=settings.cpus_per_replica, num_gpus=settings.gpus_per_replica)(self.replica)
-        replicas: list[Any] = [actor.remote(self.config) for _ in range(min(settings.replicas, len(chunks.problems)))]
+
+        def start(slot: int) -> Any:
+            return actor.remote(self.config, pool, slot)
+
+        replicas: list[Any] = [start(slot) for slot in range(min(settings.replicas, len(chunks.problems)))]
         try:
             with signals_through_ray():
                 try:
-                    ray.get([r.ready.remote() for r in replicas])
+                    ray.get([r.ready.remote() for r in pool + replicas])
                     self.startup = time.perf_counter() - began
                 except ray.exceptions.RayError as error:
                     raise RunStopped(f"the Ray replicas could not build their backends ({reason(error)})") from error
-                yield from self._drive(ray, actor, replicas, chunks)
+                yield from self._drive(ray, start, replicas, chunks)
         finally:
-            for r in replicas:
+            for r in pool + replicas:
                 ray.kill(r)
             if started:
                 ray.shutdown()
 
-    def _drive(self, ray: Any, actor: Any, replicas: list[Any], chunks: _Chunks) -> Iterator[SearchTree]:
+    def _drive(
+        self, ray: Any, start: Callable[[int], Any], replicas: list[Any], chunks: _Chunks
+    ) -> Iterator[SearchTree]:
         """Send chunks to free replicas, at most `ahead` per replica past the oldest unfinished one; yield each
-        chunk's trees once every earlier chunk's are out. A dead replica is replaced in `replicas` (run kills
-        what it holds at the end)."""
+        chunk's trees once every earlier chunk's are out. A dead replica is replaced in `replicas` by start(its
+        slot) (run kills what it holds at the end)."""
         window = self.config.ray.ahead * len(replicas)
         running: dict[Any, tuple[int, int]] = {}  # a chunk's result -> (the replica's slot, the chunk)
         finished: dict[int, list[SearchTree]] = {}
@@ -167,7 +182,7 @@ class RayRunner:
             try:
                 result: ChunkResult = ray.get(ready[0])
             except ray.exceptions.RayActorError as error:  # the replica died: a new one takes its place
-                replicas[slot] = actor.remote(self.config)
+                replicas[slot] = start(slot)
                 self._retry(chunks, index, error, finished)
             except ray.exceptions.RayError as error:  # the chunk raised (a bug, or a backend crash the runner
                 self._retry(chunks, index, error, finished)  # did not catch): the replica lives on
