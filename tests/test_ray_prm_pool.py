@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_traces, run_trees
+from conftest import chain, run_traces, run_trees
 
 from metacot.cli import main
 from metacot.config import SynthConfig, from_dict
-from metacot.distributed.prm_pool import PooledPRM
+from metacot.distributed.prm_pool import PooledPRM, PRMReplica
 from metacot.distributed.replicas import ChunkResult, RayRunner, Replica
+from metacot.prm.base import ScoreRequest
 from metacot.problems import make_domain
+from metacot.problems.countdown import generate_problems
 from metacot.synth import synth
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 ray = pytest.importorskip("ray")
 pytest.importorskip("transformers")
-ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the stand-in replica below travels by value
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the stand-in replicas below travel by value
 
 PROBLEMS = 6
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # the PRM of the test below sets torch's threads to 1
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +74,31 @@ def test_a_prm_pool_gives_the_trees_of_a_prm_in_each_replica(tmp_path, head_dir,
     assert run_trees(tmp_path / "pooled") == run_trees(in_replicas)
     assert run_traces(tmp_path / "pooled") == run_traces(in_replicas)
     assert result.stats["failed"] == 0 and result.runner.prm_calls > 0
+
+
+class VanishingPRM:
+    """A PRM replica whose process dies (SIGKILL) when it is asked to score."""
+
+    def score(self, paths: list) -> list[float]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return []
+
+
+def test_a_round_goes_to_the_next_prm_replica_when_one_died(tmp_path, head_dir, cluster):
+    from metacot.prm.transformers import TransformersPRM
+
+    settings = config(tmp_path, head_dir)
+    domain = make_domain(settings.problems)
+    problem = next(iter(generate_problems(1, 3)))
+    tree, nodes = chain(problem, ["21 + 90 = 111", "111 - 70 = 41"])
+    requests = [ScoreRequest(problem, tree, node, seed=0) for node in nodes[1:]]  # each step's path
+    pool = [ray.remote(num_cpus=0.25)(VanishingPRM).remote(), ray.remote(num_cpus=0.25)(PRMReplica).remote(settings)]
+    proxy = PooledPRM(domain, pool)
+    assert proxy.score(requests) == TransformersPRM(settings.prm.transformers, domain).score(requests)
+    assert proxy.pool == pool[1:]
+    ray.kill(pool[1])
+    with pytest.raises(ray.exceptions.RayActorError):
+        proxy.score(requests)
 
 
 @pytest.mark.parametrize("backend", ["oracle", "rollout", "http"])

@@ -82,19 +82,28 @@ class PRMReplica:
 class PooledPRM:
     """A policy replica's PRM when the learned PRM runs in the pool: every round's paths in one call to one PRM
     replica, taken in turn (round-robin, starting at the policy replica's own slot so that the replicas spread out).
-    A round is scored whole by one PRM replica, so its batches, and so its scores, are the in-replica PRM's."""
+    A round is scored whole by one PRM replica, so its batches, and so its scores, are the in-replica PRM's. A PRM
+    replica that died is left out of this proxy's turns and the round sent to the next; none left: the error."""
 
     def __init__(self, domain: Domain, pool: list[Any], slot: int = 0):
         if not pool:
             raise ValueError("a PRM pool needs at least one replica")
-        self.domain, self.pool, self.turn = domain, pool, slot
+        self.domain, self.pool, self.turn = domain, list(pool), slot
 
     def score(self, requests: list[ScoreRequest]) -> list[float]:
         import ray
 
         if not requests:
             return []
-        replica = self.pool[self.turn % len(self.pool)]
-        self.turn += 1
         paths = [ScorePath.of(r, self.domain) for r in requests]
-        return cast(list[float], ray.get(replica.score.remote(paths)))
+        while True:
+            replica = self.pool[self.turn % len(self.pool)]
+            try:
+                scores = ray.get(replica.score.remote(paths))
+            except ray.exceptions.RayActorError:
+                if len(self.pool) == 1:
+                    raise
+                self.pool.remove(replica)
+                continue
+            self.turn += 1
+            return cast(list[float], scores)
