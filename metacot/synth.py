@@ -64,7 +64,6 @@ def make_runner(config: SynthConfig, domain: Domain) -> Runner | RayRunner:
     from metacot.distributed.replicas import RayRunner
 
     check_prm_pool(config.ray, config.prm.backend)
-
     return RayRunner(config, domain)
 
 

@@ -73,3 +73,11 @@ def test_an_address_without_a_port_is_refused(tmp_path, capsys):
     assert code == 2 and err == [
         "metacot: error: --ray headnode (ray.address): expected local, auto or HOST:PORT (e.g. 10.0.0.5:6379)"
     ]
+
+
+def test_auto_asks_at_the_address_ray_address_names(tmp_path, capsys, free_port, monkeypatch):
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port}")
+    code, err, _ = synth_on("auto", tmp_path / "run", capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"metacot: error: --ray auto (RAY_ADDRESS=127.0.0.1:{free_port}): no Ray cluster answers")
+    assert not (tmp_path / "run").exists()

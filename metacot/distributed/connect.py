@@ -17,30 +17,32 @@ CLIENT_SCHEME = "ray://"
 HINT = "start one there with `ray start --head`, or run on this machine with --ray local"
 
 
-def unreachable(address: str, why: str) -> ConfigError:
-    return ConfigError(f"--ray {address} (ray.address): no Ray cluster answers there ({why}); {HINT}")
-
-
 def check_cluster(address: str) -> None:
     """A ConfigError naming the flag unless a Ray cluster answers at `address` (HOST:PORT, or ray://HOST:PORT for
     Ray Client; auto: RAY_ADDRESS's, when set) within PROBE_SECONDS: one gRPC call to the head, which Ray's own
     connect would retry for minutes. Nothing to ask for local, nor for auto without RAY_ADDRESS (Ray then finds
     the cluster started on this machine, or fails at once)."""
+    given = f"--ray {address} (ray.address)"
     if address == "auto":
         address = os.environ.get("RAY_ADDRESS", "")
+        given = f"--ray auto (RAY_ADDRESS={address})"
     if address in ("", "local", "auto"):
         return
-    _ask(address)
+    _ask(address, given)
 
 
-def _ask(address: str) -> None:
+def _ask(address: str, given: str) -> None:
     import grpc
 
     client = address.startswith(CLIENT_SCHEME)
     target = address.removeprefix(CLIENT_SCHEME)
     host, colon, port = target.rpartition(":")
     if not colon or not host or not port.isdigit():
-        raise ConfigError(f"--ray {address} (ray.address): expected local, auto or HOST:PORT (e.g. 10.0.0.5:6379)")
+        raise ConfigError(f"{given}: expected local, auto or HOST:PORT (e.g. 10.0.0.5:6379)")
+
+    def unreachable(why: str) -> ConfigError:
+        return ConfigError(f"{given}: no Ray cluster answers there ({why}); {HINT}")
+
     with grpc.insecure_channel(target) as channel:
         call = channel.unary_unary(CLIENT_METHOD if client else GCS_METHOD)
         try:
@@ -48,12 +50,12 @@ def _ask(address: str) -> None:
         except grpc.RpcError as error:
             code = error.code()  # a failed call is also a grpc.Call
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise unreachable(address, f"no answer within {PROBE_SECONDS:g} s") from None
+                raise unreachable(f"no answer within {PROBE_SECONDS:g} s") from None
             if code == grpc.StatusCode.UNAVAILABLE:
                 detail = str(error.details()).rsplit(": ", 1)[-1].rstrip("]")
-                raise unreachable(address, f"cannot connect: {detail}") from None
+                raise unreachable(f"cannot connect: {detail}") from None
             if code == grpc.StatusCode.UNIMPLEMENTED and not client:
-                raise unreachable(address, "what answers is not a Ray head's GCS") from None
+                raise unreachable("what answers is not a Ray head's GCS") from None
             # any other answer (UNAUTHENTICATED: the cluster wants its token, which ray.init sends) is a Ray head
 
 

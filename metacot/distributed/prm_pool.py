@@ -38,8 +38,8 @@ class TreeName:
 
 @dataclass(frozen=True)
 class ScorePath:
-    """A score request as it travels to the pool: what a learned PRM reads (the problem's prompt, the steps from the
-    root) in the fields a Readout reads of a ScoreRequest, and the node and problem its errors name."""
+    """A score request as it travels to the pool: text only, in the fields a Readout reads of a ScoreRequest (the
+    problem's prompt, the steps from the root, and the node and problem that its errors name)."""
 
     problem: str  # the domain's prompt for the problem, made by the policy replica (the pool reads it as it is)
     steps: list[str]
@@ -54,10 +54,8 @@ class ScorePath:
 
 
 class PromptGiven:
-    """The pool's domain as its PRM sees it: a ScorePath's problem is the prompt already."""
-
-    def __init__(self, domain: Domain):
-        self.name = domain.name
+    """The pool's domain as its PRM sees it (a learned PRM asks its domain for prompts only): a ScorePath's problem
+    is the prompt already."""
 
     def prompt(self, problem: str, think_tags: bool = True) -> str:
         return problem
@@ -69,7 +67,7 @@ class PRMReplica:
     def __init__(self, config: SynthConfig):
         domain = make_domain(config.problems)
         cls = backend_class("prm", BACKENDS, config.prm.backend, domain)
-        self.prm = cls(getattr(config.prm, config.prm.backend), cast(Domain, PromptGiven(domain)))
+        self.prm = cls(getattr(config.prm, config.prm.backend), cast(Domain, PromptGiven()))
 
     def ready(self) -> bool:
         """Answered once the model is loaded: a replica that cannot load it fails the run at its start."""
