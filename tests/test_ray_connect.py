@@ -1,4 +1,4 @@
-"""`synth --ray ADDRESS` where no Ray cluster answers: one line naming the flag, within seconds, the run untouched."""
+"""`synth --ray` where no Ray cluster answers, or the replicas do not fit: one line naming the flags, not a wait."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from metacot.cli import main
+from metacot.config import ConfigError
 from metacot.distributed import connect
+from metacot.distributed.config import RayConfig
 
-pytest.importorskip("ray")
+ray = pytest.importorskip("ray")
 
 
 @pytest.fixture
@@ -31,9 +33,9 @@ def silent_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def synth_on(address: str, out: Path, capsys) -> tuple[int, list[str], float]:
+def synth_on(address: str, out: Path, capsys, *flags: str) -> tuple[int, list[str], float]:
     began = time.monotonic()
-    code = main(["synth", "--out", str(out), "--num-problems", "4", "--no-progress", "--ray", address])
+    code = main(["synth", "--out", str(out), "--num-problems", "4", "--no-progress", "--ray", address, *flags])
     return code, capsys.readouterr().err.splitlines(), time.monotonic() - began
 
 
@@ -81,3 +83,33 @@ def test_auto_asks_at_the_address_ray_address_names(tmp_path, capsys, free_port,
     assert code == 2 and len(err) == 1
     assert err[0].startswith(f"metacot: error: --ray auto (RAY_ADDRESS=127.0.0.1:{free_port}): no Ray cluster answers")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"replicas": 3, "cpus_per_replica": 1.0},
+            "--ray local: the replicas ask for 3 CPUs (3 x 1), this machine has 2; "
+            "lower --replicas or --cpus-per-replica, --cpus-per-prm-replica",
+        ),
+        (
+            {"cpus_per_replica": 0.5, "prm_replicas": 2, "cpus_per_prm_replica": 0.5, "gpus_per_prm_replica": 1.0},
+            "--ray local: the replicas ask for 2 GPUs (1 x 0 + 2 PRM x 1), this machine has 0; "
+            "lower --replicas or --gpus-per-replica, --gpus-per-prm-replica",
+        ),
+    ],
+)
+def test_replicas_that_do_not_fit_a_local_cluster_are_refused(settings, message):
+    ray_settings = RayConfig(address="local", **settings)
+    with pytest.raises(ConfigError) as refused:
+        connect.check_fits({"CPU": 2.0}, ray_settings, ray_settings.replicas)
+    assert str(refused.value) == message
+    connect.check_fits({"CPU": 2.0, "GPU": 2.0}, RayConfig(replicas=2, prm_replicas=2, cpus_per_prm_replica=0), 2)
+
+
+def test_a_local_cluster_too_small_for_the_replicas_is_one_line_not_a_wait(tmp_path, capsys):
+    code, err, _ = synth_on("local", tmp_path / "run", capsys, "--cpus-per-replica", "100000")
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("metacot: error: --ray local: the replicas ask for 100000 CPUs (1 x 100000)")
+    assert not ray.is_initialized()  # the cluster the run started is stopped

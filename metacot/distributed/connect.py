@@ -1,12 +1,14 @@
-"""Joining a Ray cluster: its address asked first, within seconds, so an unreachable one is a one-line error."""
+"""Joining a Ray cluster without waiting forever: its address asked first, what a run asks of it checked."""
 
 from __future__ import annotations
 
 import os
 import signal
 import threading
+from collections.abc import Mapping
 
 from metacot.config import ConfigError
+from metacot.distributed.config import RayConfig
 from metacot.stop import SIGNALS
 
 PROBE_SECONDS = 5.0  # the most an address's check waits (Ray itself would retry for minutes)
@@ -79,3 +81,22 @@ def connect(address: str) -> bool:
     for signum, handler in handlers.items():
         signal.signal(signum, handler)
     return True
+
+
+def check_fits(resources: Mapping[str, float], settings: RayConfig, replicas: int) -> None:
+    """A ConfigError naming the flags when the replicas ask a cluster started here for more CPUs or GPUs than it
+    has (`resources`: ray.cluster_resources()): Ray would wait forever for a machine to put them on."""
+    for unit, flags, per_replica, per_prm in (
+        ("CPU", "--cpus-per-replica, --cpus-per-prm-replica", settings.cpus_per_replica, settings.cpus_per_prm_replica),
+        ("GPU", "--gpus-per-replica, --gpus-per-prm-replica", settings.gpus_per_replica, settings.gpus_per_prm_replica),
+    ):
+        wanted = replicas * per_replica + settings.prm_replicas * per_prm
+        have = resources.get(unit, 0.0)
+        if wanted > have:
+            detail = f"{replicas} x {per_replica:g}" + (
+                f" + {settings.prm_replicas} PRM x {per_prm:g}" if settings.prm_replicas else ""
+            )
+            raise ConfigError(
+                f"--ray local: the replicas ask for {wanted:g} {unit}s ({detail}), this machine has {have:g}; "
+                f"lower --replicas or {flags}"
+            )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.config import SynthConfig
-from metacot.distributed.connect import check_cluster, connect
+from metacot.distributed.connect import check_cluster, check_fits, connect
 from metacot.distributed.prm_pool import PooledPRM, PRMReplica
 from metacot.problems import make_domain
 from metacot.problems.base import Domain
@@ -132,18 +132,24 @@ class RayRunner:
         if not chunks.problems:
             return
         began = time.perf_counter()
-        started = connect(settings.address or "local")
+        address = settings.address or "local"
+        started = connect(address)
+        count = min(settings.replicas, len(chunks.problems))
         prm_actor: Any = ray.remote(num_cpus=settings.cpus_per_prm_replica, num_gpus=settings.gpus_per_prm_replica)(
             PRMReplica
         )
-        pool: list[Any] = [prm_actor.remote(self.config) for _ in range(settings.prm_replicas)]
         actor: Any = ray.remote(num_cpus=settings.cpus_per_replica, num_gpus=settings.gpus_per_replica)(self.replica)
+        pool: list[Any] = []
+        replicas: list[Any] = []
 
         def start(slot: int) -> Any:
             return actor.remote(self.config, pool, slot)
 
-        replicas: list[Any] = [start(slot) for slot in range(min(settings.replicas, len(chunks.problems)))]
         try:
+            if started and address == "local":  # a cluster of this machine alone: what it has is all there is
+                check_fits(ray.cluster_resources(), settings, count)
+            pool.extend(prm_actor.remote(self.config) for _ in range(settings.prm_replicas))
+            replicas.extend(start(slot) for slot in range(count))
             with signals_through_ray():
                 try:
                     ray.get([r.ready.remote() for r in pool + replicas])
