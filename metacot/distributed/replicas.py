@@ -37,7 +37,8 @@ class ChunkResult:
 
 
 class Replica:
-    """One replica: a Runner with its own policy and PRM backends, built from the run's config where it runs.
+    """One replica: a Runner with its own policy and PRM backends (or a proxy to the PRM pool), built from the run's
+    config where it runs.
     Ray makes it an actor (ray.remote); a subclass may stand in for it (tests, benchmarks)."""
 
     def __init__(self, config: SynthConfig, prm_pool: list[Any] | None = None, slot: int = 0):
@@ -111,7 +112,8 @@ def signals_through_ray() -> Iterator[None]:
 class RayRunner:
     """A Runner's interface (run, stats) over Ray replicas: a free replica takes the next chunk (work stealing);
     a replica that dies is replaced and its chunk sent again, up to chunk_attempts tries, after which the chunk's
-    problems are yielded as failed trees. Trees come out in problem order, like a Runner's."""
+    problems are yielded as failed trees. Trees come out in problem order, like a Runner's. With ray.prm_replicas,
+    a pool of PRM replicas is started first and every replica scores through it (metacot.distributed.prm_pool)."""
 
     def __init__(self, config: SynthConfig, domain: Domain, replica: type = Replica):
         self.config, self.domain, self.replica = config, domain, replica
