@@ -38,8 +38,7 @@ class ChunkResult:
 
 class Replica:
     """One replica: a Runner with its own policy and PRM backends (or a proxy to the PRM pool), built from the run's
-    config where it runs.
-    Ray makes it an actor (ray.remote); a subclass may stand in for it (tests, benchmarks)."""
+    config where it runs. Ray makes it an actor (ray.remote); a subclass may stand in for it (tests, benchmarks)."""
 
     def __init__(self, config: SynthConfig, prm_pool: list[Any] | None = None, slot: int = 0):
         """prm_pool: the PRM replicas to score with (ray.prm_replicas), instead of a PRM of its own; slot: this
