@@ -16,7 +16,7 @@ from metacot.linearize import LinearizeConfig, resolve_formats
 from metacot.outputs.rundir import ProblemSource, RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.policy import make_policy
-from metacot.prm import make_prm
+from metacot.prm import RewardModel, make_prm
 from metacot.problems import ProblemStream, content_digest, make_domain, problem_digests
 from metacot.problems.base import Domain
 from metacot.search import SEARCHES, Runner, RunnerStats, make_search
@@ -41,14 +41,16 @@ class SynthResult:
     runner: RunnerStats = field(default_factory=RunnerStats)
 
 
-def build_runner(config: SynthConfig, domain: Domain) -> Runner:
+def build_runner(config: SynthConfig, domain: Domain, prm: RewardModel | None = None) -> Runner:
+    """The config's runner with its backends built here; `prm`: one to score with instead of the config's own
+    (a Ray replica's proxy to the PRM pool)."""
     strategy = config.search.strategy
     if strategy not in SEARCHES:
         raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: {', '.join(SEARCHES)}")
     section = getattr(config.search, strategy)
     search = make_search(strategy, section)
     policy = make_policy(config.policy, domain)
-    prm = make_prm(config.prm, domain, policy)
+    prm = prm if prm is not None else make_prm(config.prm, domain, policy)
     breaker = Breaker(config.run)
     return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, breaker, section.budget)
 
@@ -58,8 +60,10 @@ def make_runner(config: SynthConfig, domain: Domain) -> Runner | RayRunner:
     process)."""
     if config.ray.address is None:
         return build_runner(config, domain)
+    from metacot.distributed.prm_pool import check_prm_pool
     from metacot.distributed.replicas import RayRunner
 
+    check_prm_pool(config.ray, config.prm.backend)
     return RayRunner(config, domain)
 
 

@@ -45,8 +45,8 @@ class SleepyReplica(Replica):
 
     delay = 0.0
 
-    def __init__(self, config: SynthConfig):
-        super().__init__(config)
+    def __init__(self, config: SynthConfig, prm_pool: list[Any] | None = None, slot: int = 0):
+        super().__init__(config, prm_pool, slot)
         slowed(self.runner, self.delay)
 
 

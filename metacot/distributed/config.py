@@ -11,7 +11,8 @@ from metacot.flags import flag
 @dataclass
 class RayConfig:
     """Searches on a Ray cluster: `replicas` actors, each with its own Runner and backends, take chunks of problems
-    from the driver, which alone writes the run directory. No setting here changes a tree: none is in the hash."""
+    from the driver, which alone writes the run directory; with `prm_replicas`, a learned PRM runs in replicas of its
+    own that score for them all. No setting here changes a tree: none is in the hash."""
 
     address: str | None = flag(
         "run the searches on Ray: local (start a cluster on this machine), auto (the running cluster) or an ADDRESS",
@@ -19,9 +20,16 @@ class RayConfig:
         name="--ray",
         metavar="ADDRESS",
     )
-    replicas: int = flag("Ray replicas, each with its own policy and PRM backends", 1)
+    replicas: int = flag("Ray replicas, each with its own policy (and PRM, without --prm-replicas)", 1)
     cpus_per_replica: float = flag("CPUs Ray reserves per replica", 1.0)
     gpus_per_replica: float = flag("GPUs Ray reserves per replica (1: one replica per GPU; 2+: tensor parallel)", 0.0)
+    prm_replicas: int = flag(
+        "Ray replicas of a learned PRM (transformers, vllm) that every policy replica's scoring goes to "
+        "(0: a PRM inside each policy replica)",
+        0,
+    )
+    cpus_per_prm_replica: float = flag("CPUs Ray reserves per PRM replica", 1.0)
+    gpus_per_prm_replica: float = flag("GPUs Ray reserves per PRM replica", 0.0)
     chunk: int = flag(
         "problems a replica takes at a time (a few times --concurrency: a chunk ends with thinning batches)", 256
     )
@@ -35,6 +43,9 @@ class RayConfig:
         at_least("replicas", self.replicas, 1)
         at_least("cpus_per_replica", self.cpus_per_replica, 0, float)
         at_least("gpus_per_replica", self.gpus_per_replica, 0, float)
+        at_least("prm_replicas", self.prm_replicas, 0)
+        at_least("cpus_per_prm_replica", self.cpus_per_prm_replica, 0, float)
+        at_least("gpus_per_prm_replica", self.gpus_per_prm_replica, 0, float)
         at_least("chunk", self.chunk, 1)
         at_least("chunk_attempts", self.chunk_attempts, 1)
         at_least("ahead", self.ahead, 1)

@@ -5,20 +5,19 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import logging
-import signal
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.config import SynthConfig
+from metacot.distributed.connect import check_cluster, check_fits, connect
+from metacot.distributed.prm_pool import PooledPRM, PRMReplica
 from metacot.problems import make_domain
 from metacot.problems.base import Domain
 from metacot.search import RunnerStats
 from metacot.search.breaker import BackendOutage, RunStopped
-from metacot.stop import SIGNALS
 from metacot.tree import SearchTree
 
 log = logging.getLogger("metacot")
@@ -38,13 +37,17 @@ class ChunkResult:
 
 
 class Replica:
-    """One replica: a Runner with its own policy and PRM backends, built from the run's config where it runs.
-    Ray makes it an actor (ray.remote); a subclass may stand in for it (tests, benchmarks)."""
+    """One replica: a Runner with its own policy and PRM backends (or a proxy to the PRM pool), built from the run's
+    config where it runs. Ray makes it an actor (ray.remote); a subclass may stand in for it (tests, benchmarks)."""
 
-    def __init__(self, config: SynthConfig):
+    def __init__(self, config: SynthConfig, prm_pool: list[Any] | None = None, slot: int = 0):
+        """prm_pool: the PRM replicas to score with (ray.prm_replicas), instead of a PRM of its own; slot: this
+        replica's place among the policy replicas (where its turns in the pool start)."""
         from metacot.synth import build_runner  # synth imports this module
 
-        self.runner = build_runner(config, make_domain(config.problems))
+        domain = make_domain(config.problems)
+        prm = PooledPRM(domain, prm_pool, slot) if prm_pool else None
+        self.runner = build_runner(config, domain, prm)
 
     def ready(self) -> bool:
         """Answered once the backends are built: a replica that cannot build them fails the run at its start."""
@@ -105,34 +108,21 @@ def signals_through_ray() -> Iterator[None]:
         raise
 
 
-def connect(address: str) -> bool:
-    """Join the Ray cluster at `address` (local: start one here); False when this process is already in one.
-    Ray's own signal handlers are undone: SIGINT and SIGTERM stop a run through its cleanup (metacot.stop)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    main = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
-    handlers = {signum: signal.getsignal(signum) for signum in SIGNALS} if main else {}
-    if address == "local":
-        ray.init(include_dashboard=False)
-    else:
-        ray.init(address=address)
-    for signum, handler in handlers.items():
-        signal.signal(signum, handler)
-    return True
-
-
 class RayRunner:
     """A Runner's interface (run, stats) over Ray replicas: a free replica takes the next chunk (work stealing);
     a replica that dies is replaced and its chunk sent again, up to chunk_attempts tries, after which the chunk's
-    problems are yielded as failed trees. Trees come out in problem order, like a Runner's."""
+    problems are yielded as failed trees. Trees come out in problem order, like a Runner's. With ray.prm_replicas,
+    a pool of PRM replicas is started first and every replica scores through it (metacot.distributed.prm_pool)."""
 
     def __init__(self, config: SynthConfig, domain: Domain, replica: type = Replica):
         self.config, self.domain, self.replica = config, domain, replica
         self.stats = RunnerStats()
         self.startup = 0.0  # seconds until every replica had built its backends (joining the cluster too)
         self.earlier: dict[str, SearchTree] = {}  # failed searches searched again, sent with their chunk
+        import ray
+
+        if not ray.is_initialized():  # an unreachable cluster: a clear error before the run directory is opened
+            check_cluster(config.ray.address or "local")
 
     def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
         import ray
@@ -143,27 +133,43 @@ class RayRunner:
         if not chunks.problems:
             return
         began = time.perf_counter()
-        started = connect(settings.address or "local")
+        address = settings.address or "local"
+        started = connect(address)
+        count = min(settings.replicas, len(chunks.problems))
+        prm_actor: Any = ray.remote(num_cpus=settings.cpus_per_prm_replica, num_gpus=settings.gpus_per_prm_replica)(
+            PRMReplica
+        )
         actor: Any = ray.remote(num_cpus=settings.cpus_per_replica, num_gpus=settings.gpus_per_replica)(self.replica)
-        replicas: list[Any] = [actor.remote(self.config) for _ in range(min(settings.replicas, len(chunks.problems)))]
+        pool: list[Any] = []
+        replicas: list[Any] = []
+
+        def start(slot: int) -> Any:
+            return actor.remote(self.config, pool, slot)
+
         try:
+            if started and address == "local":  # a cluster of this machine alone: what it has is all there is
+                check_fits(ray.cluster_resources(), settings, count)
+            pool.extend(prm_actor.remote(self.config) for _ in range(settings.prm_replicas))
+            replicas.extend(start(slot) for slot in range(count))
             with signals_through_ray():
                 try:
-                    ray.get([r.ready.remote() for r in replicas])
+                    ray.get([r.ready.remote() for r in pool + replicas])
                     self.startup = time.perf_counter() - began
                 except ray.exceptions.RayError as error:
                     raise RunStopped(f"the Ray replicas could not build their backends ({reason(error)})") from error
-                yield from self._drive(ray, actor, replicas, chunks)
+                yield from self._drive(ray, start, replicas, chunks)
         finally:
-            for r in replicas:
+            for r in pool + replicas:
                 ray.kill(r)
             if started:
                 ray.shutdown()
 
-    def _drive(self, ray: Any, actor: Any, replicas: list[Any], chunks: _Chunks) -> Iterator[SearchTree]:
+    def _drive(
+        self, ray: Any, start: Callable[[int], Any], replicas: list[Any], chunks: _Chunks
+    ) -> Iterator[SearchTree]:
         """Send chunks to free replicas, at most `ahead` per replica past the oldest unfinished one; yield each
-        chunk's trees once every earlier chunk's are out. A dead replica is replaced in `replicas` (run kills
-        what it holds at the end)."""
+        chunk's trees once every earlier chunk's are out. A dead replica is replaced in `replicas` by start(its
+        slot) (run kills what it holds at the end)."""
         window = self.config.ray.ahead * len(replicas)
         running: dict[Any, tuple[int, int]] = {}  # a chunk's result -> (the replica's slot, the chunk)
         finished: dict[int, list[SearchTree]] = {}
@@ -183,7 +189,7 @@ class RayRunner:
             try:
                 result: ChunkResult = ray.get(ready[0])
             except ray.exceptions.RayActorError as error:  # the replica died: a new one takes its place
-                replicas[slot] = actor.remote(self.config)
+                replicas[slot] = start(slot)
                 self._retry(chunks, index, error, finished)
             except ray.exceptions.RayError as error:  # the chunk raised (a bug, or a backend crash the runner
                 self._retry(chunks, index, error, finished)  # did not catch): the replica lives on
