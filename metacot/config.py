@@ -48,7 +48,7 @@ class SynthConfig:
     )
     seed: int = flag("run seed: problems and every random choice derive from it", 0)
     out: str = flag("run directory", "runs/demo", metavar="DIR")
-    concurrency: int = flag("searches in flight at once; does not change results", 64)
+    concurrency: int = flag("searches in flight at once; changes no result but a model's last digits", 64)
     problems: ProblemsConfig = field(default_factory=ProblemsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     prm: PRMConfig = field(default_factory=PRMConfig)
