@@ -76,3 +76,13 @@ def test_the_memory_benchmark_measures_each_size_and_its_resume_and_says_what_it
     assert [size["problems"] for size in figures["sizes"]] == [5, 10]
     assert all(size["peak_rss_mb"] > 0 and size["resume_seconds"] > 0 for size in figures["sizes"])
     assert figures["machine"]["cpus"] == os.cpu_count()
+
+
+def test_the_replicas_benchmark_prints_every_row_and_what_it_ran_with(capsys):
+    pytest.importorskip("ray")
+    flags = ["--problems", "6", "--simulations", "3", "--sleepy-problems", "4", "--sleepy-simulations", "2"]
+    assert main(["bench", "replicas", *flags, "--delay", "0", "--replicas", "1,2", "--chunk", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line.split()[0] for line in out if line.startswith(("local", "ray,"))]
+    assert rows == ["local", "ray,", "ray,", "local", "ray,", "ray,"]
+    assert "CPUs; load average" in out[-1]

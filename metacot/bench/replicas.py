@@ -1,5 +1,5 @@
 """Benchmark of `synth --ray` on this machine: throughput and the driver's cost per tree, local vs Ray replicas, and
-the speed-up with replicas that wait on a model (a policy that sleeps per call). Run: python -m metacot.bench.replicas
+the speed-up with replicas that wait on a model (a policy that sleeps per call). Run: metacot bench replicas
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def configured(out: Path, problems: int, simulations: int, replicas: int | None,
     return config
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The benchmark's flags (`metacot bench replicas` and `python -m metacot.bench.replicas`)."""
     p.add_argument("--problems", type=int, default=20_000, help="symbolic runs: problems (0: none)")
     p.add_argument("--simulations", type=int, default=300, help="symbolic runs: MCTS simulations")
     p.add_argument("--sleepy-problems", type=int, default=512, help="sleeping-policy runs: problems")
@@ -95,7 +95,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--delay", type=float, default=0.02, help="seconds the sleeping policy waits per call")
     p.add_argument("--chunk", type=int, default=RayConfig.chunk)
     p.add_argument("--replicas", default="1,2,4", help="sleeping-policy runs: replica counts")
-    args = p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    add_arguments(p)
+    run(p.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> None:
+    """Print the symbolic-policy rows (local, 1 and 2 replicas), then the sleeping-policy rows."""
     load = load_average()
     import ray
 

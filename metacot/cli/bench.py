@@ -1,4 +1,4 @@
-"""The `metacot bench` commands: engine, backends, strategies, rollouts, resume, memory."""
+"""The `metacot bench` commands: engine, backends, strategies, rollouts, resume, memory, replicas."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def _add_bench(commands) -> None:
     r.add_argument("--out", metavar="DIR", help="keep the run here (default: a temporary folder, removed)")
     r.add_argument("--json", action="store_true", help="the figures as one JSON object")
     r.set_defaults(run=run_bench_resume)
+    _add_bench_replicas(kinds)
     m = kinds.add_parser(
         "memory",
         help="a synth's peak RSS and wall time by the number of problems, and those of its no-op resume",
@@ -156,6 +157,27 @@ examples:
 
 A strategy is a registered search, optionally with config overrides after colons (key=value).
 Rerunning on the same --out resumes: rows already in results.jsonl are not searched again."""
+
+
+def _add_bench_replicas(kinds) -> None:
+    from metacot.bench.replicas import add_arguments
+
+    r = kinds.add_parser(
+        "replicas",
+        help="synth --ray on this machine: local vs Ray replicas, and replicas that wait on a model",
+        description="Throughput and the driver's CPU per tree of a local run, 1 and 2 Ray replicas (symbolic "
+        "policy), then the speed-up with 1, 2, 4 replicas whose policy sleeps per call (a GPU model's wait). "
+        "Needs the ray extra.",
+    )
+    add_arguments(r)
+    r.set_defaults(run=run_bench_replicas)
+
+
+def run_bench_replicas(args: argparse.Namespace) -> int:
+    from metacot.bench.replicas import run
+
+    run(args)
+    return 0
 
 
 def _add_bench_strategies(kinds) -> None:
