@@ -107,8 +107,10 @@ def reachable(state: Iterable[Number], target: int, moves: str = "all") -> bool:
     if len(values) == 2:
         return _reach2(values[0], values[1], target)
     if moves == "all":
-        ratios = tuple(sorted(_ratio(v) for v in values))
-        return _reachable_ratios(ratios, (target, 1))
+        ratios = [_ratio(v) for v in values]
+        if len(ratios) == 3:  # the common question (a state one step below a Countdown-4 problem): not memoized
+            return _reach3_ratios(*ratios, target)
+        return _reachable_ratios(tuple(sorted(ratios)), (target, 1))
     # the question itself is not memoized: drawn problems (generation asks about every draw) do not repeat
     return _reachable_sos.__wrapped__(tuple(sorted(values)), target)
 
@@ -150,9 +152,10 @@ def _ratio_results(a: Ratio, b: Ratio) -> list[Ratio]:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _reachable_ratios(values: tuple[Ratio, ...], target: Ratio) -> bool:
-    """Two or more values, sorted: try every pair and result, memoized."""
-    if len(values) == 2:
-        return target in _ratio_results(values[0], values[1])
+    """Three or more values, sorted: try every pair and result, memoized (the last two steps are tried directly,
+    which is cheaper than looking them up)."""
+    if len(values) == 3:
+        return _reach3_ratios(*values, target[0])
     n = len(values)
     for i in range(n):
         for j in range(i + 1, n):
@@ -161,6 +164,37 @@ def _reachable_ratios(values: tuple[Ratio, ...], target: Ratio) -> bool:
                 if _reachable_ratios(tuple(sorted((*rest, result))), target):
                     return True
     return False
+
+
+def _reach3_ratios(a: Ratio, b: Ratio, c: Ratio, target: int) -> bool:
+    """Whether two steps on three values can give the whole target: each pair's six results (as unreduced
+    fractions, denominators not 0) against the value left, compared by cross-multiplying (no gcd)."""
+    for (xn, xd), (yn, yd), z in ((a, b, c), (a, c, b), (b, c, a)):
+        cross_x, cross_y, d = xn * yd, yn * xd, xd * yd
+        if (
+            _reach2_ratio(cross_x + cross_y, d, z, target)
+            or _reach2_ratio(cross_x - cross_y, d, z, target)
+            or _reach2_ratio(cross_y - cross_x, d, z, target)
+            or _reach2_ratio(xn * yn, d, z, target)
+            or (yn != 0 and _reach2_ratio(cross_x, cross_y, z, target))
+            or (xn != 0 and _reach2_ratio(cross_y, cross_x, z, target))
+        ):
+            return True
+    return False
+
+
+def _reach2_ratio(an: int, ad: int, b: Ratio, target: int) -> bool:
+    """Whether one step on an/ad and b gives the whole target (ad and b's denominator not 0, of any sign)."""
+    bn, bd = b
+    cross_a, cross_b, goal = an * bd, bn * ad, target * ad * bd
+    return (
+        cross_a + cross_b == goal
+        or cross_a - cross_b == goal
+        or cross_b - cross_a == goal
+        or an * bn == goal
+        or (bn != 0 and cross_a == target * cross_b)
+        or (an != 0 and cross_b == target * cross_a)
+    )
 
 
 def _reach2(a: Exact, b: Exact, target: int) -> bool:

@@ -1,0 +1,33 @@
+"""The engine's fast paths give what the plain definitions give: the exact oracle on any state, generation."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import pytest
+from test_countdown import brute_force_values
+
+from metacot.problems.countdown import reachable
+from metacot.problems.countdown.parse import to_number
+
+
+def random_number(rng: random.Random):
+    """A state's number as the domain writes it: mostly whole, some negative, some fractions ("8/3")."""
+    kind = rng.random()
+    if kind < 0.6:
+        return rng.randint(0, 15)
+    if kind < 0.75:
+        return rng.randint(-9, 9)
+    return to_number(Fraction(rng.randint(-12, 12), rng.randint(1, 6)))
+
+
+@pytest.mark.parametrize("size", [2, 3, 4])
+def test_the_exact_oracle_matches_brute_force_on_states_with_fractions_and_negatives(size):
+    rng = random.Random(size)
+    for _ in range(120 if size < 4 else 25):
+        state = tuple(random_number(rng) for _ in range(size))
+        values = brute_force_values(list(state), rational=True)
+        whole = sorted(int(v) for v in values if v.denominator == 1 and v >= 0)
+        for target in [*rng.sample(range(40), 4), *rng.sample(whole, min(3, len(whole)))]:
+            assert reachable(state, target) == (target in values), (state, target)
