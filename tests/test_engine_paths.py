@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from fractions import Fraction
 
 import pytest
 from test_countdown import brute_force_values
 
-from metacot.problems.countdown import reachable
+from metacot.policy.symbolic import SymbolicCountdownPolicy
+from metacot.prm.oracle import CountdownOraclePRM
+from metacot.problems.countdown import CountdownDomain, generate_problems, reachable
 from metacot.problems.countdown.parse import to_number
+from metacot.search import MCTSConfig, Runner, make_search
+from metacot.search.runner import YOUNG_THRESHOLD
 
 
 def random_number(rng: random.Random):
@@ -31,3 +36,24 @@ def test_the_exact_oracle_matches_brute_force_on_states_with_fractions_and_negat
         whole = sorted(int(v) for v in values if v.denominator == 1 and v >= 0)
         for target in [*rng.sample(range(40), 4), *rng.sample(whole, min(3, len(whole)))]:
             assert reachable(state, target) == (target in values), (state, target)
+
+
+def test_the_collector_runs_less_often_while_runners_run_and_as_before_once_none_does():
+    before = gc.get_threshold()
+    first, second = (
+        Runner(
+            CountdownDomain(),
+            SymbolicCountdownPolicy(),
+            CountdownOraclePRM(),
+            make_search("mcts", MCTSConfig()),
+            "mcts",
+        ).run(generate_problems(2, seed))
+        for seed in (0, 1)
+    )
+    next(first)
+    assert gc.get_threshold()[0] == max(before[0], YOUNG_THRESHOLD)
+    next(second)  # overlapping runs that end in another order than they started
+    list(first)
+    assert gc.get_threshold()[0] == max(before[0], YOUNG_THRESHOLD)
+    list(second)
+    assert gc.get_threshold() == before
