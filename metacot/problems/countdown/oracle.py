@@ -109,7 +109,7 @@ def reachable(state: Iterable[Number], target: int, moves: str = "all") -> bool:
     if moves == "all":
         ratios = [_ratio(v) for v in values]
         if len(ratios) == 3:  # the common question (a state one step below a Countdown-4 problem): not memoized
-            return _reach3_ratios(*ratios, target)
+            return _reach3_ratios(ratios[0], ratios[1], ratios[2], target)
         return _reachable_ratios(tuple(sorted(ratios)), (target, 1))
     # the question itself is not memoized: drawn problems (generation asks about every draw) do not repeat
     return _reachable_sos.__wrapped__(tuple(sorted(values)), target)
@@ -155,7 +155,7 @@ def _reachable_ratios(values: tuple[Ratio, ...], target: Ratio) -> bool:
     """Three or more values, sorted: try every pair and result, memoized (the last two steps are tried directly,
     which is cheaper than looking them up)."""
     if len(values) == 3:
-        return _reach3_ratios(*values, target[0])
+        return _reach3_ratios(values[0], values[1], values[2], target[0])
     n = len(values)
     for i in range(n):
         for j in range(i + 1, n):
