@@ -11,7 +11,7 @@ from test_countdown import brute_force_values
 
 from metacot.policy.symbolic import SymbolicCountdownPolicy
 from metacot.prm.oracle import CountdownOraclePRM
-from metacot.problems.countdown import CountdownDomain, generate_problems, reachable
+from metacot.problems.countdown import CountdownDomain, generate_problems, oracle, reachable
 from metacot.problems.countdown.parse import to_number
 from metacot.search import MCTSConfig, Runner, make_search
 from metacot.search.runner import YOUNG_THRESHOLD
@@ -57,3 +57,13 @@ def test_the_collector_runs_less_often_while_runners_run_and_as_before_once_none
     assert gc.get_threshold()[0] == max(before[0], YOUNG_THRESHOLD)
     list(second)
     assert gc.get_threshold() == before
+
+
+def test_the_generators_check_of_four_whole_numbers_answers_as_the_general_search():
+    rng = random.Random(5)
+    for _ in range(3000):
+        high = rng.choice((3, 12, 99))
+        numbers = tuple(rng.randint(0, high) for _ in range(4))
+        target = rng.choice((0, 1, 2, rng.randint(0, 40), rng.randint(10, 100)))
+        general = oracle._reachable_sos.__wrapped__(tuple(sorted(numbers)), target)
+        assert reachable(numbers, target, "sos") == general, (numbers, target)

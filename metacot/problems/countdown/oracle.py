@@ -111,6 +111,8 @@ def reachable(state: Iterable[Number], target: int, moves: str = "all") -> bool:
         if len(ratios) == 3:  # the common question (a state one step below a Countdown-4 problem): not memoized
             return _reach3_ratios(ratios[0], ratios[1], ratios[2], target)
         return _reachable_ratios(tuple(sorted(ratios)), (target, 1))
+    if len(values) == 4 and all(type(v) is int and v >= 0 for v in values):  # a drawn Countdown-4 problem
+        return _reach4_whole(*values, target)
     # the question itself is not memoized: drawn problems (generation asks about every draw) do not repeat
     return _reachable_sos.__wrapped__(tuple(sorted(values)), target)
 
@@ -234,6 +236,52 @@ def _reach3_sos(values: tuple[Exact, ...], target: int) -> bool:
             if _reach2(rest, result, target):
                 return True
     return False
+
+
+def _reach4_whole(a: int, b: int, c: int, d: int, target: int) -> bool:
+    """_reachable_sos for four non-negative whole numbers (the generator asks about every draw), the same answer
+    from each way to combine them: two pairs then their results, or a pair, then a third number, then the last."""
+    pairs = {(x, y): _whole_results(x, y) for x, y in ((a, b), (a, c), (a, d), (b, c), (b, d), (c, d))}
+    splits = (((a, b), (c, d)), ((a, c), (b, d)), ((a, d), (b, c)))
+    for left, right in splits:
+        for r in pairs[left]:
+            for s in pairs[right]:
+                if _reach2(r, s, target):
+                    return True
+    last = {n: _last_steps(n, target) for n in (a, b, c, d)}
+    for (x, y), (p, q) in (*splits, *((right, left) for left, right in splits)):
+        for r in pairs[x, y]:
+            if _meets(_whole_results(r, p), last[q]) or _meets(_whole_results(r, q), last[p]):
+                return True
+    return False
+
+
+def _whole_results(a: int, b: int) -> list[int]:
+    """The stream-of-search results of two non-negative whole numbers (_sos_values without the general path)."""
+    hi, lo = (a, b) if a >= b else (b, a)
+    found = [a + b, hi - lo, a * b]
+    if lo and not hi % lo:
+        found.append(hi // lo)
+    return found
+
+
+def _last_steps(n: int, target: int) -> frozenset[int] | None:
+    """The values v for which one step on v and n can give the whole target (_reach2(v, n, target)); None: every
+    value can (n and the target are 0: v * 0)."""
+    if n == 0 and target == 0:
+        return None
+    found = {target - n, target + n, n - target}
+    if n:
+        found.add(target * n)
+        if not target % n:
+            found.add(target // n)
+    if target and n and not n % target:
+        found.add(n // target)
+    return frozenset(found)
+
+
+def _meets(values: list[int], need: frozenset[int] | None) -> bool:
+    return bool(values) if need is None else not need.isdisjoint(values)
 
 
 def _sos_values(a: Exact, b: Exact) -> list[Exact]:
