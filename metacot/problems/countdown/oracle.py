@@ -111,8 +111,9 @@ def reachable(state: Iterable[Number], target: int, moves: str = "all") -> bool:
         if len(ratios) == 3:  # the common question (a state one step below a Countdown-4 problem): not memoized
             return _reach3_ratios(ratios[0], ratios[1], ratios[2], target)
         return _reachable_ratios(tuple(sorted(ratios)), (target, 1))
-    if len(values) == 4 and all(type(v) is int and v >= 0 for v in values):  # a drawn Countdown-4 problem
-        return _reach4_whole(*values, target)
+    whole = [v for v in values if type(v) is int and v >= 0]
+    if len(whole) == len(values) == 4:  # a drawn Countdown-4 problem
+        return _reach4_whole(whole[0], whole[1], whole[2], whole[3], target)
     # the question itself is not memoized: drawn problems (generation asks about every draw) do not repeat
     return _reachable_sos.__wrapped__(tuple(sorted(values)), target)
 
