@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 ROOT = 0
@@ -78,6 +78,7 @@ class Node:
 _NODE_FIELDS = tuple(f.name for f in fields(Node))
 _NODE_DEFAULTS = {f.name: f.default for f in fields(Node) if f.default is not MISSING}
 _node_values = itemgetter(*_NODE_FIELDS)
+_node_attrs = attrgetter(*_NODE_FIELDS)
 # newer fields: left out of the JSON while they hold their default, so trees without them read the same
 _WRITTEN_WHEN_SET = {"slip": None, "successes": None, "rollouts": None, "reexpanded": 0}
 
@@ -256,8 +257,8 @@ def _node(data: dict) -> Node:
 
 
 def _node_dict(node: Node) -> dict:
-    return {
-        name: getattr(node, name)
-        for name in _NODE_FIELDS
-        if name not in _WRITTEN_WHEN_SET or getattr(node, name) != _WRITTEN_WHEN_SET[name]
-    }
+    record = dict(zip(_NODE_FIELDS, _node_attrs(node), strict=True))
+    for name, default in _WRITTEN_WHEN_SET.items():
+        if record[name] == default:
+            del record[name]
+    return record
