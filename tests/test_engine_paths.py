@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import random
+from dataclasses import fields
 from fractions import Fraction
 
 import pytest
@@ -15,6 +16,8 @@ from metacot.problems.countdown import CountdownDomain, generate_problems, oracl
 from metacot.problems.countdown.parse import to_number
 from metacot.search import MCTSConfig, Runner, make_search
 from metacot.search.runner import YOUNG_THRESHOLD
+from metacot.tree import _WRITTEN_WHEN_SET, Node
+from metacot.tree import _node_dict as node_record
 
 
 def random_number(rng: random.Random):
@@ -67,3 +70,14 @@ def test_the_generators_check_of_four_whole_numbers_answers_as_the_general_searc
         target = rng.choice((0, 1, 2, rng.randint(0, 40), rng.randint(10, 100)))
         general = oracle._reachable_sos.__wrapped__(tuple(sorted(numbers)), target)
         assert reachable(numbers, target, "sos") == general, (numbers, target)
+
+
+@pytest.mark.parametrize("newer", [False, True])
+def test_a_node_record_holds_every_field_in_order_and_the_newer_ones_only_when_set(newer):
+    values = {f.name: f"value of {f.name}" for f in fields(Node)}
+    if not newer:
+        values.update(_WRITTEN_WHEN_SET)
+    record = node_record(Node(**values))
+    written = [name for name in values if name not in _WRITTEN_WHEN_SET or newer]
+    assert list(record) == written
+    assert record == {name: values[name] for name in written}
