@@ -67,13 +67,22 @@ class _Stream:
     def _skip_to(self, index: int) -> None:
         """On to the nearest saved state past the stream's position and not past `index` that draws the problem
         it recorded, if any."""
-        while nearest := max((i for i in self.states if self.position < i <= index), default=0):
+        while self.position < index and (
+            nearest := max((i for i in self.states if self.position < i <= index), default=0)
+        ):
             record = self.states.pop(nearest)
-            probe = _restored(record["state"])
-            if probe is not None and problem_digest(self.drawer.draw(probe, nearest)) == record["next"]:
-                self.rng, self.position = _restored(record["state"]) or self.rng, nearest
+            state = _state(record["state"])
+            if state is not None and self._draws(state, nearest, record["next"]):
+                self.rng.setstate(state)
+                self.position = nearest
                 return
             self.saved.discard(nearest)  # a bad record: the right state is saved when the stream gets there
+
+    def _draws(self, state: tuple, index: int, digest: str) -> bool:
+        """Whether the stream in this state draws the problem with this digest next."""
+        probe = random.Random()
+        probe.setstate(state)
+        return problem_digest(self.drawer.draw(probe, index)) == digest
 
     def _draw(self) -> Any:
         index = self.position
@@ -98,12 +107,12 @@ def _usable(record: Any, drawer: Drawer) -> bool:
     )
 
 
-def _restored(state: Any) -> random.Random | None:
-    """A generator in a saved state (as getstate() gave it, read back from JSON), or None for a malformed one."""
-    rng = random.Random()
+def _state(saved: Any) -> tuple | None:
+    """A generator's state as getstate() gave it, from its JSON form; None for a malformed one."""
     try:
-        version, internal, gauss = state
-        rng.setstate((version, tuple(internal), gauss))
+        version, internal, gauss = saved
+        state = (version, tuple(internal), gauss)
+        random.Random().setstate(state)  # the generator's own checks
     except (TypeError, ValueError, OverflowError):
         return None
-    return rng
+    return state
