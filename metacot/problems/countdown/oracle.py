@@ -120,8 +120,9 @@ def reachable(state: Iterable[Number], target: int, moves: str = "all") -> bool:
 
 # Entries each memo of the oracle keeps (least recently used ones dropped): about 300 bytes an entry, so at most
 # ~10 MB each. A long run asks about millions of distinct states; at 2**20 entries (~300 MB) memory grew with the
-# number of problems. Measured on a 300-problem synth: 23% of the oracle PRM's lookups hit at 2**16 entries, 19% at
-# 2**12 (about 10% more CPU).
+# number of problems. A Countdown-4 run does not use them: the oracle PRM's questions (three values or fewer) and
+# the generator's (four whole numbers) are cheaper to answer than to look up; the searches of larger states keep
+# the states below them here (their transpositions repeat).
 CACHE_SIZE = 2**15
 
 # The "all" search below runs on exact rationals as (numerator, denominator > 0) pairs in lowest terms: the same
