@@ -130,7 +130,7 @@ def synth(
         done, total = open_run(run_dir, config, problems, retry_failed)
         retry = run_dir.failed - done  # a run's records are of its own problems: these are in `problems`
         searched = total - len(done)
-        todo = (p for p in problems if p.id not in done)
+        todo = problems.todo(done, run_dir.draws(), run_dir.add_draw)  # finished ones not made again
         bar = tqdm(total=total, initial=total - searched, disable=not progress, unit="problem")
         with bar, TraceWriter(run_dir, domain, config.linearize, started, resume=True) as traces:
             try:

@@ -33,7 +33,7 @@ EARLY_KILLS = 0.25  # the share of kills at a random time from the start rather 
 EARLY_SECONDS = 1.0  # those land within this many seconds of the start
 POLL_SECONDS = 0.002
 FINISHED = re.compile(  # the files of a finished run; any other is a stray
-    r"manifest\.json|problems\.json|stats\.json|\.lock|trees/trees-\d+\.(jsonl|idx)|traces/(\.state\.json|\w[^/]*\.jsonl)"
+    r"manifest\.json|problems\.json|draws\.jsonl|stats\.json|\.lock|trees/trees-\d+\.(jsonl|idx)|traces/(\.state\.json|\w[^/]*\.jsonl)"
 )
 
 

@@ -36,6 +36,7 @@ from metacot.tree import SearchTree
 
 MANIFEST = "manifest.json"
 PROBLEMS = "problems.json"  # the problems file a run was made from: its resolved path and each problem's digest
+DRAWS = "draws.jsonl"  # a generator's saved random states (problems.draws), one a line: a resume starts from them
 SHOWN_IDS = 5  # problem ids named per kind of change when an edited problems file is refused
 
 
@@ -377,6 +378,27 @@ class RunDir:
         else:
             self.failed.add(tree.problem_id)
         return place
+
+    def draws(self) -> list[Any]:
+        """The generator states saved in the run (add_draw), in order; a line that is not JSON (a write cut short)
+        is left out: the generator draws from an earlier state then."""
+        try:
+            lines = (self.path / DRAWS).read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in lines:
+            with suppress(orjson.JSONDecodeError):
+                records.append(orjson.loads(line))
+        return records
+
+    def add_draw(self, record: dict) -> None:
+        """Save one generator state (a record of problems.draws) for later resumes; the run must be open."""
+        if self._file is None:
+            raise RunDirError(f"{self.path} is not open; call open() first")
+        path = self.path / DRAWS
+        with path.open("ab") as file:
+            self._write(file, orjson.dumps(record) + b"\n", path)
 
     def _write(self, file: IO[bytes], line: bytes, path: Path) -> None:
         """One whole line, flushed; on an error the run is closed (the file may end in a partial line now: open()

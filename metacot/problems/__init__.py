@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
 import orjson
 
-from metacot.problems.base import Domain, DomainSpec, ProblemFileError, StepError, StepOutcome
+from metacot.problems.base import Domain, DomainSpec, ProblemFileError, StepError, StepOutcome, problem_digest
 from metacot.problems.config import DOMAINS, ProblemsConfig
 from metacot.problems.countdown import CountdownDomain, CountdownProblem
+from metacot.problems.draws import drawn
 from metacot.problems.math import MathDomain, MathProblem
 
 
@@ -28,7 +29,7 @@ def make_domain(config: ProblemsConfig) -> Domain:
 
 def problem_digests(problems: Iterable[Any]) -> dict[str, str]:
     """Each problem's id and a digest of its content (every field), in order."""
-    return {p.id: hashlib.sha256(orjson.dumps(p, default=str)).hexdigest()[:16] for p in problems}
+    return {p.id: problem_digest(p) for p in problems}
 
 
 def content_digest(digests: dict[str, str]) -> str:
@@ -69,6 +70,16 @@ class ProblemStream:
             self._held = made[: self.config.limit]
             return iter(self._held)
         return islice(made, self.config.limit)
+
+    def todo(
+        self, done: Container[str], saved: Iterable[Any] = (), save: Callable[[dict], None] | None = None
+    ) -> Iterator[Any]:
+        """The problems whose ids are not `done`, in order. A generator that resumes (DomainSpec.drawer) skips the
+        finished ones from the random states `saved` by an earlier pass (records it handed to `save`)."""
+        spec = self.config.spec()
+        if not self.generated or spec.drawer is None:
+            return (p for p in self if p.id not in done)
+        return drawn(spec.drawer(self.config, self.config.section(), self.seed), done, saved, save)
 
     def count(self) -> int:
         """How many there are: for a file, a pass over it."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+import orjson
+
 if TYPE_CHECKING:
     from metacot.problems.config import ProblemsConfig
+    from metacot.problems.draws import Drawer
 
 
 class StepError(ValueError):
@@ -89,3 +93,12 @@ class DomainSpec(Generic[Section]):
     # (the [problems] table, its section, the run seed) -> every problem of a file, a dataset or the generator, in
     # order: best an iterator that makes each when asked (a list is held whole)
     problems: Callable[[ProblemsConfig, Section, int], Iterable[Any]]
+    # (the [problems] table, its section, the run seed) -> the generator behind `problems` when it generates (no
+    # file or dataset) from one random stream, so that a resumed run skips finished problems without drawing them
+    # (problems.draws); None: a resume makes the finished problems again and skips them
+    drawer: Callable[[ProblemsConfig, Section, int], Drawer] | None = None
+
+
+def problem_digest(problem: Any) -> str:
+    """A digest of a problem's content (every field)."""
+    return hashlib.sha256(orjson.dumps(problem, default=str)).hexdigest()[:16]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from metacot.problems.base import DomainSpec, ProblemFileError, StepError
 from metacot.problems.countdown.data import (
     CountdownConfig,
+    CountdownDrawer,
     CountdownProblem,
     countdown_problems,
     generate_problems,
@@ -23,7 +24,9 @@ from metacot.problems.countdown.domain import (
 from metacot.problems.countdown.oracle import MOVE_SETS, Move, format_move, legal_moves, reachable
 from metacot.problems.countdown.parse import Number, apply_step, evaluate_expression, format_state
 
-COUNTDOWN = DomainSpec(build=CountdownDomain.from_config, problems=countdown_problems)
+COUNTDOWN = DomainSpec(
+    build=CountdownDomain.from_config, problems=countdown_problems, drawer=CountdownDrawer.from_config
+)
 
 __all__ = [
     "COUNTDOWN",
@@ -31,6 +34,7 @@ __all__ = [
     "PROMPT",
     "CountdownConfig",
     "CountdownDomain",
+    "CountdownDrawer",
     "CountdownProblem",
     "Move",
     "Number",

@@ -14,6 +14,7 @@ from metacot.checks import between
 from metacot.flags import flag
 from metacot.problems.base import ProblemFileError
 from metacot.problems.countdown.oracle import reachable
+from metacot.problems.draws import drawn
 
 if TYPE_CHECKING:
     from metacot.problems.config import ProblemsConfig
@@ -76,16 +77,7 @@ def countdown_problems(config: ProblemsConfig, section: CountdownConfig, seed: i
         raise ValueError("problems.dataset: Countdown problems come from a JSONL file or the generator")
     if config.file is not None:
         return iter_file_problems(config.file)
-    return iter_generated(
-        config.num_problems,
-        seed,
-        section.num_numbers,
-        section.low,
-        section.high,
-        section.target_low,
-        section.target_high,
-        section.target,
-    )
+    return drawn(CountdownDrawer.from_config(config, section, seed))
 
 
 def generate_problems(
@@ -115,33 +107,53 @@ def iter_generated(
     target: int | None = None,
 ) -> Iterator[CountdownProblem]:
     """generate_problems one at a time. Problem i comes from the draws after problem i - 1's (one random stream,
-    so that runs keep their problems): a problem cannot be made without those before it."""
-    if not 1 <= num_numbers <= MAX_NUMBERS or low < 0 or low > high or high > MAX_VALUE:
-        raise ValueError(
-            f"need 1 <= num_numbers <= {MAX_NUMBERS} and 0 <= low <= high <= {MAX_VALUE}, "
-            f"got {num_numbers}, {low}, {high}"
-        )
-    rng = random.Random(seed)
-    ranges = (num_numbers, low, high, target_low, target_high, target)
-    return (_draw_solvable(rng, f"countdown-{i:06d}", *ranges) for i in range(count))
+    so that runs keep their problems): a problem cannot be made without those before it (or the stream's state
+    after them: CountdownDrawer)."""
+    return drawn(CountdownDrawer(count, seed, num_numbers, low, high, target_low, target_high, target))
 
 
-def _draw_solvable(
-    rng: random.Random,
-    problem_id: str,
-    num_numbers: int,
-    low: int,
-    high: int,
-    target_low: int,
-    target_high: int,
-    target: int | None,
-) -> CountdownProblem:
-    for _ in range(_MAX_DRAWS):
-        numbers = tuple(rng.randint(low, high) for _ in range(num_numbers))
-        goal = target if target is not None else rng.randint(target_low, target_high)
-        if reachable(numbers, goal, moves="sos"):
-            return CountdownProblem(problem_id, numbers, goal)
-    raise ValueError(f"no solvable instance in {_MAX_DRAWS} draws: check the number and target ranges")
+@dataclass(frozen=True)
+class CountdownDrawer:
+    """The generator's draws (problems.draws.Drawer): numbers from [low, high] and a target from [target_low,
+    target_high] (or the fixed one) until the target is reachable with stream-of-search moves."""
+
+    count: int
+    seed: int
+    num_numbers: int = 4
+    low: int = 1
+    high: int = 99
+    target_low: int = 10
+    target_high: int = 100
+    target: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_numbers <= MAX_NUMBERS or self.low < 0 or self.low > self.high or self.high > MAX_VALUE:
+            raise ValueError(
+                f"need 1 <= num_numbers <= {MAX_NUMBERS} and 0 <= low <= high <= {MAX_VALUE}, "
+                f"got {self.num_numbers}, {self.low}, {self.high}"
+            )
+
+    @classmethod
+    def from_config(cls, config: ProblemsConfig, section: CountdownConfig, seed: int) -> CountdownDrawer:
+        fields = (section.num_numbers, section.low, section.high, section.target_low, section.target_high)
+        return cls(config.num_problems, seed, *fields, section.target)
+
+    @property
+    def key(self) -> str:
+        """What decides the draws (not the count: a problem's draws do not depend on how many follow)."""
+        ranges = (self.num_numbers, self.low, self.high, self.target_low, self.target_high, self.target)
+        return f"countdown:{self.seed}:" + ":".join(map(str, ranges))
+
+    def problem_id(self, index: int) -> str:
+        return f"countdown-{index:06d}"
+
+    def draw(self, rng: random.Random, index: int) -> CountdownProblem:
+        for _ in range(_MAX_DRAWS):
+            numbers = tuple(rng.randint(self.low, self.high) for _ in range(self.num_numbers))
+            goal = self.target if self.target is not None else rng.randint(self.target_low, self.target_high)
+            if reachable(numbers, goal, moves="sos"):
+                return CountdownProblem(self.problem_id(index), numbers, goal)
+        raise ValueError(f"no solvable instance in {_MAX_DRAWS} draws: check the number and target ranges")
 
 
 def problem_from_record(data: object, default_id: str | None = None) -> CountdownProblem:

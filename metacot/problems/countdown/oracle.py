@@ -107,16 +107,22 @@ def reachable(state: Iterable[Number], target: int, moves: str = "all") -> bool:
     if len(values) == 2:
         return _reach2(values[0], values[1], target)
     if moves == "all":
-        ratios = tuple(sorted(_ratio(v) for v in values))
-        return _reachable_ratios(ratios, (target, 1))
+        ratios = [_ratio(v) for v in values]
+        if len(ratios) == 3:  # the common question (a state one step below a Countdown-4 problem): not memoized
+            return _reach3_ratios(ratios[0], ratios[1], ratios[2], target)
+        return _reachable_ratios(tuple(sorted(ratios)), (target, 1))
+    whole = [v for v in values if type(v) is int and v >= 0]
+    if len(whole) == len(values) == 4:  # a drawn Countdown-4 problem
+        return _reach4_whole(whole[0], whole[1], whole[2], whole[3], target)
     # the question itself is not memoized: drawn problems (generation asks about every draw) do not repeat
     return _reachable_sos.__wrapped__(tuple(sorted(values)), target)
 
 
 # Entries each memo of the oracle keeps (least recently used ones dropped): about 300 bytes an entry, so at most
 # ~10 MB each. A long run asks about millions of distinct states; at 2**20 entries (~300 MB) memory grew with the
-# number of problems. Measured on a 300-problem synth: 23% of the oracle PRM's lookups hit at 2**16 entries, 19% at
-# 2**12 (about 10% more CPU).
+# number of problems. A Countdown-4 run does not use them: the oracle PRM's questions (three values or fewer) and
+# the generator's (four whole numbers) are cheaper to answer than to look up; the searches of larger states keep
+# the states below them here (their transpositions repeat).
 CACHE_SIZE = 2**15
 
 # The "all" search below runs on exact rationals as (numerator, denominator > 0) pairs in lowest terms: the same
@@ -150,9 +156,10 @@ def _ratio_results(a: Ratio, b: Ratio) -> list[Ratio]:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _reachable_ratios(values: tuple[Ratio, ...], target: Ratio) -> bool:
-    """Two or more values, sorted: try every pair and result, memoized."""
-    if len(values) == 2:
-        return target in _ratio_results(values[0], values[1])
+    """Three or more values, sorted: try every pair and result, memoized (the last two steps are tried directly,
+    which is cheaper than looking them up)."""
+    if len(values) == 3:
+        return _reach3_ratios(values[0], values[1], values[2], target[0])
     n = len(values)
     for i in range(n):
         for j in range(i + 1, n):
@@ -161,6 +168,37 @@ def _reachable_ratios(values: tuple[Ratio, ...], target: Ratio) -> bool:
                 if _reachable_ratios(tuple(sorted((*rest, result))), target):
                     return True
     return False
+
+
+def _reach3_ratios(a: Ratio, b: Ratio, c: Ratio, target: int) -> bool:
+    """Whether two steps on three values can give the whole target: each pair's six results (as unreduced
+    fractions, denominators not 0) against the value left, compared by cross-multiplying (no gcd)."""
+    for (xn, xd), (yn, yd), z in ((a, b, c), (a, c, b), (b, c, a)):
+        cross_x, cross_y, d = xn * yd, yn * xd, xd * yd
+        if (
+            _reach2_ratio(cross_x + cross_y, d, z, target)
+            or _reach2_ratio(cross_x - cross_y, d, z, target)
+            or _reach2_ratio(cross_y - cross_x, d, z, target)
+            or _reach2_ratio(xn * yn, d, z, target)
+            or (yn != 0 and _reach2_ratio(cross_x, cross_y, z, target))
+            or (xn != 0 and _reach2_ratio(cross_y, cross_x, z, target))
+        ):
+            return True
+    return False
+
+
+def _reach2_ratio(an: int, ad: int, b: Ratio, target: int) -> bool:
+    """Whether one step on an/ad and b gives the whole target (ad and b's denominator not 0, of any sign)."""
+    bn, bd = b
+    cross_a, cross_b, goal = an * bd, bn * ad, target * ad * bd
+    return (
+        cross_a + cross_b == goal
+        or cross_a - cross_b == goal
+        or cross_b - cross_a == goal
+        or an * bn == goal
+        or (bn != 0 and cross_a == target * cross_b)
+        or (an != 0 and cross_b == target * cross_a)
+    )
 
 
 def _reach2(a: Exact, b: Exact, target: int) -> bool:
@@ -200,6 +238,52 @@ def _reach3_sos(values: tuple[Exact, ...], target: int) -> bool:
             if _reach2(rest, result, target):
                 return True
     return False
+
+
+def _reach4_whole(a: int, b: int, c: int, d: int, target: int) -> bool:
+    """_reachable_sos for four non-negative whole numbers (the generator asks about every draw), the same answer
+    from each way to combine them: two pairs then their results, or a pair, then a third number, then the last."""
+    pairs = {(x, y): _whole_results(x, y) for x, y in ((a, b), (a, c), (a, d), (b, c), (b, d), (c, d))}
+    splits = (((a, b), (c, d)), ((a, c), (b, d)), ((a, d), (b, c)))
+    for left, right in splits:
+        for r in pairs[left]:
+            for s in pairs[right]:
+                if _reach2(r, s, target):
+                    return True
+    last = {n: _last_steps(n, target) for n in (a, b, c, d)}
+    for (x, y), (p, q) in (*splits, *((right, left) for left, right in splits)):
+        for r in pairs[x, y]:
+            if _meets(_whole_results(r, p), last[q]) or _meets(_whole_results(r, q), last[p]):
+                return True
+    return False
+
+
+def _whole_results(a: int, b: int) -> list[int]:
+    """The stream-of-search results of two non-negative whole numbers (_sos_values without the general path)."""
+    hi, lo = (a, b) if a >= b else (b, a)
+    found = [a + b, hi - lo, a * b]
+    if lo and not hi % lo:
+        found.append(hi // lo)
+    return found
+
+
+def _last_steps(n: int, target: int) -> frozenset[int] | None:
+    """The values v for which one step on v and n can give the whole target (_reach2(v, n, target)); None: every
+    value can (n and the target are 0: v * 0)."""
+    if n == 0 and target == 0:
+        return None
+    found = {target - n, target + n, n - target}
+    if n:
+        found.add(target * n)
+        if not target % n:
+            found.add(target // n)
+    if target and n and not n % target:
+        found.add(n // target)
+    return frozenset(found)
+
+
+def _meets(values: list[int], need: frozenset[int] | None) -> bool:
+    return bool(values) if need is None else not need.isdisjoint(values)
 
 
 def _sos_values(a: Exact, b: Exact) -> list[Exact]:
