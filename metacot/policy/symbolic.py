@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import ClassVar
 
@@ -57,7 +58,8 @@ class SymbolicCountdownPolicy:
             return []
         moves = list(_distinct_moves(tuple(state), self.config.moves))
         tried = {request.tree.nodes[i].step for i in request.node.children}  # asked again (widening): new steps only
-        moves = [m for m in moves if _step_text(m) not in tried]
+        if tried:
+            moves = [m for m in moves if _step_text(m) not in tried]
         rng = self._rng
         rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
         behaviors = self.behaviors.get(request.problem.id)
@@ -86,9 +88,12 @@ class SymbolicCountdownPolicy:
         None when every such mistake was tried."""
         a, op, b, result = move
         value = exact(result)
-        offsets = (1, 2) if value < 2 else (-2, -1, 1, 2)
-        wrong = [w for d in offsets if _step_text(w := (a, op, b, to_number(value + d))) not in tried]
-        return rng.choice(wrong) if wrong else None
+        offsets: Sequence[int] = (1, 2) if value < 2 else (-2, -1, 1, 2)
+        if tried:
+            offsets = [d for d in offsets if _step_text((a, op, b, to_number(value + d))) not in tried]
+            if not offsets:
+                return None
+        return a, op, b, to_number(value + rng.choice(offsets))
 
 
 @lru_cache(maxsize=4096)
