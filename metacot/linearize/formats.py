@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from metacot.linearize.config import LinearizeConfig
@@ -50,6 +51,13 @@ class Context:
 
     def node(self, node_id: int) -> Node:
         return self.tree.nodes[node_id]
+
+    @cached_property
+    def answer(self) -> str | None:
+        """The domain's final answer for the solution's steps (None without a solution), worked out once."""
+        if self.solution is None:
+            return None
+        return self.domain.final_answer(self.problem, self.tree.steps_to(self.solution))
 
     def state(self, node_id: int) -> str:
         return self.domain.describe_state(self.problem, self.node(node_id).state)
@@ -184,9 +192,9 @@ def render_paper(ctx: Context, moves: list[Move]) -> list[str]:
         value = paper_value(ctx.tree, move.node, move.visit)
         if value is not None:
             lines.append(f"Value: {value}")
-    if ctx.solution is not None:
+    if ctx.solution is not None and ctx.answer is not None:
         steps = ctx.tree.steps_to(ctx.solution)
-        lines += [FINAL_ANSWER + ctx.domain.final_answer(ctx.problem, steps), SOLUTION, *(s.strip() for s in steps)]
+        lines += [FINAL_ANSWER + ctx.answer, SOLUTION, *(s.strip() for s in steps)]
     return lines
 
 
@@ -246,8 +254,8 @@ def _sos_arrive(ctx: Context, node_id: int, explored: set[int], moving: bool) ->
         # The log has no words for an illegal or wrong step, and reaches only the goal the record answers with.
         if child.error is not None or child.slip is not None or (child.correct and child.id != ctx.solution):
             continue
-        op = _sos_op(child.step)
-        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_sos_numbers(child.state)}")
+        op, numbers = _sos_op(child.step), _sos_numbers(child.state)
+        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {numbers}")
         if child.terminal:
             verdict = "equal: Goal Reached" if child.correct else "unequal: No Solution"
             ctx.checks += 1
@@ -255,7 +263,7 @@ def _sos_arrive(ctx: Context, node_id: int, explored: set[int], moving: bool) ->
             if child.correct:
                 return lines
         else:
-            lines.append(f"Generated Node #{_sos_id(child)}: {target}:{_sos_numbers(child.state)} Operation: {op}")
+            lines.append(f"Generated Node #{_sos_id(child)}: {target}:{numbers} Operation: {op}")
     return lines
 
 

@@ -23,6 +23,11 @@ class CountdownOraclePRM:
         # `domain` is part of every PRM's signature; the oracle knows its one domain's rules itself
         self.config = config or OracleConfig()
 
+    @property
+    def reads_seed(self) -> bool:
+        """Only the noise reads a request's seed: without it the runner need not derive one per node."""
+        return bool(self.config.flip_prob or self.config.gaussian_std)
+
     def score(self, requests: list[ScoreRequest]) -> list[float]:
         return [self._noisy(self.exact(r), r.seed) for r in requests]
 

@@ -124,6 +124,8 @@ class Runner:
         self.domain, self.policy, self.prm = domain, policy, prm
         # A policy that enumerates its steps proposes fewer when there are no more: only the others' are missing.
         self.policy_enumerates = bool(getattr(policy, "enumerates", False))
+        # A PRM may say it never reads a request's seed (`reads_seed = False`): its requests get 0, not a mix per node.
+        self.prm_reads_seed = bool(getattr(prm, "reads_seed", True))
         self.search, self.search_name = search, search_name
         self.seed, self.concurrency = seed, concurrency
         self.breaker = breaker
@@ -230,8 +232,9 @@ class Runner:
         if not jobs:
             return
         asks = [(job, node) for job in jobs for node in job.scoring or ()]
+        seeded, limit = self.prm_reads_seed, self.rollout_limit
         requests = [
-            ScoreRequest(job.problem, job.tree, node, mix(job.seed, node.id, 1), rollout_limit=self.rollout_limit)
+            ScoreRequest(job.problem, job.tree, node, mix(job.seed, node.id, 1) if seeded else 0, rollout_limit=limit)
             for job, node in asks
         ]
         start = time.perf_counter()
