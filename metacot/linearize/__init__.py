@@ -53,9 +53,15 @@ def linearize_tree(
     problem = domain.problem_from_dict(tree.problem)
     context = Context(tree, domain, problem, config, solution)
     prompt = domain.prompt(problem, think_tags=config.think_tags)
-    answer = context.answer if context.answer is not None else no_solution(domain, problem)
+    if solution is not None:
+        answer = domain.final_answer(problem, tree.steps_to(solution))
+    else:
+        answer = no_solution(domain, problem)
     # a move's visit is its position in the whole trace, where the search's values are kept
-    search_moves = [replace(m, visit=positions[m.visit]) for m in walk(tree, [trace[i] for i in positions])]
+    if leave_out:
+        search_moves = [replace(m, visit=positions[m.visit]) for m in walk(tree, [trace[i] for i in positions])]
+    else:
+        search_moves = walk(tree, trace)
     records = {}
     for fmt in formats:
         if fmt == "cot":

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from metacot.linearize.config import LinearizeConfig
@@ -51,13 +50,6 @@ class Context:
 
     def node(self, node_id: int) -> Node:
         return self.tree.nodes[node_id]
-
-    @cached_property
-    def answer(self) -> str | None:
-        """The domain's final answer for the solution's steps (None without a solution), worked out once."""
-        if self.solution is None:
-            return None
-        return self.domain.final_answer(self.problem, self.tree.steps_to(self.solution))
 
     def state(self, node_id: int) -> str:
         return self.domain.describe_state(self.problem, self.node(node_id).state)
@@ -192,9 +184,9 @@ def render_paper(ctx: Context, moves: list[Move]) -> list[str]:
         value = paper_value(ctx.tree, move.node, move.visit)
         if value is not None:
             lines.append(f"Value: {value}")
-    if ctx.solution is not None and ctx.answer is not None:
+    if ctx.solution is not None:
         steps = ctx.tree.steps_to(ctx.solution)
-        lines += [FINAL_ANSWER + ctx.answer, SOLUTION, *(s.strip() for s in steps)]
+        lines += [FINAL_ANSWER + ctx.domain.final_answer(ctx.problem, steps), SOLUTION, *(s.strip() for s in steps)]
     return lines
 
 

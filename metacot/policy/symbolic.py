@@ -59,7 +59,7 @@ class SymbolicCountdownPolicy:
         moves = list(_distinct_moves(tuple(state), self.config.moves))
         tried = {request.tree.nodes[i].step for i in request.node.children}  # asked again (widening): new steps only
         if tried:
-            moves = [m for m in moves if _step_words(m)[0] not in tried]
+            moves = [m for m in moves if _proposal(m).text not in tried]
         rng = self._rng
         rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
         behaviors = self.behaviors.get(request.problem.id)
@@ -90,7 +90,7 @@ class SymbolicCountdownPolicy:
         value = exact(result)
         offsets: Sequence[int] = (1, 2) if value < 2 else (-2, -1, 1, 2)
         if tried:
-            offsets = [d for d in offsets if _step_words((a, op, b, to_number(value + d)))[0] not in tried]
+            offsets = [d for d in offsets if _proposal((a, op, b, to_number(value + d))).text not in tried]
             if not offsets:
                 return None
         return a, op, b, to_number(value + rng.choice(offsets))
@@ -104,13 +104,9 @@ def _distinct_moves(state: tuple[Number, ...], moves: str) -> tuple[Move, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _step_words(move: Move) -> tuple[str, int]:
-    """A recent move's step text (compared with children's steps) and its tokens (words)."""
-    text = format_move(move)
-    return text, len(text.split())
-
-
 def _proposal(move: Move) -> Proposal:
-    """The move's step text, handed over with the move itself so that the domain need not read it back."""
-    text, tokens = _step_words(move)
-    return Proposal(text=text, tokens=tokens, move=move)
+    """The move's step text, handed over with the move itself so that the domain need not read it back. Memoized
+    for recent moves (their texts are compared with children's steps too): one Proposal per move, shared, as
+    nothing changes a proposal once made."""
+    text = format_move(move)
+    return Proposal(text=text, tokens=len(text.split()), move=move)

@@ -120,10 +120,11 @@ def best_child(parent: Node, children: list[Node], config: MCTSConfig) -> Node:
     """The child of highest selection score (the first of equals): PUCT, Q + c_puct * P * sqrt(N) / (1 + N(c));
     UCT, Q + c_uct * sqrt(ln(N + 1) / (1 + N(c))). The parent's factor is computed once, with the same floats."""
     zero_init = config.q_init == "zero"
-    uct = config.selection == "uct"
+    uct, c_uct = config.selection == "uct", config.c_uct
     scale = config.c_puct * math.sqrt(parent.visits)
     log_visits = math.log(parent.visits + 1) if uct else 0.0
-    best, best_score = children[0], -math.inf
+    first = children[0]
+    best, best_score = first, -math.inf
     for child in children:
         visits = child.visits
         if visits:
@@ -134,10 +135,10 @@ def best_child(parent: Node, children: list[Node], config: MCTSConfig) -> Node:
             known = child.known_value
             q = known if known is not None else child.score or 0.0
         if uct:
-            score = q + config.c_uct * math.sqrt(log_visits / (1 + visits))
+            score = q + c_uct * math.sqrt(log_visits / (1 + visits))
         else:
             score = q + scale * (child.prior or 0.0) / (1 + visits)
-        if score > best_score or child is children[0]:
+        if score > best_score or child is first:
             best, best_score = child, score
     return best
 
