@@ -87,13 +87,12 @@ class SymbolicCountdownPolicy:
         steps (a node's children: a repeat would be merged, and the node would look as if it had nothing new);
         None when every such mistake was tried."""
         a, op, b, result = move
-        value = exact(result)
-        offsets: Sequence[int] = (1, 2) if value < 2 else (-2, -1, 1, 2)
+        offsets: Sequence[int] = (1, 2) if exact(result) < 2 else (-2, -1, 1, 2)
         if tried:
-            offsets = [d for d in offsets if _proposal((a, op, b, to_number(value + d))).text not in tried]
+            offsets = [d for d in offsets if _proposal((a, op, b, _off_by(result, d))).text not in tried]
             if not offsets:
                 return None
-        return a, op, b, to_number(value + rng.choice(offsets))
+        return a, op, b, _off_by(result, rng.choice(offsets))
 
 
 @lru_cache(maxsize=4096)
@@ -101,6 +100,12 @@ def _distinct_moves(state: tuple[Number, ...], moves: str) -> tuple[Move, ...]:
     """The legal moves without repeats (equal numbers make equal moves); memoized, as widening asks again for the
     same states (4096 states: a few MB)."""
     return tuple(dict.fromkeys(legal_moves(state, moves)))
+
+
+def _off_by(result: Number, d: int) -> Number:
+    """The result plus d, as a state holds it; a whole result stays an int (Fraction arithmetic is slow, and this
+    runs for every slip)."""
+    return result + d if type(result) is int else to_number(exact(result) + d)
 
 
 @lru_cache(maxsize=4096)
