@@ -11,6 +11,7 @@ import pytest
 from test_countdown import brute_force_values
 
 from metacot.policy.symbolic import SymbolicCountdownPolicy
+from metacot.prm.config import OracleConfig
 from metacot.prm.oracle import CountdownOraclePRM
 from metacot.problems.countdown import CountdownDomain, generate_problems, oracle, reachable
 from metacot.problems.countdown.parse import to_number
@@ -81,3 +82,28 @@ def test_a_node_record_holds_every_field_in_order_and_the_newer_ones_only_when_s
     written = [name for name in values if name not in _WRITTEN_WHEN_SET or newer]
     assert list(record) == written
     assert record == {name: values[name] for name in written}
+
+
+class _SeedRecorder(CountdownOraclePRM):
+    """The oracle, recording the seed of every request it scores."""
+
+    def __init__(self, config: OracleConfig) -> None:
+        super().__init__(config)
+        self.seeds: list[int] = []
+
+    def score(self, requests):
+        self.seeds += [r.seed for r in requests]
+        return super().score(requests)
+
+
+@pytest.mark.parametrize("noisy", [False, True])
+def test_the_runner_derives_score_seeds_only_for_a_prm_that_reads_them(noisy):
+    prm = _SeedRecorder(OracleConfig(flip_prob=0.2 if noisy else 0.0))
+    assert prm.reads_seed is noisy
+    search = make_search("mcts", MCTSConfig(simulations=5))
+    list(Runner(CountdownDomain(), SymbolicCountdownPolicy(), prm, search, "mcts").run(generate_problems(2, 0)))
+    assert len(prm.seeds) > 10
+    if noisy:  # every node its own noise
+        assert len(set(prm.seeds)) == len(prm.seeds)
+    else:
+        assert set(prm.seeds) == {0}
