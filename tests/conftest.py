@@ -6,7 +6,7 @@ import dataclasses
 import signal
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -162,12 +162,8 @@ class LogprobPolicy:
         self.inner = SymbolicCountdownPolicy(config)
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
-        out = []
-        for props in self.inner.propose(requests):
-            for p in props:
-                p.logprob = -(zlib.crc32(p.text.encode()) % 1000) / 250.0
-            out.append(props)
-        return out
+        return [[replace(p, logprob=-(zlib.crc32(p.text.encode()) % 1000) / 250.0) for p in props]
+                for props in self.inner.propose(requests)]  # fmt: skip
 
 
 if TYPE_CHECKING:  # mypy checks that the fakes keep the protocols the runner and the writers rely on

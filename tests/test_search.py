@@ -3,6 +3,7 @@ and the search tree itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -655,14 +656,13 @@ class TruncatingPolicy:
     def propose(self, requests):
         out = []
         for r, props in zip(requests, self.inner.propose(requests), strict=True):
+            cut = []
             for i, p in enumerate(props):
                 state = apply_step(tuple(r.node.state), p.text)
-                if state == (r.problem.target,):
-                    self.cut_solutions += 1
-                    p.finish_reason = "length"
-                elif i % 3 == 2:
-                    p.finish_reason = "length"
-            out.append(props)
+                solves = state == (r.problem.target,)
+                self.cut_solutions += solves
+                cut.append(dataclasses.replace(p, finish_reason="length") if solves or i % 3 == 2 else p)
+            out.append(cut)
         return out
 
 

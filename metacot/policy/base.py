@@ -11,7 +11,7 @@ from metacot.backends.request import NodeRequest
 ExpandRequest = NodeRequest  # propose up to n next steps after the node
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Proposal:
     """One proposed step, normalized across backends (the step delimiter is never part of text)."""
 
