@@ -10,7 +10,6 @@ from metacot.problems.countdown.data import (
     countdown_problems,
     generate_problems,
     iter_file_problems,
-    iter_generated,
     load_problems,
     problem_from_record,
 )
@@ -48,7 +47,6 @@ __all__ = [
     "format_state",
     "generate_problems",
     "iter_file_problems",
-    "iter_generated",
     "legal_moves",
     "load_problems",
     "problem_from_record",

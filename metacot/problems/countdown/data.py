@@ -92,24 +92,9 @@ def generate_problems(
 ) -> list[CountdownProblem]:
     """Seeded solvable instances: numbers drawn from [low, high], the target from [target_low, target_high]
     unless fixed (target=24 with numbers 1..13 is the Game of 24). Solvable with stream-of-search moves
-    (non-negative whole results), so every move set of the symbolic policy can solve them."""
-    return list(iter_generated(count, seed, num_numbers, low, high, target_low, target_high, target))
-
-
-def iter_generated(
-    count: int,
-    seed: int,
-    num_numbers: int = 4,
-    low: int = 1,
-    high: int = 99,
-    target_low: int = 10,
-    target_high: int = 100,
-    target: int | None = None,
-) -> Iterator[CountdownProblem]:
-    """generate_problems one at a time. Problem i comes from the draws after problem i - 1's (one random stream,
-    so that runs keep their problems): a problem cannot be made without those before it (or the stream's state
-    after them: CountdownDrawer)."""
-    return drawn(CountdownDrawer(count, seed, num_numbers, low, high, target_low, target_high, target))
+    (non-negative whole results), so every move set of the symbolic policy can solve them. Problem i comes from the
+    draws after problem i - 1's (one random stream, so that runs keep their problems): CountdownDrawer."""
+    return list(drawn(CountdownDrawer(count, seed, num_numbers, low, high, target_low, target_high, target)))
 
 
 @dataclass(frozen=True)
