@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,7 @@ from tqdm import tqdm
 from metacot.behaviors.bci import condition
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
+from metacot.outputs.ids import ProblemIds
 from metacot.outputs.rundir import ProblemSource, RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.policy import make_policy
@@ -76,7 +77,7 @@ def conditioned(
     return condition(runner.policy, domain, list(problems), config.behaviors)
 
 
-def failed_trees(run_dir: RunDir, ids: set[str]) -> dict[str, SearchTree]:
+def failed_trees(run_dir: RunDir, ids: Set[str]) -> dict[str, SearchTree]:
     """The saved failed searches of these problems, by id: searched again, they reuse their answer verdicts. The
     shards' indexes say where each problem's latest record lies; only those records are read."""
     latest = {e.problem_id: e for e in run_dir.entries() if e.problem_id in ids} if ids else {}
@@ -92,7 +93,7 @@ def problem_source(config: SynthConfig, problems: Iterable[Any]) -> ProblemSourc
 
 def open_run(
     run_dir: RunDir, config: SynthConfig, problems: Iterable[Any], retry_failed: bool = True
-) -> tuple[set[str], int]:
+) -> tuple[ProblemIds, int]:
     """Create or resume the run directory for this config and these problems (RunDir.open): the ids not to search,
     and how many problems there are (a file's are read once here, for their digests; generated ones are not made)."""
     source = problem_source(config, problems)

@@ -28,6 +28,7 @@ from metacot.outputs.files import (
     repair_jsonl,
     write_json_atomic,
 )
+from metacot.outputs.ids import ProblemIds
 from metacot.outputs.records import Place, RunDirError, placed_records, read_at
 from metacot.outputs.treeindex import Entry, index_path, read_index, write_index
 from metacot.problems import Domain, ProblemsConfig, make_domain
@@ -119,8 +120,8 @@ class RunDir:
             raise ValueError(f"shard_size must be at least 1, got {shard_size}")
         self.path = Path(path)
         self.shard_size = shard_size
-        self.done: set[str] = set()  # problems not to search again (open() returns them)
-        self.failed: set[str] = set()  # problems whose latest record is a failed search
+        self.done = ProblemIds()  # problems not to search again (open() returns them)
+        self.failed = ProblemIds()  # problems whose latest record is a failed search
         self._lock: IO[bytes] | None = None
         self._file: IO[bytes] | None = None
         self._index: IO[bytes] | None = None  # the current shard's index (treeindex)
@@ -162,7 +163,7 @@ class RunDir:
         settings: dict | None = None,
         retry_failed: bool = True,
         source: ProblemSource | None = None,
-    ) -> set[str]:
+    ) -> ProblemIds:
         """Create the directory or resume it; return the problem ids not to search again: those finished, and
         those whose search failed unless `retry_failed` (their new trees supersede the failed ones).
 
@@ -174,7 +175,7 @@ class RunDir:
         self._source = source
         if self._file is not None:
             raise RunDirError(f"{self.path} is already open")
-        self.done, self.failed = set(), set()
+        self.done, self.failed = ProblemIds(), ProblemIds()
         self._check_usable()
         self._acquire_lock()
         try:
@@ -188,7 +189,7 @@ class RunDir:
             raise
         if not retry_failed:
             self.done |= self.failed
-        return set(self.done)
+        return self.done.copy()
 
     def _check_usable(self) -> None:
         if self.path.exists() and not self.path.is_dir():
@@ -257,10 +258,8 @@ class RunDir:
         if manifest.get("config_hash") != config_hash or manifest.get("seed") != seed:
             raise self._config_mismatch(manifest, config_hash, seed)
         shards = self.shards()
-        latest: dict[str, bool] = {}  # problem id -> whether its latest record is a failed search
-        counts = [self._scan(shard, shard == shards[-1], latest) for shard in shards]
-        self.failed = {problem_id for problem_id, failed in latest.items() if failed}
-        self.done = latest.keys() - self.failed
+        counts = [self._scan(shard, shard == shards[-1]) for shard in shards]
+        self.done -= self.failed
         now = _now()
         manifest["resumed_at"] = [*manifest.get("resumed_at", []), now]
         new = _json(config)
@@ -332,18 +331,23 @@ class RunDir:
         parts = [f"{kind} {_some(ids)}" for kind, ids in kinds.items() if ids] or ["reordered"]
         return f"The problems file ({path}, now {self._source.path}) was edited: {'; '.join(parts)}. "
 
-    def _scan(self, shard: Path, last: bool, latest: dict[str, bool]) -> int:
-        """Repair an unfinished last write, note each problem's latest record in `latest` (whether it failed);
-        return the count. Only a failed search may be followed by another record. The records are known from the
-        shard's index, and the shard is read only past what the index covers (then the index is rewritten)."""
+    def _scan(self, shard: Path, last: bool) -> int:
+        """Repair an unfinished last write, note each problem's latest record (in done, and in failed when it is a
+        failed search); return the count. Only a failed search may be followed by another record. The records are
+        known from the shard's index, and the shard is read only past what the index covers (then the index is
+        rewritten)."""
         if not last and has_unfinished_line(shard):
             raise RunDirError(f"{shard} ends in an unterminated line but is not the last shard")
         repair_jsonl(shard)
         entries, exact = read_index(shard)
         for lineno, entry in enumerate(entries, 1):
-            if latest.get(entry.problem_id) is False:
+            if entry.problem_id in self.done and entry.problem_id not in self.failed:
                 raise RunDirError(f"{shard}:{lineno} repeats problem id {entry.problem_id!r}")
-            latest[entry.problem_id] = entry.failed
+            self.done.add(entry.problem_id)
+            if entry.failed:
+                self.failed.add(entry.problem_id)
+            else:
+                self.failed.discard(entry.problem_id)
         if not exact:
             write_index(shard, entries)
         return len(entries)
