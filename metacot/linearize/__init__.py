@@ -47,7 +47,6 @@ def linearize_tree(
     its lines by move. leave_out: nodes the trace skips (whole subtrees must be given: a pruned record)."""
     formats = resolve_formats(config.formats, domain)
     trace, solution = trace_to_solution(tree, config.stop_at_first_solution)
-    positions = [i for i, node_id in enumerate(trace) if node_id not in leave_out]
     if solution is None and not config.include_unsolved:
         return {}
     problem = domain.problem_from_dict(tree.problem)
@@ -59,6 +58,7 @@ def linearize_tree(
         answer = no_solution(domain, problem)
     # a move's visit is its position in the whole trace, where the search's values are kept
     if leave_out:
+        positions = [i for i, node_id in enumerate(trace) if node_id not in leave_out]
         search_moves = [replace(m, visit=positions[m.visit]) for m in walk(tree, [trace[i] for i in positions])]
     else:
         search_moves = walk(tree, trace)
