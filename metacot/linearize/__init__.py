@@ -52,10 +52,7 @@ def linearize_tree(
     problem = domain.problem_from_dict(tree.problem)
     context = Context(tree, domain, problem, config, solution)
     prompt = domain.prompt(problem, think_tags=config.think_tags)
-    if solution is not None:
-        answer = domain.final_answer(problem, tree.steps_to(solution))
-    else:
-        answer = no_solution(domain, problem)
+    answer = context.final_answer() if solution is not None else no_solution(domain, problem)
     # a move's visit is its position in the whole trace, where the search's values are kept
     if leave_out:
         positions = [i for i, node_id in enumerate(trace) if node_id not in leave_out]

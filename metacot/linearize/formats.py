@@ -47,6 +47,7 @@ class Context:
     # what the formats ask of the same nodes again, worked out once per tree: node id -> state text, first slip
     states: dict[int, str] = field(default_factory=dict, init=False, repr=False)
     slips: dict[int, int | None] = field(default_factory=dict, init=False, repr=False)
+    answer: str | None = field(default=None, init=False, repr=False)  # final_answer()
 
     def __post_init__(self) -> None:
         self.seed = problem_seed(0, self.tree.problem_id)
@@ -59,6 +60,13 @@ class Context:
         if text is None:
             text = self.states[node_id] = self.domain.describe_state(self.problem, self.tree.nodes[node_id].state)
         return text
+
+    def final_answer(self) -> str:
+        """The domain's final answer for the solution the record answers with (worked out once per tree)."""
+        if self.answer is None:
+            assert self.solution is not None
+            self.answer = self.domain.final_answer(self.problem, self.tree.steps_to(self.solution))
+        return self.answer
 
     def first_slip(self, node_id: int) -> int | None:
         """SearchTree.first_slip, kept for the tree's other nodes: the parent's answer unless the node slipped."""
@@ -204,7 +212,7 @@ def render_paper(ctx: Context, moves: list[Move]) -> list[str]:
             lines.append(f"Value: {value}")
     if ctx.solution is not None:
         steps = ctx.tree.steps_to(ctx.solution)
-        lines += [FINAL_ANSWER + ctx.domain.final_answer(ctx.problem, steps), SOLUTION, *(s.strip() for s in steps)]
+        lines += [FINAL_ANSWER + ctx.final_answer(), SOLUTION, *(s.strip() for s in steps)]
     return lines
 
 
