@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from operator import itemgetter
 from typing import Any
 
@@ -102,9 +102,11 @@ class Compute:
     reused_rollouts: int = 0
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k not in _ROLLOUT_UNITS or v}
+        values = {name: getattr(self, name) for name in _COMPUTE_FIELDS}  # asdict's deep copies cost 10x this
+        return {k: v for k, v in values.items() if k not in _ROLLOUT_UNITS or v}
 
 
+_COMPUTE_FIELDS = tuple(f.name for f in fields(Compute))
 _ROLLOUT_UNITS = ("rollout_calls", "rollouts", "rollout_tokens", "reused_rollouts")
 
 

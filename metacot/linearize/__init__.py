@@ -47,18 +47,15 @@ def linearize_tree(
     its lines by move. leave_out: nodes the trace skips (whole subtrees must be given: a pruned record)."""
     formats = resolve_formats(config.formats, domain)
     trace, solution = trace_to_solution(tree, config.stop_at_first_solution)
-    positions = [i for i, node_id in enumerate(trace) if node_id not in leave_out]
     if solution is None and not config.include_unsolved:
         return {}
     problem = domain.problem_from_dict(tree.problem)
     context = Context(tree, domain, problem, config, solution)
     prompt = domain.prompt(problem, think_tags=config.think_tags)
-    if solution is not None:
-        answer = domain.final_answer(problem, tree.steps_to(solution))
-    else:
-        answer = no_solution(domain, problem)
+    answer = context.final_answer() if solution is not None else no_solution(domain, problem)
     # a move's visit is its position in the whole trace, where the search's values are kept
     if leave_out:
+        positions = [i for i, node_id in enumerate(trace) if node_id not in leave_out]
         search_moves = [replace(m, visit=positions[m.visit]) for m in walk(tree, [trace[i] for i in positions])]
     else:
         search_moves = walk(tree, trace)

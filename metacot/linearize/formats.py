@@ -44,6 +44,10 @@ class Context:
     seed: int = field(init=False)
     checks: int = field(default=0, init=False)  # verification sentences rendered so far (the structural tagger)
     reasoned: tuple[list[Move], dict[int, Reason]] | None = field(default=None, init=False, repr=False)  # reasons()
+    # what the formats ask of the same nodes again, worked out once per tree: node id -> state text, first slip
+    states: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+    slips: dict[int, int | None] = field(default_factory=dict, init=False, repr=False)
+    answer: str | None = field(default=None, init=False, repr=False)  # final_answer()
 
     def __post_init__(self) -> None:
         self.seed = problem_seed(0, self.tree.problem_id)
@@ -52,7 +56,28 @@ class Context:
         return self.tree.nodes[node_id]
 
     def state(self, node_id: int) -> str:
-        return self.domain.describe_state(self.problem, self.node(node_id).state)
+        text = self.states.get(node_id)
+        if text is None:
+            text = self.states[node_id] = self.domain.describe_state(self.problem, self.tree.nodes[node_id].state)
+        return text
+
+    def final_answer(self) -> str:
+        """The domain's final answer for the solution the record answers with (worked out once per tree)."""
+        if self.answer is None:
+            assert self.solution is not None
+            self.answer = self.domain.final_answer(self.problem, self.tree.steps_to(self.solution))
+        return self.answer
+
+    def first_slip(self, node_id: int) -> int | None:
+        """SearchTree.first_slip, kept for the tree's other nodes: the parent's answer unless the node slipped."""
+        if node_id in self.slips:
+            return self.slips[node_id]
+        node = self.tree.nodes[node_id]
+        slip = self.first_slip(node.parent) if node.parent != -1 else None
+        if slip is None and node.slip is not None:
+            slip = node_id
+        self.slips[node_id] = slip
+        return slip
 
     def pick(self, phrases: tuple[str, ...], node_id: int, salt: int = 0) -> str:
         """A phrasing that varies across problems and nodes but is the same on every run."""
@@ -131,7 +156,7 @@ def step_sentence(ctx: Context, node: Node) -> str:
 def verdict(ctx: Context, node: Node) -> str:
     """The check of a finished path: the domain's verdict, or the wrong step its verification finds."""
     ctx.checks += 1
-    slip = ctx.tree.first_slip(node.id)
+    slip = ctx.first_slip(node.id)
     if slip is not None:
         return CAUGHT.format(why=ctx.node(slip).slip)
     return ctx.domain.verdict(ctx.problem, node.state, node.correct)
@@ -147,9 +172,10 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
             lines.add(" ".join(s for s in (leaving_sentence(ctx, why[i]), go_back) if s), i)
             continue
         lines.add(step_sentence(ctx, node), i)
-        value = ctx.value(move)
-        if ctx.config.value_lines and value is not None:
-            lines.add(f"Value: {value_text(value)}", i)
+        if ctx.config.value_lines:
+            value = ctx.value(move)
+            if value is not None:
+                lines.add(f"Value: {value_text(value)}", i)
     return lines
 
 
@@ -186,7 +212,7 @@ def render_paper(ctx: Context, moves: list[Move]) -> list[str]:
             lines.append(f"Value: {value}")
     if ctx.solution is not None:
         steps = ctx.tree.steps_to(ctx.solution)
-        lines += [FINAL_ANSWER + ctx.domain.final_answer(ctx.problem, steps), SOLUTION, *(s.strip() for s in steps)]
+        lines += [FINAL_ANSWER + ctx.final_answer(), SOLUTION, *(s.strip() for s in steps)]
     return lines
 
 
@@ -217,32 +243,37 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
 
 def render_sos(ctx: Context, moves: list[Move]) -> list[str]:
     """The stream-of-search log (Gandhi et al. 2024): nodes generated when expanded, moves, goal checks."""
-    explored: set[int] = set()
+    explored: dict[int, str] = {}
     lines = _sos_arrive(ctx, ROOT, explored, moving=False)
     at = ROOT
+    nodes = ctx.tree.nodes
     for move in moves:
         if lines[-1].endswith("Goal Reached"):
             break
-        node = ctx.node(move.node)
+        node = nodes[move.node]
         # a terminal's goal check was written when it was generated; a wrong result taken at face value has no
         # words in the log, so the branch below it is left out
-        if node.terminal or node.id == at or ctx.tree.first_slip(node.id) is not None:
+        if node.terminal or node.id == at or ctx.first_slip(node.id) is not None:
             continue
         lines += _sos_arrive(ctx, node.id, explored, moving=True)
         at = node.id
     return lines
 
 
-def _sos_arrive(ctx: Context, node_id: int, explored: set[int], moving: bool) -> list[str]:
-    node = ctx.node(node_id)
-    target = ctx.problem.target
-    ops = [_sos_op(ctx.node(i).step) for i in ctx.tree.path_to(node_id)[1:]]
+def _sos_arrive(ctx: Context, node_id: int, explored: dict[int, str], moving: bool) -> list[str]:
+    """The lines of a move to the node; the first arrival also generates its children. explored: each explored
+    node's "Current State" line, written again on a return."""
+    nodes = ctx.tree.nodes
+    node = nodes[node_id]
     lines = [f"Moving to Node #{_sos_id(node)}"] if moving else []
-    lines.append(f"Current State: {target}:{_sos_numbers(node.state)}, Operations: {ops}")
     if node_id in explored:
+        lines.append(explored[node_id])
         return lines
-    explored.add(node_id)
-    for child in (ctx.node(i) for i in node.children):
+    target = ctx.problem.target
+    ops = [_sos_op(nodes[i].step) for i in ctx.tree.path_to(node_id)[1:]]
+    explored[node_id] = f"Current State: {target}:{_sos_numbers(node.state)}, Operations: {ops}"
+    lines.append(explored[node_id])
+    for child in map(nodes.__getitem__, node.children):
         # The log has no words for an illegal or wrong step, and reaches only the goal the record answers with.
         if child.error is not None or child.slip is not None or (child.correct and child.id != ctx.solution):
             continue

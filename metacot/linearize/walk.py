@@ -40,16 +40,20 @@ def walk(tree: SearchTree, trace: list[int]) -> list[Move]:
     where it stands) and steps down from there; nodes visited before are not visited again.
     """
     moves: list[Move] = []
+    nodes = tree.nodes
     current = ROOT
     seen = {ROOT}
     for visit, target in enumerate(trace):
         if target in seen:
             continue
-        path = tree.path_to(target)
-        anchor = max(i for i, node_id in enumerate(path) if node_id in seen)
-        if path[anchor] != current:
-            moves.append(Move("backtrack", path[anchor], visit))
-        for node_id in path[anchor + 1 :]:
+        unseen = []  # the target and its ancestors up to the deepest visited one, the anchor
+        anchor = target
+        while anchor not in seen:
+            unseen.append(anchor)
+            anchor = nodes[anchor].parent
+        if anchor != current:
+            moves.append(Move("backtrack", anchor, visit))
+        for node_id in reversed(unseen):
             moves.append(Move("step", node_id, visit))
             seen.add(node_id)
         current = target
