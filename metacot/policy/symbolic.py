@@ -57,12 +57,12 @@ class SymbolicCountdownPolicy:
         if state is None or len(state) < 2:
             return []
         key = tuple(state), self.config.moves
-        moves = _distinct_moves(*key)
+        moves = list(_distinct_moves(*key))
         tried: set[str] = set()
         if request.node.children:  # asked again (widening): new steps only
             nodes = request.tree.nodes
             tried = {nodes[i].step for i in request.node.children}
-            moves = tuple(p.move for p in _move_proposals(*key) if p.text not in tried)
+            moves = [p.move for p in _move_proposals(*key) if p.text not in tried]
         rng = self._rng
         rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
         behaviors = self.behaviors.get(request.problem.id)
