@@ -147,13 +147,9 @@ class SearchTree:
         return self.nodes[ROOT]
 
     def add_child(self, parent: Node, step: str, **attrs: Any) -> Node:
+        # (id, parent, depth, path, step), positional: search makes every node here, and keywords cost more
         node = Node(
-            id=len(self.nodes),
-            parent=parent.id,
-            depth=parent.depth + 1,
-            path=f"{parent.path}.{len(parent.children)}",
-            step=step,
-            **attrs,
+            len(self.nodes), parent.id, parent.depth + 1, f"{parent.path}.{len(parent.children)}", step, **attrs
         )
         self.nodes.append(node)
         parent.children.append(node.id)

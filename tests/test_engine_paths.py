@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import random
 from dataclasses import fields
 from fractions import Fraction
@@ -71,6 +72,16 @@ def test_the_generators_check_of_four_whole_numbers_answers_as_the_general_searc
         target = rng.choice((0, 1, 2, rng.randint(0, 40), rng.randint(10, 100)))
         general = oracle._reachable_sos.__wrapped__(tuple(sorted(numbers)), target)
         assert reachable(numbers, target, "sos") == general, (numbers, target)
+
+
+def test_the_oracles_check_of_three_whole_numbers_answers_as_the_general_search():
+    rng = random.Random(3)
+    small = list(itertools.product(range(-4, 7), repeat=3))
+    drawn = [tuple(rng.randint(-120, 300) for _ in range(3)) for _ in range(3000)]
+    for numbers in [*small, *drawn]:
+        for target in (0, 1, 24, rng.randint(0, 1000)):
+            general = oracle._reach3_ratios(*((n, 1) for n in numbers), target)
+            assert reachable(numbers, target) == general, (numbers, target)
 
 
 @pytest.mark.parametrize("newer", [False, True])

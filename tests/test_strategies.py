@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import orjson
 import pytest
@@ -28,6 +29,7 @@ from metacot.search import (
     Score,
 )
 from metacot.search.best_of_n import selected
+from metacot.search.budget import LIMITS as BUDGET_LIMITS
 from metacot.tree import ROOT, Compute, SearchTree
 
 NOISY_POLICY = SymbolicPolicyConfig(mistake_rate=0.2)
@@ -129,6 +131,14 @@ def test_allowance_reserves_across_a_round_of_expansions():
     assert Budget(prm_calls=0).room(Compute(), 8) == 0
     assert Budget(prm_calls=0).room(Compute(), 8, scored=False) == 8
     assert Budget().room(Compute(nodes=10**6), 8) == 8
+
+
+def test_allowance_keeps_each_limit_in_its_own_field():
+    for k, unit in enumerate(BUDGET_LIMITS):
+        spent = Compute(**{u: 1 for u in BUDGET_LIMITS})
+        allowance = Budget(**{unit: 10 + k}, max_step_tokens=1).allowance(spent)
+        left = {u: getattr(allowance, u) for u in BUDGET_LIMITS}
+        assert left == {u: 9 + k if u == unit else sys.maxsize for u in BUDGET_LIMITS}
 
 
 def test_budget_rejects_bad_limits():

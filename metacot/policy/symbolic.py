@@ -56,10 +56,13 @@ class SymbolicCountdownPolicy:
         state = request.node.state
         if state is None or len(state) < 2:
             return []
-        moves = list(_distinct_moves(tuple(state), self.config.moves))
-        tried = {request.tree.nodes[i].step for i in request.node.children}  # asked again (widening): new steps only
-        if tried:
-            moves = [m for m in moves if _proposal(m).text not in tried]
+        key = tuple(state), self.config.moves
+        moves = list(_distinct_moves(*key))
+        tried: set[str] = set()
+        if request.node.children:  # asked again (widening): new steps only
+            nodes = request.tree.nodes
+            tried = {nodes[i].step for i in request.node.children}
+            moves = [p.move for p in _move_proposals(*key) if p.text not in tried]
         rng = self._rng
         rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
         behaviors = self.behaviors.get(request.problem.id)
@@ -100,6 +103,13 @@ def _distinct_moves(state: tuple[Number, ...], moves: str) -> tuple[Move, ...]:
     """The legal moves without repeats (equal numbers make equal moves); memoized, as widening asks again for the
     same states (4096 states: a few MB)."""
     return tuple(dict.fromkeys(legal_moves(state, moves)))
+
+
+@lru_cache(maxsize=1024)
+def _move_proposals(state: tuple[Number, ...], moves: str) -> tuple[Proposal, ...]:
+    """The proposals of _distinct_moves, in their order: what widening compares with a node's children, memoized
+    because a node is widened again and again (a first expansion formats only the moves it picks)."""
+    return tuple(_proposal(m) for m in _distinct_moves(state, moves))
 
 
 def _off_by(result: Number, d: int) -> Number:

@@ -76,13 +76,13 @@ class Budget:
         return {unit: getattr(self, unit) for unit in LIMITS if getattr(self, unit) is not None}
 
     def allowance(self, compute: Compute) -> Allowance:
-        """What is left of the budget after `compute`, to plan the next round of requests from."""
-
-        def left(unit: str) -> int:
-            limit = getattr(self, unit)
-            return _NO_LIMIT if limit is None else max(0, limit - getattr(compute, unit))
-
-        return Allowance(**{unit: left(unit) for unit in LIMITS}, max_step_tokens=self.max_step_tokens or 1)
+        """What is left of the budget after `compute`, to plan the next round of requests from (asked before every
+        expansion: no function call per unit)."""
+        left = {
+            unit: _NO_LIMIT if (limit := getattr(self, unit)) is None else max(0, limit - getattr(compute, unit))
+            for unit in LIMITS
+        }
+        return Allowance(**left, max_step_tokens=self.max_step_tokens or 1)
 
     def room(self, compute: Compute, want: int, scored: bool = True) -> int:
         """How many children (at most `want`) one Expand may ask for now; 0: the search must stop expanding.

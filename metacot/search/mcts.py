@@ -111,21 +111,23 @@ def select(tree: SearchTree, config: MCTSConfig, spent: set[int] | None = None) 
     path = [node]
     spent = spent or set()
     while node.children and not may_widen(node, config, spent):
-        node = best_child(node, [nodes[i] for i in node.children], config)
+        node = best_child(node, nodes, config)
         path.append(node)
     return path
 
 
-def best_child(parent: Node, children: list[Node], config: MCTSConfig) -> Node:
-    """The child of highest selection score (the first of equals): PUCT, Q + c_puct * P * sqrt(N) / (1 + N(c));
-    UCT, Q + c_uct * sqrt(ln(N + 1) / (1 + N(c))). The parent's factor is computed once, with the same floats."""
+def best_child(parent: Node, nodes: list[Node], config: MCTSConfig) -> Node:
+    """The child of highest selection score (the first of equals), `nodes` the tree's: PUCT, Q + c_puct * P *
+    sqrt(N) / (1 + N(c)); UCT, Q + c_uct * sqrt(ln(N + 1) / (1 + N(c))). The parent's factor is computed once,
+    with the same floats."""
     zero_init = config.q_init == "zero"
     uct, c_uct = config.selection == "uct", config.c_uct
     scale = config.c_puct * math.sqrt(parent.visits)
     log_visits = math.log(parent.visits + 1) if uct else 0.0
-    first = children[0]
+    first = nodes[parent.children[0]]
     best, best_score = first, -math.inf
-    for child in children:
+    for i in parent.children:
+        child = nodes[i]
         visits = child.visits
         if visits:
             q = child.value_sum / visits

@@ -205,9 +205,9 @@ class Runner:
         if not jobs:
             return
         asks = [(job, expand) for job in jobs for expand in job.expansions]
+        # (problem, tree, node, seed, n), positional: built by keyword, a request costs twice as much
         requests = [
-            ExpandRequest(problem=job.problem, tree=job.tree, node=e.node, n=e.n, seed=expansion_seed(job.seed, e.node))
-            for job, e in asks
+            ExpandRequest(job.problem, job.tree, e.node, expansion_seed(job.seed, e.node), e.n) for job, e in asks
         ]
         start = time.perf_counter()
         try:
@@ -234,8 +234,8 @@ class Runner:
             return
         asks = [(job, node) for job in jobs for node in job.scoring or ()]
         seeded, limit = self.prm_reads_seed, self.rollout_limit
-        requests = [
-            ScoreRequest(job.problem, job.tree, node, mix(job.seed, node.id, 1) if seeded else 0, rollout_limit=limit)
+        requests = [  # (problem, tree, node, seed, n = 1, rollout_limit), positional as in _expand
+            ScoreRequest(job.problem, job.tree, node, mix(job.seed, node.id, 1) if seeded else 0, 1, limit)
             for job, node in asks
         ]
         start = time.perf_counter()
