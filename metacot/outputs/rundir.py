@@ -126,7 +126,6 @@ class RunDir:
         self._file: IO[bytes] | None = None
         self._index: IO[bytes] | None = None  # the current shard's index (treeindex)
         self._shard = 0
-        self._paths = (Path(), Path())  # the current shard's file and its index's
         self._count = 0  # records in the current shard
         self._size = 0  # bytes in the current shard
 
@@ -358,7 +357,6 @@ class RunDir:
         self._file = path.open("ab")
         self._index = index_path(path).open("ab")
         self._shard, self._count, self._size = index, count, path.stat().st_size
-        self._paths = (path, index_path(path))
 
     def append(self, tree: SearchTree) -> Place:
         """Write one finished tree as one line; where it lies. A problem is written once per directory, or again
@@ -371,12 +369,12 @@ class RunDir:
         if self._count >= self.shard_size:
             self._close_shard()
             self._open_shard(self._shard + 1, 0)
-        (shard, shard_index_path), file, index = self._paths, self._file, self._index
+        shard, file, index = self.shard_path(self._shard), self._file, self._index
         assert file is not None and index is not None
         place = Place(shard.name, self._size, self._size + len(line))
         self._write(file, line, shard)
         self._size += len(line)
-        self._write(index, Entry(tree.problem_id, place, tree.failed is not None).line(), shard_index_path)
+        self._write(index, Entry(tree.problem_id, place, tree.failed is not None).line(), index_path(shard))
         self._count += 1
         self.done.add(tree.problem_id)
         if tree.failed is None:
