@@ -151,6 +151,7 @@ def test_bench_engine_prints_json_per_strategy(capsys):
     assert set(results) == {"mcts", "astar"}
     for figures in results.values():
         assert figures["nodes_per_second"] > 0 and 1 < figures["mean_batch_size"] <= 8
+        assert figures["search_nodes_per_second"] > figures["nodes_per_second"]  # the runner's share of the run
 
 
 def test_resume_ignores_sections_of_strategies_not_used(tmp_path, capsys):

@@ -627,6 +627,28 @@ def test_runner_real_order_and_batching(search):
             assert stats.mean_prm_batch > stats.mean_policy_batch  # several children scored per request
 
 
+def test_runner_search_time_counts_its_own_work_not_the_callers():
+    problems = generate_problems(4, seed=4)
+
+    class SlowPolicy(CountingPolicy):
+        def propose(self, requests):
+            time.sleep(0.01)
+            return super().propose(requests)
+
+    config = AStarConfig(budget=Budget(nodes=30))
+    runner = Runner(
+        CountdownDomain(),
+        SlowPolicy(SymbolicCountdownPolicy()),
+        CountdownOraclePRM(),
+        make_search("astar", config),
+        "astar",
+    )
+    for _ in runner.run(problems):
+        time.sleep(0.5)  # the caller's work on a tree (linearizing, writing) is not the runner's
+    stats = runner.stats
+    assert 0.01 * stats.policy_calls <= stats.policy_time <= stats.search_time < 1.0
+
+
 def canonical(trees: list[SearchTree]) -> bytes:
     dicts = [t.to_dict() for t in trees]
     for d in dicts:

@@ -41,6 +41,8 @@ class RunnerStats:
     prm_requests: int = 0
     policy_time: float = 0.0
     prm_time: float = 0.0
+    # wall seconds inside run(): drawing problems, searching, the backends; not the caller's work on the trees
+    search_time: float = 0.0
     missing_proposals: int = 0  # proposals asked for but not returned (a server that sent fewer choices than n);
     # not counted for a policy that enumerates its steps (`enumerates = True`), which has no more to give
 
@@ -137,7 +139,14 @@ class Runner:
         """earlier: trees of earlier searches of some problems, by id (failed searches searched again): the new
         search of the same problem starts with their answer verdicts, and decides none of them again."""
         with _fewer_collections():
-            yield from self._run(problems, earlier or {})
+            searching = self._run(problems, earlier or {})
+            while True:
+                started = time.perf_counter()
+                tree = next(searching, None)
+                self.stats.search_time += time.perf_counter() - started
+                if tree is None:
+                    return
+                yield tree
 
     def _run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree]) -> Iterator[SearchTree]:
         queue = enumerate(problems)
