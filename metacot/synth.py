@@ -145,7 +145,7 @@ def synth(
             except BackendOutage as error:
                 outage = error  # the traces and stats of every finished tree are still written
             except Interrupted as stop:  # every finished tree is in its shard, the traces' state saved
-                stop.done = f"{len(run_dir.done - run_dir.failed)} of {total} problems done"
+                stop.done = f"{run_dir.finished()} of {total} problems done"
                 raise
     if outage is not None:
         stats = traces.stats()

@@ -312,6 +312,21 @@ def failed_tree(pid: str) -> SearchTree:
     return tree
 
 
+def test_finished_counts_the_shards_not_the_bookkeeping_a_signal_may_cut_short(tmp_path):
+    with RunDir(tmp_path) as run:
+        run.open(CONFIG, HASH, 0)
+        for tree in (make_tree("p0"), failed_tree("p1"), make_tree("p2")):
+            run.append(tree)
+        assert run.finished() == 2
+        run.done.discard("p2")  # as if a signal landed after p2's record was written, before it was noted
+        run.append(failed_tree("p4"))
+        assert run.finished() == 2
+    with RunDir(tmp_path) as run:
+        run.open(CONFIG, HASH, 0)
+        run.append(make_tree("p1"))  # a retry that succeeded supersedes the failed record
+        assert run.finished() == 3
+
+
 def test_a_failed_search_is_searched_again_and_its_new_tree_supersedes_it(tmp_path):
     with RunDir(tmp_path) as run:
         run.open(CONFIG, HASH, 0)

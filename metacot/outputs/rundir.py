@@ -105,6 +105,15 @@ def _at(nested: Any, dotted: str) -> Any:
     return nested
 
 
+def _note(entry: Entry, done: ProblemIds, failed: ProblemIds) -> None:
+    """Note a record as its problem's latest: in `done`, and in `failed` exactly when its search failed."""
+    done.add(entry.problem_id)
+    if entry.failed:
+        failed.add(entry.problem_id)
+    else:
+        failed.discard(entry.problem_id)
+
+
 def check_file_name(name: str, what: str) -> None:
     """RunDirError unless `name` is a plain file name (letters, digits, _ . -; not hidden): nothing written under
     it can land outside its folder."""
@@ -343,11 +352,7 @@ class RunDir:
         for lineno, entry in enumerate(entries, 1):
             if entry.problem_id in self.done and entry.problem_id not in self.failed:
                 raise RunDirError(f"{shard}:{lineno} repeats problem id {entry.problem_id!r}")
-            self.done.add(entry.problem_id)
-            if entry.failed:
-                self.failed.add(entry.problem_id)
-            else:
-                self.failed.discard(entry.problem_id)
+            _note(entry, self.done, self.failed)
         if not exact:
             write_index(shard, entries)
         return len(entries)
@@ -374,14 +379,19 @@ class RunDir:
         place = Place(shard.name, self._size, self._size + len(line))
         self._write(file, line, shard)
         self._size += len(line)
-        self._write(index, Entry(tree.problem_id, place, tree.failed is not None).line(), index_path(shard))
+        entry = Entry(tree.problem_id, place, tree.failed is not None)
+        self._write(index, entry.line(), index_path(shard))
         self._count += 1
-        self.done.add(tree.problem_id)
-        if tree.failed is None:
-            self.failed.discard(tree.problem_id)
-        else:
-            self.failed.add(tree.problem_id)
+        _note(entry, self.done, self.failed)
         return place
+
+    def finished(self) -> int:
+        """How many problems' latest records are finished (not failed) searches, counted from the shards as they
+        are: a signal may stop append() after its writes and before its bookkeeping."""
+        latest, failed = ProblemIds(), ProblemIds()
+        for entry in self.entries():
+            _note(entry, latest, failed)
+        return len(latest) - len(failed)
 
     def draws(self) -> list[Any]:
         """The generator states saved in the run (add_draw), in order; a line that is not JSON (a write cut short)
