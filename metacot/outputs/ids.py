@@ -18,7 +18,6 @@ class ProblemIds(MutableSet[str]):
     def __init__(self, ids: Iterable[str] = ()):
         self._bits: dict[tuple[str, int], bytearray] = {}  # (prefix, digits) -> bit n set when prefix + n is in
         self._other: set[str] = set()
-        self._len = 0
         for problem_id in ids:
             self.add(problem_id)
 
@@ -33,32 +32,28 @@ class ProblemIds(MutableSet[str]):
         return bits is not None and n >> 3 < len(bits) and bool(bits[n >> 3] & (1 << (n & 7)))
 
     def add(self, problem_id: str) -> None:
-        if problem_id in self:
-            return
         slot = _slot(problem_id)
         if slot is None:
             self._other.add(problem_id)
-        else:
-            key, n = slot
-            bits = self._bits.setdefault(key, bytearray())
-            if n >> 3 >= len(bits):
-                bits.extend(bytes((n >> 3) + 1 - len(bits)))
-            bits[n >> 3] |= 1 << (n & 7)
-        self._len += 1
+            return
+        key, n = slot
+        bits = self._bits.setdefault(key, bytearray())
+        if n >> 3 >= len(bits):
+            bits.extend(bytes((n >> 3) + 1 - len(bits)))
+        bits[n >> 3] |= 1 << (n & 7)
 
     def discard(self, problem_id: str) -> None:
-        if problem_id not in self:
-            return
         slot = _slot(problem_id)
         if slot is None:
             self._other.discard(problem_id)
-        else:
-            key, n = slot
-            self._bits[key][n >> 3] &= ~(1 << (n & 7)) & 0xFF
-        self._len -= 1
+            return
+        key, n = slot
+        bits = self._bits.get(key)
+        if bits is not None and n >> 3 < len(bits):
+            bits[n >> 3] &= ~(1 << (n & 7)) & 0xFF
 
     def __len__(self) -> int:
-        return self._len
+        return len(self._other) + sum(int.from_bytes(bits, "little").bit_count() for bits in self._bits.values())
 
     def __iter__(self) -> Iterator[str]:
         yield from self._other
@@ -70,7 +65,7 @@ class ProblemIds(MutableSet[str]):
     def copy(self) -> ProblemIds:
         twin = ProblemIds()
         twin._bits = {key: bytearray(bits) for key, bits in self._bits.items()}
-        twin._other, twin._len = set(self._other), self._len
+        twin._other = set(self._other)
         return twin
 
     def __repr__(self) -> str:
