@@ -69,15 +69,10 @@ class Context:
         return self.answer
 
     def first_slip(self, node_id: int) -> int | None:
-        """SearchTree.first_slip, kept for the tree's other nodes: the parent's answer unless the node slipped."""
-        if node_id in self.slips:
-            return self.slips[node_id]
-        node = self.tree.nodes[node_id]
-        slip = self.first_slip(node.parent) if node.parent != -1 else None
-        if slip is None and node.slip is not None:
-            slip = node_id
-        self.slips[node_id] = slip
-        return slip
+        """SearchTree.first_slip, kept per node: the formats ask it of the same nodes again."""
+        if node_id not in self.slips:
+            self.slips[node_id] = self.tree.first_slip(node_id)
+        return self.slips[node_id]
 
     def pick(self, phrases: tuple[str, ...], node_id: int, salt: int = 0) -> str:
         """A phrasing that varies across problems and nodes but is the same on every run."""
