@@ -147,6 +147,7 @@ def offline(lm_dir) -> VLLMPolicy:
     return VLLMPolicy(config, DOMAIN)
 
 
+@pytest.mark.vllm
 def test_proposals_through_the_server_equal_the_offline_engine(servers, offline, lm_dir, key, caplog):
     caplog.set_level(logging.DEBUG)
     policy = OpenAIPolicy(policy_config(f"{servers[0].url}/v1", lm_dir), DOMAIN)
@@ -162,6 +163,7 @@ def test_proposals_through_the_server_equal_the_offline_engine(servers, offline,
     assert KEY not in caplog.text
 
 
+@pytest.mark.vllm
 def test_texts_through_the_server_equal_the_offline_engine(servers, offline, lm_dir, key):
     policy = OpenAIPolicy(policy_config(f"{servers[0].url}/v1", lm_dir), DOMAIN)
     prompts = [DOMAIN.prompt(p) for p in PROBLEMS] + [DOMAIN.prompt(PROBLEMS[0])]
@@ -173,6 +175,7 @@ def test_texts_through_the_server_equal_the_offline_engine(servers, offline, lm_
     assert all("\n" not in text for text in texts)
 
 
+@pytest.mark.vllm
 def test_a_refused_key_is_named_by_its_variable_never_shown(servers, lm_dir, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
     wrong = KEY + "-wrong"
@@ -183,6 +186,7 @@ def test_a_refused_key_is_named_by_its_variable_never_shown(servers, lm_dir, mon
         assert KEY not in text and wrong not in text
 
 
+@pytest.mark.vllm
 def test_pooling_prm_scores_equal_the_transformers_prm(servers, lm_dir):
     prm = HTTPPRM(HTTPPRMConfig(base_url=servers[1].url, model=SERVED, tokenizer=lm_dir), DOMAIN)
     reference = TransformersPRM(TransformersPRMConfig(model=lm_dir), DOMAIN)

@@ -12,7 +12,7 @@ from metacot.outputs.ids import ProblemIds
 NUMBERED = st.builds(
     lambda prefix, n, pad: f"{prefix}{n:0{pad}d}",
     st.sampled_from(["", "p-", "gsm8k-test-", "MATH/algebra/", "a_b.", "x"]),
-    st.integers(0, 1 << 26),
+    st.one_of(st.integers(0, 1 << 26), st.integers(0, 10**20)),  # past 18 digits an id is held as str
     st.integers(0, 6),
 )
 IDS = st.one_of(NUMBERED, st.text(max_size=12))
@@ -53,6 +53,14 @@ def test_set_operations_the_run_directory_uses() -> None:
 def test_numbered_ids_take_a_few_kilobytes() -> None:
     ids = ProblemIds(f"countdown-{i:06d}" for i in range(100_000))
     assert not ids._other
-    held = sum(sys.getsizeof(bits) for bits in ids._bits.values())
+    held = sum(sys.getsizeof(bits) for pages in ids._pages.values() for bits in pages.values())
     assert held < 20_000  # a set of the same str holds about 12 MB
     assert "countdown-099999" in ids and "countdown-100000" not in ids
+
+
+def test_a_lone_large_number_costs_one_page() -> None:
+    ids = ProblemIds(["15017502", "p-99999999999"])
+    assert sum(len(pages) for pages in ids._pages.values()) == 2
+    assert sorted(ids) == ["15017502", "p-99999999999"] and ids == {"15017502", "p-99999999999"}
+    ids.discard("15017502")
+    assert list(ids) == ["p-99999999999"] and sum(len(pages) for pages in ids._pages.values()) == 1

@@ -25,6 +25,7 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 pytest.importorskip("vllm")
+pytestmark = pytest.mark.vllm
 
 
 from metacot.backends.generate import Sampling  # noqa: E402
