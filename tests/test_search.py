@@ -758,7 +758,8 @@ def test_tree_json_round_trip(some_trees):
         assert [n.state for n in back.nodes] == [None if n.state is None else list(n.state) for n in tree.nodes]
         assert data["solved"] == tree.solved and data["search"] == tree.search
         assert all(node.get("reexpanded", 1) > 0 for node in data["nodes"])  # written only when not 0
-        assert set(data["nodes"][0]) - {"reexpanded"} == {
+        assert all(("expanded_at" in node) == node["expanded"] for node in data["nodes"])  # only when expanded
+        assert set(data["nodes"][0]) - {"reexpanded", "expanded_at"} == {
             "id", "parent", "depth", "path", "step", "state", "tokens", "logprob", "finish_reason", "prior",
             "score", "visits", "value_sum", "terminal", "correct", "error", "expanded", "duplicates", "children",
         }  # fmt: skip

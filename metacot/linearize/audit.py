@@ -125,6 +125,7 @@ class _Auditor:
         self.first: dict[int, int] = {}
         for i, node_id in enumerate(tree.trace):
             self.first.setdefault(node_id, i)
+        self.unwritten = 0  # no trace visit before this position goes to a node the text has not written yet
 
     def fail(self, sentence: str, message: str) -> None:
         self.result.failures.append(Failure(self.tree.problem_id, self.record["format"], sentence, message))
@@ -294,14 +295,24 @@ class _Auditor:
         self.claim(bool(found), sentence, f"backtrack to {state}, a state not visited earlier")
         return found
 
+    def next_visit(self) -> int:
+        """The trace position of the first visit to a node the text has not written: the visit a backtrack written
+        now is on the way to, as the trace's walk (linearize.walk) goes."""
+        trace = self.tree.trace
+        while self.unwritten < len(trace) and trace[self.unwritten] in self.visited:
+            self.unwritten += 1
+        return self.unwritten
+
     def check_exhausted(self, head_state: str | None, sentence: str) -> None:
-        """Some node of the branch being left (named head_state, if given) is dead or expanded into dead ends."""
+        """Some node of the branch being left (named head_state, if given) is dead, or was expanded into dead ends
+        before the search went on to the visit the backtrack is on the way to (an expansion the search made later
+        was not known when it left)."""
         path = self.tree.path_to(self.current)
-        expanded = lambda node_id: self.tree.nodes[node_id].expanded  # noqa: E731
+        visit = self.next_visit()
         heads = [
             n
             for n in path[1:]
-            if exhausted(self.tree, n, expanded)
+            if exhausted(self.tree, n, visit)
             and (head_state is None or (not self.tree.nodes[n].dead and self.describe(n) == head_state))
         ]
         if self.claim(bool(heads), sentence, "says the branch is exhausted, but it has live steps"):

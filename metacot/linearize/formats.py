@@ -22,7 +22,6 @@ from metacot.linearize.reasons import (
     MISTAKE_WORDS,
     Reason,
     classify,
-    first_visits,
     goal,
     value_text,
 )
@@ -103,10 +102,9 @@ def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
         return ctx.reasoned[1]
     found = {}
     current = ROOT
-    first = first_visits(ctx.tree)
     for i, move in enumerate(moves):
         if move.kind == "backtrack":
-            found[i] = classify(ctx.tree, current, move, moves[i + 1], first)
+            found[i] = classify(ctx.tree, current, move, moves[i + 1])
         current = move.node
     ctx.reasoned = (moves, found)
     return found
