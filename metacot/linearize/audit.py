@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,14 +36,12 @@ from metacot.linearize.reasons import (
     MISTAKE,
     MISTAKE_WORDS,
     exhausted,
-    goal,
     value_text,
 )
 from metacot.problems.base import Domain
 from metacot.problems.verdicts import keeping
 from metacot.tree import ROOT, SearchTree
 
-AUDITED = ("metacot", "cot", "tokens", "paper")  # formats whose every sentence is checked; others: the answer only
 TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
 PLAIN = re.compile(r"(?P<body>.*)\nAnswer: (?P<answer>.*)", re.S)
 TOKEN = re.compile(
@@ -142,14 +140,11 @@ class _Auditor:
         if m is None:
             self.fail(completion[-80:], "the completion has no answer block (<answer> </answer> or 'Answer:')")
             return self.result
-        fmt = self.record["format"]
-        if fmt in AUDITED:
+        parse = PARSERS.get(self.record["format"])
+        if parse is not None:
             body = m["body"]
             lines = body.split(self.domain.step_delimiter) if body else []  # how every format joins its lines
-            if fmt == "paper":
-                audit_paper(self, lines, m["answer"])
-            else:
-                (self._tokens if fmt == "tokens" else self._sentences)(lines)
+            parse(self, lines, m["answer"])
         self._answer(m["answer"])
         return self.result
 
@@ -321,7 +316,7 @@ class _Auditor:
     # --- the metacot and cot formats ---
 
     def _sentences(self, segments: list[str]) -> None:
-        patterns = backtrack_patterns(goal(self.domain.name, self.problem))
+        patterns = backtrack_patterns(self.domain.goal(self.problem))
         pending: list[int] = []  # where a backtrack said it goes
         better: tuple[str, str] | None = None  # a low-value claim's "looks better (w)", checked at the next step
         last = ROOT
@@ -448,3 +443,13 @@ class _Auditor:
         elif m["kind"] not in (LOW_VALUE, EXPLORATION):
             self.fail(line, f"unknown reason {m['kind']!r}")
         return [target], line if m["kind"] == LOW_VALUE else None
+
+
+# The formats whose every sentence is checked, by their parsers: (auditor, the body's lines, the answer) -> None.
+# The others: the answer only.
+PARSERS: dict[str, Callable[[_Auditor, list[str], str], None]] = {
+    "metacot": lambda auditor, lines, _: auditor._sentences(lines),
+    "cot": lambda auditor, lines, _: auditor._sentences(lines),
+    "tokens": lambda auditor, lines, _: auditor._tokens(lines),
+    "paper": audit_paper,
+}

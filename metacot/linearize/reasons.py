@@ -19,7 +19,6 @@ the values it held then), so that every sentence is true of the saved tree and `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from metacot.linearize.walk import Move
 from metacot.tree import SearchTree
@@ -28,7 +27,8 @@ EXHAUSTED, LOW_VALUE, EXPLORATION, MISTAKE = "exhausted", "low_value", "explorat
 KINDS = (EXHAUSTED, LOW_VALUE, EXPLORATION, MISTAKE)
 LOW = 0.3  # a value below this is low even when the next node's value is no higher
 
-# {state}: a state as Domain.describe_state words it; {goal}: what a solution does ("reach 33"); {v}, {w}: values.
+# {state}: a state as Domain.describe_state words it; {goal}: what a solution does (Domain.goal: "reach 33"); {v},
+# {w}: values.
 EXHAUSTED_WORDS = (
     "None of the steps I tried from {state} {goal}.",
     "Every step I tried from {state} failed to {goal}.",
@@ -128,16 +128,6 @@ def verified_below(tree: SearchTree, node_id: int, visit: int) -> bool:
     if node.terminal:
         return node.error is None
     return tree.expanded_by(node_id, visit) and any(verified_below(tree, child, visit) for child in node.children)
-
-
-def goal(domain_name: str, problem: Any) -> str:
-    """What reaching a solution means, as a verb phrase: "reach 33" (a problem with a target), math's answer."""
-    target = getattr(problem, "target", None)
-    if target is not None:
-        return f"reach {target}"
-    if domain_name == "math":
-        return "give a correct answer"
-    return "reach the goal"
 
 
 def value_text(value: float) -> str:
