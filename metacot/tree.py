@@ -40,6 +40,10 @@ class Node:
     successes: int | None = None
     rollouts: int | None = None
     expanded: bool = False
+    # When the node was first expanded: the number of trace visits made before its children were created (set by
+    # the runner as it answers the Expand). What a trace may say the search knew at a visit reads it
+    # (SearchTree.expanded_by), never the strategy's name: strategies expand and visit in different orders.
+    expanded_at: int | None = None
     reexpanded: int = 0  # times the search asked for more children after the first expansion (widening)
     duplicates: int = 0  # identical proposals merged into this node
     children: list[int] = field(default_factory=list)
@@ -79,7 +83,7 @@ _NODE_FIELDS = tuple(f.name for f in fields(Node))
 _NODE_DEFAULTS = {f.name: f.default for f in fields(Node) if f.default is not MISSING}
 _node_values = itemgetter(*_NODE_FIELDS)
 # newer fields: left out of the JSON while they hold their default, so trees without them read the same
-_WRITTEN_WHEN_SET = {"slip": None, "successes": None, "rollouts": None, "reexpanded": 0}
+_WRITTEN_WHEN_SET = {"slip": None, "successes": None, "rollouts": None, "expanded_at": None, "reexpanded": 0}
 
 
 @dataclass(slots=True)
@@ -171,6 +175,12 @@ class SearchTree:
             return node.known_value
         return node.score
 
+    def expanded_by(self, node_id: int, visit: int) -> bool:
+        """Whether the node had been expanded (its first children created) before the search made trace visit
+        `visit`."""
+        expanded_at = self.nodes[node_id].expanded_at
+        return expanded_at is not None and expanded_at <= visit
+
     def path_to(self, node_id: int) -> list[int]:
         """Node ids from the root down to node_id, both included."""
         path = []
@@ -221,7 +231,7 @@ class SearchTree:
 
     @classmethod
     def from_dict(cls, data: dict) -> SearchTree:
-        return cls(
+        tree = cls(
             problem_id=data["problem_id"],
             problem=data["problem"],
             search=data.get("search", ""),
@@ -233,6 +243,8 @@ class SearchTree:
             behaviors=list(data.get("behaviors", [])),
             verdicts=dict(data.get("verdicts", {})),
         )
+        _date_old_expansions(tree)
+        return tree
 
     def to_networkx(self):
         """A networkx.DiGraph with one vertex per node (its fields as attributes) and parent -> child edges."""
@@ -245,6 +257,21 @@ class SearchTree:
             if node.parent >= 0:
                 graph.add_edge(node.parent, node.id)
         return graph
+
+
+def _date_old_expansions(tree: SearchTree) -> None:
+    """A tree saved before nodes recorded when they were expanded: each expanded node dated by the latest time the
+    tree proves, the first visit of any of its children (a child exists before it is visited), else the trace's
+    end. Never earlier than the truth, so what a trace says the search knew then stays true; it may know less."""
+    undated = [node for node in tree.nodes if node.expanded and node.expanded_at is None]
+    if not undated:
+        return
+    first: dict[int, int] = {}
+    for i, node_id in enumerate(tree.trace):
+        first.setdefault(node_id, i)
+    end = len(tree.trace)
+    for node in undated:
+        node.expanded_at = min((first.get(child, end) for child in node.children), default=end)
 
 
 def _node(data: dict) -> Node:
@@ -282,6 +309,8 @@ def _node_dict(node: Node) -> dict:
     if node.rollouts is not None:
         record["rollouts"] = node.rollouts
     record["expanded"] = node.expanded
+    if node.expanded_at is not None:
+        record["expanded_at"] = node.expanded_at
     if node.reexpanded:
         record["reexpanded"] = node.reexpanded
     record["duplicates"] = node.duplicates

@@ -37,6 +37,7 @@ class ToyProblem:
 class ToyDomain:
     name = "toy"
     step_delimiter = "\n"
+    numbers_to_target = False
 
     def problem_from_dict(self, data: dict) -> ToyProblem:
         return ToyProblem(data["id"])
@@ -65,6 +66,9 @@ class ToyDomain:
 
     def describe_state(self, problem: ToyProblem, state: tuple) -> str:
         return "/".join(state)
+
+    def goal(self, problem: ToyProblem) -> str:
+        return "reach the goal"
 
     def step_note(self, problem: ToyProblem, state: tuple) -> str:
         return ""

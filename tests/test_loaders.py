@@ -15,7 +15,7 @@ from metacot.problems import ProblemsConfig, make_problems
 from metacot.problems.base import ProblemFileError
 from metacot.problems.math import MathConfig, MathProblem
 from metacot.problems.math.loaders import load_math_dataset, load_math_problems, question_id
-from metacot.problems.math.schema import Schema, make_schema
+from metacot.problems.math.schema import Fields, Schema, make_schema
 
 MATH_ROWS = [
     {
@@ -181,7 +181,7 @@ def test_an_ambiguous_question_field_names_the_candidates_and_the_key(tmp_path):
     message = "the question field is ambiguous: the records have 'question' and 'problem'; pick one with"
     with pytest.raises(ProblemFileError, match=re.escape(f"{path}: {message} problems.math.question_field")):
         load_math_problems(path)
-    assert load_math_problems(path, question_field="problem").problems[0].question == "P?"
+    assert load_math_problems(path, fields=Fields(question="problem")).problems[0].question == "P?"
     assert load_math_problems(path, "generic").problems[0].question == "Q?"
 
 
@@ -192,16 +192,16 @@ def test_missing_fields_name_what_was_looked_for(tmp_path):
     path = write(tmp_path / "odd.json", [{"question": "Q?", "gold": "1"}])
     with pytest.raises(ProblemFileError, match="problems.math.answer_field"):
         load_math_problems(path)
-    assert load_math_problems(path, answer_field="gold").problems[0].answer == "1"
+    assert load_math_problems(path, fields=Fields(answer="gold")).problems[0].answer == "1"
 
 
 def test_explicit_presets_and_fields_win(tmp_path):
     path = write(tmp_path / "own.jsonl", OWN_ROWS)
-    generic = load_math_problems(path, "generic", question_field="problem")  # the preset reads no id field
+    generic = load_math_problems(path, "generic", fields=Fields(question="problem"))  # the preset reads no id field
     assert [p.id for p in generic.problems] == [question_id("What is 6 * 7?"), question_id("Half of 1?")]
-    bigmath = load_math_problems(path, "bigmath", id_field="id")
+    bigmath = load_math_problems(path, "bigmath", fields=Fields(id="id"))
     assert [p.id for p in bigmath.problems] == ["p-1", "p-2"]
-    assert load_math_problems(path, id_field="level").problems[0].id == "1"
+    assert load_math_problems(path, fields=Fields(id="level")).problems[0].id == "1"
 
 
 def test_an_empty_file_has_no_problems(tmp_path):

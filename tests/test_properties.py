@@ -24,6 +24,7 @@ from metacot.problems.countdown.data import MAX_NUMBERS, MAX_VALUE, CountdownPro
 from metacot.problems.countdown.parse import claimed_step, evaluate_expression, exact, format_state, to_number
 from metacot.problems.math.answers import extract_answer
 from metacot.problems.math.loaders import load_math_problems
+from metacot.problems.math.schema import Fields
 
 int64 = st.integers(-(2**63), 2**63 - 1)  # what the JSON writers hold
 FEW = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -274,7 +275,7 @@ math_problem_rows = st.lists(
 @given(st.sampled_from([".jsonl", ".json", ".csv"]), math_problem_rows)
 def test_math_problems_written_load_back(kind, rows):
     path = temp_file(kind, math_file(kind, rows))
-    loaded = load_math_problems(path, "generic", question_field="question", answer_field="answer", id_field="id")
+    loaded = load_math_problems(path, "generic", fields=Fields("question", "answer", "id"))
     assert [(p.id, p.question, p.answer) for p in loaded.problems] == [
         (r["id"].strip(), r["question"].strip(), r["answer"].strip()) for r in rows
     ]

@@ -41,7 +41,7 @@ from metacot.problems.countdown import (
 from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.search.astar import heuristic
 from metacot.search.expand import TRUNCATED
-from metacot.search.mcts import exhausted, select
+from metacot.search.mcts import exhausted, expansion_value, select
 from metacot.tree import ROOT, SearchTree
 
 EXACT = dict(policy=SymbolicPolicyConfig(), prm=OracleConfig())
@@ -758,7 +758,8 @@ def test_tree_json_round_trip(some_trees):
         assert [n.state for n in back.nodes] == [None if n.state is None else list(n.state) for n in tree.nodes]
         assert data["solved"] == tree.solved and data["search"] == tree.search
         assert all(node.get("reexpanded", 1) > 0 for node in data["nodes"])  # written only when not 0
-        assert set(data["nodes"][0]) - {"reexpanded"} == {
+        assert all(("expanded_at" in node) == node["expanded"] for node in data["nodes"])  # only when expanded
+        assert set(data["nodes"][0]) - {"reexpanded", "expanded_at"} == {
             "id", "parent", "depth", "path", "step", "state", "tokens", "logprob", "finish_reason", "prior",
             "score", "visits", "value_sum", "terminal", "correct", "error", "expanded", "duplicates", "children",
         }  # fmt: skip
@@ -865,6 +866,18 @@ def test_q_init_zero_ignores_the_unvisited_childs_value():
     assert select(tree, MCTSConfig(selection="uct", c_uct=0.1, q_init="zero"))[-1].step == "a"
     with pytest.raises(ValueError, match="selection"):
         MCTSConfig(selection="ucb")
+
+
+def test_q_init_is_one_rule_for_selection_and_the_values_backed_up():
+    # an expansion whose new steps are all verified wrong backs up the leaf's own Q: unvisited, its value or 0
+    tree = SearchTree.with_root("p", {}, ())
+    tree.root.score = 0.7
+    wrong = [tree.add_child(tree.root, s, terminal=True, correct=False) for s in ("a", "b")]
+    backed = {
+        q_init: expansion_value(tree.root, wrong, MCTSConfig(q_init=q_init), widened=False, may_grow=True)
+        for q_init in ("value", "zero")
+    }
+    assert backed == {"value": 0.7, "zero": 0.0}
 
 
 def test_uct_mcts_solves_with_the_exact_oracle():

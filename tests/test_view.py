@@ -117,6 +117,17 @@ def test_cli_writes_one_file_with_nothing_external(runs, tmp_path, capsys):
     assert (runs["mcts"] / "view.html").exists()
 
 
+def test_the_page_node_limit_counts_every_tree_and_keeps_its_old_name(runs, tmp_path, capsys):
+    # --page-nodes: the nodes of all embedded trees together (synth's --max-nodes is a per-tree search budget);
+    # --max-nodes, its old name, still works here
+    pages = {}
+    for flag in ("--page-nodes", "--max-nodes"):
+        pages[flag] = tmp_path / f"{flag}.html"
+        assert main(["view", str(runs["mcts"]), "--out", str(pages[flag]), flag, "0"]) == 0
+        assert "0 trees; 4 left out past 0 nodes (--page-nodes; pick them with --problem)" in capsys.readouterr().out
+    assert pages["--page-nodes"].read_bytes() == pages["--max-nodes"].read_bytes()
+
+
 # ---------- the page in a browser ----------
 
 

@@ -12,16 +12,7 @@ import orjson
 
 from metacot.behaviors.attempts import PrimingTrace, choose_attempts, countdown_distance, render
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.variants import (
-    ALL_HABITS,
-    COUNTDOWN_ONLY,
-    DOTS,
-    EMPTY,
-    SOLUTION,
-    VARIANTS,
-    Variant,
-    variant,
-)
+from metacot.behaviors.variants import DOTS, EMPTY, SOLUTION, VARIANTS, Variant, variant, writable
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.rundir import RunDir
 from metacot.problems.base import Domain
@@ -86,7 +77,7 @@ def think_trace(tree: SearchTree, domain: Domain, shown: Variant, attempts: list
 
 def closing(domain: Domain, problem: Any, tree: SearchTree, last: int) -> str:
     """Why a wrong-answer trace answers with its last path (it is the closest to the target it reached)."""
-    if domain.name == "countdown":
+    if domain.numbers_to_target:
         value = tree.nodes[last].state[0]
         return f"None of these reached {problem.target}; the closest was {value}, so I will answer with that."
     return "None of my answers checked out; I will give the last one."
@@ -99,11 +90,11 @@ class Primer:
         self.directory = RunDir(run_dir)
         self.domain = self.directory.domain()
         self.options = options
-        self.variant = variant(options.variant).for_domain(self.domain.name)
+        self.variant = variant(options.variant).for_domain(self.domain)
         # every habit the domain writes, on the variant's kind of answer: a tree is used only when this trace of it
         # shows them all, so that every variant writes the same problems (and paths) and dots_cot measures it
-        self.reference = Variant("reference", writable(self.domain.name), wrong=self.variant.wrong)
-        if options.sizes is not None and self.domain.name != "countdown":
+        self.reference = Variant("reference", writable(self.domain), wrong=self.variant.wrong)
+        if options.sizes is not None and not self.domain.numbers_to_target:
             raise ValueError("--sizes: Countdown-only (a size is a number of numbers)")
         self.count_tokens = token_counter(options.tokenizer)
         self.skipped = 0
@@ -146,7 +137,7 @@ class Primer:
         too few finished paths, no true subgoal or backward chain)."""
         problem = self.domain.problem_from_dict(tree.problem)
         seed = draw_seed(self.options.seed, tree.problem_id, draw)
-        distance = countdown_distance(tree, problem) if self.domain.name == "countdown" else lambda node_id: 0
+        distance = countdown_distance(tree, problem) if self.domain.numbers_to_target else lambda node_id: 0
         wrong = self.variant.wrong
         attempts = choose_attempts(tree, random.Random(seed), self.options.max_wrong, wrong, distance)
         if attempts is None:
@@ -175,7 +166,7 @@ class Primer:
             "variant": self.variant.name,
             "seed": seed,
             "attempts": attempts,
-            "num_numbers": len(problem.numbers) if self.domain.name == "countdown" else None,
+            "num_numbers": len(problem.numbers) if self.domain.numbers_to_target else None,
             "correct": correct,
             "answer": answer,
             "num_backtracks": trace.backtracks,
@@ -226,17 +217,12 @@ def token_counter(path: str | None) -> Callable[[str], int] | None:
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def writable(domain_name: str) -> frozenset[str]:
-    """The habits a domain's priming traces can show."""
-    return ALL_HABITS if domain_name == "countdown" else ALL_HABITS - COUNTDOWN_ONLY
-
-
 def variants_for(run_dir: str | Path, name: str) -> list[str]:
     """The variants `--variant NAME` asks for: one, or with "all" every variant the run's domain can write."""
     if name != "all":
         return [name]
-    domain = RunDir(run_dir).domain().name
-    return [v.name for v in VARIANTS.values() if v.wrong or v.shows <= writable(domain)]
+    habits = writable(RunDir(run_dir).domain())
+    return [v.name for v in VARIANTS.values() if v.wrong or v.shows <= habits]
 
 
 def write_prime(run_dir: str | Path, options: PrimeOptions, out: str | Path | None = None) -> tuple[Path, int, int]:

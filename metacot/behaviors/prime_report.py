@@ -31,7 +31,7 @@ def variant_row(tagger: StructuralTagger, path: Path) -> VariantRow:
     if not records:
         raise ValueError(f"{path}: no records")
     name = records[0]["variant"]
-    shown = variant(name).for_domain(tagger.domain.name)
+    shown = variant(name).for_domain(tagger.domain)
     counts = tagger.tag(records)
     shares = {habit: sum(c.shows(habit) for c in counts) / len(counts) for habit in BEHAVIORS}
     correct = sum(bool(r["correct"]) for r in records) / len(records)

@@ -18,7 +18,7 @@ from metacot.behaviors.definitions import BACKTRACKING, BEHAVIORS, VERIFICATION
 from metacot.behaviors.prime import think_trace
 from metacot.behaviors.variants import variant
 from metacot.linearize.config import LinearizeConfig
-from metacot.linearize.formats import RENDERERS, Context
+from metacot.linearize.formats import PATH_ONLY, RENDERERS, Context
 from metacot.linearize.walk import count_backtracks, path_moves, trace_to_solution, walk
 from metacot.outputs.rundir import RunDir, RunDirError
 from metacot.tree import SearchTree
@@ -64,8 +64,8 @@ class StructuralTagger:
         if fmt not in RENDERERS:
             raise RunDirError(f"{self.directory.path}: record of problem {tree.problem_id!r}: unknown format {fmt!r}")
         trace, solution = trace_to_solution(tree, self.stop_at_first_solution)
-        if fmt == "cot":
-            assert solution is not None, "a cot record answers with a solution"
+        if fmt in PATH_ONLY:
+            assert solution is not None, f"a {fmt} record answers with a solution"
             moves = path_moves(tree, solution)
         else:
             moves = walk(tree, trace)
@@ -75,7 +75,7 @@ class StructuralTagger:
         return _counts({VERIFICATION: context.checks, BACKTRACKING: count_backtracks(moves)})
 
     def _priming(self, record: dict, tree: SearchTree) -> BehaviorCounts:
-        shown = variant(record["variant"]).for_domain(self.domain.name)
+        shown = variant(record["variant"]).for_domain(self.domain)
         trace = think_trace(tree, self.domain, shown, list(record.get("attempts") or []), int(record.get("seed", 0)))
         return _counts(dict(trace.counts))
 

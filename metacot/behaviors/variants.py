@@ -11,11 +11,12 @@ from metacot.behaviors.definitions import (
     SUBGOAL_SETTING,
     VERIFICATION,
 )
+from metacot.problems.base import Domain
 
 # How a variant's think block is made: wrong attempts then the answer ("attempts"), the solution path alone,
 # nothing at all, or dots as long as the all_strategies trace of the same tree.
 ATTEMPTS, SOLUTION, EMPTY, DOTS = "attempts", "solution", "empty", "dots"
-# Habits that need Countdown arithmetic to state (a target to divide, numbers to combine).
+# Habits that need a target's arithmetic to state (a target to divide, numbers to combine): Countdown's.
 COUNTDOWN_ONLY = frozenset({SUBGOAL_SETTING, BACKWARD_CHAINING})
 
 
@@ -33,15 +34,22 @@ class Variant:
     def excludes(self) -> frozenset[str]:
         return frozenset(BEHAVIORS) - self.shows
 
-    def for_domain(self, domain_name: str) -> Variant:
+    def for_domain(self, domain: Domain) -> Variant:
         """The variant as a domain can write it: no_positive keeps the habits the domain has words for; a variant
-        that names a Countdown-only habit outside Countdown is an error."""
-        if domain_name == "countdown" or not self.shows & COUNTDOWN_ONLY:
+        that names a Countdown-only habit where there are no numbers and target is an error."""
+        missing = self.shows - writable(domain)
+        if not missing:
             return self
         if self.wrong:
-            return Variant(self.name, self.shows - COUNTDOWN_ONLY, self.think, self.wrong)
-        habits = " and ".join(sorted(self.shows & COUNTDOWN_ONLY))
-        raise ValueError(f"--variant {self.name}: {habits} is Countdown-only; a {domain_name} run cannot write it")
+            return Variant(self.name, self.shows - missing, self.think, self.wrong)
+        habits = " and ".join(sorted(missing))
+        raise ValueError(f"--variant {self.name}: {habits} is Countdown-only; a {domain.name} run cannot write it")
+
+
+def writable(domain: Domain) -> frozenset[str]:
+    """The habits a domain's priming traces can show: those that need the target's arithmetic only where there are
+    numbers and a target (Domain.numbers_to_target)."""
+    return ALL_HABITS if domain.numbers_to_target else ALL_HABITS - COUNTDOWN_ONLY
 
 
 ALL_HABITS = frozenset(BEHAVIORS)

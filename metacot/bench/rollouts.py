@@ -11,16 +11,18 @@ from metacot.tree import SearchTree
 
 
 def bench_rollout_reuse(config: SynthConfig) -> dict[str, dict]:
-    """Run the configured searches (no files written) with prm.rollout.reuse off, then on, and report per tree:
-    completions and their tokens generated, completions reused, rollout requests, nodes, and the solve rate."""
-    if config.prm.backend != "rollout":
-        raise ConfigError(f"prm.backend: the rollout benchmark needs the rollout PRM, got {config.prm.backend!r}")
+    """Run the configured searches (no files written) with the PRM's `reuse` (prm.rollout.reuse) off, then on, and
+    report per tree: completions and their tokens generated, completions reused, rollout requests, nodes, and the
+    solve rate."""
+    backend = config.prm.backend
+    if not hasattr(getattr(config.prm, backend, None), "reuse"):
+        raise ConfigError(f"prm.backend: the rollout benchmark needs a PRM that reuses rollouts, got {backend!r}")
     domain = make_domain(config.problems)
     problems = make_problems(config.problems, config.seed)
     results = {}
     for reuse in (False, True):
         run = copy.deepcopy(config)
-        run.prm.rollout.reuse = reuse
+        getattr(run.prm, backend).reuse = reuse
         trees = list(build_runner(run, domain).run(problems))
         results["reuse" if reuse else "no reuse"] = per_tree(trees)
     return results

@@ -77,7 +77,11 @@ def _add_view(commands) -> None:
     p.add_argument("--out", metavar="FILE", help="where to write the page (default: RUN_DIR/view.html)")
     p.add_argument("--compare", metavar="RUN_B", help="a second run whose trees are shown beside the first's")
     p.add_argument("--format", choices=FORMATS, help="the training string shown (default: metacot or tokens)")
-    p.add_argument("--max-nodes", type=int, metavar="N", help="embed trees while their nodes add up to at most N")
+    p.add_argument(
+        "--page-nodes", type=int, metavar="N", help="embed trees while their nodes, all trees together, are at most N"
+    )
+    # its name before --page-nodes, which synth's --max-nodes (nodes per tree, a search budget) made misleading
+    p.add_argument("--max-nodes", type=int, dest="page_nodes", help=argparse.SUPPRESS)
     p.set_defaults(run=run_view)
 
 
@@ -85,11 +89,11 @@ def run_view(args: argparse.Namespace) -> int:
     from metacot.view import write_view
     from metacot.view.data import MAX_NODES
 
-    limit = MAX_NODES if args.max_nodes is None else args.max_nodes
+    limit = MAX_NODES if args.page_nodes is None else args.page_nodes
     path, runs = write_view(args.run_dir, args.out, args.problem, args.compare, args.format, limit)
     for run in runs:
         left = len(run["rows"]) - len(run["trees"])
-        note = f"; {left} left out past {limit} nodes (pick them with --problem)" if left else ""
+        note = f"; {left} left out past {limit} nodes (--page-nodes; pick them with --problem)" if left else ""
         print(f"{run['name']}: {len(run['trees'])} trees{note}")
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

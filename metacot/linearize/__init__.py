@@ -6,8 +6,7 @@ from collections.abc import Collection
 from dataclasses import replace
 
 from metacot.linearize.config import FORMATS, ON_REQUEST, LinearizeConfig
-from metacot.linearize.formats import ONLY_FOR, RENDERERS, Context, Lines
-from metacot.linearize.reasons import goal
+from metacot.linearize.formats import NUMBERS_ONLY, PATH_ONLY, RENDERERS, Context, Lines
 from metacot.linearize.segments import segments
 from metacot.linearize.walk import Move, count_backtracks, path_moves, trace_to_solution, walk
 from metacot.problems.base import Domain
@@ -16,19 +15,19 @@ from metacot.tree import SearchTree
 
 def no_solution(domain: Domain, problem: object) -> str:
     """What an unsolved record answers, in the answer block where a solved one puts its answer."""
-    return f"I could not find a way to {goal(domain.name, problem)}."
+    return f"I could not find a way to {domain.goal(problem)}."
 
 
 def resolve_formats(requested: list[str] | None, domain: Domain) -> list[str]:
     """The formats to write: those requested, or every one the domain can write but those written on request only;
     a clear error for the others."""
-    writable = [f for f in FORMATS if ONLY_FOR.get(f, domain.name) == domain.name]
+    writable = [f for f in FORMATS if domain.numbers_to_target or f not in NUMBERS_ONLY]
     for fmt in requested or []:
         if fmt not in RENDERERS:
             raise ValueError(f"linearize.formats: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
         if fmt not in writable:
             raise ValueError(
-                f"linearize.formats: {fmt!r} is a {ONLY_FOR[fmt]} format; the {domain.name} domain writes "
+                f"linearize.formats: {fmt!r} needs numbers and a target (Countdown's); the {domain.name} domain writes "
                 f"{', '.join(writable)}"
             )
     return list(requested) if requested is not None else [f for f in writable if f not in ON_REQUEST]
@@ -61,7 +60,7 @@ def linearize_tree(
         search_moves = walk(tree, trace)
     records = {}
     for fmt in formats:
-        if fmt == "cot":
+        if fmt in PATH_ONLY:
             if solution is None:
                 continue
             moves = path_moves(tree, solution)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,14 +36,12 @@ from metacot.linearize.reasons import (
     MISTAKE,
     MISTAKE_WORDS,
     exhausted,
-    goal,
     value_text,
 )
 from metacot.problems.base import Domain
 from metacot.problems.verdicts import keeping
 from metacot.tree import ROOT, SearchTree
 
-AUDITED = ("metacot", "cot", "tokens", "paper")  # formats whose every sentence is checked; others: the answer only
 TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
 PLAIN = re.compile(r"(?P<body>.*)\nAnswer: (?P<answer>.*)", re.S)
 TOKEN = re.compile(
@@ -125,6 +123,7 @@ class _Auditor:
         self.first: dict[int, int] = {}
         for i, node_id in enumerate(tree.trace):
             self.first.setdefault(node_id, i)
+        self.unwritten = 0  # no trace visit before this position goes to a node the text has not written yet
 
     def fail(self, sentence: str, message: str) -> None:
         self.result.failures.append(Failure(self.tree.problem_id, self.record["format"], sentence, message))
@@ -141,14 +140,11 @@ class _Auditor:
         if m is None:
             self.fail(completion[-80:], "the completion has no answer block (<answer> </answer> or 'Answer:')")
             return self.result
-        fmt = self.record["format"]
-        if fmt in AUDITED:
+        parse = PARSERS.get(self.record["format"])
+        if parse is not None:
             body = m["body"]
             lines = body.split(self.domain.step_delimiter) if body else []  # how every format joins its lines
-            if fmt == "paper":
-                audit_paper(self, lines, m["answer"])
-            else:
-                (self._tokens if fmt == "tokens" else self._sentences)(lines)
+            parse(self, lines, m["answer"])
         self._answer(m["answer"])
         return self.result
 
@@ -294,14 +290,24 @@ class _Auditor:
         self.claim(bool(found), sentence, f"backtrack to {state}, a state not visited earlier")
         return found
 
+    def next_visit(self) -> int:
+        """The trace position of the first visit to a node the text has not written: the visit a backtrack written
+        now is on the way to, as the trace's walk (linearize.walk) goes."""
+        trace = self.tree.trace
+        while self.unwritten < len(trace) and trace[self.unwritten] in self.visited:
+            self.unwritten += 1
+        return self.unwritten
+
     def check_exhausted(self, head_state: str | None, sentence: str) -> None:
-        """Some node of the branch being left (named head_state, if given) is dead or expanded into dead ends."""
+        """Some node of the branch being left (named head_state, if given) is dead, or was expanded into dead ends
+        before the search went on to the visit the backtrack is on the way to (an expansion the search made later
+        was not known when it left)."""
         path = self.tree.path_to(self.current)
-        expanded = lambda node_id: self.tree.nodes[node_id].expanded  # noqa: E731
+        visit = self.next_visit()
         heads = [
             n
             for n in path[1:]
-            if exhausted(self.tree, n, expanded)
+            if exhausted(self.tree, n, visit)
             and (head_state is None or (not self.tree.nodes[n].dead and self.describe(n) == head_state))
         ]
         if self.claim(bool(heads), sentence, "says the branch is exhausted, but it has live steps"):
@@ -310,7 +316,7 @@ class _Auditor:
     # --- the metacot and cot formats ---
 
     def _sentences(self, segments: list[str]) -> None:
-        patterns = backtrack_patterns(goal(self.domain.name, self.problem))
+        patterns = backtrack_patterns(self.domain.goal(self.problem))
         pending: list[int] = []  # where a backtrack said it goes
         better: tuple[str, str] | None = None  # a low-value claim's "looks better (w)", checked at the next step
         last = ROOT
@@ -437,3 +443,13 @@ class _Auditor:
         elif m["kind"] not in (LOW_VALUE, EXPLORATION):
             self.fail(line, f"unknown reason {m['kind']!r}")
         return [target], line if m["kind"] == LOW_VALUE else None
+
+
+# The formats whose every sentence is checked, by their parsers: (auditor, the body's lines, the answer) -> None.
+# The others: the answer only.
+PARSERS: dict[str, Callable[[_Auditor, list[str], str], None]] = {
+    "metacot": lambda auditor, lines, _: auditor._sentences(lines),
+    "cot": lambda auditor, lines, _: auditor._sentences(lines),
+    "tokens": lambda auditor, lines, _: auditor._tokens(lines),
+    "paper": audit_paper,
+}

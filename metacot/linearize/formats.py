@@ -22,8 +22,6 @@ from metacot.linearize.reasons import (
     MISTAKE_WORDS,
     Reason,
     classify,
-    first_visits,
-    goal,
     value_text,
 )
 from metacot.linearize.walk import Move
@@ -103,10 +101,9 @@ def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
         return ctx.reasoned[1]
     found = {}
     current = ROOT
-    first = first_visits(ctx.tree)
     for i, move in enumerate(moves):
         if move.kind == "backtrack":
-            found[i] = classify(ctx.tree, current, move, moves[i + 1], first)
+            found[i] = classify(ctx.tree, current, move, moves[i + 1])
         current = move.node
     ctx.reasoned = (moves, found)
     return found
@@ -126,7 +123,7 @@ def leaving_sentence(ctx: Context, reason: Reason) -> str:
         if reason.subject == reason.left and ctx.node(reason.left).dead:
             return ""
         words = ctx.pick(EXHAUSTED_WORDS, reason.subject, 1)
-        return words.format(state=ctx.state(reason.subject), goal=goal(ctx.domain.name, ctx.problem))
+        return words.format(state=ctx.state(reason.subject), goal=ctx.domain.goal(ctx.problem))
     if reason.kind == LOW_VALUE:
         assert reason.value is not None
         v = value_text(reason.value)
@@ -297,8 +294,11 @@ def _sos_numbers(state: Any) -> str:
     return "[" + ", ".join(map(str, state)) + "]"
 
 
-# Formats that only one domain can write: the stream-of-search log speaks of numbers and a target.
-ONLY_FOR = {"sos": "countdown"}
+# Formats only a domain of numbers and a target writes (Domain.numbers_to_target): the stream-of-search log speaks
+# of them.
+NUMBERS_ONLY = frozenset({"sos"})
+# Formats rendered from the answered solution's path alone, not the search's moves.
+PATH_ONLY = frozenset({"cot"})
 
 RENDERERS: dict[str, Callable[[Context, list[Move]], list[str]]] = {
     "metacot": render_metacot,

@@ -19,7 +19,6 @@ the values it held then), so that every sentence is true of the saved tree and `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from metacot.linearize.walk import Move
 from metacot.tree import SearchTree
@@ -28,7 +27,8 @@ EXHAUSTED, LOW_VALUE, EXPLORATION, MISTAKE = "exhausted", "low_value", "explorat
 KINDS = (EXHAUSTED, LOW_VALUE, EXPLORATION, MISTAKE)
 LOW = 0.3  # a value below this is low even when the next node's value is no higher
 
-# {state}: a state as Domain.describe_state words it; {goal}: what a solution does ("reach 33"); {v}, {w}: values.
+# {state}: a state as Domain.describe_state words it; {goal}: what a solution does (Domain.goal: "reach 33"); {v},
+# {w}: values.
 EXHAUSTED_WORDS = (
     "None of the steps I tried from {state} {goal}.",
     "Every step I tried from {state} failed to {goal}.",
@@ -85,17 +85,16 @@ class Reason:
     better: float | None = None
 
 
-def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move, first: dict[int, int]) -> Reason:
+def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move) -> Reason:
     """The reason for a backtrack from `left` (where the trace stands) to the ancestor `backtrack.node`, followed
-    by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to; first: the tree's
-    first_visits."""
+    by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to, and the search knew
+    the expansions it had made before it (SearchTree.expanded_by)."""
     visit = backtrack.visit
-    known = expansion_rule(tree, visit, first)
     slip = tree.first_slip(left)
-    if slip is not None and slip not in tree.path_to(backtrack.node) and verified_below(tree, left, known):
+    if slip is not None and slip not in tree.path_to(backtrack.node) and verified_below(tree, left, visit):
         return Reason(MISTAKE, left, slip)
     chain = abandoned(tree, left, backtrack.node)
-    head = next((node_id for node_id in reversed(chain) if exhausted(tree, node_id, known)), None)
+    head = next((node_id for node_id in reversed(chain) if exhausted(tree, node_id, visit)), None)
     if head is not None:
         return Reason(EXHAUSTED, left, head)
     value = tree.value_at(left, visit - 1)
@@ -114,53 +113,21 @@ def abandoned(tree: SearchTree, left: int, resume: int) -> list[int]:
     return path[path.index(tree.common_ancestor(left, resume)) + 1 :][::-1]
 
 
-def exhausted(tree: SearchTree, node_id: int, known: Any) -> bool:
-    """Dead (but not undecided), or expanded (as far as the search knew) into exhausted children only."""
+def exhausted(tree: SearchTree, node_id: int, visit: int) -> bool:
+    """Dead (but not undecided), or expanded before trace visit `visit` into exhausted children only."""
     node = tree.nodes[node_id]
     if node.dead:
         return not node.undecided
-    return known(node.id) and all(exhausted(tree, child, known) for child in node.children)
+    return tree.expanded_by(node_id, visit) and all(exhausted(tree, child, visit) for child in node.children)
 
 
-def verified_below(tree: SearchTree, node_id: int, known: Any) -> bool:
-    """A finished path (a terminal step, not an illegal one) at the node or below it, as far as the search knew:
-    the search has verified it."""
+def verified_below(tree: SearchTree, node_id: int, visit: int) -> bool:
+    """A finished path (a terminal step, not an illegal one) at the node or below it, created before trace visit
+    `visit`: the search has verified it."""
     node = tree.nodes[node_id]
     if node.terminal:
         return node.error is None
-    return known(node.id) and any(verified_below(tree, child, known) for child in node.children)
-
-
-def first_visits(tree: SearchTree) -> dict[int, int]:
-    """The trace position of each visited node's first visit."""
-    first: dict[int, int] = {}
-    for i, node_id in enumerate(tree.trace):
-        first.setdefault(node_id, i)
-    return first
-
-
-def expansion_rule(tree: SearchTree, visit: int, first: dict[int, int]) -> Any:
-    """Whether a node had been expanded before the search made trace visit `visit` (first: first_visits(tree)).
-
-    best-of-N builds every chain before it visits any; beam expands a level's nodes together before it visits
-    the next level; the others (MCTS, A*, BFS, DFS) expand a node right after its first visit.
-    """
-    if tree.search == "best_of_n":
-        return lambda node_id: tree.nodes[node_id].expanded
-    if tree.search == "beam":
-        depth = tree.nodes[tree.trace[visit]].depth if visit < len(tree.trace) else len(tree.nodes)
-        return lambda node_id: tree.nodes[node_id].expanded and tree.nodes[node_id].depth < depth
-    return lambda node_id: tree.nodes[node_id].expanded and first.get(node_id, visit) < visit
-
-
-def goal(domain_name: str, problem: Any) -> str:
-    """What reaching a solution means, as a verb phrase: "reach 33" (a problem with a target), math's answer."""
-    target = getattr(problem, "target", None)
-    if target is not None:
-        return f"reach {target}"
-    if domain_name == "math":
-        return "give a correct answer"
-    return "reach the goal"
+    return tree.expanded_by(node_id, visit) and any(verified_below(tree, child, visit) for child in node.children)
 
 
 def value_text(value: float) -> str:

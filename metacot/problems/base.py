@@ -40,6 +40,10 @@ class Domain(Protocol):
 
     name: str
     step_delimiter: str  # what ends a step in a policy's text: "\n" for Countdown, "\n\n" for math
+    # States are numbers combined toward the problem's `target` (Countdown): what a stream-of-search log, the priming
+    # habits that need the target's arithmetic (subgoals, backward chains), closeness to the target and a problem's
+    # size (its numbers) are written in. False: none of these apply.
+    numbers_to_target: bool
 
     def problem_from_dict(self, data: dict) -> Any: ...
 
@@ -61,6 +65,11 @@ class Domain(Protocol):
 
     def describe_state(self, problem: Any, state: Any) -> str:
         """The state as a backtrack names it: "Let me go back to <this> and try something else."."""
+        ...
+
+    def goal(self, problem: Any) -> str:
+        """What reaching a solution means, as the verb phrase a trace completes: "reach 33", "give a correct
+        answer"."""
         ...
 
     def step_note(self, problem: Any, state: Any) -> str:

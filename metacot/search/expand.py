@@ -16,9 +16,12 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
     """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
     nodes; a terminal step is correct only when its whole path verifies. A step identical to a sibling's is merged
     into it (counted in its `duplicates`), not searched twice. Expanding a node again (widening) counts in its
-    `reexpanded`. Answer verdicts are kept in the tree (problems.verdicts)."""
+    `reexpanded`; a first expansion records when it came in the visit order (`expanded_at`: the visits made before
+    it). Answer verdicts are kept in the tree (problems.verdicts)."""
     if node.expanded:
         node.reexpanded += 1
+    else:
+        node.expanded_at = len(tree.trace)
     node.expanded = True
     compute = tree.compute
     compute.policy_calls += 1

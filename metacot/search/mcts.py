@@ -96,10 +96,10 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
             if solution is not None and config.stop_at_first_solution:
                 tree.visit(solution)
                 backup(path, value)
-                tree.trace_values += [_q(leaf), _q(solution)]
+                tree.trace_values += [q_value(leaf, config), q_value(solution, config)]
                 return
         backup(path, value)
-        tree.trace_values.append(_q(leaf))
+        tree.trace_values.append(q_value(leaf, config))
         if leaf.correct and config.stop_at_first_solution:
             return
 
@@ -120,7 +120,6 @@ def best_child(parent: Node, nodes: list[Node], config: MCTSConfig) -> Node:
     """The child of highest selection score (the first of equals), `nodes` the tree's: PUCT, Q + c_puct * P *
     sqrt(N) / (1 + N(c)); UCT, Q + c_uct * sqrt(ln(N + 1) / (1 + N(c))). The parent's factor is computed once,
     with the same floats."""
-    zero_init = config.q_init == "zero"
     uct, c_uct = config.selection == "uct", config.c_uct
     scale = config.c_puct * math.sqrt(parent.visits)
     log_visits = math.log(parent.visits + 1) if uct else 0.0
@@ -129,13 +128,7 @@ def best_child(parent: Node, nodes: list[Node], config: MCTSConfig) -> Node:
     for i in parent.children:
         child = nodes[i]
         visits = child.visits
-        if visits:
-            q = child.value_sum / visits
-        elif zero_init:
-            q = 0.0
-        else:
-            known = child.known_value
-            q = known if known is not None else child.score or 0.0
+        q = q_value(child, config)
         if uct:
             score = q + c_uct * math.sqrt(log_visits / (1 + visits))
         else:
@@ -173,11 +166,12 @@ def exhausted(tree: SearchTree, config: MCTSConfig, spent: set[int]) -> bool:
     )
 
 
-def _q(node: Node, q_init: str = "value") -> float:
-    """The mean backed-up value; before the first visit, the node's value (q_init "value") or 0."""
+def q_value(node: Node, config: MCTSConfig) -> float:
+    """Q: the mean backed-up value; before the first visit, by the config's q_init, the node's value (the
+    verifier's 1/0 where known, else its PRM score) or 0. The one rule selection, backups and trace values use."""
     if node.visits:
         return node.value_sum / node.visits
-    if q_init == "zero":
+    if config.q_init == "zero":
         return 0.0
     known = node.known_value
     return known if known is not None else node.score or 0.0
@@ -199,7 +193,7 @@ def expansion_value(leaf: Node, children: list[Node], config: MCTSConfig, widene
     slipped is still solvable). A first expansion with nothing at all is worth 0."""
     all_wrong = bool(children) and all(c.known_value == 0 for c in children)
     if (widened and not children) or (all_wrong and config.widening and may_grow):
-        return _q(leaf)
+        return q_value(leaf, config)
     return max((leaf_value(c, config) for c in children), default=0.0)
 
 

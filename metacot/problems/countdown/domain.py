@@ -93,6 +93,7 @@ class CountdownDomain:
 
     name = "countdown"
     step_delimiter = "\n"
+    numbers_to_target = True
 
     def __init__(self, notice: str = "immediate"):
         if notice not in NOTICE:
@@ -169,6 +170,9 @@ class CountdownDomain:
 
     def step_note(self, problem: CountdownProblem, state: tuple[Number, ...]) -> str:
         return f"Now I have {format_state(state)}."
+
+    def goal(self, problem: CountdownProblem) -> str:
+        return f"reach {problem.target}"
 
     def verdict(self, problem: CountdownProblem, state: tuple[Number, ...], correct: bool | None) -> str:
         if len(state) != 1:

@@ -87,6 +87,7 @@ class MathDomain:
 
     name = "math"
     step_delimiter = "\n\n"
+    numbers_to_target = False
 
     def __init__(self, max_depth: int = DEFAULT_MAX_DEPTH):
         if max_depth < 1:
@@ -133,6 +134,9 @@ class MathDomain:
 
     def step_note(self, problem: MathProblem, state: dict) -> str:
         return ""
+
+    def goal(self, problem: MathProblem) -> str:
+        return "give a correct answer"
 
     def verdict(self, problem: MathProblem, state: dict, correct: bool | None) -> str:
         if correct is None:

@@ -16,7 +16,7 @@ from metacot.problems.base import ProblemFileError
 from metacot.problems.math.answers import MAX_ANSWER_CHARS, last_boxed
 from metacot.problems.math.domain import MathConfig, MathProblem
 from metacot.problems.math.generate import iter_math_problems
-from metacot.problems.math.schema import Schema, choose_schema
+from metacot.problems.math.schema import UNNAMED, Fields, Schema, choose_schema
 
 if TYPE_CHECKING:
     from metacot.problems.config import ProblemsConfig
@@ -48,15 +48,15 @@ def math_problems(config: ProblemsConfig, section: MathConfig, seed: int) -> Ite
     is detected from every record's fields), or generated ones, one at a time."""
     if config.file is None and config.dataset is None:
         return iter_math_problems(config.num_problems, seed, tuple(section.levels))
-    fields = {"question_field": section.question_field, "answer_field": section.answer_field}
-    fields["id_field"] = section.id_field
+    fields = Fields(section.question_field, section.answer_field, section.id_field)
     band = (section.solve_rate[0], section.solve_rate[1]) if section.solve_rate is not None else None
     if config.file is not None:
-        loaded = load_math_problems(config.file, section.preset, band, section.skip_invalid, **fields)
+        loaded = load_math_problems(config.file, section.preset, band, section.skip_invalid, fields)
     else:
         assert config.dataset is not None
         loaded = load_math_dataset(
-            config.dataset, config.split, section.preset, solve_rate=band, skip_invalid=section.skip_invalid, **fields
+            config.dataset, config.split, section.preset, solve_rate=band, skip_invalid=section.skip_invalid,
+            fields=fields,
         )
     for reason in loaded.skipped:
         log.warning("skipped an invalid problem: %s", reason)
@@ -68,14 +68,12 @@ def load_math_problems(
     schema: Schema | str | None = None,
     solve_rate: tuple[float, float] | None = None,
     skip_invalid: bool = False,
-    question_field: str | None = None,
-    answer_field: str | None = None,
-    id_field: str | None = None,
+    fields: Fields = UNNAMED,
 ) -> Loaded:
     """Problems from a .jsonl, .json (a list of objects), .parquet or .csv file.
 
     The schema is a Schema, a preset name, or None: the fields are detected from the file's field names (see
-    schema.detect_schema); the *_field arguments replace the schema's or the detected ones.
+    schema.detect_schema); the fields named in `fields` replace the schema's or the detected ones.
     A record without a question or answer raises a ProblemFileError naming the file and the line (JSONL, CSV) or
     index (JSON, Parquet), unless skip_invalid, which leaves it out and says why in Loaded.skipped. With a
     solve-rate band (low, high), only records whose solve rate lies in it are kept.
@@ -85,7 +83,6 @@ def load_math_problems(
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise ValueError(f"{path}: unknown problem file type; known: {', '.join(readers)}")
-    fields = {"question_field": question_field, "answer_field": answer_field, "id_field": id_field}
     try:
         return _load(reader(path), schema, solve_rate, skip_invalid, fields)
     except UnicodeDecodeError as error:
@@ -100,9 +97,7 @@ def load_math_dataset(
     data_files: str | list[str] | None = None,
     solve_rate: tuple[float, float] | None = None,
     skip_invalid: bool = False,
-    question_field: str | None = None,
-    answer_field: str | None = None,
-    id_field: str | None = None,
+    fields: Fields = UNNAMED,
     **load_kwargs: Any,
 ) -> Loaded:
     """Problems from `datasets.load_dataset(name_or_path, config_name, split=split, data_files=data_files,
@@ -121,7 +116,6 @@ def load_math_dataset(
         return ((f"{where}[{i}]", row) for i, row in enumerate(dataset.select_columns(wanted)))
 
     source = Source(where, list(dataset.column_names or ()), rows)
-    fields = {"question_field": question_field, "answer_field": answer_field, "id_field": id_field}
     return _load(source, schema, solve_rate, skip_invalid, fields)
 
 
@@ -130,9 +124,9 @@ def _load(
     schema: Schema | str | None,
     solve_rate: tuple[float, float] | None,
     skip_invalid: bool,
-    fields: dict[str, str | None],
+    fields: Fields,
 ) -> Loaded:
-    chosen = choose_schema(schema, source.columns, source.where, **fields)
+    chosen = choose_schema(schema, source.columns, source.where, fields)
     return _collect(source.rows(_columns(chosen)), chosen, solve_rate, skip_invalid)
 
 

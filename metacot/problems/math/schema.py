@@ -29,6 +29,18 @@ class Schema:
             raise ValueError(f"unknown answer_format {self.answer_format!r}; known: {', '.join(ANSWER_FORMATS)}")
 
 
+@dataclass(frozen=True)
+class Fields:
+    """The fields a user names for the question, the gold answer and the id (problems.math.question_field,
+    answer_field, id_field): each replaces a preset's or the detected one; None: not named."""
+
+    question: str | None = None
+    answer: str | None = None
+    id: str | None = None
+
+
+UNNAMED = Fields()  # no field named: the schema's, or the detected ones
+
 PRESETS = {
     "generic": Schema(),
     "math": Schema("problem", "solution", answer_format="boxed", keep=("level", "type", "subject")),
@@ -55,38 +67,28 @@ def make_schema(preset: str = "generic", **overrides: Any) -> Schema:
     return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
-def choose_schema(
-    schema: Schema | str | None,
-    columns: Collection[str],
-    where: str,
-    question_field: str | None = None,
-    answer_field: str | None = None,
-    id_field: str | None = None,
-) -> Schema:
-    """The schema itself, a preset with the given fields replaced, or (None) the fields detected from the columns."""
+def choose_schema(schema: Schema | str | None, columns: Collection[str], where: str, named: Fields = UNNAMED) -> Schema:
+    """The schema itself or a preset, with the named fields replaced, or (None) the fields detected from the
+    columns."""
     if isinstance(schema, Schema):
-        question_field = question_field or schema.question_field
-        answer_field = answer_field or schema.answer_field
         return replace(
-            schema, question_field=question_field, answer_field=answer_field, id_field=id_field or schema.id_field
+            schema,
+            question_field=named.question or schema.question_field,
+            answer_field=named.answer or schema.answer_field,
+            id_field=named.id or schema.id_field,
         )
     if schema is not None:
-        return make_schema(schema, question_field=question_field, answer_field=answer_field, id_field=id_field)
-    return detect_schema(columns, where, question_field, answer_field, id_field)
+        return make_schema(schema, question_field=named.question, answer_field=named.answer, id_field=named.id)
+    return detect_schema(columns, where, named)
 
 
-def detect_schema(
-    columns: Collection[str],
-    where: str,
-    question_field: str | None = None,
-    answer_field: str | None = None,
-    id_field: str | None = None,
-) -> Schema:
-    """The fields a source's column names make unambiguous; fields given win. ProblemFileError when one is unclear."""
+def detect_schema(columns: Collection[str], where: str, named: Fields = UNNAMED) -> Schema:
+    """The fields a source's column names make unambiguous; fields named win. ProblemFileError when one is unclear."""
     if not columns:  # no records, or none that parses: each says what is wrong with it when it is read
         return Schema()
-    question = question_field or _one_of(columns, QUESTION_NAMES, "question", where)
+    question = named.question or _one_of(columns, QUESTION_NAMES, "question", where)
     answer_format = "plain"
+    answer_field, id_field = named.answer, named.id
     if answer_field is None:
         answer_field = _one_of(columns, tuple(ANSWER_NAMES), "answer", where, first_wins=True)
         answer_format = ANSWER_NAMES[answer_field]
