@@ -30,9 +30,12 @@ def flag(
     choices: Callable[[], Iterable[str]] | None = None,
 ) -> Any:
     """A dataclass field with a command-line flag: `num_numbers: int = flag("numbers per problem", 4)`.
-    A bool field's flag flips its default (`fit: bool = flag("...", True, name="--no-fit")`)."""
+    A bool field's flag flips its default (`fit: bool = flag("...", True, name="--no-fit")`).
+    Its help is also the field's "help", which every config field has; a field without a flag declares it as
+    `field(default=..., metadata={"help": "..."})`."""
     spec = Flag(help, name, metavar, choices)
-    return dataclasses.field(default=default, default_factory=default_factory, metadata={"flag": spec})
+    metadata = {"flag": spec, "help": help}
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 
 
 def flagged_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, Flag, Any]]:

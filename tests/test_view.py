@@ -276,7 +276,7 @@ def test_screenshot(browser, runs, tmp_path):
     """METACOT_VIEW_SCREENSHOT=FILE: save the page of a default demo run of one problem there (docs/view.png)."""
     target = os.environ.get("METACOT_VIEW_SCREENSHOT")
     if not target:
-        pytest.skip("set METACOT_VIEW_SCREENSHOT=FILE to take the README's screenshot")
+        pytest.skip("set METACOT_VIEW_SCREENSHOT=FILE to take the docs' screenshot (docs/view.png)")
     run = tmp_path / "demo"
     assert main(["synth", "--out", str(run), "--no-progress", "--num-problems", "1"]) == 0
     page = Page(browser, view(run, tmp_path))

@@ -17,12 +17,23 @@ class VLLMEngineConfig:
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
     )  # never fetched from a hub
-    dtype: str = "auto"  # "float32" on CPUs
-    max_model_len: int | None = None  # None: the model's own context length
-    gpu_memory_utilization: float = 0.9
-    enforce_eager: bool = False  # True on CPUs: CUDA graphs and compilation make start-up minutes long
-    seed: int = 0  # the engine's seed; a policy samples each request from its own seed
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # passed on to vllm.LLM as they are
+    dtype: str = field(default="auto", metadata={"help": "the engine's dtype (\"float32\" on CPUs)"})
+    max_model_len: int | None = field(
+        default=None, metadata={"help": "the engine's context length (default: the model's own)"}
+    )
+    gpu_memory_utilization: float = field(
+        default=0.9, metadata={"help": "the share of GPU memory the engine may take, in (0, 1]"}
+    )
+    enforce_eager: bool = field(
+        default=False,
+        metadata={"help": "no CUDA graphs or compilation (true on CPUs, where they make start-up minutes long)"},
+    )
+    seed: int = field(
+        default=0, metadata={"help": "the engine's seed; each request is still sampled from its own seed"}
+    )
+    engine_kwargs: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "further keyword arguments passed to vllm.LLM as they are"}
+    )
 
     def __post_init__(self) -> None:
         optional_at_least("max_model_len", self.max_model_len, 1)

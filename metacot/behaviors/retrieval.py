@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,21 @@ class BehaviorsConfig:
         choices=lambda: MODES,
     )
     top_k: int = flag("behaviours per problem", 3, name="--top-k")
-    embedder: str = "tfidf"  # tfidf | sentence-transformers (a local folder in embedder_model) | openai
-    embedder_model: str = ""  # the sentence-transformers folder, or the served embedding model's name
-    base_url: str = "http://127.0.0.1:8000/v1"  # the OpenAI-compatible server of the openai embedder
-    api_key_env: str = "OPENAI_API_KEY"
+    embedder: str = field(
+        default="tfidf",
+        metadata={"help": "\"tfidf\", \"sentence-transformers\" (a local folder in embedder_model) or \"openai\""},
+    )
+    embedder_model: str = field(
+        default="", metadata={"help": "the sentence-transformers folder, or the served embedding model's name"}
+    )
+    base_url: str = field(
+        default="http://127.0.0.1:8000/v1",
+        metadata={"help": "the OpenAI-compatible server of the openai embedder (its /v1/embeddings)"},
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "the environment variable that holds the API key (never the key itself)"},
+    )
 
     def __post_init__(self) -> None:
         at_least("top_k", self.top_k, 1)

@@ -53,7 +53,7 @@ def _add_synth(commands) -> None:
 def add_synth_flags(p: argparse.ArgumentParser) -> None:
     """The flags that make a SynthConfig (synth_config reads them), shared by synth and bench backends: --config,
     --set, and one flag per flagged config field (see metacot.flags), grouped by section."""
-    p.add_argument("--config", metavar="FILE", help="TOML config file (see README); flags override it")
+    p.add_argument("--config", metavar="FILE", help="TOML config file (docs: the config reference); flags override it")
     p.add_argument(
         "--set",
         action="append",

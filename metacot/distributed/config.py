@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metacot.checks import at_least
 from metacot.flags import flag
@@ -34,8 +34,11 @@ class RayConfig:
         "problems a replica takes at a time (a few times --concurrency: a chunk ends with thinning batches)", 256
     )
     chunk_attempts: int = flag("tries of a chunk whose replica dies before its problems are recorded as failed", 3)
-    ahead: int = 4  # chunks per replica that may run ahead of the oldest unfinished one: the driver holds at most
-    # ahead x replicas x chunk finished trees while it waits for that one (order is restored before writing)
+    ahead: int = field(
+        default=4,
+        metadata={"help": "chunks per replica the driver sends past the oldest unfinished one (it holds at most ahead"
+                          " x replicas x chunk finished trees)"},
+    )
 
     def __post_init__(self) -> None:
         if self.address is not None and not self.address.strip():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metacot.checks import optional_at_least
 from metacot.flags import flag
@@ -17,11 +17,23 @@ FORMATS_HELP = (
 @dataclass
 class LinearizeConfig:
     formats: list[str] | None = flag(FORMATS_HELP, None)  # None: every format the domain can write but ON_REQUEST
-    stop_at_first_solution: bool = True  # end the trace at the first verified solution it reaches
-    max_backtracks: int | None = None  # skip traces with more backtracks than this
-    include_unsolved: bool = False  # also write records for searches that found no solution
-    value_lines: bool = False  # metacot: follow each step with its PRM value, as in the Meta-CoT paper
-    think_tags: bool = True  # wrap the search in <think> </think> and the answer in <answer> </answer>
+    stop_at_first_solution: bool = field(
+        default=True, metadata={"help": "end the trace at the first verified solution it reaches"}
+    )
+    max_backtracks: int | None = field(default=None, metadata={"help": "skip traces with more backtracks than this"})
+    include_unsolved: bool = field(
+        default=False, metadata={"help": "also write records for searches that found no solution"}
+    )
+    value_lines: bool = field(
+        default=False,
+        metadata={"help": "metacot format: \"Value: 0.83\" after each step, the value the search held (the Meta-CoT "
+                          "paper's style)"},
+    )
+    think_tags: bool = field(
+        default=True,
+        metadata={"help": "<think> ... </think> <answer> ... </answer>; false: \"Answer: ...\" (the prompt says "
+                          "which)"},
+    )
 
     def __post_init__(self) -> None:
         if self.formats is not None and (not self.formats or not all(name.strip() for name in self.formats)):

@@ -27,7 +27,10 @@ SYMBOLIC_MOVES = ("sos", "all")
 
 @dataclass
 class SymbolicPolicyConfig:
-    sample: bool = True  # a random subset of the legal moves; False: the first n in enumeration order
+    sample: bool = field(
+        default=True,
+        metadata={"help": "a seeded random subset of the legal moves; false: the first n in enumeration order"},
+    )
     mistake_rate: float = flag(
         "share of proposed steps with a wrong result", 0.0
     )  # probability that a proposal is plausible but wrong (a slip in arithmetic)
@@ -48,11 +51,23 @@ class SymbolicPolicyConfig:
 class SamplingConfig:
     """How every LLM policy samples a step, and a rollout for the rollout PRM."""
 
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 32  # per step: a step cut off here has finish_reason "length" and becomes a dead node
-    step_delimiter: str | None = None  # None: the domain's ("\n" for Countdown, "\n\n" for math)
-    rollout_max_tokens: int = 256  # a rollout (for the rollout PRM) runs to EOS or this many tokens
+    temperature: float = field(
+        default=1.0, metadata={"help": "sampling temperature, above 0 (LLM policies always sample)"}
+    )
+    top_p: float = field(
+        default=1.0, metadata={"help": "nucleus sampling: the probability mass sampled from, in (0, 1]"}
+    )
+    max_tokens: int = field(
+        default=32,
+        metadata={"help": "tokens per step; a step cut off here (finish_reason \"length\") becomes a dead node"},
+    )
+    step_delimiter: str | None = field(
+        default=None,
+        metadata={"help": "the text that ends a step (default: the domain's: \"\\n\" Countdown, \"\\n\\n\" math)"},
+    )
+    rollout_max_tokens: int = field(
+        default=256, metadata={"help": "a rollout for the rollout PRM runs to EOS or this many tokens"}
+    )
 
     def __post_init__(self) -> None:
         # every LLM policy samples: temperature 0 (greedy) would propose one step n times
@@ -74,9 +89,11 @@ class TransformersPolicyConfig(SamplingConfig):
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
     )  # never fetched from a hub
-    device: str = "cpu"
-    dtype: str = "float32"
-    batch_size: int = 64  # most sequences (prompt x sample) in one generate call
+    device: str = field(default="cpu", metadata={"help": "torch device: \"cpu\" or \"cuda\""})
+    dtype: str = field(
+        default="float32", metadata={"help": "torch dtype of the weights: \"float32\", \"float16\" or \"bfloat16\""}
+    )
+    batch_size: int = field(default=64, metadata={"help": "the most sequences (prompt x sample) in one generate call"})
     threads: int | None = flag(
         "torch threads for the transformers backend, process-wide (default: torch's)", None, name="--{section}-threads"
     )
@@ -91,10 +108,15 @@ class TransformersPolicyConfig(SamplingConfig):
 
 @dataclass
 class VLLMPolicyConfig(SamplingConfig, VLLMEngineConfig):
-    enable_prefix_caching: bool = True  # a child's prompt extends its parent's, so cached prefixes are reused
-    # None: vLLM's default, except off on CPUs, where vLLM 0.32 crashes ("CPU Generator does not use offset")
-    # when the prompt of a seeded request is split across engine steps, as happens in large batches.
-    enable_chunked_prefill: bool | None = None
+    enable_prefix_caching: bool = field(
+        default=True,
+        metadata={"help": "vLLM prefix caching: a child's prompt extends its parent's, so cached prefixes are reused"},
+    )
+    enable_chunked_prefill: bool | None = field(
+        default=None,
+        metadata={"help": "vLLM chunked prefill (default: vLLM's, but off on CPUs, where vLLM 0.32 crashes when a "
+                          "seeded request's prompt is split across engine steps)"},
+    )
 
 
 @dataclass
@@ -119,15 +141,27 @@ class OpenAIPolicyConfig(SamplingConfig):
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
     )  # also the tokenizer's folder when `tokenizer` is empty
-    # A local folder with the model's tokenizer: its chat template builds the prompts on this side, exactly as
-    # the other policies do, and the server continues them through /v1/completions.
-    tokenizer: str = ""
-    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
-    timeout: float = 60.0  # seconds per HTTP request
-    max_retries: int = 3  # per request, on 429, 5xx and connection errors
-    backoff: float = 0.5  # seconds before the first retry; doubled before each next one
-    cooldown: float = 30.0  # seconds a failing server (of several) stays out of rotation
-    concurrency: int = 16  # requests in flight at once, over all the servers
+    tokenizer: str = field(
+        default="",
+        metadata={"help": "a local folder with the model's tokenizer, whose chat template builds the prompts "
+                          "(default: model, when it is a folder)"},
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "the environment variable that holds the API key (never the key itself)"},
+    )
+    timeout: float = field(default=60.0, metadata={"help": "seconds per HTTP request"})
+    max_retries: int = field(
+        default=3,
+        metadata={"help": "retries per request on 429, 5xx, connection errors, timeouts and replies that are not JSON"},
+    )
+    backoff: float = field(
+        default=0.5, metadata={"help": "seconds before the first retry; doubled before each next one"}
+    )
+    cooldown: float = field(
+        default=30.0, metadata={"help": "seconds a failing server (of several) stays out of rotation"}
+    )
+    concurrency: int = field(default=16, metadata={"help": "requests in flight at once, over all the servers"})
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -39,17 +39,26 @@ class RolloutConfig:
     value function, with 128 completions per state)."""
 
     rollouts: int = flag("rollout PRM: completions per scored step", 8)
-    mode: str = "soft"  # "soft": fraction of completions that verify; "hard": 1 if any does
-    # A completion from a node whose first step is a child's step is also a completion from that child (and so on
-    # down): the child takes it over and generates only the rest of its `rollouts`.
-    reuse: bool = True
-    # Stop generating a node's completions once the Wilson interval of its value lies at or below `decisive_below`
-    # or at or above `decisive_above` (z: the interval's normal quantile); completions come in waves of `wave`.
-    early_stop: bool = False
-    wave: int = 4
-    decisive_below: float = 0.2
-    decisive_above: float = 0.8
-    z: float = 1.96
+    mode: str = field(
+        default="soft", metadata={"help": "\"soft\": the fraction of completions that verify; \"hard\": 1 if any does"}
+    )
+    reuse: bool = field(
+        default=True,
+        metadata={"help": "a completion through a child counts for the child too, which generates only the rest of "
+                          "its rollouts"},
+    )
+    early_stop: bool = field(
+        default=False,
+        metadata={"help": "generate in waves of `wave` and stop once the Wilson interval of the value is decisive"},
+    )
+    wave: int = field(default=4, metadata={"help": "completions per wave with early_stop"})
+    decisive_below: float = field(
+        default=0.2, metadata={"help": "early_stop: stop once the interval lies at or below this value"}
+    )
+    decisive_above: float = field(
+        default=0.8, metadata={"help": "early_stop: stop once the interval lies at or above this value"}
+    )
+    z: float = field(default=1.96, metadata={"help": "the Wilson interval's normal quantile"})
 
     def __post_init__(self) -> None:
         at_least("rollouts", self.rollouts, 1)
@@ -67,12 +76,25 @@ class ReadoutConfig:
     # "step-tag": a causal LM, P(good) / (P(good) + P(bad)) of the next token at the tag after each step;
     # "separator-head": a 2-label token-classification model, the softmax's class 1 at the separator after each step
     style: str = flag("how a learned PRM is read", "step-tag", name="--prm-style", choices=lambda: STYLES)
-    step_tag: str = "ки"
-    good_token: str = "+"
-    bad_token: str = "-"
-    separator: str = "<extra_0>"
-    system_prompt: str | None = None  # separator-head: a system message before the question (the chat template's)
-    aggregate: str = "last"  # over the path's step scores: "last" | "min" | "prod" | "mean"
+    step_tag: str = field(
+        default="ки",
+        metadata={"help": "step-tag: the tag after each step, read for the good and bad tokens (Math-Shepherd's)"},
+    )
+    good_token: str = field(default="+", metadata={"help": "step-tag: the token that means a good step"})
+    bad_token: str = field(default="-", metadata={"help": "step-tag: the token that means a bad step"})
+    separator: str = field(
+        default="<extra_0>",
+        metadata={"help": "separator-head: the separator after each step, read by a 2-label token head "
+                          "(Qwen2.5-Math-PRM's)"},
+    )
+    system_prompt: str | None = field(
+        default=None,
+        metadata={"help": "separator-head: a system message before the question (default: the chat template's)"},
+    )
+    aggregate: str = field(
+        default="last",
+        metadata={"help": "the path's score from its step scores: \"last\", \"min\", \"prod\" or \"mean\""},
+    )
 
 
 @dataclass
@@ -80,9 +102,11 @@ class TransformersPRMConfig(ReadoutConfig):
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
     )  # never fetched from a hub
-    device: str = "cpu"
-    dtype: str = "float32"
-    batch_size: int = 16  # most paths in one forward pass
+    device: str = field(default="cpu", metadata={"help": "torch device: \"cpu\" or \"cuda\""})
+    dtype: str = field(
+        default="float32", metadata={"help": "torch dtype of the weights: \"float32\", \"float16\" or \"bfloat16\""}
+    )
+    batch_size: int = field(default=16, metadata={"help": "the most paths in one forward pass"})
     threads: int | None = flag(
         "torch threads for the transformers backend, process-wide (default: torch's)", None, name="--{section}-threads"
     )
@@ -111,12 +135,22 @@ class HTTPPRMConfig(ReadoutConfig):
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
     )  # also the tokenizer's folder when `tokenizer` is empty
-    tokenizer: str = ""  # a local folder with the PRM's tokenizer: paths are tokenized on this side
-    api_key_env: str = "OPENAI_API_KEY"  # the environment variable that holds the key (never the key itself)
-    timeout: float = 60.0
-    max_retries: int = 3  # on 429, 5xx and connection errors
-    backoff: float = 0.5  # seconds before the first retry; doubled before each next one
-    cooldown: float = 30.0  # seconds a failing server (of several) stays out of rotation
+    tokenizer: str = field(
+        default="",
+        metadata={"help": "a local folder with the PRM's tokenizer: paths are tokenized on this side (default: model)"},
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "the environment variable that holds the API key (never the key itself)"},
+    )
+    timeout: float = field(default=60.0, metadata={"help": "seconds per HTTP request"})
+    max_retries: int = field(default=3, metadata={"help": "retries per request on 429, 5xx and connection errors"})
+    backoff: float = field(
+        default=0.5, metadata={"help": "seconds before the first retry; doubled before each next one"}
+    )
+    cooldown: float = field(
+        default=30.0, metadata={"help": "seconds a failing server (of several) stays out of rotation"}
+    )
 
     def __post_init__(self) -> None:
         check_transport(self)

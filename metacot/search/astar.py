@@ -35,16 +35,38 @@ class AStarConfig(StrategyConfig):
     # 300 expansions, as many as MCTS's 300 simulations may make: the two compare at equal policy calls
     budget: Budget = field(default_factory=lambda: Budget(policy_calls=300))
     expand_width: int = flag("children proposed per expansion", 8)
-    step_cost: float = 0.1  # g = step_cost * depth; 0 gives best-first by value (the Meta-CoT paper's "A*")
-    heuristic: str = "neglog"  # h from the PRM score: "neglog": -log(score), "linear": 1 - score
-    h_weight: float = 1.0
-    prior_successes: float = 1.0  # a Monte Carlo score's smoothing prior: k = prior_successes + prior_failures
-    prior_failures: float = 1.0  # pseudo-counts at the parent's estimate (root's children: at prior_successes / k)
-    score_floor: float = 0.01  # the least value any other score of a live node counts as
-    widening: bool = True
-    max_expansions: int = 8  # expansions of one node, the first included
-    widen_cost: float = 1.0  # added to a request for more children's h per expansion of the node so far
-    stop_at_first_solution: bool = True
+    step_cost: float = field(
+        default=0.1,
+        metadata={"help": "g = step_cost * depth; 0 gives best-first search by value (the Meta-CoT paper's \"A*\")"},
+    )
+    heuristic: str = field(
+        default="neglog", metadata={"help": "h from the value: \"neglog\": -log(value); \"linear\": 1 - value"}
+    )
+    h_weight: float = field(default=1.0, metadata={"help": "the weight of h in f = g + h_weight * h"})
+    prior_successes: float = field(
+        default=1.0,
+        metadata={"help": "a Monte Carlo score's smoothing: (successes + k * parent) / (rollouts + k), k = "
+                          "prior_successes + prior_failures"},
+    )
+    prior_failures: float = field(
+        default=1.0,
+        metadata={"help": "the other pseudo-count of k (the root's children are smoothed toward prior_successes / k)"},
+    )
+    score_floor: float = field(
+        default=0.01,
+        metadata={"help": "the least value any other score of a live node counts as: no live branch is pruned"},
+    )
+    widening: bool = field(
+        default=True, metadata={"help": "an expanded node goes back on the frontier as a request for more children"}
+    )
+    max_expansions: int = field(default=8, metadata={"help": "expansions of one node, the first included"})
+    widen_cost: float = field(
+        default=1.0,
+        metadata={"help": "added to the h of a request for more children, per expansion of the node so far"},
+    )
+    stop_at_first_solution: bool = field(
+        default=True, metadata={"help": "end the search at the first verified solution"}
+    )
 
     def validate(self) -> None:
         super().validate()

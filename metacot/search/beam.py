@@ -9,7 +9,7 @@ is in level order: the root, then each level's kept nodes best first (and a solu
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
@@ -19,10 +19,12 @@ from metacot.tree import Node, SearchTree
 
 @dataclass
 class BeamConfig(StrategyConfig):
-    beam_width: int = 4  # k: nodes kept per level
+    beam_width: int = field(default=4, metadata={"help": "nodes kept per level (by PRM score)"})
     expand_width: int = flag("children proposed per expansion", 4)  # per beam node
-    max_depth: int = 64  # levels at most
-    stop_at_first_solution: bool = True
+    max_depth: int = field(default=64, metadata={"help": "levels at most"})
+    stop_at_first_solution: bool = field(
+        default=True, metadata={"help": "end the search at the first verified solution"}
+    )
 
     def validate(self) -> None:
         super().validate()

@@ -20,7 +20,7 @@ the root between chains.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -33,10 +33,15 @@ SELECTIONS = ("majority", "weighted", "argmax")
 
 @dataclass
 class BestOfNConfig(StrategyConfig):
-    n: int = 8  # chains sampled (at most as many as the policy has distinct first steps, if it samples without
-    # replacement, as the symbolic policy does)
-    selection: str = "majority"  # "majority" | "weighted" (PRM-weighted vote) | "argmax" (PRM)
-    max_depth: int = 64  # a chain is cut after this many steps
+    n: int = field(
+        default=8, metadata={"help": "chains sampled (with the symbolic policy, at most its distinct first steps)"}
+    )
+    selection: str = field(
+        default="majority",
+        metadata={"help": "the answer: \"majority\" vote on the final state, PRM-\"weighted\" vote, or the "
+                          "PRM's \"argmax\""},
+    )
+    max_depth: int = field(default=64, metadata={"help": "a chain is cut after this many steps"})
 
     def validate(self) -> None:
         super().validate()

@@ -38,10 +38,17 @@ HEURISTICS = (None, "none", "prm")
 class BFSConfig(StrategyConfig):
     budget: Budget = field(default_factory=lambda: Budget(nodes=200))  # the tree grows to 200 nodes at most
     expand_width: int = flag("children proposed per expansion", 8)
-    heuristic: str | None = None  # None or "none": the policy's order; "prm": children by PRM score, best first
-    stop_at_first_solution: bool = True
-    widening: bool = True
-    max_expansions: int = 8  # expansions of one node, the first included
+    heuristic: str | None = field(
+        default=None,
+        metadata={"help": "children in the policy's order (unset or \"none\") or by PRM score, best first (\"prm\")"},
+    )
+    stop_at_first_solution: bool = field(
+        default=True, metadata={"help": "end the search at the first verified solution"}
+    )
+    widening: bool = field(
+        default=True, metadata={"help": "ask a node for more children after its children (DFS: after their subtrees)"}
+    )
+    max_expansions: int = field(default=8, metadata={"help": "expansions of one node, the first included"})
 
     def validate(self) -> None:
         super().validate()

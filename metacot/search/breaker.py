@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metacot.flags import flag
 
@@ -15,8 +15,14 @@ class RunConfig:
     breaker_failures: int = flag(
         "stop the run after this many searches in a row fail for a backend error (0: never)", 8
     )  # "in a row": no backend call succeeded in between
-    breaker_window: int = 50  # ... or when more than breaker_share of the last this many searches failed
-    breaker_share: float = 0.5  # 1.0: only failures in a row stop a run
+    breaker_window: int = field(
+        default=50,
+        metadata={"help": "... or stop when more than breaker_share of the last breaker_window searches failed"},
+    )
+    breaker_share: float = field(
+        default=0.5,
+        metadata={"help": "the share of breaker_window that stops a run (1.0: only failures in a row stop it)"},
+    )
 
     def __post_init__(self) -> None:
         if self.breaker_failures < 0:

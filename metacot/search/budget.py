@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from metacot.flags import flag
@@ -43,12 +43,20 @@ class Budget:
     """
 
     nodes: int | None = flag("node budget per problem: nodes in the tree, the root included", None, name="--max-nodes")
-    policy_calls: int | None = None
-    generated_tokens: int | None = None
-    prm_calls: int | None = None
-    scored_nodes: int | None = None
-    rollouts: int | None = None
-    max_step_tokens: int | None = None
+    policy_calls: int | None = field(
+        default=None, metadata={"help": "expansions per problem (one per Expand, whatever its n)"}
+    )
+    generated_tokens: int | None = field(
+        default=None, metadata={"help": "the proposals' tokens per problem; needs max_step_tokens"}
+    )
+    prm_calls: int | None = field(default=None, metadata={"help": "Score requests per problem"})
+    scored_nodes: int | None = field(default=None, metadata={"help": "nodes scored per problem"})
+    rollouts: int | None = field(
+        default=None, metadata={"help": "completions the rollout PRM generates per problem (reused ones are free)"}
+    )
+    max_step_tokens: int | None = field(
+        default=None, metadata={"help": "the most tokens one proposed step can take (what a token budget plans with)"}
+    )
 
     def __post_init__(self) -> None:
         self.validate()

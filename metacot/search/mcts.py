@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
@@ -35,15 +35,33 @@ Q_INITS = ("value", "zero")
 class MCTSConfig(StrategyConfig):
     simulations: int = flag("MCTS simulations per problem", 300)
     expand_width: int = flag("children proposed per expansion", 8)
-    selection: str = "puct"  # "puct" | "uct"
-    c_puct: float = 1.0
-    c_uct: float = 1.0
-    q_init: str = "value"  # Q of an unvisited child: "value" (its value) | "zero"
-    widening: bool = True
-    widen_c: float = 8.0  # with the default expand_width: 8 children at the first visit, 12 at 2, 24 at 9
-    widen_alpha: float = 0.5
-    verified_reward: bool = True  # back up 1/0 from the verifier at terminal nodes instead of their PRM score
-    stop_at_first_solution: bool = True
+    selection: str = field(
+        default="puct",
+        metadata={"help": "\"puct\": Q + c_puct * P * sqrt(N) / (1 + N(c)); \"uct\": Q + c_uct * sqrt(ln(N + 1) / (1 + "
+                          "N(c))), the Meta-CoT paper's"},
+    )
+    c_puct: float = field(default=1.0, metadata={"help": "PUCT's exploration constant"})
+    c_uct: float = field(default=1.0, metadata={"help": "UCT's exploration constant"})
+    q_init: str = field(
+        default="value",
+        metadata={"help": "an unvisited child's Q: \"value\" (its PRM score, or the verified 1/0) or \"zero\""},
+    )
+    widening: bool = field(
+        default=True,
+        metadata={"help": "progressive widening: up to ceil(widen_c * N^widen_alpha) children after N visits"},
+    )
+    widen_c: float = field(
+        default=8.0,
+        metadata={"help": "progressive widening's constant (with expand_width 8: 8 children at the first visit, 12 at"
+                          " 2, 24 at 9)"},
+    )
+    widen_alpha: float = field(default=0.5, metadata={"help": "progressive widening's exponent"})
+    verified_reward: bool = field(
+        default=True, metadata={"help": "back up the verifier's 1/0 at terminal nodes instead of their PRM score"}
+    )
+    stop_at_first_solution: bool = field(
+        default=True, metadata={"help": "end the search at the first verified solution"}
+    )
 
     def validate(self) -> None:
         super().validate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,8 +46,12 @@ class CountdownConfig:
     num_numbers: int = flag("numbers per generated problem", 4)
     low: int = flag("smallest generated number", 1)  # numbers lie in [low, high]
     high: int = flag("largest generated number", 99)
-    target_low: int = 10  # targets lie in [target_low, target_high] ...
-    target_high: int = 100
+    target_low: int = field(
+        default=10,
+        metadata={"help": "smallest generated target: targets are drawn from [target_low, target_high] unless target "
+                          "is fixed"},
+    )
+    target_high: int = field(default=100, metadata={"help": "largest generated target"})
     target: int | None = flag("fix the target (24: Game of 24); default: drawn from target_low..target_high", None)
     notice: str = flag(
         "when a wrong step result is found: at its own step, or when a finished path is verified",

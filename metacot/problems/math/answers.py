@@ -7,7 +7,7 @@ busy the machine is:
    exponents of 7 or more digits and factorials of 6 or more digits are never equal to anything (False).
 2. The deadline counts the CPU time of the checking thread (time.thread_time), not the wall clock: time spent
    waiting for a core, or for the GIL while other threads run, is not charged. DEFAULT_TIMEOUT is far above the
-   slowest ordinary answers (about 0.3 s of CPU, the first check of a process included; README), so it only stops
+   slowest ordinary answers (about 0.3 s of CPU, the first check of a process included; docs), so it only stops
    pathological ones, and those are undecided, never silently wrong. The gold answer is parsed once per process,
    under its own deadline: its cost is not charged to an answer.
 3. In the main thread, a SIGALRM timer (setitimer) wakes the check; the handler raises only when the thread's CPU

@@ -48,13 +48,32 @@ class MathConfig:
     preset: str | None = flag(
         "math: the file's field names (default: detected)", None, name="--schema", choices=lambda: PRESETS
     )
-    question_field: str | None = None
-    answer_field: str | None = None
-    id_field: str | None = None
-    solve_rate: list[float] | None = None  # keep problems whose solve rate lies in [low, high] (Big-MATH)
-    skip_invalid: bool = False  # leave out records without a question or answer instead of stopping
-    max_depth: int = DEFAULT_MAX_DEPTH  # the most steps a solution may take
-    levels: list[int] = field(default_factory=lambda: [1, 2, 3])  # difficulty levels of generated problems
+    question_field: str | None = field(
+        default=None,
+        metadata={"help": "the record field holding the question; wins over the preset and over detection"},
+    )
+    answer_field: str | None = field(
+        default=None,
+        metadata={"help": "the record field holding the gold answer; wins over the preset and over detection"},
+    )
+    id_field: str | None = field(
+        default=None, metadata={"help": "the record field holding the problem id (default: a hash of the question)"}
+    )
+    solve_rate: list[float] | None = field(
+        default=None,
+        metadata={"help": "[low, high]: keep problems whose solve rate lies in the band (Big-MATH's "
+                          "llama8b_solve_rate)"},
+    )
+    skip_invalid: bool = field(
+        default=False, metadata={"help": "leave out records without a question or answer (logged) instead of stopping"}
+    )
+    max_depth: int = field(
+        default=DEFAULT_MAX_DEPTH,
+        metadata={"help": "the most steps a solution may take; a branch that reaches it without an answer is dead"},
+    )
+    levels: list[int] = field(
+        default_factory=lambda: [1, 2, 3], metadata={"help": "difficulty levels (1, 2, 3) of generated problems"}
+    )
 
     def __post_init__(self) -> None:
         at_least("max_depth", self.max_depth, 1)
