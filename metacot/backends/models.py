@@ -11,7 +11,10 @@ DTYPES = ("float32", "float16", "bfloat16")
 def check_model_folder(model: str, section: str) -> None:
     """A ValueError naming the setting unless `model` is a local folder (engines would try a hub instead)."""
     if not model or not Path(model).is_dir():
-        raise ValueError(f"{section}.model: no model at '{model}'")
+        raise ValueError(
+            f"{section}.model: no model at '{model}': need a local folder with the model's files (models and "
+            "tokenizers are never fetched from a hub)"
+        )
 
 
 def load_tokenizer(folder: str, setting: str) -> Any:
