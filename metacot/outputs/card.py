@@ -1,8 +1,9 @@
-"""An exported dataset folder: the records as JSONL, Parquet or a saved HF dataset, a README.md dataset card, and
-the one call that pushes it to the Hugging Face Hub."""
+"""An exported dataset folder: its name from the options, the records as JSONL, Parquet or a saved HF dataset and a
+README.md dataset card (written beside it, then moved into place), and the one call that pushes it to the Hub."""
 
 from __future__ import annotations
 
+import glob
 import re
 import shutil
 import tempfile
@@ -53,16 +54,17 @@ def export_name(kind: str, options: dict) -> str:
 def check_free(target: Path, overwrite: bool) -> None:
     """A RunDirError when an export is already at `target` and `overwrite` is not given."""
     if target.exists() and not overwrite:
-        raise RunDirError(
-            f"{target}: an export with these options is already there; pass --overwrite to replace it"
-        )
+        raise RunDirError(f"{target}: an export with these options is already there; pass --overwrite to replace it")
 
 
 @contextmanager
 def staged(target: Path) -> Iterator[Path]:
     """A path to write a file or folder at, beside `target` (in a hidden temporary folder), moved to `target` when
-    the block ends without an error (replacing what was there); removed when it fails, leaving `target` as it was."""
+    the block ends without an error (replacing what was there); removed when it fails, leaving `target` as it was.
+    Used under the run's lock: temporary folders of `target` found first were left by a killed export."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*{TMP_SUFFIX}"):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=TMP_SUFFIX))
     try:
         yield staging / target.name
