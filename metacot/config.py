@@ -99,9 +99,11 @@ class SynthConfig:
 
 
 def from_dict(cls: type, data: dict, where: str) -> Any:
-    """Build a config dataclass from a mapping, checking every key and value type; errors name the key."""
+    """Build a config dataclass from a mapping, checking every key and value type; errors name the key. `where` is
+    the table's dotted key, after its file where there is one: "search.mcts", "FILE: config", "FILE:" (the file's
+    top level)."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+        raise ConfigError(f"{where.rstrip(':') or 'config'}: expected a table, got {type(data).__name__}")
     if hasattr(cls, "migrate"):  # a section that moves its old keys to where they are now
         try:
             data = cls.migrate(data, where)
@@ -111,16 +113,23 @@ def from_dict(cls: type, data: dict, where: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     values = {}
     for key, value in data.items():
-        name = f"{where}.{key}"
+        name = dotted(where, key)
         if key not in known:
             moved = getattr(cls, "MOVED", {}).get(key)  # a renamed setting: say where it went
-            hint = f"it is now {where}.{moved}" if moved else f"known: {', '.join(sorted(known))}"
+            hint = f"it is now {dotted(where, moved)}" if moved else f"known: {', '.join(sorted(known))}"
             raise ConfigError(f"{name}: unknown key ({hint})")
         values[key] = _convert(hints[key], value, name)
     try:
         return dataclasses.replace(cls(), **values)
     except ValueError as error:  # the config's own checks; the message starts with the setting's name
-        raise ConfigError(f"{where}.{error}") from None
+        raise ConfigError(dotted(where, str(error))) from None
+
+
+def dotted(where: str, key: str) -> str:
+    """The key inside the table `where`: "search.mcts.c_puct", and "FILE: search" at a file's top level ("FILE:")."""
+    if not where:
+        return key
+    return f"{where} {key}" if where.endswith(":") else f"{where}.{key}"
 
 
 def _convert(hint: Any, value: Any, name: str) -> Any:
@@ -229,4 +238,4 @@ def load_config(path: str | Path | None, preset_name: str | None = None) -> Synt
         except ValueError as error:
             raise ConfigError(str(error)) from None
         data["preset"] = name
-    return from_dict(SynthConfig, data, str(path) if path is not None else f"preset {name}")
+    return from_dict(SynthConfig, data, f"{path}:" if path is not None else f"preset {name}:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from metacot.tree import SearchTree
 
 if TYPE_CHECKING:
     from metacot.distributed.replicas import RayRunner
+
+log = logging.getLogger("metacot")
 
 
 @dataclass
@@ -135,6 +138,8 @@ def synth(
         bar = tqdm(total=total, initial=total - searched, disable=not progress, unit="problem")
         with bar, TraceWriter(run_dir, domain, config.linearize, started, resume=True) as traces:
             try:
+                if traces.replaced is not None:
+                    log.warning("%s", traces.replaced.note(run_dir.traces_dir))
                 traces.catch_up()  # trees a stopped run wrote after the trace files' state
                 resumed = time.perf_counter() - started
                 for tree in runner.run(todo, failed_trees(run_dir, retry)):

@@ -1,4 +1,4 @@
-"""`metacot behaviors` on JSONL files and run directories: the table, behaviors.jsonl, the plot, errors by file:line."""
+"""`metacot behaviors` on JSONL files and run directories: the table, each tagger's rows, the plot, bad lines."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_a_jsonl_file_is_tagged_by_the_heuristic_by_default(tmp_path, capsys):
     assert header.split() == ["file", "records", *BEHAVIORS, "unparsed"]
     assert row.split()[:2] == ["outputs.jsonl", str(len(FIXTURES))] and row.split()[-1] == "0"
     out = tmp_path / "outputs-behaviors"
-    written = rows(out / "behaviors.jsonl")
+    written = rows(out / "heuristic.jsonl")
     assert [r["index"] for r in written] == list(range(len(FIXTURES)))
     for r, f in zip(written, FIXTURES, strict=True):
         assert r["file"] == "outputs.jsonl" and r["tagger"] == "heuristic"
@@ -45,7 +45,7 @@ def test_a_jsonl_file_is_tagged_by_the_heuristic_by_default(tmp_path, capsys):
     shows_verification = sum(r["verification"] > 0 for r in written) / len(written)
     assert f"{shows_verification:.0%} (" in row
     if find_spec("matplotlib") is not None:
-        assert (out / "behaviors.png").stat().st_size > 0
+        assert (out / "heuristic.png").stat().st_size > 0
 
 
 def test_chat_messages_give_the_assistant_turn_and_the_user_turn_gives_the_target(tmp_path, capsys):
@@ -55,7 +55,7 @@ def test_chat_messages_give_the_assistant_turn_and_the_user_turn_gives_the_targe
     ]
     data = write_jsonl(tmp_path / "chats.jsonl", [{"messages": chat}])
     assert behaviors(str(data), "--out", str(tmp_path / "o")) == 0
-    (r,) = rows(tmp_path / "o" / "behaviors.jsonl")
+    (r,) = rows(tmp_path / "o" / "heuristic.jsonl")
     assert r["verification"] == 1 and r["backtracking"] == 1
 
 
@@ -68,7 +68,7 @@ def test_a_run_directory_is_tagged_per_format_and_metacot_backtracks_match_the_r
     assert printed.splitlines()[1].split()[0] == "format"
     groups = [line.split()[0] for line in printed.splitlines()[2:4]]
     assert groups == ["metacot", "sos"]
-    written = rows(run / "behaviors" / "behaviors.jsonl")
+    written = rows(run / "behaviors" / "heuristic.jsonl")
     traces = [orjson.loads(line) for line in (run / "traces" / "metacot.jsonl").read_bytes().splitlines()]
     metacot = [r for r in written if r["format"] == "metacot"]
     assert len(metacot) == len(traces) and len(written) == 2 * len(traces)
@@ -97,10 +97,14 @@ def test_the_structural_tagger_counts_a_run_and_the_heuristic_is_compared_with_i
     assert sorted(line.split(":")[0] for line in agreed) == ["cot", "metacot"]
     assert all("backtracking 100%" in line for line in agreed)  # metacot's own backtracks: both count each one
     assert behaviors(str(run)) == 0  # structural by default: the counts come from the trees
-    written = rows(run / "behaviors" / "behaviors.jsonl")
+    written = rows(run / "behaviors" / "structural.jsonl")
     traces = [orjson.loads(line) for line in (run / "traces" / "metacot.jsonl").read_bytes().splitlines()]
     assert [r["backtracking"] for r in written if r["format"] == "metacot"] == [t["num_backtracks"] for t in traces]
     assert all(r["tagger"] == "structural" for r in written)
+    heuristic = rows(run / "behaviors" / "heuristic.jsonl")  # each tagger writes its own file: nothing replaced
+    assert len(heuristic) == len(written) and all(r["tagger"] == "heuristic" for r in heuristic)
+    if find_spec("matplotlib") is not None:
+        assert {p.name for p in (run / "behaviors").glob("*.png")} == {"heuristic.png", "structural.png"}
 
 
 @pytest.mark.parametrize(
@@ -143,7 +147,7 @@ def test_a_runs_priming_folder_is_tagged_per_variant_from_the_trees(tmp_path, ca
     assert behaviors(str(run / "prime")) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("structural tagger")
-    written = rows(run / "prime" / "behaviors" / "behaviors.jsonl")
+    written = rows(run / "prime" / "behaviors" / "structural.jsonl")
     assert {r["file"] for r in written} == {"only_backtracking", "negative_control"}
     assert all(r["backtracking"] > 0 for r in written if r["file"] == "only_backtracking")
     assert all(r["backtracking"] == 0 and r["verification"] == 0 for r in written if r["file"] == "negative_control")

@@ -55,7 +55,7 @@ def test_the_tiny_transformers_judge_answers_garbage_and_every_count_is_unparsed
     with single_thread():
         assert main([*args, "--no-progress", "--out", str(tmp_path / "o")]) == 0
     assert calls.sizes == [3 * len(BEHAVIORS)]
-    written = rows(tmp_path / "o" / "behaviors.jsonl")
+    written = rows(tmp_path / "o" / "llm.jsonl")
     assert len(written) == 3 and all(r[name] is None for r in written for name in BEHAVIORS)
     assert all(r["tagger"] == f"llm:transformers:{lm_dir}" for r in written)
     row = capsys.readouterr().out.splitlines()[2].split()
@@ -135,7 +135,7 @@ def test_the_openai_judge_sends_each_round_in_one_call_and_reads_the_scripted_co
     width = len(BEHAVIORS)
     assert calls.sizes == [2 * width, 2 * width, width]  # one generate call per round of 2 records
     assert server.count == 5 * width and server.answer.most > 1  # one request per prompt, sent concurrently
-    written = rows(tmp_path / "o" / "behaviors.jsonl")
+    written = rows(tmp_path / "o" / "llm.jsonl")
     assert [r["index"] for r in written] == [0, 1, 2, 3, 4]
     assert all({name: r[name] for name in BEHAVIORS} == SCRIPTED for r in written)
     row = capsys.readouterr().out.splitlines()[2].split()
@@ -150,7 +150,7 @@ def test_a_rerun_asks_only_what_it_has_not_answered(server, tokenizer_dir, tmp_p
     assert main(judge_args(server, tokenizer_dir, data, out)) == 1
     error = capsys.readouterr().err
     assert "HTTP 400" in error and "keeps the 2 records counted so far: rerun to resume" in error
-    assert [r["index"] for r in rows(out / "behaviors.jsonl")] == [0, 1]  # the first round, written as it finished
+    assert [r["index"] for r in rows(out / "llm.jsonl")] == [0, 1]  # the first round, written as it finished
     deadline = time.monotonic() + 10
     while server.count < 4 * width and time.monotonic() < deadline:  # the failed round's other requests land
         time.sleep(0.01)
@@ -166,4 +166,4 @@ def test_a_rerun_asks_only_what_it_has_not_answered(server, tokenizer_dir, tmp_p
     data.write_bytes(b"\n".join(records) + b"\n")
     assert main(judge_args(server, tokenizer_dir, data, out)) == 0
     assert server.count == width  # only the changed record is asked again
-    assert [r["index"] for r in rows(out / "behaviors.jsonl")] == [0, 1, 2, 3, 4]
+    assert [r["index"] for r in rows(out / "llm.jsonl")] == [0, 1, 2, 3, 4]

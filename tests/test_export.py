@@ -65,7 +65,7 @@ def test_export_command(run, capsys):
     from metacot.cli import main
 
     assert main(["export", run, "--prm-labels", "--threshold", "0.9"]) == 0
-    assert "exports/prm-labels-prm-stepwise: " in capsys.readouterr().out
+    assert "exports/prm-labels-prm-t0.9-stepwise: " in capsys.readouterr().out
     assert main(["export", run]) == 2
     assert "--prm-labels" in capsys.readouterr().err
 
@@ -77,10 +77,10 @@ def test_export_folder_has_a_dataset_card_and_loads_back(run, capsys):
     assert main(["export", run, "--objective", "on_path", "--to", "hf", "--license", "cc-by-4.0"]) == 0
     out = capsys.readouterr().out
     folder = out.split(":")[0]
-    assert folder.endswith("exports/on_path-metacot")
+    assert folder.endswith("exports/on_path-metacot-hf")
     saved = datasets.load_from_disk(folder)
     card = (Path(folder) / "README.md").read_text()
-    jsonl_folder, export = export_objective(run, "on_path")  # the same records, now as JSONL in the same folder
+    jsonl_folder, export = export_objective(run, "on_path")  # the same records, now as JSONL beside them
     assert saved["completion"] == [r["completion"] for r in export.records]
     assert card.startswith("---\nlicense: cc-by-4.0\n")
     assert f"- records: {len(export.records)}\n" in card

@@ -53,9 +53,9 @@ def test_subtree_labels_are_verified_success_rates(run):
 
 
 def test_math_shepherd_layout(run):
-    _, stepwise = export_prm_labels(run, "mc")
+    _, stepwise = export_prm_labels(run, "mc", dest=Destination(overwrite=True))  # as the first test did
     folder, shepherd = export_prm_labels(run, "mc", layout="math-shepherd")
-    assert folder.name == "prm-labels-mc-math-shepherd" and len(stepwise.records) == len(shepherd.records)
+    assert folder.name == "prm-labels-mc-t0.5-math-shepherd" and len(stepwise.records) == len(shepherd.records)
     for a, b in zip(stepwise.records, shepherd.records, strict=True):
         assert b["input"].startswith(a["prompt"]) and b["input"].count(STEP_TAG) == len(a["completions"])
         marks = [line[-1] for line in b["label"].split("\n")]

@@ -19,7 +19,7 @@ def run(tmp_path_factory) -> str:
 
 
 def records(run: str, objective: str, fmt: str = "metacot") -> list[dict]:
-    folder, export = export_objective(run, objective, fmt)
+    folder, export = export_objective(run, objective, fmt, dest=Destination(overwrite=True))  # tests share the run
     on_disk = [orjson.loads(line) for line in (folder / "data.jsonl").read_bytes().splitlines()]
     assert on_disk == export.records
     return on_disk

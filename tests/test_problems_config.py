@@ -75,8 +75,8 @@ def test_old_flat_keys_move_into_their_section_with_a_warning(tmp_path, caplog):
         config = load_config(path).problems
     assert (config.countdown.num_numbers, config.countdown.target, config.math.preset) == (5, 24, "gsm8k")
     messages = [r.getMessage() for r in caplog.records]
-    assert f"{path}.problems.num_numbers is deprecated: use {path}.problems.countdown.num_numbers" in messages
-    assert f"{path}.problems.preset is deprecated: use {path}.problems.math.preset" in messages
+    assert f"{path}: problems.num_numbers is deprecated: use problems.countdown.num_numbers" in messages
+    assert f"{path}: problems.preset is deprecated: use problems.math.preset" in messages
     assert len(messages) == 3
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import orjson
 import pytest
 from conftest import stops_after
@@ -162,3 +165,24 @@ def test_a_killed_writer_linearizes_again_only_what_came_after_its_last_state(tm
     assert seen == [r["problem_id"] for r in after if r["solved"]]  # unsolved trees: counted, not built
     assert len(seen) < 50
     assert trace_files(tmp_path) == written
+
+
+def test_a_synth_that_rewrites_traces_made_with_other_settings_says_so_in_one_line(tmp_path):
+    command = [sys.executable, "-c", "import sys; from metacot.cli import main; sys.exit(main(sys.argv[1:]))"]
+    args = ["synth", "--out", str(tmp_path), "--no-progress", "--num-problems", "4", "--formats", "metacot,cot"]
+
+    def metacot(*more: str) -> str:
+        done = subprocess.run([*command, *more], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert metacot(*args) == ""
+    made = trace_files(tmp_path)
+    metacot("linearize", str(tmp_path), "--formats", "metacot,tokens", "--value-lines")  # customised by hand
+    custom = trace_files(tmp_path)["tokens.jsonl"]
+    (note,) = metacot(*args).splitlines()
+    assert note.startswith(f"{tmp_path / 'traces'}: rewrote the trace files with this synth's linearize settings")
+    assert "(formats, value_lines)" in note and "metacot linearize" in note
+    assert note.endswith("left as they were, without new trees: tokens.jsonl")
+    assert trace_files(tmp_path) == {**made, "tokens.jsonl": custom}  # the run's own traces back, tokens untouched
+    assert metacot(*args) == ""  # written with these settings now: nothing to say

@@ -82,7 +82,7 @@ def test_a_bad_value_is_a_config_error_naming_its_key(tmp_path, section, line, m
     path.write_text(f"[search.{section}]\n{line}\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert f"{path}.{message}" in str(info.value)
+    assert f"{path}: {message}" in str(info.value)
 
 
 def test_bad_settings_fail_before_the_run_directory_is_touched(tmp_path, capsys):

@@ -251,9 +251,9 @@ def test_markers_written_in_a_step_by_the_policy_are_removed(tag_prm, head_prm):
 
 def test_a_missing_model_is_a_clear_error(tmp_path):
     missing = str(tmp_path / "nowhere")
-    with pytest.raises(ValueError, match=r"^policy\.transformers\.model: no model at '.*nowhere'$"):
+    with pytest.raises(ValueError, match=r"^policy\.transformers\.model: no model at '.*nowhere': need a local folder"):
         TransformersPolicy(TransformersPolicyConfig(model=missing), DOMAIN)
-    with pytest.raises(ValueError, match=r"^prm\.transformers\.model: no model at '.*nowhere'$"):
+    with pytest.raises(ValueError, match=r"^prm\.transformers\.model: no model at '.*nowhere': need a local folder"):
         TransformersPRM(TransformersPRMConfig(model=missing), DOMAIN)
     with pytest.raises(ValueError, match=r"^policy\.transformers\.model: cannot load"):
         TransformersPolicy(TransformersPolicyConfig(model=str(tmp_path)), DOMAIN)

@@ -11,19 +11,25 @@ DTYPES = ("float32", "float16", "bfloat16")
 def check_model_folder(model: str, section: str) -> None:
     """A ValueError naming the setting unless `model` is a local folder (engines would try a hub instead)."""
     if not model or not Path(model).is_dir():
-        raise ValueError(f"{section}.model: no model at '{model}'")
+        raise ValueError(
+            f"{section}.model: no model at '{model}': need a local folder with the model's files (models and "
+            "tokenizers are never fetched from a hub)"
+        )
 
 
 def load_tokenizer(folder: str, setting: str) -> Any:
-    """A tokenizer from a local folder; a ValueError naming the setting otherwise."""
+    """A tokenizer from a local folder, never from a hub; a ValueError naming the setting otherwise."""
     if not folder or not Path(folder).is_dir():
-        raise ValueError(f"{setting}: need a local folder with the model's tokenizer, got '{folder}'")
+        raise ValueError(
+            f"{setting}: need a local folder with the tokenizer files (tokenizer.json, tokenizer_config.json), "
+            f"got '{folder}', which is no folder here (models and tokenizers are never fetched from a hub)"
+        )
     from transformers import AutoTokenizer
 
     try:
         return AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{setting}: cannot load a tokenizer from '{folder}': {e}") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:  # a folder without (readable) tokenizer files
+        raise ValueError(f"{setting}: cannot load a tokenizer from the folder '{folder}': {e}") from None
 
 
 def load_pretrained(model_class: Any, model: str, device: str, dtype: str, section: str) -> tuple[Any, Any]:

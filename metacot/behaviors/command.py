@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metacot.behaviors.inputs import is_run, read_items
-from metacot.behaviors.measure import ROWS, counts_of, measure
-from metacot.behaviors.registry import TaggerSettings, default_tagger, tagger_factory
+from metacot.behaviors.measure import counts_of, measure
+from metacot.behaviors.registry import TaggerSettings, default_tagger, tagger_entry
 from metacot.behaviors.report import GroupSummary, agreement, plot, summarize, table
 
 
@@ -40,24 +40,25 @@ def behaviors(
     progress: bool = True,
     agree_with: str | None = None,
 ) -> BehaviorsResult:
-    """Count the four behaviours in every record under `path`, write OUT/behaviors.jsonl and OUT/behaviors.png;
-    with agree_with, also tag the records with that tagger and report, per group, how often the two agree."""
+    """Count the four behaviours in every record under `path`, write the tagger's rows and chart into OUT (e.g.
+    OUT/structural.jsonl and OUT/structural.png: each tagger its own files); with agree_with, also tag the records
+    with that tagger and report, per group, how often the two agree."""
     if batch < 1:
         raise ValueError(f"--batch: must be at least 1, got {batch}")
     name = tagger_name or default_tagger(path)
-    factory = tagger_factory(name)
+    entry = tagger_entry(name)
     items = read_items(path, field)  # bad input is named before a judge model loads
-    tagger = factory(path, settings or TaggerSettings())
+    tagger = entry.make(path, settings or TaggerSettings())
     out = out or default_out(path)
     group_label = "format" if is_run(path) else "file"
-    measured = measure(items, tagger, out, group_label, batch, progress)
+    measured = measure(items, tagger, out / entry.rows, group_label, batch, progress)
     summaries = summarize([r[group_label] for r in measured.rows], [counts_of(r) for r in measured.rows])
-    drawn = plot(out, summaries, f"{path.name}: {name} tagger")
+    drawn = plot(out / entry.chart, summaries, f"{path.name}: {name} tagger")
     agreed = {}
     if agree_with is not None:
-        other = tagger_factory(agree_with)(path, settings or TaggerSettings()).tag([item.record for item in items])
+        other = tagger_entry(agree_with).make(path, settings or TaggerSettings()).tag([item.record for item in items])
         mine = [counts_of(r) for r in measured.rows]
         for group in dict.fromkeys(item.group for item in items):
             at = [i for i, item in enumerate(items) if item.group == group]
             agreed[group] = agreement([mine[i] for i in at], [other[i] for i in at])
-    return BehaviorsResult(name, group_label, summaries, out / ROWS, drawn, measured.reused, agreed)
+    return BehaviorsResult(name, group_label, summaries, out / entry.rows, drawn, measured.reused, agreed)

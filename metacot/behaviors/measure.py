@@ -1,4 +1,5 @@
-"""Tag every record of a run or a JSONL file in rounds, appending each round's rows to behaviors.jsonl (resumable)."""
+"""Tag every record of a run or a JSONL file in rounds, appending each round's rows to the tagger's file
+(resumable)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from metacot.behaviors.inputs import Item
 from metacot.outputs.files import AtomicFile, repair_jsonl
 from metacot.search.breaker import RunStopped
 
-ROWS = "behaviors.jsonl"
 Key = tuple[str, int, str]  # (group, record index, digest of the completion text)
 
 
@@ -26,7 +26,7 @@ class Measured:
 
 
 def row(item: Item, counts: BehaviorCounts, tagger: str, group_key: str) -> dict:
-    """One line of behaviors.jsonl: where the record is, which tagger counted, the counts (null: unparsed)."""
+    """One line of a tagger's rows file: where the record is, which tagger counted, the counts (null: unparsed)."""
     out: dict = {group_key: item.group, "index": item.index, "digest": item.digest, "tagger": tagger}
     if "problem_id" in item.record:
         out["problem_id"] = item.record["problem_id"]
@@ -40,15 +40,14 @@ def counts_of(row: dict) -> BehaviorCounts:
 def measure(
     items: list[Item],
     tagger: Tagger,
-    out: Path,
+    path: Path,
     group_key: str,
     batch: int = 64,
     progress: bool = True,
 ) -> Measured:
-    """Tag the items `batch` at a time, appending each round's rows to OUT/behaviors.jsonl as it completes. A tagger
+    """Tag the items `batch` at a time, appending each round's rows to the file `path` as it completes. A tagger
     with a `resume_key` (the LLM judge) is resumed: rows it wrote before for the same group, index and text are
     kept and not asked again. The file is rewritten in the items' order at the end."""
-    path = out / ROWS
     resume_key = getattr(tagger, "resume_key", None)
     tagger_id = resume_key or tagger.name
     done = _earlier_rows(path, resume_key, group_key) if resume_key else {}

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from metacot.backends.models import load_tokenizer
 from metacot.behaviors.attempts import PrimingTrace, choose_attempts, countdown_distance, render
 from metacot.behaviors.definitions import BEHAVIORS
 from metacot.behaviors.variants import DOTS, EMPTY, SOLUTION, VARIANTS, Variant, variant, writable
@@ -209,11 +210,7 @@ def token_counter(path: str | None) -> Callable[[str], int] | None:
     """How many tokens a local tokenizer makes of a text (no special tokens); None without a tokenizer."""
     if path is None:
         return None
-    from transformers import AutoTokenizer
-
-    if not Path(path).is_dir():
-        raise ValueError(f"--tokenizer: no tokenizer directory at {path!r}")
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = load_tokenizer(path, "--tokenizer")
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 

@@ -1,4 +1,5 @@
-"""Behaviour taggers by name: each a factory from the measured path and the taggers' settings."""
+"""Behaviour taggers by name: each a factory from the measured path and the taggers' settings, and the file its
+rows are written to."""
 
 from __future__ import annotations
 
@@ -41,11 +42,25 @@ def _llm(path: Path, settings: TaggerSettings) -> Tagger:
     return make_judge(settings.judge)
 
 
-# name -> factory(the run directory or JSONL file measured, the settings); a new tagger is one line here.
-TAGGERS: dict[str, Callable[[Path, TaggerSettings], Tagger]] = {
-    "structural": _structural,
-    "heuristic": _heuristic,
-    "llm": _llm,
+@dataclass(frozen=True)
+class TaggerEntry:
+    """A tagger's factory (from the run directory or JSONL file measured, and the settings) and the name of its
+    rows file in the output folder (its chart beside it, the same name with .png): each tagger its own, so that
+    one tagger's counts never replace another's."""
+
+    make: Callable[[Path, TaggerSettings], Tagger]
+    rows: str
+
+    @property
+    def chart(self) -> str:
+        return str(Path(self.rows).with_suffix(".png"))
+
+
+# name -> its entry; a new tagger is one line here.
+TAGGERS: dict[str, TaggerEntry] = {
+    "structural": TaggerEntry(_structural, "structural.jsonl"),
+    "heuristic": TaggerEntry(_heuristic, "heuristic.jsonl"),
+    "llm": TaggerEntry(_llm, "llm.jsonl"),
 }
 
 
@@ -54,8 +69,8 @@ def default_tagger(path: Path) -> str:
     return "structural" if is_run(path) or (path.name == "prime" and is_run(path.parent)) else "heuristic"
 
 
-def tagger_factory(name: str) -> Callable[[Path, TaggerSettings], Tagger]:
-    """The factory registered as `name`; a one-line error naming the known taggers for any other name."""
+def tagger_entry(name: str) -> TaggerEntry:
+    """The entry registered as `name`; a one-line error naming the known taggers for any other name."""
     if name not in TAGGERS:
         raise ValueError(f"--tagger: unknown tagger {name!r}; known: {', '.join(TAGGERS)}")
     return TAGGERS[name]

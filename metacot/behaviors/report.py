@@ -10,8 +10,6 @@ from pathlib import Path
 from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BEHAVIORS
 
-PLOT = "behaviors.png"
-
 
 @dataclass
 class GroupSummary:
@@ -70,9 +68,9 @@ def agreement(a: list[BehaviorCounts], b: list[BehaviorCounts]) -> dict[str, flo
     return out
 
 
-def plot(out: Path, summaries: list[GroupSummary], title: str = "") -> Path | None:
-    """A grouped bar chart of the share of records showing each behaviour, one bar per group; nothing (and a note on
-    stderr) when matplotlib is not installed."""
+def plot(path: Path, summaries: list[GroupSummary], title: str = "") -> Path | None:
+    """A grouped bar chart of the share of records showing each behaviour, one bar per group, saved at `path`;
+    nothing (and a note on stderr) when matplotlib is not installed."""
     try:
         import matplotlib
 
@@ -97,7 +95,6 @@ def plot(out: Path, summaries: list[GroupSummary], title: str = "") -> Path | No
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    path = out / PLOT
     fig.savefig(path)
     plt.close(fig)
     return path

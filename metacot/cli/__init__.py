@@ -15,6 +15,7 @@ from metacot.cli.export import _add_export
 from metacot.cli.runs import _add_audit, _add_linearize, _add_show, _add_view
 from metacot.cli.synth import _add_synth, synth_config
 from metacot.config import ConfigError
+from metacot.outputs.card import PushError
 from metacot.outputs.rundir import RunDirError
 from metacot.search.breaker import RunStopped
 from metacot.stop import Interrupted, interruptible
@@ -62,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         if explained is None:
             raise
         message, code = explained
-        print(f"metacot: {message}", file=sys.stderr)
+        print(f"metacot: {one_line(message)}", file=sys.stderr)
         return code
+
+
+def one_line(message: str) -> str:
+    """A message on one line: a library's error text may span several (a tokenizer's, a hub's)."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 def explain(error: BaseException) -> tuple[str, int] | None:
@@ -79,7 +85,7 @@ def explain(error: BaseException) -> tuple[str, int] | None:
         return f"{error.name} is not installed: install metacot[{extra}] (pip install 'metacot[{extra}]')", 2
     if isinstance(error, OSError) and error.filename is not None:
         return f"error: {error.filename}: {error.strerror or error}", 2
-    if isinstance(error, (ConfigError, RunDirError, ValueError)):
+    if isinstance(error, (ConfigError, RunDirError, PushError, ValueError)):
         return f"error: {error}", 2
     if isinstance(error, MemoryError):
         return "error: out of memory (an input too large to hold?); --debug shows where", 2

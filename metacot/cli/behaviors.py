@@ -223,7 +223,8 @@ def _add_behaviors(commands) -> None:
         help="count verification, backtracking, subgoal setting and backward chaining in traces or any JSONL",
         description="Count the four cognitive behaviours (arXiv 2503.01307) in every record of a run directory's\n"
         "traces (per format) or of a JSONL file; print per group the share of records showing each behaviour\n"
-        "and its mean count; write OUT/behaviors.jsonl (per-record counts) and OUT/behaviors.png.",
+        "and its mean count; write the tagger's per-record counts and bar chart into OUT, each tagger its own\n"
+        "files: OUT/structural.jsonl and OUT/structural.png, OUT/heuristic.*, OUT/llm.*.",
         epilog=BEHAVIORS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

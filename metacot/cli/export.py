@@ -7,13 +7,14 @@ import argparse
 from metacot.config import ConfigError
 
 EXPORT_EPILOG = """\
-examples (each writes RUN_DIR/exports/NAME/ with the records and a README.md dataset card):
-  metacot export runs/demo --objective on_path                     # off-path segments flagged loss=false
-  metacot export runs/demo --objective on_path --tokenizer MODEL_DIR   # input_ids + completion_mask for TRL
-  metacot export runs/demo --prm-labels --label-source mc --layout math-shepherd
-  metacot export runs/demo --pairs --margin 0.5 --to parquet
+examples (each writes RUN_DIR/exports/NAME/ with the records and a README.md dataset card; NAME carries the options
+that change what it holds, and an export of the same options is replaced only with --overwrite):
+  metacot export runs/demo --objective on_path                     # exports/on_path-metacot/
+  metacot export runs/demo --objective on_path --tokenizer MODEL_DIR   # exports/on_path-metacot-tok-MODEL_DIR/
+  metacot export runs/demo --prm-labels --label-source mc --layout math-shepherd   # prm-labels-mc-t0.5-math-shepherd/
+  metacot export runs/demo --pairs --margin 0.5 --to parquet       # exports/pairs-prm-m0.5-parquet/
   metacot export runs/demo --pairs --push-to-hub me/countdown-pairs    # also pushes it to the Hub
-  metacot export runs/bci --bc-sft                                  # BCI traces, behaviours not in the prompt"""
+  metacot export runs/bci --bc-sft                                  # exports/bc-sft-metacot/"""
 
 
 def _add_export(commands) -> None:
@@ -48,6 +49,7 @@ def _add_export(commands) -> None:
     p.add_argument("--to", choices=TARGETS, default="jsonl", help="how the records are written (jsonl)")
     p.add_argument("--license", default="unknown", help="the license field of the dataset card")
     p.add_argument("--push-to-hub", metavar="REPO", help="also push the dataset and its card to this Hub repo")
+    p.add_argument("--overwrite", action="store_true", help="replace an export of the same options already there")
     p.add_argument("--parquet", metavar="FORMAT", help="write exports/FORMAT.parquet from traces/FORMAT.jsonl")
     p.add_argument("--hf", metavar="FORMAT", help="save traces/FORMAT.jsonl as a Hugging Face dataset folder")
     p.set_defaults(run=run_export)
@@ -65,7 +67,7 @@ def run_export(args: argparse.Namespace) -> int:
             "export: say what to export: --objective NAME, --prm-labels, --pairs, --bc-sft, --parquet FORMAT or "
             "--hf FORMAT"
         )
-    dest = export.Destination(args.to, args.license, args.push_to_hub)
+    dest = export.Destination(args.to, args.license, args.push_to_hub, args.overwrite)
     made = []
     if args.objective:
         made.append(export.export_objective(args.run_dir, args.objective, args.format, args.tokenizer, dest))
@@ -80,5 +82,5 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"{folder}: {len(result.records)} records ({counts})")
     for fmt, to in ((args.parquet, "parquet"), (args.hf, "hf")):
         if fmt is not None:
-            print(export.export_dataset(args.run_dir, fmt, to))
+            print(export.export_dataset(args.run_dir, fmt, to, args.overwrite))
     return 0

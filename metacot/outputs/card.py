@@ -1,19 +1,28 @@
-"""An exported dataset folder: the records as JSONL, Parquet or a saved HF dataset, a README.md dataset card, and
-the one call that pushes it to the Hugging Face Hub."""
+"""An exported dataset folder: its name from the options, the records as JSONL, Parquet or a saved HF dataset and a
+README.md dataset card (written beside it, then moved into place), and the one call that pushes it to the Hub."""
 
 from __future__ import annotations
 
+import glob
+import re
 import shutil
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from metacot.outputs.files import AtomicFile
+from metacot.outputs.files import TMP_SUFFIX, AtomicFile
+from metacot.outputs.records import RunDirError
 
 TARGETS = ("jsonl", "parquet", "hf")
 DATA_FILE = {"jsonl": "data.jsonl", "parquet": "data.parquet"}
+NAME_PREFIX = {"threshold": "t", "margin": "m", "tokenizer": "tok-"}  # other options show as their bare value
+NAME_LEFT_OUT = {"to": "jsonl"}  # an option at this value goes unnamed: the usual target
+PATH_OPTIONS = {"tokenizer"}  # named by the folder the path leads to
 
 
 @dataclass
@@ -29,24 +38,60 @@ class Export:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+def export_name(kind: str, options: dict) -> str:
+    """An export's folder name: its kind, then each option that changes what it holds, in the order given (None
+    left out): pairs-prm-m0.3, prm-labels-mc-t0.5-stepwise, on_path-metacot-tok-my-policy-hf."""
+    parts = [kind]
+    for key, value in options.items():
+        if value is None or NAME_LEFT_OUT.get(key) == value:
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        text = Path(text).resolve().name if key in PATH_OPTIONS else text
+        parts.append(NAME_PREFIX.get(key, "") + re.sub(r"[^\w.-]+", "_", text))
+    return "-".join(parts)
+
+
+def check_free(target: Path, overwrite: bool) -> None:
+    """A RunDirError when an export is already at `target` and `overwrite` is not given."""
+    if target.exists() and not overwrite:
+        raise RunDirError(f"{target}: an export with these options is already there; pass --overwrite to replace it")
+
+
+@contextmanager
+def staged(target: Path) -> Iterator[Path]:
+    """A path to write a file or folder at, beside `target` (in a hidden temporary folder), moved to `target` when
+    the block ends without an error (replacing what was there); removed when it fails, leaving `target` as it was.
+    Used under the run's lock: temporary folders of `target` found first were left by a killed export."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*{TMP_SUFFIX}"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=TMP_SUFFIX))
+    try:
+        yield staging / target.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        (staging / target.name).replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def save_export(export: Export, folder: Path, to: str, run_config: dict, license: str) -> Path:
-    """Write the records (replacing the folder) and README.md into `folder`."""
+    """Write the records and README.md into `folder` (replacing it once they are written)."""
     if to not in TARGETS:
         raise ValueError(f"--to: unknown {to!r}; expected one of {', '.join(TARGETS)}")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    if to == "jsonl":
-        with AtomicFile(folder / DATA_FILE[to]) as out:
-            for record in export.records:
-                out.write(orjson.dumps(record) + b"\n")
-    else:
-        dataset = to_dataset(export.records)
-        if to == "parquet":
-            dataset.to_parquet(str(folder / DATA_FILE[to]))
+    with staged(folder) as new:
+        new.mkdir()
+        if to == "jsonl":
+            with AtomicFile(new / DATA_FILE[to]) as out:
+                for record in export.records:
+                    out.write(orjson.dumps(record) + b"\n")
         else:
-            dataset.save_to_disk(str(folder))
-    (folder / "README.md").write_text(card(export, to, run_config, license), encoding="utf-8")
+            dataset = to_dataset(export.records)
+            if to == "parquet":
+                dataset.to_parquet(str(new / DATA_FILE[to]))
+            else:
+                dataset.save_to_disk(str(new))
+        (new / "README.md").write_text(card(export, to, run_config, license), encoding="utf-8")
     return folder
 
 
@@ -56,15 +101,26 @@ def to_dataset(records: list[dict]):
     return Dataset.from_list(records)
 
 
+class PushError(Exception):
+    """A push to the Hub that failed (no network, no login, no such repo); the export is written locally."""
+
+
 def push_to_hub(export: Export, folder: Path, repo: str) -> None:
     """Push the records as the Hub dataset `repo` (datasets' Dataset.push_to_hub) and put the folder's card on top
-    of the one it writes (needs a Hub login; the only calls that reach the network)."""
+    of the one it writes (needs a Hub login; the only calls that reach the network). PushError when it fails."""
     from huggingface_hub import HfApi
+    from huggingface_hub.errors import HTTPError
 
-    to_dataset(export.records).push_to_hub(repo)
-    HfApi().upload_file(
-        path_or_fileobj=str(folder / "README.md"), path_in_repo="README.md", repo_id=repo, repo_type="dataset"
-    )
+    try:
+        to_dataset(export.records).push_to_hub(repo)
+        HfApi().upload_file(
+            path_or_fileobj=str(folder / "README.md"), path_in_repo="README.md", repo_id=repo, repo_type="dataset"
+        )
+    except (OSError, ValueError, HTTPError) as error:  # the hub's errors: connection, login, repository, its name
+        raise PushError(
+            f"--push-to-hub {repo}: the push failed ({type(error).__name__}: {error}); the export is written "
+            f"locally in {folder}/ (to push it again, rerun with --overwrite --push-to-hub {repo})"
+        ) from error
 
 
 def card(export: Export, to: str, run_config: dict, license: str) -> str:

@@ -4,29 +4,33 @@ labels, preference pairs, each as a dataset folder with a card; and trace files 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from metacot.backends.models import load_tokenizer
 from metacot.linearize import LinearizeConfig
 from metacot.outputs import bcsft, labels, objectives, pairs
 from metacot.outputs.bcsft import bc_sft_records
-from metacot.outputs.card import Export, push_to_hub, save_export
+from metacot.outputs.card import Export, check_free, export_name, push_to_hub, save_export, staged
+from metacot.outputs.files import naming
 from metacot.outputs.labels import label_records
 from metacot.outputs.objectives import objective_records
 from metacot.outputs.pairs import pair_records
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
-from metacot.outputs.tokenized import load_tokenizer, tokenize_record
+from metacot.outputs.tokenized import tokenize_record
 from metacot.outputs.treestats import LABEL_SOURCES, mc_value
 
 
 @dataclass
 class Destination:
     """Where and how an export is written: RUN/exports/<name>/ as `to`, with the card's license; pushed to the
-    Hub dataset `push` when given."""
+    Hub dataset `push` when given; an export of the same options already there is replaced only with `overwrite`."""
 
     to: str = "jsonl"
     license: str = "unknown"
     push: str | None = None
+    overwrite: bool = False
 
 
 def export_objective(
@@ -36,12 +40,12 @@ def export_objective(
     tokenizer: str | None = None,
     dest: Destination | None = None,
 ) -> tuple[Path, Export]:
-    """exports/<objective>-<fmt>[-tokenized]/: the run's records in a format shaped for an objective
+    """exports/<objective>-<fmt>[-tok-<tokenizer folder>]/: the run's records in a format shaped for an objective
     (outputs.objectives), with input_ids and completion_mask when a tokenizer path is given."""
     check_file_name(fmt, "--format")
-    tok = load_tokenizer(tokenizer) if tokenizer is not None else None
+    tok = load_tokenizer(tokenizer, "--tokenizer") if tokenizer is not None else None
 
-    def build(directory: RunDir) -> Export:
+    def build(directory: RunDir, name: str) -> Export:
         domain, config = directory.domain(), run_linearize_config(directory)
         records = [
             r for tree in directory.iter_trees() for r in objective_records(tree, domain, config, fmt, objective)
@@ -54,13 +58,12 @@ def export_objective(
             "segments": len(segments),
             "segments with loss": sum(s["loss"] for s in segments),
         }
-        name = f"{objective}-{fmt}" + ("-tokenized" if tok is not None else "")
         options = {"objective": objective, "format": fmt, "tokenizer": tokenizer}
         return Export(
             name, f"Trace records for the {objective} objective", objectives.__doc__ or "", options, records, counts
         )
 
-    return _export(run_dir, build, dest)
+    return _export(run_dir, objective, {"format": fmt, "tokenizer": tokenizer}, build, dest)
 
 
 def export_prm_labels(
@@ -70,13 +73,13 @@ def export_prm_labels(
     layout: str = "stepwise",
     dest: Destination | None = None,
 ) -> tuple[Path, Export]:
-    """exports/prm-labels-<source>-<layout>/: step labels for every path to a leaf (outputs.labels)."""
+    """exports/prm-labels-<source>-t<threshold>-<layout>/: step labels for every path to a leaf (outputs.labels)."""
     if source not in LABEL_SOURCES:
         raise ValueError(f"--label-source: unknown {source!r}; expected one of {', '.join(LABEL_SOURCES)}")
     if not 0 < threshold <= 1:
         raise ValueError(f"--threshold: expected a number in (0, 1], got {threshold}")
 
-    def build(directory: RunDir) -> Export:
+    def build(directory: RunDir, name: str) -> Export:
         domain = directory.domain()
         trees = list(directory.iter_trees())
         if source == "mc" and not any(mc_value(n) is not None for tree in trees for n in tree.nodes):
@@ -89,24 +92,24 @@ def export_prm_labels(
         counts = {"steps": len(steps), "good steps": sum(steps)}
         options = {"label_source": source, "threshold": threshold, "layout": layout}
         title = f"PRM step labels ({source} values, {layout} layout)"
-        return Export(f"prm-labels-{source}-{layout}", title, labels.__doc__ or "", options, records, counts)
+        return Export(name, title, labels.__doc__ or "", options, records, counts)
 
-    return _export(run_dir, build, dest)
+    return _export(run_dir, "prm-labels", {"source": source, "threshold": threshold, "layout": layout}, build, dest)
 
 
 def export_pairs(
     run_dir: str | Path, margin: float = 0.3, source: str = "prm", dest: Destination | None = None
 ) -> tuple[Path, Export]:
-    """exports/pairs/: step-level and trajectory-level preference pairs (outputs.pairs)."""
+    """exports/pairs-<source>-m<margin>/: step-level and trajectory-level preference pairs (outputs.pairs)."""
 
-    def build(directory: RunDir) -> Export:
+    def build(directory: RunDir, name: str) -> Export:
         domain = directory.domain()
         records = [r for tree in directory.iter_trees() for r in pair_records(tree, domain, margin, source)]
         counts = dict(Counter(f"{r['kind']} pairs ({r['reason']})" for r in records))
         options = {"margin": margin, "value_source": source}
-        return Export("pairs", "Preference pairs", pairs.__doc__ or "", options, records, counts)
+        return Export(name, "Preference pairs", pairs.__doc__ or "", options, records, counts)
 
-    return _export(run_dir, build, dest)
+    return _export(run_dir, "pairs", {"source": source, "margin": margin}, build, dest)
 
 
 def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination | None = None) -> tuple[Path, Export]:
@@ -114,7 +117,7 @@ def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination |
     RunDirError for a run made without --behaviors."""
     check_file_name(fmt, "--format")
 
-    def build(directory: RunDir) -> Export:
+    def build(directory: RunDir, name: str) -> Export:
         if directory.read_manifest().get("config", {}).get("behaviors", {}).get("handbook") is None:
             raise RunDirError(
                 f"{directory.path}: not a behaviour-conditioned run (made without --behaviors); BC-SFT records "
@@ -128,17 +131,27 @@ def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination |
             "records citing a behaviour": sum(bool(r["cited"]) for r in records),
         }
         title = "BC-SFT records: behaviour-conditioned traces, behaviours left out of the prompt"
-        return Export(f"bc-sft-{fmt}", title, bcsft.__doc__ or "", {"format": fmt}, records, counts)
+        return Export(name, title, bcsft.__doc__ or "", {"format": fmt}, records, counts)
 
-    return _export(run_dir, build, dest)
+    return _export(run_dir, "bc-sft", {"format": fmt}, build, dest)
 
 
-def _export(run_dir: str | Path, build, dest: Destination | None) -> tuple[Path, Export]:
+def _export(
+    run_dir: str | Path, kind: str, named: dict, build: Callable[[RunDir, str], Export], dest: Destination | None
+) -> tuple[Path, Export]:
+    """Build the export (kind and `named`, the options that change what it holds, name its folder) and write it to
+    RUN/exports/<name>/, refusing to replace an earlier one unless dest.overwrite; then push it, if asked."""
     dest = dest or Destination()
+    name = export_name(kind, {**named, "to": dest.to})
     with RunDir(run_dir).lock() as directory:
-        export = build(directory)
+        folder = directory.path / "exports" / name
+        check_free(folder, dest.overwrite)
+        export = build(directory, name)
         config = directory.read_manifest().get("config", {})
-        folder = save_export(export, directory.path / "exports" / export.name, dest.to, config, dest.license)
+        try:
+            save_export(export, folder, dest.to, config, dest.license)
+        except OSError as error:
+            raise naming(error, folder) from error
     if dest.push is not None:
         push_to_hub(export, folder, dest.push)
     return folder, export
@@ -151,9 +164,10 @@ def run_linearize_config(directory: RunDir) -> LinearizeConfig:
     return LinearizeConfig(**{key: value for key, value in table.items() if key in known})
 
 
-def export_dataset(run_dir: str | Path, fmt: str, to: str) -> Path:
-    """traces/<fmt>.jsonl as exports/<fmt>.parquet (to="parquet") or a saved HF dataset (to="hf"); `fmt` must be
-    a plain name (RunDirError naming the --parquet / --hf flag otherwise)."""
+def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = False) -> Path:
+    """traces/<fmt>.jsonl as exports/<fmt>.parquet (to="parquet") or a saved HF dataset exports/<fmt>/ (to="hf");
+    `fmt` must be a plain name (RunDirError naming the --parquet / --hf flag otherwise). An earlier one is replaced
+    only with `overwrite`."""
     if to not in ("parquet", "hf"):
         raise ValueError(f"export: unknown target {to!r}; expected 'parquet' or 'hf'")
     check_file_name(fmt, f"--{to}")
@@ -163,11 +177,15 @@ def export_dataset(run_dir: str | Path, fmt: str, to: str) -> Path:
         source = directory.traces_dir / f"{fmt}.jsonl"
         if not source.exists():
             raise RunDirError(f"{run_dir}: no traces/{fmt}.jsonl (run `metacot linearize {run_dir} --formats {fmt}`)")
-        dataset = Dataset.from_json(str(source))
         target = directory.path / "exports" / (f"{fmt}.parquet" if to == "parquet" else fmt)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if to == "parquet":
-            dataset.to_parquet(str(target))
-        else:
-            dataset.save_to_disk(str(target))
+        check_free(target, overwrite)
+        dataset = Dataset.from_json(str(source))
+        try:
+            with staged(target) as new:
+                if to == "parquet":
+                    dataset.to_parquet(str(new))
+                else:
+                    dataset.save_to_disk(str(new))
+        except OSError as error:
+            raise naming(error, target) from error
     return target

@@ -21,9 +21,12 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
 
 
 def naming(error: OSError, path: str | Path) -> OSError:
-    """The same error with the path in its message, for errors that come without one (a full disk on write)."""
-    if error.filename is not None or error.errno is None:
+    """The same error with the path in its message, for errors that come without one (a full disk on write); one
+    without an errno (a library's own OSError) as an OSError whose reason is its text."""
+    if error.filename is not None:
         return error
+    if error.errno is None:
+        return OSError(None, str(error), str(path))
     return type(error)(error.errno, error.strerror, str(path))
 
 

@@ -33,9 +33,3 @@ def _prompt_text(prompt: str, tokenizer: Any) -> str:
         return prompt
     messages = [{"role": "user", "content": prompt}]
     return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
-
-
-def load_tokenizer(path: str) -> Any:
-    from transformers import AutoTokenizer  # an optional dependency (the hf extra)
-
-    return AutoTokenizer.from_pretrained(path)

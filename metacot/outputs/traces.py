@@ -16,7 +16,7 @@ import orjson
 from metacot.linearize import LinearizeConfig, linearize_tree, resolve_formats
 from metacot.outputs.files import naming, write_json_atomic
 from metacot.outputs.records import Place
-from metacot.outputs.rundir import RunDir, shard_index
+from metacot.outputs.rundir import RunDir, differing_keys, shard_index
 from metacot.problems.base import Domain
 from metacot.tree import Compute, SearchTree
 
@@ -137,9 +137,9 @@ class Written:
         return {**asdict(self), "failed": failed}
 
     @staticmethod
-    def read(run_dir: RunDir, settings: dict) -> Written | None:
-        """The trace files' state if they can be trusted with these settings: its shards and files at least as
-        long as it says (a killed writer may have added to them), the same settings; else None (rebuild them)."""
+    def read(run_dir: RunDir) -> Written | None:
+        """The trace files' state if it can be trusted: its shards and files at least as long as it says (a killed
+        writer may have added to them); else None (rebuild them)."""
         try:
             raw = orjson.loads((run_dir.traces_dir / STATE).read_bytes())
             written = Written(
@@ -156,7 +156,30 @@ class Written:
             return None
         intact = all(shards.get(name, -1) >= size for name, size in written.shards.items())
         grown = all(sizes[fmt] >= size for fmt, size in written.sizes.items())
-        return written if intact and grown and written.settings == settings else None
+        return written if intact and grown else None
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """Trace files a resume rewrites because they were written with other linearize settings (by `metacot
+    linearize`, or an earlier synth with other flags): the settings that differ, the files of formats it no longer
+    writes (left as they were), and the note that says so."""
+
+    keys: list[str]
+    left: list[str]
+
+    @staticmethod
+    def of(kept: Written, settings: dict, formats: list[str]) -> Replaced | None:
+        keys = differing_keys(kept.settings, settings)
+        return Replaced(keys, sorted(f"{fmt}.jsonl" for fmt in set(kept.sizes) - set(formats))) if keys else None
+
+    def note(self, traces: Path) -> str:
+        left = f"; left as they were, without new trees: {', '.join(self.left)}" if self.left else ""
+        return (
+            f"{traces}: rewrote the trace files with this synth's linearize settings, which differ from those they "
+            f"were written with ({', '.join(self.keys)}), e.g. by `metacot linearize`; to have those again, rerun "
+            f"`metacot linearize` with them after synth (the trees are kept), or give synth the same settings{left}"
+        )
 
 
 class TraceWriter:
@@ -181,8 +204,9 @@ class TraceWriter:
         self.run_dir, self.domain, self.config, self.started = run_dir, domain, config, started
         self.settings = linearize_settings(config)
         formats = resolve_formats(config.formats, domain)
-        kept = Written.read(run_dir, self.settings) if resume else None
-        if kept is None:  # the old state must not describe the files while they are rewritten
+        kept = Written.read(run_dir) if resume else None
+        self.replaced = Replaced.of(kept, self.settings, formats) if kept is not None else None
+        if kept is None or self.replaced is not None:  # the old state must not describe the files while rewritten
             (run_dir.traces_dir / STATE).unlink(missing_ok=True)
             kept = Written({}, self.settings, dict.fromkeys(formats, 0), TreeSummary(), {}, {})
         self.kept = kept

@@ -79,7 +79,7 @@ def move_flat_keys(data: dict, where: str) -> tuple[dict, list[str]]:
         section = moved.get(name, {})
         if not isinstance(section, dict):
             return data, []  # the section itself is wrong: reading it says so
-        new = f"{where}.{name}.{key}"
+        new = f"{where.rpartition(': ')[2]}.{name}.{key}"  # the key alone, without the file `where` may name
         if key in section:
             raise ValueError(f"{where}.{key} and {new} are both given: keep only {new}")
         moved[name] = {**section, key: moved.pop(key)}
