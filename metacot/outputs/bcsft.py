@@ -13,6 +13,7 @@ import re
 from dataclasses import replace
 
 from metacot.linearize import LinearizeConfig, linearize_tree
+from metacot.linearize.layout import texts
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
 
@@ -30,4 +31,4 @@ def bc_sft_records(tree: SearchTree, domain: Domain, config: LinearizeConfig, fm
     record = linearize_tree(tree, domain, replace(config, formats=[fmt])).get(fmt)
     if record is None:
         return []
-    return [{**record, "behaviors": list(tree.behaviors), "cited": cited(tree.behaviors, record["completion"])}]
+    return [{**record, "behaviors": list(tree.behaviors), "cited": cited(tree.behaviors, texts(record)[1])}]
