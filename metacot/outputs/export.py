@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from metacot.linearize import LinearizeConfig
-from metacot.linearize.layout import PROMPT_COMPLETION, TEXT_KEYS, check_layout, text_keys_of
+from metacot.linearize.layout import MESSAGES, PROMPT_COMPLETION, TEXT_KEYS, check_layout, text_keys_of
 from metacot.outputs import bcsft, labels, objectives, pairs
 from metacot.outputs.bcsft import bc_sft_records
 from metacot.outputs.card import Export, push_to_hub, save_export
@@ -38,7 +38,7 @@ def export_objective(
     dest: Destination | None = None,
     layout: str | None = None,
 ) -> tuple[Path, Export]:
-    """exports/<objective>-<fmt>[-tokenized]/: the run's records in a format shaped for an objective
+    """exports/<objective>-<fmt>[-tokenized][-messages]/: the run's records in a format shaped for an objective
     (outputs.objectives), with input_ids and completion_mask when a tokenizer path is given; in the record layout
     asked for, else the run's (tokenized: prompt-completion, the layout whose completion_mask SFTTrainer applies)."""
     check_file_name(fmt, "--format")
@@ -63,7 +63,7 @@ def export_objective(
             "segments": len(segments),
             "segments with loss": sum(s["loss"] for s in segments),
         }
-        name = f"{objective}-{fmt}" + ("-tokenized" if tok is not None else "")
+        name = f"{objective}-{fmt}" + ("-tokenized" if tok is not None else "") + _layout_suffix(config)
         options = {"objective": objective, "format": fmt, "tokenizer": tokenizer, "record_layout": config.record_layout}
         return Export(
             name, f"Trace records for the {objective} objective", objectives.__doc__ or "", options, records, counts
@@ -121,8 +121,9 @@ def export_pairs(
 def export_bc_sft(
     run_dir: str | Path, fmt: str = "metacot", dest: Destination | None = None, layout: str | None = None
 ) -> tuple[Path, Export]:
-    """exports/bc-sft-<fmt>/: a BCI run's traces with the behaviours left out of the prompt (outputs.bcsft), in the
-    record layout asked for, else the run's; RunDirError for a run made without --behaviors."""
+    """exports/bc-sft-<fmt>[-messages]/: a BCI run's traces with the behaviours left out of the prompt
+    (outputs.bcsft), in the record layout asked for, else the run's; RunDirError for a run made without
+    --behaviors."""
     check_file_name(fmt, "--format")
 
     def build(directory: RunDir) -> Export:
@@ -140,7 +141,7 @@ def export_bc_sft(
         }
         title = "BC-SFT records: behaviour-conditioned traces, behaviours left out of the prompt"
         options = {"format": fmt, "record_layout": config.record_layout}
-        return Export(f"bc-sft-{fmt}", title, bcsft.__doc__ or "", options, records, counts)
+        return Export(f"bc-sft-{fmt}{_layout_suffix(config)}", title, bcsft.__doc__ or "", options, records, counts)
 
     return _export(run_dir, build, dest)
 
@@ -154,6 +155,12 @@ def _export(run_dir: str | Path, build, dest: Destination | None) -> tuple[Path,
     if dest.push is not None:
         push_to_hub(export, folder, dest.push)
     return folder, export
+
+
+def _layout_suffix(config: LinearizeConfig) -> str:
+    """What an export folder's name adds for records in the messages layout (their own folder, beside the
+    default's)."""
+    return "-messages" if config.record_layout == MESSAGES else ""
 
 
 def run_linearize_config(directory: RunDir, layout: str | None = None) -> LinearizeConfig:
