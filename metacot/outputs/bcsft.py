@@ -1,10 +1,11 @@
 """BC-SFT records (behaviour-conditioned SFT, the Metacognitive Reuse paper's distillation set): a BCI run's traces
 with the behaviours left out of the prompt, so that a student learns to use them without being given them.
 
-Each record is the tree's trace record in one format: `prompt` (and the user message) is the problem alone, as in
-any trace record; `completion` is the trace the behaviour-conditioned search wrote, citing behaviours by name
-wherever the teacher's steps did. `behaviors` names those the teacher's prompt held; `cited`, those of them the
-completion names (`behavior_<name>` or the bare name). Trees searched without behaviours are left out.
+Each record is the tree's trace record in one format: `prompt` (or the user turn of `messages`, linearize.layout)
+is the problem alone, as in any trace record; `completion` (or the assistant turn) is the trace the
+behaviour-conditioned search wrote, citing behaviours by name wherever the teacher's steps did. `behaviors` names
+those the teacher's prompt held; `cited`, those of them the completion names (`behavior_<name>` or the bare name).
+Trees searched without behaviours are left out.
 """
 
 from __future__ import annotations
