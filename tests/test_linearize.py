@@ -559,15 +559,26 @@ def test_records_have_the_sft_fields(noisy, domain, fmt):
         assert record["search"] == noisy.search
         assert record["correct"] is tree.solved
         assert record["num_nodes"] == len(tree.nodes)
-        assert record["messages"] == [
-            {"role": "user", "content": record["prompt"]},
-            {"role": "assistant", "content": record["completion"]},
-        ]
+        assert "messages" not in record  # one layout: TRL reads a record with both either way (linearize.layout)
         assert record["prompt"] == domain.prompt(problem)
         assert str(list(problem.numbers)) in record["prompt"] and str(problem.target) in record["prompt"]
         assert isinstance(record["num_backtracks"], int) and record["num_backtracks"] >= 0
         orjson.dumps(record)  # JSON-ready
     assert count == (sum(t.solved for t in noisy.trees) if fmt == "cot" else len(noisy.trees))
+
+
+def test_the_messages_layout_has_the_same_text_as_turns(noisy, domain):
+    chats = dataclasses.replace(ALL, record_layout="messages")
+    for _, tree, record in records(noisy, "metacot", ALL, domain):
+        chat = linearize(tree, domain, "metacot", chats)
+        assert chat is not None and "prompt" not in chat and "completion" not in chat
+        assert chat["messages"] == [
+            {"role": "user", "content": record["prompt"]},
+            {"role": "assistant", "content": record["completion"]},
+        ]
+        assert {k: v for k, v in chat.items() if k != "messages"} == {
+            k: v for k, v in record.items() if k not in ("prompt", "completion")
+        }
 
 
 def test_noisy_searches_backtrack_often(noisy, domain):

@@ -12,6 +12,7 @@ import orjson
 from metacot.backends.generate import Sampling, TextGenerator
 from metacot.behaviors.handbook import Entry, Provenance, normalise_name
 from metacot.behaviors.retrieval import problem_topic
+from metacot.linearize.layout import texts
 from metacot.outputs.records import read_records
 from metacot.outputs.rundir import RunDir
 from metacot.tree import SearchTree
@@ -115,7 +116,7 @@ def _traces(run: RunDir) -> dict[str, str]:
     path = run.traces_dir / f"{TRACE_FORMAT}.jsonl"
     if not path.exists():
         return {}
-    return {record["problem_id"]: record["completion"] for _, record in read_records(path)}
+    return {record["problem_id"]: texts(record)[1] for _, record in read_records(path)}
 
 
 def _trees(run: RunDir) -> Iterator[SearchTree]:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BACKTRACKING, BACKWARD_CHAINING, BEHAVIORS, SUBGOAL_SETTING, VERIFICATION
+from metacot.linearize.layout import completion_of, prompt_of
 
 N = r"-?\d{1,12}"  # a number as the patterns read it (bounded: no runaway digit runs)
 OP = r"[-+*/×÷x]"
@@ -132,20 +133,11 @@ def find_target(record: dict) -> int | None:
     target = record.get("target")
     if type(target) is int:
         return target
-    for text in (record.get("prompt"), _user_turn(record), record.get("completion")):
+    for text in (prompt_of(record), completion_of(record)):
         if isinstance(text, str):
             found = TARGET_IN_PROMPT.search(text[:2000]) or SOS_TARGET.search(text[:2000])
             if found:
                 return int(found.group(1))
-    return None
-
-
-def _user_turn(record: dict) -> str | None:
-    messages = record.get("messages")
-    if isinstance(messages, list):
-        for message in messages:
-            if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
-                return message["content"]
     return None
 
 
@@ -236,6 +228,6 @@ class HeuristicTagger:
 
     def tag(self, records: list[dict]) -> list[BehaviorCounts]:
         return [
-            BehaviorCounts(dict(count_behaviors(record.get("completion") or "", find_target(record))))
+            BehaviorCounts(dict(count_behaviors(completion_of(record) or "", find_target(record))))
             for record in records
         ]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from metacot.linearize.layout import completion_of
+
 # What a run directory keeps in traces/ that is not a trace format.
 NOT_TRACES = ("prm_labels",)
 
@@ -73,7 +75,7 @@ def read_file(group: str, path: Path, field: str) -> Iterator[Item]:
                 raise InputError(f"{path}:{lineno}: not valid JSON ({error})") from None
             if not isinstance(record, dict):
                 raise InputError(f"{path}:{lineno}: not a JSON object")
-            text = completion_text(record, field)
+            text = completion_of(record, field)
             if text is None:
                 raise InputError(
                     f"{path}:{lineno}: no text field {field!r} (nor chat 'messages' with an assistant turn); "
@@ -81,19 +83,3 @@ def read_file(group: str, path: Path, field: str) -> Iterator[Item]:
                 )
             yield Item(group, index, {**record, "completion": text})
             index += 1
-
-
-def completion_text(record: dict, field: str) -> str | None:
-    """The record's `field` when it is text, else the last assistant turn of its chat `messages`."""
-    value = record.get(field)
-    if isinstance(value, str):
-        return value
-    messages = record.get("messages")
-    if not isinstance(messages, list):
-        return None
-    turns = [
-        m["content"]
-        for m in messages
-        if isinstance(m, dict) and m.get("role") == "assistant" and isinstance(m.get("content"), str)
-    ]
-    return turns[-1] if turns else None

@@ -11,6 +11,7 @@ from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BEHAVIORS, DEFINITIONS, Behavior
 from metacot.checks import at_least
 from metacot.flags import flag
+from metacot.linearize.layout import completion_of, prompt_of
 from metacot.policy.config import BACKENDS, OpenAIPolicyConfig, TransformersPolicyConfig, VLLMPolicyConfig
 
 JUDGE_BACKENDS = ("transformers", "vllm", "openai")  # the policy backends that generate text
@@ -84,16 +85,6 @@ def parse_count(answer: str) -> int | None:
     return int(value)
 
 
-def problem_text(record: dict) -> str | None:
-    """The problem the completion answers: a `prompt` field, else the chat's first user turn."""
-    if isinstance(record.get("prompt"), str):
-        return record["prompt"]
-    for message in record.get("messages") or []:
-        if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
-            return message["content"]
-    return None
-
-
 class JudgeTagger:
     """Asks an LLM, through any text generator, to count each behaviour; each `tag` call is one generate call."""
 
@@ -106,7 +97,7 @@ class JudgeTagger:
 
     def tag(self, records: list[dict]) -> list[BehaviorCounts]:
         prompts = [
-            judge_prompt(DEFINITIONS[name], record.get("completion") or "", problem_text(record))
+            judge_prompt(DEFINITIONS[name], completion_of(record) or "", prompt_of(record))
             for record in records
             for name in BEHAVIORS
         ]

@@ -14,6 +14,8 @@ from metacot.backends.models import load_tokenizer
 from metacot.behaviors.attempts import PrimingTrace, choose_attempts, countdown_distance, render
 from metacot.behaviors.definitions import BEHAVIORS
 from metacot.behaviors.variants import DOTS, EMPTY, SOLUTION, VARIANTS, Variant, variant, writable
+from metacot.linearize.layout import check_layout, text_keys
+from metacot.outputs.export import run_linearize_config
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.rundir import RunDir
 from metacot.problems.base import Domain
@@ -25,7 +27,8 @@ MAX_WRONG = 3  # wrong finished paths tried before the answer, at most
 
 @dataclass
 class PrimeOptions:
-    """What `metacot prime` writes: one variant's records, how many, from which Countdown sizes, with which seed.
+    """What `metacot prime` writes: one variant's records, how many, from which Countdown sizes, with which seed,
+    in which record layout (linearize.layout).
 
     sizes: number of numbers -> weight (Countdown only); records are drawn in these proportions, and only from
     these sizes. tokenizer: a local tokenizer directory that dots_cot measures lengths in (else characters)."""
@@ -36,9 +39,12 @@ class PrimeOptions:
     sizes: dict[int, float] | None = None
     max_wrong: int = MAX_WRONG
     tokenizer: str | None = None
+    record_layout: str | None = None  # None: the run's linearize.record_layout
 
     def __post_init__(self) -> None:
         variant(self.variant)
+        if self.record_layout is not None:
+            check_layout(self.record_layout, "--record-layout")
         if self.records is not None and self.records < 1:
             raise ValueError(f"--records: expected at least 1, got {self.records}")
         if self.max_wrong < 1:
@@ -98,6 +104,7 @@ class Primer:
         if options.sizes is not None and not self.domain.numbers_to_target:
             raise ValueError("--sizes: Countdown-only (a size is a number of numbers)")
         self.count_tokens = token_counter(options.tokenizer)
+        self.layout = options.record_layout or run_linearize_config(self.directory).record_layout
         self.skipped = 0
 
     def records(self) -> Iterator[dict]:
@@ -173,9 +180,7 @@ class Primer:
             "num_backtracks": trace.backtracks,
             "behaviors": {name: trace.counts[name] for name in BEHAVIORS},
             **extra,
-            "prompt": prompt,
-            "completion": completion,
-            "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
+            **text_keys(prompt, completion, self.layout),
         }
 
     def dots(self, body: str) -> tuple[str, dict]:

@@ -17,12 +17,14 @@ from metacot.flags import add_flags, dest, given_flags
 
 def _add_prime(commands) -> None:
     from metacot.behaviors.variants import VARIANTS
+    from metacot.linearize.layout import LAYOUT_HELP, LAYOUTS
 
     p = commands.add_parser(
         "prime",
         help="priming datasets from a run's trees: SFT records that show chosen cognitive behaviours",
-        description="Write SFT records (prompt, completion, messages, answer, correct, per-record behaviour counts) "
-        "for a priming condition of the cognitive-behaviours study, into RUN_DIR/prime/<variant>.jsonl. "
+        description="Write SFT records (prompt and completion, or chat messages with --record-layout messages; "
+        "answer, correct, per-record behaviour counts) for a priming condition of the cognitive-behaviours study, "
+        "into RUN_DIR/prime/<variant>.jsonl. "
         f"Variants: {', '.join(VARIANTS)}; 'all' writes each one the run's domain can write.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -33,6 +35,7 @@ def _add_prime(commands) -> None:
     p.add_argument("--max-wrong", type=int, default=3, metavar="N", help="wrong finished paths before the answer")
     p.add_argument("--tokenizer", metavar="PATH", help="dots_cot: match lengths in this local tokenizer's tokens")
     p.add_argument("--out", metavar="FILE", help="output file (one variant only)")
+    p.add_argument("--record-layout", choices=LAYOUTS, help=f"{LAYOUT_HELP} (default: the run's)")
     p.add_argument(
         "--report",
         action="store_true",
@@ -51,7 +54,7 @@ def run_prime(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes) if args.sizes else None
     paths = []
     for name in names:
-        options = PrimeOptions(name, args.records, args.seed, sizes, args.max_wrong, args.tokenizer)
+        options = PrimeOptions(name, args.records, args.seed, sizes, args.max_wrong, args.tokenizer, args.record_layout)
         path, count, skipped = write_prime(args.run_dir, options, args.out)
         print(f"{path}: {count} records ({skipped} trees could not show the habits)")
         paths.append(path)

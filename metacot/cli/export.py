@@ -14,10 +14,13 @@ that change what it holds, and an export of the same options is replaced only wi
   metacot export runs/demo --prm-labels --label-source mc --layout math-shepherd   # prm-labels-mc-t0.5-math-shepherd/
   metacot export runs/demo --pairs --margin 0.5 --to parquet       # exports/pairs-prm-m0.5-parquet/
   metacot export runs/demo --pairs --push-to-hub me/countdown-pairs    # also pushes it to the Hub
-  metacot export runs/bci --bc-sft                                  # exports/bc-sft-metacot/"""
+  metacot export runs/bci --bc-sft                                  # exports/bc-sft-metacot/
+  metacot export runs/demo --hf metacot --record-layout messages    # exports/metacot-messages/: chat turns"""
 
 
 def _add_export(commands) -> None:
+    from metacot.linearize.layout import LAYOUT_HELP
+    from metacot.linearize.layout import LAYOUTS as RECORD_LAYOUTS
     from metacot.outputs.card import TARGETS
     from metacot.outputs.labels import LAYOUTS
     from metacot.outputs.objectives import OBJECTIVES
@@ -43,6 +46,13 @@ def _add_export(commands) -> None:
     p.add_argument("--label-source", choices=LABEL_SOURCES, default="prm", help="--prm-labels/--pairs: step values")
     p.add_argument("--threshold", type=float, default=0.5, metavar="X", help="a step is good when its value >= X")
     p.add_argument("--layout", choices=LAYOUTS, default="stepwise", help="--prm-labels: record layout")
+    p.add_argument(
+        "--record-layout",
+        choices=RECORD_LAYOUTS,
+        help=f"--objective/--bc-sft/--parquet/--hf: {LAYOUT_HELP} (default: as the run writes them; --parquet/--hf: "
+        "as the trace file has them, prompt-completion for records of older versions, which had both; --tokenizer: "
+        "prompt-completion, whose completion_mask SFTTrainer applies)",
+    )
     p.add_argument("--pairs", action="store_true", help="step-level and trajectory-level preference pairs")
     p.add_argument("--bc-sft", action="store_true", help="a BCI run's traces, the behaviours left out of the prompt")
     p.add_argument("--margin", type=float, default=0.3, metavar="M", help="--pairs: least value gap of a step pair")
@@ -70,17 +80,19 @@ def run_export(args: argparse.Namespace) -> int:
     dest = export.Destination(args.to, args.license, args.push_to_hub, args.overwrite)
     made = []
     if args.objective:
-        made.append(export.export_objective(args.run_dir, args.objective, args.format, args.tokenizer, dest))
+        made.append(
+            export.export_objective(args.run_dir, args.objective, args.format, args.tokenizer, dest, args.record_layout)
+        )
     if args.prm_labels:
         made.append(export.export_prm_labels(args.run_dir, args.label_source, args.threshold, args.layout, dest))
     if args.pairs:
         made.append(export.export_pairs(args.run_dir, args.margin, args.label_source, dest))
     if args.bc_sft:
-        made.append(export.export_bc_sft(args.run_dir, args.format, dest))
+        made.append(export.export_bc_sft(args.run_dir, args.format, dest, args.record_layout))
     for folder, result in made:
         counts = ", ".join(f"{count} {what}" for what, count in result.counts.items())
         print(f"{folder}: {len(result.records)} records ({counts})")
     for fmt, to in ((args.parquet, "parquet"), (args.hf, "hf")):
         if fmt is not None:
-            print(export.export_dataset(args.run_dir, fmt, to, args.overwrite))
+            print(export.export_dataset(args.run_dir, fmt, to, args.overwrite, args.record_layout))
     return 0

@@ -8,6 +8,7 @@ from dataclasses import replace
 from metacot.flags import split_list
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
+from metacot.linearize.layout import LAYOUT_HELP, LAYOUTS, PROMPT_COMPLETION
 from metacot.outputs.rundir import RunDirError
 
 
@@ -24,6 +25,12 @@ def _add_linearize(commands) -> None:
     p.add_argument("--full-trace", action="store_true", help="keep the trace after the first verified solution")
     p.add_argument("--value-lines", action="store_true", help="metacot: a PRM value line after every step")
     p.add_argument("--no-think-tags", action="store_true", help="no <think>/<answer> tags; end with 'Answer: ...'")
+    p.add_argument(
+        "--record-layout",
+        choices=LAYOUTS,
+        default=PROMPT_COMPLETION,
+        help=f"{LAYOUT_HELP} (default {PROMPT_COMPLETION})",
+    )
     p.set_defaults(run=run_linearize)
 
 
@@ -36,6 +43,7 @@ def run_linearize(args: argparse.Namespace) -> int:
         include_unsolved=args.include_unsolved,
         value_lines=args.value_lines,
         think_tags=not args.no_think_tags,
+        record_layout=args.record_layout,
     )
     if args.formats is not None:
         config = replace(config, formats=split_list(args.formats))

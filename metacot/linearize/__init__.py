@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from metacot.linearize.config import FORMATS, ON_REQUEST, LinearizeConfig
 from metacot.linearize.formats import NUMBERS_ONLY, PATH_ONLY, RENDERERS, Context, Lines
+from metacot.linearize.layout import text_keys
 from metacot.linearize.segments import segments
 from metacot.linearize.walk import Move, count_backtracks, path_moves, trace_to_solution, walk
 from metacot.problems.base import Domain
@@ -80,9 +81,7 @@ def linearize_tree(
             "num_backtracks": backtracks,
             "num_nodes": len(tree.nodes),
             "num_steps": sum(1 for m in moves if m.kind == "step"),
-            "prompt": prompt,
-            "completion": completion,
-            "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
+            **text_keys(prompt, completion, config.record_layout),
         }
         if with_segments and isinstance(lines, Lines):
             path = tree.path_to(solution) if solution is not None else []

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.linearize.audit_paper import audit_paper
+from metacot.linearize.layout import texts
 from metacot.linearize.reasons import (
     CAUGHT,
     CAUGHT_BELOW,
@@ -135,7 +136,7 @@ class _Auditor:
         return ok
 
     def run(self) -> RecordAudit:
-        completion = self.record["completion"]
+        completion = texts(self.record)[1]
         m = TAGGED.fullmatch(completion) or PLAIN.fullmatch(completion)
         if m is None:
             self.fail(completion[-80:], "the completion has no answer block (<answer> </answer> or 'Answer:')")

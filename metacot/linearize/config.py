@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from metacot.checks import optional_at_least
 from metacot.flags import flag
+from metacot.linearize.layout import LAYOUT_HELP, LAYOUTS, PROMPT_COMPLETION, check_layout
 
 FORMATS = ("metacot", "paper", "tokens", "cot", "sos")
 ON_REQUEST = ("paper",)  # written only when asked for (--preset metacot-paper does): not among the defaults
@@ -34,8 +35,10 @@ class LinearizeConfig:
         metadata={"help": "<think> ... </think> <answer> ... </answer>; false: \"Answer: ...\" (the prompt says "
                           "which)"},
     )
+    record_layout: str = flag(LAYOUT_HELP, PROMPT_COMPLETION, choices=lambda: LAYOUTS)
 
     def __post_init__(self) -> None:
         if self.formats is not None and (not self.formats or not all(name.strip() for name in self.formats)):
             raise ValueError(f"formats: expected one or more format names ({', '.join(FORMATS)}), got {self.formats!r}")
         optional_at_least("max_backtracks", self.max_backtracks, 0)
+        check_layout(self.record_layout)

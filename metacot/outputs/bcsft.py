@@ -1,10 +1,11 @@
 """BC-SFT records (behaviour-conditioned SFT, the Metacognitive Reuse paper's distillation set): a BCI run's traces
 with the behaviours left out of the prompt, so that a student learns to use them without being given them.
 
-Each record is the tree's trace record in one format: `prompt` (and the user message) is the problem alone, as in
-any trace record; `completion` is the trace the behaviour-conditioned search wrote, citing behaviours by name
-wherever the teacher's steps did. `behaviors` names those the teacher's prompt held; `cited`, those of them the
-completion names (`behavior_<name>` or the bare name). Trees searched without behaviours are left out.
+Each record is the tree's trace record in one format: `prompt` (or the user turn of `messages`, linearize.layout)
+is the problem alone, as in any trace record; `completion` (or the assistant turn) is the trace the
+behaviour-conditioned search wrote, citing behaviours by name wherever the teacher's steps did. `behaviors` names
+those the teacher's prompt held; `cited`, those of them the completion names (`behavior_<name>` or the bare name).
+Trees searched without behaviours are left out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import replace
 
 from metacot.linearize import LinearizeConfig, linearize_tree
+from metacot.linearize.layout import texts
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
 
@@ -30,4 +32,4 @@ def bc_sft_records(tree: SearchTree, domain: Domain, config: LinearizeConfig, fm
     record = linearize_tree(tree, domain, replace(config, formats=[fmt])).get(fmt)
     if record is None:
         return []
-    return [{**record, "behaviors": list(tree.behaviors), "cited": cited(tree.behaviors, record["completion"])}]
+    return [{**record, "behaviors": list(tree.behaviors), "cited": cited(tree.behaviors, texts(record)[1])}]

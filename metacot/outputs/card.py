@@ -15,13 +15,14 @@ from pathlib import Path
 
 import orjson
 
+from metacot.linearize.layout import PROMPT_COMPLETION
 from metacot.outputs.files import TMP_SUFFIX, AtomicFile
 from metacot.outputs.records import RunDirError
 
 TARGETS = ("jsonl", "parquet", "hf")
 DATA_FILE = {"jsonl": "data.jsonl", "parquet": "data.parquet"}
 NAME_PREFIX = {"threshold": "t", "margin": "m", "tokenizer": "tok-"}  # other options show as their bare value
-NAME_LEFT_OUT = {"to": "jsonl"}  # an option at this value goes unnamed: the usual target
+NAME_LEFT_OUT = {"to": "jsonl", "record_layout": PROMPT_COMPLETION}  # options at these values go unnamed
 PATH_OPTIONS = {"tokenizer"}  # named by the folder the path leads to
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from metacot.backends.models import load_tokenizer
 from metacot.linearize import LinearizeConfig
+from metacot.linearize.layout import PROMPT_COMPLETION, TEXT_KEYS, check_layout, text_keys_of
 from metacot.outputs import bcsft, labels, objectives, pairs
 from metacot.outputs.bcsft import bc_sft_records
 from metacot.outputs.card import Export, check_free, export_name, push_to_hub, save_export, staged
@@ -39,14 +40,23 @@ def export_objective(
     fmt: str = "metacot",
     tokenizer: str | None = None,
     dest: Destination | None = None,
+    layout: str | None = None,
 ) -> tuple[Path, Export]:
-    """exports/<objective>-<fmt>[-tok-<tokenizer folder>]/: the run's records in a format shaped for an objective
-    (outputs.objectives), with input_ids and completion_mask when a tokenizer path is given."""
+    """exports/<objective>-<fmt>[-tok-<tokenizer folder>][-messages]/: the run's records in a format shaped for an
+    objective (outputs.objectives), with input_ids and completion_mask when a tokenizer path is given; in the record
+    layout asked for, else the run's (tokenized: prompt-completion, the layout whose completion_mask SFTTrainer
+    applies)."""
     check_file_name(fmt, "--format")
+    if tokenizer is not None and layout not in (None, PROMPT_COMPLETION):
+        raise ValueError(
+            f"--record-layout {layout}: tokenized records are in the {PROMPT_COMPLETION} layout (SFTTrainer applies "
+            "their completion_mask only in it); leave out --tokenizer or --record-layout"
+        )
     tok = load_tokenizer(tokenizer, "--tokenizer") if tokenizer is not None else None
+    layout = PROMPT_COMPLETION if tok is not None else record_layout(run_dir, layout)
 
     def build(directory: RunDir, name: str) -> Export:
-        domain, config = directory.domain(), run_linearize_config(directory)
+        domain, config = directory.domain(), run_linearize_config(directory, layout)
         records = [
             r for tree in directory.iter_trees() for r in objective_records(tree, domain, config, fmt, objective)
         ]
@@ -58,12 +68,12 @@ def export_objective(
             "segments": len(segments),
             "segments with loss": sum(s["loss"] for s in segments),
         }
-        options = {"objective": objective, "format": fmt, "tokenizer": tokenizer}
+        options = {"objective": objective, "format": fmt, "tokenizer": tokenizer, "record_layout": layout}
         return Export(
             name, f"Trace records for the {objective} objective", objectives.__doc__ or "", options, records, counts
         )
 
-    return _export(run_dir, objective, {"format": fmt, "tokenizer": tokenizer}, build, dest)
+    return _export(run_dir, objective, {"format": fmt, "tokenizer": tokenizer, "record_layout": layout}, build, dest)
 
 
 def export_prm_labels(
@@ -112,9 +122,12 @@ def export_pairs(
     return _export(run_dir, "pairs", {"source": source, "margin": margin}, build, dest)
 
 
-def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination | None = None) -> tuple[Path, Export]:
-    """exports/bc-sft-<fmt>/: a BCI run's traces with the behaviours left out of the prompt (outputs.bcsft);
-    RunDirError for a run made without --behaviors."""
+def export_bc_sft(
+    run_dir: str | Path, fmt: str = "metacot", dest: Destination | None = None, layout: str | None = None
+) -> tuple[Path, Export]:
+    """exports/bc-sft-<fmt>[-messages]/: a BCI run's traces with the behaviours left out of the prompt
+    (outputs.bcsft), in the record layout asked for, else the run's; RunDirError for a run made without
+    --behaviors."""
     check_file_name(fmt, "--format")
 
     def build(directory: RunDir, name: str) -> Export:
@@ -123,7 +136,7 @@ def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination |
                 f"{directory.path}: not a behaviour-conditioned run (made without --behaviors); BC-SFT records "
                 "come from a BCI run: `metacot synth --behaviors HANDBOOK ...`"
             )
-        domain, config = directory.domain(), run_linearize_config(directory)
+        domain, config = directory.domain(), run_linearize_config(directory, layout)
         trees = list(directory.iter_trees())
         records = [r for tree in trees for r in bc_sft_records(tree, domain, config, fmt)]
         counts = {
@@ -131,9 +144,11 @@ def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination |
             "records citing a behaviour": sum(bool(r["cited"]) for r in records),
         }
         title = "BC-SFT records: behaviour-conditioned traces, behaviours left out of the prompt"
-        return Export(name, title, bcsft.__doc__ or "", {"format": fmt}, records, counts)
+        options = {"format": fmt, "record_layout": layout}
+        return Export(name, title, bcsft.__doc__ or "", options, records, counts)
 
-    return _export(run_dir, "bc-sft", {"format": fmt}, build, dest)
+    layout = record_layout(run_dir, layout)
+    return _export(run_dir, "bc-sft", {"format": fmt, "record_layout": layout}, build, dest)
 
 
 def _export(
@@ -157,29 +172,44 @@ def _export(
     return folder, export
 
 
-def run_linearize_config(directory: RunDir) -> LinearizeConfig:
-    """The linearize settings the run's manifest records (defaults for any it does not)."""
+def record_layout(run_dir: str | Path, layout: str | None) -> str:
+    """The record layout an export writes: the one asked for, else the run's."""
+    return layout if layout is not None else run_linearize_config(RunDir(run_dir)).record_layout
+
+
+def run_linearize_config(directory: RunDir, layout: str | None = None) -> LinearizeConfig:
+    """The linearize settings the run's manifest records (defaults for any it does not), with the record layout
+    asked for when one is."""
     table = directory.read_manifest().get("config", {}).get("linearize", {})
     known = {f.name for f in fields(LinearizeConfig)}
-    return LinearizeConfig(**{key: value for key, value in table.items() if key in known})
+    config = LinearizeConfig(**{key: value for key, value in table.items() if key in known})
+    return config if layout is None else replace(config, record_layout=layout)
 
 
-def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = False) -> Path:
-    """traces/<fmt>.jsonl as exports/<fmt>.parquet (to="parquet") or a saved HF dataset exports/<fmt>/ (to="hf");
-    `fmt` must be a plain name (RunDirError naming the --parquet / --hf flag otherwise). An earlier one is replaced
-    only with `overwrite`."""
+def export_dataset(
+    run_dir: str | Path, fmt: str, to: str, overwrite: bool = False, layout: str | None = None
+) -> Path:
+    """traces/<fmt>.jsonl as exports/<fmt>[-messages].parquet (to="parquet") or a saved HF dataset
+    exports/<fmt>[-messages]/ (to="hf"), each record in the record layout asked for, else its own (a record of an
+    older version carries both: prompt-completion); `fmt` must be a plain name (RunDirError naming the --parquet /
+    --hf flag otherwise). An earlier one is replaced only with `overwrite`."""
     if to not in ("parquet", "hf"):
         raise ValueError(f"export: unknown target {to!r}; expected 'parquet' or 'hf'")
     check_file_name(fmt, f"--{to}")
+    if layout is not None:
+        check_layout(layout, "--record-layout")
     from datasets import Dataset  # an optional dependency (the math extra)
 
     with RunDir(run_dir).lock() as directory:
         source = directory.traces_dir / f"{fmt}.jsonl"
         if not source.exists():
             raise RunDirError(f"{run_dir}: no traces/{fmt}.jsonl (run `metacot linearize {run_dir} --formats {fmt}`)")
-        target = directory.path / "exports" / (f"{fmt}.parquet" if to == "parquet" else fmt)
+        name = export_name(fmt, {"record_layout": layout})
+        target = directory.path / "exports" / (f"{name}.parquet" if to == "parquet" else name)
         check_free(target, overwrite)
         dataset = Dataset.from_json(str(source))
+        texts_in = [key for key in TEXT_KEYS if key in dataset.column_names]
+        dataset = dataset.map(text_keys_of, fn_kwargs={"layout": layout}, remove_columns=texts_in)
         try:
             with staged(target) as new:
                 if to == "parquet":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from metacot.linearize import LinearizeConfig, linearize
+from metacot.linearize.layout import texts
 from metacot.outputs.rundir import RunDir, RunDirError
 from metacot.tree import Node, SearchTree
 
@@ -21,7 +22,7 @@ def show(run_dir: str | Path, problem_id: str | None = None, fmt: str | None = N
     if fmt is not None:
         domain = directory.domain()
         record = linearize(tree, domain, fmt, LinearizeConfig(include_unsolved=True))
-        text += f"\n\n--- {fmt} ---\n{record['completion'] if record else '(no record in this format)'}"
+        text += f"\n\n--- {fmt} ---\n{texts(record)[1] if record else '(no record in this format)'}"
     return text
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from metacot.linearize.layout import texts
+
 
 def tokenize_record(record: dict, tokenizer: Any) -> dict:
     """input_ids of the prompt (through the tokenizer's chat template when it has one) and the completion with the
@@ -16,9 +18,10 @@ def tokenize_record(record: dict, tokenizer: Any) -> dict:
     (the end-of-sequence token goes with the last segment); 0 on the prompt."""
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("--tokenizer: a fast tokenizer is needed (its offsets place each token in a segment)")
-    prompt = _prompt_text(record["prompt"], tokenizer)
+    prompt, completion = texts(record)
+    prompt = _prompt_text(prompt, tokenizer)
     eos = tokenizer.eos_token or ""
-    text = prompt + record["completion"] + eos
+    text = prompt + completion + eos
     loss = [False] * len(prompt)
     for segment in record["segments"]:
         loss += [segment["loss"]] * len(segment["text"])

@@ -14,6 +14,7 @@ from typing import IO
 import orjson
 
 from metacot.linearize import LinearizeConfig, linearize_tree, resolve_formats
+from metacot.linearize.layout import texts
 from metacot.outputs.files import naming, write_json_atomic
 from metacot.outputs.records import Place
 from metacot.outputs.rundir import RunDir, differing_keys, shard_index
@@ -36,7 +37,7 @@ class TraceSummary:
         self.correct += record["correct"]
         self.with_backtracks += record["num_backtracks"] > 0
         self.backtracks += record["num_backtracks"]
-        self.chars += len(record["completion"])
+        self.chars += len(texts(record)[1])
 
     def as_dict(self) -> dict:
         n = self.records or 1

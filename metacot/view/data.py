@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from metacot.linearize import LinearizeConfig, linearize_tree, resolve_formats
+from metacot.linearize.layout import texts
 from metacot.linearize.walk import count_backtracks, trace_to_solution, walk
 from metacot.outputs.export import run_linearize_config
 from metacot.outputs.rundir import RunDir, RunDirError
@@ -60,7 +61,7 @@ def tree_payload(tree: SearchTree, domain: Domain, config: LinearizeConfig, fmt:
         "backtracks": backtracks,
         "format": fmt,
         "in_traces": kept,
-        "completion": record["completion"] if record else "",
+        "completion": texts(record)[1] if record else "",
         "segments": [[s["text"], s["kind"], s["node"]] for s in record.get("segments", [])] if record else [],
     }
 
