@@ -197,7 +197,7 @@ def test_linearize_show_and_export_read_an_old_manifest(tmp_path, capsys, caplog
         assert main(["show", str(out), "--format", "tokens"]) == 0
         assert main(["export", str(out), "--prm-labels"]) == 0
     assert (out / "traces" / "tokens.jsonl").stat().st_size > 0
-    assert (out / "exports" / "prm-labels-prm-stepwise" / "README.md").exists()
+    assert (out / "exports" / "prm-labels-prm-t0.5-stepwise" / "README.md").exists()
     assert "--- tokens ---" in capsys.readouterr().out
     assert not caplog.records  # an old run is not the user's to fix: no deprecation warnings
 
