@@ -4,6 +4,7 @@ labels, preference pairs, each as a dataset folder with a card; and trace files 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -17,16 +18,19 @@ from metacot.outputs.pairs import pair_records
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.outputs.tokenized import load_tokenizer, tokenize_record
 from metacot.outputs.treestats import LABEL_SOURCES, mc_value
+from metacot.progress import tree_bar
+from metacot.tree import SearchTree
 
 
 @dataclass
 class Destination:
     """Where and how an export is written: RUN/exports/<name>/ as `to`, with the card's license; pushed to the
-    Hub dataset `push` when given."""
+    Hub dataset `push` when given; with `progress`, a bar of the trees read on stderr."""
 
     to: str = "jsonl"
     license: str = "unknown"
     push: str | None = None
+    progress: bool = False
 
 
 def export_objective(
@@ -41,11 +45,9 @@ def export_objective(
     check_file_name(fmt, "--format")
     tok = load_tokenizer(tokenizer) if tokenizer is not None else None
 
-    def build(directory: RunDir) -> Export:
+    def build(directory: RunDir, trees: Iterable[SearchTree]) -> Export:
         domain, config = directory.domain(), run_linearize_config(directory)
-        records = [
-            r for tree in directory.iter_trees() for r in objective_records(tree, domain, config, fmt, objective)
-        ]
+        records = [r for tree in trees for r in objective_records(tree, domain, config, fmt, objective)]
         if tok is not None:
             records = [{**r, **tokenize_record(r, tok)} for r in records]
         segments = [s for r in records for s in r["segments"]]
@@ -76,9 +78,9 @@ def export_prm_labels(
     if not 0 < threshold <= 1:
         raise ValueError(f"--threshold: expected a number in (0, 1], got {threshold}")
 
-    def build(directory: RunDir) -> Export:
+    def build(directory: RunDir, trees: Iterable[SearchTree]) -> Export:
         domain = directory.domain()
-        trees = list(directory.iter_trees())
+        trees = list(trees)
         if source == "mc" and not any(mc_value(n) is not None for tree in trees for n in tree.nodes):
             raise RunDirError(
                 f"{directory.path}: no node has rollout counts; --label-source mc needs a run made "
@@ -99,9 +101,9 @@ def export_pairs(
 ) -> tuple[Path, Export]:
     """exports/pairs/: step-level and trajectory-level preference pairs (outputs.pairs)."""
 
-    def build(directory: RunDir) -> Export:
+    def build(directory: RunDir, trees: Iterable[SearchTree]) -> Export:
         domain = directory.domain()
-        records = [r for tree in directory.iter_trees() for r in pair_records(tree, domain, margin, source)]
+        records = [r for tree in trees for r in pair_records(tree, domain, margin, source)]
         counts = dict(Counter(f"{r['kind']} pairs ({r['reason']})" for r in records))
         options = {"margin": margin, "value_source": source}
         return Export("pairs", "Preference pairs", pairs.__doc__ or "", options, records, counts)
@@ -114,14 +116,14 @@ def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination |
     RunDirError for a run made without --behaviors."""
     check_file_name(fmt, "--format")
 
-    def build(directory: RunDir) -> Export:
+    def build(directory: RunDir, trees: Iterable[SearchTree]) -> Export:
         if directory.read_manifest().get("config", {}).get("behaviors", {}).get("handbook") is None:
             raise RunDirError(
                 f"{directory.path}: not a behaviour-conditioned run (made without --behaviors); BC-SFT records "
                 "come from a BCI run: `metacot synth --behaviors HANDBOOK ...`"
             )
         domain, config = directory.domain(), run_linearize_config(directory)
-        trees = list(directory.iter_trees())
+        trees = list(trees)
         records = [r for tree in trees for r in bc_sft_records(tree, domain, config, fmt)]
         counts = {
             "trees without behaviours, left out": sum(not t.behaviors for t in trees),
@@ -133,10 +135,12 @@ def export_bc_sft(run_dir: str | Path, fmt: str = "metacot", dest: Destination |
     return _export(run_dir, build, dest)
 
 
-def _export(run_dir: str | Path, build, dest: Destination | None) -> tuple[Path, Export]:
+def _export(
+    run_dir: str | Path, build: Callable[[RunDir, Iterable[SearchTree]], Export], dest: Destination | None
+) -> tuple[Path, Export]:
     dest = dest or Destination()
     with RunDir(run_dir).lock() as directory:
-        export = build(directory)
+        export = build(directory, tree_bar(directory, dest.progress, "reading trees"))
         config = directory.read_manifest().get("config", {})
         folder = save_export(export, directory.path / "exports" / export.name, dest.to, config, dest.license)
     if dest.push is not None:
