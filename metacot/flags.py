@@ -132,7 +132,7 @@ def _parser(hint: Any) -> tuple[Callable[[str], Any], str]:
 
 
 def _default_note(defaults: Any, keys: list[str]) -> str:
-    """' (default: 8)', or per alternative where the defaults differ: ' (default: 200 for astar, bfs; none for mcts)'."""
+    """' (default: 8)', or per alternative where they differ: ' (default: 200 for astar, bfs; none for mcts)'."""
     by_value: dict[str, list[str]] = {}
     for key in keys:
         value = get(defaults, key)

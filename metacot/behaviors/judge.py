@@ -46,8 +46,8 @@ class JudgeConfig:
     backend: str = flag("the judge's backend", "transformers", name="--judge-backend", choices=lambda: JUDGE_BACKENDS)
     max_tokens: int = flag("most tokens of one judge answer", 256, name="--judge-max-tokens")
     batch_tokens: int = flag(
-        "most tokens in one judge call: its prompts, each counted at the longest one's length, plus "
-        "--judge-max-tokens for each (a round's prompts are split into calls within it)",
+        "most tokens in one judge call; a round's prompts are split into calls that fit: each prompt counted at "
+        "the call's longest, plus --judge-max-tokens",
         16384,
         name="--judge-batch-tokens",
     )

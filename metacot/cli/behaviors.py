@@ -233,7 +233,7 @@ def _add_behaviors(commands) -> None:
     p.add_argument("--field", default="completion", metavar="NAME", help="the field with the text")
     p.add_argument("--out", metavar="DIR", help="default: RUN_DIR/behaviors, or NAME-behaviors beside the file")
     p.add_argument(
-        "--batch", type=int, default=64, metavar="N", help="records per round (their rows are written together)"
+        "--batch", type=int, default=64, metavar="N", help="records per round; their rows are written together"
     )
     p.add_argument(
         "--set",
