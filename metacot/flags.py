@@ -135,7 +135,7 @@ def _parser(hint: Any) -> tuple[Callable[[str], Any], str]:
 
 
 def _default_note(defaults: Any, keys: list[str]) -> str:
-    """' (default 8)', or per alternative where the defaults differ: ' (default: 200 for astar, bfs; none for mcts)'."""
+    """' (default: 8)', or per alternative where they differ: ' (default: 200 for astar, bfs; none for mcts)'."""
     by_value: dict[str, list[str]] = {}
     for key in keys:
         value = get(defaults, key)
@@ -143,5 +143,5 @@ def _default_note(defaults: Any, keys: list[str]) -> str:
         by_value.setdefault(shown, []).append(key.split(".")[1] if key.count(".") > 1 else key)
     if len(by_value) == 1:
         value = next(iter(by_value))
-        return "" if value in ("none", "") else f" (default {value})"
+        return "" if value in ("none", "") else f" (default: {value})"
     return " (default: " + "; ".join(f"{value} for {', '.join(names)}" for value, names in by_value.items()) + ")"

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from metacot.behaviors.bci import condition
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
@@ -21,6 +19,7 @@ from metacot.policy import make_policy
 from metacot.prm import RewardModel, make_prm
 from metacot.problems import ProblemStream, content_digest, make_domain, problem_digests
 from metacot.problems.base import Domain
+from metacot.progress import progress_bar, ticking
 from metacot.search import SEARCHES, Runner, RunnerStats, make_search
 from metacot.search.breaker import BackendOutage, Breaker, RunStopped
 from metacot.stop import Interrupted
@@ -59,16 +58,16 @@ def build_runner(config: SynthConfig, domain: Domain, prm: RewardModel | None = 
     return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, breaker, section.budget)
 
 
-def make_runner(config: SynthConfig, domain: Domain) -> Runner | RayRunner:
+def make_runner(config: SynthConfig, domain: Domain, progress: bool = False) -> Runner | RayRunner:
     """The config's runner: here, or with a [ray] address on Ray replicas (which build the backends, not this
-    process)."""
+    process; with `progress`, their start-up is noted on stderr)."""
     if config.ray.address is None:
         return build_runner(config, domain)
     from metacot.distributed.prm_pool import check_prm_pool
     from metacot.distributed.replicas import RayRunner
 
     check_prm_pool(config.ray, config.prm.backend)
-    return RayRunner(config, domain)
+    return RayRunner(config, domain, progress=progress)
 
 
 def conditioned(
@@ -125,7 +124,7 @@ def synth(
     domain = make_domain(config.problems)
     resolve_formats(config.linearize.formats, domain)
     problems = ProblemStream(config.problems, config.seed)  # made as the searches start, never all held
-    runner = runner or make_runner(config, domain)
+    runner = runner or make_runner(config, domain, progress)
     behaviors = conditioned(runner, domain, problems, config) if config.behaviors.handbook else {}
     started = time.perf_counter()
     nodes, resumed = 0, 0.0
@@ -135,18 +134,19 @@ def synth(
         retry = run_dir.failed - done  # a run's records are of its own problems: these are in `problems`
         searched = total - len(done)
         todo = problems.todo(done, run_dir.draws(), run_dir.add_draw)  # finished ones not made again
-        bar = tqdm(total=total, initial=total - searched, disable=not progress, unit="problem")
+        bar = progress_bar(show=progress, total=total, initial=total - searched, unit="problem")
         with bar, TraceWriter(run_dir, domain, config.linearize, started, resume=True) as traces:
             try:
                 if traces.replaced is not None:
                     log.warning("%s", traces.replaced.note(run_dir.traces_dir))
                 traces.catch_up()  # trees a stopped run wrote after the trace files' state
                 resumed = time.perf_counter() - started
-                for tree in runner.run(todo, failed_trees(run_dir, retry)):
-                    tree.behaviors = behaviors.get(tree.problem_id, [])
-                    traces.add(tree, run_dir.append(tree))
-                    nodes += len(tree.nodes)
-                    bar.update()
+                with ticking(bar, lambda: activity(runner, time.perf_counter() - started - resumed)):
+                    for tree in runner.run(todo, failed_trees(run_dir, retry)):
+                        tree.behaviors = behaviors.get(tree.problem_id, [])
+                        traces.add(tree, run_dir.append(tree))
+                        nodes += len(tree.nodes)
+                        bar.update()
             except BackendOutage as error:
                 outage = error  # the traces and stats of every finished tree are still written
             except Interrupted as stop:  # every finished tree is in its shard, the traces' state saved
@@ -163,12 +163,20 @@ def synth(
     return SynthResult(traces.stats(), searched, len(retry), nodes, elapsed, resumed, runner.stats)
 
 
-def relinearize(run_dir: str | Path, config: LinearizeConfig) -> dict:
+def activity(runner: Runner | RayRunner, seconds: float) -> str:
+    """What the backends are doing, for the progress bar: requests in flight, calls and generated tokens per
+    second."""
+    requests, calls, tokens = runner.activity()
+    seconds = max(seconds, 1e-9)
+    return f"{requests} requests in flight, {calls / seconds:.1f} calls/s, {tokens / seconds:.0f} tokens/s"
+
+
+def relinearize(run_dir: str | Path, config: LinearizeConfig, progress: bool = False) -> dict:
     """Write a finished run's traces again, in other formats or with other options, without searching; holding
-    the run's lock (RunDirError while a synth writes to it)."""
+    the run's lock (RunDirError while a synth writes to it). `progress`: a bar of the trees on stderr."""
     with RunDir(run_dir).lock() as directory:
         domain = directory.domain()
         resolve_formats(config.formats, domain)
         with TraceWriter(directory, domain, config) as traces:
-            traces.catch_up()
+            traces.catch_up(progress)
     return traces.stats()

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from behaviors_fixtures import FIXTURES
 
+from metacot.backends.generate import prompt_lengths
 from metacot.behaviors import BEHAVIORS
 from metacot.cli import main
 
@@ -33,14 +34,18 @@ def rows(path: Path) -> list[dict]:
 
 
 class GenerateCalls:
-    """Counts a policy class's generate calls and their prompts."""
+    """Counts a policy class's generate calls, their prompts and their tokens (every prompt padded to the longest,
+    plus the tokens it may generate)."""
 
     def __init__(self, cls, monkeypatch):
         self.sizes: list[int] = []
+        self.tokens: list[int] = []
         inner = cls.generate
 
         def generate(policy, prompts, sampling):
             self.sizes.append(len(prompts))
+            longest = max(prompt_lengths(policy.tokenizer, prompts, sampling.chat))
+            self.tokens.append(len(prompts) * (longest + sampling.max_tokens))
             return inner(policy, prompts, sampling)
 
         monkeypatch.setattr(cls, "generate", generate)
@@ -60,6 +65,19 @@ def test_the_tiny_transformers_judge_answers_garbage_and_every_count_is_unparsed
     assert all(r["tagger"] == f"llm:transformers:{lm_dir}" for r in written)
     row = capsys.readouterr().out.splitlines()[2].split()
     assert row[:2] == ["x.jsonl", "3"] and row[2:6] == ["-"] * 4 and row[-1] == str(3 * len(BEHAVIORS))
+
+
+def test_the_judge_splits_a_round_into_calls_within_its_token_budget(lm_dir, tmp_path, monkeypatch):
+    from metacot.policy.transformers import TransformersPolicy
+
+    calls = GenerateCalls(TransformersPolicy, monkeypatch)
+    data = write_records(tmp_path / "x.jsonl", 3)
+    args = ["behaviors", str(data), "--tagger", "llm", "--judge-model", lm_dir, "--judge-max-tokens", "2"]
+    with single_thread():
+        assert main([*args, "--no-progress", "--out", str(tmp_path / "o"), "--judge-batch-tokens", "1500"]) == 0
+    assert len(calls.sizes) > 1 and sum(calls.sizes) == 3 * len(BEHAVIORS)  # one round of 3 records
+    assert all(tokens <= 1500 for tokens in calls.tokens), calls.tokens
+    assert len(rows(tmp_path / "o" / "behaviors.jsonl")) == 3
 
 
 # --- through an OpenAI-compatible server ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import time
 import pytest
 from behaviors_fixtures import FIXTURES, HELD_OUT, METACOT_STYLE
 
-from metacot.backends.generate import Sampling
+from metacot.backends.generate import Sampling, token_batches
 from metacot.behaviors import BEHAVIORS, DEFINITIONS, BehaviorCounts
 from metacot.behaviors.heuristic import HeuristicTagger, count_behaviors, find_target, sentences
 from metacot.behaviors.judge import JudgeTagger, judge_prompt, parse_count
@@ -157,7 +157,7 @@ def test_the_judge_asks_every_behaviour_of_every_record_in_one_call():
             "backward chaining": "<count>0</count>",
         }
     )
-    tagger = JudgeTagger(generator, Sampling(temperature=0.0), "llm:test")
+    tagger = JudgeTagger(generator, Sampling(temperature=0.0), "llm:test", words, 10**9)
     records = [{"completion": f"text {i}", "prompt": "Make 24."} for i in range(5)]
     counts = tagger.tag(records)
     assert len(generator.calls) == 1 and len(generator.calls[0]) == 5 * len(BEHAVIORS)
@@ -165,6 +165,31 @@ def test_the_judge_asks_every_behaviour_of_every_record_in_one_call():
     expected = {"verification": 2, "backtracking": 1, "subgoal_setting": None, "backward_chaining": 0}
     assert [c.counts for c in counts] == [expected] * 5
     assert counts[0].unparsed == ["subgoal_setting"] and tagger.tag([]) == [] and len(generator.calls) == 1
+
+
+def words(prompts: list[str]) -> list[int]:
+    return [len(p.split()) for p in prompts]
+
+
+def test_the_judge_splits_a_round_into_calls_within_its_token_budget():
+    generator = ScriptedJudge({name.replace("_", " "): f"<count>{i}</count>" for i, name in enumerate(BEHAVIORS)})
+    sampling = Sampling(temperature=0.0, max_tokens=50)
+    records = [{"completion": "word " * (10 * i), "prompt": "Make 24."} for i in range(12)]
+    longest = max(words([judge_prompt(DEFINITIONS["verification"], r["completion"], "Make 24.") for r in records]))
+    budget = 3 * (longest + 50)
+    counts = JudgeTagger(generator, sampling, "llm:test", words, budget).tag(records)
+    assert [c.counts for c in counts] == [{name: i for i, name in enumerate(BEHAVIORS)}] * 12  # in order
+    assert len(generator.calls) > 1 and sum(map(len, generator.calls)) == 12 * len(BEHAVIORS)
+    assert all(len(call) * (max(words(call)) + 50) <= budget for call in generator.calls)
+    alone = ScriptedJudge(generator.answers)
+    JudgeTagger(alone, sampling, "llm:test", words, 1).tag(records[:2])  # every prompt over the budget: one a call
+    assert [len(call) for call in alone.calls] == [1] * 2 * len(BEHAVIORS)
+
+
+def test_token_batches_are_consecutive_and_a_prompt_over_the_budget_goes_alone():
+    batches = list(token_batches([10, 10, 30, 500, 5, 5, 5], new_tokens=10, budget=80))
+    assert batches == [slice(0, 2), slice(2, 3), slice(3, 4), slice(4, 7)]
+    assert list(token_batches([], 10, 80)) == []
 
 
 def test_agreement_is_the_share_of_records_agreeing_on_presence_leaving_out_unparsed():

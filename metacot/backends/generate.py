@@ -1,9 +1,10 @@
-"""Text generation on any LLM backend: the sampling settings, per-prompt seeds, prompt rendering, the protocol."""
+"""Text generation on any LLM backend: the sampling settings, per-prompt seeds, prompt rendering, the protocol, calls
+sized by tokens."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -73,6 +74,26 @@ def model_text(tokenizer: Any, prompt: str, chat: bool) -> str:
     """The whole text the model continues, special tokens written out (encode it without adding any): the chat
     template's, or the prompt after the BOS that the tokenizer would add to a raw completion."""
     return chat_renderer(tokenizer)(prompt) if chat else added_bos(tokenizer) + prompt
+
+
+def prompt_lengths(tokenizer: Any, prompts: list[str], chat: bool) -> list[int]:
+    """The tokens the model reads for each prompt (its model_text, encoded as generate encodes it)."""
+    texts = [model_text(tokenizer, p, chat) for p in prompts]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+
+
+def token_batches(lengths: list[int], new_tokens: int, budget: int) -> Iterator[slice]:
+    """The prompts (by their lengths in tokens) cut into consecutive calls whose tokens stay within `budget`: every
+    prompt of a call counted at its longest prompt's length (the padded batch a local model holds) plus the
+    `new_tokens` it may generate. A prompt that alone is over the budget is a call of its own."""
+    start, longest = 0, 0
+    for i, length in enumerate(lengths):
+        if i > start and (i - start + 1) * (max(longest, length) + new_tokens) > budget:
+            yield slice(start, i)
+            start, longest = i, 0
+        longest = max(longest, length)
+    if start < len(lengths):
+        yield slice(start, len(lengths))
 
 
 def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:

@@ -15,6 +15,7 @@ from metacot.behaviors.retrieval import problem_topic
 from metacot.linearize.layout import texts
 from metacot.outputs.records import read_records
 from metacot.outputs.rundir import RunDir
+from metacot.progress import progress_bar, ticking
 from metacot.tree import SearchTree
 
 TRACE_FORMAT = "metacot"  # the linearized trace shown to the reflection: the dead ends and backtracks included
@@ -124,18 +125,26 @@ def _trees(run: RunDir) -> Iterator[SearchTree]:
     yield from (tree for tree in latest.values() if tree.failed is None)
 
 
-def build_handbook(run_dir: str | Path, generator: TextGenerator, model: str, sampling: Sampling) -> BuildResult:
+def build_handbook(
+    run_dir: str | Path, generator: TextGenerator, model: str, sampling: Sampling, progress: bool = False
+) -> BuildResult:
     """Reflect on every finished tree of a run (one batched generate call), then distil each reflection into
-    behaviours (a second one), and parse them into entries tagged with each problem's topic."""
+    behaviours (a second one), and parse them into entries tagged with each problem's topic. `progress`: a bar of
+    the replies on stderr, its clock kept going while a call runs."""
     run = RunDir(run_dir)
     domain = run.domain()
     traces = _traces(run)
     trees = list(_trees(run))
     questions = [domain.prompt(domain.problem_from_dict(tree.problem)) for tree in trees]
     reflect = [reflect_prompt(q, t, traces.get(t.problem_id, "")) for q, t in zip(questions, trees, strict=True)]
-    reflections = generator.generate(reflect, sampling)
-    distil = [DISTIL.format(question=q, reflection=r) for q, r in zip(questions, reflections, strict=True)]
-    replies = generator.generate(distil, sampling)
+    bar = progress_bar(show=progress, total=2 * len(trees), unit="reply", desc="reflecting")
+    with bar, ticking(bar, lambda: f"{len(trees)} prompts per call"):
+        reflections = generator.generate(reflect, sampling)
+        bar.update(len(trees))
+        bar.set_description_str("distilling")
+        distil = [DISTIL.format(question=q, reflection=r) for q, r in zip(questions, reflections, strict=True)]
+        replies = generator.generate(distil, sampling)
+        bar.update(len(trees))
     result = BuildResult(entries=[], problems=len(trees))
     for tree, reflection, reply in zip(trees, reflections, replies, strict=True):
         parsed = parse_behaviors(reply)

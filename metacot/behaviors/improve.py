@@ -102,13 +102,15 @@ def per_problem(entries: list[Entry]) -> list[Entry]:
     return [e for group in groups.values() for e in merge(group)]
 
 
-def reflect(run: Path, generator: TextGenerator, model: str, sampling: Sampling) -> Conditioning:
+def reflect(
+    run: Path, generator: TextGenerator, model: str, sampling: Sampling, progress: bool = False
+) -> Conditioning:
     """Reflect on the first attempt's trees and distil each problem's behaviours into RUN/HANDBOOK (two batched
     generate calls); a rerun reuses the file, so the second attempt resumes on the same behaviours."""
     path = run / HANDBOOK
     if path.exists():
         return Conditioning(str(path), "problem", True, f"reused the reflection in {path}")
-    result = build_handbook(run, generator, model, sampling)
+    result = build_handbook(run, generator, model, sampling, progress)
     entries = per_problem(result.entries)
     save_handbook(entries, path)
     log = write_log(result, path.with_name(path.name + ".build.jsonl"))
@@ -133,7 +135,7 @@ def improve(config: SynthConfig, sampling: Sampling, progress: bool = True) -> I
     run = Path(config.out)
     if isinstance(runner.policy, TextGenerator):
         section = getattr(config.policy, config.policy.backend)
-        conditioning = reflect(run, runner.policy, getattr(section, "model", ""), sampling)
+        conditioning = reflect(run, runner.policy, getattr(section, "model", ""), sampling, progress)
     else:
         conditioning = Conditioning(
             "builtin",

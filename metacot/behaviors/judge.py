@@ -1,11 +1,14 @@
-"""The LLM judge tagger: one prompt per (record, behaviour), a round's prompts in one generate call, strict answers."""
+"""The LLM judge tagger: one prompt per (record, behaviour), a round's prompts in calls bounded by tokens, strict
+answers."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from metacot.backends.generate import Sampling, TextGenerator
+from metacot.backends.generate import Sampling, TextGenerator, prompt_lengths, token_batches
 from metacot.backends.registry import backend_class
 from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BEHAVIORS, DEFINITIONS, Behavior
@@ -43,6 +46,12 @@ class JudgeConfig:
 
     backend: str = flag("the judge's backend", "transformers", name="--judge-backend", choices=lambda: JUDGE_BACKENDS)
     max_tokens: int = flag("most tokens of one judge answer", 256, name="--judge-max-tokens")
+    batch_tokens: int = flag(
+        "most tokens in one judge call; a round's prompts are split into calls that fit: each prompt counted at "
+        "the call's longest, plus --judge-max-tokens",
+        16384,
+        name="--judge-batch-tokens",
+    )
     temperature: float = 0.0  # greedy: the same answers on a rerun
     seed: int = 0
     transformers: TransformersPolicyConfig = field(default_factory=TransformersPolicyConfig)
@@ -53,6 +62,7 @@ class JudgeConfig:
         if self.backend not in JUDGE_BACKENDS:
             raise ValueError(f"backend: unknown judge backend {self.backend!r}; known: {', '.join(JUDGE_BACKENDS)}")
         at_least("max_tokens", self.max_tokens, 1)
+        at_least("batch_tokens", self.batch_tokens, 1)
 
     def sampling(self) -> Sampling:
         return Sampling(temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
@@ -86,13 +96,22 @@ def parse_count(answer: str) -> int | None:
 
 
 class JudgeTagger:
-    """Asks an LLM, through any text generator, to count each behaviour; each `tag` call is one generate call."""
+    """Asks an LLM, through any text generator, to count each behaviour; a `tag` call's prompts go in generate calls
+    of at most `batch_tokens` tokens (token_batches, with the prompts' lengths from `lengths`)."""
 
     name = "llm"
 
-    def __init__(self, generator: TextGenerator, sampling: Sampling, resume_key: str):
+    def __init__(
+        self,
+        generator: TextGenerator,
+        sampling: Sampling,
+        resume_key: str,
+        lengths: Callable[[list[str]], list[int]],
+        batch_tokens: int,
+    ):
         self.generator, self.sampling = generator, sampling
         self.resume_key = resume_key  # results under another key (another judge) are asked again
+        self.lengths, self.batch_tokens = lengths, batch_tokens
         self.calls = 0
 
     def tag(self, records: list[dict]) -> list[BehaviorCounts]:
@@ -101,8 +120,10 @@ class JudgeTagger:
             for record in records
             for name in BEHAVIORS
         ]
-        answers = self.generator.generate(prompts, self.sampling) if prompts else []
-        self.calls += bool(prompts)
+        answers: list[str] = []
+        for call in token_batches(self.lengths(prompts), self.sampling.max_tokens, self.batch_tokens):
+            answers += self.generator.generate(prompts[call], self.sampling)
+            self.calls += 1
         if len(answers) != len(prompts):
             raise RuntimeError(f"judge: the backend returned {len(answers)} answers for {len(prompts)} prompts")
         width = len(BEHAVIORS)
@@ -121,4 +142,7 @@ def make_judge(config: JudgeConfig) -> JudgeTagger:
     if not section.model:
         raise ValueError("judge: no model: --judge-model DIR (a local folder; for openai, the served name)")
     generator = backend_class("judge", registry, config.backend, CountdownDomain())(section, CountdownDomain())
-    return JudgeTagger(generator, config.sampling(), f"llm:{config.backend}:{section.model}")
+    sampling = config.sampling()
+    lengths = partial(prompt_lengths, generator.tokenizer, chat=sampling.chat)
+    resume_key = f"llm:{config.backend}:{section.model}"
+    return JudgeTagger(generator, sampling, resume_key, lengths, config.batch_tokens)

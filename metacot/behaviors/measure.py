@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from tqdm import tqdm
 
 from metacot.behaviors.base import BehaviorCounts, Tagger
 from metacot.behaviors.definitions import BEHAVIORS
 from metacot.behaviors.inputs import Item
 from metacot.outputs.files import AtomicFile, repair_jsonl
+from metacot.progress import progress_bar
 from metacot.search.breaker import RunStopped
 
 Key = tuple[str, int, str]  # (group, record index, digest of the completion text)
@@ -55,7 +55,7 @@ def measure(
     kept = {key: r for key, r in done.items() if key in by_key}
     _write(path, kept.values())
     todo = [item for key, item in by_key.items() if key not in kept]
-    bar = tqdm(total=len(items), initial=len(items) - len(todo), disable=not progress, unit="record")
+    bar = progress_bar(show=progress, total=len(items), initial=len(items) - len(todo), unit="record")
     fresh: dict[Key, dict] = {}
     with bar, path.open("ab") as f:
         for start in range(0, len(todo), batch):

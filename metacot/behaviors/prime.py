@@ -19,6 +19,7 @@ from metacot.outputs.export import run_linearize_config
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.rundir import RunDir
 from metacot.problems.base import Domain
+from metacot.progress import progress_bar
 from metacot.seeding import mix, problem_seed
 from metacot.tree import SearchTree
 
@@ -227,14 +228,18 @@ def variants_for(run_dir: str | Path, name: str) -> list[str]:
     return [v.name for v in VARIANTS.values() if v.wrong or v.shows <= habits]
 
 
-def write_prime(run_dir: str | Path, options: PrimeOptions, out: str | Path | None = None) -> tuple[Path, int, int]:
-    """Write one variant's records (default RUN/prime/<variant>.jsonl): the path, records written, trees skipped."""
+def write_prime(
+    run_dir: str | Path, options: PrimeOptions, out: str | Path | None = None, progress: bool = False
+) -> tuple[Path, int, int]:
+    """Write one variant's records (default RUN/prime/<variant>.jsonl): the path, records written, trees skipped.
+    `progress`: a bar of the records on stderr."""
     primer = Primer(run_dir, options)
     path = Path(out) if out is not None else Path(run_dir) / "prime" / f"{options.variant}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with AtomicFile(path) as f:
-        for record in primer.records():
+    records = progress_bar(primer.records(), show=progress, total=options.records, unit="record", desc=options.variant)
+    with AtomicFile(path) as f, records:
+        for record in records:
             f.write(orjson.dumps(record) + b"\n")
             count += 1
     return path, count, primer.skipped

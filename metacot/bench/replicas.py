@@ -93,7 +93,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sleepy-problems", type=int, default=512, help="sleeping-policy runs: problems")
     p.add_argument("--sleepy-simulations", type=int, default=50, help="sleeping-policy runs: MCTS simulations")
     p.add_argument("--delay", type=float, default=0.02, help="seconds the sleeping policy waits per call")
-    p.add_argument("--chunk", type=int, default=RayConfig.chunk)
+    p.add_argument("--chunk", type=int, default=RayConfig.chunk, help="problems per chunk a replica takes")
     p.add_argument("--replicas", default="1,2,4", help="sleeping-policy runs: replica counts")
 
 

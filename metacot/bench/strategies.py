@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
-from tqdm import tqdm
 
 from metacot.behaviors.bci import condition
 from metacot.behaviors.retrieval import BehaviorsConfig
@@ -29,6 +28,7 @@ from metacot.outputs.rundir import differing_keys, versions
 from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfig
 from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
+from metacot.progress import progress_bar
 from metacot.search import SEARCHES, UNITS, ComputeTarget, Runner, StrategyConfig, make_search
 from metacot.tree import SearchTree
 
@@ -108,7 +108,7 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
     policy = SymbolicCountdownPolicy(SymbolicPolicyConfig(mistake_rate=settings.mistake_rate))
     if settings.behaviors is not None:
         condition(policy, domain, problems, BehaviorsConfig(handbook=settings.behaviors))
-    bar = tqdm(total=total, initial=total - todo_count, disable=not progress, unit="search")
+    bar = progress_bar(show=progress, total=total, initial=total - todo_count, unit="search")
     searched = 0
     with bar, (out / RESULTS).open("ab") as results:
         for noise, spec, limit in cells:

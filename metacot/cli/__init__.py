@@ -4,7 +4,6 @@ One module per family of verbs; this one parses the command line and turns expec
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from contextlib import suppress
@@ -12,6 +11,7 @@ from contextlib import suppress
 from metacot.cli.behaviors import _add_behaviors, _add_handbook, _add_improve, _add_prime
 from metacot.cli.bench import _add_bench
 from metacot.cli.export import _add_export
+from metacot.cli.help import Parser
 from metacot.cli.runs import _add_audit, _add_linearize, _add_show, _add_view
 from metacot.cli.synth import _add_synth, synth_config
 from metacot.config import ConfigError
@@ -98,10 +98,8 @@ def _silence_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="metacot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def build_parser() -> Parser:
+    parser = Parser(prog="metacot", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show a traceback for every error, not one line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_synth(commands)

@@ -13,6 +13,7 @@ from metacot.config import (
     set_key,
 )
 from metacot.flags import add_flags, dest, given_flags
+from metacot.progress import add_progress_flag
 
 
 def _add_prime(commands) -> None:
@@ -41,6 +42,7 @@ def _add_prime(commands) -> None:
         action="store_true",
         help="print the habit table (structural tagger); exit 1 if a variant breaks its rule",
     )
+    add_progress_flag(p)
     p.set_defaults(run=run_prime)
 
 
@@ -55,7 +57,7 @@ def run_prime(args: argparse.Namespace) -> int:
     paths = []
     for name in names:
         options = PrimeOptions(name, args.records, args.seed, sizes, args.max_wrong, args.tokenizer, args.record_layout)
-        path, count, skipped = write_prime(args.run_dir, options, args.out)
+        path, count, skipped = write_prime(args.run_dir, options, args.out, not args.no_progress)
         print(f"{path}: {count} records ({skipped} trees could not show the habits)")
         paths.append(path)
     if not args.report:
@@ -124,7 +126,7 @@ def run_handbook_build(args: argparse.Namespace) -> int:
         raise ConfigError(f"handbook build: policy {config.policy.backend!r} cannot write text; choose an LLM policy")
     section = getattr(config.policy, config.policy.backend)
     sampling = Sampling(temperature=args.temperature, max_tokens=args.reply_tokens, seed=config.seed)
-    result = build_handbook(args.run_dir, policy, getattr(section, "model", ""), sampling)
+    result = build_handbook(args.run_dir, policy, getattr(section, "model", ""), sampling, not args.no_progress)
     out = Path(args.handbook or Path(args.run_dir) / "handbook.jsonl")
     kept = load_handbook(out) if out.exists() else []
     merged = merge(kept + result.entries)
@@ -229,13 +231,14 @@ def _add_behaviors(commands) -> None:
         "and its mean count; write the tagger's per-record counts and bar chart into OUT, each tagger its own\n"
         "files: OUT/structural.jsonl and OUT/structural.png, OUT/heuristic.*, OUT/llm.*.",
         epilog=BEHAVIORS_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("path", metavar="PATH", help="a run directory or a JSONL file")
     p.add_argument("--tagger", metavar="NAME", help="structural, heuristic or llm (default: see below)")
-    p.add_argument("--field", default="completion", metavar="NAME", help="the field with the text (default completion)")
+    p.add_argument("--field", default="completion", metavar="NAME", help="the field with the text")
     p.add_argument("--out", metavar="DIR", help="default: RUN_DIR/behaviors, or NAME-behaviors beside the file")
-    p.add_argument("--batch", type=int, default=64, metavar="N", help="records per round (one judge call each)")
+    p.add_argument(
+        "--batch", type=int, default=64, metavar="N", help="records per round; their rows are written together"
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -243,7 +246,7 @@ def _add_behaviors(commands) -> None:
         metavar="KEY=VALUE",
         help="any tagger setting, e.g. --set judge.openai.base_url=http://127.0.0.1:8000/v1 (repeatable)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_flag(p)
     p.add_argument("--agree-with", metavar="NAME", help="also tag with this tagger; print how often the two agree")
     add_flags(p, TaggerSettings)
     p.set_defaults(run=run_behaviors)

@@ -9,6 +9,7 @@ import orjson
 from metacot.cli.synth import add_synth_flags, synth_config
 from metacot.config import set_key
 from metacot.flags import add_flags, dest, given_flags, split_list
+from metacot.progress import add_progress_flag
 
 
 def _add_bench(commands) -> None:
@@ -20,10 +21,10 @@ def _add_bench(commands) -> None:
         description="Run MCTS and A* on Countdown-4 with the symbolic policy and the oracle PRM, "
         "including linearization and writing, and print nodes per second and mean batch sizes.",
     )
-    e.add_argument("--num-problems", type=int, metavar="N", default=1000)
-    e.add_argument("--concurrency", type=int, metavar="N", default=64)
+    e.add_argument("--num-problems", type=int, metavar="N", default=1000, help="Countdown-4 problems per run")
+    e.add_argument("--concurrency", type=int, metavar="N", default=64, help="searches in flight")
     e.add_argument("--searches", default="mcts,astar", help="comma-separated strategies")
-    e.add_argument("--seed", type=int, metavar="N", default=0)
+    e.add_argument("--seed", type=int, metavar="N", default=0, help="the run seed")
     e.add_argument("--repeat", type=int, default=3, metavar="N", help="runs per strategy; the fastest is reported")
     e.add_argument("--json", action="store_true", help="one JSON object keyed by strategy")
     e.set_defaults(run=run_bench_engine)
@@ -35,9 +36,9 @@ def _add_bench(commands) -> None:
         "searched trees, with their traces), resume it with synth, and print the seconds to the first new search "
         "and for the whole resume.",
     )
-    r.add_argument("--trees", type=int, default=10_000, metavar="N", help="finished trees (default 10000)")
-    r.add_argument("--new", type=int, default=10, metavar="N", help="problems left to search (default 10)")
-    r.add_argument("--seed", type=int, default=0, metavar="N")
+    r.add_argument("--trees", type=int, default=10_000, metavar="N", help="finished trees")
+    r.add_argument("--new", type=int, default=10, metavar="N", help="problems left to search")
+    r.add_argument("--seed", type=int, default=0, metavar="N", help="the run seed")
     r.add_argument("--out", metavar="DIR", help="keep the run here (default: a temporary folder, removed)")
     r.add_argument("--json", action="store_true", help="the figures as one JSON object")
     r.set_defaults(run=run_bench_resume)
@@ -49,7 +50,7 @@ def _add_bench(commands) -> None:
         "each number of problems, then the same command again (nothing left to search), and print each one's peak "
         "RSS and wall time. Arguments after -- go to synth, e.g. -- --max-nodes 20.",
     )
-    m.add_argument("--problems", default="1000,10000", help="comma-separated numbers of problems (default 1000,10000)")
+    m.add_argument("--problems", default="1000,10000", help="comma-separated numbers of problems")
     m.add_argument("synth_flags", nargs=argparse.REMAINDER, help="after --: more synth flags")
     m.add_argument("--json", action="store_true", help="the figures as one JSON list")
     m.set_defaults(run=run_bench_memory)
@@ -190,10 +191,9 @@ def _add_bench_strategies(kinds) -> None:
         "and each oracle-PRM noise level; write results.jsonl, table.md (solve rates with 95% Wilson\n"
         "intervals, mean compute) and PNG plots into --out.",
         epilog=STRATEGIES_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_flags(s, BenchSettings)
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_flag(s)
     s.set_defaults(run=run_bench_strategies)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from metacot.config import ConfigError
+from metacot.progress import add_progress_flag
 
 EXPORT_EPILOG = """\
 examples (each writes RUN_DIR/exports/NAME/ with the records and a README.md dataset card; NAME carries the options
@@ -34,13 +35,10 @@ def _add_export(commands) -> None:
         "dataset folder with a card; or one trace format as RUN_DIR/exports/<format>.parquet or a saved Hugging "
         "Face dataset.",
         epilog=EXPORT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--objective", choices=OBJECTIVES, help="trace records with per-segment loss flags for it")
-    p.add_argument(
-        "--format", default="metacot", metavar="FMT", help="--objective/--bc-sft: the trace format (metacot)"
-    )
+    p.add_argument("--format", default="metacot", metavar="FMT", help="--objective/--bc-sft: the trace format")
     p.add_argument("--tokenizer", metavar="PATH", help="--objective: add input_ids and completion_mask")
     p.add_argument("--prm-labels", action="store_true", help="step labels for every path to a leaf")
     p.add_argument("--label-source", choices=LABEL_SOURCES, default="prm", help="--prm-labels/--pairs: step values")
@@ -56,12 +54,13 @@ def _add_export(commands) -> None:
     p.add_argument("--pairs", action="store_true", help="step-level and trajectory-level preference pairs")
     p.add_argument("--bc-sft", action="store_true", help="a BCI run's traces, the behaviours left out of the prompt")
     p.add_argument("--margin", type=float, default=0.3, metavar="M", help="--pairs: least value gap of a step pair")
-    p.add_argument("--to", choices=TARGETS, default="jsonl", help="how the records are written (jsonl)")
+    p.add_argument("--to", choices=TARGETS, default="jsonl", help="how the records are written")
     p.add_argument("--license", default="unknown", help="the license field of the dataset card")
     p.add_argument("--push-to-hub", metavar="REPO", help="also push the dataset and its card to this Hub repo")
     p.add_argument("--overwrite", action="store_true", help="replace an export of the same options already there")
     p.add_argument("--parquet", metavar="FORMAT", help="write exports/FORMAT.parquet from traces/FORMAT.jsonl")
     p.add_argument("--hf", metavar="FORMAT", help="save traces/FORMAT.jsonl as a Hugging Face dataset folder")
+    add_progress_flag(p)
     p.set_defaults(run=run_export)
 
 
@@ -77,7 +76,7 @@ def run_export(args: argparse.Namespace) -> int:
             "export: say what to export: --objective NAME, --prm-labels, --pairs, --bc-sft, --parquet FORMAT or "
             "--hf FORMAT"
         )
-    dest = export.Destination(args.to, args.license, args.push_to_hub, args.overwrite)
+    dest = export.Destination(args.to, args.license, args.push_to_hub, args.overwrite, not args.no_progress)
     made = []
     if args.objective:
         made.append(

@@ -10,6 +10,7 @@ from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.linearize.layout import LAYOUT_HELP, LAYOUTS, PROMPT_COMPLETION
 from metacot.outputs.rundir import RunDirError
+from metacot.progress import add_progress_flag, progress_bar, tree_bar
 
 
 def _add_linearize(commands) -> None:
@@ -29,8 +30,9 @@ def _add_linearize(commands) -> None:
         "--record-layout",
         choices=LAYOUTS,
         default=PROMPT_COMPLETION,
-        help=f"{LAYOUT_HELP} (default {PROMPT_COMPLETION})",
+        help=LAYOUT_HELP,
     )
+    add_progress_flag(p)
     p.set_defaults(run=run_linearize)
 
 
@@ -47,7 +49,7 @@ def run_linearize(args: argparse.Namespace) -> int:
     )
     if args.formats is not None:
         config = replace(config, formats=split_list(args.formats))
-    stats = relinearize(args.run_dir, config)
+    stats = relinearize(args.run_dir, config, not args.no_progress)
     for fmt, summary in stats["formats"].items():
         print(f"{args.run_dir}/traces/{fmt}.jsonl: {summary['records']} records")
     return 0
@@ -90,6 +92,7 @@ def _add_view(commands) -> None:
     )
     # its name before --page-nodes, which synth's --max-nodes (nodes per tree, a search budget) made misleading
     p.add_argument("--max-nodes", type=int, dest="page_nodes", help=argparse.SUPPRESS)
+    add_progress_flag(p)
     p.set_defaults(run=run_view)
 
 
@@ -98,7 +101,9 @@ def run_view(args: argparse.Namespace) -> int:
     from metacot.view.data import MAX_NODES
 
     limit = MAX_NODES if args.page_nodes is None else args.page_nodes
-    path, runs = write_view(args.run_dir, args.out, args.problem, args.compare, args.format, limit)
+    path, runs = write_view(
+        args.run_dir, args.out, args.problem, args.compare, args.format, limit, not args.no_progress
+    )
     for run in runs:
         left = len(run["rows"]) - len(run["trees"])
         note = f"; {left} left out past {limit} nodes (--page-nodes; pick them with --problem)" if left else ""
@@ -118,25 +123,29 @@ def _add_audit(commands) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--format", action="append", metavar="F", help="a format to audit (repeatable; default: all)")
     p.add_argument("--show", type=int, default=5, metavar="N", help="failures to print per format")
+    add_progress_flag(p)
     p.set_defaults(run=run_audit)
 
 
 def run_audit(args: argparse.Namespace) -> int:
     from metacot.linearize.audit import audit_records
-    from metacot.outputs.records import read_records
+    from metacot.outputs.records import lines, read_records
     from metacot.outputs.rundir import RunDir
 
     directory = RunDir(args.run_dir)
     domain = directory.domain()
-    trees = {tree.problem_id: tree for tree in directory.iter_trees()}
+    show = not args.no_progress
+    trees = {tree.problem_id: tree for tree in tree_bar(directory, show, "reading trees")}
     formats = args.format or sorted(p.stem for p in directory.traces_dir.glob("*.jsonl") if p.stem != "prm_labels")
     false = 0
     for fmt in formats:
         path = directory.traces_dir / f"{fmt}.jsonl"
         if not path.exists():
             raise RunDirError(f"{path}: no such trace file")
-        pairs = ((record, trees[record["problem_id"]]) for _, record in read_records(path))
-        result = audit_records(pairs, domain)
+        total = sum(1 for _ in lines(path)) if show else None
+        records = progress_bar(read_records(path), show=show, total=total, unit="record", desc=f"auditing {fmt}")
+        with records:
+            result = audit_records(((record, trees[record["problem_id"]]) for _, record in records), domain)
         passed = result.claims - len(result.failures)
         print(f"{fmt}: {result.records} records, {result.claims} claims checked, {passed} passed")
         if result.reasons:

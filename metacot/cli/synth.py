@@ -17,6 +17,7 @@ from metacot.config import (
     set_key,
 )
 from metacot.flags import add_flags, dest, get, given_flags
+from metacot.progress import add_progress_flag
 
 log = logging.getLogger("metacot")
 
@@ -39,7 +40,6 @@ def _add_synth(commands) -> None:
         help="search problems and write trees and traces to a run directory",
         description="Search every problem, save each search tree, then linearize the trees into traces.",
         epilog=SYNTH_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_synth_flags(p)
     p.add_argument(
@@ -61,7 +61,7 @@ def add_synth_flags(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="any config key, e.g. --set search.mcts.c_puct=1.5 (a TOML value; repeatable; applied after the flags)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_flag(p)
     add_flags(p, SynthConfig)
 
 

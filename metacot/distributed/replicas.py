@@ -16,6 +16,7 @@ from metacot.distributed.connect import check_cluster, check_fits, connect
 from metacot.distributed.prm_pool import PooledPRM, PRMReplica
 from metacot.problems import make_domain
 from metacot.problems.base import Domain
+from metacot.progress import note
 from metacot.search import RunnerStats
 from metacot.search.breaker import BackendOutage, RunStopped
 from metacot.tree import SearchTree
@@ -112,10 +113,12 @@ class RayRunner:
     """A Runner's interface (run, stats) over Ray replicas: a free replica takes the next chunk (work stealing);
     a replica that dies is replaced and its chunk sent again, up to chunk_attempts tries, after which the chunk's
     problems are yielded as failed trees. Trees come out in problem order, like a Runner's. With ray.prm_replicas,
-    a pool of PRM replicas is started first and every replica scores through it (metacot.distributed.prm_pool)."""
+    a pool of PRM replicas is started first and every replica scores through it (metacot.distributed.prm_pool).
+    With `progress`, the start-up's steps (a local cluster, the replicas building their backends) are noted on
+    stderr."""
 
-    def __init__(self, config: SynthConfig, domain: Domain, replica: type = Replica):
-        self.config, self.domain, self.replica = config, domain, replica
+    def __init__(self, config: SynthConfig, domain: Domain, replica: type = Replica, progress: bool = False):
+        self.config, self.domain, self.replica, self.progress = config, domain, replica, progress
         self.stats = RunnerStats()
         self.startup = 0.0  # seconds until every replica had built its backends (joining the cluster too)
         self.earlier: dict[str, SearchTree] = {}  # failed searches searched again, sent with their chunk
@@ -123,6 +126,10 @@ class RayRunner:
 
         if not ray.is_initialized():  # an unreachable cluster: a clear error before the run directory is opened
             check_cluster(config.ray.address or "local")
+
+    def activity(self) -> tuple[int, int, int]:
+        """As Runner.activity, from the chunks that came back: the replicas' calls under way are not seen here."""
+        return 0, self.stats.policy_calls + self.stats.prm_calls, self.stats.generated_tokens
 
     def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
         import ray
@@ -134,6 +141,9 @@ class RayRunner:
             return
         began = time.perf_counter()
         address = settings.address or "local"
+        if not ray.is_initialized():
+            joining = "starting a local Ray cluster" if address == "local" else f"joining the Ray cluster at {address}"
+            note(f"{joining}…", self.progress)
         started = connect(address)
         count = min(settings.replicas, len(chunks.problems))
         prm_actor: Any = ray.remote(num_cpus=settings.cpus_per_prm_replica, num_gpus=settings.gpus_per_prm_replica)(
@@ -151,6 +161,7 @@ class RayRunner:
                 check_fits(ray.cluster_resources(), settings, count)
             pool.extend(prm_actor.remote(self.config) for _ in range(settings.prm_replicas))
             replicas.extend(start(slot) for slot in range(count))
+            note(f"starting {len(pool) + len(replicas)} Ray replicas (each builds its backends)…", self.progress)
             with signals_through_ray():
                 try:
                     ray.get([r.ready.remote() for r in pool + replicas])

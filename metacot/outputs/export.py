@@ -4,7 +4,7 @@ labels, preference pairs, each as a dataset folder with a card; and trace files 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -21,17 +21,21 @@ from metacot.outputs.pairs import pair_records
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.outputs.tokenized import tokenize_record
 from metacot.outputs.treestats import LABEL_SOURCES, mc_value
+from metacot.progress import tree_bar
+from metacot.tree import SearchTree
 
 
 @dataclass
 class Destination:
     """Where and how an export is written: RUN/exports/<name>/ as `to`, with the card's license; pushed to the
-    Hub dataset `push` when given; an export of the same options already there is replaced only with `overwrite`."""
+    Hub dataset `push` when given; an export of the same options already there is replaced only with `overwrite`;
+    with `progress`, a bar of the trees read on stderr."""
 
     to: str = "jsonl"
     license: str = "unknown"
     push: str | None = None
     overwrite: bool = False
+    progress: bool = False
 
 
 def export_objective(
@@ -55,11 +59,9 @@ def export_objective(
     tok = load_tokenizer(tokenizer, "--tokenizer") if tokenizer is not None else None
     layout = PROMPT_COMPLETION if tok is not None else record_layout(run_dir, layout)
 
-    def build(directory: RunDir, name: str) -> Export:
+    def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain, config = directory.domain(), run_linearize_config(directory, layout)
-        records = [
-            r for tree in directory.iter_trees() for r in objective_records(tree, domain, config, fmt, objective)
-        ]
+        records = [r for tree in trees for r in objective_records(tree, domain, config, fmt, objective)]
         if tok is not None:
             records = [{**r, **tokenize_record(r, tok)} for r in records]
         segments = [s for r in records for s in r["segments"]]
@@ -89,9 +91,9 @@ def export_prm_labels(
     if not 0 < threshold <= 1:
         raise ValueError(f"--threshold: expected a number in (0, 1], got {threshold}")
 
-    def build(directory: RunDir, name: str) -> Export:
+    def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain = directory.domain()
-        trees = list(directory.iter_trees())
+        trees = list(trees)
         if source == "mc" and not any(mc_value(n) is not None for tree in trees for n in tree.nodes):
             raise RunDirError(
                 f"{directory.path}: no node has rollout counts; --label-source mc needs a run made "
@@ -112,9 +114,9 @@ def export_pairs(
 ) -> tuple[Path, Export]:
     """exports/pairs-<source>-m<margin>/: step-level and trajectory-level preference pairs (outputs.pairs)."""
 
-    def build(directory: RunDir, name: str) -> Export:
+    def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain = directory.domain()
-        records = [r for tree in directory.iter_trees() for r in pair_records(tree, domain, margin, source)]
+        records = [r for tree in trees for r in pair_records(tree, domain, margin, source)]
         counts = dict(Counter(f"{r['kind']} pairs ({r['reason']})" for r in records))
         options = {"margin": margin, "value_source": source}
         return Export(name, "Preference pairs", pairs.__doc__ or "", options, records, counts)
@@ -130,14 +132,14 @@ def export_bc_sft(
     --behaviors."""
     check_file_name(fmt, "--format")
 
-    def build(directory: RunDir, name: str) -> Export:
+    def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         if directory.read_manifest().get("config", {}).get("behaviors", {}).get("handbook") is None:
             raise RunDirError(
                 f"{directory.path}: not a behaviour-conditioned run (made without --behaviors); BC-SFT records "
                 "come from a BCI run: `metacot synth --behaviors HANDBOOK ...`"
             )
         domain, config = directory.domain(), run_linearize_config(directory, layout)
-        trees = list(directory.iter_trees())
+        trees = list(trees)
         records = [r for tree in trees for r in bc_sft_records(tree, domain, config, fmt)]
         counts = {
             "trees without behaviours, left out": sum(not t.behaviors for t in trees),
@@ -152,7 +154,11 @@ def export_bc_sft(
 
 
 def _export(
-    run_dir: str | Path, kind: str, named: dict, build: Callable[[RunDir, str], Export], dest: Destination | None
+    run_dir: str | Path,
+    kind: str,
+    named: dict,
+    build: Callable[[RunDir, str, Iterable[SearchTree]], Export],
+    dest: Destination | None,
 ) -> tuple[Path, Export]:
     """Build the export (kind and `named`, the options that change what it holds, name its folder) and write it to
     RUN/exports/<name>/, refusing to replace an earlier one unless dest.overwrite; then push it, if asked."""
@@ -161,7 +167,7 @@ def _export(
     with RunDir(run_dir).lock() as directory:
         folder = directory.path / "exports" / name
         check_free(folder, dest.overwrite)
-        export = build(directory, name)
+        export = build(directory, name, tree_bar(directory, dest.progress, "reading trees"))
         config = directory.read_manifest().get("config", {})
         try:
             save_export(export, folder, dest.to, config, dest.license)

@@ -19,6 +19,7 @@ from metacot.outputs.files import naming, write_json_atomic
 from metacot.outputs.records import Place
 from metacot.outputs.rundir import RunDir, differing_keys, shard_index
 from metacot.problems.base import Domain
+from metacot.progress import progress_bar
 from metacot.tree import Compute, SearchTree
 
 
@@ -224,10 +225,16 @@ class TraceWriter:
             self._close_files()
             raise
 
-    def catch_up(self) -> None:
+    def catch_up(self, progress: bool = False) -> None:
         """Add every tree the shards hold beyond what the trace files took, in shard order. An unsolved tree that
-        no format writes (linearize.include_unsolved false) is counted from its record, not built."""
-        for place, record in self.run_dir.records_after(self.shards):
+        no format writes (linearize.include_unsolved false) is counted from its record, not built. `progress`: a
+        bar of the records on stderr."""
+        seen = self.shards
+        total = sum(e.place.start >= seen.get(e.place.file, 0) for e in self.run_dir.entries()) if progress else None
+        records = progress_bar(
+            self.run_dir.records_after(seen), show=progress, total=total, unit="tree", desc="linearizing"
+        )
+        for place, record in records:
             if record.get("failed") is None and record.get("solved") is False and not self.config.include_unsolved:
                 self._take(TreeFacts.of_record(record), place, {})
             else:

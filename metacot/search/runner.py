@@ -45,6 +45,7 @@ class RunnerStats:
     search_time: float = 0.0
     missing_proposals: int = 0  # proposals asked for but not returned (a server that sent fewer choices than n);
     # not counted for a policy that enumerates its steps (`enumerates = True`), which has no more to give
+    generated_tokens: int = 0  # of the finished trees: their proposals' and rollouts' tokens
 
     @property
     def mean_in_flight(self) -> float:
@@ -134,6 +135,14 @@ class Runner:
         self.breaker = breaker
         self.rollout_limit = None if budget is None else budget.rollouts  # told to the PRM with each Score request
         self.stats = RunnerStats()
+        self.in_call = 0  # requests in the backend call under way (0 between calls)
+        self.live: list[_Job] = []  # the searches in flight
+
+    def activity(self) -> tuple[int, int, int]:
+        """For a progress display, read from another thread while the run goes on: the requests in the backend call
+        under way, the backend calls made, and the tokens generated (the searches in flight's included)."""
+        in_flight = sum(_tokens(job.tree) for job in list(self.live) if not job.finished)
+        return self.in_call, self.stats.policy_calls + self.stats.prm_calls, self.stats.generated_tokens + in_flight
 
     def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
         """earlier: trees of earlier searches of some problems, by id (failed searches searched again): the new
@@ -151,6 +160,7 @@ class Runner:
     def _run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree]) -> Iterator[SearchTree]:
         queue = enumerate(problems)
         jobs: list[_Job] = []
+        self.live = jobs
         finished: dict[int, SearchTree] = {}
         next_out = 0
         more = True
@@ -174,9 +184,10 @@ class Runner:
             for job in jobs:
                 if job.finished:
                     finished[job.index] = job.tree
+                    self.stats.generated_tokens += _tokens(job.tree)
                     if self.breaker is not None and job.tree.failed is None:
                         self.breaker.search_ended(None)
-            jobs = [j for j in jobs if not j.finished]
+            jobs = self.live = [j for j in jobs if not j.finished]
             while next_out in finished:
                 yield finished.pop(next_out)
                 next_out += 1
@@ -219,11 +230,14 @@ class Runner:
             ExpandRequest(job.problem, job.tree, e.node, expansion_seed(job.seed, e.node), e.n) for job, e in asks
         ]
         start = time.perf_counter()
+        self.in_call = len(requests)
         try:
             proposals = self.policy.propose(requests)
         except Exception as error:
             self._isolate(jobs, self._expand, "policy", error)
             return
+        finally:
+            self.in_call = 0
         self._succeeded()
         self.stats.policy_time += time.perf_counter() - start
         self.stats.policy_calls += 1
@@ -248,11 +262,14 @@ class Runner:
             for job, node in asks
         ]
         start = time.perf_counter()
+        self.in_call = len(requests)
         try:
             scores = self.prm.score(requests)
         except Exception as error:
             self._isolate(jobs, self._score, "prm", error)
             return
+        finally:
+            self.in_call = 0
         self._succeeded()
         self.stats.prm_time += time.perf_counter() - start
         self.stats.prm_calls += 1
@@ -284,6 +301,10 @@ class Runner:
     def _succeeded(self) -> None:
         if self.breaker is not None:
             self.breaker.call_succeeded()
+
+
+def _tokens(tree: SearchTree) -> int:
+    return tree.compute.generated_tokens + tree.compute.rollout_tokens
 
 
 @contextmanager

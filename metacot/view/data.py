@@ -12,6 +12,7 @@ from metacot.linearize.walk import count_backtracks, trace_to_solution, walk
 from metacot.outputs.export import run_linearize_config
 from metacot.outputs.rundir import RunDir, RunDirError
 from metacot.problems.base import Domain
+from metacot.progress import tree_bar
 from metacot.tree import SearchTree
 
 # Trees with more nodes than this in all are not embedded in one page (their index rows stay): past it a page grows
@@ -95,9 +96,10 @@ def run_data(
     problems: Collection[str] = (),
     fmt: str | None = None,
     max_nodes: int = MAX_NODES,
+    progress: bool = False,
 ) -> dict:
     """A run for the page: an index row per tree and the embedded trees (those named in `problems`, or all while
-    their nodes add up to at most `max_nodes`)."""
+    their nodes add up to at most `max_nodes`); `progress`: a bar of the trees on stderr."""
     directory = RunDir(run_dir)
     directory.read_manifest()
     domain = directory.domain()
@@ -105,7 +107,7 @@ def run_data(
     fmt = choose_format(fmt, config, domain)
     wanted = set(problems)
     rows, embedded, total = [], [], 0
-    for tree in directory.iter_trees():
+    for tree in tree_bar(directory, progress, Path(run_dir).name or str(run_dir)):
         if wanted and tree.problem_id not in wanted:
             continue
         row = index_row(tree, config.stop_at_first_solution)

@@ -43,11 +43,13 @@ def write_view(
     compare: str | Path | None = None,
     fmt: str | None = None,
     max_nodes: int = MAX_NODES,
+    progress: bool = False,
 ) -> tuple[Path, list[dict]]:
-    """Write the page (default RUN_DIR/view.html); where it is, and the runs it shows."""
-    runs = [run_data(run_dir, problems, fmt, max_nodes)]
+    """Write the page (default RUN_DIR/view.html); where it is, and the runs it shows. `progress`: a bar of each
+    run's trees on stderr."""
+    runs = [run_data(run_dir, problems, fmt, max_nodes, progress)]
     if compare is not None:
-        runs.append(run_data(compare, problems, fmt, max_nodes))
+        runs.append(run_data(compare, problems, fmt, max_nodes, progress))
     target = Path(out) if out is not None else Path(run_dir) / "view.html"
     with AtomicFile(target) as file:
         file.write(render_page(runs).encode("utf-8"))

@@ -1,0 +1,132 @@
+"""Progress on stderr: every long command draws its bar there (never on stdout) unless --no-progress; synth's bar
+says what the backends are doing while a call is under way; a Ray start-up is noted."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+import metacot.progress
+from metacot.behaviors.build import build_handbook
+from metacot.cli import main
+from metacot.config import SynthConfig
+from metacot.problems import make_domain, make_problems
+from metacot.synth import build_runner, synth
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> str:
+    out = str(tmp_path_factory.mktemp("progress") / "run")
+    assert main(["synth", "--out", out, "--no-progress", "--num-problems", "12"]) == 0
+    return out
+
+
+COMMANDS = {  # command -> (its arguments after RUN_DIR, a text its bar shows)
+    "audit": ([], "auditing metacot"),
+    "linearize": ([], "linearizing"),
+    "view": ([], "tree/s"),
+    "prime": (["--variant", "only_backtracking"], "only_backtracking"),
+    "export": (["--pairs"], "reading trees"),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_long_command_draws_its_bar_on_stderr_and_no_progress_removes_it(run, command, capsys, tmp_path):
+    more, shown = COMMANDS[command]
+    args = [command, run, *more] + (["--out", str(tmp_path / "view.html")] if command == "view" else [])
+    main(args)
+    drawn = capsys.readouterr()
+    assert shown in drawn.err and "/s]" in drawn.err and "/s]" not in drawn.out
+    main([*args, "--no-progress"])
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and quiet.out == drawn.out
+
+
+def test_audit_bars_read_the_trees_then_count_the_records_of_each_format(run, capsys):
+    assert main(["audit", run, "--format", "metacot"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"reading trees: 100%\|[^\r\n]*\| 12/12", err)
+    assert re.search(r"auditing metacot: 100%\|[^\r\n]*\| (\d+)/\1 ", err)
+
+
+class FirstCallWaits:
+    """A policy whose first call takes `seconds` (a model's long batch), then answers at once."""
+
+    def __init__(self, inner, seconds: float):
+        self.inner, self.seconds, self.waited = inner, seconds, False
+
+    def propose(self, requests):
+        if not self.waited:
+            self.waited = True
+            time.sleep(self.seconds)
+        return self.inner.propose(requests)
+
+
+def test_the_synth_bar_shows_the_requests_in_flight_while_a_call_is_under_way(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(metacot.progress, "TICK_SECONDS", 0.05)
+    config = SynthConfig(out=str(tmp_path / "run"), concurrency=4)
+    config.problems.num_problems = 4
+    runner = build_runner(config, make_domain(config.problems))
+    runner.policy = FirstCallWaits(runner.policy, 0.5)
+    synth(config, progress=True, runner=runner)
+    frames = re.split(r"[\r\n]", capsys.readouterr().err)
+    waiting = [f for f in frames if " 0/4 " in f and re.search(r"\b4 requests in flight", f)]
+    assert waiting, frames  # before any problem finished, the first call's 4 requests
+    last = frames[-2] if frames[-1] == "" else frames[-1]
+    calls, tokens = re.search(r"0 requests in flight, ([\d.]+) calls/s, (\d+) tokens/s", last).groups()
+    assert " 4/4 " in last and float(calls) > 0 and int(tokens) > 0
+
+
+def test_the_runner_counts_the_tokens_its_trees_generated(tmp_path):
+    config = SynthConfig(out=str(tmp_path / "run"))
+    config.problems.num_problems = 5
+    runner = build_runner(config, make_domain(config.problems))
+    trees = list(runner.run(make_problems(config.problems, config.seed)))
+    generated = sum(t.compute.generated_tokens + t.compute.rollout_tokens for t in trees)
+    requests, calls, tokens = runner.activity()
+    assert generated > 0 and tokens == runner.stats.generated_tokens == generated
+    assert requests == 0 and calls == runner.stats.policy_calls + runner.stats.prm_calls > 0
+
+
+class Replies:
+    """A text generator that answers every prompt with the same text."""
+
+    def generate(self, prompts, sampling):
+        return ["behavior_check: check it."] * len(prompts)
+
+
+def test_handbook_build_counts_its_replies_on_stderr(run, capsys):
+    from metacot.backends.generate import Sampling
+
+    result = build_handbook(run, Replies(), "m", Sampling(), progress=True)
+    err = capsys.readouterr().err
+    assert result.problems and f"{2 * result.problems}/{2 * result.problems}" in err and "distilling" in err
+    build_handbook(run, Replies(), "m", Sampling())
+    assert capsys.readouterr().err == ""
+
+
+def test_a_local_ray_start_is_noted_on_stderr(capsys, monkeypatch):
+    pytest.importorskip("ray")
+    import ray
+
+    from metacot.distributed import replicas
+
+    if ray.is_initialized():
+        pytest.skip("a Ray cluster is already up in this process")
+
+    def refuse(address):
+        raise RuntimeError("not started in a test")
+
+    monkeypatch.setattr(replicas, "connect", refuse)
+    config = SynthConfig()
+    config.ray.address = "local"
+    domain = make_domain(config.problems)
+    problems = make_problems(config.problems, config.seed)
+    with pytest.raises(RuntimeError, match="not started"):
+        next(replicas.RayRunner(config, domain, progress=True).run(problems))
+    assert capsys.readouterr().err == "starting a local Ray cluster…\n"
+    with pytest.raises(RuntimeError, match="not started"):
+        next(replicas.RayRunner(config, domain).run(problems))
+    assert capsys.readouterr().err == ""
