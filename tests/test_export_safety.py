@@ -42,7 +42,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def metacot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*COMMAND, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+        [*COMMAND, *args, "--no-progress"], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
     )
 
 
@@ -58,24 +58,24 @@ def test_folder_names_carry_the_options_that_change_the_records():
 
 def test_exports_with_other_options_land_beside_each_other_and_the_same_ones_need_overwrite(run, capsys):
     exports = Path(run) / "exports"
-    assert main(["export", run, "--pairs"]) == 0
-    assert main(["export", run, "--pairs", "--margin", "0.5", "--label-source", "subtree"]) == 0
-    assert main(["export", run, "--prm-labels", "--threshold", "0.7"]) == 0
+    assert main(["export", run, "--no-progress", "--pairs"]) == 0
+    assert main(["export", run, "--no-progress", "--pairs", "--margin", "0.5", "--label-source", "subtree"]) == 0
+    assert main(["export", run, "--no-progress", "--prm-labels", "--threshold", "0.7"]) == 0
     capsys.readouterr()
     names = {p.name for p in exports.iterdir()}
     assert {"pairs-prm-m0.3", "pairs-subtree-m0.5", "prm-labels-prm-t0.7-stepwise"} <= names
     for folder, margin in (("pairs-prm-m0.3", 0.3), ("pairs-subtree-m0.5", 0.5)):  # each card tells its own
         assert f'"margin": {margin}' in (exports / folder / "README.md").read_text()
     before = snapshot(exports)
-    assert main(["export", run, "--pairs"]) == 2
+    assert main(["export", run, "--no-progress", "--pairs"]) == 2
     line = one_line(capsys.readouterr().err)
     assert "pairs-prm-m0.3: an export with these options is already there" in line and "--overwrite" in line
     assert snapshot(exports) == before
-    assert main(["export", run, "--pairs", "--overwrite"]) == 0
+    assert main(["export", run, "--no-progress", "--pairs", "--overwrite"]) == 0
     assert snapshot(exports) == before  # replaced by the same records
-    assert main(["export", run, "--parquet", "cot"]) == 0
+    assert main(["export", run, "--no-progress", "--parquet", "cot"]) == 0
     capsys.readouterr()
-    assert main(["export", run, "--parquet", "cot"]) == 2
+    assert main(["export", run, "--no-progress", "--parquet", "cot"]) == 2
     assert "cot.parquet: an export with these options is already there" in one_line(capsys.readouterr().err)
 
 
@@ -143,7 +143,7 @@ def test_a_failed_push_is_one_line_that_names_the_local_export_which_stays(run, 
     assert f"the export is written locally in {folder}/" in line
     records = (folder / "data.jsonl").read_bytes().splitlines()
     assert records and (folder / "README.md").exists()
-    assert main(["export", run, "--pairs", "--margin", "0.9", "--overwrite"]) == 0  # the same records, kept
+    assert main(["export", run, "--no-progress", "--pairs", "--margin", "0.9", "--overwrite"]) == 0  # the same records, kept
     assert (folder / "data.jsonl").read_bytes().splitlines() == records
 
 
@@ -168,7 +168,7 @@ def test_an_os_error_is_one_line_naming_the_path_and_an_earlier_export_stays(
     pytest.importorskip("datasets")
     run = countdown_run(tmp_path / "run", problems=2)
     exports = Path(run) / "exports"
-    assert main(["export", run, "--prm-labels", "--to", target]) == 0
+    assert main(["export", run, "--no-progress", "--prm-labels", "--to", target]) == 0
     capsys.readouterr()
     before = snapshot(exports)
     owner, name, fault = patch
@@ -176,7 +176,7 @@ def test_an_os_error_is_one_line_naming_the_path_and_an_earlier_export_stays(
         monkeypatch.setattr(Path, name, fault)
     else:
         monkeypatch.setattr(owner, fault)
-    assert main(["export", run, "--prm-labels", "--to", target, "--overwrite"]) == 2
+    assert main(["export", run, "--no-progress", "--prm-labels", "--to", target, "--overwrite"]) == 2
     monkeypatch.undo()
     line = one_line(capsys.readouterr().err)
     assert says in line and f"{exports}/prm-labels-prm-t0.5-stepwise" in line
@@ -186,6 +186,6 @@ def test_an_os_error_is_one_line_naming_the_path_and_an_earlier_export_stays(
 def test_a_file_where_the_exports_folder_should_be_is_one_line_naming_it(tmp_path, capsys):
     run = countdown_run(tmp_path / "run", problems=2)
     (Path(run) / "exports").write_text("not a folder")
-    assert main(["export", run, "--pairs"]) == 2
+    assert main(["export", run, "--no-progress", "--pairs"]) == 2
     assert f"{run}/exports" in one_line(capsys.readouterr().err)
     assert (Path(run) / "exports").read_text() == "not a folder"

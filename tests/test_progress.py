@@ -28,7 +28,7 @@ COMMANDS = {  # command -> (its arguments after RUN_DIR, a text its bar shows)
     "linearize": ([], "linearizing"),
     "view": ([], "tree/s"),
     "prime": (["--variant", "only_backtracking"], "only_backtracking"),
-    "export": (["--pairs"], "reading trees"),
+    "export": (["--pairs", "--overwrite"], "reading trees"),
 }
 
 
