@@ -77,7 +77,7 @@ def test_the_judge_splits_a_round_into_calls_within_its_token_budget(lm_dir, tmp
         assert main([*args, "--no-progress", "--out", str(tmp_path / "o"), "--judge-batch-tokens", "1500"]) == 0
     assert len(calls.sizes) > 1 and sum(calls.sizes) == 3 * len(BEHAVIORS)  # one round of 3 records
     assert all(tokens <= 1500 for tokens in calls.tokens), calls.tokens
-    assert len(rows(tmp_path / "o" / "behaviors.jsonl")) == 3
+    assert len(rows(tmp_path / "o" / "llm.jsonl")) == 3
 
 
 # --- through an OpenAI-compatible server ----------------------------------------------------------------------------
