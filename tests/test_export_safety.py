@@ -42,7 +42,11 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def metacot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*COMMAND, *args, "--no-progress"], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+        [*COMMAND, *args, "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -143,7 +147,8 @@ def test_a_failed_push_is_one_line_that_names_the_local_export_which_stays(run, 
     assert f"the export is written locally in {folder}/" in line
     records = (folder / "data.jsonl").read_bytes().splitlines()
     assert records and (folder / "README.md").exists()
-    assert main(["export", run, "--no-progress", "--pairs", "--margin", "0.9", "--overwrite"]) == 0  # the same records, kept
+    kept = main(["export", run, "--no-progress", "--pairs", "--margin", "0.9", "--overwrite"])
+    assert kept == 0  # the same records, kept
     assert (folder / "data.jsonl").read_bytes().splitlines() == records
 
 
