@@ -148,6 +148,8 @@ def run_audit(args: argparse.Namespace) -> int:
             result = audit_records(((record, trees[record["problem_id"]]) for _, record in records), domain)
         passed = result.claims - len(result.failures)
         print(f"{fmt}: {result.records} records, {result.claims} claims checked, {passed} passed")
+        if fmt in FORMATS and FORMATS[fmt].parse is None:
+            print(f"  answers only: the {fmt} format has no audit parser for its lines")
         if result.reasons:
             total = sum(result.reasons.values())
             shares = ", ".join(
