@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+import metacot.outputs.manifest as manifest_module
 import metacot.outputs.rundir as rundir_module
 from metacot.outputs import RunDir, RunDirError
 from metacot.tree import SearchTree
@@ -182,7 +183,7 @@ def test_different_config_raises_naming_differing_keys(tmp_path):
 def test_differing_keys_include_added_and_removed_keys():
     old = {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
     new = {"a": 1, "b": {"c": 2, "x": 3}, "e": [1, 2, 3]}
-    assert rundir_module.differing_keys(old, new) == ["b.d", "b.x", "e"]
+    assert manifest_module.differing_keys(old, new) == ["b.d", "b.x", "e"]
 
 
 def test_read_manifest(tmp_path):

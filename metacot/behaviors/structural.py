@@ -18,7 +18,8 @@ from metacot.behaviors.definitions import BACKTRACKING, BEHAVIORS, VERIFICATION
 from metacot.behaviors.prime import think_trace
 from metacot.behaviors.variants import variant
 from metacot.linearize.config import LinearizeConfig
-from metacot.linearize.formats import PATH_ONLY, RENDERERS, Context
+from metacot.linearize.formats import FORMATS
+from metacot.linearize.render import Context
 from metacot.linearize.walk import count_backtracks, path_moves, trace_to_solution, walk
 from metacot.outputs.rundir import RunDir, RunDirError
 from metacot.tree import SearchTree
@@ -61,17 +62,17 @@ class StructuralTagger:
 
     def _trace(self, record: dict, tree: SearchTree) -> BehaviorCounts:
         fmt = record["format"]
-        if fmt not in RENDERERS:
+        if fmt not in FORMATS:
             raise RunDirError(f"{self.directory.path}: record of problem {tree.problem_id!r}: unknown format {fmt!r}")
         trace, solution = trace_to_solution(tree, self.stop_at_first_solution)
-        if fmt in PATH_ONLY:
+        if FORMATS[fmt].path_only:
             assert solution is not None, f"a {fmt} record answers with a solution"
             moves = path_moves(tree, solution)
         else:
             moves = walk(tree, trace)
         problem = self.domain.problem_from_dict(tree.problem)
         context = Context(tree, self.domain, problem, LinearizeConfig(formats=[fmt]), solution)
-        RENDERERS[fmt](context, moves)
+        FORMATS[fmt].render(context, moves)
         return _counts({VERIFICATION: context.checks, BACKTRACKING: count_backtracks(moves)})
 
     def _priming(self, record: dict, tree: SearchTree) -> BehaviorCounts:

@@ -23,8 +23,8 @@ from metacot.bench.settings import BenchError, BenchSettings, StrategySpec
 from metacot.bench.tables import summarize, write_table
 from metacot.config import from_dict
 from metacot.outputs.files import repair_jsonl, write_json_atomic
+from metacot.outputs.manifest import differing_keys, versions
 from metacot.outputs.records import read_records
-from metacot.outputs.rundir import differing_keys, versions
 from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfig
 from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems

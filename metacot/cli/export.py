@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from metacot.config import ConfigError
+from metacot.linearize.formats import DEFAULT_FORMAT
 from metacot.progress import add_progress_flag
 
 EXPORT_EPILOG = """\
@@ -38,7 +39,7 @@ def _add_export(commands) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--objective", choices=OBJECTIVES, help="trace records with per-segment loss flags for it")
-    p.add_argument("--format", default="metacot", metavar="FMT", help="--objective/--bc-sft: the trace format")
+    p.add_argument("--format", default=DEFAULT_FORMAT, metavar="FMT", help="--objective/--bc-sft: the trace format")
     p.add_argument("--tokenizer", metavar="PATH", help="--objective: add input_ids and completion_mask")
     p.add_argument("--prm-labels", action="store_true", help="step labels for every path to a leaf")
     p.add_argument("--label-source", choices=LABEL_SOURCES, default="prm", help="--prm-labels/--pairs: step values")

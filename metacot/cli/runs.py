@@ -86,7 +86,12 @@ def _add_view(commands) -> None:
     p.add_argument("--problem", action="append", default=[], metavar="ID", help="only this problem (repeatable)")
     p.add_argument("--out", metavar="FILE", help="where to write the page (default: RUN_DIR/view.html)")
     p.add_argument("--compare", metavar="RUN_B", help="a second run whose trees are shown beside the first's")
-    p.add_argument("--format", choices=FORMATS, help="the training string shown (default: metacot or tokens)")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="the training string shown (default: the first format the run writes whose lines follow the search, "
+        "each marked by its move)",
+    )
     p.add_argument(
         "--page-nodes", type=int, metavar="N", help="embed trees while their nodes, all trees together, are at most N"
     )
@@ -148,6 +153,8 @@ def run_audit(args: argparse.Namespace) -> int:
             result = audit_records(((record, trees[record["problem_id"]]) for _, record in records), domain)
         passed = result.claims - len(result.failures)
         print(f"{fmt}: {result.records} records, {result.claims} claims checked, {passed} passed")
+        if fmt in FORMATS and FORMATS[fmt].parse is None:
+            print(f"  answers only: the {fmt} format has no audit parser for its lines")
         if result.reasons:
             total = sum(result.reasons.values())
             shares = ", ".join(

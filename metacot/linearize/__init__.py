@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import replace
 
-from metacot.linearize.config import FORMATS, ON_REQUEST, LinearizeConfig
-from metacot.linearize.formats import NUMBERS_ONLY, PATH_ONLY, RENDERERS, Context, Lines
+from metacot.linearize.config import LinearizeConfig
+from metacot.linearize.formats import FORMATS, TraceFormat
 from metacot.linearize.layout import text_keys
+from metacot.linearize.render import Context, Lines
 from metacot.linearize.segments import segments
-from metacot.linearize.walk import Move, count_backtracks, path_moves, trace_to_solution, walk
+from metacot.linearize.walk import Move, count_backtracks, trace_to_solution, walk
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
 
@@ -22,16 +23,16 @@ def no_solution(domain: Domain, problem: object) -> str:
 def resolve_formats(requested: list[str] | None, domain: Domain) -> list[str]:
     """The formats to write: those requested, or every one the domain can write but those written on request only;
     a clear error for the others."""
-    writable = [f for f in FORMATS if domain.numbers_to_target or f not in NUMBERS_ONLY]
-    for fmt in requested or []:
-        if fmt not in RENDERERS:
-            raise ValueError(f"linearize.formats: unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-        if fmt not in writable:
+    writable = [name for name, fmt in FORMATS.items() if fmt.serves(domain)]
+    for name in requested or []:
+        if name not in FORMATS:
+            raise ValueError(f"linearize.formats: unknown format {name!r}; known: {', '.join(FORMATS)}")
+        if name not in writable:
             raise ValueError(
-                f"linearize.formats: {fmt!r} needs numbers and a target (Countdown's); the {domain.name} domain writes "
+                f"linearize.formats: {name!r} {FORMATS[name].needs}; the {domain.name} domain writes "
                 f"{', '.join(writable)}"
             )
-    return list(requested) if requested is not None else [f for f in writable if f not in ON_REQUEST]
+    return list(requested) if requested is not None else [f for f in writable if not FORMATS[f].on_request]
 
 
 def linearize_tree(
@@ -43,8 +44,8 @@ def linearize_tree(
 ) -> dict[str, dict]:
     """The tree's record in each format, leaving out the formats whose options exclude it.
 
-    with_segments: each record also gets "segments" (linearize.segments), in the formats whose renderer marks
-    its lines by move. leave_out: nodes the trace skips (whole subtrees must be given: a pruned record)."""
+    with_segments: each record also gets "segments" (linearize.segments), in the formats whose lines are marked by
+    move (TraceFormat.segments). leave_out: nodes the trace skips (whole subtrees must be given: a pruned record)."""
     formats = resolve_formats(config.formats, domain)
     trace, solution = trace_to_solution(tree, config.stop_at_first_solution)
     if solution is None and not config.include_unsolved:
@@ -61,16 +62,14 @@ def linearize_tree(
         search_moves = walk(tree, trace)
     records = {}
     for fmt in formats:
-        if fmt in PATH_ONLY:
-            if solution is None:
-                continue
-            moves = path_moves(tree, solution)
-        else:
-            moves = search_moves
+        trace_format = FORMATS[fmt]
+        moves = trace_format.moves(tree, search_moves, solution)
+        if moves is None:
+            continue
         backtracks = count_backtracks(moves)
         if config.max_backtracks is not None and backtracks > config.max_backtracks:
             continue
-        lines = RENDERERS[fmt](context, moves)
+        lines = trace_format.render(context, moves)
         completion = _completion(lines, answer, config.think_tags, domain.step_delimiter)
         records[fmt] = {
             "problem_id": tree.problem_id,
@@ -83,12 +82,19 @@ def linearize_tree(
             "num_steps": sum(1 for m in moves if m.kind == "step"),
             **text_keys(prompt, completion, config.record_layout),
         }
-        if with_segments and isinstance(lines, Lines):
+        if with_segments and trace_format.segments:
             path = tree.path_to(solution) if solution is not None else []
             opening, closing = _answer_block(answer, config.think_tags)
-            parts = segments(lines, lines.moves, moves, domain.step_delimiter, opening, closing, path)
+            parts = segments(_marked(lines, fmt), moves, domain.step_delimiter, opening, closing, path)
             records[fmt]["segments"] = parts
     return records
+
+
+def _marked(lines: list[str], fmt: str) -> Lines:
+    """The lines as its format's renderer marked them by move."""
+    if not isinstance(lines, Lines):
+        raise TypeError(f"the {fmt} format says it has segments, but its renderer returned lines not marked by move")
+    return lines
 
 
 def linearize(tree: SearchTree, domain: Domain, fmt: str, config: LinearizeConfig) -> dict | None:
@@ -112,6 +118,7 @@ def _answer_block(answer: str, think_tags: bool) -> tuple[str, str]:
 __all__ = [
     "FORMATS",
     "LinearizeConfig",
+    "TraceFormat",
     "Move",
     "linearize",
     "linearize_tree",

@@ -1,11 +1,13 @@
 """Check every claim a record's completion makes against its saved tree and the domain: `metacot audit`.
 
-The checker reads the completion text: it splits it into the domain's steps, finds each step among the tree's
-children of the state it stands on, recomputes what the step gives with the domain (not the stored state), and
-parses backtracks with the sentence templates of linearize.reasons. What it checks: each step's arithmetic and
-"Now I have", each verdict, each backtrack's target (visited earlier, named by its true state), each reason
-(exhausted: the branch really is dead; low value: the stated values are the search's and ordered as said;
-nothing said to be exhausted is resumed later), each value line, and the answer (domain.check_answer).
+The checker reads the completion text: it splits it into the domain's steps and hands them to the record's
+format's parser (TraceFormat.parse, in the format's module), which finds each step among the tree's children of the
+state it stands on, recomputes what the step gives with the domain (not the stored state), and parses backtracks
+(with the sentence templates of linearize.reasons); a format without a parser has its answer checked alone. What it
+checks: each step's arithmetic and "Now I have", each verdict, each backtrack's target (visited earlier, named by
+its true state), each reason (exhausted: the branch really is dead; low value: the stated values are the search's
+and ordered as said; nothing said to be exhausted is resumed later), each value line, and the answer
+(domain.check_answer).
 The domain is the run's own (RunDir.domain()), with its rule for wrong results: under notice = "when-found" a wrong
 step's "Now I have" is the state with the claimed result, as the tree recorded it, and every finished path is
 checked by the domain's verification of the whole path (Domain.first_mistake): the verdict must name its first
@@ -16,38 +18,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from metacot.linearize.audit_paper import audit_paper
+from metacot.linearize.formats import FORMATS
 from metacot.linearize.layout import texts
-from metacot.linearize.reasons import (
-    CAUGHT,
-    CAUGHT_BELOW,
-    EXHAUSTED,
-    EXHAUSTED_WORDS,
-    EXPLORATION,
-    EXPLORATION_WORDS,
-    GO_BACK_WORDS,
-    LOW,
-    LOW_VALUE,
-    LOW_WORDS,
-    LOWER_WORDS,
-    MISTAKE,
-    MISTAKE_WORDS,
-    exhausted,
-    value_text,
-)
+from metacot.linearize.reasons import CAUGHT, exhausted, value_text
 from metacot.problems.base import Domain
 from metacot.problems.verdicts import keeping
 from metacot.tree import ROOT, SearchTree
 
 TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
 PLAIN = re.compile(r"(?P<body>.*)\nAnswer: (?P<answer>.*)", re.S)
-TOKEN = re.compile(
-    r"<(?P<tag>step|verify|value)> (?P<text>.*)|<backtrack to=(?P<path>[\d.]+) reason=(?P<kind>\w+)> (?P<state>.*)"
-)
 NOT_FOUND = "I could not find"
 
 
@@ -71,7 +54,7 @@ class RecordAudit:
 def audit_record(record: dict, tree: SearchTree, domain: Domain) -> RecordAudit:
     """Every claim of one record, checked against its tree (its answers' verdicts as the tree keeps them)."""
     with keeping(tree.verdicts):
-        return _Auditor(record, tree, domain).run()
+        return Auditor(record, tree, domain).run()
 
 
 @dataclass
@@ -93,26 +76,10 @@ def audit_records(pairs: Iterator[tuple[dict, SearchTree]], domain: Domain) -> F
     return result
 
 
-def _template(words: str, **fixed: str) -> str:
-    """A sentence template as a regex: the fixed fields filled in, {state} and values captured."""
-    pattern = re.escape(words)
-    for name, text in fixed.items():
-        pattern = pattern.replace(re.escape("{" + name + "}"), re.escape(text))
-    for name in ("state", "step", "why"):
-        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>.+?)")
-    return pattern.replace(re.escape("{v}"), r"(?P<v>\d+\.\d\d)").replace(re.escape("{w}"), r"(?P<w>\d+\.\d\d)")
+class Auditor:
+    """One record's audit as its format's parser (TraceFormat.parse) reads the body: where the text stands in the
+    tree (current, visited, the recomputed states) and the checks every format's claims share."""
 
-
-def backtrack_patterns(goal_text: str) -> list[tuple[str, re.Pattern[str], re.Pattern[str]]]:
-    """(kind, reason regex, go-back regex) for every wording a backtrack sentence may take."""
-    reasons = [(EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, w) for w in LOW_WORDS + LOWER_WORDS]
-    reasons += [(EXPLORATION, w) for w in EXPLORATION_WORDS] + [(MISTAKE, w) for w in MISTAKE_WORDS]
-    reasons += [(MISTAKE, f"{CAUGHT_BELOW} {w}") for w in MISTAKE_WORDS]
-    back = [re.compile(_template(w).replace("?P<state>", "?P<back>")) for w in GO_BACK_WORDS]
-    return [(kind, re.compile(_template(w, goal=goal_text)), b) for kind, w in reasons for b in back]
-
-
-class _Auditor:
     def __init__(self, record: dict, tree: SearchTree, domain: Domain):
         self.record, self.tree, self.domain = record, tree, domain
         self.problem = domain.problem_from_dict(tree.problem)
@@ -141,11 +108,13 @@ class _Auditor:
         if m is None:
             self.fail(completion[-80:], "the completion has no answer block (<answer> </answer> or 'Answer:')")
             return self.result
-        parse = PARSERS.get(self.record["format"])
-        if parse is not None:
+        fmt = FORMATS.get(self.record["format"])
+        if fmt is None:
+            self.fail(self.record["format"], f"not a trace format metacot knows ({', '.join(FORMATS)})")
+        elif fmt.parse is not None:  # else its answer alone is checked
             body = m["body"]
             lines = body.split(self.domain.step_delimiter) if body else []  # how every format joins its lines
-            parse(self, lines, m["answer"])
+            fmt.parse(self, lines, m["answer"])
         self._answer(m["answer"])
         return self.result
 
@@ -314,38 +283,6 @@ class _Auditor:
         if self.claim(bool(heads), sentence, "says the branch is exhausted, but it has live steps"):
             self.closed.append(heads[-1])  # the deepest: the least the sentence can mean
 
-    # --- the metacot and cot formats ---
-
-    def _sentences(self, segments: list[str]) -> None:
-        patterns = backtrack_patterns(self.domain.goal(self.problem))
-        pending: list[int] = []  # where a backtrack said it goes
-        better: tuple[str, str] | None = None  # a low-value claim's "looks better (w)", checked at the next step
-        last = ROOT
-        for segment in segments:
-            if segment.startswith("Value: "):
-                held = self.value(last)
-                expect = value_text(held) if held is not None else "none"
-                self.claim(segment[7:] == expect, segment, f"the value is {expect}")
-                continue
-            back = self._backtrack(segment, patterns)
-            if back is not None:
-                pending, better = back
-                if not pending:  # gone back to no known state: the rest cannot be followed
-                    return
-                continue
-            child = self.step_to(pending or [self.current], segment, segment, exact=False)
-            if child is None:
-                return
-            if better is not None:
-                self.claim(
-                    better[0] in self.known_values(child), better[1], f"the next step's value is not {better[0]}"
-                )
-            pending, better = [], None
-            outcome = self.arrive(child, segment)
-            expected = self.sentence(child, outcome)
-            self.claim(segment == expected, segment, f"the step gives: {expected!r}")
-            last = child
-
     def sentence(self, child: int, outcome: Any) -> str:
         """The sentence a step must be written as, from the domain's outcome of it (recomputed)."""
         step = self.tree.nodes[child].step.strip().rstrip(".")
@@ -356,101 +293,3 @@ class _Auditor:
             return f"{step}. {after}"
         note = self.domain.step_note(self.problem, outcome.state)
         return f"{step}. {note}" if note else f"{step}."
-
-    def _backtrack(self, segment: str, patterns: list) -> tuple[list[int], tuple[str, str] | None] | None:
-        """None when the segment is no backtrack; else where it may go and a pending 'looks better' claim."""
-        bare = next((b.fullmatch(segment) for _, _, b in patterns if b.fullmatch(segment)), None)
-        if bare is not None:  # no reason: only after a step that said it failed
-            self.result.reasons[EXHAUSTED] += 1
-            node = self.tree.nodes[self.current]
-            self.claim(
-                node.dead and not node.undecided, segment, "leaves a node its check did not fail without a reason"
-            )
-            return self.resolve_back(bare["back"], segment), None
-        for kind, reason, back in patterns:
-            m = re.fullmatch(f"{reason.pattern} {back.pattern}", segment)
-            if m is None:
-                continue
-            self.result.reasons[kind] += 1
-            better, wrong = None, None
-            if kind == EXHAUSTED:
-                self.check_exhausted(m["state"], segment)
-            elif kind == MISTAKE:
-                wrong = self.check_mistake(m, segment)
-            elif kind == LOW_VALUE:
-                known = self.known_values(self.current)
-                self.claim(m["v"] in known, segment, f"the value here was {', '.join(sorted(known)) or 'none'}")
-                if "w" in m.groupdict() and m["w"] is not None:
-                    self.claim(float(m["v"]) < float(m["w"]), segment, "the compared value is not higher")
-                    better = (m["w"], segment)
-                else:
-                    self.claim(float(m["v"]) < LOW, segment, f"{m['v']} is not a low value (< {LOW})")
-            targets = self.resolve_back(m["back"], segment)
-            self.leaves_mistake(wrong, targets, segment)
-            return targets, better
-        return None
-
-    # --- the tokens format ---
-
-    def _tokens(self, lines: list[str]) -> None:
-        by_path = {n.path: n.id for n in self.tree.nodes}
-        pending: list[int] = []
-        low: str | None = None
-        for line in lines:
-            m = TOKEN.fullmatch(line)
-            if m is None:
-                self.fail(line, "not a line of the tokens format")
-                return
-            if m["path"] is not None:
-                pending, low = self._token_backtrack(m, by_path, line)
-                if not pending:
-                    return
-            elif m["tag"] == "step":
-                child = self.step_to(pending or [self.current], m["text"], line, exact=True)
-                if child is None:
-                    return
-                if low is not None:  # the value held when the trace left (a node visited again held several)
-                    nxt = self.value(child)
-                    values = self.values_before(self.current, self.first.get(child, len(self.tree.trace)))
-                    ok = any(v < LOW or (nxt is not None and v < nxt) for v in values)
-                    self.claim(ok, low, "leaves for low value, but its value is neither low nor below the next")
-                pending, low = [], None
-                self.arrive(child, line)
-            elif m["tag"] == "verify":
-                node = self.tree.nodes[self.current]
-                outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
-                verdict = self.after_step(node.id, outcome)
-                if verdict is None:  # a check of the finished paths below, before a mistake backtrack
-                    mistake = self.mistake_found()
-                    verdict = mistake and CAUGHT_BELOW.format(state=self.describe(node.id), why=mistake[1])
-                self.claim(m["text"] == verdict, line, f"the check gives: {verdict!r}")
-            else:
-                expected = self.value(self.current)
-                expect = value_text(expected) if expected is not None else "none"
-                self.claim(m["text"] == expect, line, f"the value is {expect}")
-
-    def _token_backtrack(self, m: re.Match[str], by_path: dict[str, int], line: str) -> tuple[list[int], str | None]:
-        target = by_path.get(m["path"])
-        if not self.claim(target in self.visited, line, f"backtrack to {m['path']}, a node not visited earlier"):
-            return [], None
-        assert target is not None
-        self.result.reasons[m["kind"]] += 1
-        true_state = self.describe(target)
-        self.claim(m["state"] == true_state, line, f"that node's state is {true_state}")
-        if m["kind"] == EXHAUSTED:
-            self.check_exhausted(None, line)
-        elif m["kind"] == MISTAKE:
-            self.leaves_mistake(self.check_mistake(None, line), [target], line)
-        elif m["kind"] not in (LOW_VALUE, EXPLORATION):
-            self.fail(line, f"unknown reason {m['kind']!r}")
-        return [target], line if m["kind"] == LOW_VALUE else None
-
-
-# The formats whose every sentence is checked, by their parsers: (auditor, the body's lines, the answer) -> None.
-# The others: the answer only.
-PARSERS: dict[str, Callable[[_Auditor, list[str], str], None]] = {
-    "metacot": lambda auditor, lines, _: auditor._sentences(lines),
-    "cot": lambda auditor, lines, _: auditor._sentences(lines),
-    "tokens": lambda auditor, lines, _: auditor._tokens(lines),
-    "paper": audit_paper,
-}

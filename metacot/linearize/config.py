@@ -6,18 +6,15 @@ from dataclasses import dataclass, field
 
 from metacot.checks import optional_at_least
 from metacot.flags import flag
+from metacot.linearize.formats import FORMATS, formats_help
 from metacot.linearize.layout import LAYOUT_HELP, LAYOUTS, PROMPT_COMPLETION, check_layout
 
-FORMATS = ("metacot", "paper", "tokens", "cot", "sos")
-ON_REQUEST = ("paper",)  # written only when asked for (--preset metacot-paper does): not among the defaults
-FORMATS_HELP = (
-    f"comma-separated trace formats: {','.join(FORMATS)} (default: all the domain writes but {','.join(ON_REQUEST)})"
-)
+FORMATS_HELP = formats_help()
 
 
 @dataclass
 class LinearizeConfig:
-    formats: list[str] | None = flag(FORMATS_HELP, None)  # None: every format the domain can write but ON_REQUEST
+    formats: list[str] | None = flag(FORMATS_HELP, None)  # None: every format the domain writes but those on request
     stop_at_first_solution: bool = field(
         default=True, metadata={"help": "end the trace at the first verified solution it reaches"}
     )

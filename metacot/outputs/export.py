@@ -10,6 +10,7 @@ from pathlib import Path
 
 from metacot.backends.models import load_tokenizer
 from metacot.linearize import LinearizeConfig
+from metacot.linearize.formats import DEFAULT_FORMAT
 from metacot.linearize.layout import PROMPT_COMPLETION, TEXT_KEYS, check_layout, text_keys_of
 from metacot.outputs import bcsft, labels, objectives, pairs
 from metacot.outputs.bcsft import bc_sft_records
@@ -41,7 +42,7 @@ class Destination:
 def export_objective(
     run_dir: str | Path,
     objective: str,
-    fmt: str = "metacot",
+    fmt: str = DEFAULT_FORMAT,
     tokenizer: str | None = None,
     dest: Destination | None = None,
     layout: str | None = None,
@@ -125,7 +126,7 @@ def export_pairs(
 
 
 def export_bc_sft(
-    run_dir: str | Path, fmt: str = "metacot", dest: Destination | None = None, layout: str | None = None
+    run_dir: str | Path, fmt: str = DEFAULT_FORMAT, dest: Destination | None = None, layout: str | None = None
 ) -> tuple[Path, Export]:
     """exports/bc-sft-<fmt>[-messages]/: a BCI run's traces with the behaviours left out of the prompt
     (outputs.bcsft), in the record layout asked for, else the run's; RunDirError for a run made without

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from metacot.linearize import LinearizeConfig, linearize_tree
+from metacot.linearize.formats import with_segments
 from metacot.linearize.segments import ANSWER
 from metacot.outputs.treestats import SubtreeStats
 from metacot.problems.base import Domain
@@ -36,7 +37,8 @@ def objective_records(
     if record is None:
         return []
     if "segments" not in record:
-        raise ValueError(f"--objective: the {fmt} format does not mark its lines by move; use metacot, tokens or cot")
+        marked = ", ".join(with_segments())
+        raise ValueError(f"--objective: the {fmt} format does not mark its lines by move; use one that does: {marked}")
     records = [with_loss(record, objective, pruned=False)]
     if objective == "pruned":
         dead = SubtreeStats.of(tree).dead_subtrees(tree)

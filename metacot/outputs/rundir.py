@@ -1,20 +1,11 @@
-"""A run directory: manifest, tree shards, traces, stats; resumable, never losing or repeating work.
-
-Tree shards are append-only. A problem has at most one finished record, but a failed search (a backend error) may
-be followed by later records of the same problem, its retries: the latest record of a problem is its tree.
-"""
+"""A run directory: its lock, its manifest, its tree shards written and read, traces, stats; resumable, never losing
+or repeating work (the manifest is outputs.manifest's, the shards' reading outputs.shards')."""
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
-import platform
 import re
-from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,89 +20,23 @@ from metacot.outputs.files import (
     write_json_atomic,
 )
 from metacot.outputs.ids import ProblemIds
-from metacot.outputs.records import Place, RunDirError, placed_records, read_at
+from metacot.outputs.manifest import (
+    MANIFEST,
+    ProblemSource,
+    config_mismatch,
+    read_manifest,
+    write_new,
+    write_resumed,
+)
+from metacot.outputs.records import Place, RunDirError
+from metacot.outputs.shards import TreeShards, note, shard_index
 from metacot.outputs.treeindex import Entry, index_path, read_index, write_index
 from metacot.problems import Domain, ProblemsConfig, make_domain
 from metacot.problems.config import move_flat_keys
 from metacot.tree import SearchTree
 
-MANIFEST = "manifest.json"
-PROBLEMS = "problems.json"  # the problems file a run was made from: its resolved path and each problem's digest
-DRAWS = "draws.jsonl"  # a generator's saved random states (problems.draws), one a line: a resume starts from them
-SHOWN_IDS = 5  # problem ids named per kind of change when an edited problems file is refused
-
-
-@dataclass
-class ProblemSource:
-    """A problems file as a run knows it: its resolved path (for messages) and each problem's content digest."""
-
-    path: str
-    digests: dict[str, str]
-
-
 LOCK = ".lock"
-SHARD = re.compile(r"trees-(\d+)\.jsonl")
-
-
-def shard_index(path: Path) -> int:
-    """The number in a shard's name: trees-00012.jsonl -> 12."""
-    return int(path.stem.split("-")[1])
-
-
-VERSIONED = ("metacot", "numpy", "orjson", "networkx")
-_MISSING = object()
-
-
-def _some(ids: list[str]) -> str:
-    """The first few ids, and how many more."""
-    more = f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
-    return ", ".join(ids[:SHOWN_IDS]) + more
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def versions() -> dict[str, str]:
-    """The versions of Python and the packages that shape the output."""
-    return {"python": platform.python_version(), **{name: _version(name) for name in VERSIONED}}
-
-
-def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two nested dicts, sorted."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(old.keys() | new.keys(), key=str)
-        pairs = ((old.get(k, _MISSING), new.get(k, _MISSING), f"{prefix}{k}.") for k in keys)
-        return [key for a, b, p in pairs for key in differing_keys(a, b, p)]
-    return [] if old == new else [prefix[:-1]]
-
-
-def _json(obj: Any) -> Any:
-    """obj as it reads back from JSON (tuples become lists, numpy numbers plain ones)."""
-    return orjson.loads(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY))
-
-
-def _at(nested: Any, dotted: str) -> Any:
-    """The value at a dotted key of nested dicts, None where it is missing."""
-    for part in dotted.split("."):
-        nested = nested.get(part) if isinstance(nested, dict) else None
-    return nested
-
-
-def _note(entry: Entry, done: ProblemIds, failed: ProblemIds) -> None:
-    """Note a record as its problem's latest: in `done`, and in `failed` exactly when its search failed."""
-    done.add(entry.problem_id)
-    if entry.failed:
-        failed.add(entry.problem_id)
-    else:
-        failed.discard(entry.problem_id)
+DRAWS = "draws.jsonl"  # a generator's saved random states (problems.draws), one a line: a resume starts from them
 
 
 def check_file_name(name: str, what: str) -> None:
@@ -121,7 +46,7 @@ def check_file_name(name: str, what: str) -> None:
         raise RunDirError(f"{what} {name!r} is not a plain name (letters, digits, _ . -; no path), e.g. cot")
 
 
-class RunDir:
+class RunDir(TreeShards):
     """One synthesis run's directory; open() creates or resumes it, append() adds one finished tree."""
 
     def __init__(self, path: str | Path, shard_size: int = 10_000):
@@ -143,26 +68,12 @@ class RunDir:
         return self.path / MANIFEST
 
     @property
-    def trees_dir(self) -> Path:
-        return self.path / "trees"
-
-    @property
     def traces_dir(self) -> Path:
         return self.path / "traces"
 
     @property
     def stats_path(self) -> Path:
         return self.path / "stats.json"
-
-    def shard_path(self, index: int) -> Path:
-        return self.trees_dir / f"trees-{index:05d}.jsonl"
-
-    def shards(self) -> list[Path]:
-        """The tree shard files in order."""
-        if not self.trees_dir.is_dir():
-            return []
-        found = [(int(m[1]), p) for p in self.trees_dir.iterdir() if (m := SHARD.fullmatch(p.name))]
-        return [p for _, p in sorted(found)]
 
     def open(
         self,
@@ -246,37 +157,18 @@ class RunDir:
                     stale.unlink(missing_ok=True)
 
     def _create(self, config: dict, config_hash: str, seed: int) -> None:
-        manifest = {
-            "config": config,
-            "config_hash": config_hash,
-            "settings": self._settings,
-            "seed": seed,
-            "versions": versions(),
-            "started_at": _now(),
-            "resumed_at": [],
-        }
-        if self._source is not None:
-            manifest["problems_file"] = self._source.path
-            write_json_atomic(self.path / PROBLEMS, dataclasses.asdict(self._source))
-        write_json_atomic(self.manifest_path, manifest)
+        write_new(self.path, config, config_hash, self._settings, seed, self._source)
         self.trees_dir.mkdir(exist_ok=True)
         self._open_shard(0, 0)
 
     def _resume(self, config: dict, config_hash: str, seed: int) -> None:
         manifest = self.read_manifest()
         if manifest.get("config_hash") != config_hash or manifest.get("seed") != seed:
-            raise self._config_mismatch(manifest, config_hash, seed)
+            raise config_mismatch(self.path, manifest, self._settings, config_hash, seed, self._source)
         shards = self.shards()
         counts = [self._scan(shard, shard == shards[-1]) for shard in shards]
         self.done -= self.failed
-        now = _now()
-        manifest["resumed_at"] = [*manifest.get("resumed_at", []), now]
-        new = _json(config)
-        keys = differing_keys(manifest.get("config"), new)
-        if keys:  # settings outside the hash (transport, linearize) that this resume changed from "config"
-            values = {key: _at(new, key) for key in keys}
-            manifest["config_changes"] = [*manifest.get("config_changes", []), {"at": now, "settings": values}]
-        write_json_atomic(self.manifest_path, manifest)
+        write_resumed(self.path, manifest, config)
         self.trees_dir.mkdir(exist_ok=True)
         if shards:
             self._open_shard(shard_index(shards[-1]), counts[-1])
@@ -285,15 +177,7 @@ class RunDir:
 
     def read_manifest(self) -> dict:
         """The manifest as a dict; RunDirError when it is missing or unreadable."""
-        try:
-            manifest = orjson.loads(self.manifest_path.read_bytes())
-        except FileNotFoundError:
-            raise RunDirError(f"{self.path} has no {MANIFEST}, so it is not a run directory") from None
-        except orjson.JSONDecodeError as e:
-            raise RunDirError(f"{self.manifest_path} is not valid JSON ({e})") from None
-        if not isinstance(manifest, dict):
-            raise RunDirError(f"{self.manifest_path} is not a JSON object")
-        return manifest
+        return read_manifest(self.path)
 
     def domain(self) -> Domain:
         """The run's domain, rebuilt from the manifest with its section's settings (old flat layouts read too)."""
@@ -310,36 +194,6 @@ class RunDir:
         except ValueError as error:
             raise RunDirError(str(error)) from None
 
-    def _config_mismatch(self, manifest: dict, config_hash: str, seed: int) -> RunDirError:
-        new = _json(self._settings)
-        keys = differing_keys(manifest.get("settings", manifest.get("config")), new)
-        if manifest.get("seed") != seed and "seed" not in keys:
-            keys.append("seed")
-        return RunDirError(
-            f"{self.path} was made with a different config "
-            f"(hash {manifest.get('config_hash')} vs {config_hash}); "
-            f"differing keys: {', '.join(keys) or 'none found, only the hash'}. {self._problem_changes()}"
-            "Use a new --out directory or the same config."
-        )
-
-    def _problem_changes(self) -> str:
-        """What changed in the problems file since the run was made (a sentence), or "" when that is unknown."""
-        try:
-            old = orjson.loads((self.path / PROBLEMS).read_bytes())
-            before, path = old["digests"], old["path"]
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-            return ""
-        if self._source is None or before == self._source.digests:
-            return ""
-        now = self._source.digests
-        kinds = {
-            "changed": [i for i in now if i in before and before[i] != now[i]],
-            "added": [i for i in now if i not in before],
-            "removed": [i for i in before if i not in now],
-        }
-        parts = [f"{kind} {_some(ids)}" for kind, ids in kinds.items() if ids] or ["reordered"]
-        return f"The problems file ({path}, now {self._source.path}) was edited: {'; '.join(parts)}. "
-
     def _scan(self, shard: Path, last: bool) -> int:
         """Repair an unfinished last write, note each problem's latest record (in done, and in failed when it is a
         failed search); return the count. Only a failed search may be followed by another record. The records are
@@ -352,7 +206,7 @@ class RunDir:
         for lineno, entry in enumerate(entries, 1):
             if entry.problem_id in self.done and entry.problem_id not in self.failed:
                 raise RunDirError(f"{shard}:{lineno} repeats problem id {entry.problem_id!r}")
-            _note(entry, self.done, self.failed)
+            note(entry, self.done, self.failed)
         if not exact:
             write_index(shard, entries)
         return len(entries)
@@ -382,16 +236,8 @@ class RunDir:
         entry = Entry(tree.problem_id, place, tree.failed is not None)
         self._write(index, entry.line(), index_path(shard))
         self._count += 1
-        _note(entry, self.done, self.failed)
+        note(entry, self.done, self.failed)
         return place
-
-    def finished(self) -> int:
-        """How many problems' latest records are finished (not failed) searches, counted from the shards as they
-        are: a signal may stop append() after its writes and before its bookkeeping."""
-        latest, failed = ProblemIds(), ProblemIds()
-        for entry in self.entries():
-            _note(entry, latest, failed)
-        return len(latest) - len(failed)
 
     def draws(self) -> list[Any]:
         """The generator states saved in the run (add_draw), in order; a line that is not JSON (a write cut short)
@@ -451,49 +297,6 @@ class RunDir:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def shard_sizes(self) -> dict[str, int]:
-        """Each shard's name and size in bytes: what a reader has seen of the shards (they only grow)."""
-        return {shard.name: shard.stat().st_size for shard in self.shards()}
-
-    def records_after(self, seen: dict[str, int] | None = None) -> Iterator[tuple[Place, dict]]:
-        """Each tree record in shard order with where it lies, skipping the first `seen[name]` bytes of each shard
-        named there."""
-        seen = seen or {}
-        for shard in self.shards():
-            yield from placed_records(shard, seen.get(shard.name, 0))
-
-    def entries(self) -> Iterator[Entry]:
-        """Each tree record's problem id, place and failure, in shard order, from the shards' indexes (and the shard
-        bytes they do not cover): no tree is read."""
-        for shard in self.shards():
-            yield from read_index(shard)[0]
-
-    def tree_of(self, problem_id: str) -> SearchTree | None:
-        """The problem's tree (its latest record), read alone: the indexes say where it lies; None if none."""
-        place = None
-        for entry in self.entries():
-            if entry.problem_id == problem_id:
-                place = entry.place
-        return None if place is None else self.tree_at(place)
-
-    def tree_at(self, place: Place) -> SearchTree:
-        """The tree whose record lies at `place` (append and records_after say where)."""
-        return SearchTree.from_dict(read_at(self.trees_dir / place.file, place.start))
-
-    def iter_trees(self, seen: dict[str, int] | None = None) -> Iterator[SearchTree]:
-        """Each problem's tree once, in one pass: the latest record of each problem, in shard order then line
-        order, except that a failed search is held back until no later record can supersede it (those that no
-        retry replaced come last). `seen`: bytes of each shard already read (records_after)."""
-        held: dict[str, SearchTree] = {}
-        for _, record in self.records_after(seen):
-            tree = SearchTree.from_dict(record)
-            held.pop(tree.problem_id, None)
-            if tree.failed is None:
-                yield tree
-            else:
-                held[tree.problem_id] = tree
-        yield from held.values()
 
     def traces_path(self, fmt: str) -> Path:
         check_file_name(fmt, f"{self.path}: trace format name")

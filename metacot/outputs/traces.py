@@ -16,8 +16,10 @@ import orjson
 from metacot.linearize import LinearizeConfig, linearize_tree, resolve_formats
 from metacot.linearize.layout import texts
 from metacot.outputs.files import naming, write_json_atomic
+from metacot.outputs.manifest import differing_keys
 from metacot.outputs.records import Place
-from metacot.outputs.rundir import RunDir, differing_keys, shard_index
+from metacot.outputs.rundir import RunDir
+from metacot.outputs.shards import shard_index
 from metacot.problems.base import Domain
 from metacot.progress import progress_bar
 from metacot.tree import Compute, SearchTree

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from metacot.linearize import LinearizeConfig, linearize_tree, resolve_formats
+from metacot.linearize.formats import DEFAULT_FORMAT, FORMATS
 from metacot.linearize.layout import texts
 from metacot.linearize.walk import count_backtracks, trace_to_solution, walk
 from metacot.outputs.export import run_linearize_config
@@ -18,7 +19,6 @@ from metacot.tree import SearchTree
 # Trees with more nodes than this in all are not embedded in one page (their index rows stay): past it a page grows
 # past ~50 MB and a browser takes seconds to parse it. `metacot view RUN --problem ID` picks the ones to show.
 MAX_NODES = 200_000
-PREFERRED_FORMATS = ("metacot", "tokens")  # formats whose lines know their node (linearize.formats.Lines)
 
 
 def tree_payload(tree: SearchTree, domain: Domain, config: LinearizeConfig, fmt: str) -> dict:
@@ -82,13 +82,13 @@ def index_row(tree: SearchTree, stop_at_first_solution: bool) -> dict:
 
 
 def choose_format(requested: str | None, config: LinearizeConfig, domain: Domain) -> str:
-    """The format whose string the page shows: the one asked for, else the first the run writes that links lines
-    to nodes, else metacot."""
+    """The format whose string the page shows: the one asked for, else the first the run writes whose lines follow
+    the search, each marked by its move, else the default format."""
     if requested is not None:
         resolve_formats([requested], domain)  # a clear error for an unknown or foreign format
         return requested
     written = resolve_formats(config.formats, domain)
-    return next((f for f in written if f in PREFERRED_FORMATS), "metacot")
+    return next((f for f in written if FORMATS[f].follows_search), DEFAULT_FORMAT)
 
 
 def run_data(

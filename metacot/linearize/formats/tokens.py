@@ -1,0 +1,110 @@
+"""The tokens format: the search in special tokens (<step>, <verify>, <value>, <backtrack to=PATH reason=KIND>), and
+its audit."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from metacot.linearize.formats.base import TraceFormat
+from metacot.linearize.reasons import CAUGHT_BELOW, EXHAUSTED, EXPLORATION, LOW, LOW_VALUE, MISTAKE, value_text
+from metacot.linearize.render import Context, Lines, reasons, verdict
+from metacot.linearize.walk import Move
+
+if TYPE_CHECKING:
+    from metacot.linearize.audit import Auditor
+
+TOKEN = re.compile(
+    r"<(?P<tag>step|verify|value)> (?P<text>.*)|<backtrack to=(?P<path>[\d.]+) reason=(?P<kind>\w+)> (?P<state>.*)"
+)
+
+
+def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
+    lines = Lines()
+    why = reasons(ctx, moves)
+    for i, move in enumerate(moves):
+        node = ctx.node(move.node)
+        if move.kind == "backtrack":
+            reason = why[i]
+            if reason.kind == MISTAKE and not ctx.node(reason.left).terminal:  # the check the search made below
+                why_wrong = ctx.node(reason.subject).slip
+                ctx.checks += 1
+                lines.add(f"<verify> {CAUGHT_BELOW.format(state=ctx.state(reason.left), why=why_wrong)}", i)
+            lines.add(f"<backtrack to={node.path} reason={reason.kind}> {ctx.state(node.id)}", i)
+            continue
+        lines.add(f"<step> {node.step.strip()}", i)
+        if node.error is not None:
+            ctx.checks += 1
+            lines.add(f"<verify> {node.error}", i)
+        elif node.terminal:
+            lines.add(f"<verify> {verdict(ctx, node)}", i)
+        value = ctx.value(move)
+        if value is not None:
+            lines.add(f"<value> {value_text(value)}", i)
+    return lines
+
+
+def audit_tokens(auditor: Auditor, lines: list[str], answer: str) -> None:
+    """Check each line: a step the search took, a check as the domain recomputes it, the value the search held, a
+    backtrack's target, state and reason."""
+    tree = auditor.tree
+    by_path = {n.path: n.id for n in tree.nodes}
+    pending: list[int] = []
+    low: str | None = None
+    for line in lines:
+        m = TOKEN.fullmatch(line)
+        if m is None:
+            auditor.fail(line, "not a line of the tokens format")
+            return
+        if m["path"] is not None:
+            pending, low = _backtrack(auditor, m, by_path, line)
+            if not pending:
+                return
+        elif m["tag"] == "step":
+            child = auditor.step_to(pending or [auditor.current], m["text"], line, exact=True)
+            if child is None:
+                return
+            if low is not None:  # the value held when the trace left (a node visited again held several)
+                nxt = auditor.value(child)
+                values = auditor.values_before(auditor.current, auditor.first.get(child, len(tree.trace)))
+                ok = any(v < LOW or (nxt is not None and v < nxt) for v in values)
+                auditor.claim(ok, low, "leaves for low value, but its value is neither low nor below the next")
+            pending, low = [], None
+            auditor.arrive(child, line)
+        elif m["tag"] == "verify":
+            node = tree.nodes[auditor.current]
+            outcome = auditor.domain.apply_step(auditor.problem, auditor.states[node.parent], node.step)
+            expected = auditor.after_step(node.id, outcome)
+            if expected is None:  # a check of the finished paths below, before a mistake backtrack
+                mistake = auditor.mistake_found()
+                expected = mistake and CAUGHT_BELOW.format(state=auditor.describe(node.id), why=mistake[1])
+            auditor.claim(m["text"] == expected, line, f"the check gives: {expected!r}")
+        else:
+            held = auditor.value(auditor.current)
+            expect = value_text(held) if held is not None else "none"
+            auditor.claim(m["text"] == expect, line, f"the value is {expect}")
+
+
+def _backtrack(auditor: Auditor, m: re.Match[str], by_path: dict[str, int], line: str) -> tuple[list[int], str | None]:
+    target = by_path.get(m["path"])
+    if not auditor.claim(target in auditor.visited, line, f"backtrack to {m['path']}, a node not visited earlier"):
+        return [], None
+    assert target is not None
+    auditor.result.reasons[m["kind"]] += 1
+    true_state = auditor.describe(target)
+    auditor.claim(m["state"] == true_state, line, f"that node's state is {true_state}")
+    if m["kind"] == EXHAUSTED:
+        auditor.check_exhausted(None, line)
+    elif m["kind"] == MISTAKE:
+        auditor.leaves_mistake(auditor.check_mistake(None, line), [target], line)
+    elif m["kind"] not in (LOW_VALUE, EXPLORATION):
+        auditor.fail(line, f"unknown reason {m['kind']!r}")
+    return [target], line if m["kind"] == LOW_VALUE else None
+
+
+TOKENS = TraceFormat(
+    help="the search in special tokens",
+    render=render_tokens,
+    parse=audit_tokens,
+    segments=True,
+)

@@ -1,0 +1,154 @@
+"""What every trace format's renderer shares: the Context it reads, Lines marked by move, and the sentences of
+steps, verdicts and backtracks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from metacot.linearize.reasons import (
+    CAUGHT,
+    CAUGHT_BELOW,
+    EXHAUSTED,
+    EXHAUSTED_WORDS,
+    EXPLORATION_WORDS,
+    LOW_VALUE,
+    LOW_WORDS,
+    LOWER_WORDS,
+    MISTAKE,
+    MISTAKE_WORDS,
+    Reason,
+    classify,
+    value_text,
+)
+from metacot.linearize.walk import Move
+from metacot.problems.base import Domain
+from metacot.seeding import mix, problem_seed
+from metacot.tree import ROOT, Node, SearchTree
+
+if TYPE_CHECKING:  # the config lists the formats, whose modules import this one
+    from metacot.linearize.config import LinearizeConfig
+
+
+@dataclass
+class Context:
+    """Everything a renderer reads: the tree, its problem and domain, and the options."""
+
+    tree: SearchTree
+    domain: Domain
+    problem: Any
+    config: LinearizeConfig
+    solution: int | None = None  # the verified solution the record answers with
+    seed: int = field(init=False)
+    checks: int = field(default=0, init=False)  # verification sentences rendered so far (the structural tagger)
+    reasoned: tuple[list[Move], dict[int, Reason]] | None = field(default=None, init=False, repr=False)  # reasons()
+    # what the formats ask of the same nodes again, worked out once per tree: node id -> state text, first slip
+    states: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+    slips: dict[int, int | None] = field(default_factory=dict, init=False, repr=False)
+    answer: str | None = field(default=None, init=False, repr=False)  # final_answer()
+
+    def __post_init__(self) -> None:
+        self.seed = problem_seed(0, self.tree.problem_id)
+
+    def node(self, node_id: int) -> Node:
+        return self.tree.nodes[node_id]
+
+    def state(self, node_id: int) -> str:
+        text = self.states.get(node_id)
+        if text is None:
+            text = self.states[node_id] = self.domain.describe_state(self.problem, self.tree.nodes[node_id].state)
+        return text
+
+    def final_answer(self) -> str:
+        """The domain's final answer for the solution the record answers with (worked out once per tree)."""
+        if self.answer is None:
+            assert self.solution is not None
+            self.answer = self.domain.final_answer(self.problem, self.tree.steps_to(self.solution))
+        return self.answer
+
+    def first_slip(self, node_id: int) -> int | None:
+        """SearchTree.first_slip, kept per node: the formats ask it of the same nodes again."""
+        if node_id not in self.slips:
+            self.slips[node_id] = self.tree.first_slip(node_id)
+        return self.slips[node_id]
+
+    def pick(self, phrases: tuple[str, ...], node_id: int, salt: int = 0) -> str:
+        """A phrasing that varies across problems and nodes but is the same on every run."""
+        return phrases[mix(self.seed, node_id, salt) % len(phrases)]
+
+    def value(self, move: Move) -> float | None:
+        """The value the search held for the move's node when it went there (see SearchTree.value_at)."""
+        return self.tree.value_at(move.node, move.visit)
+
+
+class Lines(list[str]):
+    """Rendered lines that remember the index in moves of the move each was written for (None: no move), so a
+    record can be cut into segments by node (see linearize.segments). Renderers that return a plain list of
+    lines give no segments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moves: list[int | None] = []
+
+    def add(self, text: str, move: int | None) -> None:
+        self.append(text)
+        self.moves.append(move)
+
+
+def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
+    """The reason of every backtrack, by its index in moves (decided once for the moves the formats share)."""
+    if ctx.reasoned is not None and ctx.reasoned[0] is moves:
+        return ctx.reasoned[1]
+    found = {}
+    current = ROOT
+    for i, move in enumerate(moves):
+        if move.kind == "backtrack":
+            found[i] = classify(ctx.tree, current, move, moves[i + 1])
+        current = move.node
+    ctx.reasoned = (moves, found)
+    return found
+
+
+def leaving_sentence(ctx: Context, reason: Reason) -> str:
+    """Why the trace leaves a node, true of the tree ("" after a failed step: its verdict said so)."""
+    if reason.kind == MISTAKE:
+        wrong = ctx.node(reason.subject)
+        words = ctx.pick(MISTAKE_WORDS, reason.left, 4).format(step=wrong.step.strip().rstrip("."))
+        ctx.checks += 1
+        if ctx.node(reason.left).terminal:  # its verdict stated the check
+            return words
+        ctx.checks += 1
+        return f"{CAUGHT_BELOW.format(state=ctx.state(reason.left), why=wrong.slip)} {words}"
+    if reason.kind == EXHAUSTED:
+        if reason.subject == reason.left and ctx.node(reason.left).dead:
+            return ""
+        words = ctx.pick(EXHAUSTED_WORDS, reason.subject, 1)
+        return words.format(state=ctx.state(reason.subject), goal=ctx.domain.goal(ctx.problem))
+    if reason.kind == LOW_VALUE:
+        assert reason.value is not None
+        v = value_text(reason.value)
+        if reason.better is None:
+            return ctx.pick(LOW_WORDS, reason.left, 2).format(state=ctx.state(reason.left), v=v)
+        return ctx.pick(LOWER_WORDS, reason.left, 2).format(v=v, w=value_text(reason.better))
+    return ctx.pick(EXPLORATION_WORDS, reason.left, 3)
+
+
+def step_sentence(ctx: Context, node: Node) -> str:
+    """The step as written, then what it led to: a verdict, a noticed mistake, or the new state."""
+    step = node.step.strip().rstrip(".")
+    if node.error is not None:
+        ctx.checks += 1
+        return f"{step}. Wait, that's wrong: {node.error}."
+    if node.terminal:
+        return f"{step}. {verdict(ctx, node)}"
+    note = ctx.domain.step_note(ctx.problem, node.state)
+    return f"{step}. {note}" if note else f"{step}."
+
+
+def verdict(ctx: Context, node: Node) -> str:
+    """The check of a finished path: the domain's verdict, or the wrong step its verification finds."""
+    ctx.checks += 1
+    slip = ctx.first_slip(node.id)
+    if slip is not None:
+        return CAUGHT.format(why=ctx.node(slip).slip)
+    return ctx.domain.verdict(ctx.problem, node.state, node.correct)
