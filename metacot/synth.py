@@ -44,20 +44,6 @@ class SynthResult:
     runner: RunnerStats = field(default_factory=RunnerStats)
 
 
-def build_runner(config: SynthConfig, domain: Domain, prm: RewardModel | None = None) -> Runner:
-    """The config's runner with its backends built here; `prm`: one to score with instead of the config's own
-    (a Ray replica's proxy to the PRM pool)."""
-    strategy = config.search.strategy
-    if strategy not in SEARCHES:
-        raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: {', '.join(SEARCHES)}")
-    section = getattr(config.search, strategy)
-    search = make_search(strategy, section)
-    policy = make_policy(config.policy, domain)
-    prm = prm if prm is not None else make_prm(config.prm, domain, policy)
-    breaker = Breaker(config.run)
-    return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, breaker, section.budget)
-
-
 def make_runner(config: SynthConfig, domain: Domain, progress: bool = False) -> Runner | RayRunner:
     """The config's runner: here, or with a [ray] address on Ray replicas (which build the backends, not this
     process; with `progress`, their start-up is noted on stderr)."""

@@ -10,7 +10,7 @@ import pytest
 from conftest import stops_after
 
 import metacot.outputs.traces as traces_module
-import metacot.synth as synth_module
+import metacot.assemble as assemble_module
 from metacot.config import SynthConfig, from_dict
 from metacot.policy.symbolic import SymbolicCountdownPolicy
 from metacot.search import Runner
@@ -93,7 +93,7 @@ class FailsFor(SymbolicCountdownPolicy):
 
 
 def failing_for(monkeypatch, poisoned: set[str]) -> None:
-    monkeypatch.setattr(synth_module, "make_policy", lambda config, domain: FailsFor(poisoned))
+    monkeypatch.setattr(assemble_module, "make_policy", lambda config, domain: FailsFor(poisoned))
 
 
 def unsolved_too(out, num_problems: int) -> SynthConfig:

@@ -15,7 +15,8 @@ from metacot.behaviors.handbook import Entry, merge, save_handbook
 from metacot.config import ConfigError, SynthConfig
 from metacot.outputs.rundir import RunDir
 from metacot.problems import make_domain
-from metacot.synth import SynthResult, build_runner, synth
+from metacot.assemble import build_runner
+from metacot.synth import SynthResult, synth
 from metacot.tree import SearchTree
 
 SECOND = "improve"  # the second attempt's run directory, inside the first's

@@ -20,7 +20,8 @@ from metacot.distributed.replicas import RayRunner, Replica
 from metacot.policy.base import ExpandRequest, Policy, Proposal
 from metacot.problems import make_domain
 from metacot.search import Runner
-from metacot.synth import build_runner, synth
+from metacot.assemble import build_runner
+from metacot.synth import synth
 
 
 class SleepyPolicy:

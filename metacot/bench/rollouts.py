@@ -6,7 +6,7 @@ import copy
 
 from metacot.config import ConfigError, SynthConfig
 from metacot.problems import make_domain, make_problems
-from metacot.synth import build_runner
+from metacot.assemble import build_runner
 from metacot.tree import SearchTree
 
 
