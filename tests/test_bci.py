@@ -3,7 +3,7 @@ moves, and are recorded in each tree."""
 
 from __future__ import annotations
 
-from metacot.behaviors.moves import order_moves
+from metacot.behaviors.handbook.moves import order_moves
 from metacot.cli import main
 from metacot.outputs.rundir import RunDir
 from metacot.problems.countdown import legal_moves

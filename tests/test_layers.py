@@ -22,7 +22,7 @@ PACKAGE = ROOT / "metacot"
 LAYERS: dict[str, tuple[str, ...]] = {
     "ground": ("tree", "seeding", "stop", "flags", "checks"),
     "core": ("problems", "backends", "policy", "prm", "search", "linearize"),
-    "run": ("config", "presets", "assemble", "synth", "outputs", "distributed", "progress"),
+    "run": ("config", "conditioning", "presets", "assemble", "synth", "outputs", "distributed", "progress"),
     "applications": ("behaviors", "bench", "view", "cli"),
 }
 LAYER_OF = {unit: rank for rank, units in enumerate(LAYERS.values()) for unit in units}

@@ -9,11 +9,11 @@ import time
 import pytest
 
 import metacot.progress
-from metacot.behaviors.build import build_handbook
+from metacot.assemble import build_runner
+from metacot.behaviors.handbook.build import build_handbook
 from metacot.cli import main
 from metacot.config import SynthConfig
 from metacot.problems import make_domain, make_problems
-from metacot.assemble import build_runner
 from metacot.synth import synth
 
 

@@ -9,8 +9,8 @@ import orjson
 import pytest
 from conftest import stops_after
 
-import metacot.outputs.traces as traces_module
 import metacot.assemble as assemble_module
+import metacot.outputs.traces as traces_module
 from metacot.config import SynthConfig, from_dict
 from metacot.policy.symbolic import SymbolicCountdownPolicy
 from metacot.search import Runner

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import orjson
 
+from metacot.assemble import build_runner
 from metacot.backends.generate import Sampling, TextGenerator
-from metacot.behaviors.build import build_handbook, write_log
-from metacot.behaviors.handbook import Entry, merge, save_handbook
+from metacot.behaviors.handbook.bci import condition
+from metacot.behaviors.handbook.build import build_handbook, write_log
+from metacot.behaviors.handbook.entries import Entry, merge, save_handbook
 from metacot.config import ConfigError, SynthConfig
 from metacot.outputs.rundir import RunDir
 from metacot.problems import make_domain
-from metacot.assemble import build_runner
 from metacot.synth import SynthResult, synth
 from metacot.tree import SearchTree
 
@@ -147,7 +148,7 @@ def improve(config: SynthConfig, sampling: Sampling, progress: bool = True) -> I
         )
     behaviors = replace(config.behaviors, handbook=conditioning.handbook, retrieve=conditioning.retrieve)
     second_config = replace(config, out=str(run / SECOND), behaviors=behaviors)
-    second = synth(second_config, progress, runner=runner)
+    second = synth(second_config, progress, runner=runner, condition=condition)
     records = attempt_records(run, run / SECOND)
     path = run / SECOND / RECORDS
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
