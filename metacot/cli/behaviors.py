@@ -221,8 +221,9 @@ same --out asks only what it has not answered yet."""
 
 
 def _add_behaviors(commands) -> None:
-    from metacot.behaviors.measure.registry import TaggerSettings
+    from metacot.behaviors.measure.registry import TAGGERS, TaggerSettings
 
+    *others, last = TAGGERS
     p = commands.add_parser(
         "behaviors",
         help="count verification, backtracking, subgoal setting and backward chaining in traces or any JSONL",
@@ -233,7 +234,7 @@ def _add_behaviors(commands) -> None:
         epilog=BEHAVIORS_EPILOG,
     )
     p.add_argument("path", metavar="PATH", help="a run directory or a JSONL file")
-    p.add_argument("--tagger", metavar="NAME", help="structural, heuristic or llm (default: see below)")
+    p.add_argument("--tagger", metavar="NAME", help=f"{', '.join(others)} or {last} (default: see below)")
     p.add_argument("--field", default="completion", metavar="NAME", help="the field with the text")
     p.add_argument("--out", metavar="DIR", help="default: RUN_DIR/behaviors, or NAME-behaviors beside the file")
     p.add_argument(
