@@ -6,8 +6,6 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from metacot.backends.rotation import base_urls
-
 
 def at_least(name: str, value: Any, least: float, kind: type = int) -> None:
     """A ValueError naming the setting unless value is a finite number of the kind (int, or float) and at least
@@ -37,16 +35,3 @@ def one_of(name: str, value: Any, options: Iterable[Any]) -> None:
     options = tuple(options)
     if value not in options:
         raise ValueError(f"{name}: unknown {name} {value!r}; expected one of {', '.join(map(repr, options))}")
-
-
-def check_transport(config: Any) -> None:
-    """The settings of how a server is reached: at least one URL, timeout above 0, max_retries, backoff and cooldown
-    at least 0."""
-    if not base_urls(config.base_url):
-        raise ValueError(f"base_url: needs at least one URL, got {config.base_url!r}")
-    at_least("timeout", config.timeout, 0, float)
-    if config.timeout == 0:
-        raise ValueError(f"timeout: must be above 0 seconds, got {config.timeout!r}")
-    at_least("max_retries", config.max_retries, 0)
-    at_least("backoff", config.backoff, 0, float)
-    at_least("cooldown", config.cooldown, 0, float)

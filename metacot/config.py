@@ -12,8 +12,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import orjson
 
-from metacot.behaviors.retrieval import BehaviorsConfig
 from metacot.checks import at_least, between
+from metacot.conditioning import BehaviorsConfig
 from metacot.distributed.config import RayConfig
 from metacot.flags import flag
 from metacot.linearize.config import LinearizeConfig

@@ -9,19 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metacot.behaviors.bci import condition
+from metacot.assemble import build_runner
+from metacot.conditioning import Conditioner
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
 from metacot.outputs.ids import ProblemIds
 from metacot.outputs.rundir import ProblemSource, RunDir
 from metacot.outputs.traces import TraceWriter
-from metacot.policy import make_policy
-from metacot.prm import RewardModel, make_prm
 from metacot.problems import ProblemStream, content_digest, make_domain, problem_digests
 from metacot.problems.base import Domain
 from metacot.progress import progress_bar, ticking
-from metacot.search import SEARCHES, Runner, RunnerStats, make_search
-from metacot.search.breaker import BackendOutage, Breaker, RunStopped
+from metacot.search import Runner, RunnerStats
+from metacot.search.breaker import BackendOutage, RunStopped
 from metacot.stop import Interrupted
 from metacot.tree import SearchTree
 
@@ -44,20 +43,6 @@ class SynthResult:
     runner: RunnerStats = field(default_factory=RunnerStats)
 
 
-def build_runner(config: SynthConfig, domain: Domain, prm: RewardModel | None = None) -> Runner:
-    """The config's runner with its backends built here; `prm`: one to score with instead of the config's own
-    (a Ray replica's proxy to the PRM pool)."""
-    strategy = config.search.strategy
-    if strategy not in SEARCHES:
-        raise ConfigError(f"search.strategy: unknown strategy {strategy!r}; known: {', '.join(SEARCHES)}")
-    section = getattr(config.search, strategy)
-    search = make_search(strategy, section)
-    policy = make_policy(config.policy, domain)
-    prm = prm if prm is not None else make_prm(config.prm, domain, policy)
-    breaker = Breaker(config.run)
-    return Runner(domain, policy, prm, search, strategy, config.seed, config.concurrency, breaker, section.budget)
-
-
 def make_runner(config: SynthConfig, domain: Domain, progress: bool = False) -> Runner | RayRunner:
     """The config's runner: here, or with a [ray] address on Ray replicas (which build the backends, not this
     process; with `progress`, their start-up is noted on stderr)."""
@@ -71,12 +56,21 @@ def make_runner(config: SynthConfig, domain: Domain, progress: bool = False) -> 
 
 
 def conditioned(
-    runner: Runner | RayRunner, domain: Domain, problems: Iterable[Any], config: SynthConfig
-) -> dict[str, list[str]]:
-    """Each problem's retrieved behaviours (problem id -> names), handed to the runner's policy."""
+    runner: Runner | RayRunner,
+    domain: Domain,
+    problems: Iterable[Any],
+    config: SynthConfig,
+    condition: Conditioner | None,
+) -> Runner | RayRunner:
+    """The runner, or with [behaviors] a handbook, one whose requests carry each problem's conditioning, which
+    `condition` makes from its retrieved behaviours."""
+    if config.behaviors.handbook is None:
+        return runner
     if not isinstance(runner, Runner):
         raise ConfigError("behaviors.handbook: behaviour-conditioned search does not run on Ray replicas yet")
-    return condition(runner.policy, domain, list(problems), config.behaviors)
+    if condition is None:
+        raise ConfigError("behaviors.handbook: this caller of synth cannot condition a search on behaviours")
+    return runner.conditioned(condition(domain, list(problems), config.behaviors))
 
 
 def failed_trees(run_dir: RunDir, ids: Set[str]) -> dict[str, SearchTree]:
@@ -116,16 +110,17 @@ def synth(
     progress: bool = True,
     retry_failed: bool = True,
     runner: Runner | RayRunner | None = None,
+    condition: Conditioner | None = None,
 ) -> SynthResult:
     """Search every problem not yet finished in config.out (and, with retry_failed, those whose search failed),
     writing each tree and its traces as it finishes. RunStopped when the breaker stops the run: the trees
     finished by then are written, with their traces and stats. `runner`: one to use instead of the config's
-    (a stand-in built by a test or a benchmark)."""
+    (a stand-in built by a test or a benchmark). `condition`: what makes each problem's conditioning when
+    [behaviors] names a handbook (metacot.behaviors.handbook.bci.condition, which the caller passes in)."""
     domain = make_domain(config.problems)
     resolve_formats(config.linearize.formats, domain)
     problems = ProblemStream(config.problems, config.seed)  # made as the searches start, never all held
-    runner = runner or make_runner(config, domain, progress)
-    behaviors = conditioned(runner, domain, problems, config) if config.behaviors.handbook else {}
+    runner = conditioned(runner or make_runner(config, domain, progress), domain, problems, config, condition)
     started = time.perf_counter()
     nodes, resumed = 0, 0.0
     outage: BackendOutage | None = None
@@ -143,7 +138,6 @@ def synth(
                 resumed = time.perf_counter() - started
                 with ticking(bar, lambda: activity(runner, time.perf_counter() - started - resumed)):
                     for tree in runner.run(todo, failed_trees(run_dir, retry)):
-                        tree.behaviors = behaviors.get(tree.problem_id, [])
                         traces.add(tree, run_dir.append(tree))
                         nodes += len(tree.nodes)
                         bar.update()

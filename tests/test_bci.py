@@ -3,10 +3,21 @@ moves, and are recorded in each tree."""
 
 from __future__ import annotations
 
-from metacot.behaviors.moves import order_moves
+import pytest
+
+from metacot.backends.request import Conditioning
+from metacot.behaviors.handbook.bci import condition
+from metacot.behaviors.handbook.moves import order_moves
 from metacot.cli import main
+from metacot.conditioning import BehaviorsConfig
+from metacot.config import ConfigError, SynthConfig
 from metacot.outputs.rundir import RunDir
-from metacot.problems.countdown import legal_moves
+from metacot.policy.symbolic import SymbolicCountdownPolicy
+from metacot.prm.oracle import CountdownOraclePRM
+from metacot.problems.countdown import CountdownDomain, generate_problems, legal_moves
+from metacot.search import Runner, make_search
+from metacot.search.config import SearchConfig
+from metacot.synth import synth
 
 
 def test_the_moves_follow_the_behaviours_in_order():
@@ -29,9 +40,50 @@ def test_a_conditioned_run_records_its_behaviours_and_an_unconditioned_one_none(
     assert all(t.behaviors == [] for t in RunDir(plain).iter_trees())
 
 
-def test_llm_prompts_carry_exactly_the_retrieved_behaviours(tmp_path):
-    import pytest
+def first_steps(runner: Runner, problems: list) -> list[list[str]]:
+    """Each problem's root's children, in the order the policy proposed them."""
+    return [[tree.nodes[i].step for i in tree.root.children] for tree in runner.run(problems)]
 
+
+def test_the_core_runs_with_conditioning_built_above_it_and_records_it():
+    domain, problems = CountdownDomain(), generate_problems(3, 5)
+    search = make_search("best_of_n", SearchConfig().best_of_n)
+    runner = Runner(domain, SymbolicCountdownPolicy(), CountdownOraclePRM(), search, "best_of_n", concurrency=2)
+    plain = first_steps(runner, problems)
+    largest_first = lambda moves, state, problem: sorted(moves, key=lambda m: -m[3])  # noqa: E731
+    by_size = Conditioning(("largest_first",), order_moves=largest_first)
+    conditioned = runner.conditioned({problems[0].id: by_size})
+    steps = first_steps(conditioned, problems)
+    results = [float(step.split(" = ")[1]) for step in steps[0]]
+    assert results == sorted(results, reverse=True) and steps[0] != plain[0]
+    assert steps[1:] == plain[1:]  # the other problems' requests carry no conditioning
+    trees = list(conditioned.run(problems))
+    assert [t.behaviors for t in trees] == [["largest_first"], [], []]
+    assert first_steps(runner, problems) == plain  # the runner it came from is not conditioned
+
+
+def test_each_problem_gets_its_retrieved_behaviours_as_a_head_and_a_move_order():
+    domain, problems = CountdownDomain(), generate_problems(2, 5)
+    made = condition(domain, problems, BehaviorsConfig(handbook="builtin", top_k=2))
+    expected = ("finish_with_last_pair", "target_factorisation")
+    assert [made[p.id].behaviors for p in problems] == [expected] * 2
+    head = made[problems[0].id].prompt_head
+    assert head.startswith("Behaviours that may help") and "behavior_finish_with_last_pair:" in head
+    assert made[problems[0].id].order_moves is not None
+
+
+def test_synth_conditions_a_search_only_with_the_callers_conditioner(tmp_path):
+    config = SynthConfig(out=str(tmp_path / "run"))
+    config.problems.num_problems = 2
+    config.behaviors.handbook = "builtin"
+    with pytest.raises(ConfigError, match="behaviors.handbook: this caller of synth cannot condition"):
+        synth(config, progress=False)
+    assert not (tmp_path / "run").exists()
+    synth(config, progress=False, condition=condition)
+    assert all(t.behaviors for t in RunDir(config.out).iter_trees())
+
+
+def test_llm_prompts_carry_exactly_the_retrieved_behaviours(tmp_path):
     pytest.importorskip("openai")
     from fault_server import SERVED, FaultServer
     from tiny_models import build_tokenizer

@@ -10,8 +10,8 @@ import pytest
 from behaviors_fixtures import FIXTURES
 
 from metacot.behaviors import BEHAVIORS
-from metacot.behaviors.heuristic import count_behaviors
-from metacot.behaviors.registry import default_tagger
+from metacot.behaviors.measure.heuristic import count_behaviors
+from metacot.behaviors.measure.registry import default_tagger
 from metacot.cli import main
 
 

@@ -9,9 +9,9 @@ from behaviors_fixtures import FIXTURES, HELD_OUT, METACOT_STYLE
 
 from metacot.backends.generate import Sampling, token_batches
 from metacot.behaviors import BEHAVIORS, DEFINITIONS, BehaviorCounts
-from metacot.behaviors.heuristic import HeuristicTagger, count_behaviors, find_target, sentences
-from metacot.behaviors.judge import JudgeTagger, judge_prompt, parse_count
-from metacot.behaviors.report import agreement
+from metacot.behaviors.measure.heuristic import HeuristicTagger, count_behaviors, find_target, sentences
+from metacot.behaviors.measure.judge import JudgeTagger, judge_prompt, parse_count
+from metacot.behaviors.measure.report import agreement
 
 
 def fixture_record(f) -> dict:

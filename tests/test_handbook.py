@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fault_server import QuietServer
 
-from metacot.behaviors.handbook import (
+from metacot.behaviors.handbook.entries import (
     Entry,
     HandbookError,
     Provenance,
@@ -23,7 +23,7 @@ from metacot.behaviors.handbook import (
     normalise_name,
     save_handbook,
 )
-from metacot.behaviors.retrieval import (
+from metacot.behaviors.handbook.retrieval import (
     BehaviorsConfig,
     RetrievalError,
     by_embedding,

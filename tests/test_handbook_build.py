@@ -8,8 +8,8 @@ import os
 import orjson
 import pytest
 
-from metacot.behaviors.build import parse_behaviors
-from metacot.behaviors.handbook import load_handbook
+from metacot.behaviors.handbook.build import parse_behaviors
+from metacot.behaviors.handbook.entries import load_handbook
 from metacot.cli import main
 
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -10,8 +10,8 @@ import re
 import orjson
 import pytest
 
-from metacot.behaviors.improve import OUTCOMES, outcome
-from metacot.behaviors.retrieval import BehaviorsConfig, retrieve
+from metacot.behaviors.handbook.improve import OUTCOMES, outcome
+from metacot.behaviors.handbook.retrieval import BehaviorsConfig, retrieve
 from metacot.cli import main
 from metacot.outputs.bcsft import cited
 from metacot.outputs.rundir import RunDir
@@ -56,7 +56,7 @@ def test_outcomes():
 
 
 def test_retrieve_by_problem_gives_its_own_behaviours_or_none(tmp_path):
-    from metacot.behaviors.handbook import Entry, Provenance
+    from metacot.behaviors.handbook.entries import Entry, Provenance
 
     entries = [
         Entry("a", "first of p1", provenance=Provenance(["p1"])),

@@ -13,9 +13,9 @@ import orjson
 import pytest
 
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.prime_report import EXCLUDED, SHOWN
-from metacot.behaviors.structural import StructuralTagger
-from metacot.behaviors.variants import VARIANTS
+from metacot.behaviors.measure.structural import StructuralTagger
+from metacot.behaviors.prime.report import EXCLUDED, SHOWN
+from metacot.behaviors.prime.variants import VARIANTS
 from metacot.cli import main
 from metacot.linearize import LinearizeConfig
 from metacot.outputs.rundir import RunDir

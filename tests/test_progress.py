@@ -9,11 +9,12 @@ import time
 import pytest
 
 import metacot.progress
-from metacot.behaviors.build import build_handbook
+from metacot.assemble import build_runner
+from metacot.behaviors.handbook.build import build_handbook
 from metacot.cli import main
 from metacot.config import SynthConfig
 from metacot.problems import make_domain, make_problems
-from metacot.synth import build_runner, synth
+from metacot.synth import synth
 
 
 @pytest.fixture(scope="module")

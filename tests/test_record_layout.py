@@ -15,9 +15,9 @@ import orjson
 import pytest
 from export_runs import countdown_run, tiny_lm
 
-from metacot.behaviors.heuristic import HeuristicTagger
-from metacot.behaviors.inputs import read_items
-from metacot.behaviors.prime import PrimeOptions, write_prime
+from metacot.behaviors.measure.heuristic import HeuristicTagger
+from metacot.behaviors.measure.inputs import read_items
+from metacot.behaviors.prime.datasets import PrimeOptions, write_prime
 from metacot.cli import main
 from metacot.linearize.audit import audit_records
 from metacot.outputs.export import export_dataset, export_objective

@@ -9,8 +9,8 @@ import orjson
 import pytest
 from conftest import stops_after
 
+import metacot.assemble as assemble_module
 import metacot.outputs.traces as traces_module
-import metacot.synth as synth_module
 from metacot.config import SynthConfig, from_dict
 from metacot.policy.symbolic import SymbolicCountdownPolicy
 from metacot.search import Runner
@@ -93,7 +93,7 @@ class FailsFor(SymbolicCountdownPolicy):
 
 
 def failing_for(monkeypatch, poisoned: set[str]) -> None:
-    monkeypatch.setattr(synth_module, "make_policy", lambda config, domain: FailsFor(poisoned))
+    monkeypatch.setattr(assemble_module, "make_policy", lambda config, domain: FailsFor(poisoned))
 
 
 def unsolved_too(out, num_problems: int) -> SynthConfig:

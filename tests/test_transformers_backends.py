@@ -10,6 +10,8 @@ import random
 import pytest
 from conftest import chain
 
+from metacot.backends.generate import Sampling
+from metacot.backends.request import Conditioning
 from metacot.policy.base import ExpandRequest
 from metacot.prm.base import ScoreRequest
 from metacot.problems.countdown import CountdownDomain, CountdownProblem, generate_problems
@@ -97,6 +99,28 @@ def test_child_prompts_extend_the_parents_text_and_tokens(policy):
     for parent, child in [(prompts[0], prompts[1]), (prompts[1], prompts[2])] + [(prompts[0], p) for p in prompts[3:]]:
         parent_ids = policy.tokenizer.encode(parent, add_special_tokens=False)
         assert policy.tokenizer.encode(child, add_special_tokens=False)[: len(parent_ids)] == parent_ids
+
+
+def test_a_conditioned_request_opens_the_question_with_its_prompt_head(policy):
+    problem = PROBLEMS[0]
+    tree, (root, child) = chain(problem, ["25 + 3 = 28"])
+    head = "Behaviours that may help:\nbehavior_x: do x\n\n"
+    plain = [policy.prompts.prompt(ExpandRequest(problem, tree, node, 0)) for node in (root, child)]
+    conditioned = [
+        policy.prompts.prompt(ExpandRequest(problem, tree, node, 0, conditioning=Conditioning(prompt_head=head)))
+        for node in (root, child)
+    ]
+    chat = [{"role": "user", "content": head + DOMAIN.prompt(problem)}]
+    assert conditioned[0] == policy.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert conditioned[1] == conditioned[0] + "25 + 3 = 28\n"  # the same head for every node: prefix caches hit
+    assert plain[0] != conditioned[0] and head not in plain[0]
+
+
+def test_a_policy_built_without_a_domain_generates_text_and_proposes_no_steps(lm_dir):
+    text_only = TransformersPolicy(TransformersPolicyConfig(model=lm_dir))
+    assert len(text_only.generate(["Say something.", "And again."], Sampling(max_tokens=4))) == 2
+    with pytest.raises(ValueError, match="built without a domain"):
+        text_only.propose(expand_requests(PROBLEMS[:1], 1))
 
 
 # --- the policy -----------------------------------------------------------------------------------

@@ -15,14 +15,15 @@ def load_backend(target: str) -> Any:
     return getattr(import_module(module), name)
 
 
-def backend_class(family: str, registry: Mapping[str, str], name: str, domain: Domain) -> Any:
-    """The registered class of `family`.backend `name`, if it plays `domain`.
+def backend_class(family: str, registry: Mapping[str, str], name: str, domain: Domain | None) -> Any:
+    """The registered class of `family`.backend `name`, if it plays `domain` (None: it is built to generate text,
+    for no domain).
 
     A backend that plays only some domains says which in its class attribute `domains`."""
     if name not in registry:
         raise ValueError(f"{family}.backend: unknown backend {name!r}; known: {', '.join(registry)}")
     cls = load_backend(registry[name])
     domains = getattr(cls, "domains", None)
-    if domains is not None and domain.name not in domains:
+    if domains is not None and domain is not None and domain.name not in domains:
         raise ValueError(f"{family}.backend: {name!r} plays {', '.join(domains)} only, not {domain.name}")
     return cls

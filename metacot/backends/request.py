@@ -1,11 +1,26 @@
-"""The one request a policy or PRM answers: a node of a problem's tree, with its seed and sample count."""
+"""The one request a policy or PRM answers: a node of a problem's tree, with its seed, sample count and what the
+problem's proposals are conditioned on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from metacot.tree import Node, SearchTree
+
+# (the candidate moves, the state they leave, the problem) -> the moves, most preferred first
+MoveOrder = Callable[[list[Any], Any, Any], list[Any]]
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """What one problem's proposals are conditioned on, built above the core (behaviour-conditioned inference,
+    metacot.behaviors): each policy reads what it uses, and the tree records the behaviours' names."""
+
+    behaviors: tuple[str, ...] = ()  # the names of the behaviours retrieved for the problem
+    prompt_head: str = ""  # what opens the question in an LLM policy's prompt (the same head for every node)
+    order_moves: MoveOrder | None = None  # how the symbolic policy orders its candidate moves; None: as sampled
 
 
 @dataclass(slots=True)
@@ -20,6 +35,7 @@ class NodeRequest:
     # Scoring: the most completions the tree's rollouts may have cost in all (the budget's `rollouts`; None: no
     # limit). The rollout PRM generates no more than what is left of it (tree.compute.rollouts counts them).
     rollout_limit: int | None = None
+    conditioning: Conditioning | None = None  # None: the problem's proposals are not conditioned
 
     @property
     def steps(self) -> list[str]:

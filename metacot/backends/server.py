@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
 from metacot.backends.rotation import Endpoint, Rotation, base_urls
+from metacot.checks import at_least
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +35,19 @@ class ServerSettings(Protocol):
     max_retries: int
     backoff: float
     cooldown: float
+
+
+def check_transport(config: ServerSettings) -> None:
+    """The settings of how a server is reached: at least one URL, timeout above 0, max_retries, backoff and cooldown
+    at least 0."""
+    if not base_urls(config.base_url):
+        raise ValueError(f"base_url: needs at least one URL, got {config.base_url!r}")
+    at_least("timeout", config.timeout, 0, float)
+    if config.timeout == 0:
+        raise ValueError(f"timeout: must be above 0 seconds, got {config.timeout!r}")
+    at_least("max_retries", config.max_retries, 0)
+    at_least("backoff", config.backoff, 0, float)
+    at_least("cooldown", config.cooldown, 0, float)
 
 
 class ServerFailed(RuntimeError):

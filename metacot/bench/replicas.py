@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from metacot.assemble import build_runner
 from metacot.bench.machine import load_average, machine, machine_line
 from metacot.config import SynthConfig
 from metacot.distributed.config import RayConfig
@@ -20,7 +21,7 @@ from metacot.distributed.replicas import RayRunner, Replica
 from metacot.policy.base import ExpandRequest, Policy, Proposal
 from metacot.problems import make_domain
 from metacot.search import Runner
-from metacot.synth import build_runner, synth
+from metacot.synth import synth
 
 
 class SleepyPolicy:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
+from metacot.assemble import build_runner
 from metacot.config import ConfigError, SynthConfig
 from metacot.problems import make_domain, make_problems
-from metacot.synth import build_runner
 from metacot.tree import SearchTree
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import orjson
 
-from metacot.behaviors.bci import condition
-from metacot.behaviors.retrieval import BehaviorsConfig
+from metacot.behaviors.handbook.bci import condition
 from metacot.bench.plots import plot
 from metacot.bench.settings import BenchError, BenchSettings, StrategySpec
 from metacot.bench.tables import summarize, write_table
+from metacot.conditioning import BehaviorsConfig
 from metacot.config import from_dict
 from metacot.outputs.files import repair_jsonl, write_json_atomic
 from metacot.outputs.manifest import differing_keys, versions
@@ -106,8 +106,8 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
     started = time.perf_counter()
     domain = CountdownDomain()
     policy = SymbolicCountdownPolicy(SymbolicPolicyConfig(mistake_rate=settings.mistake_rate))
-    if settings.behaviors is not None:
-        condition(policy, domain, problems, BehaviorsConfig(handbook=settings.behaviors))
+    behaviors = None if settings.behaviors is None else BehaviorsConfig(settings.behaviors)
+    conditioning = {} if behaviors is None else condition(domain, problems, behaviors)
     bar = progress_bar(show=progress, total=total, initial=total - todo_count, unit="search")
     searched = 0
     with bar, (out / RESULTS).open("ab") as results:
@@ -119,7 +119,7 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
             prm = CountdownOraclePRM(OracleConfig(flip_prob=noise))
             runner = Runner(
                 domain, policy, prm, make_search(spec.name, config), spec.name, settings.seed, settings.concurrency
-            )
+            ).conditioned(conditioning)
             cell_start = time.perf_counter()
             trees = list(runner.run(todo))
             ms = 1000.0 * (time.perf_counter() - cell_start) / len(todo)

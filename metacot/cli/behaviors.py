@@ -17,7 +17,7 @@ from metacot.progress import add_progress_flag
 
 
 def _add_prime(commands) -> None:
-    from metacot.behaviors.variants import VARIANTS
+    from metacot.behaviors.prime.variants import VARIANTS
     from metacot.linearize.layout import LAYOUT_HELP, LAYOUTS
 
     p = commands.add_parser(
@@ -47,8 +47,8 @@ def _add_prime(commands) -> None:
 
 
 def run_prime(args: argparse.Namespace) -> int:
-    from metacot.behaviors.prime import PrimeOptions, parse_sizes, variants_for, write_prime
-    from metacot.behaviors.prime_report import format_table, habit_table
+    from metacot.behaviors.prime.datasets import PrimeOptions, parse_sizes, variants_for, write_prime
+    from metacot.behaviors.prime.report import format_table, habit_table
 
     names = variants_for(args.run_dir, args.variant)
     if args.out is not None and len(names) > 1:
@@ -106,7 +106,7 @@ def _add_handbook(commands) -> None:
 
 
 def _handbook_path(name: str) -> str:
-    from metacot.behaviors.handbook import builtin_handbook
+    from metacot.behaviors.handbook.entries import builtin_handbook
 
     return str(builtin_handbook("countdown")) if name == "builtin" else name
 
@@ -115,8 +115,8 @@ def run_handbook_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from metacot.backends.generate import Sampling, TextGenerator
-    from metacot.behaviors.build import build_handbook, write_log
-    from metacot.behaviors.handbook import load_handbook, merge, save_handbook
+    from metacot.behaviors.handbook.build import build_handbook, write_log
+    from metacot.behaviors.handbook.entries import load_handbook, merge, save_handbook
     from metacot.outputs.rundir import RunDir
     from metacot.policy import make_policy
 
@@ -141,7 +141,7 @@ def run_handbook_build(args: argparse.Namespace) -> int:
 
 
 def run_handbook_show(args: argparse.Namespace) -> int:
-    from metacot.behaviors.handbook import format_table, load_handbook
+    from metacot.behaviors.handbook.entries import format_table, load_handbook
 
     entries = load_handbook(_handbook_path(args.file))
     print(format_table(entries))
@@ -150,8 +150,8 @@ def run_handbook_show(args: argparse.Namespace) -> int:
 
 
 def run_handbook_merge(args: argparse.Namespace) -> int:
-    from metacot.behaviors.handbook import load_handbook, merge, save_handbook
-    from metacot.behaviors.retrieval import tfidf_embedder
+    from metacot.behaviors.handbook.entries import load_handbook, merge, save_handbook
+    from metacot.behaviors.handbook.retrieval import tfidf_embedder
 
     entries = [e for name in args.files for e in load_handbook(_handbook_path(name))]
     embed = None
@@ -187,7 +187,7 @@ def run_improve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from metacot.backends.generate import Sampling
-    from metacot.behaviors.improve import improve, summary
+    from metacot.behaviors.handbook.improve import improve, summary
     from metacot.config import from_dict
     from metacot.outputs.rundir import RunDir
 
@@ -221,8 +221,9 @@ same --out asks only what it has not answered yet."""
 
 
 def _add_behaviors(commands) -> None:
-    from metacot.behaviors.registry import TaggerSettings
+    from metacot.behaviors.measure.registry import TAGGERS, TaggerSettings
 
+    *others, last = TAGGERS
     p = commands.add_parser(
         "behaviors",
         help="count verification, backtracking, subgoal setting and backward chaining in traces or any JSONL",
@@ -233,7 +234,7 @@ def _add_behaviors(commands) -> None:
         epilog=BEHAVIORS_EPILOG,
     )
     p.add_argument("path", metavar="PATH", help="a run directory or a JSONL file")
-    p.add_argument("--tagger", metavar="NAME", help="structural, heuristic or llm (default: see below)")
+    p.add_argument("--tagger", metavar="NAME", help=f"{', '.join(others)} or {last} (default: see below)")
     p.add_argument("--field", default="completion", metavar="NAME", help="the field with the text")
     p.add_argument("--out", metavar="DIR", help="default: RUN_DIR/behaviors, or NAME-behaviors beside the file")
     p.add_argument(
@@ -255,8 +256,8 @@ def _add_behaviors(commands) -> None:
 def run_behaviors(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from metacot.behaviors.command import behaviors
-    from metacot.behaviors.registry import TaggerSettings
+    from metacot.behaviors.measure.command import behaviors
+    from metacot.behaviors.measure.registry import TaggerSettings
 
     settings = TaggerSettings()
     for name, keys, value in given_flags(args, TaggerSettings):

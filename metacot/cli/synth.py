@@ -96,10 +96,11 @@ def apply_sets(config: object, items: list[str], example: str) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
+    from metacot.behaviors.handbook.bci import condition
     from metacot.synth import synth
 
     config = synth_config(args)
-    result = synth(config, progress=not args.no_progress, retry_failed=not args.no_retry_failed)
+    result = synth(config, progress=not args.no_progress, retry_failed=not args.no_retry_failed, condition=condition)
     stats = result.stats
     retried = f" ({result.retried} failed before, retried)" if result.retried else ""
     print(

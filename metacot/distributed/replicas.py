@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from metacot.assemble import build_runner
 from metacot.config import SynthConfig
 from metacot.distributed.connect import check_cluster, check_fits, connect
 from metacot.distributed.prm_pool import PooledPRM, PRMReplica
@@ -44,8 +45,6 @@ class Replica:
     def __init__(self, config: SynthConfig, prm_pool: list[Any] | None = None, slot: int = 0):
         """prm_pool: the PRM replicas to score with (ray.prm_replicas), instead of a PRM of its own; slot: this
         replica's place among the policy replicas (where its turns in the pool start)."""
-        from metacot.synth import build_runner  # synth imports this module
-
         domain = make_domain(config.problems)
         prm = PooledPRM(domain, prm_pool, slot) if prm_pool else None
         self.runner = build_runner(config, domain, prm)

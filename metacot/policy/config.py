@@ -7,7 +7,8 @@ from typing import ClassVar
 
 from metacot.backends.engine import VLLMEngineConfig
 from metacot.backends.rotation import BASE_URL_HELP
-from metacot.checks import at_least, between, check_transport, optional_at_least
+from metacot.backends.server import check_transport
+from metacot.checks import at_least, between, optional_at_least
 from metacot.flags import flag
 
 # backend -> "module:Class", imported only when chosen: a light install never loads torch or vLLM.

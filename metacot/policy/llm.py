@@ -10,12 +10,17 @@ from metacot.policy.config import SamplingConfig
 from metacot.problems.base import Domain
 
 C = TypeVar("C", bound=SamplingConfig)
+TEXT_ONLY_DELIMITER = "\n"  # a text-only backend's: it ends no step, as none is proposed
 
 
-def sampling_config(config: C, domain: Domain, section: str) -> tuple[C, str]:
+def sampling_config(config: C, domain: Domain | None, section: str) -> tuple[C, str]:
     """(the config with the domain's step delimiter filled in, that delimiter); a ValueError names a sampling
-    setting it cannot use."""
-    delimiter = domain.step_delimiter if config.step_delimiter is None else config.step_delimiter
+    setting it cannot use. Without a domain (a backend built to generate text only: a judge, a reflection) steps
+    are never proposed, and the delimiter is the section's own or TEXT_ONLY_DELIMITER."""
+    if config.step_delimiter is not None:
+        delimiter = config.step_delimiter
+    else:
+        delimiter = domain.step_delimiter if domain is not None else TEXT_ONLY_DELIMITER
     try:
         config = replace(config, step_delimiter=delimiter)  # the section's checks run again on what was set since
     except ValueError as error:

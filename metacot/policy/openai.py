@@ -31,7 +31,7 @@ class OpenAIPolicy:
     `--no-enable-chunked-prefill` (see VLLMPolicyConfig.enable_chunked_prefill).
     """
 
-    def __init__(self, config: OpenAIPolicyConfig, domain: Domain):
+    def __init__(self, config: OpenAIPolicyConfig, domain: Domain | None = None):
         config, self.delimiter = sampling_config(config, domain, SECTION)
         if config.concurrency < 1:
             raise ValueError(f"{SECTION}.concurrency: must be at least 1, got {config.concurrency}")

@@ -10,18 +10,18 @@ from metacot.problems.base import Domain
 class PromptBuilder:
     """The chat-wrapped question, then each step so far followed by the delimiter, as the assistant's partial reply.
 
-    A child's prompt is its parent's prompt plus the child's step and the delimiter, so prefix caches hit. With
-    behaviours (problem id -> their lines, set by metacot.behaviors.bci), they open the question: the same head for
-    every node of a problem.
+    A child's prompt is its parent's prompt plus the child's step and the delimiter, so prefix caches hit. A request
+    conditioned on behaviours carries its problem's prompt head, which opens the question: the same head for every
+    node of a problem.
     """
 
-    def __init__(self, domain: Domain, render: ChatRenderer, step_delimiter: str = "\n"):
+    def __init__(self, domain: Domain | None, render: ChatRenderer, step_delimiter: str = "\n"):
+        """domain: None for a backend that only generates text (it renders, and builds no step's prompt)."""
         self.domain, self.render, self.step_delimiter = domain, render, step_delimiter
-        self.behaviors: dict[str, list[str]] = {}
 
     def prompt(self, request: ExpandRequest) -> str:
-        from metacot.behaviors.bci import prompt_head
-
+        if self.domain is None:
+            raise ValueError("policy: built without a domain, it generates text and proposes no steps")
         steps = "".join(step + self.step_delimiter for step in request.steps)
-        head = prompt_head(self.behaviors.get(getattr(request.problem, "id", ""), [])) if self.behaviors else ""
+        head = request.conditioning.prompt_head if request.conditioning is not None else ""
         return self.render(head + self.domain.prompt(request.problem)) + steps

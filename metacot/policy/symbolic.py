@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import ClassVar
 
-from metacot.behaviors.moves import order_moves
 from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import SymbolicPolicyConfig
 from metacot.problems.base import Domain
@@ -28,7 +27,6 @@ class SymbolicCountdownPolicy:
     def __init__(self, config: SymbolicPolicyConfig | None = None, domain: Domain | None = None):
         # `domain` is part of every policy's signature; this policy knows its one domain's rules itself
         self.config = config or SymbolicPolicyConfig()
-        self.behaviors: dict[str, list[str]] = {}  # problem id -> behaviour names its moves follow (bci.condition)
         self._rng = random.Random()  # reseeded for each request
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
@@ -65,10 +63,10 @@ class SymbolicCountdownPolicy:
             moves = [p.move for p in _move_proposals(*key) if p.text not in tried]
         rng = self._rng
         rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
-        behaviors = self.behaviors.get(request.problem.id)
-        if behaviors:  # the sampled order, then the behaviours' preferences
+        order = request.conditioning.order_moves if request.conditioning is not None else None
+        if order is not None:  # the sampled order, then the conditioning's preferences
             shuffled = rng.sample(moves, len(moves)) if self.config.sample else moves
-            moves = order_moves(shuffled, state, request.problem.target, behaviors)[: request.n]
+            moves = order(shuffled, state, request.problem)[: request.n]
         else:
             moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
         if self.config.mistake_rate > 0:

@@ -73,7 +73,7 @@ class TransformersPolicy:
     on which other requests share its chunk (one sampling stream per chunk; padding changes numerics slightly).
     """
 
-    def __init__(self, config: TransformersPolicyConfig, domain: Domain):
+    def __init__(self, config: TransformersPolicyConfig, domain: Domain | None = None):
         if config.batch_size < 1:
             raise ValueError(f"{SECTION}.batch_size: must be at least 1")
         config, self.delimiter = sampling_config(config, domain, SECTION)

@@ -24,7 +24,7 @@ class VLLMPolicy:
     state that the others share.
     """
 
-    def __init__(self, config: VLLMPolicyConfig, domain: Domain):
+    def __init__(self, config: VLLMPolicyConfig, domain: Domain | None = None):
         config, self.delimiter = sampling_config(config, domain, SECTION)
         self.config = config
         chunked = config.enable_chunked_prefill

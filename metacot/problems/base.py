@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
-
-if TYPE_CHECKING:
-    from metacot.problems.config import ProblemsConfig
-    from metacot.problems.draws import Drawer
 
 
 class StepError(ValueError):
@@ -91,6 +88,35 @@ class Domain(Protocol):
     def check_answer(self, problem: Any, answer: str) -> bool: ...
 
 
+class SourceSettings(Protocol):
+    """Where a domain's problems come from: the settings of the [problems] table a domain's source reads."""
+
+    file: str | None  # None: generate problems
+    dataset: str | None
+    split: str
+    num_problems: int  # how many to generate
+
+
+class Drawer(Protocol):
+    """A generator of `count` problems from one random stream: problem i is drawn after problems 0 .. i - 1, so it
+    cannot be made without them, or without the stream's state after them."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def key(self) -> str:
+        """Names what decides the draws (the seed and the settings): a saved state of another key is not used."""
+        ...
+
+    def problem_id(self, index: int) -> str: ...
+
+    def draw(self, rng: random.Random, index: int) -> Any: ...
+
+
 Section = TypeVar("Section")
 
 
@@ -101,11 +127,11 @@ class DomainSpec(Generic[Section]):
     build: Callable[[Section], Domain]  # the domain, configured by its section
     # (the [problems] table, its section, the run seed) -> every problem of a file, a dataset or the generator, in
     # order: best an iterator that makes each when asked (a list is held whole)
-    problems: Callable[[ProblemsConfig, Section, int], Iterable[Any]]
+    problems: Callable[[SourceSettings, Section, int], Iterable[Any]]
     # (the [problems] table, its section, the run seed) -> the generator behind `problems` when it generates (no
     # file or dataset) from one random stream, so that a resumed run skips finished problems without drawing them
     # (problems.draws); None: a resume makes the finished problems again and skips them
-    drawer: Callable[[ProblemsConfig, Section, int], Drawer] | None = None
+    drawer: Callable[[SourceSettings, Section, int], Drawer] | None = None
 
 
 def problem_digest(problem: Any) -> str:

@@ -5,31 +5,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Container, Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
-from metacot.problems.base import problem_digest
+from metacot.problems.base import Drawer, problem_digest
 
 EVERY = 1000  # problems between two saved states: a resume draws at most EVERY - 1 finished problems again
-
-
-class Drawer(Protocol):
-    """A generator of `count` problems from one random stream: problem i is drawn after problems 0 .. i - 1, so it
-    cannot be made without them, or without the stream's state after them."""
-
-    @property
-    def count(self) -> int: ...
-
-    @property
-    def seed(self) -> int: ...
-
-    @property
-    def key(self) -> str:
-        """Names what decides the draws (the seed and the settings): a saved state of another key is not used."""
-        ...
-
-    def problem_id(self, index: int) -> str: ...
-
-    def draw(self, rng: random.Random, index: int) -> Any: ...
 
 
 def drawn(

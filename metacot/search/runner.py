@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 import time
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from metacot.backends.request import Conditioning
 from metacot.policy.base import ExpandRequest, Policy
 from metacot.prm.base import RewardModel, ScoreRequest
 from metacot.problems.base import Domain
@@ -74,6 +76,7 @@ class _Job:
     single: bool = False  # the search yielded one Expand: it receives one list of children, not a list of lists
     scoring: list[Node] | None = None
     finished: bool = False
+    conditioning: Conditioning | None = None  # what the problem's requests carry (Runner.conditioned)
 
     def wait_for(self, request: Any) -> None:
         """Record what the search asks for next; a TypeError or ValueError for what it may not yield."""
@@ -135,6 +138,7 @@ class Runner:
         self.breaker = breaker
         self.rollout_limit = None if budget is None else budget.rollouts  # told to the PRM with each Score request
         self.stats = RunnerStats()
+        self.conditioning: Mapping[str, Conditioning] = {}  # problem id -> what its proposals are conditioned on
         self.in_call = 0  # requests in the backend call under way (0 between calls)
         self.live: list[_Job] = []  # the searches in flight
 
@@ -143,6 +147,13 @@ class Runner:
         under way, the backend calls made, and the tokens generated (the searches in flight's included)."""
         in_flight = sum(_tokens(job.tree) for job in list(self.live) if not job.finished)
         return self.in_call, self.stats.policy_calls + self.stats.prm_calls, self.stats.generated_tokens + in_flight
+
+    def conditioned(self, conditioning: Mapping[str, Conditioning]) -> Runner:
+        """A runner on the same backends (and stats) whose requests for each problem carry its conditioning (problem
+        id -> what its proposals are conditioned on), which its tree records."""
+        runner = copy.copy(self)
+        runner.conditioning = conditioning
+        return runner
 
     def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
         """earlier: trees of earlier searches of some problems, by id (failed searches searched again): the new
@@ -200,6 +211,9 @@ class Runner:
         if earlier is not None and earlier.problem == tree.problem:  # the same gold answer: the same verdicts
             tree.verdicts.update(earlier.verdicts)
         job = _Job(index, problem, tree, self.search(tree), problem_seed(self.seed, problem.id), time.perf_counter())
+        job.conditioning = self.conditioning.get(problem.id)
+        if job.conditioning is not None:
+            tree.behaviors = list(job.conditioning.behaviors)
         self._advance(job, None)
         return job
 
@@ -225,9 +239,11 @@ class Runner:
         if not jobs:
             return
         asks = [(job, expand) for job in jobs for expand in job.expansions]
-        # (problem, tree, node, seed, n), positional: built by keyword, a request costs twice as much
+        # (problem, tree, node, seed, n, rollout_limit, conditioning), positional: built by keyword, a request costs
+        # twice as much
         requests = [
-            ExpandRequest(job.problem, job.tree, e.node, expansion_seed(job.seed, e.node), e.n) for job, e in asks
+            ExpandRequest(job.problem, job.tree, e.node, expansion_seed(job.seed, e.node), e.n, None, job.conditioning)
+            for job, e in asks
         ]
         start = time.perf_counter()
         self.in_call = len(requests)
@@ -257,8 +273,10 @@ class Runner:
             return
         asks = [(job, node) for job in jobs for node in job.scoring or ()]
         seeded, limit = self.prm_reads_seed, self.rollout_limit
-        requests = [  # (problem, tree, node, seed, n = 1, rollout_limit), positional as in _expand
-            ScoreRequest(job.problem, job.tree, node, mix(job.seed, node.id, 1) if seeded else 0, 1, limit)
+        requests = [  # (problem, tree, node, seed, n = 1, rollout_limit, conditioning), positional as in _expand
+            ScoreRequest(
+                job.problem, job.tree, node, mix(job.seed, node.id, 1) if seeded else 0, 1, limit, job.conditioning
+            )
             for job, node in asks
         ]
         start = time.perf_counter()

@@ -6,18 +6,14 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 
 from metacot.checks import between
 from metacot.flags import flag
-from metacot.problems.base import ProblemFileError
+from metacot.problems.base import ProblemFileError, SourceSettings
 from metacot.problems.countdown.oracle import reachable
 from metacot.problems.draws import drawn
-
-if TYPE_CHECKING:
-    from metacot.problems.config import ProblemsConfig
 
 _MAX_DRAWS = 100_000
 # Bounds on a problem, checked where problems are loaded or generated. Numbers and targets stay far inside what the
@@ -74,7 +70,7 @@ class CountdownConfig:
             )
 
 
-def countdown_problems(config: ProblemsConfig, section: CountdownConfig, seed: int) -> Iterator[CountdownProblem]:
+def countdown_problems(config: SourceSettings, section: CountdownConfig, seed: int) -> Iterator[CountdownProblem]:
     """The problems of problems.file, or `num_problems` generated from the section and the run seed, one at a time
     (a file is read, or a problem drawn, as the next one is asked for)."""
     if config.dataset is not None:
@@ -123,7 +119,7 @@ class CountdownDrawer:
             )
 
     @classmethod
-    def from_config(cls, config: ProblemsConfig, section: CountdownConfig, seed: int) -> CountdownDrawer:
+    def from_config(cls, config: SourceSettings, section: CountdownConfig, seed: int) -> CountdownDrawer:
         fields = (section.num_numbers, section.low, section.high, section.target_low, section.target_high)
         return cls(config.num_problems, seed, *fields, section.target)
 

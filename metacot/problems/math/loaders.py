@@ -8,18 +8,15 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-from metacot.problems.base import ProblemFileError
+from metacot.problems.base import ProblemFileError, SourceSettings
 from metacot.problems.math.answers import MAX_ANSWER_CHARS, last_boxed
 from metacot.problems.math.domain import MathConfig, MathProblem
 from metacot.problems.math.generate import iter_math_problems
 from metacot.problems.math.schema import UNNAMED, Fields, Schema, choose_schema
-
-if TYPE_CHECKING:
-    from metacot.problems.config import ProblemsConfig
 
 log = logging.getLogger("metacot")
 Rows = Iterable[tuple[str, object]]  # ("where", record): where names the file and line or index
@@ -43,7 +40,7 @@ class Loaded:
     filtered: int = 0  # records outside the solve-rate band, or without a solve rate
 
 
-def math_problems(config: ProblemsConfig, section: MathConfig, seed: int) -> Iterable[MathProblem]:
+def math_problems(config: SourceSettings, section: MathConfig, seed: int) -> Iterable[MathProblem]:
     """The problems of problems.file or problems.dataset (invalid ones logged when skipped; read whole: the schema
     is detected from every record's fields), or generated ones, one at a time."""
     if config.file is None and config.dataset is None:

@@ -7,8 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BEHAVIORS
+from metacot.behaviors.measure.base import BehaviorCounts
 
 
 @dataclass

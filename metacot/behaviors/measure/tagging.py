@@ -9,9 +9,9 @@ from pathlib import Path
 
 import orjson
 
-from metacot.behaviors.base import BehaviorCounts, Tagger
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.inputs import Item
+from metacot.behaviors.measure.base import BehaviorCounts, Tagger
+from metacot.behaviors.measure.inputs import Item
 from metacot.outputs.files import AtomicFile, repair_jsonl
 from metacot.progress import progress_bar
 from metacot.search.breaker import RunStopped

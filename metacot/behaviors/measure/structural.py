@@ -13,10 +13,10 @@ from pathlib import Path
 
 import orjson
 
-from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BACKTRACKING, BEHAVIORS, VERIFICATION
-from metacot.behaviors.prime import think_trace
-from metacot.behaviors.variants import variant
+from metacot.behaviors.measure.base import BehaviorCounts
+from metacot.behaviors.prime.datasets import think_trace
+from metacot.behaviors.prime.variants import variant
 from metacot.linearize.config import LinearizeConfig
 from metacot.linearize.formats import FORMATS
 from metacot.linearize.render import Context

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metacot.behaviors.definitions import BACKTRACKING, BACKWARD_CHAINING, SUBGOAL_SETTING, VERIFICATION
-from metacot.behaviors.plans import chains, subgoals
+from metacot.behaviors.prime.plans import chains, subgoals
 from metacot.linearize.reasons import GO_BACK_WORDS
 from metacot.linearize.walk import Move, count_backtracks, trace_to_solution, walk
 from metacot.problems.base import Domain

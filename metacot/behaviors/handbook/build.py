@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 
 from metacot.backends.generate import Sampling, TextGenerator
-from metacot.behaviors.handbook import Entry, Provenance, normalise_name
-from metacot.behaviors.retrieval import problem_topic
+from metacot.behaviors.handbook.entries import Entry, Provenance, normalise_name
+from metacot.behaviors.handbook.retrieval import problem_topic
 from metacot.linearize.layout import texts
 from metacot.outputs.records import read_records
 from metacot.outputs.rundir import RunDir

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.structural import StructuralTagger
-from metacot.behaviors.variants import variant
+from metacot.behaviors.measure.structural import StructuralTagger
+from metacot.behaviors.prime.variants import variant
 from metacot.outputs.records import read_records
 
 SHOWN, EXCLUDED = 0.90, 0.02  # the rule: named habits in at least SHOWN of records, excluded ones in at most EXCLUDED

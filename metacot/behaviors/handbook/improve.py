@@ -9,13 +9,15 @@ from pathlib import Path
 
 import orjson
 
+from metacot.assemble import build_runner
 from metacot.backends.generate import Sampling, TextGenerator
-from metacot.behaviors.build import build_handbook, write_log
-from metacot.behaviors.handbook import Entry, merge, save_handbook
+from metacot.behaviors.handbook.bci import condition
+from metacot.behaviors.handbook.build import build_handbook, write_log
+from metacot.behaviors.handbook.entries import Entry, merge, save_handbook
 from metacot.config import ConfigError, SynthConfig
 from metacot.outputs.rundir import RunDir
 from metacot.problems import make_domain
-from metacot.synth import SynthResult, build_runner, synth
+from metacot.synth import SynthResult, synth
 from metacot.tree import SearchTree
 
 SECOND = "improve"  # the second attempt's run directory, inside the first's
@@ -25,7 +27,7 @@ OUTCOMES = ("fixed", "broken", "both solved", "neither")
 
 
 @dataclass
-class Conditioning:
+class SecondAttemptSource:
     """What the second attempt was conditioned on, and how it came about."""
 
     handbook: str  # a file, or "builtin"
@@ -41,7 +43,7 @@ class ImproveResult:
     first: SynthResult
     second: SynthResult
     records: list[dict]
-    conditioning: Conditioning
+    conditioning: SecondAttemptSource
     path: Path
 
     def counts(self) -> Counter:
@@ -104,12 +106,12 @@ def per_problem(entries: list[Entry]) -> list[Entry]:
 
 def reflect(
     run: Path, generator: TextGenerator, model: str, sampling: Sampling, progress: bool = False
-) -> Conditioning:
+) -> SecondAttemptSource:
     """Reflect on the first attempt's trees and distil each problem's behaviours into RUN/HANDBOOK (two batched
     generate calls); a rerun reuses the file, so the second attempt resumes on the same behaviours."""
     path = run / HANDBOOK
     if path.exists():
-        return Conditioning(str(path), "problem", True, f"reused the reflection in {path}")
+        return SecondAttemptSource(str(path), "problem", True, f"reused the reflection in {path}")
     result = build_handbook(run, generator, model, sampling, progress)
     entries = per_problem(result.entries)
     save_handbook(entries, path)
@@ -119,7 +121,7 @@ def reflect(
         f"reflected on {result.problems} trees with {model or 'the policy model'}: {len(entries)} behaviours for "
         f"{with_some} problems in {path} ({result.malformed} malformed items skipped; raw replies in {log})"
     )
-    return Conditioning(str(path), "problem", True, note)
+    return SecondAttemptSource(str(path), "problem", True, note)
 
 
 def improve(config: SynthConfig, sampling: Sampling, progress: bool = True) -> ImproveResult:
@@ -137,7 +139,7 @@ def improve(config: SynthConfig, sampling: Sampling, progress: bool = True) -> I
         section = getattr(config.policy, config.policy.backend)
         conditioning = reflect(run, runner.policy, getattr(section, "model", ""), sampling, progress)
     else:
-        conditioning = Conditioning(
+        conditioning = SecondAttemptSource(
             "builtin",
             config.behaviors.retrieve,
             False,
@@ -146,7 +148,7 @@ def improve(config: SynthConfig, sampling: Sampling, progress: bool = True) -> I
         )
     behaviors = replace(config.behaviors, handbook=conditioning.handbook, retrieve=conditioning.retrieve)
     second_config = replace(config, out=str(run / SECOND), behaviors=behaviors)
-    second = synth(second_config, progress, runner=runner)
+    second = synth(second_config, progress, runner=runner, condition=condition)
     records = attempt_records(run, run / SECOND)
     path = run / SECOND / RECORDS
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))

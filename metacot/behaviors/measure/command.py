@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from metacot.behaviors.inputs import is_run, read_items
-from metacot.behaviors.measure import counts_of, measure
-from metacot.behaviors.registry import TaggerSettings, default_tagger, tagger_entry
-from metacot.behaviors.report import GroupSummary, agreement, plot, summarize, table
+from metacot.behaviors.measure.inputs import is_run, read_items
+from metacot.behaviors.measure.registry import TaggerSettings, default_tagger, tagger_entry
+from metacot.behaviors.measure.report import GroupSummary, agreement, plot, summarize, table
+from metacot.behaviors.measure.tagging import counts_of, measure
 
 
 @dataclass

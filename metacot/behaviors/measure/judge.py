@@ -10,8 +10,8 @@ from functools import partial
 
 from metacot.backends.generate import Sampling, TextGenerator, prompt_lengths, token_batches
 from metacot.backends.registry import backend_class
-from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BEHAVIORS, DEFINITIONS, Behavior
+from metacot.behaviors.measure.base import BehaviorCounts
 from metacot.checks import at_least
 from metacot.flags import flag
 from metacot.linearize.layout import completion_of, prompt_of
@@ -134,14 +134,12 @@ class JudgeTagger:
 
 
 def make_judge(config: JudgeConfig) -> JudgeTagger:
-    """The judge on its configured backend (built like a policy; it only generates text)."""
-    from metacot.problems.countdown import CountdownDomain  # a policy needs a domain; generate() does not use it
-
+    """The judge on its configured backend (a policy backend built without a domain: it only generates text)."""
     registry = {name: BACKENDS[name] for name in JUDGE_BACKENDS}
     section = getattr(config, config.backend)
     if not section.model:
         raise ValueError("judge: no model: --judge-model DIR (a local folder; for openai, the served name)")
-    generator = backend_class("judge", registry, config.backend, CountdownDomain())(section, CountdownDomain())
+    generator = backend_class("judge", registry, config.backend, None)(section)
     sampling = config.sampling()
     lengths = partial(prompt_lengths, generator.tokenizer, chat=sampling.chat)
     resume_key = f"llm:{config.backend}:{section.model}"

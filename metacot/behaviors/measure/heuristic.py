@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from metacot.behaviors.base import BehaviorCounts
 from metacot.behaviors.definitions import BACKTRACKING, BACKWARD_CHAINING, BEHAVIORS, SUBGOAL_SETTING, VERIFICATION
+from metacot.behaviors.measure.base import BehaviorCounts
 from metacot.linearize.layout import completion_of, prompt_of
 
 N = r"-?\d{1,12}"  # a number as the patterns read it (bounded: no runaway digit runs)

@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 
 from metacot.backends.models import load_tokenizer
-from metacot.behaviors.attempts import PrimingTrace, choose_attempts, countdown_distance, render
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.variants import DOTS, EMPTY, SOLUTION, VARIANTS, Variant, variant, writable
+from metacot.behaviors.prime.attempts import PrimingTrace, choose_attempts, countdown_distance, render
+from metacot.behaviors.prime.variants import DOTS, EMPTY, SOLUTION, VARIANTS, Variant, variant, writable
 from metacot.linearize.layout import check_layout, text_keys
 from metacot.outputs.export import run_linearize_config
 from metacot.outputs.files import AtomicFile

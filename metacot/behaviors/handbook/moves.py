@@ -1,10 +1,13 @@
-"""The built-in Countdown behaviours as move preferences, so the symbolic policy can follow retrieved behaviours."""
+"""The built-in Countdown behaviours as move preferences: the hook that orders the symbolic policy's moves by a
+problem's retrieved behaviours."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
+from metacot.backends.request import MoveOrder
 from metacot.problems.countdown import Move, Number
 
 # (state before the move, the move, the target) -> a preference: higher first
@@ -76,3 +79,15 @@ def order_moves(moves: list[Move], state: tuple[Number, ...], target: int, behav
     if not known:
         return moves
     return sorted(moves, key=lambda move: tuple(-prefer(state, move, target) for prefer in known))
+
+
+def move_order(behaviors: list[str]) -> MoveOrder | None:
+    """The move-ordering hook of a problem conditioned on these behaviours (order_moves toward its target); None
+    without behaviours: the moves stay as sampled."""
+    if not behaviors:
+        return None
+
+    def ordered(moves: list[Move], state: tuple[Number, ...], problem: Any) -> list[Move]:
+        return order_moves(moves, state, problem.target, behaviors)
+
+    return ordered

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from metacot.behaviors.base import Tagger
-from metacot.behaviors.inputs import is_run
-from metacot.behaviors.judge import JudgeConfig
+from metacot.behaviors.measure.base import Tagger
+from metacot.behaviors.measure.inputs import is_run
+from metacot.behaviors.measure.judge import JudgeConfig
 
 
 @dataclass
@@ -20,7 +20,7 @@ class TaggerSettings:
 
 
 def _structural(path: Path, settings: TaggerSettings) -> Tagger:
-    from metacot.behaviors.structural import StructuralTagger
+    from metacot.behaviors.measure.structural import StructuralTagger
 
     if is_run(path):
         return StructuralTagger(path)
@@ -31,13 +31,13 @@ def _structural(path: Path, settings: TaggerSettings) -> Tagger:
 
 
 def _heuristic(path: Path, settings: TaggerSettings) -> Tagger:
-    from metacot.behaviors.heuristic import HeuristicTagger
+    from metacot.behaviors.measure.heuristic import HeuristicTagger
 
     return HeuristicTagger()
 
 
 def _llm(path: Path, settings: TaggerSettings) -> Tagger:
-    from metacot.behaviors.judge import make_judge
+    from metacot.behaviors.measure.judge import make_judge
 
     return make_judge(settings.judge)
 

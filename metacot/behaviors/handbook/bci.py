@@ -1,0 +1,36 @@
+"""Behaviour-conditioned inference: retrieve each problem's behaviours and turn them into its search's conditioning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metacot.backends.request import Conditioning
+from metacot.behaviors.handbook.entries import builtin_handbook, load_handbook
+from metacot.behaviors.handbook.moves import move_order
+from metacot.behaviors.handbook.retrieval import retrieve
+from metacot.conditioning import BehaviorsConfig
+from metacot.problems.base import Domain
+
+HEAD = "Behaviours that may help (use them where they apply, and cite them by name):\n{lines}\n\n"
+
+
+def prompt_head(lines: list[str]) -> str:
+    """What goes before the question in an LLM policy's prompt: part of the fixed head, so prefix caches hit."""
+    return HEAD.format(lines="\n".join(lines)) if lines else ""
+
+
+def condition(domain: Domain, problems: list[Any], config: BehaviorsConfig) -> dict[str, Conditioning]:
+    """Each problem's conditioning (problem id -> it), from the behaviours retrieved for it: their lines open an LLM
+    policy's prompt, the symbolic policy orders its moves by them, and the tree records their names
+    (metacot.conditioning.Conditioner)."""
+    path = builtin_handbook(domain.name) if config.handbook == "builtin" else config.handbook
+    entries = load_handbook(str(path))
+    dicts = [domain.problem_to_dict(p) for p in problems]
+    queries = [domain.prompt(p) for p in problems]
+    found = retrieve(entries, dicts, queries, domain.name, config)
+    return {
+        p.id: Conditioning(
+            tuple(e.name for e in row), prompt_head([e.line for e in row]), move_order([e.name for e in row])
+        )
+        for p, row in zip(problems, found, strict=True)
+    }
