@@ -9,7 +9,7 @@ import pytest
 
 from metacot.cli import main
 from metacot.linearize import resolve_formats
-from metacot.linearize.audit import Auditor
+from metacot.linearize.auditor import Auditor
 from metacot.linearize.formats import FORMATS, TraceFormat
 from metacot.linearize.render import Context
 from metacot.linearize.walk import Move

@@ -4,7 +4,7 @@ steps, verdicts and backtracks."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from metacot.linearize.reasons import (
     CAUGHT,
@@ -26,18 +26,16 @@ from metacot.problems.base import Domain
 from metacot.seeding import mix, problem_seed
 from metacot.tree import ROOT, Node, SearchTree
 
-if TYPE_CHECKING:  # the config lists the formats, whose modules import this one
-    from metacot.linearize.config import LinearizeConfig
-
 
 @dataclass
 class Context:
-    """Everything a renderer reads: the tree, its problem and domain, and the options."""
+    """Everything a renderer reads: the tree, its problem and domain, and the options (value_lines: the values the
+    search held, written as lines)."""
 
     tree: SearchTree
     domain: Domain
     problem: Any
-    config: LinearizeConfig
+    value_lines: bool
     solution: int | None = None  # the verified solution the record answers with
     seed: int = field(init=False)
     checks: int = field(default=0, init=False)  # verification sentences rendered so far (the structural tagger)

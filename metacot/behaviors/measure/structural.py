@@ -71,7 +71,7 @@ class StructuralTagger:
         else:
             moves = walk(tree, trace)
         problem = self.domain.problem_from_dict(tree.problem)
-        context = Context(tree, self.domain, problem, LinearizeConfig(formats=[fmt]), solution)
+        context = Context(tree, self.domain, problem, LinearizeConfig().value_lines, solution)
         FORMATS[fmt].render(context, moves)
         return _counts({VERIFICATION: context.checks, BACKTRACKING: count_backtracks(moves)})
 

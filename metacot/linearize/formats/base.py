@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from metacot.linearize.auditor import Parser
 from metacot.linearize.render import Context
 from metacot.linearize.walk import Move, path_moves
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
 
-if TYPE_CHECKING:  # the audit reads the registry for its parsers
-    from metacot.linearize.audit import Auditor
-
 Render = Callable[[Context, list[Move]], list[str]]
-Parse = Callable[["Auditor", list[str], str], None]
 
 
 def every_domain(domain: Domain) -> bool:
@@ -29,8 +25,8 @@ class TraceFormat:
 
     help: str  # a few words for the --formats help
     render: Render  # the lines of the moves; a Lines (linearize.render), each line marked by its move, when `segments`
-    # the audit of a record's body (audit.Auditor, the body's lines, the answer); None: its answer alone is checked
-    parse: Parse | None = None
+    # the audit of a record's body (auditor.Auditor, the body's lines, the answer); None: its answer alone is checked
+    parse: Parser | None = None
     segments: bool = False  # render returns Lines: a record can be cut into segments by move (objectives, the viewer)
     path_only: bool = False  # rendered from the answered solution's path alone, not the search's moves
     on_request: bool = False  # written only when asked for (a preset does), not among the defaults

@@ -27,7 +27,7 @@ from metacot.linearize.walk import Move
 from metacot.tree import ROOT
 
 if TYPE_CHECKING:
-    from metacot.linearize.audit import Auditor
+    from metacot.linearize.auditor import Auditor
 
 VALUE = "Value: "
 
@@ -42,7 +42,7 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
             lines.add(" ".join(s for s in (leaving_sentence(ctx, why[i]), go_back) if s), i)
             continue
         lines.add(step_sentence(ctx, node), i)
-        if ctx.config.value_lines:
+        if ctx.value_lines:
             value = ctx.value(move)
             if value is not None:
                 lines.add(f"{VALUE}{value_text(value)}", i)

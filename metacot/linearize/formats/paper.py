@@ -13,7 +13,7 @@ from metacot.linearize.walk import Move
 from metacot.tree import SearchTree
 
 if TYPE_CHECKING:
-    from metacot.linearize.audit import Auditor
+    from metacot.linearize.auditor import Auditor
 
 ALTERNATIVELY = "Alternatively, "  # paper: a step that leaves the current branch for one split off earlier
 FINAL_ANSWER = "Final Answer: "

@@ -12,7 +12,7 @@ from metacot.linearize.render import Context, Lines, reasons, verdict
 from metacot.linearize.walk import Move
 
 if TYPE_CHECKING:
-    from metacot.linearize.audit import Auditor
+    from metacot.linearize.auditor import Auditor
 
 TOKEN = re.compile(
     r"<(?P<tag>step|verify|value)> (?P<text>.*)|<backtrack to=(?P<path>[\d.]+) reason=(?P<kind>\w+)> (?P<state>.*)"

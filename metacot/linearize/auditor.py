@@ -1,0 +1,261 @@
+"""The machinery of `metacot audit`: one record's claims checked against its saved tree and the domain, its body
+read by its format's parser (see linearize.audit for what is checked).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metacot.linearize.layout import texts
+from metacot.linearize.reasons import CAUGHT, exhausted, value_text
+from metacot.problems.base import Domain
+from metacot.tree import ROOT, SearchTree
+
+TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
+PLAIN = re.compile(r"(?P<body>.*)\nAnswer: (?P<answer>.*)", re.S)
+NOT_FOUND = "I could not find"
+# a format's parser: reads the body's lines (and the answer) and makes its claims through the Auditor
+Parser = Callable[["Auditor", list[str], str], None]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A false or unverifiable claim: where, the sentence, and what is wrong with it."""
+
+    problem_id: str
+    format: str
+    sentence: str
+    message: str
+
+
+@dataclass
+class RecordAudit:
+    claims: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)  # backtracks by the reason the text gives
+
+
+class Auditor:
+    """One record's audit as its format's parser (TraceFormat.parse) reads the body: where the text stands in the
+    tree (current, visited, the recomputed states) and the checks every format's claims share."""
+
+    def __init__(self, record: dict, tree: SearchTree, domain: Domain):
+        self.record, self.tree, self.domain = record, tree, domain
+        self.problem = domain.problem_from_dict(tree.problem)
+        self.result = RecordAudit()
+        self.current = ROOT
+        self.visited = {ROOT}
+        self.states: dict[int, Any] = {ROOT: domain.root_state(self.problem)}
+        self.closed: list[int] = []  # heads of branches said to be exhausted
+        self.first: dict[int, int] = {}
+        for i, node_id in enumerate(tree.trace):
+            self.first.setdefault(node_id, i)
+        self.unwritten = 0  # no trace visit before this position goes to a node the text has not written yet
+
+    def fail(self, sentence: str, message: str) -> None:
+        self.result.failures.append(Failure(self.tree.problem_id, self.record["format"], sentence, message))
+
+    def claim(self, ok: bool, sentence: str, message: str) -> bool:
+        self.result.claims += 1
+        if not ok:
+            self.fail(sentence, message)
+        return ok
+
+    def run(self, parsers: Mapping[str, Parser | None]) -> RecordAudit:
+        """The record's claims, its body read by its format's parser (parsers: each known format's, None for a
+        format whose answer alone is checked)."""
+        completion = texts(self.record)[1]
+        m = TAGGED.fullmatch(completion) or PLAIN.fullmatch(completion)
+        if m is None:
+            self.fail(completion[-80:], "the completion has no answer block (<answer> </answer> or 'Answer:')")
+            return self.result
+        name = self.record["format"]
+        parse = parsers.get(name)
+        if name not in parsers:
+            self.fail(name, f"not a trace format metacot knows ({', '.join(parsers)})")
+        elif parse is not None:  # else its answer alone is checked
+            body = m["body"]
+            lines = body.split(self.domain.step_delimiter) if body else []  # how every format joins its lines
+            parse(self, lines, m["answer"])
+        self._answer(m["answer"])
+        return self.result
+
+    # --- the answer ---
+
+    def _answer(self, answer: str) -> None:
+        if self.record["correct"]:
+            ok = self.domain.check_answer(self.problem, answer)
+            self.claim(ok, answer, "the answer does not check out (domain.check_answer)")
+        else:
+            self.claim(answer.startswith(NOT_FOUND), answer, f"an unsolved record's answer must say '{NOT_FOUND} ...'")
+
+    # --- shared checks ---
+
+    def value(self, node_id: int) -> float | None:
+        return self.tree.value_at(node_id, self.first.get(node_id, len(self.tree.trace)))
+
+    def values_before(self, node_id: int, index: int) -> list[float]:
+        """The values the search held for the node at its trace visits before position `index`, and just before
+        it."""
+        held = [self.tree.value_at(node_id, i) for i, n in enumerate(self.tree.trace[:index]) if n == node_id]
+        return [v for v in [*held, self.tree.value_at(node_id, index - 1)] if v is not None]
+
+    def known_values(self, node_id: int) -> set[str]:
+        """Every value the search held for the node at some time."""
+        values = {self.tree.value_at(node_id, i) for i, n in enumerate(self.tree.trace) if n == node_id}
+        values.add(self.value(node_id))
+        return {value_text(v) for v in values if v is not None}
+
+    def step_to(self, parents: list[int], text: str, sentence: str, exact: bool) -> int | None:
+        """The child of one of `parents` the text is the step of (exact, or as the sentence's start)."""
+        nodes = self.tree.nodes
+        found = []
+        for parent in parents:
+            for child in nodes[parent].children:
+                step = nodes[child].step.strip()
+                if text == step if exact else text == step.rstrip(".") or text.startswith(step.rstrip(".") + "."):
+                    found.append(child)
+        if not found:
+            state = self.domain.describe_state(self.problem, self.states.get(parents[0], nodes[parents[0]].state))
+            outcome = self.domain.apply_step(self.problem, self.states.get(parents[0]), text.split(". ")[0])
+            why = f"wrong step: {outcome.error}" if outcome.error else "a step the search never took"
+            self.fail(sentence, f"{why} (from {state})")
+            return None
+        # the longest step that matches; among transposed twins (equal states, equal steps), one not written yet,
+        # the one the search visited first
+        order = len(self.tree.trace)
+        child = max(found, key=lambda c: (len(nodes[c].step), c not in self.visited, -self.first.get(c, order)))
+        self.result.claims += 1
+        return child
+
+    def arrive(self, child: int, sentence: str) -> Any:
+        """Move to a child; the domain's outcome of its step from the recomputed parent state."""
+        node = self.tree.nodes[child]
+        self.claim(child not in self.visited, sentence, "the step is written twice")
+        outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
+        for head in self.closed:
+            if head in self.tree.path_to(child) and not node.dead:
+                self.fail(sentence, f"goes on from {self.describe(head)}, which the trace said was exhausted")
+        if outcome.slip is not None:  # taken at face value: the tree must hold the claimed state and the truth
+            recorded = self.domain.describe_state(self.problem, node.state)
+            claimed = self.domain.describe_state(self.problem, outcome.state)
+            ok = recorded == claimed and node.slip == outcome.slip
+            self.claim(ok, sentence, f"the tree recorded {recorded} and slip {node.slip!r}, not {claimed}")
+        self.states[child] = outcome.state
+        self.visited.add(child)
+        self.current = child
+        return outcome
+
+    def after_step(self, child: int, outcome: Any) -> str | None:
+        """What the trace must say after a step that ends a path (its check), recomputed; None for other steps."""
+        if outcome.error is not None:
+            return outcome.error
+        if not outcome.terminal:
+            return None
+        mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(child))
+        if mistake is not None:
+            return CAUGHT.format(why=mistake[1])
+        return self.domain.verdict(self.problem, outcome.state, outcome.correct)
+
+    def check_mistake(self, m: re.Match[str] | None, sentence: str) -> int | None:
+        """The trace leaves a finished path, or a node below which the search verified finished paths, whose
+        verification finds a wrong step; the sentence's step, check and state (if it names them) are that step's,
+        recomputed by the domain. The wrong step's node, for the backtrack to leave its subtree."""
+        node = self.tree.nodes[self.current]
+        stated = m.groupdict() if m is not None else {}
+        if stated.get("state") is not None:
+            self.claim(stated["state"] == self.describe(node.id), sentence, f"this is {self.describe(node.id)}")
+        elif not node.terminal and m is not None:
+            self.fail(sentence, "names a mistake after a step that did not finish a path, without the check")
+            return None
+        mistake = self.mistake_found()
+        if mistake is None:
+            self.fail(sentence, "names a mistake, but no finished path verified here holds one")
+            return None
+        path = self.tree.path_to(self.current)
+        wrong = self.tree.nodes[path[mistake[0] + 1]].step.strip().rstrip(".")
+        ok = stated.get("step") in (None, wrong) and stated.get("why") in (None, mistake[1])
+        self.claim(ok, sentence, f"the first wrong step of the path is {wrong!r}: {mistake[1]}")
+        return path[mistake[0] + 1]
+
+    def mistake_found(self) -> tuple[int, str] | None:
+        """The first wrong step (index on the path, why) that the verification of a finished path at or below the
+        current node finds above it, recomputed by the domain; None when there is none."""
+        below = self._subtree(self.current)
+        finished = [n for n in below if self.tree.nodes[n].terminal and self.tree.nodes[n].error is None]
+        if not finished:
+            return None
+        mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(finished[0]))
+        if mistake is None or mistake[0] >= self.tree.nodes[self.current].depth:
+            return None
+        return mistake
+
+    def leaves_mistake(self, wrong: int | None, targets: list[int], sentence: str) -> None:
+        """After a mistake is named, the trace goes back to a node above the wrong step, not below it."""
+        if wrong is not None:
+            ok = any(wrong not in self.tree.path_to(t) for t in targets)
+            self.claim(ok, sentence, "names a mistake, then goes back below the wrong step")
+
+    def _subtree(self, node_id: int) -> list[int]:
+        """The node and the nodes below it that the search expanded into (as saved)."""
+        found, stack = [], [node_id]
+        while stack:
+            found.append(stack.pop())
+            if self.tree.nodes[found[-1]].expanded:
+                stack += self.tree.nodes[found[-1]].children
+        return found
+
+    def describe(self, node_id: int) -> str:
+        """The node's state as recomputed; a step this rule finds wrong (taken at face value by the run's rule)
+        leaves no state, and no sentence can name one."""
+        state = self.states[node_id]
+        return "no state" if state is None else self.domain.describe_state(self.problem, state)
+
+    def live(self, node_id: int) -> bool:
+        """Not dead in the tree, and with a state as the domain recomputes it (a step the run's rule took at face
+        value is dead under another rule)."""
+        return not self.tree.nodes[node_id].dead and self.states[node_id] is not None
+
+    def resolve_back(self, state: str, sentence: str) -> list[int]:
+        """The visited nodes a backtrack naming `state` may go to."""
+        found = [n for n in self.visited if self.live(n) and self.describe(n) == state]
+        self.claim(bool(found), sentence, f"backtrack to {state}, a state not visited earlier")
+        return found
+
+    def next_visit(self) -> int:
+        """The trace position of the first visit to a node the text has not written: the visit a backtrack written
+        now is on the way to, as the trace's walk (linearize.walk) goes."""
+        trace = self.tree.trace
+        while self.unwritten < len(trace) and trace[self.unwritten] in self.visited:
+            self.unwritten += 1
+        return self.unwritten
+
+    def check_exhausted(self, head_state: str | None, sentence: str) -> None:
+        """Some node of the branch being left (named head_state, if given) is dead, or was expanded into dead ends
+        before the search went on to the visit the backtrack is on the way to (an expansion the search made later
+        was not known when it left)."""
+        path = self.tree.path_to(self.current)
+        visit = self.next_visit()
+        heads = [
+            n
+            for n in path[1:]
+            if exhausted(self.tree, n, visit)
+            and (head_state is None or (not self.tree.nodes[n].dead and self.describe(n) == head_state))
+        ]
+        if self.claim(bool(heads), sentence, "says the branch is exhausted, but it has live steps"):
+            self.closed.append(heads[-1])  # the deepest: the least the sentence can mean
+
+    def sentence(self, child: int, outcome: Any) -> str:
+        """The sentence a step must be written as, from the domain's outcome of it (recomputed)."""
+        step = self.tree.nodes[child].step.strip().rstrip(".")
+        after = self.after_step(child, outcome)
+        if outcome.error is not None:
+            return f"{step}. Wait, that's wrong: {outcome.error}."
+        if after is not None:
+            return f"{step}. {after}"
+        note = self.domain.step_note(self.problem, outcome.state)
+        return f"{step}. {note}" if note else f"{step}."
