@@ -79,7 +79,7 @@ def train(
         trainer = trl.SFTTrainer(
             model=lm, args=sft_config(config, seed, directory), train_dataset=texts, processing_class=tokenizer
         )
-        prepared = trainer.train_dataset
+        prepared: Any = trainer.train_dataset  # a datasets.Dataset (the records were one)
         lengths = [len(ids) for ids in prepared["input_ids"]]
         order = budget_order(lengths, model.max_length, config.train_tokens, config.batch_size, seed)
         trainer.train_dataset = prepared.select(order).map(cut, fn_kwargs={"length": model.max_length})

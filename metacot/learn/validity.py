@@ -23,6 +23,7 @@ from metacot.problems.countdown import CountdownDomain, CountdownProblem, format
 from metacot.problems.countdown.parse import Number, claimed_step, exact
 
 BLOCKS = re.compile(r"<think>(?P<body>.*?)</think>\n?<answer> ?(?P<answer>.*?) ?</answer>", re.S)
+NO_BLOCKS = "not <think> ... </think> then <answer> ... </answer>"
 ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
 NUMBER = r"-?[0-9]{1,30}(?:/[0-9]{1,30})?"
 STATE = rf"\[(?:{NUMBER}(?:, {NUMBER})*)?\]"
@@ -53,19 +54,16 @@ def read_answer(text: str) -> str | None:
 
 
 def check_trace(problem: CountdownProblem, text: str) -> Validity:
-    """The verdict on a completion's trace (see the module's docstring)."""
+    """The verdict on a completion's trace (see the module's docstring): the first violation of its lines, else of its
+    layout (a trace cut off before its answer)."""
     blocks = BLOCKS.fullmatch(text.strip())
-    if blocks is None:
-        lines = [line for line in text.split("\n") if line.strip() and "<" not in line]
-        return _verdict(Walk(problem, ""), lines, "not <think> ... </think> then <answer> ... </answer>")
-    body = blocks["body"].strip("\n")
-    return _verdict(Walk(problem, blocks["answer"].strip()), body.split("\n") if body.strip() else [], None)
-
-
-def _verdict(walk: Walk, lines: list[str], reason: str | None) -> Validity:
-    for line in lines:
-        why = walk.line(line)
-        reason = reason or why
+    if blocks is not None:
+        body, walk, layout = blocks["body"], Walk(problem, blocks["answer"].strip()), None
+    else:
+        body, walk, layout = text.strip().removeprefix("<think>").split("</think>")[0], Walk(problem, ""), NO_BLOCKS
+    lines = body.strip("\n").split("\n") if body.strip() else []
+    violations = [walk.line(line) for line in lines]  # every line read: the steps are counted past a violation
+    reason = next((why for why in violations if why is not None), layout)
     return Validity(reason is None, reason, walk.steps)
 
 
