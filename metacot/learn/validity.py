@@ -37,7 +37,8 @@ SOS_EXPLORE = re.compile(rf"Exploring Operation: (?P<step>\S+), Resulting Number
 SOS_NODE = re.compile(rf"Generated Node #(?P<id>[0-9,]+): (?P<t>{NUMBER}):(?P<state>{STATE}) Operation: (?P<step>\S+)")
 SOS_GOAL = re.compile(rf"(?P<x>{NUMBER}),(?P<t>{NUMBER}) (?P<verdict>equal: Goal Reached|unequal: No Solution)")
 SOS_MOVE = re.compile(r"Moving to Node #(?P<id>[0-9,]+)")
-KEY = CountdownDomain().state_key  # a state as the numbers it holds, in any order
+DOMAIN = CountdownDomain()
+KEY = DOMAIN.state_key  # a state as the numbers it holds, in any order
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class Walk:
             return None
         if self.solution:
             return self._solution_step(line)
-        endings, sentences = _backtracks(f"reach {self.problem.target}")
+        endings, sentences = _backtracks(DOMAIN.goal(self.problem))
         if any(ending.search(line) for ending in endings):
             for bare, pattern in sentences:
                 m = pattern.fullmatch(line)
