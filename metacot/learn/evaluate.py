@@ -1,0 +1,104 @@
+"""Evaluating a trained model on held-out problems: greedy and sampled completions, each with its answer verified by
+metacot's Countdown verifier and its own trace checked for validity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from metacot.learn.train import quiet_libraries, threads_pinned
+from metacot.learn.validity import check_trace, read_answer
+from metacot.problems.countdown import CountdownProblem, verify_answer
+from metacot.progress import progress_bar
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How each held-out problem is attempted: one greedy completion and `samples` sampled ones."""
+
+    samples: int = field(default=8, metadata={"help": "sampled completions per problem (besides the greedy one)"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    max_new_tokens: int = field(default=1024, metadata={"help": "longest completion generated"})
+    batch_size: int = field(default=32, metadata={"help": "completions generated together"})
+    threads: int | None = field(
+        default=None, metadata={"help": "torch CPU threads while generating (default: torch's own choice)"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.samples < 0 or self.max_new_tokens < 1 or self.batch_size < 1 or self.temperature <= 0:
+            raise ValueError(f"samples >= 0; max_new_tokens, batch_size and temperature > 0: {self}")
+
+
+def evaluate(
+    model_dir: Path,
+    problems: list[CountdownProblem],
+    prompts: list[str],
+    config: EvalConfig,
+    seed: int,
+    progress: bool = True,
+) -> list[dict]:
+    """One dict per problem, in order: {"problem_id", "greedy": attempt, "samples": [attempt, ...]}, an attempt being
+    {"text", "tokens" (generated, the end token included), "answer", "correct", "valid", "steps", "invalid_reason"}.
+    Sampling is seeded: the same model, config and seed give the same attempts."""
+    if len(problems) != len(prompts):
+        raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, padding_side="left")
+    with quiet_libraries():
+        model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
+    greedy = list(range(len(prompts)))
+    sampled = [i for i in greedy for _ in range(config.samples)]
+    size = config.batch_size
+    batches = [(greedy[k : k + size], False) for k in range(0, len(greedy), size)]
+    batches += [(sampled[k : k + size], True) for k in range(0, len(sampled), size)]
+    made: list[tuple[str, int]] = []
+    with threads_pinned(config.threads), torch.random.fork_rng(devices=[]), torch.inference_mode():
+        torch.manual_seed(seed)
+        with progress_bar(show=progress, total=len(greedy) + len(sampled), unit="completion", desc="evaluate") as bar:
+            for batch, sample in batches:
+                made += generate(model, tokenizer, [prompts[i] for i in batch], sample, config)
+                bar.update(len(batch))
+    attempts = [attempt(problems[i], *done) for i, done in zip(greedy + sampled, made, strict=True)]
+    samples: list[list[dict]] = [[] for _ in problems]
+    for i, judged in zip(sampled, attempts[len(greedy) :], strict=True):
+        samples[i].append(judged)
+    return [{"problem_id": p.id, "greedy": attempts[i], "samples": samples[i]} for i, p in enumerate(problems)]
+
+
+def generate(model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig) -> list[tuple[str, int]]:
+    """(completion text, tokens generated) for each prompt: greedy, or sampled at the configured temperature;
+    stopped at the end token or max_new_tokens."""
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True)
+    settings = {"temperature": config.temperature, "top_k": 0, "top_p": 1.0} if sample else {}  # the full distribution
+    output = model.generate(
+        **inputs,
+        max_new_tokens=config.max_new_tokens,
+        do_sample=sample,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **settings,
+    )
+    done = []
+    for row in output[:, inputs["input_ids"].shape[1] :].tolist():
+        ends = [k for k, token in enumerate(row) if token == tokenizer.eos_token_id]
+        made = row[: ends[0] + 1] if ends else row
+        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made)))
+    return done
+
+
+def attempt(problem: CountdownProblem, text: str, tokens: int) -> dict:
+    """One completion judged: its answer by metacot's verifier, its trace by the validity walk."""
+    answer = read_answer(text)
+    validity = check_trace(problem, text)
+    return {
+        "text": text,
+        "tokens": tokens,
+        "answer": answer,
+        "correct": answer is not None and verify_answer(problem, answer),
+        "valid": validity.valid,
+        "steps": validity.steps,
+        "invalid_reason": validity.reason,
+    }
