@@ -23,7 +23,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "ground": ("tree", "seeding", "stop", "flags", "checks"),
     "core": ("problems", "backends", "policy", "prm", "search", "linearize"),
     "run": ("config", "conditioning", "presets", "assemble", "synth", "outputs", "distributed", "progress"),
-    "applications": ("behaviors", "bench", "view", "cli"),
+    "applications": ("behaviors", "bench", "learn", "view", "cli"),
 }
 LAYER_OF = {unit: rank for rank, units in enumerate(LAYERS.values()) for unit in units}
 NAMES = list(LAYERS)

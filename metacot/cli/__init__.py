@@ -44,6 +44,7 @@ EXTRAS = {
     "sklearn": "handbook",
     "sentence_transformers": "handbook",
     "ray": "ray",
+    "trl": "train",
 }
 
 
