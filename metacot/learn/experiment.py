@@ -53,7 +53,7 @@ def run_experiment(config: LearnConfig, command: str = "", progress: bool = True
     out = Path(config.out)
     _open(out, config, command)
     splits = _splits(out / "problems", config)
-    sources = _sources(out, config, splits.train, progress)
+    sources = synthesize(out, config, splits.train, progress)
     records = {name: _records(out / "conditions", name, sources) for name in CONDITIONS}
     texts = [learn_prompt(p) for p in splits.heldout + splits.validation]
     texts += [r["prompt"] + r["completion"] for rs in records.values() for r in rs]
@@ -115,7 +115,7 @@ def synth_config(config: LearnConfig, search: str, problems_file: Path, out: Pat
     return synth_config
 
 
-def _sources(out: Path, config: LearnConfig, problems: list[CountdownProblem], progress: bool) -> Sources:
+def synthesize(out: Path, config: LearnConfig, problems: list[CountdownProblem], progress: bool) -> Sources:
     """Each search every condition reads, run once (resumed) into synth/<search>; the problems all of them solved."""
     trees: dict[str, dict[str, SearchTree]] = {}
     for search in searches_of(list(CONDITIONS)):
