@@ -27,9 +27,10 @@ from metacot.problems.countdown import reachable
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), share=st.sampled_from([0.1, 0.3]))
-def test_held_out_problems_share_nothing_with_training_and_their_targets_slice_is_unseen(seed, share):
-    sizes = SplitSizes(train=60, validation=10, heldout=20, heldout_new_targets=10, target_share=share)
+@given(seed=st.integers(0, 10_000), share=st.sampled_from([0.1, 0.3]), narrow=st.booleans())
+def test_held_out_problems_share_nothing_with_training_and_their_targets_slice_is_unseen(seed, share, narrow):
+    ranges = {"high": 6, "target_low": 10, "target_high": 100} if narrow else {}  # narrow: repeats drawn often
+    sizes = SplitSizes(train=60, validation=10, heldout=20, heldout_new_targets=10, target_share=share, **ranges)
     splits = make_splits(sizes, seed)
     assert (len(splits.train), len(splits.validation), len(splits.heldout)) == (60, 10, 30)
     seen = {problem_key(p) for p in splits.train + splits.validation}
@@ -41,6 +42,11 @@ def test_held_out_problems_share_nothing_with_training_and_their_targets_slice_i
     assert len(new) == 10 and splits.new_targets  # the slice: targets training never has
     assert len(splits.new_targets) == round(share * 91)
     assert all(reachable(p.numbers, p.target, moves="sos") for p in every)
+
+
+def test_too_few_distinct_problems_is_an_error():
+    with pytest.raises(ValueError, match="distinct problems"):
+        make_splits(SplitSizes(train=50, validation=0, heldout=1, heldout_new_targets=1, high=3), seed=0)
 
 
 def test_splits_read_back_as_written(tmp_path):

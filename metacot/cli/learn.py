@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
+from collections.abc import Callable
+from typing import Any
 
 from metacot.flags import split_list
 from metacot.learn.sizes import SIZES
@@ -19,8 +20,8 @@ examples:
 
 Rerunning on the same --out resumes: finished trainings and evaluations are not done again."""
 
-# flag -> (the LearnConfig key it sets, how its text is read)
-KNOBS = {
+# flag -> (the LearnConfig key it sets, how its text is read, its help)
+KNOBS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--seeds": ("seeds", lambda text: [int(x) for x in split_list(text)], "comma-separated training seeds"),
     "--conditions": ("conditions", split_list, "comma-separated conditions (default: all)"),
     "--num-numbers": ("num_numbers", int, "numbers per Countdown problem"),
@@ -44,7 +45,7 @@ def add_bench_learn(kinds: argparse._SubParsersAction) -> None:
         epilog=LEARN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", metavar="DIR", default="runs/learn", help="the experiment's directory (default: runs/learn)")
+    p.add_argument("--out", metavar="DIR", default="runs/learn", help="the experiment's folder (default: runs/learn)")
     p.add_argument("--size", choices=list(SIZES), default="cpu", help="the preset size (default: cpu)")
     for name, (_, _, help_text) in KNOBS.items():
         p.add_argument(name, metavar="VALUE", help=help_text)
@@ -87,7 +88,7 @@ def run_bench_learn(args: argparse.Namespace) -> int:
     from metacot.learn.report import TABLE
 
     config = learn_config(args.size, overrides(args))
-    command = shlex.join(["metacot", *sys.argv[1:]])
+    command = shlex.join(["metacot", *args.argv])
     result = run_experiment(config, command, progress=not args.no_progress)
     print((result.out / TABLE).read_text())
     print(
