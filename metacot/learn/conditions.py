@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from metacot.learn.splits import learn_prompt
 from metacot.linearize import LinearizeConfig, linearize_tree
-from metacot.outputs.treestats import SubtreeStats
+from metacot.linearize.audit import audit_record
 from metacot.problems.base import Domain
 from metacot.problems.countdown import CountdownProblem
 from metacot.tree import SearchTree
@@ -106,9 +106,10 @@ def empty(base: Writer) -> Writer:
 
 
 def dropped(fmt: str, search: str) -> Writer:
-    """Dualformer's control: the trace with failed branches randomly removed, each dead end's subtree (every path
-    below it failed) left out with probability drop_share and the trace written again from the tree without it;
-    the solution path and the branches left open stay."""
+    """Dualformer's control: the trace with failed branches randomly removed (dropped_nodes) and written again from
+    the tree without them; the solution path stays. Where leaving the branches out would make a sentence false (a
+    state said to be exhausted while a left-out step was live: the audit finds it), the problem keeps its whole
+    trace: a control that says false things would test something else."""
 
     def write(sources: Sources) -> dict[str, str]:
         rng = sources.rng("dropped")
@@ -116,19 +117,24 @@ def dropped(fmt: str, search: str) -> Writer:
         for problem in sources.problems:
             tree = sources.trees[search][problem.id]
             leave_out = dropped_nodes(tree, rng, sources.drop_share)
-            out[problem.id] = sources.record(fmt, search, problem.id, leave_out)["completion"]
+            record = sources.record(fmt, search, problem.id, leave_out)
+            if leave_out and audit_record(record, tree, sources.domain).failures:
+                record = sources.record(fmt, search, problem.id)
+            out[problem.id] = record["completion"]
         return out
 
     return write
 
 
 def dropped_nodes(tree: SearchTree, rng: random.Random, share: float) -> set[int]:
-    """The nodes of a random share of the tree's failed branches: each dead end whose parent is not one is
-    chosen with probability `share`, its whole subtree with it."""
-    dead = SubtreeStats.of(tree).dead_subtrees(tree)
+    """A random share of the failed branches of a solved tree, each with its whole subtree: a failed branch is a
+    child of a node on the solution path that is not on it, chosen with probability `share`."""
+    solution = next(n.id for n in tree.nodes if n.correct)
+    path = set(tree.path_to(solution))
     out: set[int] = set()
     for node in tree.nodes:  # parents first
-        if node.parent in out or (node.id in dead and node.parent not in dead and rng.random() < share):
+        branch = node.id not in path and node.parent in path
+        if node.parent in out or (branch and rng.random() < share):
             out.add(node.id)
     return out
 
