@@ -51,6 +51,7 @@ EXTRAS = {
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command as given, for reports that record it
     try:
         with interruptible():
             code = args.run(args)

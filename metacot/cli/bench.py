@@ -1,4 +1,4 @@
-"""The `metacot bench` commands: engine, backends, strategies, rollouts, resume, memory, replicas."""
+"""The `metacot bench` commands: engine, backends, strategies, rollouts, resume, memory, replicas, learn."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 import orjson
 
+from metacot.cli.learn import add_bench_learn
 from metacot.cli.synth import add_synth_flags, synth_config
 from metacot.config import set_key
 from metacot.flags import add_flags, dest, given_flags, split_list
@@ -81,6 +82,7 @@ def _add_bench(commands) -> None:
     add_synth_flags(r)
     r.add_argument("--json", action="store_true", help="the figures as one JSON object")
     r.set_defaults(run=run_bench_rollouts)
+    add_bench_learn(kinds)
 
 
 def run_bench_rollouts(args: argparse.Namespace) -> int:

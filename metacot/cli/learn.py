@@ -1,0 +1,98 @@
+"""The `metacot bench learn` command: the "does the data teach search?" experiment, sized by --size, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from metacot.flags import split_list
+from metacot.learn.sizes import SIZES
+from metacot.progress import add_progress_flag
+
+LEARN_EPILOG = """\
+examples:
+  metacot bench learn --size smoke --out runs/learn-smoke        # the plumbing, in seconds
+  metacot bench learn --size cpu --out runs/learn                # Countdown-3 on a CPU
+  metacot bench learn --size gpu --out runs/learn-gpu            # Countdown-4 on one GPU
+  metacot bench learn --size cpu --conditions cot,metacot-astar,empty --seeds 0,1 --set train.learning_rate=1e-3
+
+Rerunning on the same --out resumes: finished trainings and evaluations are not done again."""
+
+# flag -> (the LearnConfig key it sets, how its text is read, its help)
+KNOBS: dict[str, tuple[str, Callable[[str], Any], str]] = {
+    "--seeds": ("seeds", lambda text: [int(x) for x in split_list(text)], "comma-separated training seeds"),
+    "--conditions": ("conditions", split_list, "comma-separated conditions (default: all)"),
+    "--num-numbers": ("num_numbers", int, "numbers per Countdown problem"),
+    "--train-problems": ("train_problems", int, "problems searched for training"),
+    "--heldout-problems": ("heldout_problems", int, "held-out problems whose target training has"),
+    "--noise": ("noise", float, "the oracle PRM's flip probability while searching"),
+    "--train-tokens": ("train.train_tokens", int, "training tokens per model (the same for every condition)"),
+    "--samples": ("eval.samples", int, "sampled answers per held-out problem"),
+    "--threads": ("train.threads", int, "torch threads"),
+}
+
+
+def add_bench_learn(kinds: argparse._SubParsersAction) -> None:
+    p = kinds.add_parser(
+        "learn",
+        help="does the data teach search? small models trained from scratch per trace format, held-out Countdown",
+        description="Generate Countdown problems with disjoint training, validation and held-out splits, search the "
+        "training problems once per strategy (symbolic policy, oracle PRM), write every condition's training "
+        "set from the same trees, train one small model per condition and seed at the same number of training "
+        "tokens, evaluate each on the held-out problems, and write results.jsonl, table.md and a plot into --out.",
+        epilog=LEARN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", metavar="DIR", default="runs/learn", help="the experiment's folder (default: runs/learn)")
+    p.add_argument("--size", choices=list(SIZES), default="cpu", help="the preset size (default: cpu)")
+    for name, (_, _, help_text) in KNOBS.items():
+        p.add_argument(name, metavar="VALUE", help=help_text)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any setting, e.g. --set train.learning_rate=1e-3 (a TOML value; repeatable; applied after the flags)",
+    )
+    add_progress_flag(p)
+    p.set_defaults(run=run_bench_learn)
+
+
+def overrides(args: argparse.Namespace) -> dict:
+    """The settings the command line gives, as a nested dict on top of the size's."""
+    from metacot.config import ConfigError, parse_value
+    from metacot.learn.config import nested
+    from metacot.presets import merged
+
+    data: dict = {"out": args.out}
+    for name, (key, read, _) in KNOBS.items():
+        text = getattr(args, name.lstrip("-").replace("-", "_"))
+        if text is not None:
+            try:
+                data = merged(data, nested(key, read(text)))
+            except ValueError:
+                raise ConfigError(f"{name}: cannot read {text!r}") from None
+    for item in args.set:
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.learning_rate=1e-3")
+        data = merged(data, nested(key.strip(), parse_value(text.strip())))
+    return data
+
+
+def run_bench_learn(args: argparse.Namespace) -> int:
+    from metacot.learn.config import learn_config
+    from metacot.learn.experiment import run_experiment
+    from metacot.learn.report import TABLE
+
+    config = learn_config(args.size, overrides(args))
+    command = shlex.join(["metacot", *args.argv])
+    result = run_experiment(config, command, progress=not args.no_progress)
+    print((result.out / TABLE).read_text())
+    print(
+        f"{result.out}: {len(result.runs)} models ({result.trained} trained and {result.evaluated} evaluated now, "
+        f"{result.seconds:.0f} s)"
+    )
+    return 0

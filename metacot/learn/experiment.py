@@ -1,0 +1,171 @@
+"""The resumable experiment: problems and splits, one synthesis per search, every condition's records, then per
+condition and seed a model trained and evaluated on the held-out problems, and the report.
+
+Layout of the directory (each file written whole, so a rerun skips what is there):
+  manifest.json  problems/  synth/<search>/ (run directories)  conditions/<name>.jsonl  tokenizer/
+  runs/<condition>/seed-<s>/ (model/, train.json, eval.jsonl)  results.jsonl  table.md  solve_rate.png
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from metacot.config import SynthConfig
+from metacot.learn.conditions import CONDITIONS, Sources, common_problems, condition_records, searches_of
+from metacot.learn.config import LearnConfig
+from metacot.learn.evaluate import evaluate
+from metacot.learn.model import build_model, build_tokenizer, parameter_count
+from metacot.learn.report import Run, write_report
+from metacot.learn.splits import Splits, learn_prompt, make_splits, read_splits, write_splits
+from metacot.learn.train import train
+from metacot.outputs.files import AtomicFile, write_json_atomic
+from metacot.outputs.manifest import differing_keys, versions
+from metacot.outputs.rundir import RunDir
+from metacot.problems.countdown import CountdownProblem
+from metacot.progress import note
+from metacot.synth import synth
+from metacot.tree import SearchTree
+
+MANIFEST = "manifest.json"
+
+
+class LearnError(ValueError):
+    """An experiment directory that cannot be resumed with these settings."""
+
+
+@dataclass
+class ExperimentResult:
+    out: Path
+    runs: list[Run]
+    trained: int  # trainings done by this call (a resume skips finished ones)
+    evaluated: int
+    seconds: float
+
+
+def run_experiment(config: LearnConfig, command: str = "", progress: bool = True) -> ExperimentResult:
+    """Everything not yet in config.out, then the report (written again from every finished run)."""
+    started = time.perf_counter()
+    out = Path(config.out)
+    _open(out, config, command)
+    splits = _splits(out / "problems", config)
+    sources = synthesize(out, config, splits.train, progress)
+    records = {name: _records(out / "conditions", name, sources) for name in CONDITIONS}
+    texts = [learn_prompt(p) for p in splits.heldout + splits.validation]
+    texts += [r["prompt"] + r["completion"] for rs in records.values() for r in rs]
+    tokenizer = build_tokenizer(texts, out / "tokenizer")  # every condition's characters: one tokenizer for all
+    parameters = parameter_count(build_model(config.model, tokenizer, config.seeds[0]))
+    runs, trained, evaluated = [], 0, 0
+    for name in config.conditions:
+        for seed in config.seeds:
+            folder = out / "runs" / name / f"seed-{seed}"
+            facts, new = _trained(folder, records[name], out / "tokenizer", config, seed, parameters, progress)
+            results, fresh = _evaluated(folder, splits, config, seed, progress)
+            note(f"{name} seed {seed}: {'trained' if new else 'done'}, {'evaluated' if fresh else 'done'}", progress)
+            runs.append(Run(name, seed, facts, results))
+            trained, evaluated = trained + new, evaluated + fresh
+    seconds = time.perf_counter() - started
+    write_report(out, config, runs, command, seconds)
+    return ExperimentResult(out, runs, trained, evaluated, seconds)
+
+
+def _open(out: Path, config: LearnConfig, command: str) -> None:
+    """Create the directory's manifest or check that a resume keeps the settings its results depend on."""
+    path = out / MANIFEST
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if path.exists():
+        manifest = orjson.loads(path.read_bytes())
+        differing = differing_keys(manifest.get("identity"), config.identity())
+        if differing:
+            raise LearnError(
+                f"{out} holds an experiment with other settings (differing: {', '.join(differing)}); use another "
+                "--out or the same settings"
+            )
+        manifest.setdefault("resumed", []).append({"at": now, "command": command, "config": config.to_dict()})
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = {"identity": config.identity(), "config": config.to_dict(), "command": command, "started_at": now}
+        manifest["versions"] = versions()
+    write_json_atomic(path, manifest)
+
+
+def _splits(directory: Path, config: LearnConfig) -> Splits:
+    if (directory / "heldout.jsonl").exists():
+        return read_splits(directory)
+    splits = make_splits(config.sizes(), config.seed)
+    write_splits(splits, directory)
+    return splits
+
+
+def synth_config(config: LearnConfig, search: str, problems_file: Path, out: Path) -> SynthConfig:
+    """One search over the training problems with the symbolic policy and the oracle PRM (noise: its flip
+    probability); the trees are what counts, so the run writes only cot traces."""
+    synth_config = SynthConfig(seed=config.seed, out=str(out))
+    synth_config.problems.file = str(problems_file)
+    synth_config.search.strategy = search
+    synth_config.policy.backend = "symbolic"
+    synth_config.policy.symbolic.mistake_rate = config.mistake_rate
+    synth_config.prm.backend = "oracle"
+    synth_config.prm.oracle.flip_prob = config.noise
+    synth_config.linearize.formats = ["cot"]
+    return synth_config
+
+
+def synthesize(out: Path, config: LearnConfig, problems: list[CountdownProblem], progress: bool) -> Sources:
+    """Each search every condition reads, run once (resumed) into synth/<search>; the problems all of them solved."""
+    trees: dict[str, dict[str, SearchTree]] = {}
+    for search in searches_of(list(CONDITIONS)):
+        run = RunDir(out / "synth" / search)
+        note(f"searching the training problems: {search}", progress)
+        synth(synth_config(config, search, out / "problems" / "train.jsonl", run.path), progress=progress)
+        trees[search] = {t.problem_id: t for t in run.iter_trees() if t.solved}
+    domain = run.domain()  # the same Countdown domain in every run
+    return Sources(common_problems(problems, trees), trees, domain, config.seed, config.drop_share)
+
+
+def _records(directory: Path, name: str, sources: Sources) -> list[dict]:
+    """conditions/<name>.jsonl, written once."""
+    path = directory / f"{name}.jsonl"
+    if path.exists():
+        return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    records = condition_records(name, sources)
+    _write_jsonl(path, records)
+    return records
+
+
+def _trained(
+    folder: Path, records: list[dict], tokenizer: Path, config: LearnConfig, seed: int, parameters: int,
+    progress: bool,
+) -> tuple[dict, bool]:
+    """train.json of a finished training (and whether this call trained it)."""
+    path = folder / "train.json"
+    if path.exists():
+        return orjson.loads(path.read_bytes()), False
+    result = train(records, tokenizer, config.model, config.train, seed, folder / "model", progress)
+    facts = {**asdict(result), "directory": str(result.directory), "parameters": parameters}
+    facts["train_problems"] = len(records)
+    facts["record_chars"] = sum(len(r["completion"]) for r in records) / len(records)
+    write_json_atomic(path, facts)
+    return facts, True
+
+
+def _evaluated(folder: Path, splits: Splits, config: LearnConfig, seed: int, progress: bool) -> tuple[list[dict], bool]:
+    """eval.jsonl of a finished evaluation (and whether this call made it): each held-out problem's greedy answer
+    and samples, marked with whether its target is a held-out one."""
+    path = folder / "eval.jsonl"
+    if path.exists():
+        return [orjson.loads(line) for line in path.read_bytes().splitlines()], False
+    problems = splits.heldout
+    results = evaluate(folder / "model", problems, [learn_prompt(p) for p in problems], config.eval, seed, progress)
+    results = [{**r, "new_target": splits.has_new_target(p)} for r, p in zip(results, problems, strict=True)]
+    _write_jsonl(path, results)
+    return results, True
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    with AtomicFile(path) as file:
+        file.write(b"".join(orjson.dumps(r) + b"\n" for r in records))

@@ -1,0 +1,149 @@
+"""The experiment's report: results.jsonl (one row per condition and seed), table.md (each figure's mean and 95%
+bootstrap interval per condition, with the training facts and how the run was made) and a plot of the solve rates."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+
+from metacot.bench.machine import load_average, machine, machine_line
+from metacot.learn.stats import condition_intervals, figures, mean_greedy_tokens, run_figures
+from metacot.outputs.files import AtomicFile
+from metacot.outputs.manifest import versions
+
+if TYPE_CHECKING:
+    from metacot.learn.config import LearnConfig
+
+RESULTS, TABLE, PLOT = "results.jsonl", "table.md", "solve_rate.png"
+
+
+@dataclass
+class Run:
+    """One model: its condition, training seed, training facts (train.json) and per-problem evaluation."""
+
+    condition: str
+    seed: int
+    training: dict
+    results: list[dict]
+
+
+def equal_token_budget(config: LearnConfig, runs: list[Run]) -> float:
+    """The best-of-n budget: the configured one, else the largest mean greedy answer length of any condition."""
+    if config.equal_tokens is not None:
+        return float(config.equal_tokens)
+    by_condition: dict[str, list[float]] = {}
+    for run in runs:
+        by_condition.setdefault(run.condition, []).append(mean_greedy_tokens(run.results))
+    return max((sum(v) / len(v) for v in by_condition.values()), default=0.0)
+
+
+def write_report(out: Path, config: LearnConfig, runs: list[Run], command: str, seconds: float) -> list[Path]:
+    """results.jsonl, table.md and the plot (when matplotlib is installed); the paths written."""
+    budget = equal_token_budget(config, runs)
+    rows = [
+        {"condition": r.condition, "seed": r.seed, **run_figures(r.results, budget), "budget_tokens": budget,
+         "problems": len(r.results), "training": r.training}
+        for r in runs
+    ]
+    with AtomicFile(out / RESULTS) as file:
+        file.write(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    summary = summarize(config, runs, budget)
+    with AtomicFile(out / TABLE) as file:
+        file.write(table(config, summary, budget, command, seconds).encode())
+    written = [out / RESULTS, out / TABLE]
+    return written + plot(out / PLOT, summary)
+
+
+def summarize(config: LearnConfig, runs: list[Run], budget: float) -> list[dict]:
+    """One entry per condition, in the config's order: each figure's (mean, low, high) and the training facts."""
+    summary = []
+    for name in config.conditions:
+        mine = [r for r in runs if r.condition == name]
+        if not mine:
+            continue
+        facts = mine[0].training
+        summary.append(
+            {
+                "condition": name,
+                "seeds": [r.seed for r in mine],
+                "figures": condition_intervals([r.results for r in mine], budget, config.bootstrap),
+                "train_tokens": sum(r.training.get("tokens_seen", 0) for r in mine) / len(mine),
+                "train_problems": facts.get("train_problems"),
+                "record_chars": facts.get("record_chars"),
+                "parameters": facts.get("parameters"),
+            }
+        )
+    return summary
+
+
+def _cell(value: tuple[float, float, float], share: bool) -> str:
+    mean, low, high = value
+    if mean != mean:  # nan: no problems
+        return "–"
+    scale = 100.0 if share else 1.0
+    return f"{scale * mean:.1f} [{scale * low:.1f}, {scale * high:.1f}]"
+
+
+def table(config: LearnConfig, summary: list[dict], budget: float, command: str, seconds: float) -> str:
+    """The Markdown report: the table of figures per condition, then what was run and how."""
+    shown = figures(budget)
+    header = ["condition", *(f.name for f in shown), "training tokens", "record chars", "parameters"]
+    lines = [
+        f"# Does the data teach search? Countdown-{config.num_numbers}, held-out problems",
+        "",
+        "Mean and 95% bootstrap interval (problems and seeds resampled) per condition; shares in %.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    for entry in summary:
+        cells = [_cell(entry["figures"][f.name], f.share) for f in shown]
+        facts = [f"{entry['train_tokens']:,.0f}", f"{entry['record_chars'] or 0:.0f}", f"{entry['parameters'] or 0:,}"]
+        lines.append(f"| {entry['condition']} | " + " | ".join(cells + facts) + " |")
+    lines += ["", *(f"- {f.name}: {f.help}" for f in shown)]
+    lines += [
+        "",
+        "## How it was run",
+        "",
+        f"- command: `{command}`" if command else "- command: (called from Python)",
+        f"- seeds: training {config.seeds}, problems and searches {config.seed}",
+        f"- wall time of this call: {seconds:.0f} s",
+        f"- machine: {platform.platform()}; {machine_line(machine(load_average()))}",
+        f"- versions: {', '.join(f'{k} {v}' for k, v in versions().items())}",
+        f"- settings: `{orjson.dumps(config.to_dict()).decode()}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(path: Path, summary: list[dict]) -> list[Path]:
+    """Pass@1 per condition with its 95% interval; nothing (and a note on stderr) without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("metacot: matplotlib is not installed (pip install 'metacot[bench]'): no plot", file=sys.stderr)
+        return []
+    if not summary:
+        return []
+    names = [e["condition"] for e in summary]
+    means, lows, highs = zip(*(e["figures"]["pass1"] for e in summary), strict=True)
+    errors = [[100 * (m - lo) for m, lo in zip(means, lows, strict=True)],
+              [100 * (hi - m) for m, hi in zip(means, highs, strict=True)]]
+    fig, ax = plt.subplots(figsize=(6.6, 3.4), dpi=100)
+    ax.bar(names, [100 * m for m in means], yerr=errors, capsize=3, color="#4c72b0")
+    ax.set_ylabel("held-out problems solved, pass@1 (%)")
+    ax.set_title("solve rate per condition (95% bootstrap intervals)", fontsize=9)
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return [path]

@@ -1,0 +1,117 @@
+"""The experiment's figures from per-problem evaluations: pass@1, best-of-n at equal generated tokens, validity, the
+held-out-target slice, and 95% bootstrap intervals over problems and seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Outcome = Callable[[dict], float]  # one problem's evaluation -> its value of a figure (0 or 1)
+
+
+def greedy_correct(result: dict) -> float:
+    return float(result["greedy"]["correct"])
+
+
+def greedy_valid(result: dict) -> float:
+    return float(result["greedy"]["valid"])
+
+
+def right_through_invalid(result: dict) -> float:
+    """A right answer reached through an invalid trace."""
+    greedy = result["greedy"]
+    return float(greedy["correct"] and not greedy["valid"])
+
+
+def any_sample_correct(result: dict) -> float:
+    return float(any(s["correct"] for s in result["samples"]))
+
+
+def within_tokens(budget: float) -> Outcome:
+    """Best-of-n at equal generated tokens (the Backtrack paper's protocol): solved when a sample taken, in order,
+    before the cumulative generated tokens exceed the budget is correct."""
+
+    def outcome(result: dict) -> float:
+        spent = 0
+        for sample in result["samples"]:
+            spent += sample["tokens"]
+            if spent > budget:
+                return 0.0
+            if sample["correct"]:
+                return 1.0
+        return 0.0
+
+    return outcome
+
+
+def greedy_tokens(result: dict) -> float:
+    return float(result["greedy"]["tokens"])
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    help: str
+    outcome: Outcome
+    new_targets_only: bool = False  # measured on the held-out problems whose target training never had
+    share: bool = True  # a share of problems (shown in %), not an amount
+
+
+def figures(budget: float) -> list[Figure]:
+    """Every figure of a condition, best-of-n at `budget` generated tokens per problem."""
+    return [
+        Figure("pass1", "solved by the greedy answer (pass@1)", greedy_correct),
+        Figure("pass1_new_targets", "pass@1 on the held-out targets", greedy_correct, new_targets_only=True),
+        Figure("best_of_n", f"solved by samples within {budget:g} generated tokens", within_tokens(budget)),
+        Figure("pass_n", "solved by any sample (pass@n)", any_sample_correct),
+        Figure("valid", "greedy answers whose trace is valid", greedy_valid),
+        Figure("right_invalid", "right answer through an invalid trace", right_through_invalid),
+        Figure("tokens", "generated tokens of the greedy answer", greedy_tokens, share=False),
+    ]
+
+
+def mean_greedy_tokens(results: list[dict]) -> float:
+    return float(np.mean([greedy_tokens(r) for r in results])) if results else 0.0
+
+
+def matrix(runs: list[list[dict]], outcome: Outcome, keep: Callable[[dict], bool] = lambda r: True) -> np.ndarray:
+    """seeds x problems: the outcome of each seed's model on each problem kept (the same problems in each run)."""
+    return np.array([[outcome(r) for r in results if keep(r)] for results in runs], dtype=float)
+
+
+def bootstrap(values: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float, float]:
+    """The mean of a seeds x problems matrix and its 95% percentile interval, resampling seeds and problems (with
+    replacement, independently); nan for an empty matrix."""
+    if values.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    seeds, problems = values.shape
+    rows = rng.integers(0, seeds, size=(resamples, seeds))
+    cols = rng.integers(0, problems, size=(resamples, problems))
+    # mean over a resample of rows and columns = mean over its rows of each row's resampled columns
+    means = np.array([values[r][:, c].mean() for r, c in zip(rows, cols, strict=True)])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(values.mean()), float(low), float(high)
+
+
+def run_figures(results: list[dict], budget: float) -> dict[str, float]:
+    """One model's figures (nan where a figure has no problems)."""
+    out = {}
+    for figure in figures(budget):
+        kept = [figure.outcome(r) for r in results if r.get("new_target") or not figure.new_targets_only]
+        out[figure.name] = float(np.mean(kept)) if kept else float("nan")
+    return out
+
+
+def condition_intervals(runs: list[list[dict]], budget: float, resamples: int) -> dict[str, tuple[float, float, float]]:
+    """Each figure's mean and 95% interval over a condition's runs (one list of results per seed)."""
+    out = {}
+    for index, figure in enumerate(figures(budget)):
+
+        def keep(r: dict, only: bool = figure.new_targets_only) -> bool:
+            return bool(r.get("new_target")) or not only
+
+        out[figure.name] = bootstrap(matrix(runs, figure.outcome, keep), resamples, seed=index)
+    return out

@@ -1,0 +1,40 @@
+"""`metacot bench learn --size smoke` end to end (the plumbing CI checks): every condition trained and evaluated,
+results.jsonl and table.md written, a rerun doing nothing again, a resume with other settings refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from metacot.cli import main
+from metacot.learn.conditions import CONDITIONS
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_smoke_experiment_end_to_end_and_resumed(tmp_path, capsys):
+    out = tmp_path / "learn"
+    assert main(["bench", "learn", "--size", "smoke", "--out", str(out), "--no-progress"]) == 0
+    first = capsys.readouterr().out
+    assert f"{len(CONDITIONS)} trained and {len(CONDITIONS)} evaluated now" in first
+    rows = jsonl(out / "results.jsonl")
+    assert [(r["condition"], r["seed"]) for r in rows] == [(name, 0) for name in CONDITIONS]
+    assert all(r["problems"] == 8 and r["training"]["train_problems"] == 24 for r in rows)
+    table = (out / "table.md").read_text()
+    assert all(f"| {name} |" in table for name in CONDITIONS)
+    assert "metacot bench learn --size smoke" in table
+    heldout = {r["id"] for r in jsonl(out / "problems" / "heldout.jsonl")}
+    evaluated = jsonl(out / "runs" / "cot" / "seed-0" / "eval.jsonl")
+    assert {r["problem_id"] for r in evaluated} == heldout
+    assert sum(r["new_target"] for r in evaluated) == 2
+    trained_at = (out / "runs" / "cot" / "seed-0" / "train.json").stat().st_mtime_ns
+
+    assert main(["bench", "learn", "--size", "smoke", "--out", str(out), "--no-progress", "--seeds", "0"]) == 0
+    assert "0 trained and 0 evaluated now" in capsys.readouterr().out
+    assert (out / "runs" / "cot" / "seed-0" / "train.json").stat().st_mtime_ns == trained_at
+
+    assert main(["bench", "learn", "--size", "smoke", "--out", str(out), "--no-progress", "--noise", "0.3"]) == 2
+    assert "differing: noise" in capsys.readouterr().err
