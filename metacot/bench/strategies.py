@@ -23,7 +23,7 @@ from metacot.bench.tables import summarize, write_table
 from metacot.conditioning import BehaviorsConfig
 from metacot.config import from_dict
 from metacot.outputs.files import repair_jsonl, write_json_atomic
-from metacot.outputs.manifest import differing_keys, versions
+from metacot.outputs.manifest import resumed, versions
 from metacot.outputs.records import read_records
 from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfig
 from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
@@ -159,14 +159,8 @@ def _open(out: Path, settings: BenchSettings) -> list[dict]:
     manifest_path = out / MANIFEST
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     grid = {"strategies": list(settings.strategies), "budgets": list(settings.budgets), "noise": settings.noise}
-    if manifest_path.exists():
-        manifest = orjson.loads(manifest_path.read_bytes())
-        differing = differing_keys(manifest.get("settings"), settings.identity())
-        if differing:
-            raise BenchError(
-                f"{out} holds results for other settings (differing: {', '.join(differing)}); "
-                "use another --out or the same settings"
-            )
+    manifest = resumed(manifest_path, "settings", settings.identity(), BenchError)
+    if manifest is not None:
         manifest.update(grid=grid, resumed_at=now)
     else:
         manifest = {"settings": settings.identity(), "grid": grid, "versions": versions(), "started_at": now}

@@ -24,7 +24,7 @@ from metacot.learn.report import Run, write_report
 from metacot.learn.splits import Splits, learn_prompt, make_splits, read_splits, write_splits
 from metacot.learn.train import train
 from metacot.outputs.files import AtomicFile, write_json_atomic
-from metacot.outputs.manifest import differing_keys, versions
+from metacot.outputs.manifest import resumed, versions
 from metacot.outputs.rundir import RunDir
 from metacot.problems.countdown import CountdownProblem
 from metacot.progress import note
@@ -77,14 +77,8 @@ def _open(out: Path, config: LearnConfig, command: str) -> None:
     """Create the directory's manifest or check that a resume keeps the settings its results depend on."""
     path = out / MANIFEST
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    if path.exists():
-        manifest = orjson.loads(path.read_bytes())
-        differing = differing_keys(manifest.get("identity"), config.identity())
-        if differing:
-            raise LearnError(
-                f"{out} holds an experiment with other settings (differing: {', '.join(differing)}); use another "
-                "--out or the same settings"
-            )
+    manifest = resumed(path, "identity", config.identity(), LearnError)
+    if manifest is not None:
         manifest.setdefault("resumed", []).append({"at": now, "command": command, "config": config.to_dict()})
     else:
         out.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,21 @@ def versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{name: _version(name) for name in VERSIONED}}
 
 
+def resumed(path: Path, key: str, identity: dict, error: type[Exception]) -> dict | None:
+    """The manifest at `path` when its directory is resumed, checked to hold the same settings under `key` (`error`
+    naming the differing keys otherwise); None for a directory not made yet."""
+    if not path.exists():
+        return None
+    manifest = orjson.loads(path.read_bytes())
+    differing = differing_keys(manifest.get(key), identity)
+    if differing:
+        raise error(
+            f"{path.parent} holds results of other settings (differing: {', '.join(differing)}); use another --out "
+            "or the same settings"
+        )
+    return manifest
+
+
 def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two nested dicts, sorted."""
     if isinstance(old, dict) and isinstance(new, dict):
