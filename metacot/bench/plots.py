@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 BUDGET_PLOT, NOISE_PLOT = "solve_rate_vs_budget.png", "solve_rate_vs_noise.png"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":")
 
 
-def plot(out: Path, summary: list[dict], title: str = "") -> list[Path]:
-    """Solve rate vs budget (at the lowest noise) and vs noise (at the largest budget), one line per strategy,
-    with the 95% intervals shaded; nothing (and a note on stderr) when matplotlib is not installed."""
+def pyplot() -> Any:
+    """matplotlib.pyplot drawing to files (the Agg backend); None, with a note on stderr, when matplotlib is not
+    installed (the bench extra): every plot of metacot is optional."""
     try:
         import matplotlib
 
@@ -20,6 +21,15 @@ def plot(out: Path, summary: list[dict], title: str = "") -> list[Path]:
         import matplotlib.pyplot as plt
     except ImportError:
         print("metacot: matplotlib is not installed (pip install 'metacot[bench]'): no plots", file=sys.stderr)
+        return None
+    return plt
+
+
+def plot(out: Path, summary: list[dict], title: str = "") -> list[Path]:
+    """Solve rate vs budget (at the lowest noise) and vs noise (at the largest budget), one line per strategy,
+    with the 95% intervals shaded; nothing (and a note on stderr) when matplotlib is not installed."""
+    plt = pyplot()
+    if plt is None:
         return []
     if not summary:
         return []

@@ -4,7 +4,6 @@ bootstrap interval per condition, with the training facts and how the run was ma
 from __future__ import annotations
 
 import platform
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from metacot.bench.machine import load_average, machine, machine_line
+from metacot.bench.plots import pyplot
 from metacot.learn.stats import condition_intervals, figures, mean_greedy_tokens, run_figures
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.manifest import versions
@@ -123,13 +123,8 @@ def table(config: LearnConfig, summary: list[dict], budget: float, command: str,
 
 def plot(path: Path, summary: list[dict]) -> list[Path]:
     """Pass@1 per condition with its 95% interval; nothing (and a note on stderr) without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("metacot: matplotlib is not installed (pip install 'metacot[bench]'): no plot", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return []
     if not summary:
         return []

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from metacot.behaviors.definitions import BEHAVIORS
 from metacot.behaviors.measure.base import BehaviorCounts
+from metacot.bench.plots import pyplot
 
 
 @dataclass
@@ -71,13 +71,8 @@ def agreement(a: list[BehaviorCounts], b: list[BehaviorCounts]) -> dict[str, flo
 def plot(path: Path, summaries: list[GroupSummary], title: str = "") -> Path | None:
     """A grouped bar chart of the share of records showing each behaviour, one bar per group, saved at `path`;
     nothing (and a note on stderr) when matplotlib is not installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("metacot: matplotlib is not installed (pip install 'metacot[bench]'): no plot", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return None
     if not summaries:
         return None
