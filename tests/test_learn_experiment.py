@@ -38,3 +38,15 @@ def test_smoke_experiment_end_to_end_and_resumed(tmp_path, capsys):
 
     assert main(["bench", "learn", "--size", "smoke", "--out", str(out), "--no-progress", "--noise", "0.3"]) == 2
     assert "differing: noise" in capsys.readouterr().err
+
+
+def test_choosing_settings_on_the_validation_split_never_touches_the_heldout_one(tmp_path, capsys):
+    out = tmp_path / "tune"
+    args = ["bench", "learn", "--size", "smoke", "--conditions", "cot", "--evaluate-on", "validation"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    assert "validation problems (choosing hyperparameters)" in capsys.readouterr().out
+    validation = {r["id"] for r in jsonl(out / "problems" / "validation.jsonl")}
+    evaluated = jsonl(out / "runs" / "cot" / "seed-0" / "eval.jsonl")
+    assert {r["problem_id"] for r in evaluated} == validation
+    assert main(["bench", "learn", "--size", "smoke", "--out", str(out), "--no-progress", "--conditions", "cot"]) == 2
+    assert "differing: evaluate_on" in capsys.readouterr().err

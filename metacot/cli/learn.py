@@ -17,6 +17,7 @@ examples:
   metacot bench learn --size cpu --out runs/learn                # Countdown-3 on a CPU
   metacot bench learn --size gpu --out runs/learn-gpu            # Countdown-4 on one GPU
   metacot bench learn --size cpu --conditions cot,metacot-astar,empty --seeds 0,1 --set train.learning_rate=1e-3
+  metacot bench learn --size cpu --conditions cot --evaluate-on validation --out runs/learn-tune   # choose settings
 
 Rerunning on the same --out resumes: finished trainings and evaluations are not done again."""
 
@@ -27,6 +28,7 @@ KNOBS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--num-numbers": ("num_numbers", int, "numbers per Countdown problem"),
     "--train-problems": ("train_problems", int, "problems searched for training"),
     "--heldout-problems": ("heldout_problems", int, "held-out problems whose target training has"),
+    "--evaluate-on": ("evaluate_on", str, "heldout (default) or validation: choose hyperparameters with cot"),
     "--noise": ("noise", float, "the oracle PRM's flip probability while searching"),
     "--train-tokens": ("train.train_tokens", int, "training tokens per model (the same for every condition)"),
     "--samples": ("eval.samples", int, "sampled answers per held-out problem"),

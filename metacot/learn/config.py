@@ -40,6 +40,11 @@ class LearnConfig:
     validation_problems: int = _help("problems to choose hyperparameters on (with cot), never the held-out ones", 200)
     heldout_problems: int = _help("held-out problems whose target training has", 500)
     heldout_new_targets: int = _help("held-out problems whose target training never has", 200)
+    evaluate_on: str = _help(
+        "the split the models are evaluated on: heldout (the experiment), or validation (choosing hyperparameters "
+        "with cot, in a directory of its own: the held-out problems are never used to choose anything)",
+        "heldout",
+    )
     noise: float = _help("the oracle PRM's flip probability while searching", 0.0)
     mistake_rate: float = _help("the symbolic policy's share of wrong steps while searching", 0.0)
     drop_share: float = _help("the dropped control: probability that a failed branch is removed", 0.5)
@@ -60,6 +65,8 @@ class LearnConfig:
         check_conditions(self.conditions)
         if not self.seeds or len(set(self.seeds)) < len(self.seeds):
             raise ValueError(f"seeds: expected distinct seeds, got {self.seeds}")
+        if self.evaluate_on not in ("heldout", "validation"):
+            raise ValueError(f"evaluate_on: expected heldout or validation, got {self.evaluate_on!r}")
         if not 2 <= self.num_numbers <= 6:
             raise ValueError(f"num_numbers: expected 2 to 6, got {self.num_numbers}")
         if not 0 <= self.target_share < 1 or not 0 <= self.noise <= 1 or not 0 <= self.drop_share <= 1:

@@ -148,12 +148,12 @@ def _trained(
 
 
 def _evaluated(folder: Path, splits: Splits, config: LearnConfig, seed: int, progress: bool) -> tuple[list[dict], bool]:
-    """eval.jsonl of a finished evaluation (and whether this call made it): each held-out problem's greedy answer
+    """eval.jsonl of a finished evaluation (and whether this call made it): each evaluated problem's greedy answer
     and samples, marked with whether its target is a held-out one."""
     path = folder / "eval.jsonl"
     if path.exists():
         return [orjson.loads(line) for line in path.read_bytes().splitlines()], False
-    problems = splits.heldout
+    problems = splits.split(config.evaluate_on)
     results = evaluate(folder / "model", problems, [learn_prompt(p) for p in problems], config.eval, seed, progress)
     results = [{**r, "new_target": splits.has_new_target(p)} for r, p in zip(results, problems, strict=True)]
     _write_jsonl(path, results)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from metacot.learn.config import LearnConfig
 
 RESULTS, TABLE, PLOT = "results.jsonl", "table.md", "solve_rate.png"
+SPLIT_NAMES = {"heldout": "held-out problems", "validation": "validation problems (choosing hyperparameters)"}
 
 
 @dataclass
@@ -94,7 +95,7 @@ def table(config: LearnConfig, summary: list[dict], budget: float, command: str,
     shown = figures(budget)
     header = ["condition", *(f.name for f in shown), "training tokens", "record chars", "parameters"]
     lines = [
-        f"# Does the data teach search? Countdown-{config.num_numbers}, held-out problems",
+        f"# Does the data teach search? Countdown-{config.num_numbers}, {SPLIT_NAMES[config.evaluate_on]}",
         "",
         "Mean and 95% bootstrap interval (problems and seeds resampled) per condition; shares in %.",
         "",
