@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from metacot.linearize.layout import PROMPT_COMPLETION
-from metacot.outputs.files import TMP_SUFFIX, AtomicFile
+from metacot.outputs.files import TMP_SUFFIX, AtomicFile, write_atomic
 from metacot.outputs.records import RunDirError
 
 TARGETS = ("jsonl", "parquet", "hf")
@@ -92,7 +92,7 @@ def save_export(export: Export, folder: Path, to: str, run_config: dict, license
                 dataset.to_parquet(str(new / DATA_FILE[to]))
             else:
                 dataset.save_to_disk(str(new))
-        (new / "README.md").write_text(card(export, to, run_config, license), encoding="utf-8")
+        write_atomic(new / "README.md", card(export, to, run_config, license).encode())
     return folder
 
 
