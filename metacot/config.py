@@ -83,11 +83,9 @@ class SynthConfig:
         for section in ("policy", "prm", "search"):
             key = SELECTORS[section]
             name = config[section][key]
-            chosen = getattr(getattr(self, section), name, None)
-            transport = getattr(chosen, "TRANSPORT", ())
             values = config[section].get(name)
             if isinstance(values, dict):
-                values = {k: v for k, v in values.items() if k not in transport}
+                values = {k: v for k, v in values.items() if k not in transport(getattr(self, section), name)}
             settings[section] = {key: name, name: values}
         if self.behaviors.handbook is not None:  # only a conditioned run counts them: older runs resume as they were
             settings["behaviors"] = config["behaviors"]
@@ -96,6 +94,12 @@ class SynthConfig:
     def hash(self, problems_digest: str | None = None) -> str:
         settings = self.tree_settings(problems_digest)
         return hashlib.sha256(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def transport(section: Any, name: str) -> tuple[str, ...]:
+    """The settings that a section's chosen subsection (`name`: a backend) names in its TRANSPORT tuple: how a server
+    is reached (URLs, key variable, timeouts) or a local model's threads; how it runs, not what it makes."""
+    return getattr(getattr(section, name, None), "TRANSPORT", ())
 
 
 def from_dict(cls: type, data: dict, where: str) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metacot.assemble import build_runner
+from metacot.backends.secrets import safe_settings
 from metacot.conditioning import Conditioner
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
@@ -101,7 +102,9 @@ def open_run(
         count = sum(1 for _ in problems)
     digest = None if source is None else content_digest(source.digests)
     settings = config.tree_settings(digest)
-    done = run_dir.open(config.to_dict(), config.hash(digest), config.seed, settings, retry_failed, source)
+    # the manifest records the settings with no URL's credentials (the hash is of the settings as given)
+    record, settings = safe_settings(config.to_dict()), safe_settings(settings)
+    done = run_dir.open(record, config.hash(digest), config.seed, settings, retry_failed, source)
     return done, count
 
 

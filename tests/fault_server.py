@@ -32,6 +32,7 @@ def completion(n: int, text: Callable[[int], str] = lambda i: f"{i} + 1 = {i + 1
 
 # A fault: what the server does with one completions request instead of answering it. None: it answers.
 # ("status", code, headers) | ("drop",) | ("hang", seconds) | ("malformed",) | ("short", k) | ("context",)
+# | ("echo", code): the status with the request's headers (Authorization too) in the error body, as some gateways do
 Fault = tuple | None
 
 
@@ -116,6 +117,9 @@ class FaultServer:
                     self.reply(200, completion(body["n"]))
                 elif fault[0] == "status":
                     self.reply(fault[1], {"error": {"message": "busy", "code": fault[1]}}, fault[2])
+                elif fault[0] == "echo":
+                    said = f"upstream refused the request with Authorization: {self.headers.get('Authorization')}"
+                    self.reply(fault[1], {"error": {"message": said, "headers": dict(self.headers)}})
                 elif fault[0] == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True

@@ -18,6 +18,7 @@ from export_runs import countdown_run
 
 from metacot.cli import main
 from metacot.outputs.card import export_name
+from metacot.outputs.files import AtomicFile
 
 COMMAND = [sys.executable, "-c", "import sys; from metacot.cli import main; sys.exit(main(sys.argv[1:]))"]
 NO_HUB = {"HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}  # nothing answers there: no test goes online
@@ -163,7 +164,7 @@ def library_error(*args, **kwargs):
 @pytest.mark.parametrize(
     ("target", "patch", "says"),
     [
-        ("jsonl", (Path, "write_text", no_space), "No space left on device"),
+        ("jsonl", (AtomicFile, "write", no_space), "No space left on device"),
         ("parquet", ("datasets.Dataset.to_parquet", None, library_error), "could not write the file"),
     ],
 )
@@ -177,8 +178,8 @@ def test_an_os_error_is_one_line_naming_the_path_and_an_earlier_export_stays(
     capsys.readouterr()
     before = snapshot(exports)
     owner, name, fault = patch
-    if owner is Path:
-        monkeypatch.setattr(Path, name, fault)
+    if owner is AtomicFile:
+        monkeypatch.setattr(AtomicFile, name, fault)
     else:
         monkeypatch.setattr(owner, fault)
     assert main(["export", run, "--no-progress", "--prm-labels", "--to", target, "--overwrite"]) == 2

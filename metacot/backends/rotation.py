@@ -26,7 +26,7 @@ class Endpoint:
     """One server: its client, and what the rotation knows of it."""
 
     index: int
-    url: str
+    url: str  # as messages show it: without credentials (the client holds the URL it uses)
     client: Any
     outstanding: int = 0  # requests on it now (an attempt, or its retries' waits)
     sent: int = 0  # requests given to it so far: among equally busy servers, the one given fewest goes first

@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
 from metacot.backends.rotation import Endpoint, Rotation, base_urls
+from metacot.backends.secrets import redact, safe_url, url_secrets
 from metacot.checks import at_least
 
 log = logging.getLogger(__name__)
@@ -77,13 +78,15 @@ class Server:
             raise ValueError(f"{section}.base_url: no URL in {base_url!r}")
         import openai
 
-        self.section, self.base_url = section, ", ".join(urls)
+        self.section, self.base_url = section, ", ".join(safe_url(url) for url in urls)  # for messages
         self.max_retries, self.backoff = max_retries, backoff
         self.openai = openai
-        # A local server started without --api-key accepts any key, but the client insists on one.
-        api_key = os.environ.get(api_key_env) or "EMPTY"
+        key = os.environ.get(api_key_env)
+        # what no error text may carry: a server may echo the request's Authorization header in its error body
+        self.secrets = [key or "", *(secret for url in urls for secret in url_secrets(url))]
+        api_key = key or "EMPTY"  # a local server started without --api-key accepts any key; the client needs one
         endpoints = [
-            Endpoint(i, url, openai.OpenAI(base_url=url, api_key=api_key, timeout=timeout, max_retries=0))
+            Endpoint(i, safe_url(url), openai.OpenAI(base_url=url, api_key=api_key, timeout=timeout, max_retries=0))
             for i, url in enumerate(urls)
         ]
         self.rotation = Rotation(section, endpoints, cooldown)
@@ -117,13 +120,13 @@ class Server:
         try:
             listing = endpoint.client.get(models_path, cast_to=object)
         except self.openai.APIConnectionError as e:
-            raise ConnectionError(f"{self.section}.base_url: no server answers at {url}: {_reason(e)}") from None
+            raise ConnectionError(f"{self.section}.base_url: no server answers at {url}: {self._reason(e)}") from None
         except self.openai.APIStatusError as e:
             if e.status_code in (401, 403):
                 raise ValueError(
                     f"{self.section}.api_key_env: the server at {url} refused the key in ${self.api_key_env}"
                 ) from None
-            raise ConnectionError(f"{self.section}.base_url: {url}{models_path}: {_reason(e)}") from None
+            raise ConnectionError(f"{self.section}.base_url: {url}{models_path}: {self._reason(e)}") from None
         served = [m.get("id") for m in listing.get("data", [])] if isinstance(listing, dict) else []
         if model not in served:
             raise ValueError(f"{self.section}.model: {model!r} is not served at {url} (it serves {served})")
@@ -166,7 +169,7 @@ class Server:
                 return fn(endpoint.client)
             except failures as e:
                 tries = f" after {attempt + 1} attempts" if attempt else ""
-                what = f"request to {endpoint.url} failed{tries}: {_reason(e)}"
+                what = f"request to {endpoint.url} failed{tries}: {self._reason(e)}"
                 if not self._retryable(e):
                     kind = ContextLengthError if _too_long(e) else RuntimeError
                     raise kind(f"{self.section}: {what}") from None
@@ -177,9 +180,14 @@ class Server:
                     delay = self.backoff * 2**attempt
                 attempt += 1
                 log.warning(
-                    "%s: %s; retry %d of %d in %.2f s", self.section, _reason(e), attempt, self.max_retries, delay
+                    "%s: %s; retry %d of %d in %.2f s", self.section, self._reason(e), attempt, self.max_retries, delay
                 )
                 time.sleep(delay)
+
+    def _reason(self, error: Exception) -> str:
+        """What went wrong (see _reason), with the API key and the URLs' credentials hidden: a gateway may echo the
+        Authorization header in its error body."""
+        return redact(_reason(error), self.secrets)
 
     def _retryable(self, error: Exception) -> bool:
         """429, 5xx, a connection error or timeout, a reply that is not the JSON asked for (cut short)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import Any
+
+from metacot.outputs.files import write_atomic
 
 BUDGET_PLOT, NOISE_PLOT = "solve_rate_vs_budget.png", "solve_rate_vs_noise.png"
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -23,6 +26,17 @@ def pyplot() -> Any:
         print("metacot: matplotlib is not installed (pip install 'metacot[bench]'): no plots", file=sys.stderr)
         return None
     return plt
+
+
+def save_figure(fig: Any, path: Path) -> Path:
+    """The figure written at path in the format its suffix names (through write_atomic, which refuses a path that is
+    not a regular file), and closed."""
+    import matplotlib.pyplot as plt
+
+    image = io.BytesIO()
+    fig.savefig(image, format=path.suffix.lstrip(".") or None)
+    plt.close(fig)
+    return write_atomic(path, image.getvalue())
 
 
 def plot(out: Path, summary: list[dict], title: str = "") -> list[Path]:
@@ -77,7 +91,5 @@ def plot(out: Path, summary: list[dict], title: str = "") -> list[Path]:
         ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
         fig.tight_layout()
         path = out / name
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, path))
     return written

@@ -19,6 +19,7 @@ import orjson
 
 from metacot.config import SynthConfig
 from metacot.linearize import linearize_tree
+from metacot.outputs.files import write_atomic
 from metacot.outputs.rundir import RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.problems import make_domain, make_problems
@@ -75,10 +76,8 @@ def _build(folder: Path, trees: int, new: int, seed: int) -> SynthConfig:
     synth(templates_config, progress=False)
     templates = list(RunDir(templates_config.out).iter_trees())
     problems_file = folder / "problems.jsonl"
-    with problems_file.open("wb") as f:
-        for i in range(trees + new):
-            problem = templates[i % len(templates)].problem
-            f.write(orjson.dumps({**problem, "id": _problem_id(i)}) + b"\n")
+    rows = ({**templates[i % len(templates)].problem, "id": _problem_id(i)} for i in range(trees + new))
+    write_atomic(problems_file, b"".join(orjson.dumps(row) + b"\n" for row in rows))
     config = copy.deepcopy(templates_config)
     config.out = str(folder / "run")
     config.problems.file = str(problems_file)

@@ -22,7 +22,7 @@ from metacot.bench.settings import BenchError, BenchSettings, StrategySpec
 from metacot.bench.tables import summarize, write_table
 from metacot.conditioning import BehaviorsConfig
 from metacot.config import from_dict
-from metacot.outputs.files import repair_jsonl, write_json_atomic
+from metacot.outputs.files import append_to, repair_jsonl, write_json_atomic
 from metacot.outputs.manifest import resumed, versions
 from metacot.outputs.records import read_records
 from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfig
@@ -110,7 +110,7 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
     conditioning = {} if behaviors is None else condition(domain, problems, behaviors)
     bar = progress_bar(show=progress, total=total, initial=total - todo_count, unit="search")
     searched = 0
-    with bar, (out / RESULTS).open("ab") as results:
+    with bar, append_to(out / RESULTS) as results:
         for noise, spec, limit in cells:
             todo = [p for p in problems if (p.id, spec.label, limit, float(noise)) not in done]
             if not todo:

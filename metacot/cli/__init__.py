@@ -87,7 +87,7 @@ def explain(error: BaseException) -> tuple[str, int] | None:
         return f"{error.name} is not installed: install metacot[{extra}] (pip install 'metacot[{extra}]')", 2
     if isinstance(error, OSError) and error.filename is not None:
         return f"error: {error.filename}: {error.strerror or error}", 2
-    if isinstance(error, (ConfigError, RunDirError, PushError, ValueError)):
+    if isinstance(error, (ConfigError, RunDirError, PushError, ValueError, ConnectionError)):  # a server down: its URL
         return f"error: {error}", 2
     if isinstance(error, MemoryError):
         return "error: out of memory (an input too large to hold?); --debug shows where", 2

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from metacot.bench.machine import load_average, machine, machine_line
-from metacot.bench.plots import pyplot
+from metacot.bench.plots import pyplot, save_figure
 from metacot.learn.stats import condition_intervals, figures, mean_greedy_tokens, run_figures
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.manifest import versions
@@ -140,6 +140,4 @@ def plot(path: Path, summary: list[dict]) -> list[Path]:
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return [path]
+    return [save_figure(fig, path)]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import orjson
 
+from metacot.backends.secrets import safe_settings
 from metacot.linearize.layout import PROMPT_COMPLETION
-from metacot.outputs.files import TMP_SUFFIX, AtomicFile
+from metacot.outputs.files import TMP_SUFFIX, AtomicFile, write_atomic
 from metacot.outputs.records import RunDirError
 
 TARGETS = ("jsonl", "parquet", "hf")
@@ -92,7 +93,7 @@ def save_export(export: Export, folder: Path, to: str, run_config: dict, license
                 dataset.to_parquet(str(new / DATA_FILE[to]))
             else:
                 dataset.save_to_disk(str(new))
-        (new / "README.md").write_text(card(export, to, run_config, license), encoding="utf-8")
+        write_atomic(new / "README.md", card(export, to, run_config, license).encode())
     return folder
 
 
@@ -177,16 +178,21 @@ def card(export: Export, to: str, run_config: dict, license: str) -> str:
 
 def chosen_settings(config: dict) -> dict:
     """The run config with each section cut down to its selector and the selected subsection (the search's own
-    settings, not every search's)."""
-    from metacot.config import SELECTORS
+    settings, not every search's), less its transport settings (how a server was reached: config.transport), and
+    with the credentials of any other URL hidden."""
+    from metacot.config import SELECTORS, SynthConfig, transport
 
+    defaults = SynthConfig()
     out = {key: value for key, value in config.items() if key not in SELECTORS}
     for section, selector in SELECTORS.items():
         table = config.get(section, {})
         chosen = table.get(selector)
         plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
-        out[section] = {**plain, **({chosen: table[chosen]} if isinstance(table.get(chosen), dict) else {})}
-    return out
+        if isinstance(table.get(chosen), dict):
+            left_out = transport(getattr(defaults, section), chosen)
+            plain[chosen] = {k: v for k, v in table[chosen].items() if k not in left_out}
+        out[section] = plain
+    return safe_settings(out)
 
 
 def _loading(to: str) -> str:

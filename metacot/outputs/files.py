@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -15,9 +18,42 @@ TMP_SUFFIX = ".tmp"
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
     """Write obj as pretty, key-sorted JSON: a reader sees the old file or the new one, never a mix."""
     data = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    return write_atomic(path, data + b"\n")
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write data as the whole file at path (see AtomicFile)."""
     with AtomicFile(path) as f:
-        f.write(data + b"\n")
+        f.write(data)
     return Path(path)
+
+
+def output_target(path: str | Path) -> Path:
+    """The path, checked as a place to write a file: an OSError naming it when something other than a regular file
+    is there (a directory, a device such as /dev/null, a pipe, a socket), which writing would replace. Every writer
+    of a file goes through here (AtomicFile, append_to); a command may call it first, to refuse before its work."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode  # through a link: a link to /dev/null is refused as /dev/null is
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory; name a file to write", str(path))
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OSError(errno.EEXIST, "is not a regular file (a device, pipe or socket); not replacing it", str(path))
+    return path
+
+
+def append_to(path: str | Path) -> BinaryIO:
+    """The file at path opened for appending (made, and its folder, when missing), checked by output_target."""
+    return _writable(path).open("ab")
+
+
+def _writable(path: str | Path) -> Path:
+    """output_target(path), its folder made."""
+    path = output_target(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def naming(error: OSError, path: str | Path) -> OSError:
@@ -34,11 +70,15 @@ class AtomicFile:
     """A file that appears at its path only when closed without an error: readers see the old or the new one."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = _writable(path)
         fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=TMP_SUFFIX)
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
-        self._file = os.fdopen(fd, "wb")
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
+            self._file = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            os.unlink(self._tmp)
+            raise
 
     def write(self, data: bytes) -> None:
         try:
@@ -52,13 +92,14 @@ class AtomicFile:
     def __exit__(self, exc_type: object, *exc: object) -> None:
         try:
             self._file.close()  # the last buffered bytes are written here: a full disk may show only now
+            if exc_type is None:
+                output_target(self.path)  # what appeared there while it was written is not replaced either
+                os.replace(self._tmp, self.path)
         except OSError as error:
-            os.unlink(self._tmp)
             raise naming(error, self.path) from error
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        else:
-            os.unlink(self._tmp)
+        finally:
+            with suppress(FileNotFoundError):  # renamed into place
+                os.unlink(self._tmp)
 
 
 def _umask() -> int:

@@ -15,7 +15,7 @@ import orjson
 
 from metacot.linearize import LinearizeConfig, linearize_tree, resolve_formats
 from metacot.linearize.layout import texts
-from metacot.outputs.files import naming, write_json_atomic
+from metacot.outputs.files import append_to, naming, write_json_atomic
 from metacot.outputs.manifest import differing_keys
 from metacot.outputs.records import Place
 from metacot.outputs.rundir import RunDir
@@ -338,8 +338,7 @@ class TraceWriter:
 
 def _open_at(path: Path, size: int) -> IO[bytes]:
     """The file opened for appending after its first `size` bytes (what comes after them is cut off)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    file = path.open("ab")
+    file = append_to(path)
     try:
         file.truncate(size)
     except BaseException:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from metacot.outputs.files import AtomicFile
+from metacot.outputs.files import AtomicFile, output_target
 from metacot.view.data import MAX_NODES, run_data
 
 PLACES = re.compile(r"/\*STYLE\*/|/\*SCRIPT\*/|__DATA__|__TITLE__")
@@ -47,10 +47,10 @@ def write_view(
 ) -> tuple[Path, list[dict]]:
     """Write the page (default RUN_DIR/view.html); where it is, and the runs it shows. `progress`: a bar of each
     run's trees on stderr."""
+    target = output_target(Path(out) if out is not None else Path(run_dir) / "view.html")  # refused before the work
     runs = [run_data(run_dir, problems, fmt, max_nodes, progress)]
     if compare is not None:
         runs.append(run_data(compare, problems, fmt, max_nodes, progress))
-    target = Path(out) if out is not None else Path(run_dir) / "view.html"
     with AtomicFile(target) as file:
         file.write(render_page(runs).encode("utf-8"))
     return target, runs

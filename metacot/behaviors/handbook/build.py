@@ -13,6 +13,7 @@ from metacot.backends.generate import Sampling, TextGenerator
 from metacot.behaviors.handbook.entries import Entry, Provenance, normalise_name
 from metacot.behaviors.handbook.retrieval import problem_topic
 from metacot.linearize.layout import texts
+from metacot.outputs.files import write_atomic
 from metacot.outputs.records import read_records
 from metacot.outputs.rundir import RunDir
 from metacot.progress import progress_bar, ticking
@@ -167,5 +168,4 @@ def build_handbook(
 
 def write_log(result: BuildResult, path: Path) -> Path:
     """The build's raw texts, one JSON line per problem, for reading what the model said."""
-    path.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in result.log))
-    return path
+    return write_atomic(path, b"".join(orjson.dumps(row) + b"\n" for row in result.log))

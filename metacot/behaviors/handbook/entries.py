@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from metacot.outputs.files import write_atomic
+
 PREFIX = "behavior_"
 # Handbooks shipped with metacot, by domain: metacot/behaviors/data/<domain>.jsonl
 BUILTIN = {"countdown": "countdown.jsonl"}
@@ -104,12 +106,7 @@ def load_handbook(path: str | Path) -> list[Entry]:
 
 def save_handbook(entries: Iterable[Entry], path: str | Path) -> Path:
     """Write entries as JSONL (one object a line), replacing the file whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_bytes(b"".join(orjson.dumps(e.to_dict()) + b"\n" for e in entries))
-    temp.replace(path)
-    return path
+    return write_atomic(path, b"".join(orjson.dumps(e.to_dict()) + b"\n" for e in entries))
 
 
 def builtin_handbook(domain: str) -> Path:

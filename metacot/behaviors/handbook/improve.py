@@ -15,6 +15,7 @@ from metacot.behaviors.handbook.bci import condition
 from metacot.behaviors.handbook.build import build_handbook, write_log
 from metacot.behaviors.handbook.entries import Entry, merge, save_handbook
 from metacot.config import ConfigError, SynthConfig
+from metacot.outputs.files import write_atomic
 from metacot.outputs.rundir import RunDir
 from metacot.problems import make_domain
 from metacot.synth import SynthResult, synth
@@ -151,7 +152,7 @@ def improve(config: SynthConfig, sampling: Sampling, progress: bool = True) -> I
     second = synth(second_config, progress, runner=runner, condition=condition)
     records = attempt_records(run, run / SECOND)
     path = run / SECOND / RECORDS
-    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    write_atomic(path, b"".join(orjson.dumps(r) + b"\n" for r in records))
     return ImproveResult(first, second, records, conditioning, path)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from metacot.behaviors.definitions import BEHAVIORS
 from metacot.behaviors.measure.base import BehaviorCounts
-from metacot.bench.plots import pyplot
+from metacot.bench.plots import pyplot, save_figure
 
 
 @dataclass
@@ -90,6 +90,4 @@ def plot(path: Path, summaries: list[GroupSummary], title: str = "") -> Path | N
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

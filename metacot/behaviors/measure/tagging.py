@@ -12,7 +12,7 @@ import orjson
 from metacot.behaviors.definitions import BEHAVIORS
 from metacot.behaviors.measure.base import BehaviorCounts, Tagger
 from metacot.behaviors.measure.inputs import Item
-from metacot.outputs.files import AtomicFile, repair_jsonl
+from metacot.outputs.files import AtomicFile, append_to, repair_jsonl
 from metacot.progress import progress_bar
 from metacot.search.breaker import RunStopped
 
@@ -57,7 +57,7 @@ def measure(
     todo = [item for key, item in by_key.items() if key not in kept]
     bar = progress_bar(show=progress, total=len(items), initial=len(items) - len(todo), unit="record")
     fresh: dict[Key, dict] = {}
-    with bar, path.open("ab") as f:
+    with bar, append_to(path) as f:
         for start in range(0, len(todo), batch):
             chunk = todo[start : start + batch]
             try:

@@ -16,7 +16,7 @@ from metacot.behaviors.prime.attempts import PrimingTrace, choose_attempts, coun
 from metacot.behaviors.prime.variants import DOTS, EMPTY, SOLUTION, VARIANTS, Variant, variant, writable
 from metacot.linearize.layout import check_layout, text_keys
 from metacot.outputs.export import run_linearize_config
-from metacot.outputs.files import AtomicFile
+from metacot.outputs.files import AtomicFile, output_target
 from metacot.outputs.rundir import RunDir
 from metacot.problems.base import Domain
 from metacot.progress import progress_bar
@@ -233,9 +233,8 @@ def write_prime(
 ) -> tuple[Path, int, int]:
     """Write one variant's records (default RUN/prime/<variant>.jsonl): the path, records written, trees skipped.
     `progress`: a bar of the records on stderr."""
+    path = output_target(Path(out) if out is not None else Path(run_dir) / "prime" / f"{options.variant}.jsonl")
     primer = Primer(run_dir, options)
-    path = Path(out) if out is not None else Path(run_dir) / "prime" / f"{options.variant}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     records = progress_bar(primer.records(), show=progress, total=options.records, unit="record", desc=options.variant)
     with AtomicFile(path) as f, records:
