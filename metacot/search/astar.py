@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import Budget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test, one_of
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = ("neglog", "linear")
@@ -92,7 +92,7 @@ def heuristic(score: float, kind: str) -> float:
 
 
 def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
-    """Pop the lowest f (ties: deeper first, then creation order), goal-test it, expand and score its children."""
+    """Pop the lowest f (ties: deeper first, then creation order), expand it, score and goal-test its children."""
     budget = config.budget
     # (f, -depth, 1 for a request for more children (after the nodes of equal f and depth), node id)
     frontier: list[tuple[float, int, int, int]] = [(0.0, 0, 0, tree.root.id)]
@@ -101,9 +101,7 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
         _, _, _, node_id = heapq.heappop(frontier)
         node = tree.nodes[node_id]
         tree.visit(node)
-        if node.terminal:
-            if node.correct and config.stop_at_first_solution:
-                return
+        if node.terminal:  # an answer is goal-tested when it is created, not here
             continue
         n = budget.room(tree.compute, config.expand_width)
         if n <= 0:
@@ -112,10 +110,12 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
         if not children:
             continue  # nothing (new) to propose: not asked again
         yield Score(children)
+        if goal_test(tree, children, config.stop_at_first_solution):
+            return
         for child in children:
             values[child.id] = estimate(child, config, values.get(node.id))
             f = f_value(child, values[child.id], config)
-            if f < math.inf:
+            if f < math.inf and not child.correct:  # a solution was visited by the goal test
                 heapq.heappush(frontier, (f, -child.depth, 0, child.id))
         if config.widening and node.reexpanded + 1 < config.max_expansions:
             heapq.heappush(frontier, (more_f_value(node, values.get(node.id), config), -node.depth - 1, 1, node.id))

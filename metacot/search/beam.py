@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test
 from metacot.tree import Node, SearchTree
 
 
@@ -71,10 +71,8 @@ def beam(tree: SearchTree, config: BeamConfig) -> SearchGen:
         if not children:
             return
         yield Score(children)
-        for solution in (c for c in children if c.correct):
-            tree.visit(solution)
-            if config.stop_at_first_solution:
-                return
+        if goal_test(tree, children, config.stop_at_first_solution):
+            return
         level = top_k([c for c in children if not c.terminal], config.beam_width)
         for node in level:
             tree.visit(node)

@@ -28,7 +28,16 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import Budget
-from metacot.search.protocol import Expand, Score, SearchGen, StateKeys, StrategyConfig, at_least, one_of
+from metacot.search.protocol import (
+    Expand,
+    Score,
+    SearchGen,
+    StateKeys,
+    StrategyConfig,
+    at_least,
+    goal_test,
+    one_of,
+)
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = (None, "none", "prm")
@@ -93,9 +102,7 @@ def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen
         if n == 0:
             return
         children = yield Expand(node, n)
-        solution = next((c for c in children if c.correct), None)
-        if solution is not None and config.stop_at_first_solution:
-            tree.visit(solution)
+        if goal_test(tree, children, config.stop_at_first_solution):
             return
         if children:
             keys.update(zip((c.id for c in children), (yield StateKeys(children)), strict=True))
@@ -103,5 +110,5 @@ def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen
             yield Score(children)
             children = sorted(children, key=lambda c: (-(c.score or 0.0), c.id))
         again = [(node, True)] if children and config.widening and node.reexpanded + 1 < config.max_expansions else []
-        entries = [(c, False) for c in children]
+        entries = [(c, False) for c in children if not c.correct]  # a solution was visited by the goal test
         frontier.extend([*again, *reversed(entries)] if depth_first else [*entries, *again])
