@@ -8,7 +8,9 @@ the mean of its children's under the playout policy: 0 of 8 at a node whose pare
 stronger evidence than 0 of 8 under a promising parent, and it sinks below the parent's request for more children.
 Any other score is floored at score_floor. Only a verified dead node (an illegal step, a wrong finished path) keeps
 its score as it is: scored 0 (the oracle, the rollout PRM) it is never pushed.
-With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*".
+With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*". The goal test is where an
+expansion creates children (protocol.goal_test), not at pop: with step_cost > 0 and a 0/1 oracle, a solution would
+otherwise wait on the frontier while every shallower node that looks solvable is popped before it.
 
 Re-expansion (`widening`, on by default): an expanded node goes back on the frontier as a request for more
 children, valued like one more child with the node's own value plus widen_cost per expansion so far (an unscored

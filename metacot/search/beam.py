@@ -2,8 +2,9 @@
 
 One round of expansions per level (the beam's nodes together) and one Score request for all their
 children, so a search takes about two rounds per step. Terminal children never stay in the beam (there is
-nothing to expand); with stop_at_first_solution the search ends at the first verified one. The visit trace
-is in level order: the root, then each level's kept nodes best first (and a solution, when one is found).
+nothing to expand); with stop_at_first_solution the search ends at the first verified one (protocol.goal_test:
+one of the node the trace stands at, the level's last, when it has one). The visit trace is in level order: the
+root, then each level's kept nodes best first (and a solution, when one is found).
 """
 
 from __future__ import annotations

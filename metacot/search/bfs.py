@@ -6,8 +6,9 @@ compare the Meta-CoT traces of MCTS, A* and beam with.
 Both expand one node at a time (the runner still batches the searches of many problems) and visit nodes in
 the order they take them up: BFS level by level, DFS down the first child and back. Without a heuristic
 children keep the policy's order and the PRM is never called; with heuristic="prm" the children of each
-expansion are scored and taken up best first. The goal test is at generation: with stop_at_first_solution
-a verified child ends the search as soon as it is created. The budget's default node limit is A*'s.
+expansion are scored and taken up best first. The goal test is at generation (protocol.goal_test): with
+stop_at_first_solution a verified child ends the search as soon as it is created; without, it is visited then and
+never queued. The budget's default node limit is A*'s.
 
 Transpositions are merged: a node whose position (the domain's state_key, asked for with StateKeys) was already
 taken up in this search, reached by other steps ([25, 16, 6] by "25 - 19 = 6" or after "21 - 16 = 5" in the other
