@@ -111,20 +111,27 @@ def check_states(tree: SearchTree, problem) -> None:
 def mcts_simulations(tree: SearchTree, config: MCTSConfig) -> list[int]:
     """The leaves of the simulations that backed up a value, in order, read off the trace.
 
-    Every simulation visits its leaf; a search stopped by a solution also visits that solution (not a leaf);
-    a leaf that the node budget leaves no room to expand is not visited: the search stops there.
+    Every simulation visits its leaf; the goal test also visits each solution an expansion creates, right after
+    its leaf (that first visit of a solution is no simulation's leaf; a search that stops at it ends there); a leaf
+    that the node budget leaves no room to expand is not visited: the search stops there.
     """
     nodes, trace = tree.nodes, tree.trace
     if not trace:
         return []
     assert trace[0] == ROOT
-    last = nodes[trace[-1]]
+    sims: list[int] = []
+    seen: set[int] = set()
+    for node_id in trace:
+        if nodes[node_id].correct and node_id not in seen:
+            assert nodes[node_id].parent == sims[-1]  # created by the expansion of the last leaf
+        else:
+            sims.append(node_id)
+        seen.add(node_id)
     if config.stop_at_first_solution and tree.solved:
-        assert last.correct
-        assert len(trace) >= 2 and trace[-2] == last.parent
-        return trace[:-1]
-    assert last.terminal or last.expanded
-    return trace
+        assert nodes[trace[-1]].correct and trace[-1] not in sims
+    else:
+        assert nodes[sims[-1]].terminal or nodes[sims[-1]].expanded
+    return sims
 
 
 def terminal_reward(node, config: MCTSConfig) -> float:
@@ -471,39 +478,31 @@ def test_astar_f_order_check_can_fail_with_an_inconsistent_heuristic():
     assert any(a > b for a, b in zip(f, f[1:], strict=False))
 
 
-def test_astar_order_is_predicted_and_goal_tested_when_popped():
+def test_astar_order_is_predicted_and_goal_tested_when_generated():
     policy = ScriptedPolicy({"": ["a", "b", "c"], "b": ["b1", "b2"], "c": ["goal-c"], "a": ["goal-a"]})
     prm = TablePRM({"a": 0.5, "b": 0.9, "c": 0.7, "b1": 0.2, "b2": 0.95, "goal-c": 0.99, "goal-a": 1.0})
     config = AStarConfig(step_cost=0.0)
     trees, _ = run_search(toy_problems(), "astar", config, policy, prm, ToyDomain())
     tree = trees[0]
     steps = [tree.nodes[i].step for i in tree.trace]
-    # f = -log(score): b (.105), b2 (.051, no children), c (.357), goal-c (.010) popped: a goal reached only
-    # when popped, although goal-c's parent was expanded before a and a's goal would score higher
+    # f = -log(score): b (.105), b2 (.051, no children), c (.357): goal-c ends the search where c's expansion creates
+    # it, although a's goal would score higher
     assert steps == ["", "b", "b2", "c", "goal-c"]
     assert {tree.nodes[i].step for i, n in enumerate(tree.nodes) if n.expanded} == {"", "b", "b2", "c"}
     assert [r[1] for r in policy.requests] == [0, 2, 5, 3]
-
-
-def test_astar_generated_goal_is_not_accepted_before_popping():
-    """A correct child with a worse f than a sibling: the sibling is popped (and expanded) first."""
-    policy = ScriptedPolicy({"": ["goal", "x"], "x": ["y"]})
-    prm = TablePRM({"goal": 0.5, "x": 0.9, "y": 0.8})
-    trees, _ = run_search(toy_problems(), "astar", AStarConfig(step_cost=0.0), policy, prm, ToyDomain())
-    assert [trees[0].nodes[i].step for i in trees[0].trace] == ["", "x", "y", "goal"]
 
 
 @pytest.mark.parametrize(
     ("step_cost", "expected"),
     [
         # equal f everywhere: deeper first, then creation order (depth-first, leftmost first)
-        (0.0, ["", "p", "p1", "p2", "q", "goal"]),
+        (0.0, ["", "p", "p1", "p2", "q", "q1", "goal"]),
         # f grows with depth: breadth-first, creation order within a level
-        (0.1, ["", "p", "q", "p1", "p2", "goal"]),
+        (0.1, ["", "p", "q", "p1", "p2", "q1", "goal"]),
     ],
 )
 def test_astar_tie_breaking_is_deterministic(step_cost, expected):
-    script = {"": ["p", "q"], "p": ["p1", "p2"], "q": ["goal"]}
+    script = {"": ["p", "q"], "p": ["p1", "p2"], "q": ["q1"], "q/q1": ["goal"]}
     for _ in range(2):
         policy = ScriptedPolicy(script)
         trees, _ = run_search(

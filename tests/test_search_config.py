@@ -33,7 +33,7 @@ from metacot.search import (
     make_search,
     strategies_with,
 )
-from metacot.search.protocol import SearchGen
+from metacot.search.protocol import SearchGen, goal_test
 from metacot.tree import SearchTree
 
 SEARCH_DIR = Path(search_package.__file__).parent
@@ -164,6 +164,8 @@ def greedy(tree: SearchTree, config: GreedyConfig) -> SearchGen:
         if not children:
             return
         yield Score(children)
+        if goal_test(tree, children, stop=True):  # a verified-correct child: visited, and the search ends
+            return
         node = max(children, key=lambda c: c.score or 0.0)
         tree.visit(node)
 

@@ -8,7 +8,9 @@ the mean of its children's under the playout policy: 0 of 8 at a node whose pare
 stronger evidence than 0 of 8 under a promising parent, and it sinks below the parent's request for more children.
 Any other score is floored at score_floor. Only a verified dead node (an illegal step, a wrong finished path) keeps
 its score as it is: scored 0 (the oracle, the rollout PRM) it is never pushed.
-With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*".
+With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*". The goal test is where an
+expansion creates children (protocol.goal_test), not at pop: with step_cost > 0 and a 0/1 oracle, a solution would
+otherwise wait on the frontier while every shallower node that looks solvable is popped before it.
 
 Re-expansion (`widening`, on by default): an expanded node goes back on the frontier as a request for more
 children, valued like one more child with the node's own value plus widen_cost per expansion so far (an unscored
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import Budget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test, one_of
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = ("neglog", "linear")
@@ -92,7 +94,7 @@ def heuristic(score: float, kind: str) -> float:
 
 
 def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
-    """Pop the lowest f (ties: deeper first, then creation order), goal-test it, expand and score its children."""
+    """Pop the lowest f (ties: deeper first, then creation order), expand it, score and goal-test its children."""
     budget = config.budget
     # (f, -depth, 1 for a request for more children (after the nodes of equal f and depth), node id)
     frontier: list[tuple[float, int, int, int]] = [(0.0, 0, 0, tree.root.id)]
@@ -101,9 +103,7 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
         _, _, _, node_id = heapq.heappop(frontier)
         node = tree.nodes[node_id]
         tree.visit(node)
-        if node.terminal:
-            if node.correct and config.stop_at_first_solution:
-                return
+        if node.terminal:  # an answer is goal-tested when it is created, not here
             continue
         n = budget.room(tree.compute, config.expand_width)
         if n <= 0:
@@ -112,10 +112,12 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
         if not children:
             continue  # nothing (new) to propose: not asked again
         yield Score(children)
+        if goal_test(tree, children, config.stop_at_first_solution):
+            return
         for child in children:
             values[child.id] = estimate(child, config, values.get(node.id))
             f = f_value(child, values[child.id], config)
-            if f < math.inf:
+            if f < math.inf and not child.correct:  # a solution was visited by the goal test
                 heapq.heappush(frontier, (f, -child.depth, 0, child.id))
         if config.widening and node.reexpanded + 1 < config.max_expansions:
             heapq.heappush(frontier, (more_f_value(node, values.get(node.id), config), -node.depth - 1, 1, node.id))

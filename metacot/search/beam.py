@@ -2,8 +2,9 @@
 
 One round of expansions per level (the beam's nodes together) and one Score request for all their
 children, so a search takes about two rounds per step. Terminal children never stay in the beam (there is
-nothing to expand); with stop_at_first_solution the search ends at the first verified one. The visit trace
-is in level order: the root, then each level's kept nodes best first (and a solution, when one is found).
+nothing to expand); with stop_at_first_solution the search ends at the first verified one (protocol.goal_test:
+one of the node the trace stands at, the level's last, when it has one). The visit trace is in level order: the
+root, then each level's kept nodes best first (and a solution, when one is found).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test
 from metacot.tree import Node, SearchTree
 
 
@@ -71,10 +72,8 @@ def beam(tree: SearchTree, config: BeamConfig) -> SearchGen:
         if not children:
             return
         yield Score(children)
-        for solution in (c for c in children if c.correct):
-            tree.visit(solution)
-            if config.stop_at_first_solution:
-                return
+        if goal_test(tree, children, config.stop_at_first_solution):
+            return
         level = top_k([c for c in children if not c.terminal], config.beam_width)
         for node in level:
             tree.visit(node)

@@ -6,8 +6,9 @@ compare the Meta-CoT traces of MCTS, A* and beam with.
 Both expand one node at a time (the runner still batches the searches of many problems) and visit nodes in
 the order they take them up: BFS level by level, DFS down the first child and back. Without a heuristic
 children keep the policy's order and the PRM is never called; with heuristic="prm" the children of each
-expansion are scored and taken up best first. The goal test is at generation: with stop_at_first_solution
-a verified child ends the search as soon as it is created. The budget's default node limit is A*'s.
+expansion are scored and taken up best first. The goal test is at generation (protocol.goal_test): with
+stop_at_first_solution a verified child ends the search as soon as it is created; without, it is visited then and
+never queued. The budget's default node limit is A*'s.
 
 Transpositions are merged: a node whose position (the domain's state_key, asked for with StateKeys) was already
 taken up in this search, reached by other steps ([25, 16, 6] by "25 - 19 = 6" or after "21 - 16 = 5" in the other
@@ -28,7 +29,16 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import Budget
-from metacot.search.protocol import Expand, Score, SearchGen, StateKeys, StrategyConfig, at_least, one_of
+from metacot.search.protocol import (
+    Expand,
+    Score,
+    SearchGen,
+    StateKeys,
+    StrategyConfig,
+    at_least,
+    goal_test,
+    one_of,
+)
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = (None, "none", "prm")
@@ -93,9 +103,7 @@ def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen
         if n == 0:
             return
         children = yield Expand(node, n)
-        solution = next((c for c in children if c.correct), None)
-        if solution is not None and config.stop_at_first_solution:
-            tree.visit(solution)
+        if goal_test(tree, children, config.stop_at_first_solution):
             return
         if children:
             keys.update(zip((c.id for c in children), (yield StateKeys(children)), strict=True))
@@ -103,5 +111,5 @@ def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen
             yield Score(children)
             children = sorted(children, key=lambda c: (-(c.score or 0.0), c.id))
         again = [(node, True)] if children and config.widening and node.reexpanded + 1 < config.max_expansions else []
-        entries = [(c, False) for c in children]
+        entries = [(c, False) for c in children if not c.correct]  # a solution was visited by the goal test
         frontier.extend([*again, *reversed(entries)] if depth_first else [*entries, *again])

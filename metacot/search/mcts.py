@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, one_of
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test, one_of
 from metacot.tree import Node, SearchTree
 
 SELECTIONS = ("puct", "uct")
@@ -92,6 +92,7 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
         path = select(tree, config, spent)
         leaf = path[-1]
         widen = may_widen(leaf, config, spent)
+        done = False
         if (leaf.terminal or leaf.expanded) and not widen:  # terminal, dead, or expanded with nothing to propose
             if exhausted(tree, config, spent):  # this and every later simulation would only revisit the tree
                 return
@@ -110,15 +111,10 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
             if children:
                 yield Score(children)
             value = expansion_value(leaf, children, config, widened=widen, may_grow=leaf.id not in spent)
-            solution = next((c for c in children if c.correct), None)
-            if solution is not None and config.stop_at_first_solution:
-                tree.visit(solution)
-                backup(path, value)
-                tree.trace_values += [q_value(leaf, config), q_value(solution, config)]
-                return
+            done = goal_test(tree, children, config.stop_at_first_solution)
         backup(path, value)
-        tree.trace_values.append(q_value(leaf, config))
-        if leaf.correct and config.stop_at_first_solution:
+        record_values(tree, config)
+        if done:
             return
 
 
@@ -227,6 +223,12 @@ def set_priors(children: list[Node]) -> None:
     else:
         for c in children:
             c.prior = 1.0 / len(children)
+
+
+def record_values(tree: SearchTree, config: MCTSConfig) -> None:
+    """The value of each visit made since the last record (the simulation's leaf, and any solution it found): the
+    node's Q after the backup."""
+    tree.trace_values += [q_value(tree.nodes[i], config) for i in tree.trace[len(tree.trace_values) :]]
 
 
 def backup(path: list[Node], value: float) -> None:

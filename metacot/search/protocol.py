@@ -6,6 +6,8 @@ A strategy never calls a model. It yields requests and receives the answers from
     per_node = yield [Expand(a, 2), Expand(b, 1)]    # a round of expansions: one list of children per request
     scores = yield Score(children)                   # PRM scores, also stored on the nodes
     keys = yield StateKeys(children)                 # the domain's position keys (answered at once, no backend)
+    if goal_test(tree, children, config.stop_at_first_solution):   # a verified-correct child: visited; the end
+        return
 
 Strategies import this module, budget and tree only, never the runner (which imports the backends).
 """
@@ -57,6 +59,19 @@ SearchGen = Generator[Request, Any, None]
 Search = Callable[[SearchTree], SearchGen]
 
 C = TypeVar("C", bound="StrategyConfig")
+
+
+def goal_test(tree: SearchTree, children: list[Node], stop: bool) -> bool:
+    """The goal test every strategy makes where an expansion creates children, never where a node is taken up
+    later, so a search never leaves a node for another while it holds a solution there. The verified-correct
+    children are visited now, a child of the node the trace stands at first (beam search expands several nodes at
+    once: the trace then never walks away from a win); with `stop` (stop_at_first_solution) only that one, and the
+    answer is True: the search ends at it. Without `stop` the search goes on after visiting them all."""
+    here = tree.trace[-1] if tree.trace else None
+    solutions = sorted((c for c in children if c.correct), key=lambda c: c.parent != here)  # stable: else in order
+    for solution in solutions[:1] if stop else solutions:
+        tree.visit(solution)
+    return stop and bool(solutions)
 
 
 @dataclass
