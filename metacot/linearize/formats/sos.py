@@ -48,37 +48,21 @@ class Log:
         self.states[ROOT] = self.ctx.domain.root_state(self.ctx.problem)
 
     def listing(self, node_id: int) -> list[Operation]:
-        """The operations listed at a node, up to the first that reaches the goal: every step the domain lists from
-        its numbers, in the domain's order, each with the child the search made of it (the same step, else the same
-        numbers); then the search's other children (steps the domain does not list: fractions, negatives). A wrong
-        step (illegal, or a wrong result taken at face value) has no words in the log. Records what each made
-        child's id, numbers and steps are."""
-        ctx = self.ctx
-        state = self.states[node_id]
-        listed = [(step, None) for step in ctx.domain.legal_steps(ctx.problem, state) or []]
-        children = [c for c in ctx.node(node_id).children if not ctx.node(c).dead and ctx.first_slip(c) is None]
-        outcomes = [ctx.domain.apply_step(ctx.problem, state, step) for step, _ in listed]
-        for same in (_same_step, _same_numbers):
-            for k, (step, made) in enumerate(listed):
-                child = None if made is not None else next((c for c in children if same(ctx, c, step, outcomes[k])), 0)
-                if child:  # (the root is nobody's child)
-                    listed[k] = (step, child)
-                    children.remove(child)
-        for child in children:
-            listed.append((ctx.node(child).step.strip(), child))
-            outcomes.append(ctx.domain.apply_step(ctx.problem, state, listed[-1][0]))
+        """The operations listed at a node (listed_from), up to the first that reaches the goal; records each made
+        child's id (contiguous among the nodes its listing generates), numbers and steps."""
         operations = []
         generated = 0
-        for (step, child), outcome in zip(listed, outcomes, strict=True):
-            operations.append(Operation(step, outcome, child))
-            if operations[-1].wins:
+        for op in listed_from(self.ctx, node_id, self.states[node_id]):
+            operations.append(op)
+            if op.wins:
                 break
-            if not outcome.terminal:
-                if child is not None:
-                    self.ids[child] = f"{self.ids[node_id]},{generated}"
-                    self.states[child] = outcome.state
-                    self.steps[child] = [*self.steps[node_id], step]
-                generated += 1
+            if op.outcome.terminal:
+                continue
+            if op.node is not None:
+                self.ids[op.node] = f"{self.ids[node_id]},{generated}"
+                self.states[op.node] = op.outcome.state
+                self.steps[op.node] = [*self.steps[node_id], op.step]
+            generated += 1
         return operations
 
     def arrive(self, node_id: int) -> list[str]:
@@ -100,6 +84,26 @@ class Log:
     def current_state(self, node_id: int) -> str:
         ops = [operation_text(step) for step in self.steps[node_id]]
         return f"Current State: {self.ctx.problem.target}:{numbers_text(self.states[node_id])}, Operations: {ops}"
+
+
+def listed_from(ctx: Context, node_id: int, state: Any) -> list[Operation]:
+    """Every step the domain lists from the numbers as written, in its order, each with the child the search made of
+    it (the same step, else the same numbers); then the search's other children (steps the domain does not list:
+    fractions, negatives). A wrong step (illegal, or a wrong result taken at face value) has no words in the log."""
+    steps = list(ctx.domain.legal_steps(ctx.problem, state) or [])
+    outcomes = [ctx.domain.apply_step(ctx.problem, state, step) for step in steps]
+    made: list[int | None] = [None] * len(steps)
+    children = [c for c in ctx.node(node_id).children if not ctx.node(c).dead and ctx.first_slip(c) is None]
+    for same in (_same_step, _same_numbers):
+        for k, step in enumerate(steps):
+            found = [c for c in children if made[k] is None and same(ctx, c, step, outcomes[k])]
+            if found:
+                made[k] = found[0]
+                children.remove(found[0])
+    steps += [ctx.node(c).step.strip() for c in children]
+    outcomes += [ctx.domain.apply_step(ctx.problem, state, step) for step in steps[len(made) :]]
+    made += children
+    return [Operation(*operation) for operation in zip(steps, outcomes, made, strict=True)]
 
 
 def _same_step(ctx: Context, child: int, step: str, outcome: StepOutcome) -> bool:
