@@ -4,6 +4,7 @@ its own backtrack count, no hidden win; replayed from the text alone, and audite
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 
 import orjson
@@ -14,6 +15,7 @@ from metacot.linearize import LinearizeConfig, linearize
 from metacot.linearize.audit import audit_record
 from metacot.problems.countdown import CountdownProblem, apply_step, format_move, legal_moves, verify_answer
 from metacot.tree import ROOT, SearchTree
+from metacot.view.data import tree_payload
 
 SOS_ID = r"0(?:,\d+)*"
 OP = r"\d+[-+*/]\d+=\d+"
@@ -235,3 +237,14 @@ def test_the_audit_catches_a_wrong_count_and_a_wrong_return(audited, domain):
     lines[back + 1] = lines[back + 1].replace("Operations: [", "Operations: ['1+1=2', ")  # not the state there
     wrong = {**record, "completion": "\n".join(lines)}
     assert [f.message for f in audit_record(wrong, tree, domain).failures][0].startswith("the state there is")
+
+
+def test_the_viewer_keeps_a_sos_record_by_its_own_count(noisy, domain):
+    for tree in noisy.trees:
+        record = linearize(tree, domain, "sos", ALL)
+        config = dataclasses.replace(ALL, max_backtracks=record["num_backtracks"])
+        payload = tree_payload(tree, domain, config, "sos")
+        if payload["backtracks"] > record["num_backtracks"]:  # the search's walk goes back more often than the log
+            assert payload["in_traces"]
+            return
+    raise AssertionError("no tree whose walk goes back more often than its sos log")
