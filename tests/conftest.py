@@ -70,6 +70,9 @@ class ToyDomain:
     def goal(self, problem: ToyProblem) -> str:
         return "reach the goal"
 
+    def legal_steps(self, problem: ToyProblem, state: tuple) -> None:
+        return None
+
     def step_note(self, problem: ToyProblem, state: tuple) -> str:
         return ""
 

@@ -63,20 +63,25 @@ def linearize_tree(
     records = {}
     for fmt in formats:
         trace_format = FORMATS[fmt]
-        moves = trace_format.moves(tree, search_moves, solution)
+        moves = trace_format.moves(context, search_moves)
         if moves is None:
             continue
         backtracks = count_backtracks(moves)
         if config.max_backtracks is not None and backtracks > config.max_backtracks:
             continue
         lines = trace_format.render(context, moves)
-        completion = _completion(lines, answer, config.think_tags, domain.step_delimiter)
+        solved, answers = solution is not None, answer
+        if trace_format.reaches is not None:
+            steps = trace_format.reaches(context, moves)
+            solved = steps is not None
+            answers = domain.final_answer(problem, steps) if steps is not None else no_solution(domain, problem)
+        completion = _completion(lines, answers, config.think_tags, domain.step_delimiter)
         records[fmt] = {
             "problem_id": tree.problem_id,
             "format": fmt,
             "search": tree.search,
-            "correct": solution is not None,
-            "answer": answer if solution is not None else None,
+            "correct": solved,
+            "answer": answers if solved else None,
             "num_backtracks": backtracks,
             "num_nodes": len(tree.nodes),
             "num_steps": sum(1 for m in moves if m.kind == "step"),
@@ -84,7 +89,7 @@ def linearize_tree(
         }
         if with_segments and trace_format.segments:
             path = tree.path_to(solution) if solution is not None else []
-            opening, closing = _answer_block(answer, config.think_tags)
+            opening, closing = _answer_block(answers, config.think_tags)
             parts = segments(_marked(lines, fmt), moves, domain.step_delimiter, opening, closing, path)
             records[fmt]["segments"] = parts
     return records

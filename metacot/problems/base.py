@@ -55,6 +55,11 @@ class Domain(Protocol):
         carry it answer; False: for records that end with "Answer: ..." instead."""
         ...
 
+    def legal_steps(self, problem: Any, state: Any) -> list[str] | None:
+        """Every step a search log lists from the state, in its order (Countdown: Stream of Search's operations);
+        None: the steps cannot be listed (math: a step is free text)."""
+        ...
+
     def state_key(self, state: Any) -> Hashable | None:
         """A key equal for states that are the same position however they were reached (transpositions, which
         BFS and DFS merge); None: states are never taken for each other."""

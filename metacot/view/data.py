@@ -32,8 +32,9 @@ def tree_payload(tree: SearchTree, domain: Domain, config: LinearizeConfig, fmt:
     shown = replace(config, formats=[fmt], include_unsolved=True, max_backtracks=None)
     record = linearize_tree(tree, domain, shown, with_segments=True).get(fmt)
     backtracks = count_backtracks(moves)
+    written = record["num_backtracks"] if record else backtracks  # a format's own count (sos: its log's returns)
     kept = (solution is not None or config.include_unsolved) and (
-        config.max_backtracks is None or backtracks <= config.max_backtracks
+        config.max_backtracks is None or written <= config.max_backtracks
     )
     return {
         "id": tree.problem_id,

@@ -20,7 +20,7 @@ from metacot.behaviors.prime.variants import variant
 from metacot.linearize.config import LinearizeConfig
 from metacot.linearize.formats import FORMATS
 from metacot.linearize.render import Context
-from metacot.linearize.walk import count_backtracks, path_moves, trace_to_solution, walk
+from metacot.linearize.walk import count_backtracks, trace_to_solution, walk
 from metacot.outputs.rundir import RunDir, RunDirError
 from metacot.tree import SearchTree
 
@@ -65,13 +65,10 @@ class StructuralTagger:
         if fmt not in FORMATS:
             raise RunDirError(f"{self.directory.path}: record of problem {tree.problem_id!r}: unknown format {fmt!r}")
         trace, solution = trace_to_solution(tree, self.stop_at_first_solution)
-        if FORMATS[fmt].path_only:
-            assert solution is not None, f"a {fmt} record answers with a solution"
-            moves = path_moves(tree, solution)
-        else:
-            moves = walk(tree, trace)
         problem = self.domain.problem_from_dict(tree.problem)
         context = Context(tree, self.domain, problem, LinearizeConfig().value_lines, solution)
+        moves = FORMATS[fmt].moves(context, walk(tree, trace))  # the moves its record is written from
+        assert moves is not None, f"a {fmt} record answers with a solution"
         FORMATS[fmt].render(context, moves)
         return _counts({VERIFICATION: context.checks, BACKTRACKING: count_backtracks(moves)})
 

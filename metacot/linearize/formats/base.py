@@ -9,7 +9,6 @@ from metacot.linearize.auditor import Parser
 from metacot.linearize.render import Context
 from metacot.linearize.walk import Move, path_moves
 from metacot.problems.base import Domain
-from metacot.tree import SearchTree
 
 Render = Callable[[Context, list[Move]], list[str]]
 
@@ -32,14 +31,21 @@ class TraceFormat:
     on_request: bool = False  # written only when asked for (a preset does), not among the defaults
     serves: Callable[[Domain], bool] = every_domain  # the domains that can write it
     needs: str = ""  # what a domain it does not serve lacks, for the error
+    # its own moves from the search's, when its text does not make every move (sos: the log's arrivals at states
+    # and its returns); None: the search's. A record's counts (num_backtracks, num_steps) are of the moves it renders
+    own_moves: Callable[[Context, list[Move]], list[Move]] | None = None
+    # the steps of the solution its text reaches (None from it: none), when that need not be the search's solution
+    # (sos lists operations the search never made); None: the record answers with the search's solution
+    reaches: Callable[[Context, list[Move]], list[str] | None] | None = None
 
     @property
     def follows_search(self) -> bool:
         """Its lines are the search's moves, each marked by its move: the viewer steps through them."""
         return self.segments and not self.path_only
 
-    def moves(self, tree: SearchTree, search_moves: list[Move], solution: int | None) -> list[Move] | None:
-        """The moves it renders: the search's, or the path to the solution (None: the tree has no solution)."""
-        if not self.path_only:
-            return search_moves
-        return None if solution is None else path_moves(tree, solution)
+    def moves(self, ctx: Context, search_moves: list[Move]) -> list[Move] | None:
+        """The moves it renders: the search's, its own made from them, or the path to the solution (None: the tree
+        has no solution)."""
+        if self.path_only:
+            return None if ctx.solution is None else path_moves(ctx.tree, ctx.solution)
+        return search_moves if self.own_moves is None else self.own_moves(ctx, search_moves)

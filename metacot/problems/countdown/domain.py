@@ -6,7 +6,7 @@ from fractions import Fraction
 
 from metacot.problems.base import StepError, StepOutcome
 from metacot.problems.countdown.data import NOTICE, CountdownConfig, CountdownProblem, problem_from_record
-from metacot.problems.countdown.oracle import Move
+from metacot.problems.countdown.oracle import Move, format_move, sos_listing
 from metacot.problems.countdown.parse import (
     Number,
     apply_step,
@@ -144,6 +144,11 @@ class CountdownDomain:
             correct = slip is None and new_state[0] == problem.target
             return StepOutcome(state=new_state, terminal=True, correct=correct, slip=slip)
         return StepOutcome(state=new_state, slip=slip)
+
+    def legal_steps(self, problem: CountdownProblem, state: tuple[Number, ...]) -> list[str]:
+        """The stream-of-search moves (whole, non-negative results) in its generator's order (oracle.sos_listing).
+        The rules allow more (fractions, negatives), which a search may take besides."""
+        return [format_move(move) for move in sos_listing(state)]
 
     def first_mistake(self, problem: CountdownProblem, steps: list[str]) -> tuple[int, str] | None:
         """The first step of a path from the root whose result is wrong, recomputed exactly, and why."""

@@ -67,6 +67,20 @@ def legal_moves(state: tuple[Number, ...] | list[Number], moves: str = "sos") ->
     return found
 
 
+# Stream of Search's generator (Gandhi et al. 2024, countdown_utils.combine_nums) lists a pair's operations so
+SOS_OPERATION_ORDER = "+*-/"
+
+
+def sos_listing(state: tuple[Number, ...] | list[Number]) -> list[Move]:
+    """The "sos" moves in the order Stream of Search's generator lists them: each pair of positions i < j in turn,
+    a + b, a * b, larger - smaller, larger / smaller when whole; a move equal numbers repeat is listed once."""
+    found: list[Move] = []
+    for i, a in enumerate(state):
+        for b in state[i + 1 :]:
+            found += sorted(legal_moves((a, b), "sos"), key=lambda move: SOS_OPERATION_ORDER.index(move[1]))
+    return list(dict.fromkeys(found))
+
+
 def _whole_moves(state: list[int]) -> list[Move]:
     """legal_moves under "sos" for a state of ints, in the same order, without the general path's conversions."""
     return [move for i, a in enumerate(state) for b in state[i + 1 :] for move in _whole_pair(a, b)]

@@ -148,6 +148,9 @@ class MathDomain:
         """None: two paths with the same step count are different reasoning, not one position."""
         return None
 
+    def legal_steps(self, problem: MathProblem, state: dict) -> None:
+        return None  # a step is free text: there is no list of them
+
     def describe_state(self, problem: MathProblem, state: dict) -> str:
         return f"step {state['step']}" if state["step"] else "the beginning"
 
