@@ -21,7 +21,7 @@ from metacot.learn.conditions import (
 from metacot.learn.config import learn_config
 from metacot.learn.experiment import synthesize
 from metacot.learn.splits import SplitSizes, learn_prompt, make_splits, problem_key, read_splits, write_splits
-from metacot.learn.stats import bootstrap, run_figures, within_tokens
+from metacot.learn.stats import bootstrap, run_figures, samples_needed, within_tokens
 from metacot.linearize.audit import audit_record
 from metacot.problems.countdown import reachable
 
@@ -189,3 +189,10 @@ def test_bootstrap_interval_over_problems_and_seeds():
     one_seed_differs = np.vstack([np.zeros(100), np.ones(100)])
     _, low, high = bootstrap(one_seed_differs, 1000)
     assert low == 0.0 and high == 1.0  # seeds resampled too: a seed effect widens the interval
+
+
+def test_a_model_gets_the_samples_the_equal_token_budget_can_use():
+    assert samples_needed(budget=2000, mean_tokens=120, most=8) == 8  # a short answer: as many as allowed
+    assert samples_needed(budget=2000, mean_tokens=2000, most=8) == 2  # the longest condition: one, and a spare
+    assert samples_needed(budget=2000, mean_tokens=350, most=8) == 7  # 6 fit (5.7 rounded up), one spare
+    assert samples_needed(budget=2000, mean_tokens=350, most=0) == 0

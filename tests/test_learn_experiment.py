@@ -50,3 +50,14 @@ def test_choosing_settings_on_the_validation_split_never_touches_the_heldout_one
     assert {r["problem_id"] for r in evaluated} == validation
     assert main(["bench", "learn", "--size", "smoke", "--out", str(out), "--no-progress", "--conditions", "cot"]) == 2
     assert "differing: evaluate_on" in capsys.readouterr().err
+
+
+def test_models_trained_side_by_side_in_processes_of_their_own(tmp_path, capsys):
+    out = tmp_path / "jobs"
+    args = ["bench", "learn", "--size", "smoke", "--conditions", "cot,sos", "--jobs", "2", "--threads", "1"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    assert "2 trained and 2 evaluated now" in capsys.readouterr().out
+    rows = jsonl(out / "results.jsonl")
+    assert [r["condition"] for r in rows] == ["cot", "sos"]
+    samples = {name: len(jsonl(out / "runs" / name / "seed-0" / "eval.jsonl")[0]["samples"]) for name in ("cot", "sos")}
+    assert samples == {"cot": 2, "sos": 2}  # the smoke size allows 2; the longest condition can use 1 and a spare

@@ -49,17 +49,18 @@ class LearnConfig:
     mistake_rate: float = _help("the symbolic policy's share of wrong steps while searching", 0.0)
     drop_share: float = _help("the dropped control: probability that a failed branch is removed", 0.5)
     equal_tokens: int | None = _help(
-        "best-of-n budget in generated tokens per problem (default: the largest mean greedy answer length of any "
-        "condition: the trace model's one long answer)",
+        "best-of-n budget in generated tokens per problem (default: the longest mean training completion of any "
+        "registered condition, in tokens: the trace model's one long answer); it sets how many samples a model gets",
         None,
     )
     bootstrap: int = _help("bootstrap resamples for the 95% intervals", 2000)
+    jobs: int = _help("models trained and evaluated at once, each in a process of its own (set train.threads too)", 1)
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "the from-scratch model"})
     train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "training (equal tokens per condition)"})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "generation on the held-out problems"})
 
     # Settings that change no trained model or evaluation: a resumed directory may differ in them.
-    RESUMABLE = ("out", "seeds", "conditions", "equal_tokens", "bootstrap")
+    RESUMABLE = ("out", "seeds", "conditions", "bootstrap", "jobs")
 
     def __post_init__(self) -> None:
         check_conditions(self.conditions)
@@ -71,6 +72,8 @@ class LearnConfig:
             raise ValueError(f"num_numbers: expected 2 to 6, got {self.num_numbers}")
         if not 0 <= self.target_share < 1 or not 0 <= self.noise <= 1 or not 0 <= self.drop_share <= 1:
             raise ValueError("target_share, noise and drop_share are shares in [0, 1]")
+        if self.jobs < 1:
+            raise ValueError(f"jobs must be positive: {self.jobs}")
         if self.train_problems < 2 or self.heldout_problems + self.heldout_new_targets < 1:
             raise ValueError("need at least 2 training problems and 1 held-out problem")
 

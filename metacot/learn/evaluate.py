@@ -20,7 +20,13 @@ from metacot.progress import progress_bar
 class EvalConfig:
     """How each held-out problem is attempted: one greedy completion and `samples` sampled ones."""
 
-    samples: int = field(default=8, metadata={"help": "sampled completions per problem (besides the greedy one)"})
+    samples: int = field(
+        default=8,
+        metadata={
+            "help": "most sampled completions per problem besides the greedy one (a model gets as many as the "
+            "equal-token budget can use)"
+        },
+    )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
     max_new_tokens: int = field(default=1024, metadata={"help": "longest completion generated"})
     batch_size: int = field(default=32, metadata={"help": "completions generated together"})

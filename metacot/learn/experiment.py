@@ -8,10 +8,13 @@ Layout of the directory (each file written whole, so a rerun skips what is there
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from dataclasses import asdict, dataclass
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -22,12 +25,13 @@ from metacot.learn.evaluate import evaluate
 from metacot.learn.model import build_model, build_tokenizer, parameter_count
 from metacot.learn.report import Run, write_report
 from metacot.learn.splits import Splits, learn_prompt, make_splits, read_splits, write_splits
+from metacot.learn.stats import samples_needed
 from metacot.learn.train import train
 from metacot.outputs.files import AtomicFile, write_json_atomic
 from metacot.outputs.manifest import resumed, versions
 from metacot.outputs.rundir import RunDir
 from metacot.problems.countdown import CountdownProblem
-from metacot.progress import note
+from metacot.progress import note, progress_bar
 from metacot.synth import synth
 from metacot.tree import SearchTree
 
@@ -58,19 +62,71 @@ def run_experiment(config: LearnConfig, command: str = "", progress: bool = True
     texts = [learn_prompt(p) for p in splits.heldout + splits.validation]
     texts += [r["prompt"] + r["completion"] for rs in records.values() for r in rs]
     tokenizer = build_tokenizer(texts, out / "tokenizer")  # every condition's characters: one tokenizer for all
+    lengths = {name: completion_tokens(tokenizer, rs) for name, rs in records.items()}
+    budget = float(config.equal_tokens or max(lengths.values()))  # every registered condition: fixed by the registry
+    models = [
+        Model(name, seed, records[name], samples_needed(budget, lengths[name], config.eval.samples))
+        for name in config.conditions
+        for seed in config.seeds
+    ]
     parameters = parameter_count(build_model(config.model, tokenizer, config.seeds[0]))
-    runs, trained, evaluated = [], 0, 0
-    for name in config.conditions:
-        for seed in config.seeds:
-            folder = out / "runs" / name / f"seed-{seed}"
-            facts, new = _trained(folder, records[name], out / "tokenizer", config, seed, parameters, progress)
-            results, fresh = _evaluated(folder, splits, config, seed, progress)
-            note(f"{name} seed {seed}: {'trained' if new else 'done'}, {'evaluated' if fresh else 'done'}", progress)
-            runs.append(Run(name, seed, facts, results))
-            trained, evaluated = trained + new, evaluated + fresh
+    done = _each_model(out, config, splits, models, parameters, progress)
+    runs = [Run(m.condition, m.seed, facts, results) for m, (facts, results, _, _) in zip(models, done, strict=True)]
     seconds = time.perf_counter() - started
-    write_report(out, config, runs, command, seconds)
+    write_report(out, config, runs, budget, command, seconds)
+    trained, evaluated = sum(d[2] for d in done), sum(d[3] for d in done)
     return ExperimentResult(out, runs, trained, evaluated, seconds)
+
+
+@dataclass
+class Model:
+    """One model of the experiment: its condition, training seed, training records and samples per problem."""
+
+    condition: str
+    seed: int
+    records: list[dict]
+    samples: int
+
+
+Done = tuple[dict, list[dict], bool, bool]  # train.json, eval.jsonl's rows, trained now, evaluated now
+
+
+def _each_model(
+    out: Path, config: LearnConfig, splits: Splits, models: list[Model], parameters: int, progress: bool
+) -> list[Done]:
+    """Train and evaluate every model not yet finished, `config.jobs` at a time (each in a process of its own when
+    more than one: progress is then a bar over models)."""
+    if config.jobs == 1:
+        return [_one_model(out, config, splits, m, parameters, progress) for m in models]
+    context = multiprocessing.get_context("spawn")  # torch and fork do not mix
+    with ProcessPoolExecutor(config.jobs, mp_context=context) as pool, progress_bar(
+        show=progress, total=len(models), unit="model", desc="models"
+    ) as bar:
+        futures = {pool.submit(_one_model, out, config, splits, m, parameters, False): m for m in models}
+        for future in as_completed(futures):
+            _note(futures[future], future.result(), progress)
+            bar.update(1)
+        return [f.result() for f in futures]
+
+
+def _one_model(out: Path, config: LearnConfig, splits: Splits, model: Model, parameters: int, progress: bool) -> Done:
+    folder = out / "runs" / model.condition / f"seed-{model.seed}"
+    facts, trained = _trained(folder, model.records, out / "tokenizer", config, model.seed, parameters, progress)
+    results, evaluated = _evaluated(folder, splits, config, model, progress)
+    done = facts, results, trained, evaluated
+    _note(model, done, progress)
+    return done
+
+
+def _note(model: Model, done: Done, show: bool) -> None:
+    what = f"{'trained' if done[2] else 'done'}, {'evaluated' if done[3] else 'done'}"
+    note(f"{model.condition} seed {model.seed}: {what}", show)
+
+
+def completion_tokens(tokenizer: Any, records: list[dict]) -> float:
+    """The mean length of the records' completions in tokens, the end token included (what a model generates)."""
+    encoded = tokenizer([r["completion"] for r in records], add_special_tokens=False)["input_ids"]
+    return sum(len(ids) + 1 for ids in encoded) / max(len(encoded), 1)
 
 
 def _open(out: Path, config: LearnConfig, command: str) -> None:
@@ -147,14 +203,18 @@ def _trained(
     return facts, True
 
 
-def _evaluated(folder: Path, splits: Splits, config: LearnConfig, seed: int, progress: bool) -> tuple[list[dict], bool]:
+def _evaluated(
+    folder: Path, splits: Splits, config: LearnConfig, model: Model, progress: bool
+) -> tuple[list[dict], bool]:
     """eval.jsonl of a finished evaluation (and whether this call made it): each evaluated problem's greedy answer
-    and samples, marked with whether its target is a held-out one."""
+    and the samples the model can use at equal generated tokens, marked with whether its target is a held-out one."""
     path = folder / "eval.jsonl"
     if path.exists():
         return [orjson.loads(line) for line in path.read_bytes().splitlines()], False
     problems = splits.split(config.evaluate_on)
-    results = evaluate(folder / "model", problems, [learn_prompt(p) for p in problems], config.eval, seed, progress)
+    settings = replace(config.eval, samples=model.samples)
+    prompts = [learn_prompt(p) for p in problems]
+    results = evaluate(folder / "model", problems, prompts, settings, model.seed, progress)
     results = [{**r, "new_target": splits.has_new_target(p)} for r, p in zip(results, problems, strict=True)]
     _write_jsonl(path, results)
     return results, True

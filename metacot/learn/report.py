@@ -12,7 +12,7 @@ import orjson
 
 from metacot.bench.machine import load_average, machine, machine_line
 from metacot.bench.plots import pyplot, save_figure
-from metacot.learn.stats import condition_intervals, figures, mean_greedy_tokens, run_figures
+from metacot.learn.stats import condition_intervals, figures, run_figures
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.manifest import versions
 
@@ -33,19 +33,11 @@ class Run:
     results: list[dict]
 
 
-def equal_token_budget(config: LearnConfig, runs: list[Run]) -> float:
-    """The best-of-n budget: the configured one, else the largest mean greedy answer length of any condition."""
-    if config.equal_tokens is not None:
-        return float(config.equal_tokens)
-    by_condition: dict[str, list[float]] = {}
-    for run in runs:
-        by_condition.setdefault(run.condition, []).append(mean_greedy_tokens(run.results))
-    return max((sum(v) / len(v) for v in by_condition.values()), default=0.0)
-
-
-def write_report(out: Path, config: LearnConfig, runs: list[Run], command: str, seconds: float) -> list[Path]:
-    """results.jsonl, table.md and the plot (when matplotlib is installed); the paths written."""
-    budget = equal_token_budget(config, runs)
+def write_report(
+    out: Path, config: LearnConfig, runs: list[Run], budget: float, command: str, seconds: float
+) -> list[Path]:
+    """results.jsonl, table.md and the plot (when matplotlib is installed); best-of-n at `budget` generated tokens;
+    the paths written."""
     rows = [
         {"condition": r.condition, "seed": r.seed, **run_figures(r.results, budget), "budget_tokens": budget,
          "problems": len(r.results), "training": r.training}

@@ -3,6 +3,7 @@ held-out-target slice, and 95% bootstrap intervals over problems and seeds."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -72,8 +73,10 @@ def figures(budget: float) -> list[Figure]:
     ]
 
 
-def mean_greedy_tokens(results: list[dict]) -> float:
-    return float(np.mean([greedy_tokens(r) for r in results])) if results else 0.0
+def samples_needed(budget: float, mean_tokens: float, most: int) -> int:
+    """Samples a model whose answers run to `mean_tokens` on average can use within `budget` generated tokens: as
+    many as fit, one more for answers shorter than the mean, at most `most`."""
+    return min(most, math.ceil(budget / max(mean_tokens, 1.0)) + 1)
 
 
 def matrix(runs: list[list[dict]], outcome: Outcome, keep: Callable[[dict], bool] = lambda r: True) -> np.ndarray:
