@@ -87,10 +87,10 @@ def _backtracks(goal: str) -> tuple[list[re.Pattern[str]], list[tuple[bool, re.P
     """The metacot format's backtrack sentences for the goal: their go-back endings (to find a backtrack line fast),
     and (bare, regex) for each wording, without a reason or after one (group 'back': where it goes)."""
     patterns = backtrack_patterns(goal)
-    bare = list(dict.fromkeys(back.pattern for _, _, back in patterns))
+    bare = list(dict.fromkeys(back.pattern for *_, back in patterns))
     endings = [re.compile(rf"(?:^| ){b}\Z") for b in bare]
     sentences = [(True, re.compile(b)) for b in bare]
-    sentences += [(False, re.compile(f"{reason.pattern} {back.pattern}")) for _, reason, back in patterns]
+    sentences += [(False, re.compile(f"{reason.pattern} {back.pattern}")) for *_, reason, back in patterns]
     return endings, sentences
 
 
