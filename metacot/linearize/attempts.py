@@ -47,3 +47,8 @@ def covered(tree: SearchTree, head: int, visit: int, whole_branch: bool) -> list
         if not tree.nodes[child].dead and tree.expanded_by(child, visit):
             below += covered(tree, child, visit, True)
     return [*below, head]
+
+
+def rested_on(tree: SearchTree, head: int, visit: int) -> list[int]:
+    """Every tried step an exhausted claim about `head` rests on (the tried steps of the nodes it covers)."""
+    return [child for node_id in covered(tree, head, visit, True) for child in tried(tree, node_id, visit)]

@@ -131,7 +131,8 @@ class Auditor:
         # the longest step that matches; among transposed twins (equal states, equal steps), one not written yet,
         # the one the search visited first
         order = len(self.tree.trace)
-        child = max(found, key=lambda c: (len(nodes[c].step), c not in self.visited, -self.first.get(c, order)))
+        unwritten = self.visited | self.listed
+        child = max(found, key=lambda c: (len(nodes[c].step), c not in unwritten, -self.first.get(c, order)))
         self.result.claims += 1
         return child
 
@@ -294,23 +295,29 @@ class Auditor:
         return listed or None
 
     def check_support(self, head: int, whole_branch: bool, sentence: str) -> None:
-        """A conclusion about `head` (for an exhausted branch, with the live states below it) comes after the text
-        has shown every step the search had tried from there (attempts.tried) by the visit the backtrack is on the
-        way to; one it shows only later owes (settle)."""
+        """A conclusion about `head` comes after the text has shown every step the search had tried from there
+        (attempts.tried) by the visit the backtrack is on the way to: for an exhausted branch (with the live states
+        below it), before it; for a value, before it or later, as a new attempt (else settle fails it)."""
         visit = self.next_visit()
         for node_id in covered(self.tree, head, visit, whole_branch):
             for child in tried(self.tree, node_id, visit):
-                if child not in self.visited and child not in self.listed:
+                if child in self.visited or child in self.listed:
+                    continue
+                if whole_branch:
+                    self.fail(sentence, self._unshown(child))
+                else:
                     self.owed.setdefault(child, sentence)
 
     def settle(self) -> None:
         """Every tried step a conclusion came before is shown later in the text (a new attempt), else the
         conclusion was unsupported."""
         for child, sentence in self.owed.items():
-            node = self.tree.nodes[child]
-            state = self.describe(node.parent) if node.parent in self.states else "a state"
-            self.fail(sentence, f"concludes about {state} without showing the step tried from it: {node.step!r}")
+            self.fail(sentence, self._unshown(child))
         self.owed.clear()
+
+    def _unshown(self, child: int) -> str:
+        node = self.tree.nodes[child]
+        return f"concludes about {self.describe(node.parent)} without showing the step tried from it: {node.step!r}"
 
     def sentence(self, child: int, outcome: Any) -> str:
         """The sentence a step must be written as, from the domain's outcome of it (recomputed)."""

@@ -21,8 +21,10 @@ Values are compared as printed (value_text): a sentence never says 1.00 is below
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from metacot.linearize.attempts import rested_on
 from metacot.linearize.walk import Move
 from metacot.tree import SearchTree
 
@@ -105,16 +107,19 @@ class Reason:
     ordered: bool = False  # exploration with no values: the next step was found before every step from `left`
 
 
-def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move) -> Reason:
+def classify(
+    tree: SearchTree, left: int, backtrack: Move, next_step: Move, later: Callable[[int], bool] = lambda n: False
+) -> Reason:
     """The reason for a backtrack from `left` (where the trace stands) to the ancestor `backtrack.node`, followed
     by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to, and the search knew
-    the expansions it had made before it (SearchTree.expanded_by)."""
+    the expansions it had made before it (SearchTree.expanded_by). A branch is said to be exhausted only when the
+    text can show the steps tried in it first: none is one it writes later (`later`: the search came back to it)."""
     visit = backtrack.visit
     slip = tree.first_slip(left)
     if slip is not None and slip not in tree.path_to(backtrack.node) and verified_below(tree, left, visit):
         return Reason(MISTAKE, left, slip)
     chain = abandoned(tree, left, backtrack.node)
-    head = next((node_id for node_id in reversed(chain) if exhausted(tree, node_id, visit)), None)
+    head = next((node_id for node_id in reversed(chain) if shown_exhausted(tree, node_id, visit, later)), None)
     if head is not None:
         return Reason(EXHAUSTED, left, head)
     value = tree.value_at(left, visit - 1)
@@ -141,6 +146,11 @@ def exhausted(tree: SearchTree, node_id: int, visit: int) -> bool:
     if node.dead:
         return not node.undecided
     return tree.expanded_by(node_id, visit) and all(exhausted(tree, child, visit) for child in node.children)
+
+
+def shown_exhausted(tree: SearchTree, node_id: int, visit: int, later: Callable[[int], bool]) -> bool:
+    """Exhausted by trace visit `visit`, and none of the tried steps that says so is one the text writes later."""
+    return exhausted(tree, node_id, visit) and not any(map(later, rested_on(tree, node_id, visit)))
 
 
 def verified_below(tree: SearchTree, node_id: int, visit: int) -> bool:

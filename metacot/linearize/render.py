@@ -4,6 +4,7 @@ steps, verdicts and backtracks."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from metacot.linearize.attempts import ATTEMPTS, SEPARATOR, attempt_words, covered, tried
@@ -103,12 +104,18 @@ def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
         return ctx.reasoned[1]
     found = {}
     current = ROOT
+    written = {move.node: i for i, move in enumerate(moves) if move.kind == "step"}
     for i, move in enumerate(moves):
         if move.kind == "backtrack":
-            found[i] = classify(ctx.tree, current, move, moves[i + 1])
+            found[i] = classify(ctx.tree, current, move, moves[i + 1], partial(_after, written, i))
         current = move.node
     ctx.reasoned = (moves, found)
     return found
+
+
+def _after(written: dict[int, int], index: int, node_id: int) -> bool:
+    """The text writes the node as a step after move `index` (written: node -> the index of its step)."""
+    return written.get(node_id, -1) > index
 
 
 def leaving_sentence(ctx: Context, reason: Reason) -> str:

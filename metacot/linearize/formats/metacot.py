@@ -107,7 +107,8 @@ def attempts(auditor: Auditor, segment: str) -> bool:
     m = ATTEMPTS_LINE.fullmatch(segment)
     if m is None:
         return False
-    for node_id in auditor.shown_as(m["state"]):
+    on_path = auditor.tree.path_to(auditor.current)
+    for node_id in sorted(auditor.shown_as(m["state"]), key=lambda n: n not in on_path):  # the branch left first
         listed = auditor.read_attempts(node_id, m["attempts"], SEPARATOR)
         if listed is not None:
             for node in map(auditor.tree.nodes.__getitem__, listed):
