@@ -10,6 +10,7 @@ import pytest
 from metacot.cli import main
 from metacot.linearize import LinearizeConfig, linearize
 from metacot.linearize.audit import audit_record, audit_records
+from metacot.linearize.reasons import AHEAD_WORDS, GO_BACK_WORDS, TIE_WORDS
 from metacot.problems import CountdownDomain
 
 DOMAIN = CountdownDomain()
@@ -78,16 +79,29 @@ def test_tokens_backtrack_to_an_unvisited_node_fails(noisy):
     assert any("a node not visited earlier" in m for m in got)
 
 
+def exploration_line(record: dict) -> str | None:
+    """A backtrack line of the record whose reason is a value comparison that claims no dead end (its reason part,
+    up to the go-back sentence)."""
+    for line in record["completion"].split("\n"):
+        if any(line.startswith(w.split("{")[0]) for w in (*TIE_WORDS, *AHEAD_WORDS)):
+            return next(line[: line.index(g.split("{")[0])] for g in GO_BACK_WORDS if g.split("{")[0] in line)
+    return None
+
+
 def test_false_dead_end_claim_fails(noisy):
     """An exploration move rewritten as 'none of the steps reach the target' is caught."""
-    record, tree = first_record(noisy, "metacot", "Let me also look at another option before going on. ")
-    line = next(s for s in record["completion"].split("\n") if s.startswith("Let me also look at another"))
-    before = record["completion"].split(line)[0].rstrip("\n").split("\n")
+    record, tree = next(
+        (r, t) for t in noisy.trees if (r := linearize(t, DOMAIN, "metacot", VALUES)) and exploration_line(r)
+    )
+    reason = exploration_line(record)
+    assert reason is not None
+    before = record["completion"].split(reason)[0].rstrip("\n").split("\n")
     state = next(s for s in reversed(before) if "Now I have" in s).split("Now I have ")[1].rstrip(".")
     target = tree.problem["target"]
     claim = f"None of the steps I tried from {state} reach {target}. "
-    got = messages(corrupt(record, "Let me also look at another option before going on. ", claim), tree)
-    assert got and all("exhausted" in m for m in got)  # it has live steps, or the trace goes on from it
+    got = messages(corrupt(record, reason, claim), tree)
+    # it has live steps, the trace goes on from it, or the steps tried from it were not shown first
+    assert got and all("exhausted" in m or m.startswith("concludes about") for m in got)
 
 
 def test_wrong_value_line_fails(noisy):

@@ -167,6 +167,7 @@ Moving to Node #0,1
 Current State: 24:[4, 6], Operations: ['9-3=6']
 Exploring Operation: 4*6=24, Resulting Numbers: [24]
 24,24 equal: Goal Reached"""
+TRIED = SOLVED.replace("\n", "\nFrom [4, 6]: 4 + 6 = 10 (10 is not 24); 6 - 4 = 3 (wrong: 6 - 4 is 2, not 3).\n", 1)
 PAPER = """9 + 3 = 12. Now I have [4, 12].
 Value: 0.40
 Alternatively, 9 - 3 = 6. Now I have [4, 6].
@@ -197,6 +198,9 @@ Solution:
         (SOS.replace("Resulting Numbers: [4, 6]", "Resulting Numbers: [4, 5]"), "'9-3=6' leaves [4, 6], not [4, 5]", 4),
         (PAPER.replace("Solution:\n9 - 3 = 6\n4", "Solution:\n9 - 3 = 6\n5"), "Solution: '5 * 6 = 24': 5 is not", 3),
         (SOLVED + "\nLet me think.", "a line no trace format writes: 'Let me think.'", 2),
+        (TRIED, None, 4),  # an attempts line: its steps count
+        (TRIED.replace("(wrong: 6 - 4 is 2, not 3)", "(3 is not 24)"), "'6 - 4 = 3' is wrong because 6 - 4 is 2", 4),
+        (TRIED.replace("10 is not 24", "11 is not 24"), "the attempt did not fail as it says", 4),
     ],
 )
 def test_validity_of_hand_written_traces(body, reason, steps):

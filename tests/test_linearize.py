@@ -179,6 +179,23 @@ GO_BACK = "|".join(
     re.escape(w).replace(re.escape("{state}"), f"(?P<state{i}>" + r"\[[\d, ]*\])") for i, w in enumerate(GO_BACK_WORDS)
 )
 BACK_LINE = re.compile(rf"(?:(?P<noticed>[A-Z].*?[.)]) )?(?:{GO_BACK})")
+ATTEMPTS_LINE = re.compile(r"From (?P<state>\[[\d, ]*\]): (?P<attempts>.+)\.")
+ATTEMPT = re.compile(r"(?P<step>\d+ [-+*/] \d+ = \d+) \((?P<why>.+)\)")
+
+
+def replay_attempts(problem: CountdownProblem, line: str, reached: set) -> None:
+    """An attempts line: from a state reached, steps that fail as the arithmetic says."""
+    m = ATTEMPTS_LINE.fullmatch(line)
+    assert m is not None and numbers(m["state"]) in reached, line
+    for attempt in m["attempts"].split("; "):
+        a = ATTEMPT.fullmatch(attempt)
+        assert a is not None, attempt
+        try:
+            new = apply_step(numbers(m["state"]), a["step"])
+        except StepError as error:
+            assert a["why"] == f"wrong: {error}"
+            continue
+        assert len(new) == 1 and a["why"] == f"{new[0]} is not {problem.target}", attempt
 
 
 def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[str, str]]:
@@ -199,6 +216,9 @@ def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[st
             assert state in reached  # only ever back to a state already reached
             kinds.append(("backtrack", named))
             finished = dead = False
+            continue
+        if line.startswith("From ["):
+            replay_attempts(problem, line, reached)
             continue
         m = STEP_LINE.fullmatch(line)
         assert m is not None, line

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from metacot.linearize.attempts import SEPARATOR as ATTEMPT_SEPARATOR
+from metacot.linearize.attempts import WRONG
 from metacot.linearize.formats.metacot import VALUE, backtrack_patterns
 from metacot.linearize.formats.paper import ALTERNATIVELY, FINAL_ANSWER, SOLUTION
 from metacot.problems.base import StepError
@@ -37,6 +39,8 @@ SOS_EXPLORE = re.compile(rf"Exploring Operation: (?P<step>\S+), Resulting Number
 SOS_NODE = re.compile(rf"Generated Node #(?P<id>[0-9,]+): (?P<t>{NUMBER}):(?P<state>{STATE}) Operation: (?P<step>\S+)")
 SOS_GOAL = re.compile(rf"(?P<x>{NUMBER}),(?P<t>{NUMBER}) (?P<verdict>equal: Goal Reached|unequal: No Solution)")
 SOS_MOVE = re.compile(r"Moving to Node #(?P<id>[0-9,]+)")
+ATTEMPTS_LINE = re.compile(rf"From (?P<state>{STATE}): (?P<attempts>.+)\.")
+ATTEMPT = re.compile(r"(?P<step>[^;()]*=[^;()]*) \((?P<why>[^;()]*)\)")
 DOMAIN = CountdownDomain()
 KEY = DOMAIN.state_key  # a state as the numbers it holds, in any order
 
@@ -87,10 +91,10 @@ def _backtracks(goal: str) -> tuple[list[re.Pattern[str]], list[tuple[bool, re.P
     """The metacot format's backtrack sentences for the goal: their go-back endings (to find a backtrack line fast),
     and (bare, regex) for each wording, without a reason or after one (group 'back': where it goes)."""
     patterns = backtrack_patterns(goal)
-    bare = list(dict.fromkeys(back.pattern for _, _, back in patterns))
+    bare = list(dict.fromkeys(back.pattern for *_, back in patterns))
     endings = [re.compile(rf"(?:^| ){b}\Z") for b in bare]
     sentences = [(True, re.compile(b)) for b in bare]
-    sentences += [(False, re.compile(f"{reason.pattern} {back.pattern}")) for _, reason, back in patterns]
+    sentences += [(False, re.compile(f"{reason.pattern} {back.pattern}")) for *_, reason, back in patterns]
     return endings, sentences
 
 
@@ -145,6 +149,7 @@ class Walk:
             (SOS_NODE, self._sos_node),
             (SOS_GOAL, self._sos_goal),
             (SOS_MOVE, self._sos_move),
+            (ATTEMPTS_LINE, self._attempts),
             (STEP_LINE, self._step_line),
         ]
 
@@ -183,6 +188,29 @@ class Walk:
         self._reach(state)
         self.failed = MISSED.fullmatch(rest) is not None
         return self._outcome(step, state, rest)
+
+    def _attempts(self, m: re.Match[str]) -> str | None:
+        """A metacot attempts line ("From [4, 9, 3]: 9 * 3 = 28 (wrong: 9 * 3 is 27, not 28); ..."): from a state
+        the text reached, steps that fail as each says: wrong for the reason given, or finishing on a number that is
+        not the target."""
+        if _key(m["state"]) not in self.reached:
+            return f"{_quote(m[0])} names {m['state']}, a state the text has not reached"
+        attempts = m["attempts"].split(ATTEMPT_SEPARATOR)
+        self.steps += len(attempts)
+        for attempt in attempts:
+            a = ATTEMPT.fullmatch(attempt)
+            if a is None:
+                return f"{_quote(attempt)} is not an attempt a trace format writes"
+            try:
+                state, slip = self._take(self.reached[_key(m["state"])], a["step"])
+            except StepError as error:
+                slip = str(error)
+            if slip is not None:
+                if a["why"] != WRONG.format(error=slip):
+                    return f"{_quote(a['step'])} is wrong because {slip}"
+            elif MISSED.fullmatch(a["why"] + ".") is None or self._outcome(a["step"], state, a["why"] + "."):
+                return f"{_quote(attempt)}: the attempt did not fail as it says"
+        return None
 
     def _parent(self, step: str, rest: str) -> tuple[Number, ...] | None:
         """The reached state an "Alternatively, " step starts from: one it is legal from, whose result the sentence

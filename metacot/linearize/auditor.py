@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from metacot.linearize.attempts import attempt_words, covered, tried
 from metacot.linearize.layout import texts
 from metacot.linearize.reasons import CAUGHT, exhausted, value_text
 from metacot.problems.base import Domain
@@ -51,6 +52,8 @@ class Auditor:
         self.visited = {ROOT}
         self.states: dict[int, Any] = {ROOT: domain.root_state(self.problem)}
         self.closed: list[int] = []  # heads of branches said to be exhausted
+        self.listed: set[int] = set()  # failed steps an attempts line showed
+        self.owed: dict[int, str] = {}  # tried steps a conclusion came before -> its sentence (check_support)
         self.first: dict[int, int] = {}
         for i, node_id in enumerate(tree.trace):
             self.first.setdefault(node_id, i)
@@ -128,14 +131,16 @@ class Auditor:
         # the longest step that matches; among transposed twins (equal states, equal steps), one not written yet,
         # the one the search visited first
         order = len(self.tree.trace)
-        child = max(found, key=lambda c: (len(nodes[c].step), c not in self.visited, -self.first.get(c, order)))
+        unwritten = self.visited | self.listed
+        child = max(found, key=lambda c: (len(nodes[c].step), c not in unwritten, -self.first.get(c, order)))
         self.result.claims += 1
         return child
 
     def arrive(self, child: int, sentence: str) -> Any:
         """Move to a child; the domain's outcome of its step from the recomputed parent state."""
         node = self.tree.nodes[child]
-        self.claim(child not in self.visited, sentence, "the step is written twice")
+        self.claim(child not in self.visited and child not in self.listed, sentence, "the step is written twice")
+        self.owed.pop(child, None)  # shown now, as a new attempt after the conclusion
         outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
         for head in self.closed:
             if head in self.tree.path_to(child) and not node.dead:
@@ -234,10 +239,10 @@ class Auditor:
             self.unwritten += 1
         return self.unwritten
 
-    def check_exhausted(self, head_state: str | None, sentence: str) -> None:
+    def check_exhausted(self, head_state: str | None, sentence: str) -> int | None:
         """Some node of the branch being left (named head_state, if given) is dead, or was expanded into dead ends
         before the search went on to the visit the backtrack is on the way to (an expansion the search made later
-        was not known when it left)."""
+        was not known when it left). The head of the exhausted branch, if it is."""
         path = self.tree.path_to(self.current)
         visit = self.next_visit()
         heads = [
@@ -246,8 +251,73 @@ class Auditor:
             if exhausted(self.tree, n, visit)
             and (head_state is None or (not self.tree.nodes[n].dead and self.describe(n) == head_state))
         ]
-        if self.claim(bool(heads), sentence, "says the branch is exhausted, but it has live steps"):
-            self.closed.append(heads[-1])  # the deepest: the least the sentence can mean
+        if not self.claim(bool(heads), sentence, "says the branch is exhausted, but it has live steps"):
+            return None
+        self.closed.append(heads[-1])  # the deepest: the least the sentence can mean
+        return heads[-1]
+
+    # --- shown work ---
+
+    def shown_as(self, state: str) -> list[int]:
+        """The live nodes the text has written that `state` names."""
+        return sorted(n for n in self.visited if self.live(n) and self.describe(n) == state)
+
+    def read_attempts(self, node_id: int, text: str, separator: str) -> list[int] | None:
+        """The children of the node that `text` lists, each written as the domain recomputes its step and verdict
+        (attempts.attempt_words) and joined by separator, in the order the search made them, none shown before;
+        None when the text is not such a list."""
+        words = {}
+        for child in self.tree.nodes[node_id].children:
+            step = self.tree.nodes[child].step
+            outcome = self.domain.apply_step(self.problem, self.states[node_id], step)
+            words[child] = attempt_words(step, outcome.error, self.after_step(child, outcome) or "")
+        listed: list[int] = []
+        at = 0
+        while at < len(text):
+            start = at + len(separator) if listed else at
+            fits = [
+                c
+                for c, w in words.items()
+                if text.startswith(w, start)
+                and (start + len(w) == len(text) or text.startswith(separator, start + len(w)))
+                and c > max(listed, default=-1)
+                and c not in self.visited
+                and c not in self.listed
+            ]
+            if (listed and not text.startswith(separator, at)) or not fits:
+                return None
+            child = max(fits, key=lambda c: len(words[c]))
+            listed.append(child)
+            at = start + len(words[child])
+        self.listed.update(listed)
+        for child in listed:
+            self.owed.pop(child, None)
+        return listed or None
+
+    def check_support(self, head: int, whole_branch: bool, sentence: str) -> None:
+        """A conclusion about `head` comes after the text has shown every step the search had tried from there
+        (attempts.tried) by the visit the backtrack is on the way to: for an exhausted branch (with the live states
+        below it), before it; for a value, before it or later, as a new attempt (else settle fails it)."""
+        visit = self.next_visit()
+        for node_id in covered(self.tree, head, visit, whole_branch):
+            for child in tried(self.tree, node_id, visit):
+                if child in self.visited or child in self.listed:
+                    continue
+                if whole_branch:
+                    self.fail(sentence, self._unshown(child))
+                else:
+                    self.owed.setdefault(child, sentence)
+
+    def settle(self) -> None:
+        """Every tried step a conclusion came before is shown later in the text (a new attempt), else the
+        conclusion was unsupported."""
+        for child, sentence in self.owed.items():
+            self.fail(sentence, self._unshown(child))
+        self.owed.clear()
+
+    def _unshown(self, child: int) -> str:
+        node = self.tree.nodes[child]
+        return f"concludes about {self.describe(node.parent)} without showing the step tried from it: {node.step!r}"
 
     def sentence(self, child: int, outcome: Any) -> str:
         """The sentence a step must be written as, from the domain's outcome of it (recomputed)."""

@@ -1,4 +1,5 @@
-"""Why a trace leaves a node: a mistake found, an exhausted subtree, a low value, or exploration; and the words.
+"""Why a trace leaves a node: a mistake found, an exhausted subtree, a value comparison, or the order steps were
+found in; and the words.
 
 A reason is decided from the tree as the search knew it when it left (the children it had generated and checked,
 the values it held then), so that every sentence is true of the saved tree and `metacot audit` can re-check it:
@@ -12,14 +13,18 @@ the values it held then), so that every sentence is true of the saved tree and `
   the children it creates; the check is then stated with the reason): "The mistake was in 12 + 5 = 18." (true:
   every path through that step holds the mistake). A return into the wrong step's subtree gets one of the
   reasons below, as the search did go on from there;
-- exploration: anything else (MCTS's exploration term, beam width, BFS order, best-of-N's next chain): a
-  neutral wording that claims nothing.
+- exploration: anything else (MCTS's exploration term, beam width, BFS order, best-of-N's next chain), worded by
+  what the tree grounds: the next step scores as much as this node, or less but is untried (a value comparison),
+  or, with no values, it was found before the steps from here (steps are taken up in the order found).
+Values are compared as printed (value_text): a sentence never says 1.00 is below 1.00.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from metacot.linearize.attempts import rested_on
 from metacot.linearize.walk import Move
 from metacot.tree import SearchTree
 
@@ -46,7 +51,23 @@ LOW_WORDS = (
     "The value of {state} is low ({v}).",
     "Hmm, this does not look promising (value {v}).",
 )
-EXPLORATION_WORDS = (
+# exploration, by what grounds it: the next step scores as much as here ({v} = {w} as printed), less but untried,
+# or, with no values to compare, it was found before the steps from here
+TIE_WORDS = (
+    "This scores {v}, and another step scores {w} too, so let me try that one as well.",
+    "Another step scores {w}, as much as this one ({v}); let me look at it too.",
+    "The value here is {v}, and a step I have not tried also has {w}.",
+)
+AHEAD_WORDS = (
+    "This scores {v}, more than the {w} of another step, but that step is untried; let me look at it.",
+    "The value here is {v}; a step I have not tried yet has {w}, lower, but worth a look before going deeper.",
+)
+ORDER_WORDS = (
+    "I found other steps before the ones from here, so they come first.",
+    "Steps found earlier come first, and there are some I have not tried yet.",
+)
+# backtracks with no reason, as metacot wrote them before: the audit flags them
+REASONLESS_WORDS = (
     "Let me also look at another option before going on.",
     "Before going deeper, let me check another possibility.",
     "Let me also try a different branch.",
@@ -75,35 +96,41 @@ GO_BACK_WORDS = (
 class Reason:
     """Why the trace leaves `left` for a backtrack. mistake: `subject` is the first wrong step on `left`'s path.
     exhausted: `subject` heads the exhausted branch (`left` itself when its own step failed: the verdict already
-    said so). low value: `value` is what the search held for `left`,
-    `better` the next node's value when that is higher."""
+    said so). low value: `value` is what the search held for `left`, `better` the next node's value when that is
+    higher. exploration: the two values, when both are known (`better` is then no higher)."""
 
     kind: str
     left: int
     subject: int
     value: float | None = None
     better: float | None = None
+    ordered: bool = False  # exploration with no values: the next step was found before every step from `left`
 
 
-def classify(tree: SearchTree, left: int, backtrack: Move, next_step: Move) -> Reason:
+def classify(
+    tree: SearchTree, left: int, backtrack: Move, next_step: Move, later: Callable[[int], bool] = lambda n: False
+) -> Reason:
     """The reason for a backtrack from `left` (where the trace stands) to the ancestor `backtrack.node`, followed
     by `next_step`; `backtrack.visit` is the trace position of the visit the search goes to, and the search knew
-    the expansions it had made before it (SearchTree.expanded_by)."""
+    the expansions it had made before it (SearchTree.expanded_by). A branch is said to be exhausted only when the
+    text can show the steps tried in it first: none is one it writes later (`later`: the search came back to it)."""
     visit = backtrack.visit
     slip = tree.first_slip(left)
     if slip is not None and slip not in tree.path_to(backtrack.node) and verified_below(tree, left, visit):
         return Reason(MISTAKE, left, slip)
     chain = abandoned(tree, left, backtrack.node)
-    head = next((node_id for node_id in reversed(chain) if exhausted(tree, node_id, visit)), None)
+    head = next((node_id for node_id in reversed(chain) if shown_exhausted(tree, node_id, visit, later)), None)
     if head is not None:
         return Reason(EXHAUSTED, left, head)
     value = tree.value_at(left, visit - 1)
     better = tree.value_at(next_step.node, visit)
-    if value is not None and better is not None and value < better:
+    if value is not None and better is not None and printed(value) < printed(better):
         return Reason(LOW_VALUE, left, left, value, better)
-    if value is not None and value < LOW:
+    if value is not None and printed(value) < LOW:
         return Reason(LOW_VALUE, left, left, value)
-    return Reason(EXPLORATION, left, left)
+    if value is None or better is None:
+        return Reason(EXPLORATION, left, left, ordered=found_first(tree, left, next_step.node))
+    return Reason(EXPLORATION, left, left, value, better)
 
 
 def abandoned(tree: SearchTree, left: int, resume: int) -> list[int]:
@@ -121,6 +148,11 @@ def exhausted(tree: SearchTree, node_id: int, visit: int) -> bool:
     return tree.expanded_by(node_id, visit) and all(exhausted(tree, child, visit) for child in node.children)
 
 
+def shown_exhausted(tree: SearchTree, node_id: int, visit: int, later: Callable[[int], bool]) -> bool:
+    """Exhausted by trace visit `visit`, and none of the tried steps that says so is one the text writes later."""
+    return exhausted(tree, node_id, visit) and not any(map(later, rested_on(tree, node_id, visit)))
+
+
 def verified_below(tree: SearchTree, node_id: int, visit: int) -> bool:
     """A finished path (a terminal step, not an illegal one) at the node or below it, created before trace visit
     `visit`: the search has verified it."""
@@ -132,3 +164,13 @@ def verified_below(tree: SearchTree, node_id: int, visit: int) -> bool:
 
 def value_text(value: float) -> str:
     return f"{value:.2f}"
+
+
+def printed(value: float) -> float:
+    """The value as a sentence prints it: what its comparisons compare."""
+    return float(value_text(value))
+
+
+def found_first(tree: SearchTree, left: int, next_step: int) -> bool:
+    """The next step was created before every step from the node the trace leaves (the order they were found)."""
+    return all(next_step < child for child in tree.nodes[left].children)

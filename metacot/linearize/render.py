@@ -4,19 +4,24 @@ steps, verdicts and backtracks."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from metacot.linearize.attempts import ATTEMPTS, SEPARATOR, attempt_words, covered, tried
 from metacot.linearize.reasons import (
+    AHEAD_WORDS,
     CAUGHT,
     CAUGHT_BELOW,
     EXHAUSTED,
     EXHAUSTED_WORDS,
-    EXPLORATION_WORDS,
     LOW_VALUE,
     LOW_WORDS,
     LOWER_WORDS,
     MISTAKE,
     MISTAKE_WORDS,
+    ORDER_WORDS,
+    REASONLESS_WORDS,
+    TIE_WORDS,
     Reason,
     classify,
     value_text,
@@ -99,12 +104,18 @@ def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
         return ctx.reasoned[1]
     found = {}
     current = ROOT
+    written = {move.node: i for i, move in enumerate(moves) if move.kind == "step"}
     for i, move in enumerate(moves):
         if move.kind == "backtrack":
-            found[i] = classify(ctx.tree, current, move, moves[i + 1])
+            found[i] = classify(ctx.tree, current, move, moves[i + 1], partial(_after, written, i))
         current = move.node
     ctx.reasoned = (moves, found)
     return found
+
+
+def _after(written: dict[int, int], index: int, node_id: int) -> bool:
+    """The text writes the node as a step after move `index` (written: node -> the index of its step)."""
+    return written.get(node_id, -1) > index
 
 
 def leaving_sentence(ctx: Context, reason: Reason) -> str:
@@ -128,7 +139,33 @@ def leaving_sentence(ctx: Context, reason: Reason) -> str:
         if reason.better is None:
             return ctx.pick(LOW_WORDS, reason.left, 2).format(state=ctx.state(reason.left), v=v)
         return ctx.pick(LOWER_WORDS, reason.left, 2).format(v=v, w=value_text(reason.better))
-    return ctx.pick(EXPLORATION_WORDS, reason.left, 3)
+    if reason.value is not None and reason.better is not None:
+        v, w = value_text(reason.value), value_text(reason.better)
+        return ctx.pick(TIE_WORDS if v == w else AHEAD_WORDS, reason.left, 3).format(v=v, w=w)
+    return ctx.pick(ORDER_WORDS if reason.ordered else REASONLESS_WORDS, reason.left, 3)
+
+
+def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int]) -> list[str]:
+    """The lines that show the tried steps a departure's conclusion rests on (attempts: the state it concludes about,
+    and for an exhausted branch the live states below it), one line per state, deepest first: the steps not in
+    `written` (what the text writes as steps, anywhere, and has listed), which the listed ones join. None for a
+    mistake, or after a step whose own verdict said it failed."""
+    failed_step = reason.kind == EXHAUSTED and reason.subject == reason.left and ctx.node(reason.left).dead
+    if reason.kind == MISTAKE or failed_step:
+        return []
+    lines = []
+    for node_id in covered(ctx.tree, reason.subject, visit, reason.kind == EXHAUSTED):
+        shown = [child for child in tried(ctx.tree, node_id, visit) if child not in written]
+        if shown:
+            written.update(shown)
+            attempts = SEPARATOR.join(attempt(ctx, ctx.node(child)) for child in shown)
+            lines.append(ATTEMPTS.format(state=ctx.state(node_id), attempts=attempts))
+    return lines
+
+
+def attempt(ctx: Context, node: Node) -> str:
+    """A failed step in an attempts line: the step and its error, or the verdict of the path it finished."""
+    return attempt_words(node.step, node.error, verdict(ctx, node) if node.error is None else "")
 
 
 def step_sentence(ctx: Context, node: Node) -> str:

@@ -4,15 +4,17 @@ audit, which parses the sentences back with the templates of linearize.reasons."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from metacot.linearize.attempts import ATTEMPTS, SEPARATOR
 from metacot.linearize.formats.base import TraceFormat
 from metacot.linearize.reasons import (
+    AHEAD_WORDS,
     CAUGHT_BELOW,
     EXHAUSTED,
     EXHAUSTED_WORDS,
     EXPLORATION,
-    EXPLORATION_WORDS,
     GO_BACK_WORDS,
     LOW,
     LOW_VALUE,
@@ -20,9 +22,13 @@ from metacot.linearize.reasons import (
     LOWER_WORDS,
     MISTAKE,
     MISTAKE_WORDS,
+    ORDER_WORDS,
+    REASONLESS_WORDS,
+    TIE_WORDS,
+    found_first,
     value_text,
 )
-from metacot.linearize.render import Context, Lines, leaving_sentence, reasons, step_sentence
+from metacot.linearize.render import Context, Lines, attempt_lines, leaving_sentence, reasons, step_sentence
 from metacot.linearize.walk import Move
 from metacot.tree import ROOT
 
@@ -33,11 +39,16 @@ VALUE = "Value: "
 
 
 def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
+    """Each step with what it gave; before each backtrack, the tried steps its reason rests on (attempt_lines), then
+    the reason and where it goes back to."""
     lines = Lines()
     why = reasons(ctx, moves)
+    written = {move.node for move in moves if move.kind == "step"}
     for i, move in enumerate(moves):
         node = ctx.node(move.node)
         if move.kind == "backtrack":
+            for line in attempt_lines(ctx, why[i], move.visit, written):
+                lines.add(line, i)
             go_back = ctx.pick(GO_BACK_WORDS, node.id).format(state=ctx.state(node.id))
             lines.add(" ".join(s for s in (leaving_sentence(ctx, why[i]), go_back) if s), i)
             continue
@@ -51,11 +62,17 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
 
 def audit_sentences(auditor: Auditor, segments: list[str], answer: str) -> None:
     """Check each sentence: a step the search took from where the trace stands (or where a backtrack said it goes),
-    written as the domain recomputes it; a value line, the value the search held; a backtrack, its reason and
-    target (backtrack)."""
+    written as the domain recomputes it; a value line, the value the search held; an attempts line, failed steps the
+    search tried from a state the text has shown; a backtrack, its reason and target (backtrack); and that no
+    conclusion about a state comes before the steps tried from it (Auditor.settle)."""
+    _read(auditor, segments)
+    auditor.settle()
+
+
+def _read(auditor: Auditor, segments: list[str]) -> None:
     patterns = backtrack_patterns(auditor.domain.goal(auditor.problem))
     pending: list[int] = []  # where a backtrack said it goes
-    better: tuple[str, str] | None = None  # a low-value claim's "looks better (w)", checked at the next step
+    then: Callable[[int], None] | None = None  # a claim of the backtrack about the next step, checked there
     last = ROOT
     for segment in segments:
         if segment.startswith(VALUE):
@@ -63,23 +80,42 @@ def audit_sentences(auditor: Auditor, segments: list[str], answer: str) -> None:
             expect = value_text(held) if held is not None else "none"
             auditor.claim(segment[len(VALUE) :] == expect, segment, f"the value is {expect}")
             continue
+        if attempts(auditor, segment):
+            continue
         back = backtrack(auditor, segment, patterns)
         if back is not None:
-            pending, better = back
+            pending, then = back
             if not pending:  # gone back to no known state: the rest cannot be followed
                 return
             continue
         child = auditor.step_to(pending or [auditor.current], segment, segment, exact=False)
         if child is None:
             return
-        if better is not None:
-            ok = better[0] in auditor.known_values(child)
-            auditor.claim(ok, better[1], f"the next step's value is not {better[0]}")
-        pending, better = [], None
+        if then is not None:
+            then(child)
+        pending, then = [], None
         outcome = auditor.arrive(child, segment)
         expected = auditor.sentence(child, outcome)
         auditor.claim(segment == expected, segment, f"the step gives: {expected!r}")
         last = child
+
+
+def attempts(auditor: Auditor, segment: str) -> bool:
+    """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ..."): each listed step is one the
+    search tried from a state the text has shown, failed as the domain recomputes it, and not shown before. False
+    when the segment names no shown state (it is no attempts line)."""
+    m = ATTEMPTS_LINE.fullmatch(segment)
+    if m is None:
+        return False
+    on_path = auditor.tree.path_to(auditor.current)
+    for node_id in sorted(auditor.shown_as(m["state"]), key=lambda n: n not in on_path):  # the branch left first
+        listed = auditor.read_attempts(node_id, m["attempts"], SEPARATOR)
+        if listed is not None:
+            for node in map(auditor.tree.nodes.__getitem__, listed):
+                auditor.claim(node.dead, segment, f"{node.step!r} did not fail")
+            return True
+    auditor.fail(segment, f"lists steps that were not tried from {m['state']}")
+    return True
 
 
 def _template(words: str, **fixed: str) -> str:
@@ -87,51 +123,85 @@ def _template(words: str, **fixed: str) -> str:
     pattern = re.escape(words)
     for name, text in fixed.items():
         pattern = pattern.replace(re.escape("{" + name + "}"), re.escape(text))
-    for name in ("state", "step", "why"):
+    for name in ("state", "step", "why", "attempts"):
         pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>.+?)")
     return pattern.replace(re.escape("{v}"), r"(?P<v>\d+\.\d\d)").replace(re.escape("{w}"), r"(?P<w>\d+\.\d\d)")
 
 
-def backtrack_patterns(goal_text: str) -> list[tuple[str, re.Pattern[str], re.Pattern[str]]]:
-    """(kind, reason regex, go-back regex) for every wording a backtrack sentence may take."""
-    kinds = [(EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, w) for w in LOW_WORDS + LOWER_WORDS]
-    kinds += [(EXPLORATION, w) for w in EXPLORATION_WORDS] + [(MISTAKE, w) for w in MISTAKE_WORDS]
-    kinds += [(MISTAKE, f"{CAUGHT_BELOW} {w}") for w in MISTAKE_WORDS]
+ATTEMPTS_LINE = re.compile(_template(ATTEMPTS))
+LOWER, TIE, AHEAD, ORDER, REASONLESS = "lower", "tie", "ahead", "order", "reasonless"  # how a reason is worded
+
+
+def backtrack_patterns(goal_text: str) -> list[tuple[str, str, re.Pattern[str], re.Pattern[str]]]:
+    """(kind, wording, reason regex, go-back regex) for every wording a backtrack sentence may take."""
+    worded = [(EXHAUSTED, EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, LOW_VALUE, w) for w in LOW_WORDS]
+    worded += [(LOW_VALUE, LOWER, w) for w in LOWER_WORDS] + [(EXPLORATION, TIE, w) for w in TIE_WORDS]
+    worded += [(EXPLORATION, AHEAD, w) for w in AHEAD_WORDS] + [(EXPLORATION, ORDER, w) for w in ORDER_WORDS]
+    worded += [(EXPLORATION, REASONLESS, w) for w in REASONLESS_WORDS] + [(MISTAKE, MISTAKE, w) for w in MISTAKE_WORDS]
+    worded += [(MISTAKE, MISTAKE, f"{CAUGHT_BELOW} {w}") for w in MISTAKE_WORDS]
     back = [re.compile(_template(w).replace("?P<state>", "?P<back>")) for w in GO_BACK_WORDS]
-    return [(kind, re.compile(_template(w, goal=goal_text)), b) for kind, w in kinds for b in back]
+    return [(kind, how, re.compile(_template(w, goal=goal_text)), b) for kind, how, w in worded for b in back]
 
 
-def backtrack(auditor: Auditor, segment: str, patterns: list) -> tuple[list[int], tuple[str, str] | None] | None:
-    """None when the segment is no backtrack; else where it may go and a pending 'looks better' claim."""
-    bare = next((b.fullmatch(segment) for _, _, b in patterns if b.fullmatch(segment)), None)
+def backtrack(auditor: Auditor, segment: str, patterns: list) -> tuple[list[int], Callable[[int], None] | None] | None:
+    """None when the segment is no backtrack; else where it may go and its claim about the next step, if any."""
+    bare = next((b.fullmatch(segment) for *_, b in patterns if b.fullmatch(segment)), None)
     if bare is not None:  # no reason: only after a step that said it failed
         auditor.result.reasons[EXHAUSTED] += 1
         node = auditor.tree.nodes[auditor.current]
         ok = node.dead and not node.undecided
         auditor.claim(ok, segment, "leaves a node its check did not fail without a reason")
         return auditor.resolve_back(bare["back"], segment), None
-    for kind, reason, back in patterns:
+    for kind, how, reason, back in patterns:
         m = re.fullmatch(f"{reason.pattern} {back.pattern}", segment)
         if m is None:
             continue
         auditor.result.reasons[kind] += 1
-        better, wrong = None, None
+        then, wrong = None, None
         if kind == EXHAUSTED:
-            auditor.check_exhausted(m["state"], segment)
+            head = auditor.check_exhausted(m["state"], segment)
+            if head is not None:
+                auditor.check_support(head, True, segment)
         elif kind == MISTAKE:
             wrong = auditor.check_mistake(m, segment)
-        elif kind == LOW_VALUE:
-            known = auditor.known_values(auditor.current)
-            auditor.claim(m["v"] in known, segment, f"the value here was {', '.join(sorted(known)) or 'none'}")
-            if "w" in m.groupdict() and m["w"] is not None:
-                auditor.claim(float(m["v"]) < float(m["w"]), segment, "the compared value is not higher")
-                better = (m["w"], segment)
-            else:
-                auditor.claim(float(m["v"]) < LOW, segment, f"{m['v']} is not a low value (< {LOW})")
+        elif how == REASONLESS:
+            auditor.fail(segment, "a backtrack with no reason")
+        else:
+            auditor.check_support(auditor.current, False, segment)
+            then = _values(auditor, how, m, segment) if how != ORDER else _order(auditor, segment)
         targets = auditor.resolve_back(m["back"], segment)
         auditor.leaves_mistake(wrong, targets, segment)
-        return targets, better
+        return targets, then
     return None
+
+
+def _values(auditor: Auditor, how: str, m: re.Match[str], segment: str) -> Callable[[int], None] | None:
+    """A value comparison: the value here is one the search held, and compares with the next step's as said, at the
+    printed precision (lower, the same, or higher); low without a comparison: below LOW as printed."""
+    known = auditor.known_values(auditor.current)
+    auditor.claim(m["v"] in known, segment, f"the value here was {', '.join(sorted(known)) or 'none'}")
+    if m.groupdict().get("w") is None:
+        auditor.claim(float(m["v"]) < LOW, segment, f"{m['v']} is not a low value (< {LOW})")
+        return None
+    v, w = float(m["v"]), float(m["w"])
+    said = {LOWER: (v < w, "lower than"), TIE: (v == w, "the same as"), AHEAD: (v > w, "higher than")}[how]
+    auditor.claim(said[0], segment, f"rounding: {m['v']} is not {said[1]} {m['w']}")
+
+    def next_value(child: int) -> None:
+        auditor.claim(m["w"] in auditor.known_values(child), segment, f"the next step's value is not {m['w']}")
+
+    return next_value
+
+
+def _order(auditor: Auditor, segment: str) -> Callable[[int], None]:
+    """Steps found earlier come first: the next step was created before every step from the state left."""
+    left = auditor.current
+
+    def found_before(child: int) -> None:
+        ok = found_first(auditor.tree, left, child)
+        auditor.claim(ok, segment, "the next step was not found before the steps from here")
+
+    return found_before
 
 
 METACOT = TraceFormat(

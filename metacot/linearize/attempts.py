@@ -1,0 +1,54 @@
+"""The attempts a conclusion about a state rests on: the steps tried from it by a trace visit, and their words.
+
+A trace that concludes something about a state (every step from it failed, its value is low, another option scores
+as much) shows first every step it tried from there with its verdict ("From [44, 101]: 44 * 101 = 4444 (4444 is not
+33); 101 - 44 = 57 (57 is not 33)."), in the order tried. Tried steps the text has not written are the failed ones:
+a step the domain checks as it is created (an illegal or wrong step, a finished path that is no solution) is tried,
+and a live step is tried when the search takes it up, which the text writes as a step. A failed step the text
+writes later (the search came back to it) is shown there, as a new attempt, not listed before.
+"""
+
+from __future__ import annotations
+
+from metacot.tree import SearchTree
+
+ATTEMPTS = "From {state}: {attempts}."
+SEPARATOR = "; "  # between attempts: a verdict may hold a comma ("44 + 101 is 145, not 147")
+FAILED = "{step} ({why})"
+WRONG = "wrong: {error}"
+
+
+def attempt_words(step: str, error: str | None, verdict: str) -> str:
+    """One tried step: as written, then why it failed (the domain's error, or the verdict of the finished path)."""
+    why = WRONG.format(error=error) if error is not None else verdict.rstrip(".")
+    return FAILED.format(step=step.strip().rstrip("."), why=why)
+
+
+def tried(tree: SearchTree, node_id: int, visit: int) -> list[int]:
+    """The failed steps from the node the search had made before trace visit `visit`, in the order tried: children
+    of its first expansion (made by then), and children of later ones when some node created no earlier than them was
+    visited by then (a later expansion's time is not saved; this never counts one made after the visit)."""
+    node = tree.nodes[node_id]
+    if not node.children or not tree.expanded_by(node_id, visit):
+        return []
+    latest = max(tree.trace[: visit + 1], default=0)
+    first = node.children[0]
+    made = [c for i, c in enumerate(node.children) if c == first + i or c <= latest]
+    return [c for c in made if tree.nodes[c].dead]
+
+
+def covered(tree: SearchTree, head: int, visit: int, whole_branch: bool) -> list[int]:
+    """The nodes whose tried steps a conclusion about `head` rests on, deepest first: the head alone, or (an
+    exhausted branch) with the live nodes below it expanded by trace visit `visit`."""
+    if not whole_branch:
+        return [head]
+    below = []
+    for child in tree.nodes[head].children:
+        if not tree.nodes[child].dead and tree.expanded_by(child, visit):
+            below += covered(tree, child, visit, True)
+    return [*below, head]
+
+
+def rested_on(tree: SearchTree, head: int, visit: int) -> list[int]:
+    """Every tried step an exhausted claim about `head` rests on (the tried steps of the nodes it covers)."""
+    return [child for node_id in covered(tree, head, visit, True) for child in tried(tree, node_id, visit)]
