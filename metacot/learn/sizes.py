@@ -22,8 +22,10 @@ SIZES: dict[str, dict[str, Any]] = {
     # Countdown-3 on 2 CPU cores: a ~1.8M-parameter model (192 wide, 4 layers). Learning rate and batch chosen on the
     # validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 39% of validation problems after 4M tokens,
     # batch 32 at 2e-3 had not learned to read the prompt's numbers by then. 4,096 characters of context hold the
-    # longest records but a few sos logs (cut, and counted in train.json).
+    # longest records but a few sos logs (cut, and counted in train.json). The searches' PRM is wrong 30% of the
+    # time: with the exact oracle, A* and MCTS go straight to the solution and their traces are the cot path.
     "cpu": {
+        "noise": 0.3,
         "model": {"max_length": 4096},
         "train": {"train_tokens": 4_000_000, "learning_rate": 1e-3, "batch_size": 8},
         "eval": {"samples": 8, "max_new_tokens": 4096, "batch_size": 32},
@@ -32,6 +34,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # tokens, so 16,384 of them hold what Stream of Search's 4,096 subword tokens do
     "gpu": {
         "num_numbers": 4,
+        "noise": 0.3,
         "train_problems": 100_000,
         "validation_problems": 1_000,
         "heldout_problems": 1_000,
