@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from metacot.jsonl import MAX_RECORD, LineTooLong, bounded_lines
+
 
 class RunDirError(ValueError):
     """A run directory that cannot be used as asked; the message names the directory, or the file and line."""
@@ -23,16 +25,17 @@ class Place:
     end: int
 
 
+WRITTEN = "a record metacot wrote"  # what a line of a tree shard or trace file is, unless too long
+
+
 def lines(path: Path, start: int = 0) -> Iterator[tuple[int, bytes]]:
     """(byte offset, line) per complete line of a file from byte `start` on; an unterminated last line is an
-    unfinished write: left out."""
-    with path.open("rb") as f:
-        f.seek(start)
-        for line in f:
-            if not line.endswith(b"\n"):
-                return
-            yield start, line
-            start += len(line)
+    unfinished write: left out. A line longer than a record can be is an error naming the file (jsonl)."""
+    for line in bounded_lines(path, MAX_RECORD, start, WRITTEN):
+        if not line.endswith(b"\n"):
+            return
+        yield start, line
+        start += len(line)
 
 
 HEAD = 4096  # bytes of a line that heads() gives: a tree record's id and failure come well within them
@@ -48,6 +51,9 @@ def heads(path: Path, start: int = 0) -> Iterator[tuple[int, bytes, int]]:
         while True:
             newline = buffer.find(b"\n", searched)
             if newline < 0:
+                if len(buffer) - pos > MAX_RECORD:
+                    where = f"{path}:byte {base + pos}"
+                    raise LineTooLong(f"{where}: a line longer than {MAX_RECORD} bytes is not {WRITTEN}")
                 chunk = f.read(CHUNK)
                 if not chunk:
                     return
@@ -72,17 +78,13 @@ def parse(path: Path, where: int | str, line: bytes) -> dict:
 def read_records(path: Path, start: int = 0) -> Iterator[tuple[int | str, dict]]:
     """(line number, record) per complete line of a JSONL file of records keyed by problem_id (trees, benchmark
     rows), from byte `start` on (then the line's byte offset stands for its number)."""
-    for where, _, record in _numbered(path, start):
+    for where, _, record in placed_records(path, start):
         yield where, record
 
 
-def placed_records(path: Path, start: int = 0) -> Iterator[tuple[Place, dict]]:
-    """(where it lies, record) per complete line from byte `start` on."""
-    for _, place, record in _numbered(path, start):
-        yield place, record
-
-
-def _numbered(path: Path, start: int) -> Iterator[tuple[int | str, Place, dict]]:
+def placed_records(path: Path, start: int = 0) -> Iterator[tuple[int | str, Place, dict]]:
+    """(line number, where it lies, record) per complete line from byte `start` on (then the line's byte offset
+    stands for its number)."""
     for lineno, (offset, line) in enumerate(lines(path, start), 1):
         where: int | str = lineno if not start else f"byte {offset}"
         yield where, Place(path.name, offset, offset + len(line)), parse(path, where, line)
