@@ -119,16 +119,18 @@ class TreeShards:
 
     def tree_of(self, problem_id: str) -> SearchTree | None:
         """The problem's tree (its latest record), read alone: the indexes say where it lies; None if none."""
-        place = None
-        for entry in self.entries():
-            if entry.problem_id == problem_id:
-                place = entry.place
-        return None if place is None else self.tree_at(place)
+        found = None
+        for shard in self.shards():
+            for lineno, entry in enumerate(read_index(shard)[0], 1):
+                if entry.problem_id == problem_id:
+                    found = entry.place, lineno
+        return None if found is None else self.tree_at(*found)
 
-    def tree_at(self, place: Place) -> SearchTree:
-        """The tree whose record lies at `place` (append and records_after say where)."""
+    def tree_at(self, place: Place, lineno: int | None = None) -> SearchTree:
+        """The tree whose record lies at `place` (append and records_after say where), on line `lineno` of its
+        shard if known (a damaged one's error names it, else its byte offset)."""
         path = self.trees_dir / place.file
-        return tree_from(read_at(path, place.start), path, f"byte {place.start}")
+        return tree_from(read_at(path, place.start), path, lineno or f"byte {place.start}")
 
     def iter_trees(self, seen: dict[str, int] | None = None) -> Iterator[SearchTree]:
         """Each problem's tree once, in one pass: the latest record of each problem, in shard order then line
