@@ -227,3 +227,27 @@ def test_a_damaged_tree_record_is_a_tree_error_saying_what_is_wrong(change, mess
     change(record)
     with pytest.raises(TreeError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
         SearchTree.from_dict(record)
+
+
+def test_linearize_puts_the_old_traces_back_when_stopped_and_leaves_nothing_aside_when_done(run, monkeypatch):
+    from metacot.linearize import LinearizeConfig
+    from metacot.outputs import traces as writer
+    from metacot.synth import relinearize
+
+    before = traces(run)
+    real, calls = writer.linearize_tree, []
+
+    def stopped_after_two(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "linearize_tree", stopped_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        relinearize(run, LinearizeConfig(formats=["metacot", "cot"], value_lines=True))
+    assert traces(run) == before  # hidden files set aside included: none left
+    monkeypatch.setattr(writer, "linearize_tree", real)
+    relinearize(run, LinearizeConfig(formats=["metacot", "cot"], value_lines=True))
+    after = traces(run)
+    assert sorted(after) == sorted(before) and after["metacot.jsonl"] != before["metacot.jsonl"]
