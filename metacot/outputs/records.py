@@ -44,24 +44,20 @@ CHUNK = 1 << 22
 
 def heads(path: Path, start: int = 0) -> Iterator[tuple[int, bytes, int]]:
     """(byte offset, first HEAD bytes, offset just past the newline) per complete line from byte `start` on, without
-    building whole lines (a tree's line is long)."""
+    building whole lines (a tree's line is long): of a line that spans chunks only its head is kept."""
     with path.open("rb") as f:
         f.seek(start)
-        buffer, base, pos, searched = b"", start, 0, 0  # base: the file offset of buffer[0]
-        while True:
-            newline = buffer.find(b"\n", searched)
-            if newline < 0:
-                if len(buffer) - pos > MAX_RECORD:
-                    where = f"{path}:byte {base + pos}"
-                    raise LineTooLong(f"{where}: a line longer than {MAX_RECORD} bytes is not {WRITTEN}")
-                chunk = f.read(CHUNK)
-                if not chunk:
-                    return
-                buffer, base = buffer[pos:] + chunk, base + pos
-                searched, pos = len(buffer) - len(chunk), 0
-                continue
-            yield base + pos, buffer[pos : min(newline + 1, pos + HEAD)], base + newline + 1
-            pos = searched = newline + 1
+        head, line_start, offset = b"", start, start  # the current line's head so far, where it starts; chunk's offset
+        while chunk := f.read(CHUNK):
+            pos = 0
+            while (newline := chunk.find(b"\n", pos)) >= 0:
+                yield line_start, head + chunk[pos : min(newline + 1, pos + HEAD - len(head))], offset + newline + 1
+                head, pos, line_start = b"", newline + 1, offset + newline + 1
+            head += chunk[pos : pos + HEAD - len(head)]
+            offset += len(chunk)
+            if offset - line_start > MAX_RECORD:
+                where = f"{path}:byte {line_start}"
+                raise LineTooLong(f"{where}: a line longer than {MAX_RECORD} bytes is not {WRITTEN}")
 
 
 def parse(path: Path, where: int | str, line: bytes) -> dict:
