@@ -15,6 +15,7 @@ from metacot.conditioning import Conditioner
 from metacot.config import ConfigError, SynthConfig
 from metacot.linearize import LinearizeConfig, resolve_formats
 from metacot.outputs.ids import ProblemIds
+from metacot.outputs.rewrite import rewriting
 from metacot.outputs.rundir import ProblemSource, RunDir
 from metacot.outputs.traces import TraceWriter
 from metacot.problems import ProblemStream, content_digest, make_domain, problem_digests
@@ -170,10 +171,11 @@ def activity(runner: Runner | RayRunner, seconds: float) -> str:
 
 def relinearize(run_dir: str | Path, config: LinearizeConfig, progress: bool = False) -> dict:
     """Write a finished run's traces again, in other formats or with other options, without searching; holding
-    the run's lock (RunDirError while a synth writes to it). `progress`: a bar of the trees on stderr."""
+    the run's lock (RunDirError while a synth writes to it), refused when the shards lack trees the run counted, the
+    old trace files kept if it fails (outputs.rewrite). `progress`: a bar of the trees on stderr."""
     with RunDir(run_dir).lock() as directory:
         domain = directory.domain()
-        resolve_formats(config.formats, domain)
-        with TraceWriter(directory, domain, config) as traces:
+        formats = resolve_formats(config.formats, domain)
+        with rewriting(directory, formats), TraceWriter(directory, domain, config) as traces:
             traces.catch_up(progress)
     return traces.stats()

@@ -64,6 +64,7 @@ def test_trees_written_after_the_traces_are_added_once(tmp_path, monkeypatch):
     shard = tmp_path / "trees" / "trees-00000.jsonl"
     lines = shard.read_bytes().splitlines(keepends=True)
     state["shards"][shard.name] = len(lines[0]) + len(lines[1])  # as if a crash came after two trees
+    state["trees"]["problems"] = 2  # what the state then counts (outputs.traces.Written.check)
     cot = tmp_path / "traces" / "cot.jsonl"
     records = cot.read_bytes().splitlines(keepends=True)
     kept = [r for r in records if orjson.loads(r)["problem_id"] in {orjson.loads(x)["problem_id"] for x in lines[:2]}]
@@ -154,6 +155,7 @@ def test_a_killed_writer_linearizes_again_only_what_came_after_its_last_state(tm
     shard = tmp_path / "trees" / "trees-00000.jsonl"
     lines = shard.read_bytes().splitlines(keepends=True)
     state["shards"][shard.name] = sum(map(len, lines[:200]))  # as saved after 200 trees, then killed
+    state["trees"]["problems"] = 200
     saved = {orjson.loads(line)["problem_id"] for line in lines[:200]}
     for fmt in state["sizes"]:
         records = (tmp_path / "traces" / f"{fmt}.jsonl").read_bytes().splitlines(keepends=True)

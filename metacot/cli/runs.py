@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from pathlib import Path
 
 from metacot.flags import split_list
 from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.linearize.layout import LAYOUT_HELP, LAYOUTS, PROMPT_COMPLETION
-from metacot.outputs.rundir import RunDirError
+from metacot.outputs.rundir import RunDir, RunDirError
 from metacot.progress import add_progress_flag, progress_bar, tree_bar
+from metacot.tree import SearchTree
 
 
 def _add_linearize(commands) -> None:
@@ -133,11 +135,14 @@ def _add_audit(commands) -> None:
 
 
 def run_audit(args: argparse.Namespace) -> int:
+    with RunDir(args.run_dir).lock() as directory:  # traces and trees as a synth left them, not as it writes them
+        return _audit(directory, args)
+
+
+def _audit(directory: RunDir, args: argparse.Namespace) -> int:
     from metacot.linearize.audit import audit_records
     from metacot.outputs.records import lines, read_records
-    from metacot.outputs.rundir import RunDir
 
-    directory = RunDir(args.run_dir)
     domain = directory.domain()
     show = not args.no_progress
     trees = {tree.problem_id: tree for tree in tree_bar(directory, show, "reading trees")}
@@ -150,7 +155,8 @@ def run_audit(args: argparse.Namespace) -> int:
         total = sum(1 for _ in lines(path)) if show else None
         records = progress_bar(read_records(path), show=show, total=total, unit="record", desc=f"auditing {fmt}")
         with records:
-            result = audit_records(((record, trees[record["problem_id"]]) for _, record in records), domain)
+            pairs = ((record, _tree_of(trees, path, where, record, directory.trees_dir)) for where, record in records)
+            result = audit_records(pairs, domain)
         passed = result.claims - len(result.failures)
         print(f"{fmt}: {result.records} records, {result.claims} claims checked, {passed} passed")
         if fmt in FORMATS and FORMATS[fmt].parse is None:
@@ -165,3 +171,11 @@ def run_audit(args: argparse.Namespace) -> int:
             print(f"  {failure.problem_id}: {failure.message}\n    {failure.sentence!r}")
         false += len(result.failures)
     return 1 if false else 0
+
+
+def _tree_of(trees: dict[str, SearchTree], path: Path, where: int | str, record: dict, trees_dir: Path) -> SearchTree:
+    """The tree a trace record was written from; RunDirError naming the record when the run has none."""
+    tree = trees.get(record["problem_id"])
+    if tree is None:
+        raise RunDirError(f"{path}:{where}: problem {record['problem_id']!r} has no tree in {trees_dir}")
+    return tree

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from metacot.config import SynthConfig
+from metacot.jsonl import MAX_RECORD, bounded_lines
 from metacot.learn.conditions import CONDITIONS, Sources, common_problems, condition_records, searches_of
 from metacot.learn.config import LearnConfig
 from metacot.learn.evaluate import evaluate
@@ -181,7 +182,7 @@ def _records(directory: Path, name: str, sources: Sources) -> list[dict]:
     """conditions/<name>.jsonl, written once."""
     path = directory / f"{name}.jsonl"
     if path.exists():
-        return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+        return _read_jsonl(path)
     records = condition_records(name, sources)
     _write_jsonl(path, records)
     return records
@@ -210,7 +211,7 @@ def _evaluated(
     and the samples the model can use at equal generated tokens, marked with whether its target is a held-out one."""
     path = folder / "eval.jsonl"
     if path.exists():
-        return [orjson.loads(line) for line in path.read_bytes().splitlines()], False
+        return _read_jsonl(path), False
     problems = splits.split(config.evaluate_on)
     settings = replace(config.eval, samples=model.samples)
     prompts = [learn_prompt(p) for p in problems]
@@ -218,6 +219,11 @@ def _evaluated(
     results = [{**r, "new_target": splits.has_new_target(p)} for r, p in zip(results, problems, strict=True)]
     _write_jsonl(path, results)
     return results, True
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    """The records _write_jsonl wrote."""
+    return [orjson.loads(line) for line in bounded_lines(path, MAX_RECORD)]
 
 
 def _write_jsonl(path: Path, records: list[dict]) -> None:

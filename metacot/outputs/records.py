@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from metacot.jsonl import MAX_RECORD, LineTooLong, bounded_lines
+
 
 class RunDirError(ValueError):
     """A run directory that cannot be used as asked; the message names the directory, or the file and line."""
@@ -23,16 +25,17 @@ class Place:
     end: int
 
 
+WRITTEN = "a record metacot wrote"  # what a line of a tree shard or trace file is, unless too long
+
+
 def lines(path: Path, start: int = 0) -> Iterator[tuple[int, bytes]]:
     """(byte offset, line) per complete line of a file from byte `start` on; an unterminated last line is an
-    unfinished write: left out."""
-    with path.open("rb") as f:
-        f.seek(start)
-        for line in f:
-            if not line.endswith(b"\n"):
-                return
-            yield start, line
-            start += len(line)
+    unfinished write: left out. A line longer than a record can be is an error naming the file (jsonl)."""
+    for line in bounded_lines(path, MAX_RECORD, start, WRITTEN):
+        if not line.endswith(b"\n"):
+            return
+        yield start, line
+        start += len(line)
 
 
 HEAD = 4096  # bytes of a line that heads() gives: a tree record's id and failure come well within them
@@ -41,21 +44,20 @@ CHUNK = 1 << 22
 
 def heads(path: Path, start: int = 0) -> Iterator[tuple[int, bytes, int]]:
     """(byte offset, first HEAD bytes, offset just past the newline) per complete line from byte `start` on, without
-    building whole lines (a tree's line is long)."""
+    building whole lines (a tree's line is long): of a line that spans chunks only its head is kept."""
     with path.open("rb") as f:
         f.seek(start)
-        buffer, base, pos, searched = b"", start, 0, 0  # base: the file offset of buffer[0]
-        while True:
-            newline = buffer.find(b"\n", searched)
-            if newline < 0:
-                chunk = f.read(CHUNK)
-                if not chunk:
-                    return
-                buffer, base = buffer[pos:] + chunk, base + pos
-                searched, pos = len(buffer) - len(chunk), 0
-                continue
-            yield base + pos, buffer[pos : min(newline + 1, pos + HEAD)], base + newline + 1
-            pos = searched = newline + 1
+        head, line_start, offset = b"", start, start  # the current line's head so far, where it starts; chunk's offset
+        while chunk := f.read(CHUNK):
+            pos = 0
+            while (newline := chunk.find(b"\n", pos)) >= 0:
+                yield line_start, head + chunk[pos : min(newline + 1, pos + HEAD - len(head))], offset + newline + 1
+                head, pos, line_start = b"", newline + 1, offset + newline + 1
+            head += chunk[pos : pos + HEAD - len(head)]
+            offset += len(chunk)
+            if offset - line_start > MAX_RECORD:
+                where = f"{path}:byte {line_start}"
+                raise LineTooLong(f"{where}: a line longer than {MAX_RECORD} bytes is not {WRITTEN}")
 
 
 def parse(path: Path, where: int | str, line: bytes) -> dict:
@@ -72,17 +74,13 @@ def parse(path: Path, where: int | str, line: bytes) -> dict:
 def read_records(path: Path, start: int = 0) -> Iterator[tuple[int | str, dict]]:
     """(line number, record) per complete line of a JSONL file of records keyed by problem_id (trees, benchmark
     rows), from byte `start` on (then the line's byte offset stands for its number)."""
-    for where, _, record in _numbered(path, start):
+    for where, _, record in placed_records(path, start):
         yield where, record
 
 
-def placed_records(path: Path, start: int = 0) -> Iterator[tuple[Place, dict]]:
-    """(where it lies, record) per complete line from byte `start` on."""
-    for _, place, record in _numbered(path, start):
-        yield place, record
-
-
-def _numbered(path: Path, start: int) -> Iterator[tuple[int | str, Place, dict]]:
+def placed_records(path: Path, start: int = 0) -> Iterator[tuple[int | str, Place, dict]]:
+    """(line number, where it lies, record) per complete line from byte `start` on (then the line's byte offset
+    stands for its number)."""
     for lineno, (offset, line) in enumerate(lines(path, start), 1):
         where: int | str = lineno if not start else f"byte {offset}"
         yield where, Place(path.name, offset, offset + len(line)), parse(path, where, line)

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 import orjson
 
+from metacot.jsonl import bounded_lines
 from metacot.outputs.files import (
     TMP_SUFFIX,
     AtomicFile,
@@ -29,7 +30,7 @@ from metacot.outputs.manifest import (
     write_resumed,
 )
 from metacot.outputs.records import Place, RunDirError
-from metacot.outputs.shards import TreeShards, note, shard_index
+from metacot.outputs.shards import STATS, TreeShards, note, shard_index
 from metacot.outputs.treeindex import Entry, index_path, read_index, write_index
 from metacot.problems import Domain, ProblemsConfig, make_domain
 from metacot.problems.config import move_flat_keys
@@ -73,7 +74,7 @@ class RunDir(TreeShards):
 
     @property
     def stats_path(self) -> Path:
-        return self.path / "stats.json"
+        return self.path / STATS
 
     def open(
         self,
@@ -242,12 +243,11 @@ class RunDir(TreeShards):
     def draws(self) -> list[Any]:
         """The generator states saved in the run (add_draw), in order; a line that is not JSON (a write cut short)
         is left out: the generator draws from an earlier state then."""
-        try:
-            lines = (self.path / DRAWS).read_bytes().splitlines()
-        except FileNotFoundError:
+        path = self.path / DRAWS
+        if not path.exists():
             return []
         records = []
-        for line in lines:
+        for line in bounded_lines(path, what="a generator state"):
             with suppress(orjson.JSONDecodeError):
                 records.append(orjson.loads(line))
         return records

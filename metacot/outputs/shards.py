@@ -8,19 +8,47 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
+
 from metacot.outputs.ids import ProblemIds
-from metacot.outputs.records import Place, placed_records, read_at
+from metacot.outputs.records import Place, RunDirError, placed_records, read_at
 from metacot.outputs.treeindex import Entry, read_index
-from metacot.tree import SearchTree
+from metacot.tree import SearchTree, TreeError
 
 SHARD = re.compile(r"trees-(\d+)\.jsonl")
+STATS = "stats.json"  # what the run's trace writer counted (outputs.traces)
 
 
 def shard_index(path: Path) -> int:
     """The number in a shard's name: trees-00012.jsonl -> 12."""
     return int(path.stem.split("-")[1])
+
+
+@contextmanager
+def record_at(path: Path, where: int | str) -> Iterator[None]:
+    """Turn a damaged tree record's TreeError into a RunDirError naming its file and line (or byte offset)."""
+    try:
+        yield
+    except TreeError as error:
+        raise RunDirError(f"{path}:{where}: {error}") from None
+
+
+def tree_from(record: dict, path: Path, where: int | str) -> SearchTree:
+    """The tree of the record read at `where` in `path`, checked (SearchTree.from_dict); RunDirError naming both."""
+    with record_at(path, where):
+        return SearchTree.from_dict(record)
+
+
+def stats_count(path: Path) -> int | None:
+    """The number of trees a run's stats.json counts; None without a readable count."""
+    try:
+        problems = orjson.loads(path.read_bytes()).get("problems")
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        return None
+    return problems if type(problems) is int else None
 
 
 def note(entry: Entry, done: ProblemIds, failed: ProblemIds) -> None:
@@ -55,9 +83,9 @@ class TreeShards:
         """Each shard's name and size in bytes: what a reader has seen of the shards (they only grow)."""
         return {shard.name: shard.stat().st_size for shard in self.shards()}
 
-    def records_after(self, seen: dict[str, int] | None = None) -> Iterator[tuple[Place, dict]]:
-        """Each tree record in shard order with where it lies, skipping the first `seen[name]` bytes of each shard
-        named there."""
+    def records_after(self, seen: dict[str, int] | None = None) -> Iterator[tuple[int | str, Place, dict]]:
+        """Each tree record in shard order with its line number (its byte offset past `seen`) and where it lies,
+        skipping the first `seen[name]` bytes of each shard named there."""
         seen = seen or {}
         for shard in self.shards():
             yield from placed_records(shard, seen.get(shard.name, 0))
@@ -76,25 +104,43 @@ class TreeShards:
             note(entry, latest, failed)
         return len(latest) - len(failed)
 
+    def check_held(self) -> int:
+        """How many problems the shards hold a tree of; RunDirError when trees/ is missing or holds fewer than the
+        run's stats.json counts (trees moved or lost: a reader would silently leave them out)."""
+        if not self.trees_dir.is_dir():
+            raise RunDirError(f"{self.trees_dir}: no such folder (the run's trees moved or deleted?)")
+        held = len({entry.problem_id for entry in self.entries()})
+        counted = stats_count(self.path / STATS)
+        if counted is not None and counted > held:
+            raise RunDirError(
+                f"{self.path / STATS} counts {counted} trees but {self.trees_dir} holds {held}: trees moved or lost?"
+            )
+        return held
+
     def tree_of(self, problem_id: str) -> SearchTree | None:
         """The problem's tree (its latest record), read alone: the indexes say where it lies; None if none."""
-        place = None
-        for entry in self.entries():
-            if entry.problem_id == problem_id:
-                place = entry.place
-        return None if place is None else self.tree_at(place)
+        found = None
+        for shard in self.shards():
+            for lineno, entry in enumerate(read_index(shard)[0], 1):
+                if entry.problem_id == problem_id:
+                    found = entry.place, lineno
+        return None if found is None else self.tree_at(*found)
 
-    def tree_at(self, place: Place) -> SearchTree:
-        """The tree whose record lies at `place` (append and records_after say where)."""
-        return SearchTree.from_dict(read_at(self.trees_dir / place.file, place.start))
+    def tree_at(self, place: Place, lineno: int | None = None) -> SearchTree:
+        """The tree whose record lies at `place` (append and records_after say where), on line `lineno` of its
+        shard if known (a damaged one's error names it, else its byte offset)."""
+        path = self.trees_dir / place.file
+        return tree_from(read_at(path, place.start), path, lineno or f"byte {place.start}")
 
     def iter_trees(self, seen: dict[str, int] | None = None) -> Iterator[SearchTree]:
         """Each problem's tree once, in one pass: the latest record of each problem, in shard order then line
         order, except that a failed search is held back until no later record can supersede it (those that no
         retry replaced come last). `seen`: bytes of each shard already read (records_after)."""
+        if seen is None:
+            self.check_held()
         held: dict[str, SearchTree] = {}
-        for _, record in self.records_after(seen):
-            tree = SearchTree.from_dict(record)
+        for where, place, record in self.records_after(seen):
+            tree = tree_from(record, self.trees_dir / place.file, where)
             held.pop(tree.problem_id, None)
             if tree.failed is None:
                 yield tree

@@ -18,11 +18,11 @@ from metacot.linearize.layout import texts
 from metacot.outputs.files import append_to, naming, write_json_atomic
 from metacot.outputs.manifest import differing_keys
 from metacot.outputs.records import Place
-from metacot.outputs.rundir import RunDir
-from metacot.outputs.shards import shard_index
+from metacot.outputs.rundir import RunDir, RunDirError
+from metacot.outputs.shards import record_at, shard_index, tree_from
 from metacot.problems.base import Domain
 from metacot.progress import progress_bar
-from metacot.tree import Compute, SearchTree
+from metacot.tree import Compute, SearchTree, TreeError
 
 
 @dataclass
@@ -81,8 +81,15 @@ class TreeFacts:
 
     @classmethod
     def of_record(cls, record: dict) -> TreeFacts:
-        compute = Compute(**record.get("compute", {})).to_dict()
-        return cls(record["problem_id"], record["solved"], record.get("failed"), len(record["nodes"]), compute)
+        """The facts of an unsolved tree's record, without building it; TreeError for a record that is no tree."""
+        nodes = record.get("nodes")
+        if not isinstance(nodes, list) or not nodes or not isinstance(record.get("compute", {}), dict):
+            raise TreeError("not a tree record: no list of nodes, or compute not an object")
+        try:
+            compute = Compute(**record.get("compute", {})).to_dict()
+        except TypeError as error:
+            raise TreeError(f"not a tree record ({error})") from None
+        return cls(record["problem_id"], record["solved"], record.get("failed"), len(nodes), compute)
 
 
 @dataclass
@@ -142,8 +149,8 @@ class Written:
 
     @staticmethod
     def read(run_dir: RunDir) -> Written | None:
-        """The trace files' state if it can be trusted: its shards and files at least as long as it says (a killed
-        writer may have added to them); else None (rebuild them)."""
+        """The trace files' state if it can be trusted: its files at least as long as it says (a killed writer may
+        have added to them); else None (rebuild them). RunDirError when it disagrees with the shards (check)."""
         try:
             raw = orjson.loads((run_dir.traces_dir / STATE).read_bytes())
             written = Written(
@@ -154,13 +161,30 @@ class Written:
                 {fmt: TraceSummary(**counts) for fmt, counts in raw["formats"].items()},
                 {str(problem_id): Place(*where) for problem_id, where in raw["failed"].items()},
             )
-            shards = run_dir.shard_sizes()
             sizes = {fmt: run_dir.traces_path(fmt).stat().st_size for fmt in written.sizes}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        intact = all(shards.get(name, -1) >= size for name, size in written.shards.items())
-        grown = all(sizes[fmt] >= size for fmt, size in written.sizes.items())
-        return written if intact and grown else None
+        written.check(run_dir)
+        return written if all(sizes[fmt] >= size for fmt, size in written.sizes.items()) else None
+
+    def check(self, run_dir: RunDir) -> None:
+        """RunDirError unless the shards hold, within the bytes the state covers, exactly the trees it counts (each
+        problem once: its finished tree, or its failed search at the place the state names). A state the writer
+        saved always agrees: one that does not was edited, or trees were lost (nothing is rebuilt from it)."""
+        covered = {}  # problem id -> its latest record within the covered bytes
+        for entry in run_dir.entries():
+            if entry.place.end <= self.shards.get(entry.place.file, 0):
+                covered[entry.problem_id] = entry
+        failed = [covered.get(problem_id) for problem_id in self.failed]
+        failures = all(e is not None and e.failed and e.place == self.failed[e.problem_id] for e in failed)
+        counted = self.trees.problems + len(self.failed)
+        if len(covered) != counted or not failures:
+            raise RunDirError(
+                f"{run_dir.traces_dir / STATE} counts {counted} trees ({len(self.failed)} failed searches) but "
+                f"{run_dir.trees_dir} holds {len(covered)} in the bytes it covers: trees moved or lost, or the state "
+                "edited? The trace files are left as they are; with every tree in place, delete the state to have "
+                "them rebuilt"
+            )
 
 
 @dataclass(frozen=True)
@@ -236,11 +260,14 @@ class TraceWriter:
         records = progress_bar(
             self.run_dir.records_after(seen), show=progress, total=total, unit="tree", desc="linearizing"
         )
-        for place, record in records:
+        for where, place, record in records:
+            path = self.run_dir.trees_dir / place.file
             if record.get("failed") is None and record.get("solved") is False and not self.config.include_unsolved:
-                self._take(TreeFacts.of_record(record), place, {})
+                with record_at(path, where):
+                    facts = TreeFacts.of_record(record)
+                self._take(facts, place, {})
             else:
-                self.add(SearchTree.from_dict(record), place)
+                self.add(tree_from(record, path, where), place)
 
     def add(self, tree: SearchTree, place: Place, records: dict[str, dict] | None = None) -> None:
         """Add a tree whose record lies at `place` (RunDir.append says where). A failed search's records wait for

@@ -9,11 +9,13 @@ them as a scan would; the run's writer rewrites an index that did not cover its 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
+from metacot.jsonl import MAX_LINE, LineTooLong, bounded_lines
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.records import Place, heads, id_and_failure
 
@@ -41,26 +43,35 @@ def read_index(shard: Path) -> tuple[list[Entry], bool]:
     """Every complete record of the shard, in order: the index's entries as far as they can be trusted, then those
     of the shard's bytes they do not cover (read as far as id and failure); and whether the index file is exactly
     the entries (else the writer rewrites it)."""
-    try:
-        data = index_path(shard).read_bytes()
-    except FileNotFoundError:
-        data = b""
-    entries, used = _trusted(shard, data, shard.stat().st_size)
+    path = index_path(shard)
+    size = path.stat().st_size if path.exists() else 0
+    entries, used = _trusted(shard, _index_lines(path), shard.stat().st_size)
     covered = entries[-1].place.end if entries else 0
     for lineno, (start, head, end) in enumerate(heads(shard, covered), len(entries) + 1):
         problem_id, failed = id_and_failure(shard, lineno, start, head)
         entries.append(Entry(problem_id, Place(shard.name, start, end), failed))
-    exact = used == len(data) and (entries[-1].place.end if entries else 0) == covered
+    exact = used == size and (entries[-1].place.end if entries else 0) == covered
     return entries, exact
 
 
-def _trusted(shard: Path, data: bytes, size: int) -> tuple[list[Entry], int]:
+def _index_lines(path: Path) -> Iterator[bytes]:
+    """The index's complete lines, as far as they are lines an index holds (what follows is not trusted)."""
+    try:
+        for line in bounded_lines(path, MAX_LINE):
+            if not line.endswith(b"\n"):  # a cut line
+                return
+            yield line[:-1]
+    except (FileNotFoundError, LineTooLong):
+        return
+
+
+def _trusted(shard: Path, lines: Iterator[bytes], size: int) -> tuple[list[Entry], int]:
     """The index's leading entries that tile the shard from byte 0 within `size`, each over a line of the shard
     that begins with its id, and the bytes they take."""
     entries: list[Entry] = []
     end = used = 0
     with shard.open("rb") as f:
-        for line in data.split(b"\n")[:-1]:  # what follows the last newline is a cut line
+        for line in lines:
             try:
                 problem_id, start, stop, failed = orjson.loads(line)
             except (orjson.JSONDecodeError, ValueError, TypeError):

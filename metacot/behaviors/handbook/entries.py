@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from metacot.jsonl import LineTooLong, bounded_lines
 from metacot.outputs.files import write_atomic
 
 PREFIX = "behavior_"
@@ -91,8 +92,8 @@ def load_handbook(path: str | Path) -> list[Entry]:
     """Every entry of a handbook file, in file order; blank lines are skipped."""
     path = Path(path)
     entries = []
-    with path.open("rb") as lines:
-        for number, raw in enumerate(lines, 1):
+    try:
+        for number, raw in enumerate(bounded_lines(path, what="a handbook entry"), 1):
             if not raw.strip():
                 continue
             where = f"{path}:{number}"
@@ -101,6 +102,8 @@ def load_handbook(path: str | Path) -> list[Entry]:
             except orjson.JSONDecodeError as error:
                 raise HandbookError(f"{where}: not valid JSON ({error})") from None
             entries.append(entry_from_dict(data, where))
+    except LineTooLong as error:
+        raise HandbookError(str(error)) from None
     return entries
 
 

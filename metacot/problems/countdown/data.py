@@ -11,6 +11,7 @@ import orjson
 
 from metacot.checks import between
 from metacot.flags import flag
+from metacot.jsonl import LineTooLong, bounded_lines
 from metacot.problems.base import ProblemFileError, SourceSettings
 from metacot.problems.countdown.oracle import reachable
 from metacot.problems.draws import drawn
@@ -22,7 +23,6 @@ _MAX_DRAWS = 100_000
 # of one number fewer than the problem's).
 MAX_VALUE = 1_000_000
 MAX_NUMBERS = 6
-MAX_LINE = 1 << 20  # bytes in one line of a problem file: far more than any problem within the bounds
 # When a wrong step result is found: "immediate" (its own step's check: a dead node) or "when-found" (the step is
 # taken at face value, and the verification of a finished path below it finds the mistake).
 NOTICE = ("immediate", "when-found")
@@ -185,15 +185,15 @@ def load_problems(path: str | Path) -> list[CountdownProblem]:
 def iter_file_problems(path: str | Path) -> Iterator[CountdownProblem]:
     """load_problems one line at a time (the ids seen are kept, to refuse a repeated one)."""
     path = Path(path)
-    with path.open("rb") as f:
-        yield from _parse_problems(path, iter(lambda: f.readline(MAX_LINE + 1), b""))  # lines bounded: /dev/zero too
+    try:
+        yield from _parse_problems(path, bounded_lines(path, what="a problem"))
+    except LineTooLong as e:
+        raise ProblemFileError(str(e)) from None
 
 
 def _parse_problems(path: Path, lines: Iterator[bytes]) -> Iterator[CountdownProblem]:
     first_line: dict[str, int] = {}
     for lineno, line in enumerate(lines, start=1):
-        if len(line) > MAX_LINE:
-            raise ProblemFileError(f"{path}:{lineno}: a line longer than {MAX_LINE} bytes is not a problem")
         if not line.strip():
             continue
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from metacot.jsonl import LineTooLong, bounded_lines
 from metacot.problems.base import ProblemFileError, SourceSettings
 from metacot.problems.math.answers import MAX_ANSWER_CHARS, last_boxed
 from metacot.problems.math.domain import MathConfig, MathProblem
@@ -239,11 +240,14 @@ def _keys(records: Iterable[object]) -> list[str]:
 
 
 def _jsonl_source(path: Path) -> Source:
-    rows = [
-        (f"{path}:{lineno}", _json_line(line))
-        for lineno, line in enumerate(path.read_bytes().splitlines(), start=1)
-        if line.strip()
-    ]
+    try:
+        rows = [
+            (f"{path}:{lineno}", _json_line(line))
+            for lineno, line in enumerate(bounded_lines(path, what="a problem"), start=1)
+            if line.strip()
+        ]
+    except LineTooLong as e:
+        raise ProblemFileError(str(e)) from None
     return Source(str(path), _keys(record for _, record in rows), lambda columns: rows)
 
 
