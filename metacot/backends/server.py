@@ -61,7 +61,7 @@ class ServerFailed(RuntimeError):
 class Server:
     """An OpenAI-compatible server, or several copies of it, through the official client: requests spread by
     least outstanding requests, retries with exponential backoff, a failing server out of rotation for a cool-down,
-    a hung one (HUNG_AFTER timeouts in a row, no reply between) failing requests at once for max(cooldown,
+    a hung one (HUNG_AFTER timeouts in a row while it answered nothing) failing requests at once for max(cooldown,
     timeout) seconds, and errors that name the settings but never carry the API key. Every attempt and retry wait
     ends as soon as the process is stopping (metacot.stop)."""
 
@@ -171,10 +171,11 @@ class Server:
         )
         while True:
             self._unless_hung()
+            sent = time.monotonic()
             try:
                 result = until_stopped(lambda: fn(endpoint.client))
             except failures as e:
-                self._heard(e)
+                self._heard(e, sent)
                 tries = f" after {attempt + 1} attempts" if attempt else ""
                 what = f"request to {endpoint.url} failed{tries}: {self._reason(e)}"
                 if not self._retryable(e):
@@ -194,10 +195,11 @@ class Server:
                 self.silence.replied()
                 return result
 
-    def _heard(self, error: Exception) -> None:
-        """Tell the silence watch what a failed attempt says of the server: a timeout, a reply, or neither."""
+    def _heard(self, error: Exception, sent: float) -> None:
+        """Tell the silence watch what a failed attempt (sent at `sent`) says of the server: a timeout, a reply, or
+        neither."""
         if isinstance(error, self.openai.APITimeoutError):
-            self.silence.timed_out()
+            self.silence.timed_out(sent)
         elif not isinstance(error, self.openai.APIConnectionError):
             self.silence.replied()
 
