@@ -23,7 +23,7 @@ from metacot.problems.base import Domain
 from metacot.progress import progress_bar, ticking
 from metacot.search import Runner, RunnerStats
 from metacot.search.breaker import BackendOutage, RunStopped
-from metacot.stop import Interrupted
+from metacot.stop import Interrupted, requests_in_flight
 from metacot.tree import SearchTree
 
 if TYPE_CHECKING:
@@ -149,6 +149,8 @@ def synth(
                 outage = error  # the traces and stats of every finished tree are still written
             except Interrupted as stop:  # every finished tree is in its shard, the traces' state saved
                 stop.done = f"{run_dir.finished()} of {total} problems done"
+                if requests_in_flight():  # given up, not yet closed: the lock goes with the process
+                    run_dir.hold_lock_until_exit()
                 raise
     if outage is not None:
         stats = traces.stats()

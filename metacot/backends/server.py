@@ -13,7 +13,9 @@ from typing import Any, Protocol, TypeVar
 
 from metacot.backends.rotation import Endpoint, Rotation, base_urls
 from metacot.backends.secrets import redact, safe_url, url_secrets
+from metacot.backends.silence import HUNG_AFTER, Silence
 from metacot.checks import at_least
+from metacot.stop import pause, until_stopped
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,7 +61,9 @@ class ServerFailed(RuntimeError):
 class Server:
     """An OpenAI-compatible server, or several copies of it, through the official client: requests spread by
     least outstanding requests, retries with exponential backoff, a failing server out of rotation for a cool-down,
-    and errors that name the settings but never carry the API key."""
+    a hung one (HUNG_AFTER timeouts in a row while it answered nothing) failing requests at once for max(cooldown,
+    timeout) seconds, and errors that name the settings but never carry the API key. Every attempt and retry wait
+    ends as soon as the process is stopping (metacot.stop)."""
 
     def __init__(
         self,
@@ -79,7 +83,8 @@ class Server:
         import openai
 
         self.section, self.base_url = section, ", ".join(safe_url(url) for url in urls)  # for messages
-        self.max_retries, self.backoff = max_retries, backoff
+        self.max_retries, self.backoff, self.timeout = max_retries, backoff, timeout
+        self.silence = Silence(max(cooldown, timeout))  # retrying a hung server sooner than a timeout tells nothing
         self.openai = openai
         key = os.environ.get(api_key_env)
         # what no error text may carry: a server may echo the request's Authorization header in its error body
@@ -165,9 +170,12 @@ class Server:
             json.JSONDecodeError,
         )
         while True:
+            self._unless_hung()
+            sent = time.monotonic()
             try:
-                return fn(endpoint.client)
+                result = until_stopped(lambda: fn(endpoint.client))
             except failures as e:
+                self._heard(e, sent)
                 tries = f" after {attempt + 1} attempts" if attempt else ""
                 what = f"request to {endpoint.url} failed{tries}: {self._reason(e)}"
                 if not self._retryable(e):
@@ -182,7 +190,27 @@ class Server:
                 log.warning(
                     "%s: %s; retry %d of %d in %.2f s", self.section, self._reason(e), attempt, self.max_retries, delay
                 )
-                time.sleep(delay)
+                pause(delay)
+            else:
+                self.silence.replied()
+                return result
+
+    def _heard(self, error: Exception, sent: float) -> None:
+        """Tell the silence watch what a failed attempt (sent at `sent`) says of the server: a timeout, a reply, or
+        neither."""
+        if isinstance(error, self.openai.APITimeoutError):
+            self.silence.timed_out(sent)
+        elif not isinstance(error, self.openai.APIConnectionError):
+            self.silence.replied()
+
+    def _unless_hung(self) -> None:
+        """A RuntimeError, before any attempt, while the servers are taken for hung (see Silence)."""
+        timeouts = self.silence.hung()
+        if timeouts:
+            raise RuntimeError(
+                f"{self.section}: no reply from {self.base_url}: {timeouts} requests in a row timed out "
+                f"({self.timeout:g} s each; at {HUNG_AFTER}, requests fail at once for {self.silence.pause:g} s)"
+            )
 
     def _reason(self, error: Exception) -> str:
         """What went wrong (see _reason), with the API key and the URLs' credentials hidden: a gateway may echo the

@@ -15,6 +15,7 @@ from typing import Any
 
 from metacot.assemble import build_runner
 from metacot.bench.machine import load_average, machine, machine_line
+from metacot.checks import at_least
 from metacot.config import SynthConfig
 from metacot.distributed.config import RayConfig
 from metacot.distributed.replicas import RayRunner, Replica
@@ -104,8 +105,21 @@ def main(argv: list[str] | None = None) -> None:
     run(p.parse_args(argv))
 
 
+def replica_counts(text: str) -> list[int]:
+    """The --replicas list: each count a whole number of at least 1 (a ValueError naming the flag otherwise)."""
+    counts = []
+    for item in text.split(","):
+        try:
+            counts.append(int(item))
+        except ValueError:
+            raise ValueError(f"--replicas: {item.strip()!r} is not a whole number (e.g. --replicas 1,2,4)") from None
+        at_least("--replicas", counts[-1], 1)
+    return counts
+
+
 def run(args: argparse.Namespace) -> None:
     """Print the symbolic-policy rows (local, 1 and 2 replicas), then the sleeping-policy rows."""
+    counts = replica_counts(args.replicas)
     load = load_average()
     import ray
 
@@ -127,7 +141,7 @@ def run(args: argparse.Namespace) -> None:
         base = timed("local", config, lambda: slowed(build_runner(config, make_domain(config.problems)), args.delay))
         print(base.line(base), flush=True)
         sleepy = type("Sleepy", (SleepyReplica,), {"delay": args.delay})
-        for replicas in map(int, args.replicas.split(",")):
+        for replicas in counts:
             config = configured(
                 out / f"sleepy-{replicas}", args.sleepy_problems, args.sleepy_simulations, replicas, args.chunk
             )

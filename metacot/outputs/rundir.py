@@ -4,6 +4,7 @@ or repeating work (the manifest is outputs.manifest's, the shards' reading outpu
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 from contextlib import suppress
 from pathlib import Path
@@ -291,6 +292,13 @@ class RunDir(TreeShards):
         finally:
             if lock is not None:
                 lock.close()  # releases the flock
+
+    def hold_lock_until_exit(self) -> None:
+        """Keep the lock held after close(), until this process exits: a stopped run whose requests are still in
+        flight (see metacot.stop) must not let another run start on the directory while they are. A copy of its
+        descriptor that no Python object owns holds it: the interpreter's shutdown closes every file object."""
+        if self._lock is not None:
+            os.dup(self._lock.fileno())
 
     def __enter__(self) -> RunDir:
         return self

@@ -160,7 +160,8 @@ class OpenAIPolicyConfig(SamplingConfig):
         default=0.5, metadata={"help": "seconds before the first retry; doubled before each next one"}
     )
     cooldown: float = field(
-        default=30.0, metadata={"help": "seconds a failing server (of several) stays out of rotation"}
+        default=30.0, metadata={"help": "seconds a failing server (of several) stays out of rotation, and a hung one "
+                          "(2 timeouts in a row) fails requests at once (at least timeout)"}
     )
     concurrency: int = field(default=16, metadata={"help": "requests in flight at once, over all the servers"})
 

@@ -150,7 +150,8 @@ class HTTPPRMConfig(ReadoutConfig):
         default=0.5, metadata={"help": "seconds before the first retry; doubled before each next one"}
     )
     cooldown: float = field(
-        default=30.0, metadata={"help": "seconds a failing server (of several) stays out of rotation"}
+        default=30.0, metadata={"help": "seconds a failing server (of several) stays out of rotation, and a hung one "
+                          "(2 timeouts in a row) fails requests at once (at least timeout)"}
     )
 
     def __post_init__(self) -> None:
