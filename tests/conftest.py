@@ -82,6 +82,9 @@ class ToyDomain:
     def first_mistake(self, problem: ToyProblem, steps: list[str]) -> None:
         return None
 
+    def correct_step(self, problem: ToyProblem, state: tuple, step: str) -> None:
+        return None
+
     def final_answer(self, problem: ToyProblem, steps: list[str]) -> str:
         return "/".join(steps)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from metacot.linearize.formats.base import TraceFormat
 from metacot.linearize.render import Context
-from metacot.linearize.walk import Move
+from metacot.linearize.walk import Move, walk
 from metacot.problems.base import Domain, StepOutcome
 from metacot.tree import ROOT
 
@@ -324,13 +324,13 @@ class SosReader:
 
 
 def _reach_order(auditor: Auditor) -> dict[int, int]:
-    """Each node the search went to, at the position of the first trace visit at or below it (the walk's order);
-    solutions it created but never visited come last."""
+    """Each node the search went to, at the position of the first trace visit at or below it, in the walk's order
+    (linearize.walk: a repaired slip's correction comes with it); solutions it created but never visited come last."""
     tree = auditor.tree
     order: dict[int, int] = {}
-    for position, node_id in enumerate([*tree.trace, *(s.id for s in tree.solutions())]):
-        for on_path in tree.path_to(node_id):
-            order.setdefault(on_path, position)
+    for move in walk(tree, [*tree.trace, *(s.id for s in tree.solutions())]):
+        if move.kind == "step":
+            order.setdefault(move.node, move.visit)
     return order
 
 
