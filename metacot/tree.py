@@ -119,14 +119,17 @@ class Compute:
     rollouts: int = 0
     rollout_tokens: int = 0
     reused_rollouts: int = 0
+    # nodes made by the search itself, not proposed: the corrected steps of slips it found (search.expand.repair);
+    # in `nodes` too. Written only when not zero.
+    repairs: int = 0
 
     def to_dict(self) -> dict:
         values = {name: getattr(self, name) for name in _COMPUTE_FIELDS}  # asdict's deep copies cost 10x this
-        return {k: v for k, v in values.items() if k not in _ROLLOUT_UNITS or v}
+        return {k: v for k, v in values.items() if k not in _WRITTEN_WHEN_USED or v}
 
 
 _COMPUTE_FIELDS = tuple(f.name for f in fields(Compute))
-_ROLLOUT_UNITS = ("rollout_calls", "rollouts", "rollout_tokens", "reused_rollouts")
+_WRITTEN_WHEN_USED = ("rollout_calls", "rollouts", "rollout_tokens", "reused_rollouts", "repairs")
 
 
 @dataclass

@@ -200,7 +200,9 @@ def run_search(
     seed: int = 0,
     concurrency: int = 64,
 ) -> tuple[list[SearchTree], Runner]:
-    runner = Runner(domain or CountdownDomain(), policy, prm, make_search(search, config), search, seed, concurrency)
+    strategy = make_search(search, config)
+    budget = config.budget  # the repairs of slips stay within it (search.expand.grow)
+    runner = Runner(domain or CountdownDomain(), policy, prm, strategy, search, seed, concurrency, budget=budget)
     return list(runner.run(problems)), runner
 
 

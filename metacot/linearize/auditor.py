@@ -128,8 +128,9 @@ class Auditor:
                 if text == step if exact else text == step.rstrip(".") or text.startswith(step.rstrip(".") + "."):
                     found.append(child)
         if not found:
-            state = self.domain.describe_state(self.problem, self.states.get(parents[0], nodes[parents[0]].state))
-            outcome = self.domain.apply_step(self.problem, self.states.get(parents[0]), text.split(". ")[0])
+            where = parents[-1]  # after a wrong step, its parent: the state a step goes on from
+            state = self.domain.describe_state(self.problem, self.states.get(where, nodes[where].state))
+            outcome = self.domain.apply_step(self.problem, self.states.get(where), text.split(". ")[0])
             why = f"wrong step: {outcome.error}" if outcome.error else "a step the search never took"
             self.fail(sentence, f"{why} (from {state})")
             return None

@@ -8,12 +8,15 @@ from typing import Any
 from metacot.policy.base import Proposal
 from metacot.problems.base import Domain, StepOutcome
 from metacot.problems.verdicts import keeping
+from metacot.search.budget import Budget
 from metacot.tree import Node, SearchTree
 
 TRUNCATED = "the step was cut off at the token limit"
 
 
-def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: list[Proposal]) -> list[Node]:
+def grow(
+    domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: list[Proposal], budget: Budget | None = None
+) -> list[Node]:
     """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
     nodes; a terminal step is correct only when its whole path verifies. A step identical to a sibling's is merged
     into it (counted in its `duplicates`), not searched twice. Expanding a node again (widening) counts in its
@@ -22,7 +25,8 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
 
     A slip the checks find (a wrong result, or the first wrong step a finished path's verification finds) is
     repaired (repair): its corrected step is among the children returned when the slip is a step from this node,
-    else among those of its parent's next expansion (the search may go on from it like any child)."""
+    else among those of its parent's next expansion (the search may go on from it like any child); only while the
+    search's budget has a node, and a scored node, left for it."""
     waiting = [tree.nodes[i] for i in tree.unreported.pop(node.id, [])]
     mark_expanded(tree, node)
     compute = tree.compute
@@ -47,6 +51,8 @@ def grow(domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: 
             siblings[p.text] = child
             made.append(child)
         for child in made:  # grows while it is read: a repair may finish a path that finds an earlier slip
+            if not room_for_repair(budget, tree, len(made)):
+                break
             repaired = repair(domain, problem, tree, child)
             if repaired is not None:
                 made.append(repaired)
@@ -111,8 +117,18 @@ def repair(domain: Domain, problem: Any, tree: SearchTree, child: Node) -> Node 
         return None
     outcome = domain.apply_step(problem, parent.state, corrected)
     fixed = add_checked(domain, problem, tree, parent, corrected, outcome)
+    tree.compute.repairs += 1
     slip.repair = fixed.id
     return fixed
+
+
+def room_for_repair(budget: Budget | None, tree: SearchTree, unscored: int) -> bool:
+    """The budget has a node left for one more child, and a scored node beyond the `unscored` children of this
+    expansion (the search scores them, the repair with them)."""
+    if budget is None:
+        return True
+    left = budget.allowance(tree.compute)
+    return left.nodes > 0 and left.scored_nodes > unscored
 
 
 def settled(tree: SearchTree, node: Node) -> bool:

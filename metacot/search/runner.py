@@ -136,6 +136,7 @@ class Runner:
         self.search, self.search_name = search, search_name
         self.seed, self.concurrency = seed, concurrency
         self.breaker = breaker
+        self.budget = budget  # the searches' own: the repairs of slips (search.expand.grow) stay within it
         self.rollout_limit = None if budget is None else budget.rollouts  # told to the PRM with each Score request
         self.stats = RunnerStats()
         self.conditioning: Mapping[str, Conditioning] = {}  # problem id -> what its proposals are conditioned on
@@ -266,7 +267,7 @@ class Runner:
         for (job, expand), props in zip(asks, proposals, strict=True):
             if not self.policy_enumerates:
                 self.stats.missing_proposals += max(0, expand.n - len(props))
-            grown[id(expand)] = grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n])
+            grown[id(expand)] = grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n], self.budget)
         self._hand_out(jobs, grown)
 
     def _hand_out(self, jobs: list[_Job], grown: dict[int, list[Node]]) -> None:
