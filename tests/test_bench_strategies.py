@@ -161,7 +161,8 @@ def test_other_units_and_strategy_overrides(tmp_path):
     rows = read_rows(out)
     assert all(r["policy_calls"] <= r["budget"] and r["within_budget"] for r in rows)
     assert max(r["policy_calls"] for r in rows if r["strategy"] == "astar" and r["budget"] == 3) == 3
-    assert all(r["nodes"] <= 1 + 3 * 3 for r in rows if r["strategy"] == "best_of_n:n=3")
+    # three chains of three steps, and the corrections of the slips the domain found in them
+    assert all(r["nodes"] - r.get("repairs", 0) <= 1 + 3 * 3 for r in rows if r["strategy"] == "best_of_n:n=3")
 
 
 def test_strategy_configs_are_sized_to_the_budget():

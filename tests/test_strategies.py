@@ -182,7 +182,9 @@ def test_new_strategies_traces_linearize_to_verified_answers(label):
             config = LinearizeConfig(stop_at_first_solution=stop, include_unsolved=True)
             for fmt in FORMATS:
                 record = linearize(tree, domain, fmt, config)
-                if not tree.solved:
+                # sos lists every legal operation at a state the search expanded, sampled or not: its log may reach
+                # the goal where the search did not (then its answer verifies)
+                if not tree.solved and not (fmt == "sos" and record["correct"]):
                     assert record is None if fmt == "cot" else not record["correct"]
                     continue
                 assert record["correct"] and verify_answer(problem, record["answer"]), (label, fmt)
@@ -476,7 +478,9 @@ def test_config_file_sets_strategy_sections_and_budgets(tmp_path):
     assert main(["synth", "--config", str(config), "--out", str(out), "--no-progress", "--num-problems", "10"]) == 0
     trees = [orjson.loads(line) for line in (out / "trees" / "trees-00000.jsonl").read_bytes().splitlines()]
     assert all(t["compute"]["policy_calls"] <= 4 and t["compute"]["prm_calls"] >= 1 for t in trees)
-    assert max(len(n["children"]) for t in trees for n in t["nodes"]) == 5
+    # the children proposed (a slip's correction, made by the domain, comes beside them: search.expand.repair)
+    proposed = [[c for c in n["children"] if t["nodes"][c]["tokens"]] for t in trees for n in t["nodes"]]
+    assert max(map(len, proposed)) == 5
     out2 = tmp_path / "run2"
     assert main(["synth", "--out", str(out2), "--no-progress", "--num-problems", "5", "--search", "beam"]) == 0
     assert (

@@ -14,7 +14,7 @@ from metacot.linearize.attempts import attempt_words, covered, tried
 from metacot.linearize.layout import texts
 from metacot.linearize.reasons import CAUGHT, exhausted, value_text
 from metacot.linearize.walk import walk
-from metacot.problems.base import Domain
+from metacot.problems.base import Domain, StepOutcome
 from metacot.tree import ROOT, SearchTree
 
 TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
@@ -57,8 +57,7 @@ class Auditor:
         self.owed: dict[int, str] = {}  # tried steps a conclusion came before -> its sentence (check_support)
         self.named: set[int] = set()  # steps the text has called wrong (slips), each named once (name_slip)
         self.repairing: int | None = None  # a wrong step just written, whose corrected step may come next (parents)
-        # each node's first visit: where the walk (linearize.walk) writes it (a slip's correction: with the slip), else
-        # its first trace visit
+        # each node's first visit: where the walk writes it (a slip's correction: with the slip), else in the trace
         self.first = {move.node: move.visit for move in reversed(walk(tree, tree.trace)) if move.kind == "step"}
         for i, node_id in enumerate(tree.trace):
             self.first.setdefault(node_id, i)
@@ -153,9 +152,8 @@ class Auditor:
         return [self.current] if self.repairing is None else [self.current, node.parent]
 
     def arrive(self, child: int, sentence: str) -> Any:
-        """Move to a child; the domain's outcome of its step from the recomputed parent state. A step taken from the
-        parent of a wrong step the text stands at is its correction: the domain's (Domain.correct_step), the tree's
-        repair. No step builds on a step the text has called wrong."""
+        """Move to a child; the domain's outcome of its step from the recomputed parent state. A step from the parent
+        of the wrong step the text stands at is its correction (the domain's, the tree's repair); none builds on one."""
         node = self.tree.nodes[child]
         self.claim(child not in self.visited and child not in self.listed, sentence, "the step is written twice")
         if self.repairing is not None and node.parent != self.current:
@@ -163,7 +161,11 @@ class Auditor:
         self.repairing = None
         self.not_built_on_named(child, sentence)
         self.owed.pop(child, None)  # shown now, as a new attempt after the conclusion
-        outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
+        if self.states[node.parent] is None:  # below a step this rule finds wrong (taken at face value by the run's)
+            self.fail(sentence, "a step from no state: it builds on a step this rule finds wrong")
+            outcome = StepOutcome(state=None, terminal=True, correct=False, error="no state")
+        else:
+            outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
         for head in self.closed:
             if head in self.tree.path_to(child) and not node.dead:
                 self.fail(sentence, f"goes on from {self.describe(head)}, which the trace said was exhausted")
@@ -179,18 +181,21 @@ class Auditor:
         return outcome
 
     def _check_repair(self, slip: int, child: int, sentence: str) -> None:
-        wrong = self.tree.nodes[slip]
-        corrected = self.domain.correct_step(self.problem, self.states[wrong.parent], wrong.step)
+        wrong, corrected = self.tree.nodes[slip], self._corrected(slip)
         ok = corrected is not None and self.tree.nodes[child].step.strip() == corrected and wrong.repair == child
         self.claim(ok, sentence, f"after {wrong.step.strip()!r}, the step corrected by the domain is {corrected!r}")
+
+    def _corrected(self, node_id: int) -> str | None:
+        """The domain's correction of the node's step from the recomputed state before it (Domain.correct_step)."""
+        node = self.tree.nodes[node_id]
+        state = self.states[node.parent]
+        return None if state is None else self.domain.correct_step(self.problem, state, node.step)
 
     def names(self, child: int, outcome: Any) -> int | None:
         """The wrong step a step's sentence names (its own wrong result, or the one its finished path's check finds),
         recomputed by the domain; None when it names none."""
-        node = self.tree.nodes[child]
         if outcome.error is not None:
-            parent_state = self.states[node.parent]
-            return child if self.domain.correct_step(self.problem, parent_state, node.step) is not None else None
+            return None if self._corrected(child) is None else child
         if not outcome.terminal:
             return None
         mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(child))
@@ -198,19 +203,16 @@ class Auditor:
 
     def name_slip(self, slip: int | None, sentence: str) -> None:
         """The text calls a step wrong: once only (a slip named again was re-discovered: the text built on it)."""
-        if slip is None:
-            return
-        step = self.tree.nodes[slip].step.strip()
-        self.claim(slip not in self.named, sentence, f"names the wrong step {step!r} again: a re-discovered slip")
-        self.named.add(slip)
+        if slip is not None:
+            step = self.tree.nodes[slip].step.strip()
+            self.claim(slip not in self.named, sentence, f"names the wrong step {step!r} again: a re-discovered slip")
+            self.named.add(slip)
 
-    def not_built_on_named(self, node_id: int, sentence: str) -> bool:
+    def not_built_on_named(self, node_id: int, sentence: str) -> None:
         """The node is not below a step the text has called wrong."""
         wrong = next((n for n in self.tree.path_to(node_id)[:-1] if n in self.named), None)
-        if wrong is None:
-            return True
-        step = self.tree.nodes[wrong].step.strip()
-        return self.claim(False, sentence, f"builds on {step!r}, a step the text called wrong")
+        if wrong is not None:
+            self.fail(sentence, f"builds on {self.tree.nodes[wrong].step.strip()!r}, a step the text called wrong")
 
     def after_step(self, child: int, outcome: Any) -> str | None:
         """What the trace must say after a step that ends a path (its check), recomputed; None for other steps."""

@@ -15,7 +15,13 @@ TRUNCATED = "the step was cut off at the token limit"
 
 
 def grow(
-    domain: Domain, problem: Any, tree: SearchTree, node: Node, proposals: list[Proposal], budget: Budget | None = None
+    domain: Domain,
+    problem: Any,
+    tree: SearchTree,
+    node: Node,
+    proposals: list[Proposal],
+    budget: Budget | None = None,
+    held: tuple[int, int] = (0, 0),
 ) -> list[Node]:
     """Add one child per distinct proposal, each checked by the domain: illegal or truncated steps become dead
     nodes; a terminal step is correct only when its whole path verifies. A step identical to a sibling's is merged
@@ -26,7 +32,8 @@ def grow(
     A slip the checks find (a wrong result, or the first wrong step a finished path's verification finds) is
     repaired (repair): its corrected step is among the children returned when the slip is a step from this node,
     else among those of its parent's next expansion (the search may go on from it like any child); only while the
-    search's budget has a node, and a scored node, left for it."""
+    search's budget has a node, and a scored node, left for it beyond what the rest of the round holds (held: the
+    nodes the round's later expansions may still make, and the children its earlier ones made, scored with these)."""
     waiting = [tree.nodes[i] for i in tree.unreported.pop(node.id, [])]
     mark_expanded(tree, node)
     compute = tree.compute
@@ -51,7 +58,7 @@ def grow(
             siblings[p.text] = child
             made.append(child)
         for child in made:  # grows while it is read: a repair may finish a path that finds an earlier slip
-            if not room_for_repair(budget, tree, len(made)):
+            if not room_for_repair(budget, tree, held[0], held[1] + len(made)):
                 break
             repaired = repair(domain, problem, tree, child)
             if repaired is not None:
@@ -122,13 +129,13 @@ def repair(domain: Domain, problem: Any, tree: SearchTree, child: Node) -> Node 
     return fixed
 
 
-def room_for_repair(budget: Budget | None, tree: SearchTree, unscored: int) -> bool:
-    """The budget has a node left for one more child, and a scored node beyond the `unscored` children of this
-    expansion (the search scores them, the repair with them)."""
+def room_for_repair(budget: Budget | None, tree: SearchTree, reserved: int, unscored: int) -> bool:
+    """The budget has a node left for one more child beyond the `reserved` ones, and a scored node beyond those and
+    the `unscored` children made (the search scores them, the repair with them)."""
     if budget is None:
         return True
     left = budget.allowance(tree.compute)
-    return left.nodes > 0 and left.scored_nodes > unscored
+    return left.nodes > reserved and left.scored_nodes > reserved + unscored
 
 
 def settled(tree: SearchTree, node: Node) -> bool:

@@ -264,10 +264,16 @@ class Runner:
         self.stats.policy_calls += 1
         self.stats.policy_requests += len(requests)
         grown: dict[int, list[Node]] = {}  # id of an Expand -> the children it gets (none: refused)
+        later = {id(job): sum(e.n for j, e in asks if j is job) for job in jobs}  # what each round may still make
+        made = dict.fromkeys(later, 0)  # ... and has made, to be scored together
         for (job, expand), props in zip(asks, proposals, strict=True):
             if not self.policy_enumerates:
                 self.stats.missing_proposals += max(0, expand.n - len(props))
-            grown[id(expand)] = grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n], self.budget)
+            later[id(job)] -= expand.n
+            held = (later[id(job)], made[id(job)])
+            children = grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n], self.budget, held)
+            grown[id(expand)] = children
+            made[id(job)] += len(children)
         self._hand_out(jobs, grown)
 
     def _hand_out(self, jobs: list[_Job], grown: dict[int, list[Node]]) -> None:

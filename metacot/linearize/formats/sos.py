@@ -127,7 +127,9 @@ def numbers_text(state: Any) -> str:
 def log_moves(ctx: Context, search_moves: list[Move]) -> list[Move]:
     """The moves the log makes: to each state the search went to, in the search's order, from its parent (going back
     to the parent first, a backtrack, where the log stands elsewhere); not to a finished path (its check is in its
-    parent's listing) nor below a wrong step. It ends at the first state whose listing reaches the goal."""
+    parent's listing), below a wrong step, or to a state the search never expanded (a slip's correction it did not
+    take up, a state its budget ran out at: the listing would show steps from where the search made none). It ends
+    at the first state whose listing reaches the goal."""
     log = Log(ctx)
     moves: list[Move] = []
     if _wins(log.listing(ROOT)):
@@ -135,7 +137,7 @@ def log_moves(ctx: Context, search_moves: list[Move]) -> list[Move]:
     at = ROOT
     for move in search_moves:
         node = ctx.node(move.node)
-        if move.kind == "backtrack" or node.dead or ctx.first_slip(node.id) is not None:
+        if move.kind == "backtrack" or node.dead or ctx.first_slip(node.id) is not None or not node.expanded:
             continue
         if node.parent != at:
             moves.append(Move("backtrack", node.parent, move.visit))
