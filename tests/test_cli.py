@@ -105,7 +105,7 @@ def test_resume_refuses_a_different_config(tmp_path, capsys):
 
 def test_linearize_rewrites_traces_without_searching(tmp_path):
     out = tmp_path / "run"
-    assert synth(out, "--num-problems", "20", "--simulations", "30", "--formats", "cot") == 0  # some unsolved
+    assert synth(out, "--num-problems", "20", "--simulations", "15", "--formats", "cot") == 0  # some unsolved
     trees_before = (out / "trees" / "trees-00000.jsonl").read_bytes()
     assert not (out / "traces" / "tokens.jsonl").exists()
     assert main(["linearize", str(out), "--formats", "tokens,metacot", "--include-unsolved", "--value-lines"]) == 0
