@@ -40,6 +40,7 @@ from metacot.problems.countdown import (
 )
 from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.search.astar import heuristic
+from metacot.search.budget import spent
 from metacot.search.expand import TRUNCATED
 from metacot.search.mcts import exhausted, expansion_value, select
 from metacot.tree import ROOT, SearchTree
@@ -145,9 +146,9 @@ def check_mcts_tree(tree: SearchTree, config: MCTSConfig) -> int:
     nodes = tree.nodes
     sims = mcts_simulations(tree, config)
     assert len(sims) <= config.simulations
-    if config.budget.nodes is not None:
-        assert len(nodes) <= config.budget.nodes
-    out_of_room = config.budget.nodes is not None and len(nodes) == config.budget.nodes
+    if config.budget.nodes is not None:  # the nodes searched for: not the domain's corrections of slips
+        assert spent(tree.compute, "nodes") <= config.budget.nodes
+    out_of_room = config.budget.nodes is not None and spent(tree.compute, "nodes") == config.budget.nodes
     stopped_early = (config.stop_at_first_solution and tree.solved) or out_of_room or exhausted(tree, config, set())
     if not stopped_early:
         assert len(sims) == config.simulations
@@ -247,7 +248,7 @@ def test_mcts_invariants_on_real_runs(case):
     if config.budget.nodes is None or config.budget.nodes > 20:
         assert any(t.solved for t in trees)
     if config.budget.nodes is not None:
-        assert any(len(t.nodes) == config.budget.nodes for t in trees)
+        assert any(spent(t.compute, "nodes") == config.budget.nodes for t in trees)
 
 
 def test_mcts_without_stop_keeps_searching_after_a_solution():
@@ -355,7 +356,7 @@ def check_astar_tree(tree: SearchTree, config: AStarConfig) -> None:
     nodes, trace = tree.nodes, tree.trace
     assert trace[0] == ROOT
     assert len(set(trace)) == len(trace)  # each node is pushed, hence popped, once
-    assert len(nodes) <= config.budget.nodes
+    assert spent(tree.compute, "nodes") <= config.budget.nodes
     position = {node_id: i for i, node_id in enumerate(trace)}
     for node_id in trace[1:]:
         node = nodes[node_id]
@@ -404,7 +405,7 @@ def test_astar_invariants_on_real_runs(config, noise, budget_binds):
         check_astar_tree(tree, config)
     assert any(t.solved for t in trees)
     if budget_binds:
-        assert any(len(t.nodes) > config.budget.nodes - config.expand_width for t in trees)
+        assert any(spent(t.compute, "nodes") > config.budget.nodes - config.expand_width for t in trees)
 
 
 @pytest.mark.parametrize("kind", ["neglog", "linear"])
@@ -729,7 +730,7 @@ def test_all_wrong_steps_give_dead_nodes_repaired_by_the_domain(search):
     domain = CountdownDomain()
     for tree in trees:
         assert tree.failed is None
-        assert config.budget.nodes is None or len(tree.nodes) <= config.budget.nodes
+        assert config.budget.nodes is None or spent(tree.compute, "nodes") <= config.budget.nodes
         proposed = [n for n in tree.nodes[1:] if n.tokens]
         repairs = [n for n in tree.nodes[1:] if not n.tokens]
         assert len(repairs) == tree.compute.repairs > 0

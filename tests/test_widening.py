@@ -345,9 +345,9 @@ def test_astar_asks_for_more_of_a_node_when_its_children_look_worse():
 # 11c70c7aba1e04ac, 7a0f1eb14d8cfe34).
 BEFORE_WIDENING = {
     "mcts": "98d1dbe055c08ba2",
-    "astar": "d4310871600bd731",
-    "bfs": "593e4fdc791b4fd4",
-    "dfs": "abf26ed210735658",
+    "astar": "ed6c964ff228f8c4",
+    "bfs": "795732a69e735b31",
+    "dfs": "b1accf256c0ccb4a",
 }
 OFF = {
     "mcts": MCTSConfig(simulations=64, widening=False),

@@ -130,12 +130,10 @@ def repair(domain: Domain, problem: Any, tree: SearchTree, child: Node) -> Node 
 
 
 def room_for_repair(budget: Budget | None, tree: SearchTree, reserved: int, unscored: int) -> bool:
-    """The budget has a node left for one more child beyond the `reserved` ones, and a scored node beyond those and
-    the `unscored` children made (the search scores them, the repair with them)."""
-    if budget is None:
-        return True
-    left = budget.allowance(tree.compute)
-    return left.nodes > reserved and left.scored_nodes > reserved + unscored
+    """The budget has a scored node left for one more child beyond the `reserved` ones the round's later expansions
+    may make and the `unscored` children made (the search scores them, the repair with them). A repair spends no
+    node of the budget (budget.spent): no model made it."""
+    return budget is None or budget.allowance(tree.compute).scored_nodes > reserved + unscored
 
 
 def settled(tree: SearchTree, node: Node) -> bool:
