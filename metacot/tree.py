@@ -35,6 +35,13 @@ class Node:
     # not 18"). The truth kept for traces and audits, not a dead-node signal: the node lives, and the search learns
     # of the mistake only when it verifies a finished path below (Domain.first_mistake), which then fails.
     slip: str | None = None
+    # A slip the search found (an immediate wrong result, or a when-found one its verification of a finished path
+    # below found): the child of its parent with the step corrected by the domain (Domain.correct_step), made by
+    # search.expand, or the sibling the policy had already proposed with that step. None: not found, or not corrected.
+    repair: int | None = None
+    # When the search found the wrong result of a live step (when-found): the trace visits made before. From then on
+    # nothing below it is expanded, and no trace goes below it again (linearize.walk).
+    noticed_at: int | None = None
     # The evidence behind `score` when it is a Monte Carlo estimate (the rollout PRM): verified completions out of
     # completions tried. None for a score that is not a count (a learned PRM, the oracle).
     successes: int | None = None
@@ -83,7 +90,15 @@ _NODE_FIELDS = tuple(f.name for f in fields(Node))
 _NODE_DEFAULTS = {f.name: f.default for f in fields(Node) if f.default is not MISSING}
 _node_values = itemgetter(*_NODE_FIELDS)
 # newer fields: left out of the JSON while they hold their default, so trees without them read the same
-_WRITTEN_WHEN_SET = {"slip": None, "successes": None, "rollouts": None, "expanded_at": None, "reexpanded": 0}
+_WRITTEN_WHEN_SET = {
+    "slip": None,
+    "repair": None,
+    "noticed_at": None,
+    "successes": None,
+    "rollouts": None,
+    "expanded_at": None,
+    "reexpanded": 0,
+}
 
 
 @dataclass(slots=True)
@@ -104,14 +119,17 @@ class Compute:
     rollouts: int = 0
     rollout_tokens: int = 0
     reused_rollouts: int = 0
+    # nodes made by the search itself, not proposed: the corrected steps of slips it found (search.expand.repair);
+    # in `nodes` too. Written only when not zero.
+    repairs: int = 0
 
     def to_dict(self) -> dict:
         values = {name: getattr(self, name) for name in _COMPUTE_FIELDS}  # asdict's deep copies cost 10x this
-        return {k: v for k, v in values.items() if k not in _ROLLOUT_UNITS or v}
+        return {k: v for k, v in values.items() if k not in _WRITTEN_WHEN_USED or v}
 
 
 _COMPUTE_FIELDS = tuple(f.name for f in fields(Compute))
-_ROLLOUT_UNITS = ("rollout_calls", "rollouts", "rollout_tokens", "reused_rollouts")
+_WRITTEN_WHEN_USED = ("rollout_calls", "rollouts", "rollout_tokens", "reused_rollouts", "repairs")
 
 
 @dataclass
@@ -134,6 +152,9 @@ class SearchTree:
     # took from it -> the rest of each after that step, for the child with that step to take over (prm.rollout.reuse).
     # Working state of a search in flight: not saved.
     passing: dict[int, dict[str, list[list[str]]]] = field(default_factory=dict, repr=False, compare=False)
+    # Corrected steps (Node.repair) made as children of a node other than the one being expanded: node id -> their
+    # ids, handed to the search with that node's next expansion (search.expand.grow). Working state: not saved.
+    unreported: dict[int, list[int]] = field(default_factory=dict, repr=False, compare=False)
     # The answer checks made for this problem (answer -> True, False, or None: undecided), by this search or an
     # earlier one it retried: whatever works on the tree again reuses them (problems.verdicts). Empty for domains
     # whose check is cheap and exact (Countdown).
@@ -206,6 +227,23 @@ class SearchTree:
     def first_slip(self, node_id: int) -> int | None:
         """The first node from the root down to node_id whose step was taken at face value with a wrong result."""
         return next((i for i in self.path_to(node_id) if self.nodes[i].slip is not None), None)
+
+    def found_slip(self, node_id: int, visit: int) -> int | None:
+        """The first step on the path to node_id whose wrong result the search had found, as a live step, before
+        trace visit `visit` (Node.noticed_at): what a trace never builds on from then on."""
+        slip = self.first_slip(node_id)
+        if slip is None:
+            return None
+        noticed_at = self.nodes[slip].noticed_at
+        return slip if noticed_at is not None and noticed_at <= visit else None
+
+    def verified_below(self, node_id: int, visit: int) -> bool:
+        """A finished path (a terminal step, not an illegal one) at the node or below it, created before trace visit
+        `visit`: the search has verified it."""
+        node = self.nodes[node_id]
+        if node.terminal:
+            return node.error is None
+        return self.expanded_by(node_id, visit) and any(self.verified_below(c, visit) for c in node.children)
 
     def solutions(self) -> list[Node]:
         return [n for n in self.nodes if n.correct]
@@ -354,6 +392,10 @@ def _node_dict(node: Node) -> dict:
     }
     if node.slip is not None:
         record["slip"] = node.slip
+    if node.repair is not None:
+        record["repair"] = node.repair
+    if node.noticed_at is not None:
+        record["noticed_at"] = node.noticed_at
     if node.successes is not None:
         record["successes"] = node.successes
     if node.rollouts is not None:

@@ -82,6 +82,9 @@ class ToyDomain:
     def first_mistake(self, problem: ToyProblem, steps: list[str]) -> None:
         return None
 
+    def correct_step(self, problem: ToyProblem, state: tuple, step: str) -> None:
+        return None
+
     def final_answer(self, problem: ToyProblem, steps: list[str]) -> str:
         return "/".join(steps)
 
@@ -197,7 +200,9 @@ def run_search(
     seed: int = 0,
     concurrency: int = 64,
 ) -> tuple[list[SearchTree], Runner]:
-    runner = Runner(domain or CountdownDomain(), policy, prm, make_search(search, config), search, seed, concurrency)
+    strategy = make_search(search, config)
+    budget = config.budget  # the repairs of slips stay within it (search.expand.grow)
+    runner = Runner(domain or CountdownDomain(), policy, prm, strategy, search, seed, concurrency, budget=budget)
     return list(runner.run(problems)), runner
 
 

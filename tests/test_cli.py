@@ -105,7 +105,7 @@ def test_resume_refuses_a_different_config(tmp_path, capsys):
 
 def test_linearize_rewrites_traces_without_searching(tmp_path):
     out = tmp_path / "run"
-    assert synth(out, "--num-problems", "20", "--simulations", "30", "--formats", "cot") == 0  # some unsolved
+    assert synth(out, "--num-problems", "20", "--simulations", "15", "--formats", "cot") == 0  # some unsolved
     trees_before = (out / "trees" / "trees-00000.jsonl").read_bytes()
     assert not (out / "traces" / "tokens.jsonl").exists()
     assert main(["linearize", str(out), "--formats", "tokens,metacot", "--include-unsolved", "--value-lines"]) == 0
@@ -132,7 +132,7 @@ def test_config_file_and_bad_inputs_get_clear_errors(tmp_path, capsys):
     assert synth(out, "--config", str(config), "--num-problems", "4") == 0
     manifest = orjson.loads((out / "manifest.json").read_bytes())
     assert manifest["config"]["seed"] == 3 and manifest["config"]["search"]["astar"]["budget"]["nodes"] == 30
-    assert all(len(t["nodes"]) <= 30 for t in all_trees(out))
+    assert all(len(t["nodes"]) - t["compute"].get("repairs", 0) <= 30 for t in all_trees(out))  # a node budget
 
     config.write_text("[search.mcts]\nsimulatons = 3\n")
     assert synth(tmp_path / "x", "--config", str(config)) == 2

@@ -19,6 +19,7 @@ from metacot.problems.countdown import (
     apply_step,
     verify_answer,
 )
+from metacot.problems.countdown.parse import corrected_step as correct_step
 from metacot.tree import ROOT, SearchTree
 
 FORMATS = ("metacot", "tokens", "cot", "sos")
@@ -78,7 +79,8 @@ def test_walk_moves_are_valid_and_visit_the_trace_in_order(noisy):
             for i, move in enumerate(moves):
                 node = tree.nodes[move.node]
                 if move.kind == "step":
-                    assert node.parent == current
+                    # from where it stands, or a wrong step's correction from the same state (its repair)
+                    assert node.parent == current or tree.nodes[current].repair == move.node
                     assert move.node not in visited  # never the same node twice
                     visited.add(move.node)
                     order.append(move.node)
@@ -88,11 +90,15 @@ def test_walk_moves_are_valid_and_visit_the_trace_in_order(noisy):
                     assert i + 1 < len(moves) and moves[i + 1].kind == "step"
                     assert tree.nodes[moves[i + 1].node].parent == move.node
                 current = move.node
+            # the visits, save those below a step found wrong by then (never built on); and the corrections written
+            kept = [n for i, n in enumerate(trace) if tree.found_slip(n, i) is None]
             expected = {ROOT}
-            for node_id in trace:
+            for node_id in kept:
                 expected.update(tree.path_to(node_id))
-            assert visited == expected
-            firsts = list(dict.fromkeys(n for n in trace if n != ROOT))
+            assert expected <= visited
+            assert visited - expected <= {n.repair for n in tree.nodes}
+            repairs = {n.repair for n in tree.nodes}  # written with the wrong step they correct, maybe before
+            firsts = list(dict.fromkeys(n for n in kept if n != ROOT and n not in repairs))
             assert [n for n in order if n in set(firsts)] == firsts
             assert count_backtracks(moves) == sum(m.kind == "backtrack" for m in moves)
 
@@ -119,13 +125,15 @@ TOKEN_LINE = re.compile(
 
 
 def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
-    """Rebuild the moves from the lines alone, resolving steps among the current node's children by text."""
+    """Rebuild the moves from the lines alone, resolving steps among the current node's children by text (a wrong
+    step's correction among its parent's: the value it shows is the one held when the wrong step was visited)."""
     nodes = tree.nodes
     by_path = {n.path: n.id for n in nodes}
     problem = problem_of(tree)
     moves: list[Move] = []
     current = ROOT
     expect = []  # the lines that must follow the last step, in order
+    seen_at: dict[int, int] = {}  # node -> the visit its value is shown at
     for line in lines:
         m = TOKEN_LINE.fullmatch(line)
         assert m is not None, line
@@ -135,6 +143,11 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
         assert m["tag"] in ("step", None), line
         if m["tag"] == "step":
             matches = [c for c in nodes[current].children if nodes[c].step.strip() == m["text"]]
+            if not matches and nodes[current].error is not None:  # the wrong step's correction, from the same state
+                repair = nodes[nodes[current].repair]
+                assert repair.step == correct_step(nodes[nodes[current].parent].state, nodes[current].step) == m["text"]
+                matches = [repair.id]
+                seen_at[repair.id] = seen_at[current]
             assert len(matches) == 1, (line, [nodes[c].step for c in nodes[current].children])
             current = matches[0]
             moves.append(Move("step", current))
@@ -143,7 +156,8 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
                 expect.append(f"<verify> {node.error}")
             elif node.terminal:
                 expect.append(f"<verify> {domain.verdict(problem, node.state, bool(node.correct))}")
-            value = tree.value_at(node.id, first_visit(tree, node.id))
+            seen_at.setdefault(node.id, first_visit(tree, node.id))
+            value = tree.value_at(node.id, seen_at[node.id])
             if value is not None:
                 expect.append(f"<value> {value:.2f}")
         else:
@@ -164,7 +178,8 @@ def test_tokens_replay_equals_the_walk(noisy, domain):
         # the nodes reached are the trace's nodes and their ancestors
         trace, _ = trace_to_solution(tree, ALL.stop_at_first_solution)
         reached = {ROOT} | {m.node for m in moves}
-        assert reached == {a for n in trace for a in tree.path_to(n)} | {ROOT}
+        kept = [n for i, n in enumerate(trace) if tree.found_slip(n, i) is None]  # not below a step found wrong
+        assert reached - {n.repair for n in tree.nodes} <= {a for n in kept for a in tree.path_to(n)} | {ROOT}
         backtracks = [line for line in lines if line.startswith("<backtrack to=")]
         assert record["num_backtracks"] == len(backtracks)
         assert record["num_steps"] == sum(line.startswith("<step> ") for line in lines)
@@ -205,6 +220,7 @@ def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[st
     kinds: list[tuple[str, str]] = []
     finished = False  # the last step ended a line of thought (illegal, or no numbers left to combine)
     dead = False  # ... and said so
+    correction = None  # after a wrong result, the step that corrects it (from the same state)
     for line in lines:
         back = BACK_LINE.fullmatch(line)
         if back is not None:
@@ -222,14 +238,16 @@ def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[st
             continue
         m = STEP_LINE.fullmatch(line)
         assert m is not None, line
-        assert not finished, f"a step after a finished line of thought: {line}"
+        assert not finished or m["step"] == correction, f"a step after a finished line of thought: {line}"
         kinds.append(("step", m["step"]))
         try:
             new = apply_step(state, m["step"])
         except StepError as error:
             assert m["rest"] == f"Wait, that's wrong: {error}."
             finished = dead = True
+            correction = correct_step(state, m["step"])
             continue
+        correction, finished, dead = None, False, False
         if len(new) == 1:
             if new[0] == problem.target:
                 assert m["rest"] == f"{new[0]} = {problem.target}, the target."

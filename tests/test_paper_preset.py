@@ -60,7 +60,7 @@ def node_of(tree: SearchTree, line: str, current: int, written: set[int]) -> int
         n.id
         for n in tree.nodes
         if n.id not in written
-        and (n.parent != current if switched else n.parent == current)
+        and (n.parent != current if switched else n.parent == current or n.id == tree.nodes[current].repair)
         and n.parent in written
         and text.startswith(n.step + ".")
         and (n.state is None or n.terminal or domain.describe_state(problem, n.state) in text)
@@ -103,7 +103,8 @@ def test_the_audit_passes_the_records_and_catches_false_claims(paper_run):
     domain = CountdownDomain()
     for record in records:
         assert audit_record(record, trees[record["problem_id"]], domain).failures == []
-    plain_step = r"(\nValue: [^\n]*\n)(\d+ [-+*/] \d+ = \d+\. (Now|\d+ = ))"  # a step that continues the one before
+    # a step that continues the one before (not the correction of a wrong step, which comes from the state before it)
+    plain_step = r"(\. Now I have \[[^\n]*\]\.\nValue: [^\n]*\n)(\d+ [-+*/] \d+ = \d+\. (Now|\d+ = ))"
     record = next(r for r in records if r["num_backtracks"] and re.search(plain_step, r["completion"]))
     tree = trees[record["problem_id"]]
     value = re.search(r"Value: (\d+)/(\d+)", record["completion"])

@@ -40,6 +40,7 @@ from metacot.problems.countdown import (
 )
 from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
 from metacot.search.astar import heuristic
+from metacot.search.budget import spent
 from metacot.search.expand import TRUNCATED
 from metacot.search.mcts import exhausted, expansion_value, select
 from metacot.tree import ROOT, SearchTree
@@ -145,9 +146,9 @@ def check_mcts_tree(tree: SearchTree, config: MCTSConfig) -> int:
     nodes = tree.nodes
     sims = mcts_simulations(tree, config)
     assert len(sims) <= config.simulations
-    if config.budget.nodes is not None:
-        assert len(nodes) <= config.budget.nodes
-    out_of_room = config.budget.nodes is not None and len(nodes) == config.budget.nodes
+    if config.budget.nodes is not None:  # the nodes searched for: not the domain's corrections of slips
+        assert spent(tree.compute, "nodes") <= config.budget.nodes
+    out_of_room = config.budget.nodes is not None and spent(tree.compute, "nodes") == config.budget.nodes
     stopped_early = (config.stop_at_first_solution and tree.solved) or out_of_room or exhausted(tree, config, set())
     if not stopped_early:
         assert len(sims) == config.simulations
@@ -247,7 +248,7 @@ def test_mcts_invariants_on_real_runs(case):
     if config.budget.nodes is None or config.budget.nodes > 20:
         assert any(t.solved for t in trees)
     if config.budget.nodes is not None:
-        assert any(len(t.nodes) == config.budget.nodes for t in trees)
+        assert any(spent(t.compute, "nodes") == config.budget.nodes for t in trees)
 
 
 def test_mcts_without_stop_keeps_searching_after_a_solution():
@@ -355,7 +356,7 @@ def check_astar_tree(tree: SearchTree, config: AStarConfig) -> None:
     nodes, trace = tree.nodes, tree.trace
     assert trace[0] == ROOT
     assert len(set(trace)) == len(trace)  # each node is pushed, hence popped, once
-    assert len(nodes) <= config.budget.nodes
+    assert spent(tree.compute, "nodes") <= config.budget.nodes
     position = {node_id: i for i, node_id in enumerate(trace)}
     for node_id in trace[1:]:
         node = nodes[node_id]
@@ -404,7 +405,7 @@ def test_astar_invariants_on_real_runs(config, noise, budget_binds):
         check_astar_tree(tree, config)
     assert any(t.solved for t in trees)
     if budget_binds:
-        assert any(len(t.nodes) > config.budget.nodes - config.expand_width for t in trees)
+        assert any(spent(t.compute, "nodes") > config.budget.nodes - config.expand_width for t in trees)
 
 
 @pytest.mark.parametrize("kind", ["neglog", "linear"])
@@ -618,7 +619,9 @@ def test_runner_real_order_and_batching(search):
         assert max(policy.batches) <= concurrency
         # every proposal is a child or merged into one (asked again, a sloppy policy can repeat a slip)
         merged = sum(n.duplicates for t in trees for n in t.nodes)
-        assert sum(t.compute.proposals for t in trees) == sum(len(t.nodes) - 1 for t in trees) + merged
+        # ... and the other nodes are the corrected steps of slips the search found (search.expand.repair)
+        repairs = sum(t.compute.repairs for t in trees)
+        assert sum(t.compute.proposals for t in trees) + repairs == sum(len(t.nodes) - 1 for t in trees) + merged
         if concurrency == 1:
             assert stats.mean_policy_batch == 1.0
         else:
@@ -715,28 +718,31 @@ def test_truncated_proposals_become_dead_nodes(search):
 
 
 @pytest.mark.parametrize("search", ["mcts", "astar"])
-def test_all_illegal_steps_give_dead_nodes_and_the_search_finishes(search):
+def test_all_wrong_steps_give_dead_nodes_repaired_by_the_domain(search):
+    """Every proposed step slips: each is a dead node saying what is true, and its corrected step (the domain's, not
+    proposed) is a live sibling the search goes on from; the search finishes within its budget."""
     problems = generate_problems(15, seed=6)
     config = MCTSConfig(simulations=100, expand_width=4) if search == "mcts" else AStarConfig(budget=Budget(nodes=200))
     trees, _ = real_run(
         search, config, problems, dict(policy=SymbolicPolicyConfig(mistake_rate=1.0), prm=OracleConfig())
     )
     assert len(trees) == len(problems)
+    domain = CountdownDomain()
     for tree in trees:
-        assert not tree.solved and tree.failed is None
-        assert len(tree.nodes) > 1
-        assert tree.nodes[ROOT].children == list(range(1, len(tree.nodes)))  # nothing legal to grow from
-        for node in tree.nodes[1:]:
-            assert node.dead and node.terminal and node.correct is False
+        assert tree.failed is None
+        assert config.budget.nodes is None or spent(tree.compute, "nodes") <= config.budget.nodes
+        proposed = [n for n in tree.nodes[1:] if n.tokens]
+        repairs = [n for n in tree.nodes[1:] if not n.tokens]
+        assert len(repairs) == tree.compute.repairs > 0
+        for node in proposed:
+            assert node.dead and node.correct is False
             assert re.fullmatch(r"\d+ [-+*/] \d+ is \d+, not \d+", node.error), node.error
-            assert STEP.fullmatch(node.step)
-        if search == "mcts":
-            assert all(i == ROOT or tree.nodes[i].dead for i in tree.trace)  # requests for more, dead ends
-            assert tree.nodes[ROOT].visits <= config.simulations
-            assert tree.nodes[ROOT].value_sum == 0.0
-        else:
-            # every child scored 0: nothing worth popping but the root, asked again for more up to its limit
-            assert tree.trace == [ROOT] * config.max_expansions
+            fixed = tree.nodes[node.repair]
+            assert fixed.parent == node.parent and fixed.error is None
+            assert fixed.step == domain.correct_step(None, tree.nodes[node.parent].state, node.step)
+        assert any(n.id in tree.trace for n in repairs)  # the search goes on from a correction
+        check_tree_structure(tree)
+    assert sum(t.solved for t in trees) > 0  # the corrections reach solutions no proposal could
 
 
 # --- the search tree --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from metacot.search import (
 )
 from metacot.search.best_of_n import selected
 from metacot.search.budget import LIMITS as BUDGET_LIMITS
+from metacot.search.budget import spent as budget_spent
 from metacot.tree import ROOT, Compute, SearchTree
 
 NOISY_POLICY = SymbolicPolicyConfig(mistake_rate=0.2)
@@ -62,7 +63,7 @@ def countdown_run(search: str, config, problems, seed: int = 0, policy=None, prm
 
 
 def spent(tree: SearchTree, unit: str) -> int:
-    return getattr(tree.compute, unit)
+    return budget_spent(tree.compute, unit)  # nodes: not the domain's corrections of slips
 
 
 # --- budgets ------------------------------------------------------------------------------------------------
@@ -98,7 +99,7 @@ def test_budget_limits_a_search_that_would_spend_more():
     free = countdown_run("bfs", config, problems)
     assert min(len(t.nodes) for t in free) > 40
     capped = countdown_run("bfs", dataclasses.replace(config, budget=Budget(nodes=40)), problems)
-    assert max(len(t.nodes) for t in capped) == 40
+    assert max(spent(t, "nodes") for t in capped) == 40
 
 
 def test_the_node_limit_and_the_other_budget_limits_both_apply():
@@ -108,12 +109,12 @@ def test_the_node_limit_and_the_other_budget_limits_both_apply():
         config = dataclasses.replace(base, budget=Budget(nodes=nodes, policy_calls=policy_calls))
         trees = countdown_run("mcts", config, problems)
         if cap is not None:
-            assert max(len(t.nodes) for t in trees) == cap
+            assert max(spent(t, "nodes") for t in trees) == cap
         else:
             assert max(t.compute.policy_calls for t in trees) == 3
     astar = AStarConfig(budget=Budget(nodes=25, prm_calls=2), stop_at_first_solution=False)
     trees = countdown_run("astar", astar, problems)
-    assert all(t.compute.prm_calls <= 2 and len(t.nodes) <= 25 for t in trees)
+    assert all(t.compute.prm_calls <= 2 and spent(t, "nodes") <= 25 for t in trees)
     assert max(t.compute.prm_calls for t in trees) == 2
 
 
@@ -182,7 +183,9 @@ def test_new_strategies_traces_linearize_to_verified_answers(label):
             config = LinearizeConfig(stop_at_first_solution=stop, include_unsolved=True)
             for fmt in FORMATS:
                 record = linearize(tree, domain, fmt, config)
-                if not tree.solved:
+                # sos lists every legal operation at a state the search expanded, sampled or not: its log may reach
+                # the goal where the search did not (then its answer verifies)
+                if not tree.solved and not (fmt == "sos" and record["correct"]):
                     assert record is None if fmt == "cot" else not record["correct"]
                     continue
                 assert record["correct"] and verify_answer(problem, record["answer"]), (label, fmt)
@@ -476,7 +479,9 @@ def test_config_file_sets_strategy_sections_and_budgets(tmp_path):
     assert main(["synth", "--config", str(config), "--out", str(out), "--no-progress", "--num-problems", "10"]) == 0
     trees = [orjson.loads(line) for line in (out / "trees" / "trees-00000.jsonl").read_bytes().splitlines()]
     assert all(t["compute"]["policy_calls"] <= 4 and t["compute"]["prm_calls"] >= 1 for t in trees)
-    assert max(len(n["children"]) for t in trees for n in t["nodes"]) == 5
+    # the children proposed (a slip's correction, made by the domain, comes beside them: search.expand.repair)
+    proposed = [[c for c in n["children"] if t["nodes"][c]["tokens"]] for t in trees for n in t["nodes"]]
+    assert max(map(len, proposed)) == 5
     out2 = tmp_path / "run2"
     assert main(["synth", "--out", str(out2), "--no-progress", "--num-problems", "5", "--search", "beam"]) == 0
     assert (
@@ -497,4 +502,4 @@ def test_config_file_sets_strategy_sections_and_budgets(tmp_path):
         == 0
     )
     trees = [orjson.loads(line) for line in (tmp_path / "r3" / "trees" / "trees-00000.jsonl").read_bytes().splitlines()]
-    assert max(len(t["nodes"]) for t in trees) == 12
+    assert max(len(t["nodes"]) - t["compute"].get("repairs", 0) for t in trees) == 12

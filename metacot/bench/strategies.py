@@ -117,8 +117,9 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
                 continue
             config = strategy_config(spec, settings.unit, limit, settings)
             prm = CountdownOraclePRM(OracleConfig(flip_prob=noise))
+            search = make_search(spec.name, config)
             runner = Runner(
-                domain, policy, prm, make_search(spec.name, config), spec.name, settings.seed, settings.concurrency
+                domain, policy, prm, search, spec.name, settings.seed, settings.concurrency, budget=config.budget
             ).conditioned(conditioning)
             cell_start = time.perf_counter()
             trees = list(runner.run(todo))

@@ -57,7 +57,7 @@ def linearize_tree(
     # a move's visit is its position in the whole trace, where the search's values are kept
     if leave_out:
         positions = [i for i, node_id in enumerate(trace) if node_id not in leave_out]
-        search_moves = [replace(m, visit=positions[m.visit]) for m in walk(tree, [trace[i] for i in positions])]
+        search_moves = walk(tree, [trace[i] for i in positions], positions)
     else:
         search_moves = walk(tree, trace)
     records = {}

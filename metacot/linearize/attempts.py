@@ -39,12 +39,13 @@ def tried(tree: SearchTree, node_id: int, visit: int) -> list[int]:
 
 def covered(tree: SearchTree, head: int, visit: int, whole_branch: bool) -> list[int]:
     """The nodes whose tried steps a conclusion about `head` rests on, deepest first: the head alone, or (an
-    exhausted branch) with the live nodes below it expanded by trace visit `visit`."""
+    exhausted branch) with the live nodes below it expanded by trace visit `visit`, save those below a step the search
+    had found wrong by then."""
     if not whole_branch:
         return [head]
     below = []
-    for child in tree.nodes[head].children:
-        if not tree.nodes[child].dead and tree.expanded_by(child, visit):
+    for child in tree.nodes[head].children:  # not below a step found wrong: the text named it, and left
+        if not tree.nodes[child].dead and tree.expanded_by(child, visit) and tree.found_slip(child, visit) is None:
             below += covered(tree, child, visit, True)
     return [*below, head]
 

@@ -13,7 +13,8 @@ from typing import Any
 from metacot.linearize.attempts import attempt_words, covered, tried
 from metacot.linearize.layout import texts
 from metacot.linearize.reasons import CAUGHT, exhausted, value_text
-from metacot.problems.base import Domain
+from metacot.linearize.walk import walk
+from metacot.problems.base import Domain, StepOutcome
 from metacot.tree import ROOT, SearchTree
 
 TAGGED = re.compile(r"<think>\n(?P<body>.*)\n</think>\n<answer> (?P<answer>.*) </answer>", re.S)
@@ -54,7 +55,10 @@ class Auditor:
         self.closed: list[int] = []  # heads of branches said to be exhausted
         self.listed: set[int] = set()  # failed steps an attempts line showed
         self.owed: dict[int, str] = {}  # tried steps a conclusion came before -> its sentence (check_support)
-        self.first: dict[int, int] = {}
+        self.named: set[int] = set()  # steps the text has called wrong (slips), each named once (name_slip)
+        self.repairing: int | None = None  # a wrong step just written, whose corrected step may come next (parents)
+        # each node's first visit: where the walk writes it (a slip's correction: with the slip), else in the trace
+        self.first = {move.node: move.visit for move in reversed(walk(tree, tree.trace)) if move.kind == "step"}
         for i, node_id in enumerate(tree.trace):
             self.first.setdefault(node_id, i)
         self.unwritten = 0  # no trace visit before this position goes to a node the text has not written yet
@@ -123,8 +127,9 @@ class Auditor:
                 if text == step if exact else text == step.rstrip(".") or text.startswith(step.rstrip(".") + "."):
                     found.append(child)
         if not found:
-            state = self.domain.describe_state(self.problem, self.states.get(parents[0], nodes[parents[0]].state))
-            outcome = self.domain.apply_step(self.problem, self.states.get(parents[0]), text.split(". ")[0])
+            where = parents[-1]  # after a wrong step, its parent: the state a step goes on from
+            state = self.domain.describe_state(self.problem, self.states.get(where, nodes[where].state))
+            outcome = self.domain.apply_step(self.problem, self.states.get(where), text.split(". ")[0])
             why = f"wrong step: {outcome.error}" if outcome.error else "a step the search never took"
             self.fail(sentence, f"{why} (from {state})")
             return None
@@ -136,12 +141,31 @@ class Auditor:
         self.result.claims += 1
         return child
 
+    def parents(self, pending: list[int]) -> list[int]:
+        """The nodes the next step may be taken from: where a backtrack said it goes, else where the text stands;
+        after a wrong step that names its slip, its parent too, for the corrected step (checked by arrive)."""
+        self.repairing = None
+        if pending:
+            return pending
+        node = self.tree.nodes[self.current]
+        self.repairing = self.current if node.dead and node.repair is not None else None
+        return [self.current] if self.repairing is None else [self.current, node.parent]
+
     def arrive(self, child: int, sentence: str) -> Any:
-        """Move to a child; the domain's outcome of its step from the recomputed parent state."""
+        """Move to a child; the domain's outcome of its step from the recomputed parent state. A step from the parent
+        of the wrong step the text stands at is its correction (the domain's, the tree's repair); none builds on one."""
         node = self.tree.nodes[child]
         self.claim(child not in self.visited and child not in self.listed, sentence, "the step is written twice")
+        if self.repairing is not None and node.parent != self.current:
+            self._check_repair(self.repairing, child, sentence)
+        self.repairing = None
+        self.not_built_on_named(child, sentence)
         self.owed.pop(child, None)  # shown now, as a new attempt after the conclusion
-        outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
+        if self.states[node.parent] is None:  # below a step this rule finds wrong (taken at face value by the run's)
+            self.fail(sentence, "a step from no state: it builds on a step this rule finds wrong")
+            outcome = StepOutcome(state=None, terminal=True, correct=False, error="no state")
+        else:
+            outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
         for head in self.closed:
             if head in self.tree.path_to(child) and not node.dead:
                 self.fail(sentence, f"goes on from {self.describe(head)}, which the trace said was exhausted")
@@ -153,7 +177,42 @@ class Auditor:
         self.states[child] = outcome.state
         self.visited.add(child)
         self.current = child
+        self.name_slip(self.names(child, outcome), sentence)
         return outcome
+
+    def _check_repair(self, slip: int, child: int, sentence: str) -> None:
+        wrong, corrected = self.tree.nodes[slip], self._corrected(slip)
+        ok = corrected is not None and self.tree.nodes[child].step.strip() == corrected and wrong.repair == child
+        self.claim(ok, sentence, f"after {wrong.step.strip()!r}, the step corrected by the domain is {corrected!r}")
+
+    def _corrected(self, node_id: int) -> str | None:
+        """The domain's correction of the node's step from the recomputed state before it (Domain.correct_step)."""
+        node = self.tree.nodes[node_id]
+        state = self.states[node.parent]
+        return None if state is None else self.domain.correct_step(self.problem, state, node.step)
+
+    def names(self, child: int, outcome: Any) -> int | None:
+        """The wrong step a step's sentence names (its own wrong result, or the one its finished path's check finds),
+        recomputed by the domain; None when it names none."""
+        if outcome.error is not None:
+            return None if self._corrected(child) is None else child
+        if not outcome.terminal:
+            return None
+        mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(child))
+        return None if mistake is None else self.tree.path_to(child)[mistake[0] + 1]
+
+    def name_slip(self, slip: int | None, sentence: str) -> None:
+        """The text calls a step wrong: once only (a slip named again was re-discovered: the text built on it)."""
+        if slip is not None:
+            step = self.tree.nodes[slip].step.strip()
+            self.claim(slip not in self.named, sentence, f"names the wrong step {step!r} again: a re-discovered slip")
+            self.named.add(slip)
+
+    def not_built_on_named(self, node_id: int, sentence: str) -> None:
+        """The node is not below a step the text has called wrong."""
+        wrong = next((n for n in self.tree.path_to(node_id)[:-1] if n in self.named), None)
+        if wrong is not None:
+            self.fail(sentence, f"builds on {self.tree.nodes[wrong].step.strip()!r}, a step the text called wrong")
 
     def after_step(self, child: int, outcome: Any) -> str | None:
         """What the trace must say after a step that ends a path (its check), recomputed; None for other steps."""
@@ -185,6 +244,8 @@ class Auditor:
         wrong = self.tree.nodes[path[mistake[0] + 1]].step.strip().rstrip(".")
         ok = stated.get("step") in (None, wrong) and stated.get("why") in (None, mistake[1])
         self.claim(ok, sentence, f"the first wrong step of the path is {wrong!r}: {mistake[1]}")
+        if not node.terminal:  # the check of the paths below is stated here (a terminal's verdict stated it)
+            self.name_slip(path[mistake[0] + 1], sentence)
         return path[mistake[0] + 1]
 
     def mistake_found(self) -> tuple[int, str] | None:
@@ -229,15 +290,20 @@ class Auditor:
         """The visited nodes a backtrack naming `state` may go to."""
         found = [n for n in self.visited if self.live(n) and self.describe(n) == state]
         self.claim(bool(found), sentence, f"backtrack to {state}, a state not visited earlier")
-        return found
+        sound = [n for n in found if not any(w in self.named for w in self.tree.path_to(n))]
+        if found and not sound:
+            self.not_built_on_named(found[0], sentence)
+        return sound or found
 
     def next_visit(self) -> int:
         """The trace position of the first visit to a node the text has not written: the visit a backtrack written
-        now is on the way to, as the trace's walk (linearize.walk) goes."""
-        trace = self.tree.trace
-        while self.unwritten < len(trace) and trace[self.unwritten] in self.visited:
-            self.unwritten += 1
-        return self.unwritten
+        now is on the way to, as the trace's walk (linearize.walk) goes: it skips the visits below a step the search
+        had found wrong by then."""
+        trace, at = self.tree.trace, self.unwritten
+        while at < len(trace) and (trace[at] in self.visited or self.tree.found_slip(trace[at], at) is not None):
+            at += 1
+        self.unwritten = at
+        return at
 
     def check_exhausted(self, head_state: str | None, sentence: str) -> int | None:
         """Some node of the branch being left (named head_state, if given) is dead, or was expanded into dead ends
@@ -292,6 +358,8 @@ class Auditor:
         self.listed.update(listed)
         for child in listed:
             self.owed.pop(child, None)
+            outcome = self.domain.apply_step(self.problem, self.states[node_id], self.tree.nodes[child].step)
+            self.name_slip(self.names(child, outcome), text)
         return listed or None
 
     def check_support(self, head: int, whole_branch: bool, sentence: str) -> None:

@@ -116,7 +116,7 @@ def classify(
     text can show the steps tried in it first: none is one it writes later (`later`: the search came back to it)."""
     visit = backtrack.visit
     slip = tree.first_slip(left)
-    if slip is not None and slip not in tree.path_to(backtrack.node) and verified_below(tree, left, visit):
+    if slip is not None and slip not in tree.path_to(backtrack.node) and tree.verified_below(left, visit):
         return Reason(MISTAKE, left, slip)
     chain = abandoned(tree, left, backtrack.node)
     head = next((node_id for node_id in reversed(chain) if shown_exhausted(tree, node_id, visit, later)), None)
@@ -151,15 +151,6 @@ def exhausted(tree: SearchTree, node_id: int, visit: int) -> bool:
 def shown_exhausted(tree: SearchTree, node_id: int, visit: int, later: Callable[[int], bool]) -> bool:
     """Exhausted by trace visit `visit`, and none of the tried steps that says so is one the text writes later."""
     return exhausted(tree, node_id, visit) and not any(map(later, rested_on(tree, node_id, visit)))
-
-
-def verified_below(tree: SearchTree, node_id: int, visit: int) -> bool:
-    """A finished path (a terminal step, not an illegal one) at the node or below it, created before trace visit
-    `visit`: the search has verified it."""
-    node = tree.nodes[node_id]
-    if node.terminal:
-        return node.error is None
-    return tree.expanded_by(node_id, visit) and any(verified_below(tree, child, visit) for child in node.children)
 
 
 def value_text(value: float) -> str:

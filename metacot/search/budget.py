@@ -32,7 +32,8 @@ _NO_LIMIT = sys.maxsize
 class Budget:
     """Limits on what one search may spend (None: no limit), each a field of Compute.
 
-    nodes: nodes in the tree, the root included; policy_calls: expansions (one per Expand, whatever its n);
+    nodes: nodes in the tree, the root included, less the domain's corrections of slips (spent); policy_calls:
+    expansions (one per Expand, whatever its n);
     generated_tokens: the proposals' tokens; prm_calls: Score requests; scored_nodes: the nodes they scored;
     rollouts: completions the rollout PRM generates (ones reused from an ancestor's rollouts are free). A search
     plans no scored round once none is left, and the rollout PRM generates at most what is left (the runner tells it
@@ -42,7 +43,11 @@ class Budget:
     token limit), because the tokens of a step are only known after it was generated.
     """
 
-    nodes: int | None = flag("node budget per problem: nodes in the tree, the root included", None, name="--max-nodes")
+    nodes: int | None = flag(
+        "node budget per problem: nodes in the tree, the root included, not the domain's corrections of slips",
+        None,
+        name="--max-nodes",
+    )
     policy_calls: int | None = field(
         default=None, metadata={"help": "expansions per problem (one per Expand, whatever its n)"}
     )
@@ -87,7 +92,7 @@ class Budget:
         """What is left of the budget after `compute`, to plan the next round of requests from (asked before every
         expansion: no function call per unit)."""
         left = {
-            unit: _NO_LIMIT if (limit := getattr(self, unit)) is None else max(0, limit - getattr(compute, unit))
+            unit: _NO_LIMIT if (limit := getattr(self, unit)) is None else max(0, limit - spent(compute, unit))
             for unit in LIMITS
         }
         return Allowance(**left, max_step_tokens=self.max_step_tokens or 1)
@@ -101,7 +106,14 @@ class Budget:
 
     def within(self, compute: Compute) -> bool:
         """Whether `compute` stays within every limit."""
-        return all(getattr(compute, unit) <= limit for unit, limit in self.limits().items())
+        return all(spent(compute, unit) <= limit for unit, limit in self.limits().items())
+
+
+def spent(compute: Compute, unit: str) -> int:
+    """What a search spent in a unit of its budget: nodes are the ones searched for (the root and the policy's
+    steps), not the corrections of slips the domain made (Compute.repairs: no model made them)."""
+    used = getattr(compute, unit)
+    return used - compute.repairs if unit == "nodes" else used
 
 
 @dataclass(slots=True)

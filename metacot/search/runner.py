@@ -17,7 +17,7 @@ from metacot.prm.base import RewardModel, ScoreRequest
 from metacot.problems.base import Domain
 from metacot.search.breaker import BackendOutage, Breaker
 from metacot.search.budget import Budget
-from metacot.search.expand import grow
+from metacot.search.expand import grow, mark_expanded, settled
 from metacot.search.protocol import Expand, Score, Search, SearchGen, StateKeys
 from metacot.seeding import mix, problem_seed
 from metacot.tree import Node, SearchTree
@@ -136,6 +136,7 @@ class Runner:
         self.search, self.search_name = search, search_name
         self.seed, self.concurrency = seed, concurrency
         self.breaker = breaker
+        self.budget = budget  # the searches' own: the repairs of slips (search.expand.grow) stay within it
         self.rollout_limit = None if budget is None else budget.rollouts  # told to the PRM with each Score request
         self.stats = RunnerStats()
         self.conditioning: Mapping[str, Conditioning] = {}  # problem id -> what its proposals are conditioned on
@@ -238,7 +239,11 @@ class Runner:
         """One policy call for every expansion the jobs wait for; each job receives its children."""
         if not jobs:
             return
-        asks = [(job, expand) for job in jobs for expand in job.expansions]
+        # a node built on a step found wrong gets no children, and costs no policy call
+        asks = [(job, expand) for job in jobs for expand in job.expansions if not settled(job.tree, expand.node)]
+        if not asks:
+            self._hand_out(jobs, {})
+            return
         # (problem, tree, node, seed, n, rollout_limit, conditioning), positional: built by keyword, a request costs
         # twice as much
         requests = [
@@ -258,13 +263,27 @@ class Runner:
         self.stats.policy_time += time.perf_counter() - start
         self.stats.policy_calls += 1
         self.stats.policy_requests += len(requests)
-        grown: dict[int, list[list[Node]]] = {id(job): [] for job in jobs}
+        grown: dict[int, list[Node]] = {}  # id of an Expand -> the children it gets (none: refused)
+        later = {id(job): sum(e.n for j, e in asks if j is job) for job in jobs}  # what each round may still make
+        made = dict.fromkeys(later, 0)  # ... and has made, to be scored together
         for (job, expand), props in zip(asks, proposals, strict=True):
             if not self.policy_enumerates:
                 self.stats.missing_proposals += max(0, expand.n - len(props))
-            grown[id(job)].append(grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n]))
+            later[id(job)] -= expand.n
+            held = (later[id(job)], made[id(job)])
+            children = grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n], self.budget, held)
+            grown[id(expand)] = children
+            made[id(job)] += len(children)
+        self._hand_out(jobs, grown)
+
+    def _hand_out(self, jobs: list[_Job], grown: dict[int, list[Node]]) -> None:
+        """Each job receives the children of its expansions (grown: by id of the Expand); an expansion that was
+        refused (not in grown) gets none, and its node counts as expanded."""
         for job in jobs:
-            children = grown[id(job)]
+            for expand in job.expansions:
+                if id(expand) not in grown:
+                    mark_expanded(job.tree, expand.node)
+            children = [grown.get(id(expand), []) for expand in job.expansions]
             self._advance(job, children[0] if job.single else children)
 
     def _score(self, jobs: list[_Job]) -> None:

@@ -88,7 +88,7 @@ def _read(auditor: Auditor, segments: list[str]) -> None:
             if not pending:  # gone back to no known state: the rest cannot be followed
                 return
             continue
-        child = auditor.step_to(pending or [auditor.current], segment, segment, exact=False)
+        child = auditor.step_to(auditor.parents(pending), segment, segment, exact=False)
         if child is None:
             return
         if then is not None:

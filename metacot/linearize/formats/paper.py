@@ -54,8 +54,9 @@ def render_paper(ctx: Context, moves: list[Move]) -> list[str]:
 
 def audit_paper(auditor: Auditor, segments: list[str], answer: str) -> None:
     """Check a paper record's body: each step is one the search took from the node the trace stands on, written as
-    the domain recomputes it, or, after "Alternatively, ", from an earlier-written node other than that one (a switch
-    to a branch split off earlier; a plain step always continues); each value line is its step's value (a Monte Carlo
+    the domain recomputes it (after a wrong step, its correction: Auditor.parents), or, after "Alternatively, ", from
+    an earlier-written node other than that one (a switch to a branch split off earlier; a plain step always
+    continues); each value line is its step's value (a Monte Carlo
     value exactly: the node's successes/rollouts); a solved record ends with the final answer of the Solution block's
     path, and that block is the root-to-leaf path of a verified solution."""
     tree = auditor.tree
@@ -72,7 +73,7 @@ def audit_paper(auditor: Auditor, segments: list[str], answer: str) -> None:
             continue
         switched = segment.startswith(ALTERNATIVELY)
         text = segment[len(ALTERNATIVELY) :] if switched else segment
-        parents = sorted(n for n in auditor.visited if n != auditor.current) if switched else [auditor.current]
+        parents = sorted(n for n in auditor.visited if n != auditor.current) if switched else auditor.parents([])
         if not parents:
             auditor.fail(segment, "says 'Alternatively' where no other branch was written")
             return
@@ -95,7 +96,7 @@ def _written_step(auditor: Auditor, parents: list[int], text: str) -> int | None
     tree, domain = auditor.tree, auditor.domain
     order = len(tree.trace)
     found = []
-    for parent in parents:
+    for parent in (p for p in parents if auditor.states[p] is not None):  # a wrong step has no children
         for child in tree.nodes[parent].children:
             node = tree.nodes[child]
             if child in auditor.visited or not text.startswith(node.step.strip().rstrip(".")):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from metacot.linearize.formats.base import TraceFormat
 from metacot.linearize.render import Context
-from metacot.linearize.walk import Move
+from metacot.linearize.walk import Move, walk
 from metacot.problems.base import Domain, StepOutcome
 from metacot.tree import ROOT
 
@@ -127,7 +127,9 @@ def numbers_text(state: Any) -> str:
 def log_moves(ctx: Context, search_moves: list[Move]) -> list[Move]:
     """The moves the log makes: to each state the search went to, in the search's order, from its parent (going back
     to the parent first, a backtrack, where the log stands elsewhere); not to a finished path (its check is in its
-    parent's listing) nor below a wrong step. It ends at the first state whose listing reaches the goal."""
+    parent's listing), below a wrong step, or to a state the search never expanded (a slip's correction it did not
+    take up, a state its budget ran out at: the listing would show steps from where the search made none). It ends
+    at the first state whose listing reaches the goal."""
     log = Log(ctx)
     moves: list[Move] = []
     if _wins(log.listing(ROOT)):
@@ -135,7 +137,7 @@ def log_moves(ctx: Context, search_moves: list[Move]) -> list[Move]:
     at = ROOT
     for move in search_moves:
         node = ctx.node(move.node)
-        if move.kind == "backtrack" or node.dead or ctx.first_slip(node.id) is not None:
+        if move.kind == "backtrack" or node.dead or ctx.first_slip(node.id) is not None or not node.expanded:
             continue
         if node.parent != at:
             moves.append(Move("backtrack", node.parent, move.visit))
@@ -324,13 +326,13 @@ class SosReader:
 
 
 def _reach_order(auditor: Auditor) -> dict[int, int]:
-    """Each node the search went to, at the position of the first trace visit at or below it (the walk's order);
-    solutions it created but never visited come last."""
+    """Each node the search went to, at the position of the first trace visit at or below it, in the walk's order
+    (linearize.walk: a repaired slip's correction comes with it); solutions it created but never visited come last."""
     tree = auditor.tree
     order: dict[int, int] = {}
-    for position, node_id in enumerate([*tree.trace, *(s.id for s in tree.solutions())]):
-        for on_path in tree.path_to(node_id):
-            order.setdefault(on_path, position)
+    for move in walk(tree, [*tree.trace, *(s.id for s in tree.solutions())]):
+        if move.kind == "step":
+            order.setdefault(move.node, move.visit)
     return order
 
 

@@ -61,7 +61,7 @@ def audit_tokens(auditor: Auditor, lines: list[str], answer: str) -> None:
             if not pending:
                 return
         elif m["tag"] == "step":
-            child = auditor.step_to(pending or [auditor.current], m["text"], line, exact=True)
+            child = auditor.step_to(auditor.parents(pending), m["text"], line, exact=True)
             if child is None:
                 return
             if low is not None:  # the value held when the trace left (a node visited again held several)

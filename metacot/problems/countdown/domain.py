@@ -12,6 +12,7 @@ from metacot.problems.countdown.parse import (
     apply_step,
     claimed_move,
     claimed_step,
+    corrected_step,
     evaluate_expression,
     exact,
     format_state,
@@ -161,6 +162,11 @@ class CountdownDomain:
             if slip is not None:
                 return index, slip
         return None
+
+    def correct_step(self, problem: CountdownProblem, state: tuple[Number, ...], step: str) -> str | None:
+        """The step with its exact result in place of a wrong one ("19 - 4 = 13" -> "19 - 4 = 15"), written as its
+        slip words the expression; None for a right or illegal step."""
+        return corrected_step(tuple(state), step)
 
     def prompt(self, problem: CountdownProblem, think_tags: bool = True) -> str:
         answer_format = TAGS_FORMAT if think_tags else PLAIN_FORMAT

@@ -258,6 +258,17 @@ def claimed_step(state: Sequence[Number], text: str) -> tuple[tuple[Number, ...]
     return tuple(to_number(v) for v in (*rest, claim)), slip
 
 
+def corrected_step(state: Sequence[Number], text: str) -> str | None:
+    """A well-formed step with a wrong result, its exact result in its place, the expression as its slip words it
+    ("19 - 4 = 13" -> "19 - 4 = 15"); None for a right step or one that is not well-formed."""
+    try:
+        expression, postfix, claim, _ = read_step(state, text)
+    except StepError:
+        return None
+    value = _evaluate_postfix(postfix)
+    return None if value == claim else f"{expression} = {to_number(value)}"
+
+
 _WHOLE_STEP = re.compile(r"\s*([0-9]{1,18})\s*([-+*/])\s*([0-9]{1,18})\s*=\s*(-?[0-9]{1,18})\s*\.?\s*")
 _WHOLE_OPS = frozenset("+-*/")
 _INT = frozenset((int,))

@@ -171,6 +171,10 @@ class MathDomain:
         """None: a math step states no result that can be recomputed; only the final answer is checked."""
         return None
 
+    def correct_step(self, problem: MathProblem, state: dict, step: str) -> None:
+        """None: a free-text step has no result the domain can recompute (a slip is never corrected)."""
+        return None
+
     def final_answer(self, problem: MathProblem, steps: list[str]) -> str:
         answer = extract_answer(steps[-1]) if steps else None
         if answer is None:

@@ -1,0 +1,138 @@
+"""A noticed slip is repaired: the domain's corrected step becomes a child of the slip's parent, the trace writes it
+right after naming the slip and goes on from it; with notice = "when-found", each slip is named once and nothing is
+built on a step called wrong; the audit flags a trace that does either."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import generate_problems, run_search
+
+from metacot.linearize import LinearizeConfig, linearize
+from metacot.linearize.audit import audit_record
+from metacot.linearize.walk import trace_to_solution, walk
+from metacot.policy.base import Proposal
+from metacot.policy.config import SymbolicPolicyConfig
+from metacot.policy.symbolic import SymbolicCountdownPolicy
+from metacot.prm.config import OracleConfig
+from metacot.prm.oracle import CountdownOraclePRM
+from metacot.problems import CountdownDomain
+from metacot.search.astar import AStarConfig
+from metacot.search.budget import Budget
+from metacot.search.expand import grow, settled
+from metacot.search.mcts import MCTSConfig
+from metacot.tree import ROOT, SearchTree
+
+PROBLEM = {"id": "p", "numbers": [19, 4, 7], "target": 22}
+CONFIG = LinearizeConfig(include_unsolved=True)
+NAMED = re.compile(r"(?:Checking the steps(?: of the paths I finished from \[[^\]]*\])?: |Wait, that's wrong: |wrong: )"
+                   r"(?P<why>[^;()]+? is -?[\d/]+, not -?[\d/]+)")
+
+
+def countdown_tree() -> tuple[SearchTree, CountdownDomain, object]:
+    domain = CountdownDomain("when-found")
+    problem = domain.problem_from_dict(PROBLEM)
+    return SearchTree.with_root("p", PROBLEM, domain.root_state(problem)), domain, problem
+
+
+def test_a_slip_gets_a_corrected_sibling_computed_by_the_domain():
+    domain = CountdownDomain()  # immediate: a wrong result is a dead node at once
+    problem = domain.problem_from_dict(PROBLEM)
+    tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))
+    children = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 13"), Proposal("19 + 4 = 23")])
+    slip, right, fixed = children
+    assert slip.dead and slip.error == "19 - 4 is 15, not 13"
+    assert fixed.step == "19 - 4 = 15" and fixed.state == (7, 15) and not fixed.dead
+    assert fixed.parent == ROOT and slip.repair == fixed.id and right.repair is None
+    assert tree.compute.nodes == 4 and tree.compute.repairs == 1 and tree.compute.proposals == 2
+    assert SearchTree.from_dict(tree.to_dict()).nodes[slip.id].repair == fixed.id  # saved with the tree
+
+    # the policy proposed the corrected step too: that child is the repair, none is made
+    tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))
+    slip, proposed = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 13"), Proposal("19 - 4 = 15")])
+    assert slip.repair == proposed.id and tree.compute.repairs == 0 and len(tree.nodes) == 3
+
+
+def test_a_slip_found_below_is_repaired_and_nothing_below_it_grows():
+    tree, domain, problem = countdown_tree()
+    (slip,) = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 13")])
+    assert slip.slip == "19 - 4 is 15, not 13" and not slip.dead and slip.repair is None  # taken at face value
+    tree.visit(tree.root)
+    tree.visit(slip)
+    (finished,) = grow(domain, problem, tree, slip, [Proposal("7 + 13 = 20")])  # its verification finds the slip
+    assert finished.dead and slip.noticed_at == len(tree.trace) and settled(tree, slip)
+    fixed = tree.nodes[slip.repair]
+    assert fixed.parent == ROOT and fixed.step == "19 - 4 = 15" and fixed.state == (7, 15)
+    # handed to the search with the root's next expansion, like a child the policy proposed
+    assert fixed in grow(domain, problem, tree, tree.root, [])
+
+
+def test_the_trace_repairs_the_slip_and_goes_on_from_the_correction():
+    domain = CountdownDomain()
+    problem = domain.problem_from_dict(PROBLEM)
+    tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))
+    tree.visit(tree.root)
+    slip, fixed = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 13")])
+    tree.visit(slip)
+    tree.visit(fixed)
+    (win,) = grow(domain, problem, tree, fixed, [Proposal("7 + 15 = 22")])
+    tree.visit(win)
+    record = linearize(tree, domain, "metacot", CONFIG)
+    assert record is not None and record["correct"]
+    assert record["completion"].startswith(
+        "<think>\n19 - 4 = 13. Wait, that's wrong: 19 - 4 is 15, not 13.\n19 - 4 = 15. Now I have [7, 15].\n"
+        "7 + 15 = 22. 22 = 22, the target.\n</think>"
+    )
+    assert record["num_backtracks"] == 0
+    for fmt in ("metacot", "tokens", "sos"):
+        written = linearize(tree, domain, fmt, CONFIG)
+        assert audit_record(written, tree, domain).failures == [], fmt
+    # a correction that is not the domain's is caught
+    forged = {**record, "completion": record["completion"].replace("19 - 4 = 15. Now I have [7, 15].", "19 + 4 = 23.")}
+    assert audit_record(forged, tree, domain).failures
+
+
+@pytest.mark.parametrize("search", ["mcts", "astar"])
+def test_when_found_names_each_slip_once_and_never_builds_on_it(search):
+    domain = CountdownDomain("when-found")
+    config = MCTSConfig(simulations=100) if search == "mcts" else AStarConfig(budget=Budget(policy_calls=100))
+    policy = SymbolicCountdownPolicy(SymbolicPolicyConfig(mistake_rate=0.3))
+    trees, _ = run_search(generate_problems(40, seed=2), search, config, policy, CountdownOraclePRM(OracleConfig()),
+                          domain)
+    named = repaired = 0
+    for tree in trees:
+        record = linearize(tree, domain, "metacot", CONFIG)
+        assert audit_record(record, tree, domain).failures == []
+        lines = record["completion"].split("\n")
+        whys = [m["why"] for line in lines for m in NAMED.finditer(line)]
+        assert len(whys) == len(set(whys)), whys  # no slip named twice
+        named += len(whys)
+        for i, line in enumerate(lines):
+            m = NAMED.search(line)
+            if m and not line.startswith("From ["):
+                expression, truth = re.fullmatch(r"(.+) is (\S+), not \S+", m["why"]).groups()
+                repaired += any(x.startswith(f"{expression} = {truth}.") for x in lines[i + 1 : i + 3])
+        # no step written below a slip from the visit its wrong result was found at
+        trace, _ = trace_to_solution(tree, CONFIG.stop_at_first_solution)
+        for move in walk(tree, trace):
+            assert move.kind == "backtrack" or tree.found_slip(move.node, move.visit) is None
+    assert named and repaired
+
+
+def test_the_audit_flags_a_rediscovered_slip_and_steps_built_on_it():
+    """A tree saved before slips were repaired: the trace names the slip below it, goes back into its subtree and
+    names it again."""
+    tree, domain, problem = countdown_tree()
+    slip = tree.add_child(tree.root, "19 - 4 = 13", state=(7, 13), slip="19 - 4 is 15, not 13")
+    first = tree.add_child(slip, "7 + 13 = 20", state=(20,), terminal=True, correct=False)
+    again = tree.add_child(slip, "13 - 7 = 6", state=(6,), terminal=True, correct=False)
+    slip.expanded, slip.expanded_at = True, 2
+    tree.root.expanded, tree.root.expanded_at = True, 0
+    tree.trace = [ROOT, slip.id, first.id, again.id]
+    record = linearize(tree, domain, "metacot", CONFIG)
+    body = record["completion"]
+    assert body.count("Checking the steps: 19 - 4 is 15, not 13.") == 2
+    got = [f.message for f in audit_record(record, tree, domain).failures]
+    assert any("re-discovered" in m for m in got), got
+    assert any("builds on '19 - 4 = 13', a step the text called wrong" in m for m in got), got
