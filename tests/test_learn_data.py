@@ -19,6 +19,7 @@ from metacot.learn.conditions import (
     split_answer,
 )
 from metacot.learn.config import learn_config
+from metacot.learn.evaluate import spread
 from metacot.learn.experiment import synthesize
 from metacot.learn.splits import SplitSizes, learn_prompt, make_splits, problem_key, read_splits, write_splits
 from metacot.learn.stats import bootstrap, run_figures, samples_needed, within_tokens
@@ -29,7 +30,8 @@ from metacot.problems.countdown import reachable
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), share=st.sampled_from([0.1, 0.3]), narrow=st.booleans())
 def test_held_out_problems_share_nothing_with_training_and_their_targets_slice_is_unseen(seed, share, narrow):
-    ranges = {"high": 6, "target_low": 10, "target_high": 100} if narrow else {}  # narrow: repeats drawn often
+    # narrow: repeats drawn often (numbers up to 6 leave some seeds too few problems for the held-out targets)
+    ranges = {"high": 9, "target_low": 10, "target_high": 100} if narrow else {}
     sizes = SplitSizes(train=60, validation=10, heldout=20, heldout_new_targets=10, target_share=share, **ranges)
     splits = make_splits(sizes, seed)
     assert (len(splits.train), len(splits.validation), len(splits.heldout)) == (60, 10, 30)
@@ -196,3 +198,14 @@ def test_a_model_gets_the_samples_the_equal_token_budget_can_use():
     assert samples_needed(budget=2000, mean_tokens=2000, most=8) == 2  # the longest condition: one, and a spare
     assert samples_needed(budget=2000, mean_tokens=350, most=8) == 7  # 6 fit (5.7 rounded up), one spare
     assert samples_needed(budget=2000, mean_tokens=350, most=0) == 0
+
+
+def test_sampled_figures_count_only_the_problems_that_got_samples():
+    results = [
+        {"greedy": attempt(False, 5), "samples": [attempt(True, 5)], "sampled": True},
+        {"greedy": attempt(True, 5), "samples": [], "sampled": False},  # right, but never sampled
+    ]
+    figures = run_figures(results, budget=100)
+    assert figures["pass1"] == 0.5  # every problem
+    assert figures["best_of_n"] == figures["pass_n"] == 1.0  # the sampled one only
+    assert spread(10, 3) == [0, 3, 6] and spread(4, 9) == [0, 1, 2, 3] and spread(5, None) == [0, 1, 2, 3, 4]

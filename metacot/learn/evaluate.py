@@ -28,6 +28,10 @@ class EvalConfig:
         },
     )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
+    sampled_problems: int | None = field(
+        default=None,
+        metadata={"help": "problems that also get samples, spread evenly over the list (default: every problem)"},
+    )
     max_new_tokens: int = field(default=1024, metadata={"help": "longest completion generated"})
     batch_size: int = field(default=32, metadata={"help": "completions generated together"})
     threads: int | None = field(
@@ -35,6 +39,8 @@ class EvalConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.sampled_problems is not None and self.sampled_problems < 1:
+            raise ValueError(f"sampled_problems must be positive: {self.sampled_problems}")
         if self.samples < 0 or self.max_new_tokens < 1 or self.batch_size < 1 or self.temperature <= 0:
             raise ValueError(f"samples >= 0; max_new_tokens, batch_size and temperature > 0: {self}")
 
@@ -56,7 +62,8 @@ def evaluate(
     with quiet_libraries():
         model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
     greedy = list(range(len(prompts)))
-    sampled = [i for i in greedy for _ in range(config.samples)]
+    chosen = spread(len(problems), config.sampled_problems)
+    sampled = [i for i in chosen for _ in range(config.samples)]
     size = config.batch_size
     batches = [(greedy[k : k + size], False) for k in range(0, len(greedy), size)]
     batches += [(sampled[k : k + size], True) for k in range(0, len(sampled), size)]
@@ -71,7 +78,18 @@ def evaluate(
     samples: list[list[dict]] = [[] for _ in problems]
     for i, judged in zip(sampled, attempts[len(greedy) :], strict=True):
         samples[i].append(judged)
-    return [{"problem_id": p.id, "greedy": attempts[i], "samples": samples[i]} for i, p in enumerate(problems)]
+    marked = set(chosen)
+    return [
+        {"problem_id": p.id, "greedy": attempts[i], "samples": samples[i], "sampled": i in marked}
+        for i, p in enumerate(problems)
+    ]
+
+
+def spread(count: int, chosen: int | None) -> list[int]:
+    """`chosen` indices of `count`, evenly spaced from the first (all of them for None or chosen >= count)."""
+    if chosen is None or chosen >= count:
+        return list(range(count))
+    return sorted({k * count // chosen for k in range(chosen)})
 
 
 def generate(model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig) -> list[tuple[str, int]]:

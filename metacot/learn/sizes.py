@@ -28,7 +28,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "noise": 0.3,
         "model": {"max_length": 4096},
         "train": {"train_tokens": 4_000_000, "learning_rate": 1e-3, "batch_size": 8},
-        "eval": {"samples": 8, "max_new_tokens": 4096, "batch_size": 32},
+        "eval": {"samples": 8, "sampled_problems": 200, "max_new_tokens": 4096, "batch_size": 32},
     },
     # Countdown-4 on one GPU (documented, not run here): Stream of Search's scale, ~85M parameters; character
     # tokens, so 16,384 of them hold what Stream of Search's 4,096 subword tokens do

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class Figure:
     name: str
     help: str
     outcome: Outcome
-    new_targets_only: bool = False  # measured on the held-out problems whose target training never had
+    only: str | None = None  # measured on the problems whose result has this key true (new_target, sampled)
     share: bool = True  # a share of problems (shown in %), not an amount
 
 
@@ -64,9 +65,11 @@ def figures(budget: float) -> list[Figure]:
     """Every figure of a condition, best-of-n at `budget` generated tokens per problem."""
     return [
         Figure("pass1", "solved by the greedy answer (pass@1)", greedy_correct),
-        Figure("pass1_new_targets", "pass@1 on the held-out targets", greedy_correct, new_targets_only=True),
-        Figure("best_of_n", f"solved by samples within {budget:g} generated tokens", within_tokens(budget)),
-        Figure("pass_n", "solved by any sample (pass@n)", any_sample_correct),
+        Figure("pass1_new_targets", "pass@1 on the held-out targets", greedy_correct, only="new_target"),
+        Figure(
+            "best_of_n", f"solved by samples within {budget:g} generated tokens", within_tokens(budget), only="sampled"
+        ),
+        Figure("pass_n", "solved by any sample (pass@n)", any_sample_correct, only="sampled"),
         Figure("valid", "greedy answers whose trace is valid", greedy_valid),
         Figure("right_invalid", "right answer through an invalid trace", right_through_invalid),
         Figure("tokens", "generated tokens of the greedy answer", greedy_tokens, share=False),
@@ -99,11 +102,16 @@ def bootstrap(values: np.ndarray, resamples: int, seed: int = 0) -> tuple[float,
     return float(values.mean()), float(low), float(high)
 
 
+def kept_by(figure: Figure, result: dict) -> bool:
+    """Whether a problem's result counts in the figure (results written before `sampled` existed were all sampled)."""
+    return figure.only is None or bool(result.get(figure.only, figure.only == "sampled"))
+
+
 def run_figures(results: list[dict], budget: float) -> dict[str, float]:
     """One model's figures (nan where a figure has no problems)."""
     out = {}
     for figure in figures(budget):
-        kept = [figure.outcome(r) for r in results if r.get("new_target") or not figure.new_targets_only]
+        kept = [figure.outcome(r) for r in results if kept_by(figure, r)]
         out[figure.name] = float(np.mean(kept)) if kept else float("nan")
     return out
 
@@ -113,8 +121,6 @@ def condition_intervals(runs: list[list[dict]], budget: float, resamples: int) -
     out = {}
     for index, figure in enumerate(figures(budget)):
 
-        def keep(r: dict, only: bool = figure.new_targets_only) -> bool:
-            return bool(r.get("new_target")) or not only
-
+        keep = partial(kept_by, figure)
         out[figure.name] = bootstrap(matrix(runs, figure.outcome, keep), resamples, seed=index)
     return out
