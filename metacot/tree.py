@@ -6,7 +6,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from operator import itemgetter
 from typing import Any
 
-ROOT = 0
+from metacot.treecheck import ROOT, TreeError, check_structure
 
 
 @dataclass(slots=True)
@@ -288,7 +288,7 @@ class SearchTree:
             raise TreeError(f"not a tree record: no {missing} field (in the record or one of its nodes)") from None
         except (TypeError, AttributeError, ValueError) as error:
             raise TreeError(f"not a tree record ({error})") from None
-        check_structure(tree)
+        check_structure(tree.nodes, tree.trace, tree.trace_values)
         _date_old_expansions(tree)
         return tree
 
@@ -303,48 +303,6 @@ class SearchTree:
             if node.parent >= 0:
                 graph.add_edge(node.parent, node.id)
         return graph
-
-
-class TreeError(ValueError):
-    """A tree record that is not a whole tree (a node missing, a parent or child that is no node, a cycle)."""
-
-
-def check_structure(tree: SearchTree) -> None:
-    """TreeError unless the nodes are a tree as add_child builds it: node i has id i, the root none but a parent -1,
-    every other node an earlier node as its parent (so no parent chain can loop) and a depth one more than its
-    parent's, and is listed once among that parent's children, under no other; the trace names nodes and has a visit for
-    each of its values. Linear in the nodes."""
-    nodes = tree.nodes
-    if not nodes:
-        raise TreeError("a tree record without nodes")
-    for i, node in enumerate(nodes):
-        parent = node.parent
-        if type(node.id) is not int or node.id != i:
-            raise TreeError(f"node {i} has id {node.id!r}; node ids are their positions")
-        if i == ROOT:
-            if parent != -1 or node.depth != 0:
-                raise TreeError(f"the root has parent {parent!r} and depth {node.depth!r}, not -1 and 0")
-        elif type(parent) is not int or not 0 <= parent < i:
-            raise TreeError(f"node {i} has parent {parent!r}, not an earlier node (a parent cycle?)")
-        elif node.depth != nodes[parent].depth + 1:
-            raise TreeError(f"node {i} has depth {node.depth!r}; its parent {parent}'s is {nodes[parent].depth}")
-    listed = bytearray(len(nodes))
-    for i, node in enumerate(nodes):
-        if not isinstance(node.children, list):
-            raise TreeError(f"node {i}'s children are {node.children!r}, not a list of node ids")
-        for child in node.children:
-            if type(child) is not int or not 0 < child < len(nodes) or nodes[child].parent != i:
-                raise TreeError(f"node {i} lists child {child!r}, which is no node whose parent is {i}")
-            if listed[child]:
-                raise TreeError(f"node {i} lists child {child} twice")
-            listed[child] = 1
-    if sum(listed) != len(nodes) - 1:
-        unlisted = next(i for i in range(1, len(nodes)) if not listed[i])
-        raise TreeError(f"node {unlisted} is not among its parent {nodes[unlisted].parent}'s children")
-    if any(type(i) is not int or not 0 <= i < len(nodes) for i in tree.trace):
-        raise TreeError(f"the trace names a node that the tree does not have (it has {len(nodes)})")
-    if len(tree.trace_values) > len(tree.trace):  # fewer: a failed search stopped between a visit and its value
-        raise TreeError(f"{len(tree.trace_values)} trace values for {len(tree.trace)} trace visits")
 
 
 def _date_old_expansions(tree: SearchTree) -> None:

@@ -13,7 +13,8 @@ import sys
 import orjson
 import pytest
 
-from metacot.tree import SearchTree, TreeError
+from metacot.tree import SearchTree
+from metacot.treecheck import TreeError
 
 COMMAND = [sys.executable, "-c", "import sys; from metacot.cli import main; sys.exit(main(sys.argv[1:]))"]
 PROBLEMS = 6

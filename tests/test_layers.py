@@ -20,7 +20,7 @@ PACKAGE = ROOT / "metacot"
 # The one table of layers, bottom up: each top-level module or package of metacot, by the layer it belongs to. A
 # module imports from its own layer and those below it. docs/design.md states the same table.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "ground": ("tree", "seeding", "stop", "flags", "checks", "jsonl"),
+    "ground": ("tree", "treecheck", "seeding", "stop", "flags", "checks", "jsonl"),
     "core": ("problems", "backends", "policy", "prm", "search", "linearize"),
     "run": ("config", "conditioning", "presets", "assemble", "synth", "outputs", "distributed", "progress"),
     "applications": ("behaviors", "bench", "learn", "view", "cli"),

@@ -16,7 +16,8 @@ import orjson
 from metacot.outputs.ids import ProblemIds
 from metacot.outputs.records import Place, RunDirError, placed_records, read_at
 from metacot.outputs.treeindex import Entry, read_index
-from metacot.tree import SearchTree, TreeError
+from metacot.tree import SearchTree
+from metacot.treecheck import TreeError
 
 SHARD = re.compile(r"trees-(\d+)\.jsonl")
 STATS = "stats.json"  # what the run's trace writer counted (outputs.traces)

@@ -22,7 +22,8 @@ from metacot.outputs.rundir import RunDir, RunDirError
 from metacot.outputs.shards import record_at, shard_index, tree_from
 from metacot.problems.base import Domain
 from metacot.progress import progress_bar
-from metacot.tree import Compute, SearchTree, TreeError
+from metacot.tree import Compute, SearchTree
+from metacot.treecheck import TreeError
 
 
 @dataclass
