@@ -78,11 +78,7 @@ def evaluate(
     samples: list[list[dict]] = [[] for _ in problems]
     for i, judged in zip(sampled, attempts[len(greedy) :], strict=True):
         samples[i].append(judged)
-    marked = set(chosen)
-    return [
-        {"problem_id": p.id, "greedy": attempts[i], "samples": samples[i], "sampled": i in marked}
-        for i, p in enumerate(problems)
-    ]
+    return [{"problem_id": p.id, "greedy": attempts[i], "samples": samples[i]} for i, p in enumerate(problems)]
 
 
 def spread(count: int, chosen: int | None) -> list[int]:

@@ -20,7 +20,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "eval": {"samples": 2, "max_new_tokens": 32, "batch_size": 8},
     },
     # Countdown-3 on 2 CPU cores: a ~1.8M-parameter model (192 wide, 4 layers). Learning rate and batch chosen on the
-    # validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 39% of validation problems after 4M tokens,
+    # validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 38.5% of validation problems after 4M tokens,
     # batch 32 at 2e-3 had not learned to read the prompt's numbers by then. 4,096 characters of context hold the
     # longest records but a few sos logs (cut, and counted in train.json). The searches' PRM is wrong 30% of the
     # time: with the exact oracle, A* and MCTS go straight to the solution and their traces are the cot path.

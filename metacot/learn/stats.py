@@ -48,6 +48,16 @@ def within_tokens(budget: float) -> Outcome:
     return outcome
 
 
+def new_target(result: dict) -> float:
+    """A held-out problem whose target training never had."""
+    return float(bool(result.get("new_target")))
+
+
+def sampled(result: dict) -> float:
+    """A problem that got samples (eval.sampled_problems chooses which)."""
+    return float(bool(result["samples"]))
+
+
 def greedy_tokens(result: dict) -> float:
     return float(result["greedy"]["tokens"])
 
@@ -57,7 +67,7 @@ class Figure:
     name: str
     help: str
     outcome: Outcome
-    only: str | None = None  # measured on the problems whose result has this key true (new_target, sampled)
+    only: Outcome | None = None  # measured on the problems where this is true (None: every problem)
     share: bool = True  # a share of problems (shown in %), not an amount
 
 
@@ -65,11 +75,11 @@ def figures(budget: float) -> list[Figure]:
     """Every figure of a condition, best-of-n at `budget` generated tokens per problem."""
     return [
         Figure("pass1", "solved by the greedy answer (pass@1)", greedy_correct),
-        Figure("pass1_new_targets", "pass@1 on the held-out targets", greedy_correct, only="new_target"),
+        Figure("pass1_new_targets", "pass@1 on the held-out targets", greedy_correct, only=new_target),
         Figure(
-            "best_of_n", f"solved by samples within {budget:g} generated tokens", within_tokens(budget), only="sampled"
+            "best_of_n", f"solved by samples within {budget:g} generated tokens", within_tokens(budget), only=sampled
         ),
-        Figure("pass_n", "solved by any sample (pass@n)", any_sample_correct, only="sampled"),
+        Figure("pass_n", "solved by any sample (pass@n)", any_sample_correct, only=sampled),
         Figure("valid", "greedy answers whose trace is valid", greedy_valid),
         Figure("right_invalid", "right answer through an invalid trace", right_through_invalid),
         Figure("tokens", "generated tokens of the greedy answer", greedy_tokens, share=False),
@@ -103,8 +113,7 @@ def bootstrap(values: np.ndarray, resamples: int, seed: int = 0) -> tuple[float,
 
 
 def kept_by(figure: Figure, result: dict) -> bool:
-    """Whether a problem's result counts in the figure (results written before `sampled` existed were all sampled)."""
-    return figure.only is None or bool(result.get(figure.only, figure.only == "sampled"))
+    return figure.only is None or bool(figure.only(result))
 
 
 def run_figures(results: list[dict], budget: float) -> dict[str, float]:
