@@ -85,6 +85,9 @@ class ToyDomain:
     def correct_step(self, problem: ToyProblem, state: tuple, step: str) -> None:
         return None
 
+    def reachable(self, problem: ToyProblem, state: tuple) -> None:
+        return None
+
     def final_answer(self, problem: ToyProblem, steps: list[str]) -> str:
         return "/".join(steps)
 

@@ -1,14 +1,19 @@
-"""Preference pairs: chosen beats rejected by the margin in the tree, siblings share the prompt, and TRL's
-DPOTrainer trains on them for 2 steps."""
+"""Preference pairs: chosen beats rejected by the margin in the tree, siblings share the prompt, trajectories are
+answers in the prompt's tags, and TRL's DPOTrainer trains on them for 2 steps."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from export_runs import countdown_run, tiny_lm, trainer_args, trees
 
 from metacot.outputs.export import Destination, export_pairs
+from metacot.outputs.pairs import PairOptions
 from metacot.outputs.rundir import RunDir
-from metacot.outputs.treestats import SubtreeStats, step_value
+from metacot.outputs.treestats import SubtreeStats, path_value
+
+ANSWERED = re.compile(r"<think>\n(.*)\n</think>\n<answer> (.*) </answer>", re.S)
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +24,8 @@ def run(tmp_path_factory) -> str:
 @pytest.mark.parametrize("margin", [0.3, 0.9])
 def test_chosen_beats_rejected_by_the_margin(run, margin):
     by_id, domain = trees(run), RunDir(run).domain()
-    _, export = export_pairs(run, margin)
+    folder, export = export_pairs(run, PairOptions(margin, single_scores=True))
+    assert folder.name == f"pairs-prm-m{margin:g}-single-scores"
     kinds = {(r["kind"], r["reason"]) for r in export.records}
     assert {("step", "verified"), ("trajectory", "verified")} <= kinds
     for record in export.records:
@@ -29,8 +35,14 @@ def test_chosen_beats_rejected_by_the_margin(run, margin):
         assert record["chosen_value"] - record["rejected_value"] >= margin
         prompt = domain.prompt(domain.problem_from_dict(tree.problem))
         if record["kind"] == "trajectory":
-            assert chosen.correct and rejected.dead and record["prompt"] == prompt
-            assert record["chosen"] == "\n".join(tree.steps_to(chosen.id))
+            assert chosen.correct and rejected.terminal and rejected.error is None and record["prompt"] == prompt
+            problem = domain.problem_from_dict(tree.problem)
+            for node, right in ((chosen, True), (rejected, False)):
+                text = record["chosen" if right else "rejected"]
+                match = ANSWERED.fullmatch(text)
+                assert match is not None
+                think, answer = match.groups()
+                assert think.split("\n") == tree.steps_to(node.id) and domain.check_answer(problem, answer) is right
             continue
         assert chosen.parent == rejected.parent
         prefix = "".join(f"{step}\n" for step in tree.steps_to(chosen.parent))
@@ -39,8 +51,9 @@ def test_chosen_beats_rejected_by_the_margin(run, margin):
         if record["reason"] == "verified":
             assert stats.correct[chosen.id] > 0 and stats.dead_end[rejected.id]
         else:
-            values = (step_value(chosen, "prm", stats), step_value(rejected, "prm", stats))
+            values = (path_value(tree, chosen, "prm", stats), path_value(tree, rejected, "prm", stats))
             assert values == (record["chosen_value"], record["rejected_value"])
+            assert record["value_source"] == "prm" and record["solvable"] is True
 
 
 def test_dpo_trainer_trains_on_the_pairs(run, tmp_path):

@@ -1,4 +1,5 @@
-"""The `metacot` command: synth, linearize, show, view, audit, export, prime, behaviors, handbook, improve, bench.
+"""The `metacot` command: synth, linearize, show, view, audit, export, labels, prime, behaviors, handbook, improve,
+bench.
 
 One module per family of verbs; this one parses the command line and turns expected failures into one line."""
 
@@ -10,7 +11,7 @@ from contextlib import suppress
 
 from metacot.cli.behaviors import _add_behaviors, _add_handbook, _add_improve, _add_prime
 from metacot.cli.bench import _add_bench
-from metacot.cli.export import _add_export
+from metacot.cli.export import _add_export, _add_labels
 from metacot.cli.help import Parser
 from metacot.cli.runs import _add_audit, _add_linearize, _add_show, _add_view
 from metacot.cli.synth import _add_synth, synth_config
@@ -110,6 +111,7 @@ def build_parser() -> Parser:
     _add_view(commands)
     _add_audit(commands)
     _add_export(commands)
+    _add_labels(commands)
     _add_prime(commands)
     _add_bench(commands)
     _add_handbook(commands)

@@ -54,7 +54,7 @@ def _add_export(commands) -> None:
     )
     p.add_argument("--pairs", action="store_true", help="step-level and trajectory-level preference pairs")
     p.add_argument("--bc-sft", action="store_true", help="a BCI run's traces, the behaviours left out of the prompt")
-    p.add_argument("--margin", type=float, default=0.3, metavar="M", help="--pairs: least value gap of a step pair")
+    _add_pair_flags(p, "--pairs: ")
     p.add_argument("--to", choices=TARGETS, default="jsonl", help="how the records are written")
     p.add_argument("--license", default="unknown", help="the license field of the dataset card")
     p.add_argument("--push-to-hub", metavar="REPO", help="also push the dataset and its card to this Hub repo")
@@ -86,7 +86,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.prm_labels:
         made.append(export.export_prm_labels(args.run_dir, args.label_source, args.threshold, args.layout, dest))
     if args.pairs:
-        made.append(export.export_pairs(args.run_dir, args.margin, args.label_source, dest))
+        made.append(export.export_pairs(args.run_dir, pair_options(args), args.label_source, dest))
     if args.bc_sft:
         made.append(export.export_bc_sft(args.run_dir, args.format, dest, args.record_layout))
     for folder, result in made:
@@ -95,4 +95,49 @@ def run_export(args: argparse.Namespace) -> int:
     for fmt, to in ((args.parquet, "parquet"), (args.hf, "hf")):
         if fmt is not None:
             print(export.export_dataset(args.run_dir, fmt, to, args.overwrite, args.record_layout))
+    return 0
+
+
+def _add_pair_flags(p: argparse.ArgumentParser, scope: str) -> None:
+    p.add_argument("--margin", type=float, default=0.3, metavar="M", help=f"{scope}least value gap of a step pair")
+    p.add_argument(
+        "--single-scores",
+        action="store_true",
+        help=f"{scope}also value_gap pairs from single PRM scores, which have no interval (as noisy as the PRM)",
+    )
+    p.add_argument(
+        "--unsolvable-pairs",
+        action="store_true",
+        help=f"{scope}also pairs from problems the domain finds have no solution (every step there is wrong)",
+    )
+
+
+def pair_options(args: argparse.Namespace):
+    from metacot.outputs.pairs import PairOptions
+
+    return PairOptions(args.margin, single_scores=args.single_scores, unsolvable=args.unsolvable_pairs)
+
+
+def _add_labels(commands) -> None:
+    p = commands.add_parser(
+        "labels",
+        help="how right a run's PRM labels and preference pairs are, against the domain's exact truth",
+        description="Check the step labels of every label source the run has values for, at each threshold, and "
+        "the preference pairs each source gives, against the truth the domain decides (Countdown: whether a step's "
+        "path is right and the target still reachable): precision and recall of good and bad labels by depth, the "
+        "Monte Carlo estimates' error by rollouts, and pairs whose chosen step is truly better, inverted or wrong. "
+        "Prints Markdown tables; each export's dataset card carries its own.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument(
+        "--threshold", type=float, nargs="+", default=[0.5], metavar="X", help="hard-label thresholds (default: 0.5)"
+    )
+    _add_pair_flags(p, "pairs: ")
+    p.set_defaults(run=run_labels)
+
+
+def run_labels(args: argparse.Namespace) -> int:
+    from metacot.outputs.quality import run_report
+
+    print(run_report(args.run_dir, args.threshold, pair_options(args)), end="")
     return 0

@@ -75,7 +75,7 @@ def linearize_tree(
             steps = trace_format.reaches(context, moves)
             solved = steps is not None
             answers = domain.final_answer(problem, steps) if steps is not None else no_solution(domain, problem)
-        completion = _completion(lines, answers, config.think_tags, domain.step_delimiter)
+        completion = completion_text(lines, answers, config.think_tags, domain.step_delimiter)
         records[fmt] = {
             "problem_id": tree.problem_id,
             "format": fmt,
@@ -107,7 +107,7 @@ def linearize(tree: SearchTree, domain: Domain, fmt: str, config: LinearizeConfi
     return linearize_tree(tree, domain, replace(config, formats=[fmt])).get(fmt)
 
 
-def _completion(lines: list[str], answer: str, think_tags: bool, separator: str) -> str:
+def completion_text(lines: list[str], answer: str, think_tags: bool, separator: str) -> str:
     """The lines joined as the domain separates steps (a blank line in math), then the answer block."""
     opening, closing = _answer_block(answer, think_tags)
     return opening + separator.join(lines) + closing

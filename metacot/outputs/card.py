@@ -30,7 +30,8 @@ PATH_OPTIONS = {"tokenizer"}  # named by the folder the path leads to
 @dataclass
 class Export:
     """What one export produced: its folder name, what it is (a title and the exporter's documentation), its
-    options, the records, and counts worth stating (records by kind, ...)."""
+    options, the records, counts worth stating (records by kind, ...), and how they fare against the truth (a
+    Markdown section; "" where not measured)."""
 
     name: str
     title: str
@@ -38,14 +39,19 @@ class Export:
     options: dict
     records: list[dict]
     counts: dict[str, int] = field(default_factory=dict)
+    checked: str = ""
 
 
 def export_name(kind: str, options: dict) -> str:
     """An export's folder name: its kind, then each option that changes what it holds, in the order given (None
-    left out): pairs-prm-m0.3, prm-labels-mc-t0.5-stepwise, on_path-metacot-tok-my-policy-hf."""
+    and False left out, True as the option's name): pairs-prm-m0.3, prm-labels-mc-t0.5-stepwise,
+    on_path-metacot-tok-my-policy-hf, pairs-prm-m0.3-single-scores."""
     parts = [kind]
     for key, value in options.items():
-        if value is None or NAME_LEFT_OUT.get(key) == value:
+        if value is None or value is False or NAME_LEFT_OUT.get(key) == value:
+            continue
+        if value is True:
+            parts.append(key.replace("_", "-"))
             continue
         text = f"{value:g}" if isinstance(value, float) else str(value)
         text = Path(text).resolve().name if key in PATH_OPTIONS else text
@@ -158,6 +164,7 @@ def card(export: Export, to: str, run_config: dict, license: str) -> str:
         "",
         export.about.strip(),
         "",
+        *(["## Checked against the truth", "", export.checked.strip(), ""] if export.checked else []),
         "## How the run was made",
         "",
         "The search, policy, PRM, problem and linearize settings of the run (its manifest's config):",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from metacot.backends.models import load_tokenizer
@@ -16,12 +16,14 @@ from metacot.outputs import bcsft, labels, objectives, pairs
 from metacot.outputs.bcsft import bc_sft_records
 from metacot.outputs.card import Export, check_free, export_name, push_to_hub, save_export, staged
 from metacot.outputs.files import naming
-from metacot.outputs.labels import label_records
+from metacot.outputs.labels import check_threshold, label_records
 from metacot.outputs.objectives import objective_records
-from metacot.outputs.pairs import pair_records
+from metacot.outputs.pairs import PairOptions, pair_records
+from metacot.outputs.quality import label_section, pair_section
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.outputs.tokenized import tokenize_record
-from metacot.outputs.treestats import LABEL_SOURCES, mc_value
+from metacot.outputs.treestats import LABEL_SOURCES, has_values
+from metacot.outputs.truth import Truths
 from metacot.progress import tree_bar
 from metacot.tree import SearchTree
 
@@ -89,13 +91,12 @@ def export_prm_labels(
     """exports/prm-labels-<source>-t<threshold>-<layout>/: step labels for every path to a leaf (outputs.labels)."""
     if source not in LABEL_SOURCES:
         raise ValueError(f"--label-source: unknown {source!r}; expected one of {', '.join(LABEL_SOURCES)}")
-    if not 0 < threshold <= 1:
-        raise ValueError(f"--threshold: expected a number in (0, 1], got {threshold}")
+    check_threshold(threshold)
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
-        domain = directory.domain()
-        trees = list(trees)
-        if source == "mc" and not any(mc_value(n) is not None for tree in trees for n in tree.nodes):
+        domain, truths = directory.domain(), Truths()
+        trees = list(truths.read(trees, domain))
+        if source == "mc" and not has_values(trees, "mc"):
             raise RunDirError(
                 f"{directory.path}: no node has rollout counts; --label-source mc needs a run made "
                 "with the rollout PRM (--prm rollout)"
@@ -105,24 +106,29 @@ def export_prm_labels(
         counts = {"steps": len(steps), "good steps": sum(steps)}
         options = {"label_source": source, "threshold": threshold, "layout": layout}
         title = f"PRM step labels ({source} values, {layout} layout)"
-        return Export(name, title, labels.__doc__ or "", options, records, counts)
+        checked = label_section(records, truths, domain, source, threshold)
+        return Export(name, title, labels.__doc__ or "", options, records, counts, checked)
 
     return _export(run_dir, "prm-labels", {"source": source, "threshold": threshold, "layout": layout}, build, dest)
 
 
 def export_pairs(
-    run_dir: str | Path, margin: float = 0.3, source: str = "prm", dest: Destination | None = None
+    run_dir: str | Path, options: PairOptions | None = None, source: str = "prm", dest: Destination | None = None
 ) -> tuple[Path, Export]:
-    """exports/pairs-<source>-m<margin>/: step-level and trajectory-level preference pairs (outputs.pairs)."""
+    """exports/pairs-<source>-m<margin>[-single-scores][-unsolvable]/: step-level and trajectory-level preference
+    pairs (outputs.pairs), by default PairOptions()."""
+    options = options or PairOptions()
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
-        domain = directory.domain()
-        records = [r for tree in trees for r in pair_records(tree, domain, margin, source)]
+        domain, truths = directory.domain(), Truths()
+        records = [r for tree in truths.read(trees, domain) for r in pair_records(tree, domain, options, source)]
         counts = dict(Counter(f"{r['kind']} pairs ({r['reason']})" for r in records))
-        options = {"margin": margin, "value_source": source}
-        return Export(name, "Preference pairs", pairs.__doc__ or "", options, records, counts)
+        checked = pair_section(records, truths, domain, source)
+        named = {**asdict(options), "value_source": source}
+        return Export(name, "Preference pairs", pairs.__doc__ or "", named, records, counts, checked)
 
-    return _export(run_dir, "pairs", {"source": source, "margin": margin}, build, dest)
+    named = {"source": source, "margin": options.margin, "single_scores": options.single_scores}
+    return _export(run_dir, "pairs", {**named, "unsolvable": options.unsolvable}, build, dest)
 
 
 def export_bc_sft(

@@ -19,12 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from metacot.outputs.treestats import SubtreeStats, step_value
+from metacot.outputs.treestats import SubtreeStats, path_value
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
 
 LAYOUTS = ("stepwise", "math-shepherd")
 STEP_TAG = "ки"
+
+
+def check_threshold(threshold: float) -> None:
+    """A ValueError naming --threshold for one outside (0, 1]."""
+    if not 0 < threshold <= 1:
+        raise ValueError(f"--threshold: expected a number in (0, 1], got {threshold}")
 
 
 def label_records(
@@ -41,12 +47,10 @@ def label_records(
         if leaf.children or leaf.undecided:
             continue
         path = [tree.nodes[i] for i in tree.path_to(leaf.id)[1:]]
-        values = [step_value(n, source, stats) for n in path]
+        values = [path_value(tree, n, source, stats) for n in path]
         if any(v is None for v in values):
             continue
-        slip = tree.first_slip(leaf.id)
-        wrong_from = len(path) if slip is None else tree.nodes[slip].depth - 1
-        soft = [float(v) if i < wrong_from else 0.0 for i, v in enumerate(values) if v is not None]
+        soft = [float(v) for v in values if v is not None]
         hard = [v >= threshold for v in soft]
         steps = [n.step for n in path]
         record = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from metacot.prm.interval import wilson
 from metacot.tree import Node, SearchTree
 
 LABEL_SOURCES = ("prm", "mc", "subtree")
@@ -50,6 +51,36 @@ class SubtreeStats:
 def mc_value(node: Node) -> float | None:
     """successes / rollouts of the rollout PRM's Monte Carlo estimate at the node; None where it rolled out none."""
     return node.successes / node.rollouts if node.successes is not None and node.rollouts else None
+
+
+def has_values(trees: list[SearchTree], source: str) -> bool:
+    """Whether the trees hold values of the source beyond the verifier's: a PRM score, rollout counts (subtree
+    values come from any saved tree)."""
+    if source == "subtree":
+        return True
+    stats = SubtreeStats([], [], [])  # not read by the prm and mc sources
+    return any(n.known_value is None and step_value(n, source, stats) is not None for tree in trees for n in tree.nodes)
+
+
+def path_value(tree: SearchTree, node: Node, source: str, stats: SubtreeStats) -> float | None:
+    """step_value, but 0.0 for a step at or below a wrong result taken at face value (a slip; Node.slip): its path
+    is wrong whatever the source says. The one check of wrong arithmetic for labels and pairs."""
+    return 0.0 if tree.first_slip(node.id) is not None else step_value(node, source, stats)
+
+
+def value_interval(tree: SearchTree, node: Node, source: str, stats: SubtreeStats) -> tuple[float, float] | None:
+    """Where path_value's value surely lies (95%): a point for one known without a model (a slip's 0, the
+    verifier's 1 or 0), the Wilson interval of the counts behind an estimate (mc: successes of rollouts; subtree:
+    verified of finished paths; a prm score that is a rollout estimate); None for a single score, which has no
+    interval."""
+    known = 0.0 if tree.first_slip(node.id) is not None else node.known_value
+    if known is not None:
+        return known, known
+    if source == "subtree":
+        return wilson(stats.correct[node.id], stats.finished[node.id]) if stats.finished[node.id] else None
+    if node.successes is not None and node.rollouts and (source == "mc" or node.score == mc_value(node)):
+        return wilson(node.successes, node.rollouts)
+    return None
 
 
 def step_value(node: Node, source: str, stats: SubtreeStats) -> float | None:

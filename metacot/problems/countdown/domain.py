@@ -6,7 +6,7 @@ from fractions import Fraction
 
 from metacot.problems.base import StepError, StepOutcome
 from metacot.problems.countdown.data import NOTICE, CountdownConfig, CountdownProblem, problem_from_record
-from metacot.problems.countdown.oracle import Move, format_move, sos_listing
+from metacot.problems.countdown.oracle import Move, format_move, reachable, sos_listing
 from metacot.problems.countdown.parse import (
     Number,
     apply_step,
@@ -167,6 +167,11 @@ class CountdownDomain:
         """The step with its exact result in place of a wrong one ("19 - 4 = 13" -> "19 - 4 = 15"), written as its
         slip words the expression; None for a right or illegal step."""
         return corrected_step(tuple(state), step)
+
+    def reachable(self, problem: CountdownProblem, state: tuple[Number, ...]) -> bool:
+        """The exact oracle under every move the verifier accepts (fractions, negatives): whether the numbers left
+        can still make the target."""
+        return reachable(state, problem.target, "all")
 
     def prompt(self, problem: CountdownProblem, think_tags: bool = True) -> str:
         answer_format = TAGS_FORMAT if think_tags else PLAIN_FORMAT

@@ -175,6 +175,11 @@ class MathDomain:
         """None: a free-text step has no result the domain can recompute (a slip is never corrected)."""
         return None
 
+    def reachable(self, problem: MathProblem, state: dict) -> None:
+        """None: whether a free-text step can still lead to a correct answer is not decidable; only a final answer
+        is checked."""
+        return None
+
     def final_answer(self, problem: MathProblem, steps: list[str]) -> str:
         answer = extract_answer(steps[-1]) if steps else None
         if answer is None:

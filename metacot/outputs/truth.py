@@ -1,0 +1,240 @@
+"""Label and pair exports checked against the exact truth, where the domain decides it (Domain.reachable).
+
+A step is truly good when no step of its path is wrong (Domain.first_mistake: a wrong result, an illegal step) and
+a solution can still be reached from its state; a problem is solvable when its root is. A label is checked per node
+(a node on several paths counts once); a pair's chosen step is truly better when it is truly good and the rejected
+one truly bad, inverted when the other way round. Countdown decides every state (the exact oracle); math decides
+none (only a final answer is checked), and its exports say so instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass, field
+from typing import Any
+
+from metacot.outputs.treestats import mc_value
+from metacot.problems.base import Domain
+from metacot.tree import SearchTree
+from metacot.treecheck import ROOT
+
+
+def solvable(tree: SearchTree, domain: Domain, problem: Any) -> bool | None:
+    """Whether the problem has a solution: True when the search found one, else the domain's verdict on the root
+    (None: it cannot decide)."""
+    return True if tree.solved else domain.reachable(problem, tree.nodes[ROOT].state)
+
+
+@dataclass
+class TreeTruth:
+    """What is true of one tree's nodes, by node id: truly good (None: the domain cannot decide), a wrong step on
+    the path to it, its depth; and whether the problem is solvable."""
+
+    good: list[bool | None]
+    wrong: list[bool]
+    depth: list[int]
+    solvable: bool | None
+
+    @staticmethod
+    def of(tree: SearchTree, domain: Domain) -> TreeTruth:
+        problem = domain.problem_from_dict(tree.problem)
+        wrong: list[bool] = []
+        good: list[bool | None] = []
+        for node in tree.nodes:  # a parent before its children
+            bad_path = node.parent >= 0 and (
+                wrong[node.parent] or domain.first_mistake(problem, tree.steps_to(node.id)) is not None
+            )
+            wrong.append(bad_path)
+            dead = bad_path or node.error is not None
+            good.append(False if dead else domain.reachable(problem, node.state))
+        depth = [n.depth for n in tree.nodes]
+        return TreeTruth(good, wrong, depth, solvable(tree, domain, problem))
+
+
+@dataclass
+class Confusion:
+    """Hard labels against the truth: labelled good / bad on truly good / bad steps."""
+
+    good_on_good: int = 0
+    good_on_bad: int = 0
+    bad_on_good: int = 0
+    bad_on_bad: int = 0
+
+    def add(self, label: bool, truth: bool) -> None:
+        if label:
+            self.good_on_good += truth
+            self.good_on_bad += not truth
+        else:
+            self.bad_on_good += truth
+            self.bad_on_bad += not truth
+
+    @property
+    def steps(self) -> int:
+        return self.good_on_good + self.good_on_bad + self.bad_on_good + self.bad_on_bad
+
+    def cells(self) -> list[str]:
+        """steps, good labels, good precision and recall, bad precision and recall."""
+        tp, fp, fn, tn = self.good_on_good, self.good_on_bad, self.bad_on_good, self.bad_on_bad
+        shares = (_share(tp, tp + fp), _share(tp, tp + fn), _share(tn, tn + fn), _share(tn, tn + fp))
+        return [str(self.steps), str(tp + fp), *shares]
+
+
+@dataclass
+class McRow:
+    """Monte Carlo estimates made with one number of rollouts: how far they are from the truth (1 or 0)."""
+
+    nodes: int = 0
+    good: int = 0
+    on_good: float = 0.0  # summed estimates of truly good nodes (the truth: 1)
+    on_bad: float = 0.0  # of truly bad ones (the truth: 0)
+    good_at_zero: int = 0  # truly good nodes whose rollouts all failed
+
+
+@dataclass
+class Truths:
+    """The truth of every tree an export read (by problem id), and the Monte Carlo estimates' errors by rollouts."""
+
+    trees: dict[str, TreeTruth] = field(default_factory=dict)
+    mc: dict[int, McRow] = field(default_factory=lambda: defaultdict(McRow))
+
+    def add(self, tree: SearchTree, domain: Domain) -> SearchTree:
+        truth = self.trees[tree.problem_id] = TreeTruth.of(tree, domain)
+        for node in tree.nodes:
+            estimate, good = mc_value(node), truth.good[node.id]
+            if estimate is None or good is None or node.known_value is not None or node.rollouts is None:
+                continue
+            row = self.mc[node.rollouts]
+            row.nodes += 1
+            row.good += good
+            row.on_good += estimate if good else 0.0
+            row.on_bad += 0.0 if good else estimate
+            row.good_at_zero += good and not node.successes
+        return tree
+
+    def read(self, trees: Iterable[SearchTree], domain: Domain) -> Iterable[SearchTree]:
+        """The trees, each added as it goes by."""
+        return (self.add(tree, domain) for tree in trees)
+
+    @property
+    def decided(self) -> bool:
+        return any(g is not None for truth in self.trees.values() for g in truth.good)
+
+
+@dataclass
+class LabelCheck:
+    """A label export's hard labels against the truth, by depth; steps whose truth is undecided counted apart."""
+
+    by_depth: dict[int, Confusion] = field(default_factory=lambda: defaultdict(Confusion))
+    undecided: int = 0
+
+    def total(self) -> Confusion:
+        return Confusion(*(sum(counts) for counts in zip(*map(astuple, self.by_depth.values()), strict=True)))
+
+
+def check_labels(records: Iterable[dict], truths: Truths, threshold: float) -> LabelCheck:
+    """Each labelled node once: its hard label (soft >= threshold) against the truth."""
+    check, seen = LabelCheck(), set()
+    for record in records:
+        truth = truths.trees[record["problem_id"]]
+        for node, soft in zip(record["nodes"], record["soft_labels"], strict=True):
+            if (record["problem_id"], node) in seen:
+                continue
+            seen.add((record["problem_id"], node))
+            good = truth.good[node]
+            if good is None:
+                check.undecided += 1
+            else:
+                check.by_depth[truth.depth[node]].add(soft >= threshold, good)
+    return check
+
+
+@dataclass
+class PairCheck:
+    """One kind of pair against the truth."""
+
+    pairs: int = 0
+    better: int = 0  # chosen truly good, rejected truly bad
+    inverted: int = 0  # chosen truly bad, rejected truly good
+    wrong_chosen: int = 0  # a wrong step (arithmetic, an illegal one) on the chosen path
+    unsolvable: int = 0  # from a problem with no solution
+    undecided: int = 0
+    chosen_chars: int = 0  # summed lengths: a gap DPO would learn
+    rejected_chars: int = 0
+
+    def cells(self) -> list[str]:
+        decided = self.pairs - self.undecided
+        counts = (self.inverted, self.wrong_chosen, self.unsolvable, self.undecided)
+        lengths = f"{self.chosen_chars / self.pairs:.1f} / {self.rejected_chars / self.pairs:.1f}"
+        return [str(self.pairs), _share(self.better, decided), *(str(n) for n in counts), lengths]
+
+
+def check_pairs(records: Iterable[dict], truths: Truths) -> dict[str, PairCheck]:
+    """Pairs by kind and reason against the truth."""
+    checks: dict[str, PairCheck] = defaultdict(PairCheck)
+    for record in records:
+        truth = truths.trees[record["problem_id"]]
+        check = checks[f"{record['kind']} ({record['reason']})"]
+        chosen, rejected = truth.good[record["chosen_node"]], truth.good[record["rejected_node"]]
+        check.pairs += 1
+        check.chosen_chars += len(record["chosen"])
+        check.rejected_chars += len(record["rejected"])
+        check.wrong_chosen += truth.wrong[record["chosen_node"]]
+        check.unsolvable += truth.solvable is False
+        if chosen is None or rejected is None:
+            check.undecided += 1
+            continue
+        check.better += chosen and not rejected
+        check.inverted += rejected and not chosen
+    return checks
+
+
+LABEL_HEADER = ["source", "threshold", "depth", "steps", "good labels", "good precision", "good recall"]
+LABEL_HEADER += ["bad precision", "bad recall"]
+PAIR_HEADER = ["source", "kind (reason)", "pairs", "chosen truly better", "inverted", "wrong step chosen"]
+PAIR_HEADER += ["from unsolvable problems", "undecided", "mean characters chosen / rejected"]
+MC_HEADER = ["rollouts", "nodes", "truly good", "mean estimate, truly good", "mean estimate, truly bad"]
+MC_HEADER += ["truly good at 0 successes"]
+
+
+def label_rows(source: str, threshold: float, check: LabelCheck) -> list[list[str]]:
+    """All depths, then each depth."""
+    rows = [[source, f"{threshold:g}", "all", *check.total().cells()]]
+    for depth in sorted(check.by_depth):
+        rows.append([source, f"{threshold:g}", str(depth), *check.by_depth[depth].cells()])
+    return rows
+
+
+def pair_rows(source: str, checks: dict[str, PairCheck]) -> list[list[str]]:
+    return [[source, kind, *check.cells()] for kind, check in sorted(checks.items())]
+
+
+def mc_rows(truths: Truths) -> list[list[str]]:
+    rows = []
+    for n, row in sorted(truths.mc.items()):
+        bad = row.nodes - row.good
+        means = (_mean(row.on_good, row.good), _mean(row.on_bad, bad))
+        rows.append([str(n), str(row.nodes), str(row.good), *means, _share(row.good_at_zero, row.good)])
+    return rows
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join(f"| {' | '.join(line)} |" for line in lines)
+
+
+def undecided_note(domain: Domain) -> str:
+    return (
+        f"The {domain.name} domain cannot decide whether a step can still reach a solution (Domain.reachable): only "
+        "a final answer is checked, and every label source already takes a verified answer's 1 or 0 from the "
+        "verifier. These records are not checked against the truth."
+    )
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.3f}" if whole else "-"
+
+
+def _mean(total: float, count: int) -> str:
+    return f"{total / count:.3f}" if count else "-"
