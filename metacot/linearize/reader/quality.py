@@ -7,14 +7,15 @@ import re
 from dataclasses import dataclass, field
 
 STATE = re.compile(r"\[[^\]]*\]")  # a list of numbers, or of operations (sos)
-NUMBER = re.compile(r"\d+(?:[/.]\d+)?(?:,\d+)*")  # a number, a fraction, a value, a node id ("0,3,1")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # a number, a value, a node id ("0,3,1") or a tree path ("0.15.3")
 STEP = re.compile(r"N ?[-+*/] ?N ?= ?-?N")
-SENTENCE_END = re.compile(r"(?<=[.!?:;]) ")
+EXPRESSION = re.compile(r"\(*N(?: ?[-+*/] ?\(*N\)*)+")  # an answer's arithmetic ("(N + N) * N")
+SENTENCE_END = re.compile(r"(?<=[.!?;]) ")
 
 
 def templates(line: str) -> list[str]:
     """The line's sentences with their numbers, states and steps masked: the words a template fixes."""
-    masked = STEP.sub("STEP", NUMBER.sub("N", STATE.sub("S", line)))
+    masked = EXPRESSION.sub("EXPRESSION", STEP.sub("STEP", NUMBER.sub("N", STATE.sub("S", line))))
     return [s for s in SENTENCE_END.split(masked) if s]
 
 
