@@ -26,9 +26,9 @@ def synth(tmp_path, *flags: str):
 @pytest.mark.parametrize("search", ["mcts", "astar", "beam"])
 def test_runs_audit_clean(tmp_path, capsys, search):
     out = synth(tmp_path, "--search", search)
-    assert main(["audit", str(out)]) == 0
+    assert main(["audit", str(out), "--no-reader"]) == 0
     assert main(["linearize", str(out), "--value-lines", "--include-unsolved"]) == 0
-    assert main(["audit", str(out), "--format", "metacot", "--format", "tokens"]) == 0
+    assert main(["audit", str(out), "--format", "metacot", "--format", "tokens", "--no-reader"]) == 0
     printed = capsys.readouterr().out
     assert "metacot: 30 records" in printed and "tokens: 30 records" in printed
 

@@ -122,14 +122,25 @@ def run_view(args: argparse.Namespace) -> int:
 def _add_audit(commands) -> None:
     p = commands.add_parser(
         "audit",
-        help="check every claim of a run's traces against its saved trees; exit code 1 if any is false",
+        help="check every claim of a run's traces against its saved trees, and read them as a reader does; exit "
+        "code 1 if any claim is false or the reader finds a violation",
         description="Re-read every record of RUN_DIR/traces/<format>.jsonl with its tree and check each claim: "
         "each step's arithmetic and resulting state, each verdict, each backtrack's target and reason, each value "
-        "line, the answer. Prints records and claims checked per format and the first failures.",
+        "line, the answer. Then (--reader) read each record's text alone, with the problem it answers, as a reader "
+        "does: conclusions shown, no exhausted state stepped from again, no win walked away from, no numbers reached "
+        "twice, no slip named twice or built on, a reason for every backtrack, comparisons true as printed, every "
+        "printed step's arithmetic. Prints records and claims checked per format, the reader's violations by kind "
+        "and how the format reads (sentence templates, boilerplate, lengths), and the first failures.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--format", action="append", metavar="F", help="a format to audit (repeatable; default: all)")
     p.add_argument("--show", type=int, default=5, metavar="N", help="failures to print per format")
+    p.add_argument(
+        "--reader",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also read each record's text alone, as a reader does; --no-reader skips it (default: %(default)s)",
+    )
     add_progress_flag(p)
     p.set_defaults(run=run_audit)
 
@@ -170,7 +181,27 @@ def _audit(directory: RunDir, args: argparse.Namespace) -> int:
         for failure in result.failures[: args.show]:
             print(f"  {failure.problem_id}: {failure.message}\n    {failure.sentence!r}")
         false += len(result.failures)
+        if args.reader:
+            false += _read(directory, path, trees, fmt, args.show)
     return 1 if false else 0
+
+
+def _read(directory: RunDir, path: Path, trees: dict[str, SearchTree], fmt: str, show: int) -> int:
+    """The reader's report on one trace file; its violations."""
+    from metacot.linearize.reader import read_records, reads
+    from metacot.outputs.records import read_records as records_of
+
+    domain = directory.domain()
+    if not reads(domain):
+        print(f"  reader: not read: it reads numbers combined toward a target, not the {domain.name} domain's text")
+        return 0
+    pairs = (
+        (record, domain.problem_from_dict(_tree_of(trees, path, where, record, directory.trees_dir).problem))
+        for where, record in records_of(path)
+    )
+    report = read_records(pairs, domain, fmt)
+    print("\n".join(report.lines(fmt, show)))
+    return report.violations
 
 
 def _tree_of(trees: dict[str, SearchTree], path: Path, where: int | str, record: dict, trees_dir: Path) -> SearchTree:

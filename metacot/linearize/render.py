@@ -31,6 +31,8 @@ from metacot.problems.base import Domain
 from metacot.seeding import mix, problem_seed
 from metacot.tree import ROOT, Node, SearchTree
 
+NOTICED = "Wait, that's wrong: {error}."  # after a step whose error the domain finds as it is taken
+
 
 @dataclass
 class Context:
@@ -170,13 +172,21 @@ def attempt(ctx: Context, node: Node) -> str:
 
 def step_sentence(ctx: Context, node: Node) -> str:
     """The step as written, then what it led to: a verdict, a noticed mistake, or the new state."""
-    step = node.step.strip().rstrip(".")
     if node.error is not None:
         ctx.checks += 1
-        return f"{step}. Wait, that's wrong: {node.error}."
-    if node.terminal:
-        return f"{step}. {verdict(ctx, node)}"
-    note = ctx.domain.step_note(ctx.problem, node.state)
+    check = verdict(ctx, node) if node.terminal and node.error is None else None
+    return step_words(ctx.domain, ctx.problem, node.step, node.state, node.error, check)
+
+
+def step_words(domain: Domain, problem: Any, step: str, state: Any, error: str | None, check: str | None) -> str:
+    """A step's sentence: the step as written, then its error (NOTICED), the check of the path it finished, or the
+    domain's note on the state it leaves (the writer's words, and what the reader expects)."""
+    step = step.strip().rstrip(".")
+    if error is not None:
+        return f"{step}. {NOTICED.format(error=error)}"
+    if check is not None:
+        return f"{step}. {check}"
+    note = domain.step_note(problem, state)
     return f"{step}. {note}" if note else f"{step}."
 
 

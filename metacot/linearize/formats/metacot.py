@@ -118,29 +118,41 @@ def attempts(auditor: Auditor, segment: str) -> bool:
     return True
 
 
-def _template(words: str, **fixed: str) -> str:
-    """A sentence template as a regex: the fixed fields filled in, {state} and values captured."""
+def sentence_pattern(words: str, **fixed: str) -> str:
+    """A sentence template as a regex: the fixed fields filled in, values ({v}, {w}) and every other field captured
+    under its name."""
     pattern = re.escape(words)
     for name, text in fixed.items():
         pattern = pattern.replace(re.escape("{" + name + "}"), re.escape(text))
-    for name in ("state", "step", "why", "attempts"):
-        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>.+?)")
-    return pattern.replace(re.escape("{v}"), r"(?P<v>\d+\.\d\d)").replace(re.escape("{w}"), r"(?P<w>\d+\.\d\d)")
+    for name in ("v", "w"):
+        pattern = pattern.replace(re.escape("{" + name + "}"), rf"(?P<{name}>\d+\.\d\d)")
+    return re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m[1]}>.+?)", pattern)
 
 
-ATTEMPTS_LINE = re.compile(_template(ATTEMPTS))
+ATTEMPTS_LINE = re.compile(sentence_pattern(ATTEMPTS))
 LOWER, TIE, AHEAD, ORDER, REASONLESS = "lower", "tie", "ahead", "order", "reasonless"  # how a reason is worded
 
 
-def backtrack_patterns(goal_text: str) -> list[tuple[str, str, re.Pattern[str], re.Pattern[str]]]:
-    """(kind, wording, reason regex, go-back regex) for every wording a backtrack sentence may take."""
+def reason_words() -> list[tuple[str, str, str]]:
+    """(kind, wording, template) for every reason a backtrack sentence may give (the writer's and the readers')."""
     worded = [(EXHAUSTED, EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, LOW_VALUE, w) for w in LOW_WORDS]
     worded += [(LOW_VALUE, LOWER, w) for w in LOWER_WORDS] + [(EXPLORATION, TIE, w) for w in TIE_WORDS]
     worded += [(EXPLORATION, AHEAD, w) for w in AHEAD_WORDS] + [(EXPLORATION, ORDER, w) for w in ORDER_WORDS]
     worded += [(EXPLORATION, REASONLESS, w) for w in REASONLESS_WORDS] + [(MISTAKE, MISTAKE, w) for w in MISTAKE_WORDS]
-    worded += [(MISTAKE, MISTAKE, f"{CAUGHT_BELOW} {w}") for w in MISTAKE_WORDS]
-    back = [re.compile(_template(w).replace("?P<state>", "?P<back>")) for w in GO_BACK_WORDS]
-    return [(kind, how, re.compile(_template(w, goal=goal_text)), b) for kind, how, w in worded for b in back]
+    return worded + [(MISTAKE, MISTAKE, f"{CAUGHT_BELOW} {w}") for w in MISTAKE_WORDS]
+
+
+def go_back_patterns() -> list[re.Pattern[str]]:
+    """A go-back sentence's regex per wording, the state it names captured as `back`."""
+    return [re.compile(sentence_pattern(w).replace("?P<state>", "?P<back>")) for w in GO_BACK_WORDS]
+
+
+def backtrack_patterns(goal_text: str) -> list[tuple[str, str, re.Pattern[str], re.Pattern[str]]]:
+    """(kind, wording, reason regex, go-back regex) for every wording a backtrack sentence may take."""
+    back = go_back_patterns()
+    return [
+        (kind, how, re.compile(sentence_pattern(w, goal=goal_text)), b) for kind, how, w in reason_words() for b in back
+    ]
 
 
 def backtrack(auditor: Auditor, segment: str, patterns: list) -> tuple[list[int], Callable[[int], None] | None] | None:

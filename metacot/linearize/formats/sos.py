@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 
 GOAL, NO_GOAL = "equal: Goal Reached", "unequal: No Solution"
 EXPLORING, MOVING = "Exploring Operation: ", "Moving to Node #"
+# the log's lines (the writer's, its audit's and the reader's): {numbers} as numbers_text writes them, {operation}
+# as operation_text, {operations} a list of them as Python prints it, {node} a node id ("0,3,1")
+CURRENT = "Current State: {target}:{numbers}, Operations: {operations}"
+RESULTING = ", Resulting Numbers: "
+EXPLORED = EXPLORING + "{operation}" + RESULTING + "{numbers}"
+GENERATED = "Generated Node #{node}: {target}:{numbers} Operation: {operation}"
+CHECKED = "{value},{target} {verdict}"
+MOVED = MOVING + "{node}"
 
 
 @dataclass(frozen=True)
@@ -72,18 +80,21 @@ class Log:
         generated = 0
         for op in self.listing(node_id):
             text, numbers = operation_text(op.step), numbers_text(op.outcome.state)
-            lines.append(f"{EXPLORING}{text}, Resulting Numbers: {numbers}")
+            lines.append(EXPLORED.format(operation=text, numbers=numbers))
             if op.outcome.terminal:
                 self.ctx.checks += 1
-                lines.append(f"{op.outcome.state[0]},{target} {GOAL if op.wins else NO_GOAL}")
+                verdict = GOAL if op.wins else NO_GOAL
+                lines.append(CHECKED.format(value=op.outcome.state[0], target=target, verdict=verdict))
             else:
-                lines.append(f"Generated Node #{self.ids[node_id]},{generated}: {target}:{numbers} Operation: {text}")
+                node = f"{self.ids[node_id]},{generated}"
+                lines.append(GENERATED.format(node=node, target=target, numbers=numbers, operation=text))
                 generated += 1
         return lines
 
     def current_state(self, node_id: int) -> str:
         ops = [operation_text(step) for step in self.steps[node_id]]
-        return f"Current State: {self.ctx.problem.target}:{numbers_text(self.states[node_id])}, Operations: {ops}"
+        numbers = numbers_text(self.states[node_id])
+        return CURRENT.format(target=self.ctx.problem.target, numbers=numbers, operations=ops)
 
 
 def listed_from(ctx: Context, node_id: int, state: Any) -> list[Operation]:
@@ -167,7 +178,7 @@ def render_sos(ctx: Context, moves: list[Move]) -> list[str]:
     log = Log(ctx)
     lines = log.arrive(ROOT)
     for move in moves:
-        lines.append(f"{MOVING}{log.ids[move.node]}")
+        lines.append(MOVED.format(node=log.ids[move.node]))
         lines += [log.current_state(move.node)] if move.kind == "backtrack" else log.arrive(move.node)
     return lines
 
@@ -270,8 +281,8 @@ class SosReader:
     def _arrive(self, node_id: str) -> bool:
         """The Current State line of a node gone to, and its listing."""
         node = self.written[node_id]
-        node.current = f"Current State: {self.target}:{numbers_text(node.state)}, Operations: "
-        node.current += str([operation_text(step) for step in node.steps])
+        operations = [operation_text(step) for step in node.steps]
+        node.current = CURRENT.format(target=self.target, numbers=numbers_text(node.state), operations=operations)
         line = self._next()
         if not self.auditor.claim(line == node.current, str(line), f"the state here is {node.current!r}"):
             return False
@@ -284,7 +295,7 @@ class SosReader:
         while self.at < len(self.lines) and self.lines[self.at].startswith(EXPLORING):
             line = self._next()
             assert line is not None
-            op, _, numbers = line[len(EXPLORING) :].partition(", Resulting Numbers: ")
+            op, _, numbers = line[len(EXPLORING) :].partition(RESULTING)
             outcome = domain.apply_step(problem, node.state, op)
             if outcome.error is not None or outcome.slip is not None:
                 auditor.fail(line, f"wrong step: {outcome.error or outcome.slip}")
@@ -294,7 +305,7 @@ class SosReader:
             after = self._next()
             if outcome.terminal:
                 wins = bool(outcome.correct)
-                check = f"{outcome.state[0]},{self.target} {GOAL if wins else NO_GOAL}"
+                check = CHECKED.format(value=outcome.state[0], target=self.target, verdict=GOAL if wins else NO_GOAL)
                 auditor.claim(after == check, str(after), f"the check is {check!r}")
                 if wins:
                     self.goal = [*node.steps, op]
@@ -302,7 +313,8 @@ class SosReader:
                 continue
             child = f"{node_id},{generated}"
             generated += 1
-            made = f"Generated Node #{child}: {self.target}:{numbers_text(outcome.state)} Operation: {listed[-1]}"
+            numbers = numbers_text(outcome.state)
+            made = GENERATED.format(node=child, target=self.target, numbers=numbers, operation=listed[-1])
             if not auditor.claim(after == made, str(after), f"the node generated is {made!r}"):
                 return False
             self.written[child] = Written(node_id, outcome.state, [*node.steps, op])

@@ -1,0 +1,143 @@
+"""The reader of the formats written in sentences (metacot, its path alone as cot, and paper): each line read with
+the writers' own templates (linearize.reasons, linearize.attempts, render.step_words)."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from metacot.linearize.attempts import FAILED, SEPARATOR, attempt_words
+from metacot.linearize.formats import metacot as worded
+from metacot.linearize.formats.metacot import ATTEMPTS_LINE, VALUE, go_back_patterns, reason_words, sentence_pattern
+from metacot.linearize.formats.paper import ALTERNATIVELY, FINAL_ANSWER, SOLUTION
+from metacot.linearize.reader.events import AHEAD, EXHAUSTED, INCOHERENT, LOW, LOWER, TIE, UNREADABLE, Concluded
+from metacot.linearize.reader.reading import Position, Reading
+from metacot.linearize.reasons import LOW_VALUE, MISTAKE
+
+FAILED_ITEM = re.compile(sentence_pattern(FAILED).replace("(?P<why>.+?)", "(?P<why>.+)"))
+GO_BACKS = [re.compile(rf"(?:^|(?<= )){p.pattern}$") for p in go_back_patterns()]
+VALUED = {worded.LOWER: LOWER, worded.TIE: TIE, worded.AHEAD: AHEAD}  # a comparison's wording -> how it compares
+
+
+@cache
+def reasons(goal: str) -> list[tuple[str, str, re.Pattern[str]]]:
+    """(kind, wording, regex) of each reason a backtrack may give, for a problem's goal ("reach 33")."""
+    return [(kind, how, re.compile(sentence_pattern(words, goal=goal))) for kind, how, words in reason_words()]
+
+
+def read_metacot(reading: Reading, lines: list[str]) -> None:
+    """Each line: a value line, an attempts line, a backtrack (its reason, then where it goes back to), or a step
+    from where the text stands."""
+    for line in lines:
+        if line.startswith(VALUE):
+            continue
+        if not (
+            read_attempts(reading, line) or read_backtrack(reading, line) or read_step(reading, reading.current, line)
+        ):
+            reading.unread(line, UNREADABLE, "no sentence of the format reads so")
+
+
+def read_step(reading: Reading, origin: Position, line: str) -> bool:
+    """A step from `origin` and what it gives; False when the line is no step from there."""
+    attempt = reading.attempt(origin, line.partition(". ")[0])
+    expected = reading.sentence(attempt)
+    if line != expected:
+        if attempt.outcome.error is not None and attempt.right is None:  # not a step from there at all
+            return False
+        reading.unread(line, INCOHERENT, f"the step gives: {expected!r}")
+    reading.take(attempt, line, listed=False, named=attempt.outcome.error is not None)
+    reading.caught_attempt(attempt, line)
+    return True
+
+
+def read_attempts(reading: Reading, line: str) -> bool:
+    """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ..."): each a failed step from a state
+    the text has reached, with what its check says."""
+    m = ATTEMPTS_LINE.fullmatch(line)
+    if m is None:
+        return False
+    origin = reading.named(m["state"], line, "lists steps from")
+    if origin is None:
+        return True
+    for item in m["attempts"].split(SEPARATOR):
+        words = FAILED_ITEM.fullmatch(item)
+        if words is None:
+            reading.unread(line, UNREADABLE, f"{item!r} is no tried step with its check")
+            continue
+        attempt = reading.attempt(origin, words["step"])
+        expected = attempt_words(attempt.step, attempt.outcome.error, attempt.check or "")
+        if item != expected:
+            reading.unread(line, INCOHERENT, f"the step gives: {expected!r}")
+        reading.take(attempt, line, listed=True, named=attempt.outcome.error is not None)
+        reading.caught_attempt(attempt, line)
+    return True
+
+
+def read_backtrack(reading: Reading, line: str) -> bool:
+    """A go-back sentence, after its reason (or none); False when the line ends with no go-back."""
+    back = next((m for m in (p.search(line) for p in GO_BACKS) if m is not None), None)
+    if back is None:
+        return False
+    to = reading.named(back["back"], line, "goes back to")
+    if to is None:
+        return True
+    said = line[: back.start()].rstrip()
+    how = _reason(reading, line, said) if said else None
+    reading.back(to, line, how, reasons=True)
+    return True
+
+
+def _reason(reading: Reading, line: str, said: str) -> str | None:
+    """Read a backtrack's reason: its conclusion about a state, the slip it names; its wording (None: unknown)."""
+    here = reading.current
+    for kind, how, pattern in reasons(reading.domain.goal(reading.problem)):
+        m = pattern.fullmatch(said)
+        if m is None:
+            continue
+        named = m.groupdict()
+        if "state" in named:
+            about = reading.named(m["state"], line, "concludes about")
+            if about is None:
+                return how
+            here = about
+        if how == EXHAUSTED:
+            reading.events.append(Concluded(line, here.key, EXHAUSTED))
+        elif how in VALUED or kind == LOW_VALUE:
+            reading.events.append(Concluded(line, here.key, VALUED.get(how, LOW), m["v"], named.get("w")))
+        elif kind == MISTAKE and named.get("why") is not None:
+            path = here.path()
+            reading.caught(line, path, here.steps(), m["why"])
+        return how
+    reading.unread(line, UNREADABLE, f"no reason of the format reads {said!r}")
+    return None
+
+
+def read_paper(reading: Reading, lines: list[str]) -> None:
+    """Each step, a value line after it; "Alternatively, " before a step from a state written earlier (the search
+    went back there); then the final answer and the Solution block, which repeat the path."""
+    steps = [line for line in lines if not line.startswith(VALUE)]
+    for i, line in enumerate(steps):
+        if line.startswith((FINAL_ANSWER, SOLUTION)):
+            return
+        if not line.startswith(ALTERNATIVELY):
+            if not read_step(reading, reading.current, line):
+                reading.unread(line, UNREADABLE, "no step from where the text stands")
+            continue
+        text = line[len(ALTERNATIVELY) :]
+        origin = _switched_to(reading, text, steps[i + 1] if i + 1 < len(steps) else "")
+        if origin is None:
+            reading.unread(line, INCOHERENT, "no state written before gives this step")
+            continue
+        reading.back(origin, line, None, reasons=False)
+        read_step(reading, origin, text)
+
+
+def _switched_to(reading: Reading, text: str, after: str) -> Position | None:
+    """The latest state written before that gives the step as `text` says; of a wrong step (the text stays where it
+    was), the one from which the next line, its repair, reads as a step too."""
+    step = text.partition(". ")[0]
+    found = [p for p in reversed(reading.reached) if reading.sentence(reading.attempt(p, step)) == text]
+    if len(found) > 1 and reading.attempt(found[0], step).outcome.error is not None:
+        follow = after.partition(". ")[0]
+        return next((p for p in found if reading.sentence(reading.attempt(p, follow)) == after), found[0])
+    return found[0] if found else None
