@@ -24,9 +24,8 @@ def _add_export(commands) -> None:
     from metacot.linearize.layout import LAYOUT_HELP
     from metacot.linearize.layout import LAYOUTS as RECORD_LAYOUTS
     from metacot.outputs.card import TARGETS
-    from metacot.outputs.labels import LAYOUTS
+    from metacot.outputs.labels import LAYOUTS, SOURCES
     from metacot.outputs.objectives import OBJECTIVES
-    from metacot.outputs.treestats import LABEL_SOURCES
 
     p = commands.add_parser(
         "export",
@@ -42,8 +41,25 @@ def _add_export(commands) -> None:
     p.add_argument("--format", default=DEFAULT_FORMAT, metavar="FMT", help="--objective/--bc-sft: the trace format")
     p.add_argument("--tokenizer", metavar="PATH", help="--objective: add input_ids and completion_mask")
     p.add_argument("--prm-labels", action="store_true", help="step labels for every path to a leaf")
-    p.add_argument("--label-source", choices=LABEL_SOURCES, default="prm", help="--prm-labels/--pairs: step values")
+    p.add_argument(
+        "--label-source",
+        choices=SOURCES,
+        default="prm",
+        help="--prm-labels/--pairs: step values (consensus, --prm-labels only: where two --consensus sources agree)",
+    )
     p.add_argument("--threshold", type=float, default=0.5, metavar="X", help="a step is good when its value >= X")
+    p.add_argument(
+        "--consensus",
+        default="mc,subtree",
+        metavar="A,B",
+        help="--label-source consensus: the two sources whose hard labels must agree (default: mc,subtree)",
+    )
+    p.add_argument(
+        "--decisive",
+        action="store_true",
+        help="--prm-labels: a hard label only where the value's 95%% interval lies wholly on one side of the "
+        "threshold; a path's record ends before its first step without one (default: every step, value >= X)",
+    )
     p.add_argument("--layout", choices=LAYOUTS, default="stepwise", help="--prm-labels: record layout")
     p.add_argument(
         "--record-layout",
@@ -84,8 +100,10 @@ def run_export(args: argparse.Namespace) -> int:
             export.export_objective(args.run_dir, args.objective, args.format, args.tokenizer, dest, args.record_layout)
         )
     if args.prm_labels:
-        made.append(export.export_prm_labels(args.run_dir, args.label_source, args.threshold, args.layout, dest))
+        made.append(export.export_prm_labels(args.run_dir, label_rule(args), args.layout, dest))
     if args.pairs:
+        if args.label_source == "consensus":
+            raise ConfigError("export --pairs: --label-source consensus labels steps; pairs take one value source")
         made.append(export.export_pairs(args.run_dir, pair_options(args), args.label_source, dest))
     if args.bc_sft:
         made.append(export.export_bc_sft(args.run_dir, args.format, dest, args.record_layout))
@@ -96,6 +114,13 @@ def run_export(args: argparse.Namespace) -> int:
         if fmt is not None:
             print(export.export_dataset(args.run_dir, fmt, to, args.overwrite, args.record_layout))
     return 0
+
+
+def label_rule(args: argparse.Namespace):
+    from metacot.outputs.labels import LabelRule
+
+    pair = tuple(name.strip() for name in args.consensus.split(","))
+    return LabelRule(args.label_source, args.threshold, args.decisive, pair)
 
 
 def _add_pair_flags(p: argparse.ArgumentParser, scope: str) -> None:
@@ -133,11 +158,26 @@ def _add_labels(commands) -> None:
         "--threshold", type=float, nargs="+", default=[0.5], metavar="X", help="hard-label thresholds (default: 0.5)"
     )
     _add_pair_flags(p, "pairs: ")
+    p.add_argument(
+        "--omega",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="N",
+        help="also label by OmegaPRM's binary search and by estimating every step, N rollouts an estimate, with the "
+        "run's policy: completions per labelled step and accuracy of each",
+    )
+    p.add_argument(
+        "--keep-estimates",
+        action="store_true",
+        help="--omega: read the estimates the search left on the nodes instead of paying for every one",
+    )
     p.set_defaults(run=run_labels)
 
 
 def run_labels(args: argparse.Namespace) -> int:
     from metacot.outputs.quality import run_report
 
-    print(run_report(args.run_dir, args.threshold, pair_options(args)), end="")
+    report = run_report(args.run_dir, args.threshold, pair_options(args), args.omega, args.keep_estimates)
+    print(report, end="")
     return 0
