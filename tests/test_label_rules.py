@@ -7,9 +7,10 @@ import pytest
 from export_runs import countdown_run
 
 from metacot.cli import main
-from metacot.outputs.export import export_prm_labels
+from metacot.outputs.export import export_omega_labels, export_prm_labels
 from metacot.outputs.labels import LabelRule, Tally, label_records
 from metacot.outputs.omega import BINARY, EVERY, ON_ITS_OWN, Estimator, Labelling, label_tree
+from metacot.outputs.rundir import RunDir
 from metacot.outputs.truth import Truths, check_labels
 from metacot.prm.config import RolloutConfig
 from metacot.prm.rollout import RolloutPRM
@@ -179,3 +180,20 @@ def test_consensus_export_names_its_sources_and_counts_drops(tmp_path):
     assert export.counts["steps dropped"] > 0 and export.counts["steps labelled"] > 0
     card = (folder / "README.md").read_text()
     assert "steps dropped" in card and "consensus(prm,subtree)" in card
+
+
+def test_omega_export_labels_good_only_what_a_completion_proves(tmp_path):
+    run = countdown_run(tmp_path / "run", problems=3)
+    folder, export = export_omega_labels(run, rollouts=4)
+    assert folder.name == "prm-labels-omega-r4-stepwise"
+    assert export.counts["completions generated"] > 0 and export.counts["steps labelled"] > 0
+    truths = Truths()
+    for tree in RunDir(run).iter_trees():
+        truths.add(tree, DOMAIN)
+    for record in export.records:
+        truth = truths.trees[record["problem_id"]]
+        assert all(truth.good[n] for n, good in zip(record["nodes"], record["labels"], strict=True) if good)
+        assert record["labels"] == [
+            i < record["first_error_step"] or record["first_error_step"] < 0 for i in range(len(record["nodes"]))
+        ]
+    assert "| mc (binary search) | > 0 | all |" in (folder / "README.md").read_text()

@@ -12,12 +12,13 @@ from metacot.backends.models import load_tokenizer
 from metacot.linearize import LinearizeConfig
 from metacot.linearize.formats import DEFAULT_FORMAT
 from metacot.linearize.layout import PROMPT_COMPLETION, TEXT_KEYS, check_layout, text_keys_of
-from metacot.outputs import bcsft, labels, objectives, pairs
+from metacot.outputs import bcsft, labels, objectives, omega, pairs
 from metacot.outputs.bcsft import bc_sft_records
 from metacot.outputs.card import Export, check_free, export_name, push_to_hub, save_export, staged
 from metacot.outputs.files import naming
 from metacot.outputs.labels import CONSENSUS, LabelRule, Tally, label_records
 from metacot.outputs.objectives import objective_records
+from metacot.outputs.omega import BINARY, label_trees, run_estimator
 from metacot.outputs.pairs import PairOptions, pair_records
 from metacot.outputs.quality import label_section, pair_section
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
@@ -101,12 +102,39 @@ def export_prm_labels(
         counts = {"steps": len(steps), "good steps": sum(steps), **tally.counts()}
         options = {"label_source": rule.name, "threshold": rule.threshold, "decisive": rule.decisive, "layout": layout}
         title = f"PRM step labels ({rule.name} values, {layout} layout)"
-        checked = label_section(records, truths, domain, rule, tally)
+        columns = (rule.name, rule.threshold_text)
+        checked = label_section(records, truths, domain, columns, tally.dropped, "mc" in rule.sources)
         return Export(name, title, labels.__doc__ or "", options, records, counts, checked)
 
     pair = "-".join(rule.pair) if rule.source == CONSENSUS else None
     named = {"source": rule.source, "pair": pair, "threshold": rule.threshold, "decisive": rule.decisive}
     return _export(run_dir, "prm-labels", {**named, "layout": layout}, build, dest)
+
+
+def export_omega_labels(
+    run_dir: str | Path,
+    rollouts: int | None = None,
+    keep: bool = False,
+    layout: str = "stepwise",
+    dest: Destination | None = None,
+) -> tuple[Path, Export]:
+    """exports/prm-labels-omega[-r<rollouts>][-keep-estimates]-<layout>/: Monte Carlo step labels found by OmegaPRM's
+    binary search for each path's first wrong step (outputs.omega), with the run's policy and rollout PRM settings,
+    `rollouts` completions an estimate (None: the run's); with `keep`, reading the estimates the search left."""
+
+    def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
+        domain, truths = directory.domain(), Truths()
+        estimator = run_estimator(directory, domain, rollouts)
+        labelling = label_trees(truths.read(trees, domain), domain, estimator, BINARY, not keep, layout)
+        counts = {"steps labelled": labelling.labelled, "steps estimated": labelling.estimated}
+        counts["completions generated"] = labelling.rollouts
+        options = {"label_source": "omega", "rollouts": rollouts, "keep_estimates": keep, "layout": layout}
+        checked = label_section(labelling.records, truths, domain, ("mc (binary search)", "> 0"), mc=True)
+        title = f"PRM step labels (OmegaPRM binary search on Monte Carlo estimates, {layout} layout)"
+        return Export(name, title, omega.__doc__ or "", options, labelling.records, counts, checked)
+
+    named = {"source": "omega", "rollouts": rollouts, "keep_estimates": keep, "layout": layout}
+    return _export(run_dir, "prm-labels", named, build, dest)
 
 
 def export_pairs(

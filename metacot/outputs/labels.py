@@ -38,6 +38,7 @@ LAYOUTS = ("stepwise", "math-shepherd")
 STEP_TAG = "ки"
 CONSENSUS = "consensus"
 SOURCES = (*LABEL_SOURCES, CONSENSUS)
+OMEGA = "omega"  # labels by OmegaPRM's binary search (outputs.omega), which rolls out with the run's policy
 
 Interval = tuple[float, float]
 

@@ -127,31 +127,45 @@ def _label(tree: SearchTree, node: Node, good: bool) -> StepLabel:
     return StepLabel(float(good) if known is None else known, interval, good)
 
 
-def label_run(run_dir: str | Path, rollouts: int | None, fresh: bool, truths: Truths) -> list[Labelling]:
-    """Both methods' labels of the run's trees (each method on its own copy of them), with the run's policy and
-    rollout PRM settings, `rollouts` completions an estimate (None: the run's); with `fresh`, the estimates the
-    search left on the nodes are cleared first, so that every estimate is paid for. The trees' truth goes in
-    `truths` (once)."""
+def run_estimator(directory: RunDir, domain: Domain, rollouts: int | None) -> Estimator:
+    """The rollout PRM with the run's policy and rollout settings (`rollouts` completions an estimate; None: the
+    run's), seeded by the run's seed."""
     from metacot.config import SynthConfig, from_dict  # imports every backend's settings: only when used
     from metacot.policy import make_policy
 
-    directory = RunDir(run_dir)
-    domain = directory.domain()
     config = from_dict(SynthConfig, directory.read_manifest().get("config", {}), f"{directory.manifest_path}: config")
     settings = config.prm.rollout if rollouts is None else replace(config.prm.rollout, rollouts=rollouts)
-    policy = make_policy(config.policy, domain)
+    return Estimator(RolloutPRM(settings, domain, make_policy(config.policy, domain)), config.seed)
+
+
+def label_trees(
+    trees: Iterable[SearchTree],
+    domain: Domain,
+    estimator: Estimator,
+    method: str,
+    fresh: bool,
+    layout: str = "stepwise",
+) -> Labelling:
+    """The trees labelled by the method; with `fresh`, the estimates the search left on the nodes are cleared first,
+    so that every estimate is paid for."""
+    labelling = Labelling(method)
+    for tree in trees:
+        if fresh:
+            for node in tree.nodes:
+                node.successes = node.rollouts = None
+        label_tree(tree, domain, estimator, labelling, layout)
+    return labelling
+
+
+def label_run(run_dir: str | Path, rollouts: int | None, fresh: bool, truths: Truths) -> list[Labelling]:
+    """Every method's labels of the run's trees, each on its own copy of them; the trees' truth goes in `truths`
+    (once)."""
+    directory = RunDir(run_dir)
+    domain = directory.domain()
     out = []
     for method in METHODS:
-        labelling = Labelling(method)
-        estimator = Estimator(RolloutPRM(settings, domain, policy), config.seed)
-        for tree in directory.iter_trees():
-            if tree.problem_id not in truths.trees:
-                truths.add(tree, domain)
-            if fresh:
-                for node in tree.nodes:
-                    node.successes = node.rollouts = None
-            label_tree(tree, domain, estimator, labelling)
-        out.append(labelling)
+        trees = (truths.add(t, domain) if t.problem_id not in truths.trees else t for t in directory.iter_trees())
+        out.append(label_trees(trees, domain, run_estimator(directory, domain, rollouts), method, fresh))
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
 
@@ -59,13 +59,21 @@ OMEGA_ABOUT = (
 )
 
 
-def label_section(records: Sequence[dict], truths: Truths, domain: Domain, rule: LabelRule, tally: Tally) -> str:
-    """A label export's card section: its labels against the truth, by depth; the Monte Carlo table for mc."""
+def label_section(
+    records: Sequence[dict],
+    truths: Truths,
+    domain: Domain,
+    columns: tuple[str, str],
+    dropped: Iterable[tuple[str, int]] = (),
+    mc: bool = False,
+) -> str:
+    """A label export's card section: its labels against the truth, by depth, named by `columns` (the source and
+    threshold); with `mc`, the Monte Carlo table."""
     if not truths.decided:
         return undecided_note(domain)
-    check = check_labels(records, truths, tally.dropped)
-    parts = [LABELS_ABOUT, table(LABEL_HEADER, label_rows(rule.name, rule.threshold_text, check))]
-    if "mc" in rule.sources and truths.mc:
+    check = check_labels(records, truths, dropped)
+    parts = [LABELS_ABOUT, table(LABEL_HEADER, label_rows(*columns, check))]
+    if mc and truths.mc:
         parts += [MC_ABOUT, table(MC_HEADER, mc_rows(truths))]
     return "\n\n".join(parts)
 
