@@ -94,8 +94,8 @@ def export_prm_labels(
         trees = list(truths.read(trees, domain))
         if "mc" in rule.sources and not has_values(trees, "mc"):
             raise RunDirError(
-                f"{directory.path}: no node has rollout counts; --label-source mc needs a run made "
-                "with the rollout PRM (--prm rollout)"
+                f"{directory.path}: no node has rollout counts; {rule.name} labels read the mc source, which needs a "
+                "run made with the rollout PRM (--prm rollout)"
             )
         records = [r for tree in trees for r in label_records(tree, domain, rule, layout, tally)]
         steps = [good for r in records for good in r["labels"]]

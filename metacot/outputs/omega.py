@@ -2,13 +2,14 @@
 on the rollout PRM's Monte Carlo estimates, against estimating every step.
 
 A step is labelled good when a completion from it verifies (its estimate is above 0, Math-Shepherd's hard
-estimation) or a step after it on the path is good (a verified completion from there runs through it); bad from the
-first step with no verified completion on. Binary search estimates only the steps it visits, each node once per tree
-(paths share their prefixes), and reads the estimates the nodes already carry (the search's, when it ran the rollout
-PRM) instead of rolling out again. Per-step labelling estimates every step on every path, depth by depth so that the
-rollout PRM's reuse passes a parent's completions on to its children. Soft labels: the estimate of each step that
-has one, else the label inferred (1 or 0); a step known without rollouts (a dead or verified step, a slip) has its
-value in both.
+estimation) or from a step after it (the completion runs through it), bad from the first step after that with no
+verified completion. Binary search estimates the middle of each path's undecided span, all paths of a tree at once:
+an estimate is on the node, so it bounds every path through the node, and one above 0 settles its ancestors. It
+reads the estimates the nodes already carry (the search's, when it ran the rollout PRM) instead of rolling out
+again. Per-step labelling estimates every step on every path, depth by depth so that the rollout PRM's reuse passes
+a parent's completions on to its children, labelled by the same rule or each on its own. Soft labels: the estimate
+of each step that has one, else the label inferred (1 or 0); a step known without rollouts (a dead or verified
+step, a slip) has its known value.
 """
 
 from __future__ import annotations
