@@ -197,3 +197,13 @@ def test_omega_export_labels_good_only_what_a_completion_proves(tmp_path):
             i < record["first_error_step"] or record["first_error_step"] < 0 for i in range(len(record["nodes"]))
         ]
     assert "| mc (binary search) | > 0 | all |" in (folder / "README.md").read_text()
+
+
+def test_the_math_shepherd_layout_carries_the_hard_labels_as_a_list():
+    tree = counted_tree()
+    (record,) = [r for r in label_records(tree, DOMAIN, LabelRule("mc"), "math-shepherd") if r["nodes"][-1] == 6]
+    assert record["step_labels"] == [True, False, False] and "labels" not in record
+    assert [line[-1] for line in record["label"].split("\n")] == ["+", "-", "-"]
+    truths = Truths()
+    truths.add(tree, DOMAIN)
+    assert check_labels([record], truths).total().cells()[:3] == ["3", "0.000", "1"]

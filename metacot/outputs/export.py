@@ -16,7 +16,7 @@ from metacot.outputs import bcsft, labels, objectives, omega, pairs
 from metacot.outputs.bcsft import bc_sft_records
 from metacot.outputs.card import Export, check_free, export_name, push_to_hub, save_export, staged
 from metacot.outputs.files import naming
-from metacot.outputs.labels import CONSENSUS, LabelRule, Tally, label_records
+from metacot.outputs.labels import CONSENSUS, LabelRule, Tally, hard_labels, label_records
 from metacot.outputs.objectives import objective_records
 from metacot.outputs.omega import BINARY, label_trees, run_estimator
 from metacot.outputs.pairs import PairOptions, pair_records
@@ -98,7 +98,7 @@ def export_prm_labels(
                 "run made with the rollout PRM (--prm rollout)"
             )
         records = [r for tree in trees for r in label_records(tree, domain, rule, layout, tally)]
-        steps = [good for r in records for good in r["labels"]]
+        steps = [good for r in records for good in hard_labels(r)]
         counts = {"steps": len(steps), "good steps": sum(steps), **tally.counts()}
         options = {"label_source": rule.name, "threshold": rule.threshold, "decisive": rule.decisive, "layout": layout}
         title = f"PRM step labels ({rule.name} values, {layout} layout)"

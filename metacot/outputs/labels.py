@@ -22,7 +22,7 @@ index of the record's first step labelled bad, -1 if none (ProcessBench's conven
 Layouts. "stepwise": TRL's stepwise-supervision format (prompt, completions: the steps, labels: one bool each),
 plus soft_labels and the steps' node ids in the saved tree (nodes). "math-shepherd": the Math-Shepherd dataset's
 step-tag text: `input` is the prompt and the steps, each step followed by the step tag "ки"; `label` is the same
-text with each tag replaced by "+" or "-".
+text with each tag replaced by "+" or "-"; the hard labels also as a list (step_labels).
 """
 
 from __future__ import annotations
@@ -186,7 +186,13 @@ def path_record(
     }
     if layout == "stepwise":
         return {**record, "prompt": prompt, "completions": steps, "labels": hard}
-    return {**record, "labels": hard, **math_shepherd(prompt, steps, hard), "task": domain.name}
+    return {**record, "step_labels": hard, **math_shepherd(prompt, steps, hard), "task": domain.name}
+
+
+def hard_labels(record: dict) -> list[bool]:
+    """A record's hard labels: `labels` in the stepwise layout, `step_labels` in the math-shepherd one (whose
+    `label` is text)."""
+    return record["labels"] if "labels" in record else record["step_labels"]
 
 
 def first_error_step(labels: list[bool]) -> int:

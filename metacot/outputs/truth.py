@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
+from metacot.outputs.labels import hard_labels
 from metacot.outputs.treestats import mc_value
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
@@ -148,7 +149,7 @@ def check_labels(records: Iterable[dict], truths: Truths, dropped: Iterable[tupl
         confusion.dropped_good += bool(truth.good[node])
     for record in records:
         truth = truths.trees[record["problem_id"]]
-        for node, label in zip(record["nodes"], record["labels"], strict=True):
+        for node, label in zip(record["nodes"], hard_labels(record), strict=True):
             if (record["problem_id"], node) in seen:
                 continue
             seen.add((record["problem_id"], node))
