@@ -129,7 +129,8 @@ def export_omega_labels(
         counts = {"steps labelled": labelling.labelled, "steps estimated": labelling.estimated}
         counts["completions generated"] = labelling.rollouts
         options = {"label_source": "omega", "rollouts": rollouts, "keep_estimates": keep, "layout": layout}
-        checked = label_section(labelling.records, truths, domain, ("mc (binary search)", "> 0"), mc=True)
+        # the Monte Carlo table describes the estimates the search left: those the labels read only with `keep`
+        checked = label_section(labelling.records, truths, domain, ("mc (binary search)", "> 0"), mc=keep)
         title = f"PRM step labels (OmegaPRM binary search on Monte Carlo estimates, {layout} layout)"
         return Export(name, title, omega.__doc__ or "", options, labelling.records, counts, checked)
 
