@@ -9,6 +9,7 @@ import pytest
 
 from metacot.config import SynthConfig
 from metacot.outputs.export import export_dataset, export_objective, export_prm_labels
+from metacot.outputs.labels import LabelRule
 from metacot.outputs.rundir import RunDirError
 from metacot.problems.countdown import apply_step
 from metacot.synth import synth
@@ -24,12 +25,15 @@ def run(tmp_path_factory):
 
 
 def test_prm_labels_follow_scores_and_verdicts(run):
-    folder, export = export_prm_labels(run, threshold=0.5)
+    folder, export = export_prm_labels(run, LabelRule(threshold=0.5))
     records = [orjson.loads(line) for line in (folder / "data.jsonl").read_bytes().splitlines()]
     assert records == export.records and len(records) > 15
     saw_error = saw_solution = False
     for record in records:
-        assert set(record) == {"problem_id", "nodes", "label_source", "prompt", "completions", "labels", "soft_labels"}
+        assert set(record) == {
+            *("problem_id", "nodes", "label_source", "prompt", "completions", "labels", "soft_labels"),
+            *("intervals", "first_error_step"),
+        }
         assert len(record["completions"]) == len(record["labels"]) == len(record["soft_labels"]) >= 1
         numbers = tuple(int(n) for n in record["prompt"].split("[")[1].split("]")[0].split(", "))
         state = numbers

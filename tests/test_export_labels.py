@@ -7,7 +7,7 @@ import pytest
 from export_runs import countdown_run, trainer_args, trees
 
 from metacot.outputs.export import Destination, export_prm_labels
-from metacot.outputs.labels import STEP_TAG
+from metacot.outputs.labels import STEP_TAG, LabelRule
 from metacot.outputs.rundir import RunDirError
 
 
@@ -19,7 +19,7 @@ def run(tmp_path_factory) -> str:
 
 def test_mc_labels_are_successes_over_rollouts(run):
     by_id = trees(run)
-    _, export = export_prm_labels(run, "mc", threshold=0.5)
+    _, export = export_prm_labels(run, LabelRule("mc", 0.5))
     counted = 0
     for record in export.records:
         tree = by_id[record["problem_id"]]
@@ -41,7 +41,7 @@ def test_mc_labels_are_successes_over_rollouts(run):
 
 def test_subtree_labels_are_verified_success_rates(run):
     by_id = trees(run)
-    _, export = export_prm_labels(run, "subtree", threshold=0.3)
+    _, export = export_prm_labels(run, LabelRule("subtree", 0.3))
     assert export.records
     for record in export.records:
         tree = by_id[record["problem_id"]]
@@ -53,8 +53,8 @@ def test_subtree_labels_are_verified_success_rates(run):
 
 
 def test_math_shepherd_layout(run):
-    _, stepwise = export_prm_labels(run, "mc", dest=Destination(overwrite=True))  # as the first test did
-    folder, shepherd = export_prm_labels(run, "mc", layout="math-shepherd")
+    _, stepwise = export_prm_labels(run, LabelRule("mc"), dest=Destination(overwrite=True))  # as the first test did
+    folder, shepherd = export_prm_labels(run, LabelRule("mc"), layout="math-shepherd")
     assert folder.name == "prm-labels-mc-t0.5-math-shepherd" and len(stepwise.records) == len(shepherd.records)
     for a, b in zip(stepwise.records, shepherd.records, strict=True):
         assert b["input"].startswith(a["prompt"]) and b["input"].count(STEP_TAG) == len(a["completions"])
@@ -66,9 +66,9 @@ def test_math_shepherd_layout(run):
 def test_mc_labels_need_rollout_counts(tmp_path):
     run = countdown_run(tmp_path / "oracle", problems=1)
     with pytest.raises(RunDirError, match="rollout PRM"):
-        export_prm_labels(run, "mc")
+        export_prm_labels(run, LabelRule("mc"))
     with pytest.raises(ValueError, match="--threshold"):
-        export_prm_labels(run, "prm", threshold=0)
+        export_prm_labels(run, LabelRule("prm", threshold=0))
 
 
 def test_stepwise_layout_trains_a_token_classifier(run, tmp_path):
@@ -78,7 +78,7 @@ def test_stepwise_layout_trains_a_token_classifier(run, tmp_path):
     transformers = pytest.importorskip("transformers")
     from tiny_models import SEPARATOR, build_token_classifier, single_thread
 
-    folder, _ = export_prm_labels(run, "mc", dest=Destination(to="hf"))
+    folder, _ = export_prm_labels(run, LabelRule("mc"), dest=Destination(to="hf"))
     dataset = datasets.load_from_disk(str(folder)).rename_column("labels", "step_labels")  # map keeps a column's type
     model_dir = build_token_classifier(tmp_path / "head")
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)

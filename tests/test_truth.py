@@ -7,7 +7,7 @@ import pytest
 
 from metacot.cli import main
 from metacot.outputs.export import export_pairs, export_prm_labels
-from metacot.outputs.labels import label_records
+from metacot.outputs.labels import LabelRule, label_records
 from metacot.outputs.pairs import PairOptions, pair_records
 from metacot.outputs.quality import pair_section
 from metacot.outputs.rundir import RunDir
@@ -52,14 +52,14 @@ def test_label_precision_and_recall_by_depth():
     tree = known_tree()
     truths = Truths()
     truths.add(tree, WHEN_FOUND)
-    records = list(label_records(tree, WHEN_FOUND, "prm", 0.5))
-    check = check_labels(records, truths, 0.5)
+    records = list(label_records(tree, WHEN_FOUND, LabelRule("prm", 0.5)))
+    check = check_labels(records, truths)
     # depth 1: 2 + 3 good on good; 2 * 3 and 3 * 5 good on bad; 2 + 5 bad on good; 3 + 5 (a slip: 0), 2 * 5 bad on
     # bad; depth 2: the solution good on good, the wrong answer bad on bad. Each node once, though 2 + 3 is on two
     # paths.
-    assert check.total().cells() == ["8", "4", "0.500", "0.667", "0.750", "0.600"]
-    assert check.by_depth[1].cells() == ["6", "3", "0.333", "0.500", "0.667", "0.500"]
-    assert check.by_depth[2].cells() == ["2", "1", "1.000", "1.000", "1.000", "1.000"]
+    assert check.total().cells() == ["8", "0.000", "4", "0.500", "0.667", "0.667", "0.750", "0.600"]
+    assert check.by_depth[1].cells() == ["6", "0.000", "3", "0.333", "0.500", "0.500", "0.667", "0.500"]
+    assert check.by_depth[2].cells() == ["2", "0.000", "1", "1.000", "1.000", "1.000", "1.000", "1.000"]
     assert check.undecided == 0
 
 
@@ -142,7 +142,7 @@ def test_cards_carry_the_check(sloppy_run):
     card = (folder / "README.md").read_text()
     assert "## Checked against the truth" in card and "| prm | step (verified) |" in card
     assert "| prm | step (value_gap) |" not in card
-    folder, _ = export_prm_labels(sloppy_run, "subtree", 0.5)
+    folder, _ = export_prm_labels(sloppy_run, LabelRule("subtree", 0.5))
     assert "| subtree | 0.5 | all |" in (folder / "README.md").read_text()
 
 

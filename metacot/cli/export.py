@@ -14,6 +14,8 @@ that change what it holds, and an export of the same options is replaced only wi
   metacot export runs/demo --objective on_path                     # exports/on_path-metacot/
   metacot export runs/demo --objective on_path --tokenizer MODEL_DIR   # exports/on_path-metacot-tok-MODEL_DIR/
   metacot export runs/demo --prm-labels --label-source mc --layout math-shepherd   # prm-labels-mc-t0.5-math-shepherd/
+  metacot export runs/demo --prm-labels --label-source consensus --consensus prm,subtree --threshold 0.01
+  metacot export runs/demo --prm-labels --label-source omega --rollouts 16    # exports/prm-labels-omega-r16-stepwise/
   metacot export runs/demo --pairs --margin 0.5 --to parquet       # exports/pairs-prm-m0.5-parquet/
   metacot export runs/demo --pairs --push-to-hub me/countdown-pairs    # also pushes it to the Hub
   metacot export runs/bci --bc-sft                                  # exports/bc-sft-metacot/
@@ -24,9 +26,8 @@ def _add_export(commands) -> None:
     from metacot.linearize.layout import LAYOUT_HELP
     from metacot.linearize.layout import LAYOUTS as RECORD_LAYOUTS
     from metacot.outputs.card import TARGETS
-    from metacot.outputs.labels import LAYOUTS
+    from metacot.outputs.labels import LAYOUTS, OMEGA, SOURCES
     from metacot.outputs.objectives import OBJECTIVES
-    from metacot.outputs.treestats import LABEL_SOURCES
 
     p = commands.add_parser(
         "export",
@@ -42,8 +43,33 @@ def _add_export(commands) -> None:
     p.add_argument("--format", default=DEFAULT_FORMAT, metavar="FMT", help="--objective/--bc-sft: the trace format")
     p.add_argument("--tokenizer", metavar="PATH", help="--objective: add input_ids and completion_mask")
     p.add_argument("--prm-labels", action="store_true", help="step labels for every path to a leaf")
-    p.add_argument("--label-source", choices=LABEL_SOURCES, default="prm", help="--prm-labels/--pairs: step values")
+    p.add_argument(
+        "--label-source",
+        choices=(*SOURCES, OMEGA),
+        default="prm",
+        help="--prm-labels/--pairs: step values; --prm-labels only: consensus (where two --consensus sources agree), "
+        "omega (OmegaPRM's binary search for each path's first wrong step, rolling out with the run's policy)",
+    )
     p.add_argument("--threshold", type=float, default=0.5, metavar="X", help="a step is good when its value >= X")
+    p.add_argument(
+        "--consensus",
+        default="mc,subtree",
+        metavar="A,B",
+        help="--label-source consensus: the two sources whose hard labels must agree (default: mc,subtree)",
+    )
+    p.add_argument(
+        "--decisive",
+        action="store_true",
+        help="--prm-labels: a hard label only where the value's 95%% interval lies wholly on one side of the "
+        "threshold; a path's record ends before its first step without one (default: every step, value >= X)",
+    )
+    p.add_argument(
+        "--rollouts",
+        type=int,
+        metavar="N",
+        help="--label-source omega: completions an estimate (default: the run's prm.rollout.rollouts)",
+    )
+    _add_keep_flag(p, "--label-source omega: ")
     p.add_argument("--layout", choices=LAYOUTS, default="stepwise", help="--prm-labels: record layout")
     p.add_argument(
         "--record-layout",
@@ -67,6 +93,8 @@ def _add_export(commands) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from metacot.outputs import export
+    from metacot.outputs.labels import OMEGA
+    from metacot.outputs.treestats import LABEL_SOURCES
 
     if (
         not (args.objective or args.prm_labels or args.pairs or args.bc_sft)
@@ -83,9 +111,16 @@ def run_export(args: argparse.Namespace) -> int:
         made.append(
             export.export_objective(args.run_dir, args.objective, args.format, args.tokenizer, dest, args.record_layout)
         )
-    if args.prm_labels:
-        made.append(export.export_prm_labels(args.run_dir, args.label_source, args.threshold, args.layout, dest))
+    if args.prm_labels and args.label_source == OMEGA:
+        made.append(export.export_omega_labels(args.run_dir, args.rollouts, args.keep_estimates, args.layout, dest))
+    elif args.prm_labels:
+        made.append(export.export_prm_labels(args.run_dir, label_rule(args), args.layout, dest))
     if args.pairs:
+        if args.label_source not in LABEL_SOURCES:
+            raise ConfigError(
+                f"export --pairs: --label-source {args.label_source} labels steps; pairs take a value "
+                f"source: {', '.join(LABEL_SOURCES)}"
+            )
         made.append(export.export_pairs(args.run_dir, pair_options(args), args.label_source, dest))
     if args.bc_sft:
         made.append(export.export_bc_sft(args.run_dir, args.format, dest, args.record_layout))
@@ -96,6 +131,21 @@ def run_export(args: argparse.Namespace) -> int:
         if fmt is not None:
             print(export.export_dataset(args.run_dir, fmt, to, args.overwrite, args.record_layout))
     return 0
+
+
+def _add_keep_flag(p: argparse.ArgumentParser, scope: str) -> None:
+    p.add_argument(
+        "--keep-estimates",
+        action="store_true",
+        help=f"{scope}read the Monte Carlo estimates the search left on the nodes instead of rolling out afresh",
+    )
+
+
+def label_rule(args: argparse.Namespace):
+    from metacot.outputs.labels import LabelRule
+
+    pair = tuple(name.strip() for name in args.consensus.split(","))
+    return LabelRule(args.label_source, args.threshold, args.decisive, pair)
 
 
 def _add_pair_flags(p: argparse.ArgumentParser, scope: str) -> None:
@@ -133,11 +183,22 @@ def _add_labels(commands) -> None:
         "--threshold", type=float, nargs="+", default=[0.5], metavar="X", help="hard-label thresholds (default: 0.5)"
     )
     _add_pair_flags(p, "pairs: ")
+    p.add_argument(
+        "--omega",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="N",
+        help="also label by OmegaPRM's binary search and by estimating every step, N rollouts an estimate, with the "
+        "run's policy: completions per labelled step and accuracy of each",
+    )
+    _add_keep_flag(p, "--omega: ")
     p.set_defaults(run=run_labels)
 
 
 def run_labels(args: argparse.Namespace) -> int:
     from metacot.outputs.quality import run_report
 
-    print(run_report(args.run_dir, args.threshold, pair_options(args)), end="")
+    report = run_report(args.run_dir, args.threshold, pair_options(args), args.omega, args.keep_estimates)
+    print(report, end="")
     return 0

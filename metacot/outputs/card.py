@@ -22,7 +22,12 @@ from metacot.outputs.records import RunDirError
 
 TARGETS = ("jsonl", "parquet", "hf")
 DATA_FILE = {"jsonl": "data.jsonl", "parquet": "data.parquet"}
-NAME_PREFIX = {"threshold": "t", "margin": "m", "tokenizer": "tok-"}  # other options show as their bare value
+NAME_PREFIX = {
+    "threshold": "t",
+    "margin": "m",
+    "rollouts": "r",
+    "tokenizer": "tok-",
+}  # other options show as their bare value
 NAME_LEFT_OUT = {"to": "jsonl", "record_layout": PROMPT_COMPLETION}  # options at these values go unnamed
 PATH_OPTIONS = {"tokenizer"}  # named by the folder the path leads to
 

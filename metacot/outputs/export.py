@@ -12,17 +12,18 @@ from metacot.backends.models import load_tokenizer
 from metacot.linearize import LinearizeConfig
 from metacot.linearize.formats import DEFAULT_FORMAT
 from metacot.linearize.layout import PROMPT_COMPLETION, TEXT_KEYS, check_layout, text_keys_of
-from metacot.outputs import bcsft, labels, objectives, pairs
+from metacot.outputs import bcsft, labels, objectives, omega, pairs
 from metacot.outputs.bcsft import bc_sft_records
 from metacot.outputs.card import Export, check_free, export_name, push_to_hub, save_export, staged
 from metacot.outputs.files import naming
-from metacot.outputs.labels import check_threshold, label_records
+from metacot.outputs.labels import CONSENSUS, LabelRule, Tally, hard_labels, label_records
 from metacot.outputs.objectives import objective_records
+from metacot.outputs.omega import BINARY, label_trees, run_estimator
 from metacot.outputs.pairs import PairOptions, pair_records
 from metacot.outputs.quality import label_section, pair_section
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.outputs.tokenized import tokenize_record
-from metacot.outputs.treestats import LABEL_SOURCES, has_values
+from metacot.outputs.treestats import has_values
 from metacot.outputs.truth import Truths
 from metacot.progress import tree_bar
 from metacot.tree import SearchTree
@@ -82,34 +83,59 @@ def export_objective(
 
 
 def export_prm_labels(
+    run_dir: str | Path, rule: LabelRule | None = None, layout: str = "stepwise", dest: Destination | None = None
+) -> tuple[Path, Export]:
+    """exports/prm-labels-<source>[-<pair>]-t<threshold>[-decisive]-<layout>/: step labels for every path to a leaf
+    (outputs.labels), by default LabelRule()."""
+    rule = rule or LabelRule()
+
+    def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
+        domain, truths, tally = directory.domain(), Truths(), Tally()
+        trees = list(truths.read(trees, domain))
+        if "mc" in rule.sources and not has_values(trees, "mc"):
+            raise RunDirError(
+                f"{directory.path}: no node has rollout counts; {rule.name} labels read the mc source, which needs a "
+                "run made with the rollout PRM (--prm rollout)"
+            )
+        records = [r for tree in trees for r in label_records(tree, domain, rule, layout, tally)]
+        steps = [good for r in records for good in hard_labels(r)]
+        counts = {"steps": len(steps), "good steps": sum(steps), **tally.counts()}
+        options = {"label_source": rule.name, "threshold": rule.threshold, "decisive": rule.decisive, "layout": layout}
+        title = f"PRM step labels ({rule.name} values, {layout} layout)"
+        columns = (rule.name, rule.threshold_text)
+        checked = label_section(records, truths, domain, columns, tally.dropped, "mc" in rule.sources)
+        return Export(name, title, labels.__doc__ or "", options, records, counts, checked)
+
+    pair = "-".join(rule.pair) if rule.source == CONSENSUS else None
+    named = {"source": rule.source, "pair": pair, "threshold": rule.threshold, "decisive": rule.decisive}
+    return _export(run_dir, "prm-labels", {**named, "layout": layout}, build, dest)
+
+
+def export_omega_labels(
     run_dir: str | Path,
-    source: str = "prm",
-    threshold: float = 0.5,
+    rollouts: int | None = None,
+    keep: bool = False,
     layout: str = "stepwise",
     dest: Destination | None = None,
 ) -> tuple[Path, Export]:
-    """exports/prm-labels-<source>-t<threshold>-<layout>/: step labels for every path to a leaf (outputs.labels)."""
-    if source not in LABEL_SOURCES:
-        raise ValueError(f"--label-source: unknown {source!r}; expected one of {', '.join(LABEL_SOURCES)}")
-    check_threshold(threshold)
+    """exports/prm-labels-omega[-r<rollouts>][-keep-estimates]-<layout>/: Monte Carlo step labels found by OmegaPRM's
+    binary search for each path's first wrong step (outputs.omega), with the run's policy and rollout PRM settings,
+    `rollouts` completions an estimate (None: the run's); with `keep`, reading the estimates the search left."""
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain, truths = directory.domain(), Truths()
-        trees = list(truths.read(trees, domain))
-        if source == "mc" and not has_values(trees, "mc"):
-            raise RunDirError(
-                f"{directory.path}: no node has rollout counts; --label-source mc needs a run made "
-                "with the rollout PRM (--prm rollout)"
-            )
-        records = [r for tree in trees for r in label_records(tree, domain, source, threshold, layout)]
-        steps = [v >= threshold for r in records for v in r["soft_labels"]]
-        counts = {"steps": len(steps), "good steps": sum(steps)}
-        options = {"label_source": source, "threshold": threshold, "layout": layout}
-        title = f"PRM step labels ({source} values, {layout} layout)"
-        checked = label_section(records, truths, domain, source, threshold)
-        return Export(name, title, labels.__doc__ or "", options, records, counts, checked)
+        estimator = run_estimator(directory, domain, rollouts)
+        labelling = label_trees(truths.read(trees, domain), domain, estimator, BINARY, not keep, layout)
+        counts = {"steps labelled": labelling.labelled, "steps estimated": labelling.estimated}
+        counts["completions generated"] = labelling.rollouts
+        options = {"label_source": "omega", "rollouts": rollouts, "keep_estimates": keep, "layout": layout}
+        # the Monte Carlo table describes the estimates the search left: those the labels read only with `keep`
+        checked = label_section(labelling.records, truths, domain, ("mc (binary search)", "> 0"), mc=keep)
+        title = f"PRM step labels (OmegaPRM binary search on Monte Carlo estimates, {layout} layout)"
+        return Export(name, title, omega.__doc__ or "", options, labelling.records, counts, checked)
 
-    return _export(run_dir, "prm-labels", {"source": source, "threshold": threshold, "layout": layout}, build, dest)
+    named = {"source": "omega", "rollouts": rollouts, "keep_estimates": keep, "layout": layout}
+    return _export(run_dir, "prm-labels", named, build, dest)
 
 
 def export_pairs(
@@ -199,9 +225,7 @@ def run_linearize_config(directory: RunDir, layout: str | None = None) -> Linear
     return config if layout is None else replace(config, record_layout=layout)
 
 
-def export_dataset(
-    run_dir: str | Path, fmt: str, to: str, overwrite: bool = False, layout: str | None = None
-) -> Path:
+def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = False, layout: str | None = None) -> Path:
     """traces/<fmt>.jsonl as exports/<fmt>[-messages].parquet (to="parquet") or a saved HF dataset
     exports/<fmt>[-messages]/ (to="hf"), each record in the record layout asked for, else its own (a record of an
     older version carries both: prompt-completion); `fmt` must be a plain name (RunDirError naming the --parquet /

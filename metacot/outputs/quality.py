@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import combinations
 from pathlib import Path
 
-from metacot.outputs.labels import check_threshold, label_records
+from metacot.outputs.labels import CONSENSUS, LabelRule, Tally, check_threshold, label_records
+from metacot.outputs.omega import OMEGA_HEADER, omega_rows
 from metacot.outputs.pairs import PairOptions, pair_records
 from metacot.outputs.rundir import RunDir
 from metacot.outputs.treestats import LABEL_SOURCES, has_values
@@ -26,10 +28,16 @@ from metacot.problems.base import Domain
 from metacot.tree import SearchTree
 
 LABELS_ABOUT = (
-    "Each labelled step once (a step on several paths counts once), its hard label (soft >= threshold) against the "
+    "Each labelled step once (a step on several paths counts once), its hard label against the "
     "exact truth: a step is truly good when no step of its path is wrong and a solution can still be reached from "
     "it. Precision of good: the share of good labels on truly good steps; recall of good: the share of truly good "
-    "steps labelled good; the same for bad."
+    "steps labelled good, among the steps labelled and (dropped missed) among every step on the paths; the same for "
+    "bad. Dropped: the share of steps on labelled paths left without a label (no decisive interval, or the "
+    "consensus's two sources disagree, on the step or one before it)."
+)
+RULES_ABOUT = (
+    "All depths, hard labels only where the 95% interval is decisive (threshold ... decisive), and where two "
+    "sources agree (consensus(a,b): the first source's value, each source's hard label by the threshold):"
 )
 MC_ABOUT = (
     "The Monte Carlo estimates (successes / rollouts) of the live steps, by their number of rollouts, against the "
@@ -42,13 +50,30 @@ PAIRS_ABOUT = (
     "mean lengths (a gap a preference trainer can learn instead of the step's worth)."
 )
 
+OMEGA_ABOUT = (
+    "Monte Carlo labels found by OmegaPRM's binary search for each path's first wrong step, against estimating "
+    "every step (with the same rule: a step is good when a verified completion runs through it, bad from the first "
+    "step after that with no verified completion) and against Math-Shepherd's rule (each step good when its own "
+    "estimate is above 0): completions the rollout PRM generated, per distinct step labelled, and the labels "
+    "against the truth. Every estimate is paid for (the search's are cleared) unless the search's are kept."
+)
 
-def label_section(records: Sequence[dict], truths: Truths, domain: Domain, source: str, threshold: float) -> str:
-    """A label export's card section: its labels against the truth, by depth; the Monte Carlo table for mc."""
+
+def label_section(
+    records: Sequence[dict],
+    truths: Truths,
+    domain: Domain,
+    columns: tuple[str, str],
+    dropped: Iterable[tuple[str, int]] = (),
+    mc: bool = False,
+) -> str:
+    """A label export's card section: its labels against the truth, by depth, named by `columns` (the source and
+    threshold); with `mc`, the Monte Carlo table."""
     if not truths.decided:
         return undecided_note(domain)
-    parts = [LABELS_ABOUT, table(LABEL_HEADER, label_rows(source, threshold, check_labels(records, truths, threshold)))]
-    if source == "mc" and truths.mc:
+    check = check_labels(records, truths, dropped)
+    parts = [LABELS_ABOUT, table(LABEL_HEADER, label_rows(*columns, check))]
+    if mc and truths.mc:
         parts += [MC_ABOUT, table(MC_HEADER, mc_rows(truths))]
     return "\n\n".join(parts)
 
@@ -60,9 +85,12 @@ def pair_section(records: Sequence[dict], truths: Truths, domain: Domain, source
     return "\n\n".join([PAIRS_ABOUT, table(PAIR_HEADER, pair_rows(source, check_pairs(records, truths)))])
 
 
-def run_report(run_dir: str | Path, thresholds: Sequence[float], pairs: PairOptions) -> str:
+def run_report(
+    run_dir: str | Path, thresholds: Sequence[float], pairs: PairOptions, omega: Sequence[int] = (), keep: bool = False
+) -> str:
     """`metacot labels RUN`: every label source the run has values for at each threshold, the Monte Carlo table,
-    and the pairs each source gives with the pair options, against the truth."""
+    and the pairs each source gives with the pair options, against the truth; OmegaPRM's binary search against
+    labelling every step at each number of rollouts in `omega` (with `keep`, reading the search's estimates)."""
     for threshold in thresholds:
         check_threshold(threshold)
     directory = RunDir(run_dir)
@@ -72,19 +100,28 @@ def run_report(run_dir: str | Path, thresholds: Sequence[float], pairs: PairOpti
     if not truths.decided:
         return undecided_note(domain)
     sources = [s for s in LABEL_SOURCES if has_values(trees, s)]
-    label_table, pair_table = [], []
+    label_table, rule_table, pair_table = [], [], []
     for source in sources:
         for threshold in thresholds:
-            records = _labels(trees, domain, source, threshold)
-            label_table += label_rows(source, threshold, check_labels(records, truths, threshold))
+            label_table += _label_rows(trees, domain, truths, LabelRule(source, threshold))
+            rule_table += _label_rows(trees, domain, truths, LabelRule(source, threshold, decisive=True))[:1]
         records = [r for tree in trees for r in pair_records(tree, domain, pairs, source)]
         pair_table += pair_rows(source, check_pairs(records, truths))
+    for pair in combinations(sources, 2):
+        for threshold in thresholds:
+            rule_table += _label_rows(trees, domain, truths, LabelRule(CONSENSUS, threshold, pair=pair))[:1]
     parts = [f"# Labels and pairs of {run_dir} against the truth", LABELS_ABOUT, table(LABEL_HEADER, label_table)]
+    parts += [RULES_ABOUT, table(LABEL_HEADER, rule_table)]
     if truths.mc:
         parts += [MC_ABOUT, table(MC_HEADER, mc_rows(truths))]
     parts += [PAIRS_ABOUT, table(PAIR_HEADER, pair_table)]
+    if omega:
+        parts += [OMEGA_ABOUT, table(OMEGA_HEADER, omega_rows(run_dir, omega, fresh=not keep))]
     return "\n\n".join(parts) + "\n"
 
 
-def _labels(trees: list[SearchTree], domain: Domain, source: str, threshold: float) -> list[dict]:
-    return [r for tree in trees for r in label_records(tree, domain, source, threshold)]
+def _label_rows(trees: list[SearchTree], domain: Domain, truths: Truths, rule: LabelRule) -> list[list[str]]:
+    """The rule's labels of every tree against the truth: all depths, then each depth."""
+    tally = Tally()
+    records = [r for tree in trees for r in label_records(tree, domain, rule, tally=tally)]
+    return label_rows(rule.name, rule.threshold_text, check_labels(records, truths, tally.dropped))

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
+from metacot.outputs.labels import hard_labels
 from metacot.outputs.treestats import mc_value
 from metacot.problems.base import Domain
 from metacot.tree import SearchTree
@@ -54,12 +55,15 @@ class TreeTruth:
 
 @dataclass
 class Confusion:
-    """Hard labels against the truth: labelled good / bad on truly good / bad steps."""
+    """Hard labels against the truth: labelled good / bad on truly good / bad steps; steps left without a label
+    (dropped: no decisive interval, or the consensus's sources disagree, on them or a step before them)."""
 
     good_on_good: int = 0
     good_on_bad: int = 0
     bad_on_good: int = 0
     bad_on_bad: int = 0
+    dropped: int = 0
+    dropped_good: int = 0  # truly good among them
 
     def add(self, label: bool, truth: bool) -> None:
         if label:
@@ -74,10 +78,12 @@ class Confusion:
         return self.good_on_good + self.good_on_bad + self.bad_on_good + self.bad_on_bad
 
     def cells(self) -> list[str]:
-        """steps, good labels, good precision and recall, bad precision and recall."""
+        """steps, dropped share, good labels, good precision and recall (among the steps labelled, and of every
+        truly good step, dropped ones missed), bad precision and recall."""
         tp, fp, fn, tn = self.good_on_good, self.good_on_bad, self.bad_on_good, self.bad_on_bad
-        shares = (_share(tp, tp + fp), _share(tp, tp + fn), _share(tn, tn + fn), _share(tn, tn + fp))
-        return [str(self.steps), str(tp + fp), *shares]
+        good = (_share(tp, tp + fp), _share(tp, tp + fn), _share(tp, tp + fn + self.dropped_good))
+        dropped = _share(self.dropped, self.steps + self.dropped)
+        return [str(self.steps), dropped, str(tp + fp), *good, _share(tn, tn + fn), _share(tn, tn + fp)]
 
 
 @dataclass
@@ -132,12 +138,18 @@ class LabelCheck:
         return Confusion(*(sum(counts) for counts in zip(*map(astuple, self.by_depth.values()), strict=True)))
 
 
-def check_labels(records: Iterable[dict], truths: Truths, threshold: float) -> LabelCheck:
-    """Each labelled node once: its hard label (soft >= threshold) against the truth."""
+def check_labels(records: Iterable[dict], truths: Truths, dropped: Iterable[tuple[str, int]] = ()) -> LabelCheck:
+    """Each labelled node once: its hard label against the truth; the `dropped` nodes (problem id, node id)
+    counted by depth."""
     check, seen = LabelCheck(), set()
+    for problem_id, node in dropped:
+        truth = truths.trees[problem_id]
+        confusion = check.by_depth[truth.depth[node]]
+        confusion.dropped += 1
+        confusion.dropped_good += bool(truth.good[node])
     for record in records:
         truth = truths.trees[record["problem_id"]]
-        for node, soft in zip(record["nodes"], record["soft_labels"], strict=True):
+        for node, label in zip(record["nodes"], hard_labels(record), strict=True):
             if (record["problem_id"], node) in seen:
                 continue
             seen.add((record["problem_id"], node))
@@ -145,7 +157,7 @@ def check_labels(records: Iterable[dict], truths: Truths, threshold: float) -> L
             if good is None:
                 check.undecided += 1
             else:
-                check.by_depth[truth.depth[node]].add(soft >= threshold, good)
+                check.by_depth[truth.depth[node]].add(label, good)
     return check
 
 
@@ -189,19 +201,19 @@ def check_pairs(records: Iterable[dict], truths: Truths) -> dict[str, PairCheck]
     return checks
 
 
-LABEL_HEADER = ["source", "threshold", "depth", "steps", "good labels", "good precision", "good recall"]
-LABEL_HEADER += ["bad precision", "bad recall"]
+LABEL_HEADER = ["source", "threshold", "depth", "steps", "dropped", "good labels", "good precision", "good recall"]
+LABEL_HEADER += ["good recall, dropped missed", "bad precision", "bad recall"]
 PAIR_HEADER = ["source", "kind (reason)", "pairs", "chosen truly better", "inverted", "wrong step chosen"]
 PAIR_HEADER += ["from unsolvable problems", "undecided", "mean characters chosen / rejected"]
 MC_HEADER = ["rollouts", "nodes", "truly good", "mean estimate, truly good", "mean estimate, truly bad"]
 MC_HEADER += ["truly good at 0 successes"]
 
 
-def label_rows(source: str, threshold: float, check: LabelCheck) -> list[list[str]]:
+def label_rows(source: str, threshold: str, check: LabelCheck) -> list[list[str]]:
     """All depths, then each depth."""
-    rows = [[source, f"{threshold:g}", "all", *check.total().cells()]]
+    rows = [[source, threshold, "all", *check.total().cells()]]
     for depth in sorted(check.by_depth):
-        rows.append([source, f"{threshold:g}", str(depth), *check.by_depth[depth].cells()])
+        rows.append([source, threshold, str(depth), *check.by_depth[depth].cells()])
     return rows
 
 
