@@ -120,13 +120,15 @@ def test_trace_to_solution_appends_a_solution_never_visited():
 
 TOKEN_LINE = re.compile(
     r"<(?P<tag>step|verify|value)> (?P<text>.*)"
+    r"|<tried> (?P<tried>\[[\d, ]*\]: .+)"
     r"|<backtrack to=(?P<path>0(?:\.\d+)*) reason=(?:exhausted|low_value|exploration)> (?P<state>.*)"
 )
 
 
 def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
     """Rebuild the moves from the lines alone, resolving steps among the current node's children by text (a wrong
-    step's correction among its parent's: the value it shows is the one held when the wrong step was visited)."""
+    step's correction among its parent's: the value it shows is the one held when the wrong step was visited); a
+    <tried> line lists steps from a state reached that fail as the arithmetic says (replay_attempts)."""
     nodes = tree.nodes
     by_path = {n.path: n.id for n in nodes}
     problem = problem_of(tree)
@@ -139,6 +141,10 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
         assert m is not None, line
         if expect:
             assert line == expect.pop(0)
+            continue
+        if m["tried"] is not None:
+            reached = {tuple(nodes[n].state or ()) for n in [ROOT, *(move.node for move in moves)]}
+            replay_attempts(problem, f"From {m['tried']}.", reached)
             continue
         assert m["tag"] in ("step", None), line
         if m["tag"] == "step":

@@ -147,11 +147,12 @@ def leaving_sentence(ctx: Context, reason: Reason) -> str:
     return ctx.pick(ORDER_WORDS if reason.ordered else REASONLESS_WORDS, reason.left, 3)
 
 
-def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int]) -> list[str]:
+def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int], template: str = ATTEMPTS) -> list[str]:
     """The lines that show the tried steps a departure's conclusion rests on (attempts: the state it concludes about,
-    and for an exhausted branch the live states below it), one line per state, deepest first: the steps not in
-    `written` (what the text writes as steps, anywhere, and has listed), which the listed ones join. None for a
-    mistake, or after a step whose own verdict said it failed."""
+    and for an exhausted branch the live states below it), one line per state, deepest first, each the format's
+    `template` with the {state} and its {attempts}: the steps not in `written` (what the text writes as steps,
+    anywhere, and has listed), which the listed ones join. None for a mistake, or after a step whose own verdict said
+    it failed."""
     failed_step = reason.kind == EXHAUSTED and reason.subject == reason.left and ctx.node(reason.left).dead
     if reason.kind == MISTAKE or failed_step:
         return []
@@ -161,7 +162,7 @@ def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int]) -
         if shown:
             written.update(shown)
             attempts = SEPARATOR.join(attempt(ctx, ctx.node(child)) for child in shown)
-            lines.append(ATTEMPTS.format(state=ctx.state(node_id), attempts=attempts))
+            lines.append(template.format(state=ctx.state(node_id), attempts=attempts))
     return lines
 
 

@@ -100,11 +100,11 @@ def _read(auditor: Auditor, segments: list[str]) -> None:
         last = child
 
 
-def attempts(auditor: Auditor, segment: str) -> bool:
-    """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ..."): each listed step is one the
-    search tried from a state the text has shown, failed as the domain recomputes it, and not shown before. False
-    when the segment names no shown state (it is no attempts line)."""
-    m = ATTEMPTS_LINE.fullmatch(segment)
+def attempts(auditor: Auditor, segment: str, line: re.Pattern[str] | None = None) -> bool:
+    """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ...", or a format's own `line` pattern
+    of a {state} and its {attempts}): each listed step is one the search tried from a state the text has shown,
+    failed as the domain recomputes it, and not shown before. False when the segment is no attempts line."""
+    m = (line or ATTEMPTS_LINE).fullmatch(segment)
     if m is None:
         return False
     on_path = auditor.tree.path_to(auditor.current)

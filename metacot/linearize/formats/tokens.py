@@ -1,5 +1,5 @@
-"""The tokens format: the search in special tokens (<step>, <verify>, <value>, <backtrack to=PATH reason=KIND>), and
-its audit."""
+"""The tokens format: the search in special tokens (<step>, <verify>, <value>, <tried>, <backtrack to=PATH
+reason=KIND>), and its audit."""
 
 from __future__ import annotations
 
@@ -7,25 +7,35 @@ import re
 from typing import TYPE_CHECKING
 
 from metacot.linearize.formats.base import TraceFormat
+from metacot.linearize.formats.metacot import attempts, sentence_pattern
 from metacot.linearize.reasons import CAUGHT_BELOW, EXHAUSTED, EXPLORATION, LOW, LOW_VALUE, MISTAKE, value_text
-from metacot.linearize.render import Context, Lines, reasons, verdict
+from metacot.linearize.render import Context, Lines, attempt_lines, reasons, verdict
 from metacot.linearize.walk import Move
 
 if TYPE_CHECKING:
     from metacot.linearize.auditor import Auditor
 
 TOKEN = re.compile(
-    r"<(?P<tag>step|verify|value)> (?P<text>.*)|<backtrack to=(?P<path>[\d.]+) reason=(?P<kind>\w+)> (?P<state>.*)"
+    r"<(?P<tag>step|verify|value|tried)> (?P<text>.*)"
+    r"|<backtrack to=(?P<path>[\d.]+) reason=(?P<kind>\w+)> (?P<state>.*)"
 )
+# the failed steps tried from a state that a backtrack's reason rests on (linearize.attempts), before it
+TRIED = "<tried> {state}: {attempts}"
+TRIED_LINE = re.compile(sentence_pattern(TRIED))
 
 
 def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
+    """Each step, its check and value; before each backtrack, the tried steps its reason rests on (TRIED lines, as
+    the metacot format shows them: render.attempt_lines), then the backtrack with its reason."""
     lines = Lines()
     why = reasons(ctx, moves)
+    written = {move.node for move in moves if move.kind == "step"}
     for i, move in enumerate(moves):
         node = ctx.node(move.node)
         if move.kind == "backtrack":
             reason = why[i]
+            for line in attempt_lines(ctx, reason, move.visit, written, TRIED):
+                lines.add(line, i)
             if reason.kind == MISTAKE and not ctx.node(reason.left).terminal:  # the check the search made below
                 why_wrong = ctx.node(reason.subject).slip
                 ctx.checks += 1
@@ -45,17 +55,25 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
 
 
 def audit_tokens(auditor: Auditor, lines: list[str], answer: str) -> None:
-    """Check each line: a step the search took, a check as the domain recomputes it, the value the search held, a
-    backtrack's target, state and reason."""
+    """Check each line: a step the search took, a check as the domain recomputes it, the value the search held, the
+    failed steps a <tried> line lists (formats.metacot.attempts), a backtrack's target, state and reason; and that no
+    conclusion about a state comes before the steps tried from it (Auditor.check_support, Auditor.settle)."""
+    _read(auditor, lines)
+    auditor.settle()
+
+
+def _read(auditor: Auditor, lines: list[str]) -> None:
     tree = auditor.tree
     by_path = {n.path: n.id for n in tree.nodes}
     pending: list[int] = []
     low: str | None = None
     for line in lines:
         m = TOKEN.fullmatch(line)
-        if m is None:
+        if m is None or (m["tag"] == "tried" and not attempts(auditor, line, TRIED_LINE)):
             auditor.fail(line, "not a line of the tokens format")
             return
+        if m["tag"] == "tried":
+            continue
         if m["path"] is not None:
             pending, low = _backtrack(auditor, m, by_path, line)
             if not pending:
@@ -94,10 +112,14 @@ def _backtrack(auditor: Auditor, m: re.Match[str], by_path: dict[str, int], line
     true_state = auditor.describe(target)
     auditor.claim(m["state"] == true_state, line, f"that node's state is {true_state}")
     if m["kind"] == EXHAUSTED:
-        auditor.check_exhausted(None, line)
+        head = auditor.check_exhausted(None, line)
+        if head is not None:
+            auditor.check_support(head, True, line)
     elif m["kind"] == MISTAKE:
         auditor.leaves_mistake(auditor.check_mistake(None, line), [target], line)
-    elif m["kind"] not in (LOW_VALUE, EXPLORATION):
+    elif m["kind"] in (LOW_VALUE, EXPLORATION):
+        auditor.check_support(auditor.current, False, line)
+    else:
         auditor.fail(line, f"unknown reason {m['kind']!r}")
     return [target], line if m["kind"] == LOW_VALUE else None
 

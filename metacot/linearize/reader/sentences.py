@@ -50,10 +50,10 @@ def read_step(reading: Reading, origin: Position, line: str) -> bool:
     return True
 
 
-def read_attempts(reading: Reading, line: str) -> bool:
-    """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ..."): each a failed step from a state
-    the text has reached, with what its check says."""
-    m = ATTEMPTS_LINE.fullmatch(line)
+def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMPTS_LINE) -> bool:
+    """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ...", or a format's own `pattern` of a
+    {state} and its {attempts}): each a failed step from a state the text has reached, with what its check says."""
+    m = pattern.fullmatch(line)
     if m is None:
         return False
     origin = reading.named(m["state"], line, "lists steps from")

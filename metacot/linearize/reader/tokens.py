@@ -1,14 +1,16 @@
 """The reader of the tokens format: <step> lines from where the text stands, the <verify> a finished or wrong step
-gets, <value> lines, and <backtrack to=PATH reason=KIND> [state]."""
+gets, <value> lines, <tried> lines (failed steps from a state, read as the metacot format's attempts lines), and
+<backtrack to=PATH reason=KIND> [state]."""
 
 from __future__ import annotations
 
 import re
 
 from metacot.linearize.formats.metacot import sentence_pattern
-from metacot.linearize.formats.tokens import TOKEN
+from metacot.linearize.formats.tokens import TOKEN, TRIED_LINE
 from metacot.linearize.reader.events import EXHAUSTED, INCOHERENT, LOW_OR_LOWER, UNREADABLE, Concluded
 from metacot.linearize.reader.reading import Reading
+from metacot.linearize.reader.sentences import read_attempts
 from metacot.linearize.reasons import CAUGHT_BELOW, LOW_VALUE
 
 VERIFY = "<verify> "
@@ -19,33 +21,47 @@ def read_tokens(reading: Reading, lines: list[str]) -> None:
     low: tuple[str, str | None] | None = None  # a low-value backtrack (its line, the value here) awaiting the next
     value: str | None = None  # the last value printed
     stepped = False  # a step since that backtrack: the next value line is its value
+    listed: list[str] = []  # the states of the <tried> lines right before this line
     for i, line in enumerate(lines):
         m = TOKEN.fullmatch(line)
+        tried = TRIED_LINE.fullmatch(line)
         if m is None:
             reading.unread(line, UNREADABLE, "no line of the tokens format")
         elif m["path"] is not None:
             if low is not None:  # no value for the next step: the comparison stands alone
                 reading.events.append(Concluded(low[0], reading.current.key, LOW_OR_LOWER, low[1]))
-            low = _backtrack(reading, line, m, value)
+            low = _backtrack(reading, line, m, value, listed)
             stepped = False
         elif m["tag"] == "step":
             _step(reading, line, m["text"], lines[i + 1] if i + 1 < len(lines) else "")
             stepped = True
         elif m["tag"] == "verify":
             _verify(reading, line, m["text"], lines[i - 1] if i else "")
+        elif tried is not None:
+            read_attempts(reading, line, TRIED_LINE)
+        elif m["tag"] == "tried":
+            reading.unread(line, UNREADABLE, "no state and tried steps")
         else:
             value = m["text"]
             if low is not None and stepped:
                 reading.events.append(Concluded(low[0], reading.current.key, LOW_OR_LOWER, low[1], value))
                 low = None
+        listed = [*listed, tried["state"]] if tried is not None else []
 
 
-def _backtrack(reading: Reading, line: str, m: re.Match[str], value: str | None) -> tuple[str, str | None] | None:
+def _backtrack(
+    reading: Reading, line: str, m: re.Match[str], value: str | None, listed: list[str]
+) -> tuple[str, str | None] | None:
+    """A backtrack. One for exhaustion concludes about each state the <tried> lines right before it list, and about
+    where the text stands unless the step just taken said it failed (the line names where it goes, not what it
+    concludes about)."""
     to = reading.named(m["state"], line, "goes back to")
     if to is None:
         return None
-    if m["kind"] == EXHAUSTED and not reading.failed:  # after a failed step, the claim is of that step alone
-        reading.events.append(Concluded(line, reading.current.key, EXHAUSTED))
+    if m["kind"] == EXHAUSTED:
+        about = [p.key for p in map(reading.at, listed) if p is not None]
+        about += [] if reading.failed else [reading.current.key]
+        reading.events += [Concluded(line, key, EXHAUSTED) for key in dict.fromkeys(about)]
     reading.back(to, line, m["kind"], reasons=True)
     return (line, value) if m["kind"] == LOW_VALUE else None
 
