@@ -53,8 +53,8 @@ class Node:
     expanded_at: int | None = None
     reexpanded: int = 0  # times the search asked for more children after the first expansion (widening)
     duplicates: int = 0  # identical proposals merged into this node, and transpositions of its position
-    # A transposition (search.transpositions): the node that holds this one's position, reached by other steps; this
-    # one was merged into it and never taken up.
+    # A transposition (search.protocol.Transpositions): the node holding this one's position, reached by other
+    # steps; this one was merged into it and never taken up.
     transposes: int | None = None
     children: list[int] = field(default_factory=list)
 
@@ -160,13 +160,13 @@ class SearchTree:
     # ids, handed to the search with that node's next expansion (search.expand.grow). Working state: not saved.
     unreported: dict[int, list[int]] = field(default_factory=dict, repr=False, compare=False)
     # Every corrected step in the order it was made or taken (a sibling with that step): a trace writes it right after
-    # its slip is named, so the search's transpositions hear of it (search.transpositions). Working state: not saved.
+    # its slip is named, so the search's transpositions hear of it (protocol.Transpositions). Working state: not saved.
     corrections: list[int] = field(default_factory=list, repr=False, compare=False)
     # The answer checks made for this problem (answer -> True, False, or None: undecided), by this search or an
     # earlier one it retried: whatever works on the tree again reuses them (problems.verdicts). Empty for domains
     # whose check is cheap and exact (Countdown).
     verdicts: dict[str, bool | None] = field(default_factory=dict)
-    # The search took each position up once (search.transpositions), so its traces never reach the same numbers by
+    # The search took each position up once (protocol.Transpositions), so its traces never reach the same numbers by
     # two nodes: what `metacot audit` then checks of them (best-of-N's independent chains do not merge).
     transpositions_merged: bool = False
 

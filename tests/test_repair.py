@@ -95,7 +95,7 @@ def test_the_trace_repairs_the_slip_and_goes_on_from_the_correction():
 
 def test_a_correction_merged_into_another_node_is_not_written_again():
     """[19, 11] taken up first by "4 + 7 = 11"; a later slip's correction, "7 + 4 = 11", reaches it again: merged
-    (search.transpositions), the text names the slip and does not reach [19, 11] a second time."""
+    (search.protocol.Transpositions), the text names the slip and does not reach [19, 11] a second time."""
     domain = CountdownDomain()
     problem = domain.problem_from_dict(PROBLEM)
     tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))

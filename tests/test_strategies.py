@@ -32,7 +32,7 @@ from metacot.search import (
 from metacot.search.best_of_n import selected
 from metacot.search.budget import LIMITS as BUDGET_LIMITS
 from metacot.search.budget import spent as budget_spent
-from metacot.search.transpositions import Transpositions
+from metacot.search.protocol import Transpositions
 from metacot.tree import ROOT, Compute, SearchTree
 
 NOISY_POLICY = SymbolicPolicyConfig(mistake_rate=0.2)

@@ -342,10 +342,10 @@ def test_astar_asks_for_more_of_a_node_when_its_children_look_worse():
 # expansion that creates the first solution (checked against 746045ab03afa317's when the digest was changed). Since
 # a found slip is repaired (search.expand.repair: the domain's corrected step a child of the slip's parent), the trees
 # hold the corrections and the searches go on from them: regenerated then (were fe6c2cf9dfbb84d0, e503d145a3324fda,
-# 11c70c7aba1e04ac, 7a0f1eb14d8cfe34). Since every tree search merges transpositions (search.transpositions: a merged
-# node records its holder in `transposes`, the tree says `transpositions_merged`; MCTS and A* now take a position up
-# once, and a slip's corrected step waits for its numbers' holder), regenerated again (were 98d1dbe055c08ba2,
-# ed6c964ff228f8c4, 795732a69e735b31, b1accf256c0ccb4a).
+# 11c70c7aba1e04ac, 7a0f1eb14d8cfe34). Since every tree search merges transpositions (protocol.Transpositions: a
+# merged node records its holder in `transposes`, the tree says `transpositions_merged`; MCTS and A* now take a
+# position up once, and a slip's corrected step waits for its numbers' holder), regenerated again (were
+# 98d1dbe055c08ba2, ed6c964ff228f8c4, 795732a69e735b31, b1accf256c0ccb4a).
 BEFORE_WIDENING = {
     "mcts": "06f5daafc1f1f3f8",
     "astar": "b5ebacaa5026b072",

@@ -1,9 +1,10 @@
 """States, not nodes: what an audit checks of the positions a trace reaches, as a reader sees them.
 
-A reader sees numbers, not search nodes. Where the search merged transpositions (search.transpositions), the text
-never reaches the same position (the domain's state_key: the same numbers in any order) by two steps, and a state
-the text has called exhausted ("Every step I tried from [X] failed ...") is never stepped from again, by any node
-that holds it. Best-of-N's chains are independent samples: they may meet, and only the nodes' own claims are checked.
+A reader sees numbers, not search nodes. Where the search merged transpositions (search.protocol.Transpositions),
+the text never reaches the same position (the domain's state_key: the same numbers in any order) by two steps, and a
+state the text has called exhausted ("Every step I tried from [X] failed ...") is never stepped from again, by any
+node that holds it. Best-of-N's chains are independent samples: they may meet, and only the nodes' own claims are
+checked.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ its score as it is: scored 0 (the oracle, the rollout PRM) it is never pushed.
 With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*". The goal test is where an
 expansion creates children (protocol.goal_test), not at pop: with step_cost > 0 and a 0/1 oracle, a solution would
 otherwise wait on the frontier while every shallower node that looks solvable is popped before it.
-As in textbook graph-search A*, a position is expanded once (a closed set, search.transpositions): a popped node
+As in textbook graph-search A*, a position is expanded once (a closed set, protocol.Transpositions): a popped node
 whose numbers another node already took up, reached by other steps, is merged into that node, not expanded again.
 
 Re-expansion (`widening`, on by default): an expanded node goes back on the frontier as a request for more
@@ -28,8 +28,16 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import Budget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test, one_of
-from metacot.search.transpositions import Transpositions
+from metacot.search.protocol import (
+    Expand,
+    Score,
+    SearchGen,
+    StrategyConfig,
+    Transpositions,
+    at_least,
+    goal_test,
+    one_of,
+)
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = ("neglog", "linear")

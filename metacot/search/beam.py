@@ -5,7 +5,7 @@ children, so a search takes about two rounds per step. Terminal children never s
 nothing to expand); with stop_at_first_solution the search ends at the first verified one (protocol.goal_test:
 one of the node the trace stands at, the level's last, when it has one). The visit trace is in level order: the
 root, then each level's kept nodes best first (and a solution, when one is found). A position is kept once per search
-(search.transpositions): a child whose numbers a node of this or an earlier level already holds, reached by other
+(protocol.Transpositions): a child whose numbers a node of this or an earlier level already holds, reached by other
 steps, is merged into that node and leaves its place in the beam to the next best child.
 """
 
@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test
-from metacot.search.transpositions import Transpositions
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, Transpositions, at_least, goal_test
 from metacot.tree import Node, SearchTree
 
 

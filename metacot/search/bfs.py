@@ -10,7 +10,7 @@ expansion are scored and taken up best first. The goal test is at generation (pr
 stop_at_first_solution a verified child ends the search as soon as it is created; without, it is visited then and
 never queued. The budget's default node limit is A*'s.
 
-Transpositions are merged (search.transpositions): a node whose position was already taken up in this search,
+Transpositions are merged (protocol.Transpositions): a node whose position was already taken up in this search,
 reached by other steps, is not taken up again: it stays in the tree unvisited and counts in the `duplicates` of the
 node that took the position up.
 
@@ -32,11 +32,11 @@ from metacot.search.protocol import (
     Score,
     SearchGen,
     StrategyConfig,
+    Transpositions,
     at_least,
     goal_test,
     one_of,
 )
-from metacot.search.transpositions import Transpositions
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = (None, "none", "prm")

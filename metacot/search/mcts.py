@@ -12,7 +12,7 @@ hold up to ceil(widen_c * N^widen_alpha) children, N its visits; when the rule a
 stops there and asks the policy for more children of that node instead of descending. A node whose policy had
 nothing new to propose is not asked again.
 
-Transpositions are merged (search.transpositions): a node takes its position up when selection first reaches it; a
+Transpositions are merged (protocol.Transpositions): a node takes its position up when selection first reaches it; a
 leaf whose numbers another node already took up, reached by other steps, is merged into that node (it counts in the
 holder's `duplicates`), never visited or expanded, and selection runs again without it, so a position is searched
 from one node. Children are scored when created, as before: a holder's PRM score is one draw, not the best of two.
@@ -29,8 +29,16 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test, one_of
-from metacot.search.transpositions import Transpositions
+from metacot.search.protocol import (
+    Expand,
+    Score,
+    SearchGen,
+    StrategyConfig,
+    Transpositions,
+    at_least,
+    goal_test,
+    one_of,
+)
 from metacot.tree import Node, SearchTree
 
 SELECTIONS = ("puct", "uct")
