@@ -52,7 +52,10 @@ class Node:
     # (SearchTree.expanded_by), never the strategy's name: strategies expand and visit in different orders.
     expanded_at: int | None = None
     reexpanded: int = 0  # times the search asked for more children after the first expansion (widening)
-    duplicates: int = 0  # identical proposals merged into this node
+    duplicates: int = 0  # identical proposals merged into this node, and transpositions of its position
+    # A transposition (search.protocol.Transpositions): the node holding this one's position, reached by other
+    # steps; this one was merged into it and never taken up.
+    transposes: int | None = None
     children: list[int] = field(default_factory=list)
 
     @property
@@ -98,6 +101,7 @@ _WRITTEN_WHEN_SET = {
     "rollouts": None,
     "expanded_at": None,
     "reexpanded": 0,
+    "transposes": None,
 }
 
 
@@ -155,10 +159,16 @@ class SearchTree:
     # Corrected steps (Node.repair) made as children of a node other than the one being expanded: node id -> their
     # ids, handed to the search with that node's next expansion (search.expand.grow). Working state: not saved.
     unreported: dict[int, list[int]] = field(default_factory=dict, repr=False, compare=False)
+    # Every corrected step in the order it was made or taken (a sibling with that step): a trace writes it right after
+    # its slip is named, so the search's transpositions hear of it (protocol.Transpositions). Working state: not saved.
+    corrections: list[int] = field(default_factory=list, repr=False, compare=False)
     # The answer checks made for this problem (answer -> True, False, or None: undecided), by this search or an
     # earlier one it retried: whatever works on the tree again reuses them (problems.verdicts). Empty for domains
     # whose check is cheap and exact (Countdown).
     verdicts: dict[str, bool | None] = field(default_factory=dict)
+    # The search took each position up once (protocol.Transpositions), so its traces never reach the same numbers by
+    # two nodes: what `metacot audit` then checks of them (best-of-N's independent chains do not merge).
+    transpositions_merged: bool = False
 
     @classmethod
     def with_root(cls, problem_id: str, problem: dict, state: Any, search: str = "") -> SearchTree:
@@ -265,6 +275,7 @@ class SearchTree:
             **({"behaviors": self.behaviors} if self.behaviors else {}),
             "nodes": [_node_dict(n) for n in self.nodes],
             **({"verdicts": self.verdicts} if self.verdicts else {}),
+            **({"transpositions_merged": True} if self.transpositions_merged else {}),
         }
 
     @classmethod
@@ -283,6 +294,7 @@ class SearchTree:
                 failed=data.get("failed"),
                 behaviors=list(data.get("behaviors", [])),
                 verdicts=dict(data.get("verdicts", {})),
+                transpositions_merged=data.get("transpositions_merged") is True,
             )
         except KeyError as missing:
             raise TreeError(f"not a tree record: no {missing} field (in the record or one of its nodes)") from None
@@ -364,5 +376,7 @@ def _node_dict(node: Node) -> dict:
     if node.reexpanded:
         record["reexpanded"] = node.reexpanded
     record["duplicates"] = node.duplicates
+    if node.transposes is not None:
+        record["transposes"] = node.transposes
     record["children"] = node.children
     return record

@@ -44,7 +44,14 @@ def check_structure(nodes: Sequence[Any], trace: Sequence[Any], trace_values: Se
     if sum(listed) != len(nodes) - 1:
         unlisted = next(i for i in range(1, len(nodes)) if not listed[i])
         raise TreeError(f"node {unlisted} is not among its parent {nodes[unlisted].parent}'s children")
-    if any(type(i) is not int or not 0 <= i < len(nodes) for i in trace):
+    odd = next((n for n in nodes if n.transposes is not None and not _node_id(n.transposes, len(nodes))), None)
+    if odd is not None:
+        raise TreeError(f"node {odd.id} transposes {odd.transposes!r}, which is no node")
+    if not all(_node_id(i, len(nodes)) for i in trace):
         raise TreeError(f"the trace names a node that the tree does not have (it has {len(nodes)})")
     if len(trace_values) > len(trace):  # fewer: a failed search stopped between a visit and its value
         raise TreeError(f"{len(trace_values)} trace values for {len(trace)} trace visits")
+
+
+def _node_id(value: Any, count: int) -> bool:
+    return type(value) is int and 0 <= value < count

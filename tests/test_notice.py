@@ -88,6 +88,15 @@ def test_no_correct_node_holds_a_slip_on_its_path(run):
     assert any(n.state == [t.problem["target"]] for t in trees for n in caught)  # claimed the target: still wrong
 
 
+def test_no_transposition_joins_numbers_reached_through_a_slip(run):
+    """A state reached through a wrong result is not the position it claims: the search never merges it either way
+    (a correct path merged into it would lose the solutions below it)."""
+    trees = list(run.iter_trees())
+    merged = [(t, n) for t in trees for n in t.nodes if n.transposes is not None]
+    assert merged and any(t.first_slip(n.id) is not None for t in trees for n in t.nodes)
+    assert not any(t.first_slip(n.id) is not None or t.first_slip(n.transposes) is not None for t, n in merged)
+
+
 def test_a_wrong_step_is_followed_by_steps_then_by_the_check_that_catches_it(run):
     trees = {tree.problem_id: tree for tree in run.iter_trees()}
     later = 0

@@ -94,25 +94,37 @@ def test_a_rounding_contradiction_fails():
     assert any(m.startswith("rounding: ") for m in messages(corrupted, tree))
 
 
-def reader_violations(completion: str) -> tuple[int, int]:
-    """(exhausted claims about a state no step from which the text has shown, reasonless backtracks), read from the
-    text alone: a step is shown from the state the text stands on, and an attempts line shows steps from its state."""
+def numbers(state: str) -> tuple[str, ...]:
+    return tuple(sorted(state.strip("[]").split(", ")))
+
+
+def reader_violations(completion: str) -> tuple[int, int, int, int]:
+    """(exhausted claims about a state no step from which the text has shown, reasonless backtracks, steps to numbers
+    the text reached before, steps from numbers it called exhausted), read from the text alone: a step is shown from
+    the state the text stands on, and an attempts line shows steps from its state."""
     here, shown, unsupported = None, set(), 0
+    reached, closed, repeated, reopened = set(), set(), 0, 0
     for line in completion.split("\n"):
         m = EXHAUSTED.match(line)
         if m is not None:
-            unsupported += next(v for v in m.groupdict().values() if v) not in shown
+            said = next(v for v in m.groupdict().values() if v)
+            unsupported += said not in shown
+            closed.add(numbers(said))
         back = GO_BACK.search(line)
         if back is not None:
             here = next(v for v in back.groupdict().values() if v)
         elif (tried := TRIED.match(line)) is not None:
             shown.add(tried["state"])
+            reopened += numbers(tried["state"]) in closed
         elif " = " in line:
             shown.add(here)
+            reopened += here is not None and numbers(here) in closed
             now = NOW.search(line)
             here = now["state"] if now else None
+            repeated += here is not None and numbers(here) in reached
+            reached.add(here and numbers(here))
     reasonless = sum(completion.count(w) for w in REASONLESS_WORDS)
-    return unsupported, reasonless
+    return unsupported, reasonless, repeated, reopened
 
 
 @pytest.mark.parametrize("search", ["mcts", "astar", "beam", "bfs", "dfs"])
@@ -124,4 +136,37 @@ def test_generated_traces_show_their_work_and_give_reasons(tmp_path, capsys, sea
     assert main(["audit", str(out), "--no-progress", "--no-reader"]) == 0, capsys.readouterr().out
     records = [orjson.loads(line) for line in (out / "traces" / "metacot.jsonl").read_bytes().splitlines()]
     assert records and sum(r["num_backtracks"] for r in records) > 0
-    assert [reader_violations(r["completion"]) for r in records] == [(0, 0)] * len(records)
+    assert [reader_violations(r["completion"]) for r in records] == [(0, 0, 0, 0)] * len(records)
+
+
+def transposed_tree(exhausted_first: bool) -> SearchTree:
+    """[5, 5, 7] reached by "2 + 3 = 5" and again by "3 + 2 = 5", in a tree whose search says it merged
+    transpositions; the first expanded into a wrong step only when `exhausted_first`; the trace then steps from the
+    second."""
+    problem = {"id": "p", "numbers": [2, 3, 5, 7], "target": 61}
+    tree = SearchTree.with_root("p", problem, (2, 3, 5, 7))
+    tree.transpositions_merged = True
+    a = tree.add_child(tree.root, "2 + 3 = 5", state=(5, 7, 5))
+    b = tree.add_child(tree.root, "3 + 2 = 5", state=(5, 7, 5))
+    tree.root.expanded, tree.root.expanded_at = True, 1
+    if exhausted_first:
+        tree.add_child(a, "5 * 7 = 36", terminal=True, correct=False, error="5 * 7 is 35, not 36")
+        a.expanded, a.expanded_at = True, 2
+    c = tree.add_child(b, "5 + 7 = 12", state=(5, 12))
+    b.expanded, b.expanded_at = True, 3
+    tree.trace = [0, a.id, b.id, c.id]
+    return tree
+
+
+@pytest.mark.parametrize("exhausted_first", [False, True])
+def test_the_same_numbers_twice_and_a_step_from_a_state_called_exhausted_fail(exhausted_first):
+    tree = transposed_tree(exhausted_first)
+    record = linearize(tree, DOMAIN, "metacot", CONFIG)
+    assert record is not None and "Now I have [5, 7, 5]." in record["completion"]
+    got = messages(record, tree)
+    assert "reaches [5, 7, 5] again: explored above by other steps" in got
+    exhausted = "goes on from [5, 7, 5], which the trace said was exhausted"
+    assert (exhausted in got) == exhausted_first
+    assert reader_violations(record["completion"])[2:] == (1, int(exhausted_first))
+    tree.transpositions_merged = False  # best-of-N's chains: independent samples may meet
+    assert messages(record, tree) == []

@@ -93,6 +93,25 @@ def test_the_trace_repairs_the_slip_and_goes_on_from_the_correction():
     assert audit_record(forged, tree, domain).failures
 
 
+def test_a_correction_merged_into_another_node_is_not_written_again():
+    """[19, 11] taken up first by "4 + 7 = 11"; a later slip's correction, "7 + 4 = 11", reaches it again: merged
+    (search.protocol.Transpositions), the text names the slip and does not reach [19, 11] a second time."""
+    domain = CountdownDomain()
+    problem = domain.problem_from_dict(PROBLEM)
+    tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))
+    tree.visit(tree.root)
+    (first,) = grow(domain, problem, tree, tree.root, [Proposal("4 + 7 = 11")])
+    tree.visit(first)
+    slip, fixed = grow(domain, problem, tree, tree.root, [Proposal("7 + 4 = 12")])
+    tree.visit(slip)  # the correction is written right after the slip, where it holds its numbers
+    assert [move.node for move in walk(tree, tree.trace)] == [first.id, ROOT, slip.id, fixed.id]
+    fixed.transposes, first.duplicates = first.id, 1
+    assert [move.node for move in walk(tree, tree.trace)] == [first.id, ROOT, slip.id]
+    record = linearize(tree, domain, "metacot", CONFIG)
+    assert record is not None and record["completion"].count("Now I have [19, 11].") == 1
+    assert audit_record(record, tree, domain).failures == []
+
+
 @pytest.mark.parametrize("search", ["mcts", "astar"])
 def test_when_found_names_each_slip_once_and_never_builds_on_it(search):
     domain = CountdownDomain("when-found")

@@ -45,6 +45,7 @@ from metacot.search.expand import TRUNCATED
 from metacot.search.mcts import exhausted, expansion_value, select
 from metacot.tree import ROOT, SearchTree
 
+DOMAIN = CountdownDomain()
 EXACT = dict(policy=SymbolicPolicyConfig(), prm=OracleConfig())
 NOISY = dict(policy=SymbolicPolicyConfig(mistake_rate=0.2), prm=OracleConfig(flip_prob=0.2))
 STEP = re.compile(r"\d+ [-+*/] \d+ = \d+")
@@ -141,10 +142,27 @@ def terminal_reward(node, config: MCTSConfig) -> float:
     return node.score or 0.0
 
 
+def merged_transpositions(tree: SearchTree) -> set[int]:
+    """The nodes MCTS merged into another (`transposes`): each a live position its holder, not merged itself, took up
+    by other steps (visited, or a slip's corrected step, which takes its position when made); never visited or
+    expanded."""
+    nodes = tree.nodes
+    merged = {n.id for n in nodes if n.transposes is not None}
+    corrected = {n.repair for n in nodes}
+    for node in map(nodes.__getitem__, merged):
+        holder = nodes[node.transposes]
+        assert not node.terminal and node.state is not None and holder.transposes is None
+        assert holder.id in tree.trace or holder.id in corrected
+        assert DOMAIN.state_key(node.state) == DOMAIN.state_key(holder.state) and holder.duplicates >= 1
+        assert node.id not in tree.trace and not node.expanded
+    return merged
+
+
 def check_mcts_tree(tree: SearchTree, config: MCTSConfig) -> int:
     """The MCTS invariants; returns the number of simulations run."""
     nodes = tree.nodes
     sims = mcts_simulations(tree, config)
+    merged = merged_transpositions(tree)
     assert len(sims) <= config.simulations
     if config.budget.nodes is not None:  # the nodes searched for: not the domain's corrections of slips
         assert spent(tree.compute, "nodes") <= config.budget.nodes
@@ -165,9 +183,9 @@ def check_mcts_tree(tree: SearchTree, config: MCTSConfig) -> int:
         elif leaf_id not in seen:  # selected unexpanded: expanded now, the best child's value backs up
             assert leaf.expanded
             value = max((terminal_reward(nodes[c], config) for c in leaf.children), default=0.0)
-        else:  # selected again: it was expanded before but nothing could be proposed
-            assert leaf.expanded and not leaf.children
-            value = 0.0
+        else:  # selected again: expanded before, and nothing could be proposed or every child was merged
+            assert leaf.expanded and all(c in merged for c in leaf.children)
+            value = leaf.score or 0.0 if leaf.children else 0.0
         seen.add(leaf_id)
         for node_id in tree.path_to(leaf_id):
             visits[node_id] += 1
@@ -617,8 +635,10 @@ def test_runner_real_order_and_batching(search):
         assert stats.policy_requests == sum(policy.batches) == sum(t.compute.policy_calls for t in trees)
         assert stats.prm_requests == sum(prm.batches) == sum(t.compute.scored_nodes for t in trees)
         assert max(policy.batches) <= concurrency
-        # every proposal is a child or merged into one (asked again, a sloppy policy can repeat a slip)
-        merged = sum(n.duplicates for t in trees for n in t.nodes)
+        # every proposal is a child or merged into one (asked again, a sloppy policy can repeat a slip); a
+        # transposition is a child too, and counts in its holder's duplicates
+        transposed = sum(n.transposes is not None for t in trees for n in t.nodes)
+        merged = sum(n.duplicates for t in trees for n in t.nodes) - transposed
         # ... and the other nodes are the corrected steps of slips the search found (search.expand.repair)
         repairs = sum(t.compute.repairs for t in trees)
         assert sum(t.compute.proposals for t in trees) + repairs == sum(len(t.nodes) - 1 for t in trees) + merged

@@ -27,10 +27,12 @@ from metacot.search import (
     MCTSConfig,
     Runner,
     Score,
+    StateKeys,
 )
 from metacot.search.best_of_n import selected
 from metacot.search.budget import LIMITS as BUDGET_LIMITS
 from metacot.search.budget import spent as budget_spent
+from metacot.search.protocol import Transpositions
 from metacot.tree import ROOT, Compute, SearchTree
 
 NOISY_POLICY = SymbolicPolicyConfig(mistake_rate=0.2)
@@ -358,21 +360,29 @@ TRANSPOSED = {
 }
 
 
-@pytest.mark.parametrize("search", ["bfs", "dfs"])
-def test_bfs_and_dfs_take_a_transposed_position_up_once(search):
-    # without widening: asked again, the scripted policy would repeat itself (merged steps, counted in duplicates)
-    config = (BFSConfig if search == "bfs" else DFSConfig)(expand_width=3, widening=False)
+# without widening: asked again, the scripted policy would repeat itself (merged steps, counted in duplicates)
+TRANSPOSING = {
+    "bfs": BFSConfig(expand_width=3, widening=False),
+    "dfs": DFSConfig(expand_width=3, widening=False),
+    "astar": AStarConfig(expand_width=3, widening=False),
+    "beam": BeamConfig(beam_width=3, expand_width=3),
+    "mcts": MCTSConfig(simulations=20, expand_width=3, widening=False),
+}
+
+
+@pytest.mark.parametrize("search", sorted(TRANSPOSING))
+def test_every_tree_search_takes_a_transposed_position_up_once(search):
     policy = ScriptedPolicy(TRANSPOSED)
     problem = CountdownProblem("t", (2, 3, 5, 7), 61)
-    tree = run_search([problem], search, config, policy, TablePRM())[0][0]
+    tree = run_search([problem], search, TRANSPOSING[search], policy, TablePRM())[0][0]
     twins = [n for n in tree.nodes if n.state is not None and sorted(n.state) == [5, 12]]
-    first, second = twins
-    assert first.id in tree.trace and first.expanded and first.duplicates == 1
-    assert second.id not in tree.trace and not second.expanded and second.duplicates == 0
-    assert [r[1] for r in policy.requests].count(second.id) == 0  # the policy is never asked about it again
+    holder, merged = sorted(twins, key=lambda n: n.transposes is not None)
+    assert holder.id in tree.trace and holder.expanded and holder.duplicates == 1 and holder.transposes is None
+    assert merged.transposes == holder.id and merged.duplicates == 0
+    assert merged.id not in tree.trace and not merged.expanded
+    assert [r[1] for r in policy.requests].count(merged.id) == 0  # the policy is never asked about it
     assert sum(n.duplicates for n in tree.nodes) == 1
-    steps = [tree.nodes[i].step for i in tree.trace]
-    assert steps.count("5 * 12 = 60") == 1 and "9 + 9 = 18" in steps
+    assert [n.parent for n in tree.nodes if n.step == "5 * 12 = 60"] == [holder.id]  # searched from one node
 
 
 def test_transpositions_need_the_same_position_not_the_same_numbers_in_order():
@@ -503,3 +513,25 @@ def test_config_file_sets_strategy_sections_and_budgets(tmp_path):
     )
     trees = [orjson.loads(line) for line in (tmp_path / "r3" / "trees" / "trees-00000.jsonl").read_bytes().splitlines()]
     assert max(len(t["nodes"]) - t["compute"].get("repairs", 0) for t in trees) == 12
+
+
+def learned(seen: Transpositions, nodes: list, keys: list) -> None:
+    """Answer the StateKeys request of seen.learn(nodes) with `keys`."""
+    asking = seen.learn(nodes)
+    request = next(asking)
+    assert isinstance(request, StateKeys) and len(request.nodes) == len(keys)
+    with pytest.raises(StopIteration):
+        asking.send(keys)
+
+
+def test_a_corrected_step_waits_for_its_numbers_holder_and_never_merges_into_itself():
+    tree = SearchTree.with_root("t", {"id": "t", "numbers": [2, 3, 5, 7], "target": 61}, (2, 3, 5, 7))
+    corrected = tree.add_child(tree.root, "2 + 3 = 5", state=(5, 5, 7))
+    tree.corrections += [corrected.id, corrected.id]  # the correction of two slips: heard of twice
+    seen = Transpositions(tree)
+    learned(seen, [], [(5, 5, 7)])
+    assert corrected.transposes is None and tree.transpositions_merged
+    twin = tree.add_child(tree.root, "3 + 2 = 5", state=(5, 5, 7))
+    learned(seen, [twin], [(5, 5, 7)])
+    assert seen.take(twin) and twin.transposes is None  # taken up first: the waiting correction is merged into it
+    assert corrected.transposes == twin.id and twin.duplicates == 1 and not seen.take(corrected)

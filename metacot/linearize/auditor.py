@@ -13,6 +13,7 @@ from typing import Any
 from metacot.linearize.attempts import attempt_words, covered, tried
 from metacot.linearize.layout import texts
 from metacot.linearize.reasons import CAUGHT, exhausted, value_text
+from metacot.linearize.states import Positions, check_arrival, position
 from metacot.linearize.walk import walk
 from metacot.problems.base import Domain, StepOutcome
 from metacot.tree import ROOT, SearchTree
@@ -52,7 +53,7 @@ class Auditor:
         self.current = ROOT
         self.visited = {ROOT}
         self.states: dict[int, Any] = {ROOT: domain.root_state(self.problem)}
-        self.closed: list[int] = []  # heads of branches said to be exhausted
+        self.positions = Positions({domain.state_key(self.states[ROOT])})  # reached, and said to be exhausted
         self.listed: set[int] = set()  # failed steps an attempts line showed
         self.owed: dict[int, str] = {}  # tried steps a conclusion came before -> its sentence (check_support)
         self.named: set[int] = set()  # steps the text has called wrong (slips), each named once (name_slip)
@@ -166,15 +167,13 @@ class Auditor:
             outcome = StepOutcome(state=None, terminal=True, correct=False, error="no state")
         else:
             outcome = self.domain.apply_step(self.problem, self.states[node.parent], node.step)
-        for head in self.closed:
-            if head in self.tree.path_to(child) and not node.dead:
-                self.fail(sentence, f"goes on from {self.describe(head)}, which the trace said was exhausted")
         if outcome.slip is not None:  # taken at face value: the tree must hold the claimed state and the truth
             recorded = self.domain.describe_state(self.problem, node.state)
             claimed = self.domain.describe_state(self.problem, outcome.state)
             ok = recorded == claimed and node.slip == outcome.slip
             self.claim(ok, sentence, f"the tree recorded {recorded} and slip {node.slip!r}, not {claimed}")
         self.states[child] = outcome.state
+        check_arrival(self, child, outcome, sentence)
         self.visited.add(child)
         self.current = child
         self.name_slip(self.names(child, outcome), sentence)
@@ -319,7 +318,7 @@ class Auditor:
         ]
         if not self.claim(bool(heads), sentence, "says the branch is exhausted, but it has live steps"):
             return None
-        self.closed.append(heads[-1])  # the deepest: the least the sentence can mean
+        self.positions.close(position(self, heads[-1]), heads[-1])  # the deepest: the least the sentence can mean
         return heads[-1]
 
     # --- shown work ---

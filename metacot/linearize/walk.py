@@ -41,7 +41,8 @@ def walk(tree: SearchTree, trace: list[int], positions: list[int] | None = None)
     where it stands) and steps down from there; nodes visited before are not visited again.
 
     A slip the search found is repaired, and never built on (search.expand.repair): a step whose own check finds it
-    wrong (a dead slip) is followed at once by its corrected step (a sibling: no backtrack between); standing below a
+    wrong (a dead slip) is followed at once by its corrected step (a sibling: no backtrack between; none when the
+    search merged it into another node holding its numbers: the text never reaches them twice); standing below a
     live step the search has since found wrong (Node.noticed_at, with a finished path verified here), the walk goes
     back to the wrong step's parent (a mistake backtrack) and takes the corrected step; visits below a step found
     wrong are skipped from its finding on."""
@@ -65,8 +66,8 @@ def walk(tree: SearchTree, trace: list[int], positions: list[int] | None = None)
             moves.append(Move("step", node_id, visit))
             seen.add(node_id)
         current = target
-        repair = nodes[target].repair
-        if nodes[target].dead and repair is not None and repair not in seen:
+        repair = _to_write(tree, nodes[target].repair, seen)
+        if nodes[target].dead and repair is not None:
             moves.append(Move("step", repair, visit))
             seen.add(repair)
             current = repair
@@ -79,11 +80,19 @@ def _leave_found_slip(tree: SearchTree, current: int, visit: int, seen: set[int]
     slip = tree.found_slip(current, visit)
     if slip is None:
         return current
-    repair = tree.nodes[slip].repair
-    if repair is None or repair in seen or not tree.verified_below(current, visit):
+    repair = _to_write(tree, tree.nodes[slip].repair, seen)
+    if repair is None or not tree.verified_below(current, visit):
         return current
     moves += [Move("backtrack", tree.nodes[slip].parent, visit), Move("step", repair, visit)]
     seen.add(repair)
+    return repair
+
+
+def _to_write(tree: SearchTree, repair: int | None, seen: set[int]) -> int | None:
+    """A slip's corrected step when the walk writes it: there is one, not written yet, and not a transposition (its
+    numbers are another node's, which the search took up instead: written there, never twice)."""
+    if repair is None or repair in seen or tree.nodes[repair].transposes is not None:
+        return None
     return repair
 
 

@@ -61,8 +61,8 @@ class Domain(Protocol):
         ...
 
     def state_key(self, state: Any) -> Hashable | None:
-        """A key equal for states that are the same position however they were reached (transpositions, which
-        BFS and DFS merge); None: states are never taken for each other."""
+        """A key equal for states that are the same position however they were reached (transpositions, which the
+        tree searches merge: search.protocol.Transpositions); None: states are never taken for each other."""
         ...
 
     def describe_state(self, problem: Any, state: Any) -> str:

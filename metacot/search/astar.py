@@ -11,6 +11,8 @@ its score as it is: scored 0 (the oracle, the rollout PRM) it is never pushed.
 With step_cost = 0, f is h alone: best-first search by value, the Meta-CoT paper's "A*". The goal test is where an
 expansion creates children (protocol.goal_test), not at pop: with step_cost > 0 and a 0/1 oracle, a solution would
 otherwise wait on the frontier while every shallower node that looks solvable is popped before it.
+As in textbook graph-search A*, a position is expanded once (a closed set, protocol.Transpositions): a popped node
+whose numbers another node already took up, reached by other steps, is merged into that node, not expanded again.
 
 Re-expansion (`widening`, on by default): an expanded node goes back on the frontier as a request for more
 children, valued like one more child with the node's own value plus widen_cost per expansion so far (an unscored
@@ -26,7 +28,16 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import Budget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test, one_of
+from metacot.search.protocol import (
+    Expand,
+    Score,
+    SearchGen,
+    StrategyConfig,
+    Transpositions,
+    at_least,
+    goal_test,
+    one_of,
+)
 from metacot.tree import Node, SearchTree
 
 HEURISTICS = ("neglog", "linear")
@@ -94,14 +105,19 @@ def heuristic(score: float, kind: str) -> float:
 
 
 def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
-    """Pop the lowest f (ties: deeper first, then creation order), expand it, score and goal-test its children."""
+    """Pop the lowest f (ties: deeper first, then creation order), expand it unless its position is closed, score
+    and goal-test its children."""
     budget = config.budget
     # (f, -depth, 1 for a request for more children (after the nodes of equal f and depth), node id)
     frontier: list[tuple[float, int, int, int]] = [(0.0, 0, 0, tree.root.id)]
     values: dict[int, float] = {}  # node id -> its estimate, for scored nodes
+    closed = Transpositions(tree)
+    yield from closed.learn([tree.root])
     while frontier:
         _, _, _, node_id = heapq.heappop(frontier)
         node = tree.nodes[node_id]
+        if not closed.take(node):
+            continue
         tree.visit(node)
         if node.terminal:  # an answer is goal-tested when it is created, not here
             continue
@@ -114,6 +130,7 @@ def astar(tree: SearchTree, config: AStarConfig) -> SearchGen:
         yield Score(children)
         if goal_test(tree, children, config.stop_at_first_solution):
             return
+        yield from closed.learn(children)
         for child in children:
             values[child.id] = estimate(child, config, values.get(node.id))
             f = f_value(child, values[child.id], config)

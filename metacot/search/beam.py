@@ -4,7 +4,9 @@ One round of expansions per level (the beam's nodes together) and one Score requ
 children, so a search takes about two rounds per step. Terminal children never stay in the beam (there is
 nothing to expand); with stop_at_first_solution the search ends at the first verified one (protocol.goal_test:
 one of the node the trace stands at, the level's last, when it has one). The visit trace is in level order: the
-root, then each level's kept nodes best first (and a solution, when one is found).
+root, then each level's kept nodes best first (and a solution, when one is found). A position is kept once per search
+(protocol.Transpositions): a child whose numbers a node of this or an earlier level already holds, reached by other
+steps, is merged into that node and leaves its place in the beam to the next best child.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, Transpositions, at_least, goal_test
 from metacot.tree import Node, SearchTree
 
 
@@ -56,6 +58,9 @@ def _full_run_cost(target: ComputeTarget, width: int, expand: int) -> int:
 def beam(tree: SearchTree, config: BeamConfig) -> SearchGen:
     """Level by level: expand the beam, score the children, keep the best beam_width non-terminal ones."""
     budget = config.budget
+    seen = Transpositions(tree)
+    yield from seen.learn([tree.root])
+    seen.take(tree.root)
     tree.visit(tree.root)
     level = [tree.root]
     for _ in range(config.max_depth):
@@ -74,11 +79,19 @@ def beam(tree: SearchTree, config: BeamConfig) -> SearchGen:
         yield Score(children)
         if goal_test(tree, children, config.stop_at_first_solution):
             return
-        level = top_k([c for c in children if not c.terminal], config.beam_width)
+        yield from seen.learn(children)
+        level = top_k([c for c in children if not c.terminal], config.beam_width, seen)
         for node in level:
             tree.visit(node)
 
 
-def top_k(nodes: list[Node], k: int) -> list[Node]:
-    """The k best-scored nodes, best first; equal scores keep creation order."""
-    return sorted(nodes, key=lambda node: (-(node.score or 0.0), node.id))[:k]
+def top_k(nodes: list[Node], k: int, seen: Transpositions) -> list[Node]:
+    """The k best-scored nodes that `seen` lets take up their positions, best first; equal scores keep creation
+    order. A transposition met on the way is merged; the nodes after the k-th are not looked at."""
+    kept: list[Node] = []
+    for node in sorted(nodes, key=lambda node: (-(node.score or 0.0), node.id)):
+        if len(kept) == k:
+            break
+        if seen.take(node):
+            kept.append(node)
+    return kept

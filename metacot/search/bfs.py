@@ -10,10 +10,9 @@ expansion are scored and taken up best first. The goal test is at generation (pr
 stop_at_first_solution a verified child ends the search as soon as it is created; without, it is visited then and
 never queued. The budget's default node limit is A*'s.
 
-Transpositions are merged: a node whose position (the domain's state_key, asked for with StateKeys) was already
-taken up in this search, reached by other steps ([25, 16, 6] by "25 - 19 = 6" or after "21 - 16 = 5" in the other
-order), is not taken up again: it stays in the tree unvisited and counts in the `duplicates` of the node that took
-the position up. Terminal nodes are never merged (each is its own answer, checked where it is taken up).
+Transpositions are merged (protocol.Transpositions): a node whose position was already taken up in this search,
+reached by other steps, is not taken up again: it stays in the tree unvisited and counts in the `duplicates` of the
+node that took the position up.
 
 Re-expansion (`widening`, on by default): an expanded node goes back on the frontier as a request for more
 children, taken up after its children (DFS: after their whole subtrees, so when they all came to nothing; BFS: after
@@ -24,7 +23,6 @@ again.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from metacot.flags import flag
@@ -33,8 +31,8 @@ from metacot.search.protocol import (
     Expand,
     Score,
     SearchGen,
-    StateKeys,
     StrategyConfig,
+    Transpositions,
     at_least,
     goal_test,
     one_of,
@@ -85,17 +83,13 @@ def dfs(tree: SearchTree, config: DFSConfig) -> SearchGen:
 def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen:
     budget = config.budget
     scored = config.heuristic == "prm"
-    frontier: deque[tuple[Node, bool]] = deque([(tree.root, False)])  # (node, a request for more of its children)
-    keys: dict[int, Hashable | None] = {tree.root.id: (yield StateKeys([tree.root]))[0]}  # node id -> position
-    taken: dict[Hashable, Node] = {}  # position -> the node that took it up
+    frontier: deque[Node] = deque([tree.root])  # nodes to take up; an expanded one again: a request for more children
+    seen = Transpositions(tree)
+    yield from seen.learn([tree.root])
     while frontier:
-        node, more = frontier.pop() if depth_first else frontier.popleft()
-        key = None if node.terminal or more else keys[node.id]
-        if key is not None and key in taken:
-            taken[key].duplicates += 1  # a transposition, merged into the node that took the position up
+        node = frontier.pop() if depth_first else frontier.popleft()
+        if not seen.take(node):
             continue
-        if key is not None:
-            taken[key] = node
         tree.visit(node)
         if node.terminal:
             continue
@@ -105,11 +99,10 @@ def _search(tree: SearchTree, config: BFSConfig, depth_first: bool) -> SearchGen
         children = yield Expand(node, n)
         if goal_test(tree, children, config.stop_at_first_solution):
             return
-        if children:
-            keys.update(zip((c.id for c in children), (yield StateKeys(children)), strict=True))
+        yield from seen.learn(children)
         if scored and children:
             yield Score(children)
             children = sorted(children, key=lambda c: (-(c.score or 0.0), c.id))
-        again = [(node, True)] if children and config.widening and node.reexpanded + 1 < config.max_expansions else []
-        entries = [(c, False) for c in children if not c.correct]  # a solution was visited by the goal test
+        again = [node] if children and config.widening and node.reexpanded + 1 < config.max_expansions else []
+        entries = [c for c in children if not c.correct]  # a solution was visited by the goal test
         frontier.extend([*again, *reversed(entries)] if depth_first else [*entries, *again])

@@ -121,11 +121,13 @@ def repair(domain: Domain, problem: Any, tree: SearchTree, child: Node) -> Node 
     twin = next((c for c in parent.children if tree.nodes[c].step == corrected), None)
     if twin is not None:
         slip.repair = twin
+        tree.corrections.append(twin)
         return None
     outcome = domain.apply_step(problem, parent.state, corrected)
     fixed = add_checked(domain, problem, tree, parent, corrected, outcome)
     tree.compute.repairs += 1
     slip.repair = fixed.id
+    tree.corrections.append(fixed.id)
     return fixed
 
 

@@ -12,6 +12,11 @@ hold up to ceil(widen_c * N^widen_alpha) children, N its visits; when the rule a
 stops there and asks the policy for more children of that node instead of descending. A node whose policy had
 nothing new to propose is not asked again.
 
+Transpositions are merged (protocol.Transpositions): a node takes its position up when selection first reaches it; a
+leaf whose numbers another node already took up, reached by other steps, is merged into that node (it counts in the
+holder's `duplicates`), never visited or expanded, and selection runs again without it, so a position is searched
+from one node. Children are scored when created, as before: a holder's PRM score is one draw, not the best of two.
+
 A search ends before its simulations run out when the tree is exhausted: a simulation reached a node it cannot
 grow, and no node of the tree can grow (each is terminal, or expanded and never to be widened again).
 """
@@ -24,7 +29,16 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, at_least, goal_test, one_of
+from metacot.search.protocol import (
+    Expand,
+    Score,
+    SearchGen,
+    StrategyConfig,
+    Transpositions,
+    at_least,
+    goal_test,
+    one_of,
+)
 from metacot.tree import Node, SearchTree
 
 SELECTIONS = ("puct", "uct")
@@ -88,8 +102,13 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
     Each visit's value (the node's Q after the backup) goes into tree.trace_values, for traces to state."""
     budget = config.budget
     spent: set[int] = set()  # nodes the policy had nothing new for
+    seen = Transpositions(tree)
+    yield from seen.learn([tree.root])
+    seen.take(tree.root)
     for _ in range(config.simulations):
         path = select(tree, config, spent)
+        while not seen.take(path[-1]):  # a transposition of a position another node took up: merged, select again
+            path = select(tree, config, spent)
         leaf = path[-1]
         widen = may_widen(leaf, config, spent)
         done = False
@@ -107,6 +126,7 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
             children = yield Expand(leaf, n)
             if widen and not children:
                 spent.add(leaf.id)
+            yield from seen.learn(children)
             set_priors([tree.nodes[i] for i in leaf.children])
             if children:
                 yield Score(children)
@@ -119,27 +139,36 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
 
 
 def select(tree: SearchTree, config: MCTSConfig, spent: set[int] | None = None) -> list[Node]:
-    """Descend from the root, by the configured selection rule, to a node without children or one that may widen."""
+    """Descend from the root, by the configured selection rule, to a node without children (but transpositions,
+    merged into another node) or one that may widen."""
     nodes = tree.nodes
     node = tree.root
     path = [node]
     spent = spent or set()
-    while node.children and not may_widen(node, config, spent):
-        node = best_child(node, nodes, config)
+    while not may_widen(node, config, spent):
+        options = open_children(node, nodes)
+        if not options:
+            break
+        node = best_child(node, options, nodes, config)
         path.append(node)
     return path
 
 
-def best_child(parent: Node, nodes: list[Node], config: MCTSConfig) -> Node:
-    """The child of highest selection score (the first of equals), `nodes` the tree's: PUCT, Q + c_puct * P *
-    sqrt(N) / (1 + N(c)); UCT, Q + c_uct * sqrt(ln(N + 1) / (1 + N(c))). The parent's factor is computed once,
-    with the same floats."""
+def open_children(node: Node, nodes: list[Node]) -> list[int]:
+    """The node's children that selection may descend to: all but the transpositions merged into another node."""
+    return [i for i in node.children if nodes[i].transposes is None]
+
+
+def best_child(parent: Node, options: list[int], nodes: list[Node], config: MCTSConfig) -> Node:
+    """The child among `options` (ids) of highest selection score (the first of equals), `nodes` the tree's: PUCT,
+    Q + c_puct * P * sqrt(N) / (1 + N(c)); UCT, Q + c_uct * sqrt(ln(N + 1) / (1 + N(c))). The parent's factor is
+    computed once, with the same floats."""
     uct, c_uct = config.selection == "uct", config.c_uct
     scale = config.c_puct * math.sqrt(parent.visits)
     log_visits = math.log(parent.visits + 1) if uct else 0.0
-    first = nodes[parent.children[0]]
+    first = nodes[options[0]]
     best, best_score = first, -math.inf
-    for i in parent.children:
+    for i in options:
         child = nodes[i]
         visits = child.visits
         q = q_value(child, config)
@@ -170,13 +199,13 @@ def may_widen(node: Node, config: MCTSConfig, spent: set[int]) -> bool:
 
 
 def exhausted(tree: SearchTree, config: MCTSConfig, spent: set[int]) -> bool:
-    """Whether no simulation can add anything to the tree: every node is terminal or expanded for good (no
-    widening, its policy had nothing new, or as many children as the rule will ever allow)."""
+    """Whether no simulation can add anything to the tree: every node is terminal, merged into another, or expanded
+    for good (no widening, its policy had nothing new, or as many children as the rule will ever allow)."""
     ceiling = math.inf if config.widen_alpha > 0 and config.widen_c > 0 else math.ceil(config.widen_c)
     return not any(
         not node.expanded or (config.widening and node.id not in spent and len(node.children) < ceiling)
         for node in tree.nodes
-        if not node.terminal
+        if not node.terminal and node.transposes is None
     )
 
 

@@ -6,7 +6,7 @@ import copy
 import gc
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -230,10 +230,18 @@ class Runner:
                 answer = []
                 continue
             if isinstance(request, StateKeys):  # the domain's answer: no backend to wait for
-                answer = [None if n.state is None else self.domain.state_key(n.state) for n in request.nodes]
+                answer = [self._position(job.tree, n) for n in request.nodes]
                 continue
             job.wait_for(request)
             return
+
+    def _position(self, tree: SearchTree, node: Node) -> Hashable | None:
+        """The node's position: none for a dead step, or one reached through a wrong result taken at face value
+        (notice = "when-found": the numbers are not what they claim, and a correct path merged into it would lose
+        the solutions below it)."""
+        if node.state is None or tree.first_slip(node.id) is not None:
+            return None
+        return self.domain.state_key(node.state)
 
     def _expand(self, jobs: list[_Job]) -> None:
         """One policy call for every expansion the jobs wait for; each job receives its children."""
