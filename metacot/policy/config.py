@@ -41,6 +41,11 @@ class SymbolicPolicyConfig:
         name="--symbolic-moves",
         choices=lambda: SYMBOLIC_MOVES,
     )  # proposals and rollouts alike
+    last_step_check: bool = field(
+        default=True,
+        metadata={"help": "at two numbers, a step that makes the target is among those proposed, even where fewer "
+                          "are asked for than the legal steps (a solver checks every combination of the last two)"},
+    )  # proposals only: a rollout plays at random
 
     def __post_init__(self) -> None:
         between("mistake_rate", self.mistake_rate, 0, 1)
