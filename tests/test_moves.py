@@ -75,3 +75,20 @@ def test_game_of_24_3_3_8_8_needs_fractions(moves, solved):
     if solved:
         answer = CountdownDomain().final_answer(GAME, tree.steps_to(tree.solutions()[0].id))
         assert verify_answer(GAME, answer)
+
+
+@pytest.mark.parametrize("moves", ["sos", "all"])
+def test_a_narrow_last_step_proposes_the_move_that_makes_the_target(moves):
+    # [3, 8] -> 24: one move of 3 ("sos") or 6 ("all") makes the target; asked for one step, the policy with the check
+    # proposes it on every seed (a solver checks every combination of the last two numbers), without it not always
+    def proposed(config: SymbolicPolicyConfig) -> list[list[str]]:
+        policy = SymbolicCountdownPolicy(config)
+        return [[p.text for p in policy.propose([request((3, 8), n=1, seed=seed)])[0]] for seed in range(20)]
+
+    assert all(texts == ["3 * 8 = 24"] for texts in proposed(SymbolicPolicyConfig(moves=moves, last_step_check=True)))
+    assert any(texts != ["3 * 8 = 24"] for texts in proposed(SymbolicPolicyConfig(moves=moves)))  # off by default
+    # wide enough for every move, the sample is the same with or without the check
+    def wide(config: SymbolicPolicyConfig) -> list[str]:
+        return [p.text for p in SymbolicCountdownPolicy(config).propose([request((3, 8))])[0]]
+
+    assert wide(SymbolicPolicyConfig(moves=moves, last_step_check=True)) == wide(SymbolicPolicyConfig(moves=moves))

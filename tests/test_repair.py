@@ -1,6 +1,7 @@
 """A noticed slip is repaired: the domain's corrected step becomes a child of the slip's parent, the trace writes it
-right after naming the slip and goes on from it; with notice = "when-found", each slip is named once and nothing is
-built on a step called wrong; the audit flags a trace that does either."""
+where the search takes it up (right after naming the slip when the search goes on from it next); with notice =
+"when-found", each slip is named once and nothing is built on a step called wrong; the audit flags a trace that does
+either."""
 
 from __future__ import annotations
 
@@ -93,9 +94,10 @@ def test_the_trace_repairs_the_slip_and_goes_on_from_the_correction():
     assert audit_record(forged, tree, domain).failures
 
 
-def test_a_correction_merged_into_another_node_is_not_written_again():
+def test_a_correction_merged_into_another_node_is_not_written():
     """[19, 11] taken up first by "4 + 7 = 11"; a later slip's correction, "7 + 4 = 11", reaches it again: merged
-    (search.protocol.Transpositions), the text names the slip and does not reach [19, 11] a second time."""
+    (search.protocol.Transpositions), never taken up, so the text names the slip and does not reach [19, 11] a second
+    time; a correction the search takes up next is written right after its slip."""
     domain = CountdownDomain()
     problem = domain.problem_from_dict(PROBLEM)
     tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))
@@ -103,13 +105,35 @@ def test_a_correction_merged_into_another_node_is_not_written_again():
     (first,) = grow(domain, problem, tree, tree.root, [Proposal("4 + 7 = 11")])
     tree.visit(first)
     slip, fixed = grow(domain, problem, tree, tree.root, [Proposal("7 + 4 = 12")])
-    tree.visit(slip)  # the correction is written right after the slip, where it holds its numbers
-    assert [move.node for move in walk(tree, tree.trace)] == [first.id, ROOT, slip.id, fixed.id]
+    tree.visit(slip)
+    assert [move.node for move in walk(tree, [*tree.trace, fixed.id])] == [first.id, ROOT, slip.id, fixed.id]
     fixed.transposes, first.duplicates = first.id, 1
     assert [move.node for move in walk(tree, tree.trace)] == [first.id, ROOT, slip.id]
     record = linearize(tree, domain, "metacot", CONFIG)
     assert record is not None and record["completion"].count("Now I have [19, 11].") == 1
     assert audit_record(record, tree, domain).failures == []
+
+
+def test_a_correction_the_search_takes_up_later_is_written_there_not_with_the_slip():
+    """The text stands only at states the search took up: a correction written with its slip would leave [7, 15],
+    one step from 22, unexamined while the search tries 19 + 4 = 23 first."""
+    domain = CountdownDomain()
+    problem = domain.problem_from_dict(PROBLEM)
+    tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))
+    tree.visit(tree.root)
+    slip, right, fixed = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 13"), Proposal("19 + 4 = 23")])
+    for node in (slip, right, fixed):
+        tree.visit(node)
+    (win,) = grow(domain, problem, tree, fixed, [Proposal("7 + 15 = 22")])
+    tree.visit(win)
+    record = linearize(tree, domain, "metacot", CONFIG)
+    lines = record["completion"].split("\n")
+    assert lines[1] == "19 - 4 = 13. Wait, that's wrong: 19 - 4 is 15, not 13."
+    written = [i for i, line in enumerate(lines) if line.startswith(("19 + 4 = 23.", "19 - 4 = 15.", "7 + 15 = 22."))]
+    assert [lines[i].split(".")[0] for i in written] == ["19 + 4 = 23", "19 - 4 = 15", "7 + 15 = 22"]
+    assert written[2] == written[1] + 1  # from the correction on to the solution: nothing left in between
+    for fmt in ("metacot", "tokens", "sos"):
+        assert audit_record(linearize(tree, domain, fmt, CONFIG), tree, domain).failures == [], fmt
 
 
 @pytest.mark.parametrize("search", ["mcts", "astar"])
@@ -132,11 +156,15 @@ def test_when_found_names_each_slip_once_and_never_builds_on_it(search):
             if m and not line.startswith("From ["):
                 expression, truth = re.fullmatch(r"(.+) is (\S+), not \S+", m["why"]).groups()
                 repaired += any(x.startswith(f"{expression} = {truth}.") for x in lines[i + 1 : i + 3])
-        # no step written below a slip from the visit its wrong result was found at
+        # no step written below a slip from the visit its wrong result was found at; a corrected step written only
+        # where the search takes it up (the text never stands at a state the search did not examine)
         trace, _ = trace_to_solution(tree, CONFIG.stop_at_first_solution)
+        corrections = {node.repair for node in tree.nodes}
         for move in walk(tree, trace):
             assert move.kind == "backtrack" or tree.found_slip(move.node, move.visit) is None
-    assert named and repaired
+            assert move.kind == "backtrack" or move.node not in corrections or move.node in trace
+    assert named
+    assert repaired or search == "astar"  # A* is handed a found slip's correction when it widens the slip's parent
 
 
 def test_the_audit_flags_a_rediscovered_slip_and_steps_built_on_it():

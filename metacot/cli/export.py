@@ -179,9 +179,7 @@ def _add_labels(commands) -> None:
         "Prints Markdown tables; each export's dataset card carries its own.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument(
-        "--threshold", type=float, nargs="+", default=[0.5], metavar="X", help="hard-label thresholds (default: 0.5)"
-    )
+    p.add_argument("--threshold", type=float, nargs="+", default=[0.5], metavar="X", help="hard-label thresholds")
     _add_pair_flags(p, "pairs: ")
     p.add_argument(
         "--omega",

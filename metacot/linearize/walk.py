@@ -40,19 +40,20 @@ def walk(tree: SearchTree, trace: list[int], positions: list[int] | None = None)
     To reach the next node the walk returns to its deepest already-visited ancestor (a backtrack unless that is
     where it stands) and steps down from there; nodes visited before are not visited again.
 
-    A slip the search found is repaired, and never built on (search.expand.repair): a step whose own check finds it
-    wrong (a dead slip) is followed at once by its corrected step (a sibling: no backtrack between; none when the
-    search merged it into another node holding its numbers: the text never reaches them twice); standing below a
-    live step the search has since found wrong (Node.noticed_at, with a finished path verified here), the walk goes
-    back to the wrong step's parent (a mistake backtrack) and takes the corrected step; visits below a step found
-    wrong are skipped from its finding on."""
+    A slip the search found is repaired, and never built on (search.expand.repair). Its corrected step is written
+    where the search takes it up, as any step: the text arrives only at nodes the search took up, so it never stands
+    at a state it leaves unexamined. When that is the search's next visit, a step whose own check finds it wrong (a
+    dead slip) is followed at once by its corrected step (a sibling: no backtrack between), and standing below a live
+    step the search has since found wrong, the walk goes back to the wrong step's parent (a mistake backtrack,
+    reasons.classify) and takes the corrected step. Visits below a step found wrong are skipped from its finding
+    on. A corrected step whose numbers another node took up first is merged into it (search.protocol.Transpositions):
+    the search never takes it up, so the text never writes it, nor reaches those numbers twice."""
     moves: list[Move] = []
     nodes = tree.nodes
     current = ROOT
     seen = {ROOT}
     for i, target in enumerate(trace):
         visit = i if positions is None else positions[i]
-        current = _leave_found_slip(tree, current, visit, seen, moves)
         if target in seen or tree.found_slip(target, visit) is not None:
             continue
         unseen = []  # the target and its ancestors up to the deepest visited one, the anchor
@@ -66,34 +67,12 @@ def walk(tree: SearchTree, trace: list[int], positions: list[int] | None = None)
             moves.append(Move("step", node_id, visit))
             seen.add(node_id)
         current = target
-        repair = _to_write(tree, nodes[target].repair, seen)
-        if nodes[target].dead and repair is not None:
+        repair = nodes[target].repair
+        if nodes[target].dead and repair is not None and repair not in seen and trace[i + 1 : i + 2] == [repair]:
             moves.append(Move("step", repair, visit))
             seen.add(repair)
             current = repair
     return moves
-
-
-def _leave_found_slip(tree: SearchTree, current: int, visit: int, seen: set[int], moves: list[Move]) -> int:
-    """Where the walk stands at `visit`: below a step found wrong by then, with a finished path verified at or below
-    it, it goes back to the wrong step's parent and takes the corrected step (when not written yet)."""
-    slip = tree.found_slip(current, visit)
-    if slip is None:
-        return current
-    repair = _to_write(tree, tree.nodes[slip].repair, seen)
-    if repair is None or not tree.verified_below(current, visit):
-        return current
-    moves += [Move("backtrack", tree.nodes[slip].parent, visit), Move("step", repair, visit)]
-    seen.add(repair)
-    return repair
-
-
-def _to_write(tree: SearchTree, repair: int | None, seen: set[int]) -> int | None:
-    """A slip's corrected step when the walk writes it: there is one, not written yet, and not a transposition (its
-    numbers are another node's, which the search took up instead: written there, never twice)."""
-    if repair is None or repair in seen or tree.nodes[repair].transposes is not None:
-        return None
-    return repair
 
 
 def path_moves(tree: SearchTree, node_id: int) -> list[Move]:

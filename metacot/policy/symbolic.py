@@ -64,11 +64,14 @@ class SymbolicCountdownPolicy:
         rng = self._rng
         rng.seed(request.seed)  # the stream of random.Random(request.seed), without a new generator per request
         order = request.conditioning.order_moves if request.conditioning is not None else None
+        legal = moves
         if order is not None:  # the sampled order, then the conditioning's preferences
             shuffled = rng.sample(moves, len(moves)) if self.config.sample else moves
             moves = order(shuffled, state, request.problem)[: request.n]
         else:
             moves = rng.sample(moves, min(request.n, len(moves))) if self.config.sample else moves[: request.n]
+        if self.config.last_step_check and len(state) == 2:
+            moves = _with_a_win(moves, legal, request.problem.target)
         if self.config.mistake_rate > 0:
             moves = self._with_mistakes(moves, rng, tried)
         return [_proposal(m) for m in moves]
@@ -94,6 +97,15 @@ class SymbolicCountdownPolicy:
             if not offsets:
                 return None
         return a, op, b, _off_by(result, rng.choice(offsets))
+
+
+def _with_a_win(picked: list[Move], legal: list[Move], target: int) -> list[Move]:
+    """The picked moves, the last replaced by a legal move that makes the target when none of them does (a solver
+    checks every combination of the last two numbers)."""
+    win = next((move for move in legal if move[3] == target), None)
+    if win is None or not picked or any(move[3] == target for move in picked):
+        return picked
+    return [*picked[:-1], win]
 
 
 @lru_cache(maxsize=4096)

@@ -2,11 +2,12 @@
 
 One round of expansions per level (the beam's nodes together) and one Score request for all their
 children, so a search takes about two rounds per step. Terminal children never stay in the beam (there is
-nothing to expand); with stop_at_first_solution the search ends at the first verified one (protocol.goal_test:
-one of the node the trace stands at, the level's last, when it has one). The visit trace is in level order: the
-root, then each level's kept nodes best first (and a solution, when one is found). A position is kept once per search
-(protocol.Transpositions): a child whose numbers a node of this or an earlier level already holds, reached by other
-steps, is merged into that node and leaves its place in the beam to the next best child.
+nothing to expand). The visit trace is in level order, each node visited where it is expanded (a trace never
+arrives at a node it leaves unexpanded): the root, then each level's expanded nodes best first, each followed by
+its verified children; with stop_at_first_solution the trace ends at the first node that has one, and at its
+solution (protocol.goal_test_round). A position is kept once per search (protocol.Transpositions): a child whose
+numbers a node of this or an earlier level already holds, reached by other steps, is merged into that node and
+leaves its place in the beam to the next best child.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from metacot.flags import flag
 from metacot.search.budget import ComputeTarget
-from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, Transpositions, at_least, goal_test
+from metacot.search.protocol import Expand, Score, SearchGen, StrategyConfig, Transpositions, at_least, goal_test_round
 from metacot.tree import Node, SearchTree
 
 
@@ -61,7 +62,6 @@ def beam(tree: SearchTree, config: BeamConfig) -> SearchGen:
     seen = Transpositions(tree)
     yield from seen.learn([tree.root])
     seen.take(tree.root)
-    tree.visit(tree.root)
     level = [tree.root]
     for _ in range(config.max_depth):
         allowance = budget.allowance(tree.compute)
@@ -73,16 +73,14 @@ def beam(tree: SearchTree, config: BeamConfig) -> SearchGen:
             asks.append(Expand(node, n))
         if not asks:
             return
-        children = [child for kids in (yield asks) for child in kids]
-        if not children:
-            return
-        yield Score(children)
-        if goal_test(tree, children, config.stop_at_first_solution):
+        results = yield asks
+        children = [child for kids in results for child in kids]
+        if children:
+            yield Score(children)
+        if goal_test_round(tree, [ask.node for ask in asks], results, config.stop_at_first_solution) or not children:
             return
         yield from seen.learn(children)
         level = top_k([c for c in children if not c.terminal], config.beam_width, seen)
-        for node in level:
-            tree.visit(node)
 
 
 def top_k(nodes: list[Node], k: int, seen: Transpositions) -> list[Node]:

@@ -62,16 +62,26 @@ C = TypeVar("C", bound="StrategyConfig")
 
 
 def goal_test(tree: SearchTree, children: list[Node], stop: bool) -> bool:
-    """The goal test every strategy makes where an expansion creates children, never where a node is taken up
-    later, so a search never leaves a node for another while it holds a solution there. The verified-correct
-    children are visited now, a child of the node the trace stands at first (beam search expands several nodes at
-    once: the trace then never walks away from a win); with `stop` (stop_at_first_solution) only that one, and the
-    answer is True: the search ends at it. Without `stop` the search goes on after visiting them all."""
-    here = tree.trace[-1] if tree.trace else None
-    solutions = sorted((c for c in children if c.correct), key=lambda c: c.parent != here)  # stable: else in order
+    """The goal test every strategy makes where an expansion creates children (all of one node), never where a node
+    is taken up later, so a search never leaves a node for another while it holds a solution there. The
+    verified-correct children are visited now; with `stop` (stop_at_first_solution) only the first, and the answer is
+    True: the search ends at it. Without `stop` the search goes on after visiting them all."""
+    solutions = [c for c in children if c.correct]
     for solution in solutions[:1] if stop else solutions:
         tree.visit(solution)
     return stop and bool(solutions)
+
+
+def goal_test_round(tree: SearchTree, expanded: list[Node], children: list[list[Node]], stop: bool) -> bool:
+    """The goal test of a round of expansions (beam search expands a level's nodes together): each node is visited
+    where it was expanded, in the order asked, then its verified children (goal_test). With `stop` the trace ends at
+    the first node that has one, and at its solution; the nodes after it are not visited, so the trace never arrives
+    at a node it leaves unexpanded, nor leaves one that holds a solution. True when the search ends."""
+    for node, kids in zip(expanded, children, strict=True):
+        tree.visit(node)
+        if goal_test(tree, kids, stop):
+            return True
+    return False
 
 
 @dataclass
@@ -132,8 +142,8 @@ class Transpositions:
 
     def learn(self, nodes: list[Node]) -> Generator[StateKeys, Any, None]:
         """Ask the runner for the positions of the nodes and of the slips' corrected steps made since (answered at
-        once, without a backend call). A trace writes a corrected step right after its slip is named, whether or not
-        the search takes it up: one whose numbers are taken up is merged into their holder; another waits, merged into
+        once, without a backend call). A trace writes a corrected step where the search takes it up (linearize.walk),
+        as any step: one whose numbers are taken up is merged into their holder now; another waits, merged into
         whichever node takes its position up first (itself, when it is taken up before any other), and a later
         corrected step to the same numbers into it."""
         corrected = [self.tree.nodes[i] for i in self.tree.corrections[self.heard :]]
