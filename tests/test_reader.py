@@ -119,7 +119,7 @@ TIE = "This scores 1.00, and another step scores 1.00 too, so let me try that on
         (REDISCOVERED, ["2 * 3 = 7. Wait, that's wrong: 2 * 3 is 6, not 7."] * 2 + GOOD[3:]),
         (REASONLESS_BACK, [SIX, f"Let me also try a different branch. {BACK}", *GOOD[3:]]),
         (REASONLESS_BACK, [SIX, BACK, *GOOD[3:]]),
-        (ROUNDING, [SIX, f"This looks unlikely (value 0.50); another option looks better (0.40). {BACK}", *GOOD[3:]]),
+        (ROUNDING, [SIX, f"This scores 0.50; another option looks better (0.40). {BACK}", *GOOD[3:]]),
         (ROUNDING, [SIX, f"This looks unlikely (value 0.30). {BACK}", *GOOD[3:]]),
         (INCOHERENT, ["2 * 3 = 6. Now I have [5, 7].", *GOOD[1:]]),
         (INCOHERENT, [*GOOD[:2], "Every step I tried from [5, 6] failed to reach 25. Going back to [1, 2]."]),

@@ -54,9 +54,10 @@ def test_a_conclusion_without_the_steps_it_rests_on_fails(noisy):
 
 
 def test_a_reasonless_backtrack_fails(noisy):
-    record, tree = first_record(noisy.trees, "Let me go back to [")
-    line = next(x for x in record["completion"].split("\n") if "Let me go back to [" in x and not x.startswith("Let"))
-    reason = line[: line.index("Let me go back to [")]
+    go_back = GO_BACK_WORDS[0].split("{")[0]
+    record, tree = first_record(noisy.trees, f". {go_back}")
+    line = next(x for x in record["completion"].split("\n") if go_back in x and not x.startswith(go_back))
+    reason = line[: line.index(go_back)]
     corrupted = {**record, "completion": record["completion"].replace(reason, REASONLESS_WORDS[0] + " ", 1)}
     assert "a backtrack with no reason" in messages(corrupted, tree)
 

@@ -41,8 +41,8 @@ EXHAUSTED_WORDS = (
     "Nothing I tried from {state} managed to {goal}.",
 )
 LOWER_WORDS = (
-    "This looks unlikely (value {v}); another option looks better ({w}).",
-    "This looks unlikely (value {v}), and the next option scores higher ({w}).",
+    "This scores {v}; another option looks better ({w}).",
+    "This scores {v}, and the next option scores higher ({w}).",
     "The value here is only {v}, while another option has {w}.",
     "Hmm, this only scores {v}; something else scores {w}.",
 )

@@ -33,7 +33,7 @@ class SymbolicPolicyConfig:
         metadata={"help": "a seeded random subset of the legal moves; false: the first n in enumeration order"},
     )
     mistake_rate: float = flag(
-        "share of proposed steps with a wrong result", 0.0
+        "share of proposed steps with a wrong result (one slip per operation in a search)", 0.0
     )  # probability that a proposal is plausible but wrong (a slip in arithmetic)
     moves: str = flag(
         "the symbolic policy's moves: sos (non-negative whole results) or all (fractions, negatives)",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import weakref
+from collections.abc import Hashable, Sequence
 from functools import lru_cache
 from typing import ClassVar
 
@@ -12,13 +13,15 @@ from metacot.policy.config import SymbolicPolicyConfig
 from metacot.problems.base import Domain
 from metacot.problems.countdown import Move, Number, apply_step, format_move, legal_moves
 from metacot.problems.countdown.parse import exact, to_number
+from metacot.tree import SearchTree
 
 
 class SymbolicCountdownPolicy:
     """Proposes distinct legal Countdown steps for a state from its move set (config.moves); needs no model.
 
     Asked again for a node (widening), it proposes only steps that are not already its children: fewer, or none
-    once the legal moves are used up, which tells the search to stop asking."""
+    once the legal moves are used up, which tells the search to stop asking. It never slips twice on the same
+    operation in one search: a text that names a slip and later makes it again teaches repeating a known mistake."""
 
     domains: ClassVar[tuple[str, ...]] = ("countdown",)
     # It knows every legal step, so fewer proposals than asked for means there are no more, not a short reply.
@@ -28,6 +31,8 @@ class SymbolicCountdownPolicy:
         # `domain` is part of every policy's signature; this policy knows its one domain's rules itself
         self.config = config or SymbolicPolicyConfig()
         self._rng = random.Random()  # reseeded for each request
+        # tree id -> (the tree, the operations slipped on in it); a whole search runs in one process
+        self._slipped: dict[int, tuple[weakref.ref[SearchTree], set[Hashable]]] = {}
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return [self._propose_one(r) for r in requests]
@@ -73,17 +78,32 @@ class SymbolicCountdownPolicy:
         if self.config.last_step_check and len(state) == 2:
             moves = _with_a_win(moves, legal, request.problem.target)
         if self.config.mistake_rate > 0:
-            moves = self._with_mistakes(moves, rng, tried)
+            moves = self._with_mistakes(moves, rng, tried, self._slipped_in(request.tree))
         return [_proposal(m) for m in moves]
 
-    def _with_mistakes(self, moves: list[Move], rng: random.Random, tried: set[str]) -> list[Move]:
-        """Each move slipped at the mistake rate; a move whose every slip is already a child is left out then."""
+    def _with_mistakes(
+        self, moves: list[Move], rng: random.Random, tried: set[str], slipped: set[Hashable]
+    ) -> list[Move]:
+        """Each move slipped at the mistake rate, unless its operation was slipped on before in this search; a move
+        whose every slip is already a child is left out then."""
         out = []
         for move in moves:
-            slipped = self._slip(move, rng, tried) if rng.random() < self.config.mistake_rate else move
-            if slipped is not None:
-                out.append(slipped)
+            made: Move | None = move
+            if rng.random() < self.config.mistake_rate and _operation(move) not in slipped:
+                made = self._slip(move, rng, tried)
+                slipped.add(_operation(move))
+            if made is not None:
+                out.append(made)
         return out
+
+    def _slipped_in(self, tree: SearchTree) -> set[Hashable]:
+        """The operations slipped on so far in this tree's search (forgotten with the tree)."""
+        entry = self._slipped.get(id(tree))
+        if entry is None or entry[0]() is not tree:
+            self._slipped = {k: v for k, v in self._slipped.items() if v[0]() is not None}
+            entry = (weakref.ref(tree), set())
+            self._slipped[id(tree)] = entry
+        return entry[1]
 
     @staticmethod
     def _slip(move: Move, rng: random.Random, tried: frozenset[str] | set[str] = frozenset()) -> Move | None:
@@ -106,6 +126,12 @@ def _with_a_win(picked: list[Move], legal: list[Move], target: int) -> list[Move
     if win is None or not picked or any(move[3] == target for move in picked):
         return picked
     return [*picked[:-1], win]
+
+
+def _operation(move: Move) -> Hashable:
+    """The operation of a move, whatever its result and its operands' order where the order does not matter."""
+    a, op, b, _ = move
+    return (op, *sorted((exact(a), exact(b)))) if op in "+*" else (a, op, b)
 
 
 @lru_cache(maxsize=4096)
