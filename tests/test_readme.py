@@ -79,3 +79,22 @@ def test_every_flag_the_readme_and_the_docs_name_exists():
                 if flag not in known:
                     unknown.append(f"{page.relative_to(ROOT)}: {flag} in {line.strip()!r}")
     assert unknown == [] and checked > 100, checked
+
+
+def test_the_readme_sample_is_a_record_of_the_default_demo_that_passes_the_audit(tmp_path, capsys):
+    """The sample trace is the named problem's metacot completion in a default `metacot synth`, and `metacot audit`
+    (tree checks and the reader's) passes the run."""
+    import orjson
+
+    from metacot.cli import main
+
+    text = README.read_text()
+    problem = re.search(r"A record of `runs/demo/traces/metacot.jsonl` \(problem `([\w-]+)`", text)
+    sample = re.search(r"## One trace\n.*?```\n(.*?)\n```", text, re.S)
+    assert problem and sample
+    out = tmp_path / "demo"
+    assert main(["synth", "--out", str(out), "--no-progress"]) in (0, None)
+    records = (orjson.loads(line) for line in (out / "traces" / "metacot.jsonl").read_bytes().splitlines())
+    completion = next(r["completion"] for r in records if r["problem_id"] == problem[1])
+    assert sample[1] == completion
+    assert main(["audit", str(out), "--no-progress"]) == 0
