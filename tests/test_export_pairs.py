@@ -4,7 +4,7 @@ DPOTrainer trains on them for 2 steps."""
 from __future__ import annotations
 
 import pytest
-from export_runs import countdown_run, tiny_lm, trainer_args, trees
+from export_runs import countdown_run, tiny_lm, trainer_args, trees, written
 
 from metacot.outputs.export import Destination, export_pairs
 from metacot.outputs.rundir import RunDir
@@ -19,10 +19,11 @@ def run(tmp_path_factory) -> str:
 @pytest.mark.parametrize("margin", [0.3, 0.9])
 def test_chosen_beats_rejected_by_the_margin(run, margin):
     by_id, domain = trees(run), RunDir(run).domain()
-    _, export = export_pairs(run, margin)
-    kinds = {(r["kind"], r["reason"]) for r in export.records}
+    folder, _ = export_pairs(run, margin)
+    records = written(folder)
+    kinds = {(r["kind"], r["reason"]) for r in records}
     assert {("step", "verified"), ("trajectory", "verified")} <= kinds
-    for record in export.records:
+    for record in records:
         tree = by_id[record["problem_id"]]
         stats = SubtreeStats.of(tree)
         chosen, rejected = tree.nodes[record["chosen_node"]], tree.nodes[record["rejected_node"]]

@@ -4,7 +4,7 @@ labels, preference pairs, each as a dataset folder with a card; and trace files 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -62,18 +62,21 @@ def export_objective(
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain, config = directory.domain(), run_linearize_config(directory, layout)
-        records = [r for tree in trees for r in objective_records(tree, domain, config, fmt, objective)]
-        if tok is not None:
-            records = [{**r, **tokenize_record(r, tok)} for r in records]
-        segments = [s for r in records for s in r["segments"]]
-        counts = {
-            "pruned extra records": sum(r["pruned"] for r in records),
-            "segments": len(segments),
-            "segments with loss": sum(s["loss"] for s in segments),
-        }
+        counts = dict.fromkeys(("pruned extra records", "segments", "segments with loss"), 0)
+
+        def records() -> Iterator[dict]:
+            for tree in trees:
+                for record in objective_records(tree, domain, config, fmt, objective):
+                    if tok is not None:
+                        record = {**record, **tokenize_record(record, tok)}
+                    counts["pruned extra records"] += record["pruned"]
+                    counts["segments"] += len(record["segments"])
+                    counts["segments with loss"] += sum(s["loss"] for s in record["segments"])
+                    yield record
+
         options = {"objective": objective, "format": fmt, "tokenizer": tokenizer, "record_layout": layout}
         return Export(
-            name, f"Trace records for the {objective} objective", objectives.__doc__ or "", options, records, counts
+            name, f"Trace records for the {objective} objective", objectives.__doc__ or "", options, records(), counts
         )
 
     return _export(run_dir, objective, {"format": fmt, "tokenizer": tokenizer, "record_layout": layout}, build, dest)
@@ -94,18 +97,25 @@ def export_prm_labels(
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain = directory.domain()
-        trees = list(trees)
-        if source == "mc" and not any(mc_value(n) is not None for tree in trees for n in tree.nodes):
-            raise RunDirError(
-                f"{directory.path}: no node has rollout counts; --label-source mc needs a run made "
-                "with the rollout PRM (--prm rollout)"
-            )
-        records = [r for tree in trees for r in label_records(tree, domain, source, threshold, layout)]
-        steps = [v >= threshold for r in records for v in r["soft_labels"]]
-        counts = {"steps": len(steps), "good steps": sum(steps)}
+        counts = {"steps": 0, "good steps": 0}
+
+        def records() -> Iterator[dict]:
+            rollouts = False
+            for tree in trees:
+                rollouts = rollouts or source != "mc" or any(mc_value(n) is not None for n in tree.nodes)
+                for record in label_records(tree, domain, source, threshold, layout):
+                    counts["steps"] += len(record["soft_labels"])
+                    counts["good steps"] += sum(v >= threshold for v in record["soft_labels"])
+                    yield record
+            if not rollouts:  # nothing was written: no record has a value to label with
+                raise RunDirError(
+                    f"{directory.path}: no node has rollout counts; --label-source mc needs a run made "
+                    "with the rollout PRM (--prm rollout)"
+                )
+
         options = {"label_source": source, "threshold": threshold, "layout": layout}
         title = f"PRM step labels ({source} values, {layout} layout)"
-        return Export(name, title, labels.__doc__ or "", options, records, counts)
+        return Export(name, title, labels.__doc__ or "", options, records(), counts)
 
     return _export(run_dir, "prm-labels", {"source": source, "threshold": threshold, "layout": layout}, build, dest)
 
@@ -117,10 +127,16 @@ def export_pairs(
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain = directory.domain()
-        records = [r for tree in trees for r in pair_records(tree, domain, margin, source)]
-        counts = dict(Counter(f"{r['kind']} pairs ({r['reason']})" for r in records))
+        counts: Counter[str] = Counter()
+
+        def records() -> Iterator[dict]:
+            for tree in trees:
+                for record in pair_records(tree, domain, margin, source):
+                    counts[f"{record['kind']} pairs ({record['reason']})"] += 1
+                    yield record
+
         options = {"margin": margin, "value_source": source}
-        return Export(name, "Preference pairs", pairs.__doc__ or "", options, records, counts)
+        return Export(name, "Preference pairs", pairs.__doc__ or "", options, records(), counts)
 
     return _export(run_dir, "pairs", {"source": source, "margin": margin}, build, dest)
 
@@ -140,15 +156,18 @@ def export_bc_sft(
                 "come from a BCI run: `metacot synth --behaviors HANDBOOK ...`"
             )
         domain, config = directory.domain(), run_linearize_config(directory, layout)
-        trees = list(trees)
-        records = [r for tree in trees for r in bc_sft_records(tree, domain, config, fmt)]
-        counts = {
-            "trees without behaviours, left out": sum(not t.behaviors for t in trees),
-            "records citing a behaviour": sum(bool(r["cited"]) for r in records),
-        }
+        counts = {"trees without behaviours, left out": 0, "records citing a behaviour": 0}
+
+        def records() -> Iterator[dict]:
+            for tree in trees:
+                counts["trees without behaviours, left out"] += not tree.behaviors
+                for record in bc_sft_records(tree, domain, config, fmt):
+                    counts["records citing a behaviour"] += bool(record["cited"])
+                    yield record
+
         title = "BC-SFT records: behaviour-conditioned traces, behaviours left out of the prompt"
         options = {"format": fmt, "record_layout": layout}
-        return Export(name, title, bcsft.__doc__ or "", options, records, counts)
+        return Export(name, title, bcsft.__doc__ or "", options, records(), counts)
 
     layout = record_layout(run_dir, layout)
     return _export(run_dir, "bc-sft", {"format": fmt, "record_layout": layout}, build, dest)
@@ -175,7 +194,7 @@ def _export(
         except OSError as error:
             raise naming(error, folder) from error
     if dest.push is not None:
-        push_to_hub(export, folder, dest.push)
+        push_to_hub(folder, dest.to, dest.push)
     return folder, export
 
 

@@ -94,8 +94,25 @@ class TreeShards:
     def entries(self) -> Iterator[Entry]:
         """Each tree record's problem id, place and failure, in shard order, from the shards' indexes (and the shard
         bytes they do not cover): no tree is read."""
+        for entry, _ in self.numbered_entries():
+            yield entry
+
+    def numbered_entries(self) -> Iterator[tuple[Entry, int]]:
+        """Each tree record's entry (entries) and its line number in its shard."""
         for shard in self.shards():
-            yield from read_index(shard)[0]
+            for lineno, entry in enumerate(read_index(shard)[0], 1):
+                yield entry, lineno
+
+    def latest(self) -> dict[str, tuple[Entry, int]]:
+        """Each problem's latest record (its tree) and its line number, from the indexes: where a reader finds a
+        tree when it needs it, instead of holding every tree (a few hundred bytes a problem, not a tree)."""
+        self.check_held()
+        return {entry.problem_id: (entry, lineno) for entry, lineno in self.numbered_entries()}
+
+    def finished_places(self) -> list[tuple[Place, int]]:
+        """Where each finished search's tree lies and its line number, in the order iter_trees gives them."""
+        finished = [(entry.place, lineno) for entry, lineno in self.latest().values() if not entry.failed]
+        return sorted(finished, key=_position)
 
     def finished(self) -> int:
         """How many problems' latest records are finished (not failed) searches, counted from the shards as they
@@ -110,7 +127,7 @@ class TreeShards:
         run's stats.json counts (trees moved or lost: a reader would silently leave them out)."""
         if not self.trees_dir.is_dir():
             raise RunDirError(f"{self.trees_dir}: no such folder (the run's trees moved or deleted?)")
-        held = len({entry.problem_id for entry in self.entries()})
+        held = len(ProblemIds(entry.problem_id for entry in self.entries()))
         counted = stats_count(self.path / STATS)
         if counted is not None and counted > held:
             raise RunDirError(
@@ -121,10 +138,9 @@ class TreeShards:
     def tree_of(self, problem_id: str) -> SearchTree | None:
         """The problem's tree (its latest record), read alone: the indexes say where it lies; None if none."""
         found = None
-        for shard in self.shards():
-            for lineno, entry in enumerate(read_index(shard)[0], 1):
-                if entry.problem_id == problem_id:
-                    found = entry.place, lineno
+        for entry, lineno in self.numbered_entries():
+            if entry.problem_id == problem_id:
+                found = entry.place, lineno
         return None if found is None else self.tree_at(*found)
 
     def tree_at(self, place: Place, lineno: int | None = None) -> SearchTree:
@@ -148,3 +164,22 @@ class TreeShards:
             else:
                 held[tree.problem_id] = tree
         yield from held.values()
+
+
+def _position(found: tuple[Place, int]) -> tuple[int, int]:
+    place, _ = found
+    return shard_index(Path(place.file)), place.start
+
+
+class TreeLookup:
+    """A run's trees by problem id, each read from its shard when asked for (TreeShards.latest says where): a
+    reader that needs any tree at any time holds where they lie, not the trees."""
+
+    def __init__(self, shards: TreeShards):
+        self._shards = shards
+        self._latest = shards.latest()
+
+    def get(self, problem_id: str) -> SearchTree | None:
+        """The problem's tree (its latest record); None when the run has none."""
+        found = self._latest.get(problem_id)
+        return None if found is None else self._shards.tree_at(found[0].place, found[1])
