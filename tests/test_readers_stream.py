@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from export_runs import countdown_run
+from test_rundir import CONFIG, HASH, failed_tree, make_tree
 
 from metacot.behaviors.measure.base import BehaviorCounts
 from metacot.behaviors.measure.inputs import Item, Items
@@ -136,3 +137,19 @@ def test_a_dataset_made_a_chunk_at_a_time_is_the_one_made_of_every_record(tmp_pa
     made.to_parquet(str(tmp_path / "made.parquet"))
     whole.to_parquet(str(tmp_path / "whole.parquet"))
     assert (tmp_path / "made.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+
+
+def test_a_lookup_finds_each_problems_latest_tree_across_shards(tmp_path):
+    with RunDir(tmp_path, shard_size=2) as run:
+        run.open(CONFIG, HASH, 0)
+        for tree in (make_tree("p0"), failed_tree("p1"), make_tree("p2"), failed_tree("p3")):
+            run.append(tree)
+    with RunDir(tmp_path, shard_size=2) as run:
+        run.open(CONFIG, HASH, 0)
+        run.append(make_tree("p1"))  # a retry that succeeds, in a third shard
+    lookup, held = TreeLookup(RunDir(tmp_path)), list(RunDir(tmp_path).iter_trees())
+    assert [lookup.tree(found).to_dict() for found in lookup.finished()] == [
+        t.to_dict() for t in held if t.failed is None
+    ]  # in the order iter_trees gives them: p0, p2, then the retried p1 from the third shard
+    assert all(lookup.get(t.problem_id).to_dict() == t.to_dict() for t in held)
+    assert lookup.get("p3").failed is not None and lookup.get("p1").failed is None

@@ -94,25 +94,8 @@ class TreeShards:
     def entries(self) -> Iterator[Entry]:
         """Each tree record's problem id, place and failure, in shard order, from the shards' indexes (and the shard
         bytes they do not cover): no tree is read."""
-        for entry, _ in self.numbered_entries():
-            yield entry
-
-    def numbered_entries(self) -> Iterator[tuple[Entry, int]]:
-        """Each tree record's entry (entries) and its line number in its shard."""
         for shard in self.shards():
-            for lineno, entry in enumerate(read_index(shard)[0], 1):
-                yield entry, lineno
-
-    def latest(self) -> dict[str, tuple[Entry, int]]:
-        """Each problem's latest record (its tree) and its line number, from the indexes: where a reader finds a
-        tree when it needs it, instead of holding every tree (a few hundred bytes a problem, not a tree)."""
-        self.check_held()
-        return {entry.problem_id: (entry, lineno) for entry, lineno in self.numbered_entries()}
-
-    def finished_places(self) -> list[tuple[Place, int]]:
-        """Where each finished search's tree lies and its line number, in the order iter_trees gives them."""
-        finished = [(entry.place, lineno) for entry, lineno in self.latest().values() if not entry.failed]
-        return sorted(finished, key=_position)
+            yield from read_index(shard)[0]
 
     def finished(self) -> int:
         """How many problems' latest records are finished (not failed) searches, counted from the shards as they
@@ -138,9 +121,10 @@ class TreeShards:
     def tree_of(self, problem_id: str) -> SearchTree | None:
         """The problem's tree (its latest record), read alone: the indexes say where it lies; None if none."""
         found = None
-        for entry, lineno in self.numbered_entries():
-            if entry.problem_id == problem_id:
-                found = entry.place, lineno
+        for shard in self.shards():
+            for lineno, entry in enumerate(read_index(shard)[0], 1):
+                if entry.problem_id == problem_id:
+                    found = entry.place, lineno
         return None if found is None else self.tree_at(*found)
 
     def tree_at(self, place: Place, lineno: int | None = None) -> SearchTree:
@@ -166,20 +150,37 @@ class TreeShards:
         yield from held.values()
 
 
-def _position(found: tuple[Place, int]) -> tuple[int, int]:
-    place, _ = found
-    return shard_index(Path(place.file)), place.start
+# A tree's place packed in one int (a few dozen bytes, where a Place and its line number take a few hundred): its
+# shard's number in the run's shards, its line number there, the byte it starts at, and whether it is a failed search.
+_START_BITS, _LINE_BITS = 40, 32  # up to 1 TB a shard, 4 billion lines
 
 
 class TreeLookup:
-    """A run's trees by problem id, each read from its shard when asked for (TreeShards.latest says where): a
-    reader that needs any tree at any time holds where they lie, not the trees."""
+    """Where each problem's tree (its latest record) lies, from the shards' indexes, one int a problem: a reader
+    that needs any tree at any time reads it from its shard when it does, instead of holding the run's trees."""
 
     def __init__(self, shards: TreeShards):
+        shards.check_held()
         self._shards = shards
-        self._latest = shards.latest()
+        self._files = shards.shards()
+        self._found: dict[str, int] = {}
+        for number, shard in enumerate(self._files):
+            for lineno, entry in enumerate(read_index(shard)[0], 1):
+                found = ((number << _LINE_BITS | lineno) << _START_BITS | entry.place.start) << 1 | entry.failed
+                self._found[entry.problem_id] = found
 
     def get(self, problem_id: str) -> SearchTree | None:
-        """The problem's tree (its latest record); None when the run has none."""
-        found = self._latest.get(problem_id)
-        return None if found is None else self._shards.tree_at(found[0].place, found[1])
+        """The problem's tree; None when the run has none."""
+        found = self._found.get(problem_id)
+        return None if found is None else self.tree(found)
+
+    def finished(self) -> list[int]:
+        """Where each finished search's tree lies (for tree()), in the order iter_trees gives them."""
+        return sorted(found for found in self._found.values() if not found & 1)
+
+    def tree(self, found: int) -> SearchTree:
+        """The tree that lies at `found` (get, finished)."""
+        start = found >> 1 & ((1 << _START_BITS) - 1)
+        lineno = found >> (1 + _START_BITS) & ((1 << _LINE_BITS) - 1)
+        shard = self._files[found >> (1 + _START_BITS + _LINE_BITS)]
+        return self._shards.tree_at(Place(shard.name, start, start), lineno)
