@@ -44,7 +44,7 @@ def note(message: str, show: bool) -> None:
 
 def tree_bar(directory: RunDir, show: bool, desc: str = "trees") -> Iterator[SearchTree]:
     """The run's trees (RunDir.iter_trees), with a bar of them; counted from the shards' indexes when shown."""
-    total = len({entry.problem_id for entry in directory.entries()}) if show else None
+    total = directory.check_held() if show else None
     with progress_bar(directory.iter_trees(), show=show, total=total, unit="tree", desc=desc) as trees:
         yield from trees
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
+
 from metacot.config import SynthConfig
 from metacot.outputs.rundir import RunDir
 from metacot.synth import synth
@@ -22,6 +24,11 @@ def countdown_run(out: Path, problems: int = 6, prm: str = "oracle", search: str
     config.linearize.formats = ["metacot", "tokens", "cot"]
     synth(config, progress=False)
     return config.out
+
+
+def written(folder: Path) -> list[dict]:
+    """The records a JSONL export wrote."""
+    return [orjson.loads(line) for line in (folder / "data.jsonl").read_bytes().splitlines()]
 
 
 def trees(run: str) -> dict[str, SearchTree]:

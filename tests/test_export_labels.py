@@ -4,7 +4,7 @@ rate below each step, both layouts; the stepwise layout trains a token classifie
 from __future__ import annotations
 
 import pytest
-from export_runs import countdown_run, trainer_args, trees
+from export_runs import countdown_run, trainer_args, trees, written
 
 from metacot.outputs.export import Destination, export_prm_labels
 from metacot.outputs.labels import STEP_TAG, LabelRule
@@ -19,9 +19,10 @@ def run(tmp_path_factory) -> str:
 
 def test_mc_labels_are_successes_over_rollouts(run):
     by_id = trees(run)
-    _, export = export_prm_labels(run, LabelRule("mc", 0.5))
+    folder, _ = export_prm_labels(run, LabelRule("mc", 0.5))
+    records = written(folder)
     counted = 0
-    for record in export.records:
+    for record in records:
         tree = by_id[record["problem_id"]]
         path = [tree.nodes[i] for i in record["nodes"]]
         assert record["completions"] == [n.step for n in path]
@@ -36,14 +37,15 @@ def test_mc_labels_are_successes_over_rollouts(run):
             else:
                 assert soft == (1.0 if node.correct else 0.0) and (node.terminal or node.error is not None)
             assert hard is (soft >= 0.5)
-    assert counted > 20 and any(0 < s < 1 for r in export.records for s in r["soft_labels"])
+    assert counted > 20 and any(0 < s < 1 for r in records for s in r["soft_labels"])
 
 
 def test_subtree_labels_are_verified_success_rates(run):
     by_id = trees(run)
-    _, export = export_prm_labels(run, LabelRule("subtree", 0.3))
-    assert export.records
-    for record in export.records:
+    folder, _ = export_prm_labels(run, LabelRule("subtree", 0.3))
+    records = written(folder)
+    assert records
+    for record in records:
         tree = by_id[record["problem_id"]]
         for node_id, soft in zip(record["nodes"], record["soft_labels"], strict=True):
             below = [n for n in tree.nodes if node_id in tree.path_to(n.id)]
@@ -53,10 +55,10 @@ def test_subtree_labels_are_verified_success_rates(run):
 
 
 def test_math_shepherd_layout(run):
-    _, stepwise = export_prm_labels(run, LabelRule("mc"), dest=Destination(overwrite=True))  # as the first test did
-    folder, shepherd = export_prm_labels(run, LabelRule("mc"), layout="math-shepherd")
-    assert folder.name == "prm-labels-mc-t0.5-math-shepherd" and len(stepwise.records) == len(shepherd.records)
-    for a, b in zip(stepwise.records, shepherd.records, strict=True):
+    stepwise, _ = export_prm_labels(run, LabelRule("mc"), dest=Destination(overwrite=True))  # as the first test did
+    folder, _ = export_prm_labels(run, LabelRule("mc"), layout="math-shepherd")
+    assert folder.name == "prm-labels-mc-t0.5-math-shepherd"
+    for a, b in zip(written(stepwise), written(folder), strict=True):
         assert b["input"].startswith(a["prompt"]) and b["input"].count(STEP_TAG) == len(a["completions"])
         marks = [line[-1] for line in b["label"].split("\n")]
         assert marks == ["+" if good else "-" for good in a["labels"]]

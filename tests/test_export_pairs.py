@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from export_runs import countdown_run, tiny_lm, trainer_args, trees
+from export_runs import countdown_run, tiny_lm, trainer_args, trees, written
 
 from metacot.outputs.export import Destination, export_pairs
 from metacot.outputs.pairs import PairOptions
@@ -24,11 +24,12 @@ def run(tmp_path_factory) -> str:
 @pytest.mark.parametrize("margin", [0.3, 0.9])
 def test_chosen_beats_rejected_by_the_margin(run, margin):
     by_id, domain = trees(run), RunDir(run).domain()
-    folder, export = export_pairs(run, PairOptions(margin, single_scores=True))
+    folder, _ = export_pairs(run, PairOptions(margin, single_scores=True))
     assert folder.name == f"pairs-prm-m{margin:g}-single-scores"
-    kinds = {(r["kind"], r["reason"]) for r in export.records}
+    records = written(folder)
+    kinds = {(r["kind"], r["reason"]) for r in records}
     assert {("step", "verified"), ("trajectory", "verified")} <= kinds
-    for record in export.records:
+    for record in records:
         tree = by_id[record["problem_id"]]
         stats = SubtreeStats.of(tree)
         chosen, rejected = tree.nodes[record["chosen_node"]], tree.nodes[record["rejected_node"]]

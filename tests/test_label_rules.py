@@ -4,7 +4,7 @@ search, on hand-built Countdown trees whose truth is known."""
 from __future__ import annotations
 
 import pytest
-from export_runs import countdown_run
+from export_runs import countdown_run, written
 
 from metacot.cli import main
 from metacot.outputs.export import export_omega_labels, export_prm_labels
@@ -138,7 +138,7 @@ def labels_by(method: str) -> tuple[Labelling, SolvingPolicy]:
     policy = SolvingPolicy()
     labelling = Labelling(method)
     prm = RolloutPRM(RolloutConfig(rollouts=4, reuse=False), DOMAIN, policy)
-    label_tree(search_tree(), DOMAIN, Estimator(prm, 0), labelling)
+    labelling.records = label_tree(search_tree(), DOMAIN, Estimator(prm, 0), labelling)
     return labelling, policy
 
 
@@ -190,7 +190,7 @@ def test_omega_export_labels_good_only_what_a_completion_proves(tmp_path):
     truths = Truths()
     for tree in RunDir(run).iter_trees():
         truths.add(tree, DOMAIN)
-    for record in export.records:
+    for record in written(folder):
         truth = truths.trees[record["problem_id"]]
         assert all(truth.good[n] for n, good in zip(record["nodes"], record["labels"], strict=True) if good)
         assert record["labels"] == [

@@ -45,10 +45,10 @@ def test_a_long_command_draws_its_bar_on_stderr_and_no_progress_removes_it(run, 
     assert quiet.err == "" and quiet.out == drawn.out
 
 
-def test_audit_bars_read_the_trees_then_count_the_records_of_each_format(run, capsys):
+def test_audit_bars_count_the_records_of_each_format(run, capsys):
     assert main(["audit", run, "--format", "metacot", "--no-reader"]) == 0
     err = capsys.readouterr().err
-    assert re.search(r"reading trees: 100%\|[^\r\n]*\| 12/12", err)
+    assert "reading trees" not in err  # each record's tree is read with it
     assert re.search(r"auditing metacot: 100%\|[^\r\n]*\| (\d+)/\1 ", err)
 
 

@@ -16,7 +16,7 @@ import pytest
 from export_runs import countdown_run, tiny_lm
 
 from metacot.behaviors.measure.heuristic import HeuristicTagger
-from metacot.behaviors.measure.inputs import read_items
+from metacot.behaviors.measure.inputs import Items
 from metacot.behaviors.prime.datasets import PrimeOptions, write_prime
 from metacot.cli import main
 from metacot.linearize.audit import audit_records
@@ -171,7 +171,7 @@ def test_readers_take_either_layout(tmp_path):
         assert {"messages" in r for r in records} == {layout == "messages"}
         audit = audit_records(((r, trees[r["problem_id"]]) for r in records), domain)
         assert audit.claims > 0 and not audit.failures
-        items = read_items(path)
+        items = Items(path)
         seen[layout] = (
             stats["formats"]["metacot"]["mean_completion_chars"],
             audit.claims,

@@ -49,9 +49,11 @@ def _add_bench(commands) -> None:
         help="a synth's peak RSS and wall time by the number of problems, and those of its no-op resume",
         description="Run synth (generated Countdown problems, symbolic policy, oracle PRM) in a child process for "
         "each number of problems, then the same command again (nothing left to search), and print each one's peak "
-        "RSS and wall time. Arguments after -- go to synth, e.g. -- --max-nodes 20.",
+        "RSS and wall time; with --readers, also those of export, audit, prime and behaviors on each run. "
+        "Arguments after -- go to synth, e.g. -- --max-nodes 20.",
     )
     m.add_argument("--problems", default="1000,10000", help="comma-separated numbers of problems")
+    m.add_argument("--readers", action="store_true", help="also measure the commands that read the whole run")
     m.add_argument("synth_flags", nargs=argparse.REMAINDER, help="after --: more synth flags")
     m.add_argument("--json", action="store_true", help="the figures as one JSON list")
     m.set_defaults(run=run_bench_memory)
@@ -131,7 +133,7 @@ def run_bench_memory(args: argparse.Namespace) -> int:
 
     flags = args.synth_flags[1:] if args.synth_flags[:1] == ["--"] else args.synth_flags
     load = load_average()
-    figures = bench_memory([int(n) for n in split_list(args.problems)], flags)
+    figures = bench_memory([int(n) for n in split_list(args.problems)], flags, args.readers)
     ran = machine(load)
     json = orjson.dumps({"sizes": figures, "machine": ran}).decode()
     print(json if args.json else format_table(figures) + "\n" + machine_line(ran))

@@ -126,7 +126,7 @@ def run_export(args: argparse.Namespace) -> int:
         made.append(export.export_bc_sft(args.run_dir, args.format, dest, args.record_layout))
     for folder, result in made:
         counts = ", ".join(f"{count} {what}" for what, count in result.counts.items())
-        print(f"{folder}: {len(result.records)} records ({counts})")
+        print(f"{folder}: {result.written} records ({counts})")
     for fmt, to in ((args.parquet, "parquet"), (args.hf, "hf")):
         if fmt is not None:
             print(export.export_dataset(args.run_dir, fmt, to, args.overwrite, args.record_layout))

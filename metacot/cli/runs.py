@@ -11,7 +11,8 @@ from metacot.linearize import FORMATS, LinearizeConfig
 from metacot.linearize.config import FORMATS_HELP
 from metacot.linearize.layout import LAYOUT_HELP, LAYOUTS, PROMPT_COMPLETION
 from metacot.outputs.rundir import RunDir, RunDirError
-from metacot.progress import add_progress_flag, progress_bar, tree_bar
+from metacot.outputs.shards import TreeLookup
+from metacot.progress import add_progress_flag, progress_bar
 from metacot.tree import SearchTree
 
 
@@ -156,7 +157,7 @@ def _audit(directory: RunDir, args: argparse.Namespace) -> int:
 
     domain = directory.domain()
     show = not args.no_progress
-    trees = {tree.problem_id: tree for tree in tree_bar(directory, show, "reading trees")}
+    trees = TreeLookup(directory)
     formats = args.format or sorted(p.stem for p in directory.traces_dir.glob("*.jsonl") if p.stem != "prm_labels")
     false = 0
     for fmt in formats:
@@ -186,7 +187,7 @@ def _audit(directory: RunDir, args: argparse.Namespace) -> int:
     return 1 if false else 0
 
 
-def _read(directory: RunDir, path: Path, trees: dict[str, SearchTree], fmt: str, show: int) -> int:
+def _read(directory: RunDir, path: Path, trees: TreeLookup, fmt: str, show: int) -> int:
     """The reader's report on one trace file; its violations."""
     from metacot.linearize.reader import read_records, reads
     from metacot.outputs.records import read_records as records_of
@@ -204,7 +205,7 @@ def _read(directory: RunDir, path: Path, trees: dict[str, SearchTree], fmt: str,
     return report.violations
 
 
-def _tree_of(trees: dict[str, SearchTree], path: Path, where: int | str, record: dict, trees_dir: Path) -> SearchTree:
+def _tree_of(trees: TreeLookup, path: Path, where: int | str, record: dict, trees_dir: Path) -> SearchTree:
     """The tree a trace record was written from; RunDirError naming the record when the run has none."""
     tree = trees.get(record["problem_id"])
     if tree is None:

@@ -7,8 +7,7 @@ import glob
 import re
 import shutil
 import tempfile
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from metacot.backends.secrets import safe_settings
 from metacot.linearize.layout import PROMPT_COMPLETION
 from metacot.outputs.files import TMP_SUFFIX, AtomicFile, write_atomic
 from metacot.outputs.records import RunDirError
+from metacot.outputs.records import lines as read_lines
 
 TARGETS = ("jsonl", "parquet", "hf")
 DATA_FILE = {"jsonl": "data.jsonl", "parquet": "data.parquet"}
@@ -35,16 +35,21 @@ PATH_OPTIONS = {"tokenizer"}  # named by the folder the path leads to
 @dataclass
 class Export:
     """What one export produced: its folder name, what it is (a title and the exporter's documentation), its
-    options, the records, counts worth stating (records by kind, ...), and how they fare against the truth (a
-    Markdown section; "" where not measured)."""
+    options, the records, counts worth stating (records by kind, ...), and how they fare against the truth (made
+    into a Markdown section once they are written; None where not measured).
+
+    The records are made as save_export writes them, one tree's at a time, and read once: `counts` is added to as
+    they are made, `written` and `fields` (their keys, in the order first seen) as they are written."""
 
     name: str
     title: str
     about: str
     options: dict
-    records: list[dict]
+    records: Iterable[dict]
     counts: dict[str, int] = field(default_factory=dict)
-    checked: str = ""
+    checked: Callable[[], str] | None = None
+    written: int = 0
+    fields: dict[str, None] = field(default_factory=dict)
 
 
 def export_name(kind: str, options: dict) -> str:
@@ -89,17 +94,20 @@ def staged(target: Path) -> Iterator[Path]:
 
 
 def save_export(export: Export, folder: Path, to: str, run_config: dict, license: str) -> Path:
-    """Write the records and README.md into `folder` (replacing it once they are written)."""
+    """Write the records and README.md into `folder` (replacing it once they are written). The records go to a
+    JSONL file first, one at a time; Parquet and HF datasets are made from it a chunk at a time."""
     if to not in TARGETS:
         raise ValueError(f"--to: unknown {to!r}; expected one of {', '.join(TARGETS)}")
     with staged(folder) as new:
         new.mkdir()
-        if to == "jsonl":
-            with AtomicFile(new / DATA_FILE[to]) as out:
-                for record in export.records:
-                    out.write(orjson.dumps(record) + b"\n")
-        else:
-            dataset = to_dataset(export.records)
+        lines = new / DATA_FILE["jsonl"] if to == "jsonl" else new.parent / "records.jsonl"
+        with AtomicFile(lines) as out:
+            for record in export.records:
+                out.write(orjson.dumps(record) + b"\n")
+                export.written += 1
+                export.fields.update(dict.fromkeys(record))
+        if to != "jsonl":
+            dataset = to_dataset(lines, new.parent / "records.arrow")
             if to == "parquet":
                 dataset.to_parquet(str(new / DATA_FILE[to]))
             else:
@@ -108,24 +116,60 @@ def save_export(export: Export, folder: Path, to: str, run_config: dict, license
     return folder
 
 
-def to_dataset(records: list[dict]):
-    from datasets import Dataset  # an optional dependency (the math extra)
+CHUNK = 10_000  # records held at once while a JSONL file becomes a dataset
 
-    return Dataset.from_list(records)
+
+def to_dataset(lines: Path, arrow: Path):
+    """The records of a JSONL file as the dataset Dataset.from_list makes of them (the first record's keys; each
+    column's type found over every record), written to the Arrow file `arrow` a chunk at a time and mapped from it."""
+    from datasets import Dataset  # an optional dependency (the math extra)
+    from datasets.arrow_writer import ArrowWriter
+    from datasets.features.features import _align_features
+
+    keys: list[str] = []
+    found = [Dataset.from_list(_columns(chunk, keys)).features for chunk in _chunks(lines, keys)]
+    if not found:
+        return Dataset.from_list([])
+    features = _align_features(found)[0]
+    with ArrowWriter(features=features, path=str(arrow)) as writer:
+        for chunk in _chunks(lines, keys):
+            writer.write_batch({key: [record.get(key) for record in chunk] for key in keys})
+        writer.finalize()
+    return Dataset.from_file(str(arrow))
+
+
+def _chunks(lines: Path, keys: list[str]) -> Iterator[list[dict]]:
+    """The file's records, CHUNK at a time; `keys` becomes the first record's keys."""
+    chunk: list[dict] = []
+    for _, line in read_lines(lines):
+        chunk.append(orjson.loads(line))
+        if not keys:
+            keys.extend(chunk[0])
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _columns(chunk: list[dict], keys: list[str]) -> list[dict]:
+    return [{key: record.get(key) for key in keys} for record in chunk]
 
 
 class PushError(Exception):
     """A push to the Hub that failed (no network, no login, no such repo); the export is written locally."""
 
 
-def push_to_hub(export: Export, folder: Path, repo: str) -> None:
-    """Push the records as the Hub dataset `repo` (datasets' Dataset.push_to_hub) and put the folder's card on top
-    of the one it writes (needs a Hub login; the only calls that reach the network). PushError when it fails."""
+def push_to_hub(folder: Path, to: str, repo: str) -> None:
+    """Push the export in `folder` (written `to`) as the Hub dataset `repo` (datasets' Dataset.push_to_hub) and put
+    its card on top of the one that writes (needs a Hub login; the only calls that reach the network). PushError
+    when it fails."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HTTPError
 
     try:
-        to_dataset(export.records).push_to_hub(repo)
+        with tempfile.TemporaryDirectory(prefix=".push.", suffix=TMP_SUFFIX, dir=folder.parent) as scratch:
+            saved_dataset(folder, to, Path(scratch)).push_to_hub(repo)
         HfApi().upload_file(
             path_or_fileobj=str(folder / "README.md"), path_in_repo="README.md", repo_id=repo, repo_type="dataset"
         )
@@ -136,12 +180,23 @@ def push_to_hub(export: Export, folder: Path, repo: str) -> None:
         ) from error
 
 
+def saved_dataset(folder: Path, to: str, scratch: Path):
+    """The records of an export written `to` in `folder` as a dataset (a JSONL export's through an Arrow file in
+    `scratch`)."""
+    from datasets import Dataset, load_from_disk
+
+    if to == "hf":
+        return load_from_disk(str(folder))
+    if to == "parquet":
+        return Dataset.from_parquet(str(folder / DATA_FILE[to]))
+    return to_dataset(folder / DATA_FILE[to], scratch / "records.arrow")
+
+
 def card(export: Export, to: str, run_config: dict, license: str) -> str:
     """The dataset card: YAML metadata (license, tags, data files), then what the records are and how they were
     made."""
     data_files = f"configs:\n- config_name: default\n  data_files: {DATA_FILE[to]}\n" if to in DATA_FILE else ""
-    fields = Counter(key for record in export.records for key in record)
-    counts = {"records": len(export.records), **export.counts}
+    counts = {"records": export.written, **export.counts}
     lines = [
         "---",
         f"license: {license}",
@@ -157,7 +212,7 @@ def card(export: Export, to: str, run_config: dict, license: str) -> str:
         "",
         "## Fields",
         "",
-        *(f"- `{key}`" for key in fields),
+        *(f"- `{key}`" for key in export.fields),
         "",
         "## Options",
         "",
@@ -169,7 +224,7 @@ def card(export: Export, to: str, run_config: dict, license: str) -> str:
         "",
         export.about.strip(),
         "",
-        *(["## Checked against the truth", "", export.checked.strip(), ""] if export.checked else []),
+        *(["## Checked against the truth", "", export.checked().strip(), ""] if export.checked else []),
         "## How the run was made",
         "",
         "The search, policy, PRM, problem and linearize settings of the run (its manifest's config):",

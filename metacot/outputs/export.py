@@ -3,8 +3,8 @@ labels, preference pairs, each as a dataset folder with a card; and trace files 
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -18,13 +18,13 @@ from metacot.outputs.card import Export, check_free, export_name, push_to_hub, s
 from metacot.outputs.files import naming
 from metacot.outputs.labels import CONSENSUS, LabelRule, Tally, hard_labels, label_records
 from metacot.outputs.objectives import objective_records
-from metacot.outputs.omega import BINARY, label_trees, run_estimator
+from metacot.outputs.omega import BINARY, Labelling, labelled, run_estimator
 from metacot.outputs.pairs import PairOptions, pair_records
 from metacot.outputs.quality import label_section, pair_section
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.outputs.tokenized import tokenize_record
 from metacot.outputs.treestats import has_values
-from metacot.outputs.truth import Truths
+from metacot.outputs.truth import LabelCheck, PairCheck, Truths, check_labels, check_pairs
 from metacot.progress import tree_bar
 from metacot.tree import SearchTree
 
@@ -65,18 +65,21 @@ def export_objective(
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain, config = directory.domain(), run_linearize_config(directory, layout)
-        records = [r for tree in trees for r in objective_records(tree, domain, config, fmt, objective)]
-        if tok is not None:
-            records = [{**r, **tokenize_record(r, tok)} for r in records]
-        segments = [s for r in records for s in r["segments"]]
-        counts = {
-            "pruned extra records": sum(r["pruned"] for r in records),
-            "segments": len(segments),
-            "segments with loss": sum(s["loss"] for s in segments),
-        }
+        counts = dict.fromkeys(("pruned extra records", "segments", "segments with loss"), 0)
+
+        def records() -> Iterator[dict]:
+            for tree in trees:
+                for record in objective_records(tree, domain, config, fmt, objective):
+                    if tok is not None:
+                        record = {**record, **tokenize_record(record, tok)}
+                    counts["pruned extra records"] += record["pruned"]
+                    counts["segments"] += len(record["segments"])
+                    counts["segments with loss"] += sum(s["loss"] for s in record["segments"])
+                    yield record
+
         options = {"objective": objective, "format": fmt, "tokenizer": tokenizer, "record_layout": layout}
         return Export(
-            name, f"Trace records for the {objective} objective", objectives.__doc__ or "", options, records, counts
+            name, f"Trace records for the {objective} objective", objectives.__doc__ or "", options, records(), counts
         )
 
     return _export(run_dir, objective, {"format": fmt, "tokenizer": tokenizer, "record_layout": layout}, build, dest)
@@ -90,21 +93,36 @@ def export_prm_labels(
     rule = rule or LabelRule()
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
-        domain, truths, tally = directory.domain(), Truths(), Tally()
-        trees = list(truths.read(trees, domain))
-        if "mc" in rule.sources and not has_values(trees, "mc"):
-            raise RunDirError(
-                f"{directory.path}: no node has rollout counts; {rule.name} labels read the mc source, which needs a "
-                "run made with the rollout PRM (--prm rollout)"
-            )
-        records = [r for tree in trees for r in label_records(tree, domain, rule, layout, tally)]
-        steps = [good for r in records for good in hard_labels(r)]
-        counts = {"steps": len(steps), "good steps": sum(steps), **tally.counts()}
+        domain, truths, check = directory.domain(), Truths(), LabelCheck()
+        counts = dict.fromkeys(("steps", "good steps", "steps labelled", "steps dropped"), 0)
+
+        def records() -> Iterator[dict]:
+            found = "mc" not in rule.sources  # rollout counts, where the rule reads them
+            for tree in truths.read(trees, domain, keep=False):
+                found = found or has_values([tree], "mc")
+                tally = Tally()
+                made = list(label_records(tree, domain, rule, layout, tally))
+                check_labels(made, truths, tally.dropped, check)
+                steps = [good for r in made for good in hard_labels(r)]
+                counts["steps"] += len(steps)
+                counts["good steps"] += sum(steps)
+                for key, n in tally.counts().items():
+                    counts[key] += n
+                yield from made
+            if not found:  # nothing was written: no record has a value to label with
+                raise RunDirError(
+                    f"{directory.path}: no node has rollout counts; {rule.name} labels read the mc source, which "
+                    "needs a run made with the rollout PRM (--prm rollout)"
+                )
+
         options = {"label_source": rule.name, "threshold": rule.threshold, "decisive": rule.decisive, "layout": layout}
         title = f"PRM step labels ({rule.name} values, {layout} layout)"
         columns = (rule.name, rule.threshold_text)
-        checked = label_section(records, truths, domain, columns, tally.dropped, "mc" in rule.sources)
-        return Export(name, title, labels.__doc__ or "", options, records, counts, checked)
+
+        def checked() -> str:
+            return label_section(check, truths, domain, columns, "mc" in rule.sources)
+
+        return Export(name, title, labels.__doc__ or "", options, records(), counts, checked)
 
     pair = "-".join(rule.pair) if rule.source == CONSENSUS else None
     named = {"source": rule.source, "pair": pair, "threshold": rule.threshold, "decisive": rule.decisive}
@@ -123,16 +141,25 @@ def export_omega_labels(
     `rollouts` completions an estimate (None: the run's); with `keep`, reading the estimates the search left."""
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
-        domain, truths = directory.domain(), Truths()
-        estimator = run_estimator(directory, domain, rollouts)
-        labelling = label_trees(truths.read(trees, domain), domain, estimator, BINARY, not keep, layout)
-        counts = {"steps labelled": labelling.labelled, "steps estimated": labelling.estimated}
-        counts["completions generated"] = labelling.rollouts
+        domain, truths, check = directory.domain(), Truths(), LabelCheck()
+        estimator, labelling = run_estimator(directory, domain, rollouts), Labelling(BINARY)
+        counts: dict[str, int] = {}
+
+        def records() -> Iterator[dict]:
+            read = truths.read(trees, domain, keep=False)
+            for made in labelled(read, domain, estimator, labelling, not keep, layout):
+                check_labels(made, truths, check=check)
+                yield from made
+            counts["steps labelled"], counts["steps estimated"] = labelling.labelled, labelling.estimated
+            counts["completions generated"] = labelling.rollouts
+
+        def checked() -> str:
+            # the Monte Carlo table describes the estimates the search left: those the labels read only with `keep`
+            return label_section(check, truths, domain, ("mc (binary search)", "> 0"), mc=keep)
+
         options = {"label_source": "omega", "rollouts": rollouts, "keep_estimates": keep, "layout": layout}
-        # the Monte Carlo table describes the estimates the search left: those the labels read only with `keep`
-        checked = label_section(labelling.records, truths, domain, ("mc (binary search)", "> 0"), mc=keep)
         title = f"PRM step labels (OmegaPRM binary search on Monte Carlo estimates, {layout} layout)"
-        return Export(name, title, omega.__doc__ or "", options, labelling.records, counts, checked)
+        return Export(name, title, omega.__doc__ or "", options, records(), counts, checked)
 
     named = {"source": "omega", "rollouts": rollouts, "keep_estimates": keep, "layout": layout}
     return _export(run_dir, "prm-labels", named, build, dest)
@@ -147,11 +174,21 @@ def export_pairs(
 
     def build(directory: RunDir, name: str, trees: Iterable[SearchTree]) -> Export:
         domain, truths = directory.domain(), Truths()
-        records = [r for tree in truths.read(trees, domain) for r in pair_records(tree, domain, options, source)]
-        counts = dict(Counter(f"{r['kind']} pairs ({r['reason']})" for r in records))
-        checked = pair_section(records, truths, domain, source)
+        counts: Counter[str] = Counter()
+        checks: dict[str, PairCheck] = defaultdict(PairCheck)
+
+        def records() -> Iterator[dict]:
+            for tree in truths.read(trees, domain, keep=False):
+                made = list(pair_records(tree, domain, options, source))
+                check_pairs(made, truths, checks)
+                counts.update(f"{r['kind']} pairs ({r['reason']})" for r in made)
+                yield from made
+
+        def checked() -> str:
+            return pair_section(checks, truths, domain, source)
+
         named = {**asdict(options), "value_source": source}
-        return Export(name, "Preference pairs", pairs.__doc__ or "", named, records, counts, checked)
+        return Export(name, "Preference pairs", pairs.__doc__ or "", named, records(), counts, checked)
 
     named = {"source": source, "margin": options.margin, "single_scores": options.single_scores}
     return _export(run_dir, "pairs", {**named, "unsolvable": options.unsolvable}, build, dest)
@@ -172,15 +209,18 @@ def export_bc_sft(
                 "come from a BCI run: `metacot synth --behaviors HANDBOOK ...`"
             )
         domain, config = directory.domain(), run_linearize_config(directory, layout)
-        trees = list(trees)
-        records = [r for tree in trees for r in bc_sft_records(tree, domain, config, fmt)]
-        counts = {
-            "trees without behaviours, left out": sum(not t.behaviors for t in trees),
-            "records citing a behaviour": sum(bool(r["cited"]) for r in records),
-        }
+        counts = {"trees without behaviours, left out": 0, "records citing a behaviour": 0}
+
+        def records() -> Iterator[dict]:
+            for tree in trees:
+                counts["trees without behaviours, left out"] += not tree.behaviors
+                for record in bc_sft_records(tree, domain, config, fmt):
+                    counts["records citing a behaviour"] += bool(record["cited"])
+                    yield record
+
         title = "BC-SFT records: behaviour-conditioned traces, behaviours left out of the prompt"
         options = {"format": fmt, "record_layout": layout}
-        return Export(name, title, bcsft.__doc__ or "", options, records, counts)
+        return Export(name, title, bcsft.__doc__ or "", options, records(), counts)
 
     layout = record_layout(run_dir, layout)
     return _export(run_dir, "bc-sft", {"format": fmt, "record_layout": layout}, build, dest)
@@ -207,7 +247,7 @@ def _export(
         except OSError as error:
             raise naming(error, folder) from error
     if dest.push is not None:
-        push_to_hub(export, folder, dest.push)
+        push_to_hub(folder, dest.to, dest.push)
     return folder, export
 
 

@@ -14,7 +14,7 @@ step, a slip) has its known value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -97,8 +97,8 @@ def _bounds(tree: SearchTree, path: list[Node], proven: set[int]) -> tuple[int, 
 
 def label_tree(
     tree: SearchTree, domain: Domain, estimator: Estimator, labelling: Labelling, layout: str = "stepwise"
-) -> None:
-    """The tree's paths labelled by the labelling's method, their records added to it."""
+) -> list[dict]:
+    """The records of the tree's paths labelled by the labelling's method; its costs added to it."""
     problem = domain.problem_from_dict(tree.problem)
     paths = list(leaf_paths(tree))
 
@@ -114,12 +114,14 @@ def label_tree(
         errors = first_errors(tree, paths, estimate)
         goods = [[i < error for i in range(len(p))] for p, error in zip(paths, errors, strict=True)]
     prompt = domain.prompt(problem)
+    records = []
     for path, good in zip(paths, goods, strict=True):
         labels = [_label(tree, node, g) for node, g in zip(path, good, strict=True)]
-        labelling.records.append(path_record(tree, domain, prompt, path, labels, f"mc ({labelling.method})", layout))
+        records.append(path_record(tree, domain, prompt, path, labels, f"mc ({labelling.method})", layout))
     steps = {n.id for path in paths for n in path}
     labelling.labelled += len(steps)
     labelling.estimated += sum(tree.nodes[i].rollouts is not None for i in steps)
+    return records
 
 
 def _label(tree: SearchTree, node: Node, good: bool) -> StepLabel:
@@ -139,22 +141,30 @@ def run_estimator(directory: RunDir, domain: Domain, rollouts: int | None) -> Es
     return Estimator(RolloutPRM(settings, domain, make_policy(config.policy, domain)), config.seed)
 
 
-def label_trees(
+def labelled(
     trees: Iterable[SearchTree],
     domain: Domain,
     estimator: Estimator,
-    method: str,
+    labelling: Labelling,
     fresh: bool,
     layout: str = "stepwise",
-) -> Labelling:
-    """The trees labelled by the method; with `fresh`, the estimates the search left on the nodes are cleared first,
-    so that every estimate is paid for."""
-    labelling = Labelling(method)
+) -> Iterator[list[dict]]:
+    """Each tree's records as it is labelled by the labelling's method; with `fresh`, the estimates the search left
+    on its nodes are cleared first, so that every estimate is paid for."""
     for tree in trees:
         if fresh:
             for node in tree.nodes:
                 node.successes = node.rollouts = None
-        label_tree(tree, domain, estimator, labelling, layout)
+        yield label_tree(tree, domain, estimator, labelling, layout)
+
+
+def label_trees(
+    trees: Iterable[SearchTree], domain: Domain, estimator: Estimator, method: str, fresh: bool
+) -> Labelling:
+    """The trees labelled by the method (`labelled`), every record kept."""
+    labelling = Labelling(method)
+    for records in labelled(trees, domain, estimator, labelling, fresh):
+        labelling.records += records
     return labelling
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
 
@@ -15,6 +15,8 @@ from metacot.outputs.truth import (
     LABEL_HEADER,
     MC_HEADER,
     PAIR_HEADER,
+    LabelCheck,
+    PairCheck,
     Truths,
     check_labels,
     check_pairs,
@@ -60,29 +62,23 @@ OMEGA_ABOUT = (
 
 
 def label_section(
-    records: Sequence[dict],
-    truths: Truths,
-    domain: Domain,
-    columns: tuple[str, str],
-    dropped: Iterable[tuple[str, int]] = (),
-    mc: bool = False,
+    check: LabelCheck, truths: Truths, domain: Domain, columns: tuple[str, str], mc: bool = False
 ) -> str:
-    """A label export's card section: its labels against the truth, by depth, named by `columns` (the source and
-    threshold); with `mc`, the Monte Carlo table."""
+    """A label export's card section: its labels' check against the truth, by depth, named by `columns` (the
+    source and threshold); with `mc`, the Monte Carlo table."""
     if not truths.decided:
         return undecided_note(domain)
-    check = check_labels(records, truths, dropped)
     parts = [LABELS_ABOUT, table(LABEL_HEADER, label_rows(*columns, check))]
     if mc and truths.mc:
         parts += [MC_ABOUT, table(MC_HEADER, mc_rows(truths))]
     return "\n\n".join(parts)
 
 
-def pair_section(records: Sequence[dict], truths: Truths, domain: Domain, source: str) -> str:
-    """A pair export's card section: each kind of pair against the truth."""
+def pair_section(checks: dict[str, PairCheck], truths: Truths, domain: Domain, source: str) -> str:
+    """A pair export's card section: each kind of pair's check against the truth."""
     if not truths.decided:
         return undecided_note(domain)
-    return "\n\n".join([PAIRS_ABOUT, table(PAIR_HEADER, pair_rows(source, check_pairs(records, truths)))])
+    return "\n\n".join([PAIRS_ABOUT, table(PAIR_HEADER, pair_rows(source, checks))])
 
 
 def run_report(

@@ -16,7 +16,7 @@ class RunDirError(ValueError):
     """A run directory that cannot be used as asked; the message names the directory, or the file and line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Place:
     """Where a record lies: its file's name and the byte offsets of its line (end: just past the newline)."""
 

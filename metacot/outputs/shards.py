@@ -110,7 +110,7 @@ class TreeShards:
         run's stats.json counts (trees moved or lost: a reader would silently leave them out)."""
         if not self.trees_dir.is_dir():
             raise RunDirError(f"{self.trees_dir}: no such folder (the run's trees moved or deleted?)")
-        held = len({entry.problem_id for entry in self.entries()})
+        held = len(ProblemIds(entry.problem_id for entry in self.entries()))
         counted = stats_count(self.path / STATS)
         if counted is not None and counted > held:
             raise RunDirError(
@@ -148,3 +148,39 @@ class TreeShards:
             else:
                 held[tree.problem_id] = tree
         yield from held.values()
+
+
+# A tree's place packed in one int (a few dozen bytes, where a Place and its line number take a few hundred): its
+# shard's number in the run's shards, its line number there, the byte it starts at, and whether it is a failed search.
+_START_BITS, _LINE_BITS = 40, 32  # up to 1 TB a shard, 4 billion lines
+
+
+class TreeLookup:
+    """Where each problem's tree (its latest record) lies, from the shards' indexes, one int a problem: a reader
+    that needs any tree at any time reads it from its shard when it does, instead of holding the run's trees."""
+
+    def __init__(self, shards: TreeShards):
+        shards.check_held()
+        self._shards = shards
+        self._files = shards.shards()
+        self._found: dict[str, int] = {}
+        for number, shard in enumerate(self._files):
+            for lineno, entry in enumerate(read_index(shard)[0], 1):
+                found = ((number << _LINE_BITS | lineno) << _START_BITS | entry.place.start) << 1 | entry.failed
+                self._found[entry.problem_id] = found
+
+    def get(self, problem_id: str) -> SearchTree | None:
+        """The problem's tree; None when the run has none."""
+        found = self._found.get(problem_id)
+        return None if found is None else self.tree(found)
+
+    def finished(self) -> list[int]:
+        """Where each finished search's tree lies (for tree()), in the order iter_trees gives them."""
+        return sorted(found for found in self._found.values() if not found & 1)
+
+    def tree(self, found: int) -> SearchTree:
+        """The tree that lies at `found` (get, finished)."""
+        start = found >> 1 & ((1 << _START_BITS) - 1)
+        lineno = found >> (1 + _START_BITS) & ((1 << _LINE_BITS) - 1)
+        shard = self._files[found >> (1 + _START_BITS + _LINE_BITS)]
+        return self._shards.tree_at(Place(shard.name, start, start), lineno)

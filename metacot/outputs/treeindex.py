@@ -22,7 +22,7 @@ from metacot.outputs.records import Place, heads, id_and_failure
 SUFFIX = ".idx"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One tree record of a shard: whose it is, where it lies, whether it is a failed search."""
 

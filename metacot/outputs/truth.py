@@ -10,7 +10,7 @@ none (only a final answer is checked), and its exports say so instead.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
@@ -103,9 +103,11 @@ class Truths:
 
     trees: dict[str, TreeTruth] = field(default_factory=dict)
     mc: dict[int, McRow] = field(default_factory=lambda: defaultdict(McRow))
+    decided: bool = False  # whether the domain decided any node's truth
 
     def add(self, tree: SearchTree, domain: Domain) -> SearchTree:
         truth = self.trees[tree.problem_id] = TreeTruth.of(tree, domain)
+        self.decided = self.decided or any(g is not None for g in truth.good)
         for node in tree.nodes:
             estimate, good = mc_value(node), truth.good[node.id]
             if estimate is None or good is None or node.known_value is not None or node.rollouts is None:
@@ -118,13 +120,13 @@ class Truths:
             row.good_at_zero += good and not node.successes
         return tree
 
-    def read(self, trees: Iterable[SearchTree], domain: Domain) -> Iterable[SearchTree]:
-        """The trees, each added as it goes by."""
-        return (self.add(tree, domain) for tree in trees)
-
-    @property
-    def decided(self) -> bool:
-        return any(g is not None for truth in self.trees.values() for g in truth.good)
+    def read(self, trees: Iterable[SearchTree], domain: Domain, keep: bool = True) -> Iterator[SearchTree]:
+        """The trees, each added as it goes by; without `keep`, only the latest one's truth is held (an export
+        checks each tree's records as they stream)."""
+        for tree in trees:
+            if not keep:
+                self.trees.clear()
+            yield self.add(tree, domain)
 
 
 @dataclass
@@ -133,31 +135,45 @@ class LabelCheck:
 
     by_depth: dict[int, Confusion] = field(default_factory=lambda: defaultdict(Confusion))
     undecided: int = 0
+    problem: str | None = None  # the problem whose records are being checked: a tree's records come together
+    seen: set[int] = field(default_factory=set)  # its nodes checked so far
 
     def total(self) -> Confusion:
         return Confusion(*(sum(counts) for counts in zip(*map(astuple, self.by_depth.values()), strict=True)))
 
-
-def check_labels(records: Iterable[dict], truths: Truths, dropped: Iterable[tuple[str, int]] = ()) -> LabelCheck:
-    """Each labelled node once: its hard label against the truth; the `dropped` nodes (problem id, node id)
-    counted by depth."""
-    check, seen = LabelCheck(), set()
-    for problem_id, node in dropped:
-        truth = truths.trees[problem_id]
-        confusion = check.by_depth[truth.depth[node]]
-        confusion.dropped += 1
-        confusion.dropped_good += bool(truth.good[node])
-    for record in records:
-        truth = truths.trees[record["problem_id"]]
+    def add(self, record: dict, truth: TreeTruth) -> None:
+        """The record's nodes not checked before, each by its hard label."""
+        if record["problem_id"] != self.problem:
+            self.problem, self.seen = record["problem_id"], set()
         for node, label in zip(record["nodes"], hard_labels(record), strict=True):
-            if (record["problem_id"], node) in seen:
+            if node in self.seen:
                 continue
-            seen.add((record["problem_id"], node))
+            self.seen.add(node)
             good = truth.good[node]
             if good is None:
-                check.undecided += 1
+                self.undecided += 1
             else:
-                check.by_depth[truth.depth[node]].add(label, good)
+                self.by_depth[truth.depth[node]].add(label, good)
+
+    def drop(self, truth: TreeTruth, node: int) -> None:
+        confusion = self.by_depth[truth.depth[node]]
+        confusion.dropped += 1
+        confusion.dropped_good += bool(truth.good[node])
+
+
+def check_labels(
+    records: Iterable[dict],
+    truths: Truths,
+    dropped: Iterable[tuple[str, int]] = (),
+    check: LabelCheck | None = None,
+) -> LabelCheck:
+    """Each labelled node once: its hard label against the truth; the `dropped` nodes (problem id, node id)
+    counted by depth. Added to `check` when given (a stream's records, a tree's at a time)."""
+    check = LabelCheck() if check is None else check
+    for problem_id, node in dropped:
+        check.drop(truths.trees[problem_id], node)
+    for record in records:
+        check.add(record, truths.trees[record["problem_id"]])
     return check
 
 
@@ -181,9 +197,11 @@ class PairCheck:
         return [str(self.pairs), _share(self.better, decided), *(str(n) for n in counts), lengths]
 
 
-def check_pairs(records: Iterable[dict], truths: Truths) -> dict[str, PairCheck]:
-    """Pairs by kind and reason against the truth."""
-    checks: dict[str, PairCheck] = defaultdict(PairCheck)
+def check_pairs(
+    records: Iterable[dict], truths: Truths, checks: dict[str, PairCheck] | None = None
+) -> dict[str, PairCheck]:
+    """Pairs by kind and reason against the truth; added to `checks` when given (a stream's, a tree's at a time)."""
+    checks = defaultdict(PairCheck) if checks is None else checks
     for record in records:
         truth = truths.trees[record["problem_id"]]
         check = checks[f"{record['kind']} ({record['reason']})"]

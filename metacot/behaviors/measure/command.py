@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from metacot.behaviors.measure.inputs import is_run, read_items
+from metacot.behaviors.measure.base import Tagger
+from metacot.behaviors.measure.inputs import Items, is_run
 from metacot.behaviors.measure.registry import TaggerSettings, default_tagger, tagger_entry
-from metacot.behaviors.measure.report import GroupSummary, agreement, plot, summarize, table
-from metacot.behaviors.measure.tagging import counts_of, measure
+from metacot.behaviors.measure.report import Agreement, GroupSummary, plot, summarize, table
+from metacot.behaviors.measure.tagging import chunks, counts_of, measure, read_rows
 
 
 @dataclass
@@ -47,18 +49,28 @@ def behaviors(
         raise ValueError(f"--batch: must be at least 1, got {batch}")
     name = tagger_name or default_tagger(path)
     entry = tagger_entry(name)
-    items = read_items(path, field)  # bad input is named before a judge model loads
+    items = Items(path, field)
+    total = items.count()  # bad input is named before a judge model loads
     tagger = entry.make(path, settings or TaggerSettings())
     out = out or default_out(path)
+    rows = out / entry.rows
     group_label = "format" if is_run(path) else "file"
-    measured = measure(items, tagger, out / entry.rows, group_label, batch, progress)
-    summaries = summarize([r[group_label] for r in measured.rows], [counts_of(r) for r in measured.rows])
+    reused = measure(items, tagger, rows, group_label, batch, progress, total)
+    summaries = summarize((r[group_label], counts_of(r)) for r in read_rows(rows))
     drawn = plot(out / entry.chart, summaries, f"{path.name}: {name} tagger")
     agreed = {}
     if agree_with is not None:
-        other = tagger_entry(agree_with).make(path, settings or TaggerSettings()).tag([item.record for item in items])
-        mine = [counts_of(r) for r in measured.rows]
-        for group in dict.fromkeys(item.group for item in items):
-            at = [i for i, item in enumerate(items) if item.group == group]
-            agreed[group] = agreement([mine[i] for i in at], [other[i] for i in at])
-    return BehaviorsResult(name, group_label, summaries, out / entry.rows, drawn, measured.reused, agreed)
+        other = tagger_entry(agree_with).make(path, settings or TaggerSettings())
+        agreed = agreements(items, read_rows(rows), other, batch)
+    return BehaviorsResult(name, group_label, summaries, rows, drawn, reused, agreed)
+
+
+def agreements(items: Items, rows: Iterator[dict], other: Tagger, batch: int) -> dict[str, dict[str, float]]:
+    """Per group, how often `other` agrees with the rows (one per item, in order), tagging `batch` items at a
+    time."""
+    tallies: dict[str, Agreement] = {}
+    for chunk in chunks(iter(items), batch):
+        counted = other.tag([item.record for item in chunk])
+        for item, theirs in zip(chunk, counted, strict=True):
+            tallies.setdefault(item.group, Agreement()).add(counts_of(next(rows)), theirs)
+    return {group: tally.shares() for group, tally in tallies.items()}

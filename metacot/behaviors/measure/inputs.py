@@ -32,6 +32,11 @@ class Item:
     def digest(self) -> str:
         return text_digest(self.record["completion"])
 
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """What a row of the item's counts is found by: its group, index and the digest of its text."""
+        return self.group, self.index, self.digest
+
 
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -58,9 +63,21 @@ def is_run(path: Path) -> bool:
     return (path / "traces").is_dir()
 
 
-def read_items(path: Path, field: str = "completion") -> list[Item]:
-    """Every record of every source of `path`, in order, with its completion text under "completion"."""
-    return [item for group, file in sources(path) for item in read_file(group, file, field)]
+@dataclass(frozen=True)
+class Items:
+    """Every record of every source of `path`, in order, with its completion text under "completion": read from
+    the files again on each pass, one record at a time (a run's traces are never held together)."""
+
+    path: Path
+    field: str = "completion"
+
+    def __iter__(self) -> Iterator[Item]:
+        for group, file in sources(self.path):
+            yield from read_file(group, file, self.field)
+
+    def count(self) -> int:
+        """How many there are, every record read and checked (an InputError names a bad one)."""
+        return sum(1 for _ in self)
 
 
 def read_file(group: str, path: Path, field: str) -> Iterator[Item]:

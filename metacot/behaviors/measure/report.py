@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from metacot.behaviors.definitions import BEHAVIORS
@@ -23,19 +25,38 @@ class GroupSummary:
     unparsed: int
 
 
-def summarize(groups: list[str], counts: list[BehaviorCounts]) -> list[GroupSummary]:
-    """A summary per group, in the order the groups first appear."""
-    out = []
-    for group in dict.fromkeys(groups):
-        members = [c for g, c in zip(groups, counts, strict=True) if g == group]
-        share, mean = {}, {}
+@dataclass
+class _Tally:
+    """One group's counts so far: records, and per behaviour the records it could count, showed it, the sum."""
+
+    records: int = 0
+    known: Counter[str] = field(default_factory=Counter)
+    showing: Counter[str] = field(default_factory=Counter)
+    total: Counter[str] = field(default_factory=Counter)
+    unparsed: int = 0
+
+    def add(self, counts: BehaviorCounts) -> None:
+        self.records += 1
+        self.unparsed += len(counts.unparsed)
         for name in BEHAVIORS:
-            known = [c.counts[name] or 0 for c in members if c.counts.get(name) is not None]
-            share[name] = sum(n > 0 for n in known) / len(known) if known else math.nan
-            mean[name] = sum(known) / len(known) if known else math.nan
-        unparsed = sum(len(c.unparsed) for c in members)
-        out.append(GroupSummary(group, len(members), share, mean, unparsed))
-    return out
+            n = counts.counts.get(name)
+            if n is not None:
+                self.known[name] += 1
+                self.showing[name] += n > 0
+                self.total[name] += n
+
+    def summary(self, group: str) -> GroupSummary:
+        share = {n: self.showing[n] / self.known[n] if self.known[n] else math.nan for n in BEHAVIORS}
+        mean = {n: self.total[n] / self.known[n] if self.known[n] else math.nan for n in BEHAVIORS}
+        return GroupSummary(group, self.records, share, mean, self.unparsed)
+
+
+def summarize(counted: Iterable[tuple[str, BehaviorCounts]]) -> list[GroupSummary]:
+    """A summary per group of (group, counts) pairs, in the order the groups first appear; read once."""
+    tallies: dict[str, _Tally] = {}
+    for group, counts in counted:
+        tallies.setdefault(group, _Tally()).add(counts)
+    return [tally.summary(group) for group, tally in tallies.items()]
 
 
 def table(summaries: list[GroupSummary], group_label: str) -> str:
@@ -56,16 +77,34 @@ def _cell(share: float, mean: float) -> str:
     return "-" if math.isnan(share) else f"{share:.0%} ({mean:.2f})"
 
 
+@dataclass
+class Agreement:
+    """Per behaviour, how many records two taggers could both count, and on how many they agree whether it is
+    present."""
+
+    both: Counter[str] = field(default_factory=Counter)
+    agree: Counter[str] = field(default_factory=Counter)
+
+    def add(self, x: BehaviorCounts, y: BehaviorCounts) -> None:
+        for name in BEHAVIORS:
+            if name not in x.unparsed and name not in y.unparsed:
+                self.both[name] += 1
+                self.agree[name] += x.shows(name) == y.shows(name)
+
+    def shares(self) -> dict[str, float]:
+        """The share of records agreeing per behaviour (NaN when none could be counted by both)."""
+        return {n: self.agree[n] / self.both[n] if self.both[n] else math.nan for n in BEHAVIORS}
+
+
 def agreement(a: list[BehaviorCounts], b: list[BehaviorCounts]) -> dict[str, float]:
     """Per behaviour, the share of records on which two taggers agree whether it is present (records either could
     not count left out; NaN when none is left)."""
     if len(a) != len(b):
         raise ValueError(f"agreement: {len(a)} records against {len(b)}")
-    out = {}
-    for name in BEHAVIORS:
-        pairs = [(x, y) for x, y in zip(a, b, strict=True) if name not in x.unparsed and name not in y.unparsed]
-        out[name] = sum(x.shows(name) == y.shows(name) for x, y in pairs) / len(pairs) if pairs else math.nan
-    return out
+    tally = Agreement()
+    for x, y in zip(a, b, strict=True):
+        tally.add(x, y)
+    return tally.shares()
 
 
 def plot(path: Path, summaries: list[GroupSummary], title: str = "") -> Path | None:

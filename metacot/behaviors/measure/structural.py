@@ -22,6 +22,7 @@ from metacot.linearize.formats import FORMATS
 from metacot.linearize.render import Context
 from metacot.linearize.walk import count_backtracks, trace_to_solution, walk
 from metacot.outputs.rundir import RunDir, RunDirError
+from metacot.outputs.shards import TreeLookup
 from metacot.tree import SearchTree
 
 
@@ -33,7 +34,7 @@ class StructuralTagger:
     def __init__(self, run_dir: str | Path):
         self.directory = RunDir(run_dir)
         self.domain = self.directory.domain()
-        self.trees = {tree.problem_id: tree for tree in self.directory.iter_trees()}
+        self.trees = TreeLookup(self.directory)
         self.stop_at_first_solution = bool(self._settings().get("stop_at_first_solution", True))
 
     def _settings(self) -> dict:

@@ -3,26 +3,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 import orjson
 
 from metacot.behaviors.definitions import BEHAVIORS
 from metacot.behaviors.measure.base import BehaviorCounts, Tagger
-from metacot.behaviors.measure.inputs import Item
+from metacot.behaviors.measure.inputs import Item, Items
+from metacot.jsonl import MAX_RECORD, bounded_lines
 from metacot.outputs.files import AtomicFile, append_to, repair_jsonl
 from metacot.progress import progress_bar
 from metacot.search.breaker import RunStopped
 
 Key = tuple[str, int, str]  # (group, record index, digest of the completion text)
-
-
-@dataclass
-class Measured:
-    rows: list[dict]  # one per item, in the items' order
-    reused: int  # rows taken from an earlier run instead of asked again
 
 
 def row(item: Item, counts: BehaviorCounts, tagger: str, group_key: str) -> dict:
@@ -38,34 +33,34 @@ def counts_of(row: dict) -> BehaviorCounts:
 
 
 def measure(
-    items: list[Item],
+    items: Items,
     tagger: Tagger,
     path: Path,
     group_key: str,
     batch: int = 64,
     progress: bool = True,
-) -> Measured:
-    """Tag the items `batch` at a time, appending each round's rows to the file `path` as it completes. A tagger
-    with a `resume_key` (the LLM judge) is resumed: rows it wrote before for the same group, index and text are
-    kept and not asked again. The file is rewritten in the items' order at the end."""
+    total: int | None = None,
+) -> int:
+    """Tag the items `batch` at a time, appending each round's rows to the file `path` as it completes, in the
+    items' order; return how many rows were reused. A tagger with a `resume_key` (the LLM judge) is resumed: rows
+    it wrote before for the same group, index and text are kept and not asked again, and the file is rewritten in
+    the items' order at the end. `total`: how many items there are, for the bar."""
     resume_key = getattr(tagger, "resume_key", None)
     tagger_id = resume_key or tagger.name
     done = _earlier_rows(path, resume_key, group_key) if resume_key else {}
-    by_key = {(item.group, item.index, item.digest): item for item in items}
-    kept = {key: r for key, r in done.items() if key in by_key}
+    kept = {item.key: done[item.key] for item in items if item.key in done} if done else {}
     _write(path, kept.values())
-    todo = [item for key, item in by_key.items() if key not in kept]
-    bar = progress_bar(show=progress, total=len(items), initial=len(items) - len(todo), unit="record")
-    fresh: dict[Key, dict] = {}
+    bar = progress_bar(show=progress, total=total, initial=len(kept), unit="record")
+    fresh: dict[Key, dict] = {}  # the new rows, while kept ones must be put back in order
+    written = 0
     with bar, append_to(path) as f:
-        for start in range(0, len(todo), batch):
-            chunk = todo[start : start + batch]
+        for chunk in chunks((item for item in items if item.key not in kept), batch):
             try:
                 counted = tagger.tag([item.record for item in chunk])
             except (RuntimeError, ConnectionError) as error:
                 if not resume_key:
                     raise
-                have = len(kept) + len(fresh)
+                have = len(kept) + written
                 raise RunStopped(
                     f"{tagger.name}: {error}; {path} keeps the {have} records counted so far: rerun to resume"
                 ) from error
@@ -74,11 +69,25 @@ def measure(
             lines = [row(item, c, tagger_id, group_key) for item, c in zip(chunk, counted, strict=True)]
             f.write(b"".join(orjson.dumps(line) + b"\n" for line in lines))
             f.flush()
-            fresh.update({(line[group_key], line["index"], line["digest"]): line for line in lines})
+            written += len(lines)
+            if kept:
+                fresh.update({(line[group_key], line["index"], line["digest"]): line for line in lines})
             bar.update(len(chunk))
-    rows = [kept.get(key) or fresh[key] for key in by_key]
-    _write(path, rows)
-    return Measured(rows, len(kept))
+    if kept:
+        _write(path, (kept.get(item.key) or fresh[item.key] for item in items))
+    return len(kept)
+
+
+def chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
+    """The items `size` at a time."""
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def read_rows(path: Path) -> Iterator[dict]:
+    """The rows of a tagger's file, one at a time."""
+    for line in bounded_lines(path, MAX_RECORD, what="a row of behaviour counts"):
+        yield orjson.loads(line)
 
 
 def _earlier_rows(path: Path, resume_key: str, group_key: str) -> dict[Key, dict]:
@@ -113,4 +122,5 @@ def _count_ok(n: object) -> bool:
 
 def _write(path: Path, rows: Iterable[dict]) -> None:
     with AtomicFile(path) as f:
-        f.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        for r in rows:
+            f.write(orjson.dumps(r) + b"\n")

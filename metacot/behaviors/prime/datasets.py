@@ -18,6 +18,7 @@ from metacot.linearize.layout import check_layout, text_keys
 from metacot.outputs.export import run_linearize_config
 from metacot.outputs.files import AtomicFile, output_target
 from metacot.outputs.rundir import RunDir
+from metacot.outputs.shards import TreeLookup
 from metacot.problems.base import Domain
 from metacot.progress import progress_bar
 from metacot.seeding import mix, problem_seed
@@ -110,28 +111,33 @@ class Primer:
 
     def records(self) -> Iterator[dict]:
         """Records in the proportions of the sizes asked for, each tree used once before any is used again."""
-        pools = self._pools()
+        trees = TreeLookup(self.directory)
+        pools = self._pools(trees)
         total = sum(weight for weight, _ in pools)
-        for weight, trees in pools:
+        for weight, pool in pools:
             quota = None if self.options.records is None else round(self.options.records * weight / total)
-            yield from self._from_pool(trees, quota)
+            yield from self._from_pool(trees, pool, quota)
 
-    def _pools(self) -> list[tuple[float, list[SearchTree]]]:
-        """(weight, trees in a seeded order) per size asked for; one pool of every tree without sizes."""
-        trees = [tree for tree in self.directory.iter_trees() if tree.failed is None]
-        random.Random(self.options.seed).shuffle(trees)
+    def _pools(self, trees: TreeLookup) -> list[tuple[float, list[int]]]:
+        """(weight, where its trees lie, in a seeded order) per size asked for; one pool of every finished tree
+        without sizes. The trees are read when a record is made: only where they lie is held (TreeLookup)."""
+        places = [(found, 0) for found in trees.finished()]
+        if self.options.sizes is not None:
+            places = [(found, len(trees.tree(found).problem["numbers"])) for found, _ in places]
+        random.Random(self.options.seed).shuffle(places)
         if self.options.sizes is None:
-            return [(1.0, trees)]
+            return [(1.0, [found for found, _ in places])]
         sizes = sorted(self.options.sizes.items())
-        return [(weight, [t for t in trees if len(t.problem["numbers"]) == size]) for size, weight in sizes]
+        return [(weight, [found for found, n in places if n == size]) for size, weight in sizes]
 
-    def _from_pool(self, trees: list[SearchTree], quota: int | None) -> Iterator[dict]:
+    def _from_pool(self, trees: TreeLookup, pool: list[int], quota: int | None) -> Iterator[dict]:
         made = 0
         for draw in range(1 if quota is None else quota):  # another pass draws other paths from the same trees
             before = made
-            for tree in trees:
+            for found in pool:
                 if quota is not None and made >= quota:
                     return
+                tree = trees.tree(found)
                 record = self.record(tree, draw)
                 if record is None:
                     self.skipped += draw == 0

@@ -3,6 +3,7 @@ each variant keeps its rule (named habits in >= 90% of records, excluded ones in
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,20 +27,25 @@ class VariantRow:
 
 
 def variant_row(tagger: StructuralTagger, path: Path) -> VariantRow:
-    """Tag one priming file with the structural tagger and check its variant's rule."""
-    records = [record for _, record in read_records(path)]
-    if not records:
+    """Tag one priming file with the structural tagger, a record at a time, and check its variant's rule."""
+    name, records, showing, right = None, 0, Counter[str](), 0
+    for _, record in read_records(path):
+        if name is None:
+            name = record["variant"]
+        counts = tagger.tag_one(record)
+        records += 1
+        showing.update(habit for habit in BEHAVIORS if counts.shows(habit))
+        right += bool(record["correct"])
+    if name is None:
         raise ValueError(f"{path}: no records")
-    name = records[0]["variant"]
     shown = variant(name).for_domain(tagger.domain)
-    counts = tagger.tag(records)
-    shares = {habit: sum(c.shows(habit) for c in counts) / len(counts) for habit in BEHAVIORS}
-    correct = sum(bool(r["correct"]) for r in records) / len(records)
+    shares = {habit: showing[habit] / records for habit in BEHAVIORS}
+    correct = right / records
     broken = [f"{h} in {shares[h]:.0%} (< {SHOWN:.0%})" for h in BEHAVIORS if h in shown.shows and shares[h] < SHOWN]
     broken += [f"{h} in {shares[h]:.0%} (> {EXCLUDED:.0%})" for h in shown.excludes() if shares[h] > EXCLUDED]
     if correct != (0.0 if shown.wrong else 1.0):
         broken.append(f"{correct:.0%} correct answers")
-    return VariantRow(name, len(records), shares, correct, broken)
+    return VariantRow(name, records, shares, correct, broken)
 
 
 def habit_table(run_dir: str | Path, paths: list[Path]) -> list[VariantRow]:
