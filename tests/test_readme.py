@@ -68,17 +68,19 @@ def parser_for(words: list[str], top: argparse.ArgumentParser) -> argparse.Argum
 
 def test_every_flag_the_readme_and_the_docs_name_exists():
     checked, unknown, top = 0, [], build_parser()
+    synth = parser_for(["synth"], top)
     for page in PAGES:
         for command, line in commands(page.read_text()):
-            parser = parser_for(command.split(), top)
-            if parser is None:
-                continue
-            known = {option for action in parser._actions for option in action.option_strings}
-            for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", command):
-                checked += 1
-                if flag not in known:
-                    unknown.append(f"{page.relative_to(ROOT)}: {flag} in {line.strip()!r}")
-    assert unknown == [] and checked > 100, checked
+            own, _, passed = command.partition(" -- ")  # flags after " -- " are handed to `metacot synth`
+            for text, parser in ((own, parser_for(own.split(), top)), (passed, synth)):
+                if parser is None:
+                    continue
+                known = {option for action in parser._actions for option in action.option_strings}
+                for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text):
+                    checked += 1
+                    if flag not in known:
+                        unknown.append(f"{page.relative_to(ROOT)}: {flag} in {line.strip()!r}")
+    assert synth is not None and unknown == [] and checked > 100, checked
 
 
 def test_the_readme_sample_is_a_record_of_the_default_demo_that_passes_the_audit(tmp_path, capsys):
