@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from metacot.cli import main  # noqa: E402
-from metacot.learn.prmdata import Example, metrics  # noqa: E402
+from metacot.learn.prmdata import Example, auroc, metrics  # noqa: E402
 from metacot.prm.base import ScoreRequest  # noqa: E402
 from metacot.prm.transformers import TransformersPRM, TransformersPRMConfig  # noqa: E402
 from metacot.problems.countdown import CountdownDomain, CountdownProblem  # noqa: E402
@@ -100,3 +100,10 @@ def test_metrics_count_step_labels_and_first_errors():
     assert got["good"] == pytest.approx({"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3})
     assert got["bad"] == pytest.approx({"precision": 1 / 2, "recall": 1 / 2, "f1": 1 / 2})
     assert got["first_error_accuracy"] == pytest.approx(1 / 3)  # only the first path's first error is found
+    assert got["good_auroc"] == pytest.approx(5 / 6)  # of 6 (good, bad) pairs only 0.7 (bad) over 0.4 (good) is wrong
+
+
+def test_auroc_counts_ties_half_and_needs_both_labels():
+    assert auroc([True, False], [0.5, 0.5]) == 0.5
+    assert auroc([True, False, False], [0.9, 0.1, 0.9]) == 0.75
+    assert auroc([True, True], [0.1, 0.2]) is None

@@ -162,7 +162,7 @@ def run_train_prm(args: argparse.Namespace) -> int:
     print(
         f"held out: {heldout['paths']} paths, {heldout['steps']} steps; step-label F1 good "
         f"{heldout['good']['f1']:.3f}, bad {heldout['bad']['f1']:.3f}; first-error accuracy "
-        f"{heldout['first_error_accuracy']:.3f}"
+        f"{heldout['first_error_accuracy']:.3f}; AUROC {heldout['good_auroc'] or float('nan'):.3f}"
     )
     print(f"{result.directory / METRICS}: metrics")
     print(f"{result.directory}: load it with --prm transformers --prm-model {result.directory}")

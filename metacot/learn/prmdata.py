@@ -93,10 +93,12 @@ def encode(records: list[dict], path_format: PathFormat, tag_id: int, max_length
 
 
 def metrics(examples: list[Example], scores: list[list[float]], threshold: float) -> dict[str, Any]:
-    """Held-out step labels against the scores: accuracy, precision, recall and F1 of the good and bad labels, and
-    first-error accuracy (the first step scored below the threshold, -1 if none, is the path's first bad label)."""
+    """Held-out step labels against the scores: accuracy, precision, recall and F1 of the good and bad labels,
+    first-error accuracy (the first step scored below the threshold, -1 if none, is the path's first bad label), and
+    the AUROC of the scores for good steps (how well they rank, whatever the threshold)."""
     truth = [good for e in examples for good in e.labels]
-    said = [s >= threshold for row in scores for s in row]
+    flat = [s for row in scores for s in row]
+    said = [s >= threshold for s in flat]
     first = [
         first_error_step(e.labels) == first_error_step([s >= threshold for s in row])
         for e, row in zip(examples, scores, strict=True)
@@ -109,7 +111,24 @@ def metrics(examples: list[Example], scores: list[list[float]], threshold: float
         "good": _f1(truth, said, True),
         "bad": _f1(truth, said, False),
         "first_error_accuracy": _share(first),
+        "good_auroc": auroc(truth, flat),
     }
+
+
+def auroc(truth: list[bool], scores: list[float]) -> float | None:
+    """The chance that a good step scores above a bad one, ties counted half (Mann-Whitney); None without both."""
+    ranked = sorted(zip(scores, truth, strict=True))
+    good = sum(truth)
+    if not 0 < good < len(truth):
+        return None
+    rank_sum, start = 0.0, 0
+    while start < len(ranked):  # tied scores share their mean rank
+        end = start
+        while end < len(ranked) and ranked[end][0] == ranked[start][0]:
+            end += 1
+        rank_sum += sum(t for _, t in ranked[start:end]) * (start + end + 1) / 2
+        start = end
+    return (rank_sum - good * (good + 1) / 2) / (good * (len(truth) - good))
 
 
 def _f1(truth: list[bool], said: list[bool], label: bool) -> dict[str, float]:
