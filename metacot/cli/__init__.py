@@ -1,5 +1,5 @@
-"""The `metacot` command: synth, linearize, show, view, audit, export, labels, prime, behaviors, handbook, improve,
-bench.
+"""The `metacot` command: synth, linearize, show, view, audit, export, labels, train-prm, prime, behaviors, handbook,
+improve, bench.
 
 One module per family of verbs; this one parses the command line and turns expected failures into one line."""
 
@@ -13,6 +13,7 @@ from metacot.cli.behaviors import _add_behaviors, _add_handbook, _add_improve, _
 from metacot.cli.bench import _add_bench
 from metacot.cli.export import _add_export, _add_labels
 from metacot.cli.help import Parser
+from metacot.cli.learn import _add_train_prm
 from metacot.cli.runs import _add_audit, _add_linearize, _add_show, _add_view
 from metacot.cli.synth import _add_synth, synth_config
 from metacot.config import ConfigError
@@ -112,6 +113,7 @@ def build_parser() -> Parser:
     _add_audit(commands)
     _add_export(commands)
     _add_labels(commands)
+    _add_train_prm(commands)
     _add_prime(commands)
     _add_bench(commands)
     _add_handbook(commands)

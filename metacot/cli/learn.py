@@ -1,4 +1,5 @@
-"""The `metacot bench learn` command: the "does the data teach search?" experiment, sized by --size, resumable."""
+"""The `metacot bench learn` command (the "does the data teach search?" experiment, sized by --size, resumable) and
+`metacot train-prm` (a PRM trained on a stepwise export)."""
 
 from __future__ import annotations
 
@@ -52,20 +53,25 @@ def add_bench_learn(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=list(SIZES), default="cpu", help="the preset size (default: cpu)")
     for name, (_, _, help_text) in KNOBS.items():
         p.add_argument(name, metavar="VALUE", help=help_text)
+    add_set_flags(p, "train.learning_rate=1e-3")
+    p.set_defaults(run=run_bench_learn)
+
+
+def add_set_flags(p: argparse.ArgumentParser, example: str) -> None:
+    """--set KEY=VALUE (read by set_overrides) and --no-progress."""
     p.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="any setting, e.g. --set train.learning_rate=1e-3 (a TOML value; repeatable; applied after the flags)",
+        help=f"any setting, e.g. --set {example} (a TOML value; repeatable; applied after the flags)",
     )
     add_progress_flag(p)
-    p.set_defaults(run=run_bench_learn)
 
 
 def overrides(args: argparse.Namespace) -> dict:
     """The settings the command line gives, as a nested dict on top of the size's."""
-    from metacot.config import ConfigError, parse_value
+    from metacot.config import ConfigError
     from metacot.learn.config import nested
     from metacot.presets import merged
 
@@ -77,10 +83,20 @@ def overrides(args: argparse.Namespace) -> dict:
                 data = merged(data, nested(key, read(text)))
             except ValueError:
                 raise ConfigError(f"{name}: cannot read {text!r}") from None
-    for item in args.set:
+    return merged(data, set_overrides(args.set, "train.learning_rate=1e-3"))
+
+
+def set_overrides(items: list[str], example: str) -> dict:
+    """The --set KEY=VALUE items (TOML values) as a nested dict."""
+    from metacot.config import ConfigError, parse_value
+    from metacot.learn.config import nested
+    from metacot.presets import merged
+
+    data: dict = {}
+    for item in items:
         key, eq, text = item.partition("=")
         if not eq or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.learning_rate=1e-3")
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. {example}")
         data = merged(data, nested(key.strip(), parse_value(text.strip())))
     return data
 
@@ -98,4 +114,56 @@ def run_bench_learn(args: argparse.Namespace) -> int:
         f"{result.out}: {len(result.runs)} models ({result.trained} trained and {result.evaluated} evaluated now, "
         f"{result.seconds:.0f} s)"
     )
+    return 0
+
+
+TRAIN_PRM_EPILOG = """\
+examples:
+  metacot export runs/demo --prm-labels --label-source subtree   # exports/prm-labels-subtree-t0.5-stepwise/
+  metacot train-prm runs/demo/exports/prm-labels-subtree-t0.5-stepwise --out runs/prm --steps 300
+  metacot train-prm EXPORT --eval HELDOUT_EXPORT --set scratch.num_layers=4 --out runs/prm-4   # a larger model
+  metacot train-prm EXPORT --model MODEL_DIR --learning-rate 1e-5 --out runs/prm-ft            # fine-tune a local LM
+  metacot synth --prm transformers --prm-model runs/prm --num-problems 50 --out runs/with-prm"""
+
+
+def _add_train_prm(commands: argparse._SubParsersAction) -> None:
+    from metacot.flags import add_flags
+    from metacot.learn.prmtrain import TrainPRMConfig
+
+    p = commands.add_parser(
+        "train-prm",
+        help="train a step-tag PRM on a stepwise export; evaluate it on held-out problems",
+        description="Train a process reward model on the step labels of `metacot export RUN --prm-labels` (TRL's "
+        "stepwise layout: prompt, completions, labels): a small causal LM built from scratch with a character "
+        "tokenizer, or a local model folder (--model), learns P(+) against P(-) at the step tag 'ки' after each "
+        "step (Math-Shepherd's read-out). Writes the model, its tokenizer and metrics.json (held-out step-label "
+        "F1 and first-error accuracy) into --out, a folder that `--prm transformers --prm-model DIR` loads as it is.",
+        epilog=TRAIN_PRM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("export", metavar="EXPORT", help="a stepwise --prm-labels export: its folder or data.jsonl")
+    add_flags(p, TrainPRMConfig)
+    add_set_flags(p, "scratch.hidden_size=128")
+    p.set_defaults(run=run_train_prm)
+
+
+def run_train_prm(args: argparse.Namespace) -> int:
+    from metacot.flags import given_flags
+    from metacot.learn.config import nested
+    from metacot.learn.prmtrain import METRICS, TrainPRMConfig, train_prm, train_prm_config
+    from metacot.presets import merged
+
+    data: dict = {}
+    for _, keys, value in given_flags(args, TrainPRMConfig):
+        data = merged(data, nested(keys[0], value))
+    config = train_prm_config(merged(data, set_overrides(args.set, "scratch.hidden_size=128")))
+    result = train_prm(args.export, config, shlex.join(["metacot", *args.argv]), progress=not args.no_progress)
+    heldout = result.metrics["heldout_metrics"]
+    print(
+        f"held out: {heldout['paths']} paths, {heldout['steps']} steps; step-label F1 good "
+        f"{heldout['good']['f1']:.3f}, bad {heldout['bad']['f1']:.3f}; first-error accuracy "
+        f"{heldout['first_error_accuracy']:.3f}; AUROC {heldout['good_auroc'] or float('nan'):.3f}"
+    )
+    print(f"{result.directory / METRICS}: metrics")
+    print(f"{result.directory}: load it with --prm transformers --prm-model {result.directory}")
     return 0

@@ -36,10 +36,13 @@ class ModelConfig:
             raise ValueError(f"hidden_size {self.hidden_size} does not divide into {self.num_heads} heads")
 
 
-def build_tokenizer(texts: Iterable[str], directory: Path) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    texts: Iterable[str], directory: Path, words: Iterable[str] = ()
+) -> PreTrainedTokenizerFast:
     """A character-level PreTrainedTokenizerFast: every character of the texts is a token (others read as the unknown
-    token), plus beginning, end, padding and unknown tokens; each encoding starts with the beginning token, padding is
-    on the left (for batched generation). Saved in `directory` for AutoTokenizer."""
+    token), plus beginning, end, padding and unknown tokens, and each of `words` whole (a PRM's step tag); each
+    encoding starts with the beginning token, padding is on the left (for batched generation). Saved in `directory`
+    for AutoTokenizer."""
     characters = sorted(set().union(*map(set, texts)))
     vocab = {token: i for i, token in enumerate([*SPECIALS, *characters])}
     raw = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
@@ -57,6 +60,7 @@ def build_tokenizer(texts: Iterable[str], directory: Path) -> PreTrainedTokenize
         padding_side="left",
         clean_up_tokenization_spaces=False,
     )
+    tokenizer.add_tokens(list(words))
     tokenizer.save_pretrained(directory)
     return tokenizer
 

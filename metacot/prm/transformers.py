@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
@@ -51,9 +53,14 @@ class TransformersPRM(ReaderPRM):
         return out
 
     def _marker_logits(self, batch: dict, at: torch.Tensor) -> torch.Tensor:
-        """(markers, 2) logits in row-major marker order: [bad, good] or the head's [class 0, class 1]."""
-        if self.reader.candidates is None:
-            return self.model(**batch).logits[at]
-        columns = at.any(dim=0).nonzero().squeeze(1)  # the LM head only runs where some row has a tag
-        logits = self.model(**batch, logits_to_keep=columns).logits
-        return logits[at[:, columns]][:, self.reader.candidates]
+        return marker_logits(self.model, batch, at, self.reader.candidates)
+
+
+def marker_logits(model: Any, batch: dict, at: torch.Tensor, candidates: list[int] | None) -> torch.Tensor:
+    """(markers, 2) logits at the positions `at`, in row-major order: a causal LM's [bad, good] token logits
+    (`candidates`), or a 2-label head's [class 0, class 1] (None); trainers read the same logits."""
+    if candidates is None:
+        return model(**batch).logits[at]
+    columns = at.any(dim=0).nonzero().squeeze(1)  # the LM head only runs where some row has a tag
+    logits = model(**batch, logits_to_keep=columns).logits
+    return logits[at[:, columns]][:, candidates]
