@@ -39,9 +39,9 @@ COMPARISONS = [
     (r"scores (V), and another step scores (V) too", "eq"),
     (r"value here is (V); a step I have not tried yet has (V), lower", "gt"),
     (r"scores (V), more than the (V)", "gt"),
-    (r"\(value (V)\), and the next option scores higher \((V)\)", "lt"),
+    (r"(?:\(value |This scores )(V)\)?, and the next option scores higher \((V)\)", "lt"),
     (r"only scores (V); something else scores (V)", "lt"),
-    (r"\(value (V)\); another option looks better \((V)\)", "lt"),
+    (r"(?:\(value |This scores )(V)\)?; another option looks better \((V)\)", "lt"),
     (r"value here is only (V), while another option has (V)", "lt"),
 ]
 COMPARE = [(re.compile(p.replace("V", r"\d+\.\d+")), rel) for p, rel in COMPARISONS]
