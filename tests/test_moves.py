@@ -94,19 +94,15 @@ def test_a_narrow_last_step_proposes_the_move_that_makes_the_target(moves):
     assert wide(SymbolicPolicyConfig(moves=moves, last_step_check=True)) == wide(SymbolicPolicyConfig(moves=moves))
 
 
-def _operation(step: str) -> tuple:
-    """'19 - 4 = 13' -> the operation it claims a result of, operands sorted where their order does not matter."""
-    a, op, b = step.split(" = ")[0].split(" ")
-    return (op, *sorted((a, b))) if op in "+*" else (a, op, b)
-
-
 def test_a_search_never_slips_twice_on_the_same_operation():
     """A text that names a slip and makes it again later teaches repeating a known mistake."""
+    from test_search import operation_of
+
     from metacot.problems.countdown import generate_problems
 
     policy = SymbolicCountdownPolicy(SymbolicPolicyConfig(mistake_rate=0.5))
     config = AStarConfig(budget=Budget(nodes=200), expand_width=4)
     trees, _ = run_search(generate_problems(20, 7), "astar", config, policy, CountdownOraclePRM())
-    slips = [[_operation(n.step) for n in tree.nodes if n.error and " is " in n.error] for tree in trees]
+    slips = [[operation_of(n.step) for n in tree.nodes if n.error and " is " in n.error] for tree in trees]
     assert sum(map(len, slips)) > 20  # the policy does slip
     assert all(len(ops) == len(set(ops)) for ops in slips)

@@ -739,7 +739,7 @@ def test_truncated_proposals_become_dead_nodes(search):
 
 @pytest.mark.parametrize("search", ["mcts", "astar"])
 def test_all_wrong_steps_give_dead_nodes_repaired_by_the_domain(search):
-    """Every proposed step slips: each is a dead node saying what is true, and its corrected step (the domain's, not
+    """Every proposed step slips (once per operation): each is a dead node saying what is true, and its corrected step (the domain's, not
     proposed) is a live sibling the search goes on from; the search finishes within its budget."""
     problems = generate_problems(15, seed=6)
     config = MCTSConfig(simulations=100, expand_width=4) if search == "mcts" else AStarConfig(budget=Budget(nodes=200))
@@ -754,7 +754,13 @@ def test_all_wrong_steps_give_dead_nodes_repaired_by_the_domain(search):
         proposed = [n for n in tree.nodes[1:] if n.tokens]
         repairs = [n for n in tree.nodes[1:] if not n.tokens]
         assert len(repairs) == tree.compute.repairs > 0
+        slipped = set()  # the policy slips once per operation in a search: a repeat of one is right
         for node in proposed:
+            operation = operation_of(node.step)
+            if operation in slipped:
+                assert node.error is None  # its result is right (a last step may still miss the target)
+                continue
+            slipped.add(operation)
             assert node.dead and node.correct is False
             assert re.fullmatch(r"\d+ [-+*/] \d+ is \d+, not \d+", node.error), node.error
             fixed = tree.nodes[node.repair]
@@ -929,3 +935,9 @@ def test_mcts_stops_when_the_tree_is_exhausted():
     assert all(node.terminal or node.expanded for node in tree.nodes)
     assert len(tree.trace) < 50, "no simulation after the tree was exhausted"
     assert tree.root.visits < 50
+
+
+def operation_of(step: str) -> tuple:
+    """'19 - 4 = 13' -> its operation, operands sorted where their order does not matter."""
+    a, op, b = step.split(" = ")[0].split(" ")
+    return (op, *sorted((int(a), int(b)))) if op in "+*" else (int(a), op, int(b))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import re
 import weakref
 from collections.abc import Hashable, Sequence
+from fractions import Fraction
 from functools import lru_cache
 from typing import ClassVar
 
@@ -14,6 +16,9 @@ from metacot.problems.base import Domain
 from metacot.problems.countdown import Move, Number, apply_step, format_move, legal_moves
 from metacot.problems.countdown.parse import exact, to_number
 from metacot.tree import SearchTree
+
+NUMBER = r"-?\d+(?:/\d+)?"
+STEP = re.compile(rf"(?P<a>{NUMBER}) (?P<op>[-+*/]) (?P<b>{NUMBER}) = (?P<c>{NUMBER})")
 
 
 class SymbolicCountdownPolicy:
@@ -31,8 +36,8 @@ class SymbolicCountdownPolicy:
         # `domain` is part of every policy's signature; this policy knows its one domain's rules itself
         self.config = config or SymbolicPolicyConfig()
         self._rng = random.Random()  # reseeded for each request
-        # tree id -> (the tree, the operations slipped on in it); a whole search runs in one process
-        self._slipped: dict[int, tuple[weakref.ref[SearchTree], set[Hashable]]] = {}
+        # tree id -> (the tree, its nodes read so far, the operations slipped on among them)
+        self._slipped: dict[int, tuple[weakref.ref[SearchTree], list[int], set[Hashable]]] = {}
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return [self._propose_one(r) for r in requests]
@@ -91,19 +96,25 @@ class SymbolicCountdownPolicy:
             made: Move | None = move
             if rng.random() < self.config.mistake_rate and _operation(move) not in slipped:
                 made = self._slip(move, rng, tried)
-                slipped.add(_operation(move))
             if made is not None:
                 out.append(made)
         return out
 
     def _slipped_in(self, tree: SearchTree) -> set[Hashable]:
-        """The operations slipped on so far in this tree's search (forgotten with the tree)."""
+        """The operations of the tree's steps whose result is wrong: read from the tree (so a request answers the
+        same however often it is sent), each node once (kept per tree while the tree lives)."""
         entry = self._slipped.get(id(tree))
         if entry is None or entry[0]() is not tree:
             self._slipped = {k: v for k, v in self._slipped.items() if v[0]() is not None}
-            entry = (weakref.ref(tree), set())
+            entry = (weakref.ref(tree), [0], set())
             self._slipped[id(tree)] = entry
-        return entry[1]
+        _, read, slipped = entry
+        for node in tree.nodes[read[0] :]:
+            move = _claimed_move(node.step)
+            if move is not None and move[3] != _result(move):
+                slipped.add(_operation(move))
+        read[0] = len(tree.nodes)
+        return slipped
 
     @staticmethod
     def _slip(move: Move, rng: random.Random, tried: frozenset[str] | set[str] = frozenset()) -> Move | None:
@@ -128,10 +139,26 @@ def _with_a_win(picked: list[Move], legal: list[Move], target: int) -> list[Move
     return [*picked[:-1], win]
 
 
-def _operation(move: Move) -> Hashable:
+def _claimed_move(step: str) -> tuple[Fraction, str, Fraction, Fraction] | None:
+    """'19 - 4 = 13' as (19, '-', 4, 13); None for a step of another shape (an answer, a root)."""
+    m = STEP.fullmatch(step.strip())
+    if m is None:
+        return None
+    return Fraction(m["a"]), m["op"], Fraction(m["b"]), Fraction(m["c"])
+
+
+def _result(move: tuple[Fraction, str, Fraction, Fraction]) -> Fraction | None:
+    """The true result of a claimed move; None for a division by zero."""
+    a, op, b, _ = move
+    if op == "/":
+        return a / b if b else None
+    return a + b if op == "+" else a - b if op == "-" else a * b
+
+
+def _operation(move: Move | tuple[Fraction, str, Fraction, Fraction]) -> Hashable:
     """The operation of a move, whatever its result and its operands' order where the order does not matter."""
     a, op, b, _ = move
-    return (op, *sorted((exact(a), exact(b)))) if op in "+*" else (a, op, b)
+    return (op, *sorted((exact(a), exact(b)))) if op in "+*" else (exact(a), op, exact(b))
 
 
 @lru_cache(maxsize=4096)
