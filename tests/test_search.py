@@ -739,8 +739,9 @@ def test_truncated_proposals_become_dead_nodes(search):
 
 @pytest.mark.parametrize("search", ["mcts", "astar"])
 def test_all_wrong_steps_give_dead_nodes_repaired_by_the_domain(search):
-    """Every proposed step slips (once per operation): each is a dead node saying what is true, and its corrected step (the domain's, not
-    proposed) is a live sibling the search goes on from; the search finishes within its budget."""
+    """Every proposed step slips (once per operation): each is a dead node saying what is true, and its corrected
+    step (the domain's, not proposed) is a live sibling the search goes on from; the search finishes within its
+    budget."""
     problems = generate_problems(15, seed=6)
     config = MCTSConfig(simulations=100, expand_width=4) if search == "mcts" else AStarConfig(budget=Budget(nodes=200))
     trees, _ = real_run(
