@@ -31,6 +31,10 @@ def test_smoke_experiment_end_to_end_and_resumed(tmp_path, capsys):
     assert {r["problem_id"] for r in evaluated} == heldout
     assert sum(r["new_target"] for r in evaluated) == 2
     trained_at = (out / "runs" / "cot" / "seed-0" / "train.json").stat().st_mtime_ns
+    curve = jsonl(out / "runs" / "cot" / "seed-0" / "curve.jsonl")  # the smoke size saves one checkpoint
+    assert len(curve) == 2 and 0 < curve[0]["tokens"] < curve[1]["tokens"] == rows[0]["training"]["tokens_seen"]
+    assert all(len(point["correct"]) == 4 for point in curve)  # eval.curve_problems
+    assert curve[1]["correct"] == [r["greedy"]["correct"] for r in evaluated][::2]  # the final model: its evaluation
 
     assert main(["bench", "learn", "--size", "smoke", "--out", str(out), "--no-progress", "--seeds", "0"]) == 0
     assert "0 trained and 0 evaluated now" in capsys.readouterr().out
@@ -59,5 +63,6 @@ def test_models_trained_side_by_side_in_processes_of_their_own(tmp_path, capsys)
     assert "2 trained and 2 evaluated now" in capsys.readouterr().out
     rows = jsonl(out / "results.jsonl")
     assert [r["condition"] for r in rows] == ["cot", "sos"]
-    samples = {name: len(jsonl(out / "runs" / name / "seed-0" / "eval.jsonl")[0]["samples"]) for name in ("cot", "sos")}
+    evaluations = {name: jsonl(out / "runs" / name / "seed-0" / "eval.jsonl") for name in ("cot", "sos")}
+    samples = {name: max(len(r["samples"]) for r in rows) for name, rows in evaluations.items()}
     assert samples == {"cot": 2, "sos": 2}  # the smoke size allows 2; the longest condition can use 1 and a spare

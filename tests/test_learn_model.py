@@ -68,6 +68,22 @@ def test_tokenizer_round_trips_every_character(tmp_path):
     assert tokenizer.padding_side == "left"
 
 
+def test_merged_tokenizer_round_trips_keeps_digits_single_and_shortens_words(tmp_path):
+    texts = [r["prompt"] + r["completion"] for r in records()] + ["8/3 − (−5) = x\t[é, ü]"]
+    build_tokenizer(texts, tmp_path, merges=64)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path, local_files_only=True)
+    for text in texts:
+        ids = tokenizer(text)["input_ids"]
+        assert ids[0] == tokenizer.bos_token_id and len(ids) < len(text)  # merged pieces: fewer tokens than characters
+        assert tokenizer.decode(ids, skip_special_tokens=True) == text
+    pieces = tokenizer.convert_ids_to_tokens(tokenizer("Now I have 1234", add_special_tokens=False)["input_ids"])
+    assert [p for p in pieces if any(c.isdigit() for c in p)] == ["1", "2", "3", "4"]  # a digit is a token alone
+    assert "have" in "".join(pieces) and len(pieces) < len("Now I have 1234")
+    assert tokenizer.decode(tokenizer("Zebra 99")["input_ids"], skip_special_tokens=True) == "Zebra 99"  # any byte
+    with pytest.raises(ValueError, match="merges"):
+        ModelConfig(merges=-1)
+
+
 def test_model_is_fresh_llama_with_tied_embeddings(tokenizer_dir):
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     model = build_model(TINY, tokenizer, seed=0)
@@ -132,10 +148,27 @@ def test_evaluate_gives_greedy_and_seeded_samples_per_problem(trained):
     assert [r["samples"] for r in other] != [r["samples"] for r in first]
     assert [r["problem_id"] for r in first] == ["p0", "p1"]
     for result in first:
-        assert len(result["samples"]) == 3
+        made = result["samples"]
+        assert not any(s["correct"] for s in made[:-1]) and (len(made) == 3 or made[-1]["correct"])
         for made in [result["greedy"], *result["samples"]]:
             assert set(made) == {"text", "tokens", "answer", "correct", "valid", "steps", "invalid_reason"}
             assert 1 <= made["tokens"] <= 24 and made["valid"] is (made["invalid_reason"] is None)
+
+
+def test_sampling_stops_at_a_problems_first_right_sample(trained, monkeypatch):
+    import metacot.learn.evaluate as evaluation
+
+    calls = iter(range(100))
+
+    def fake(model, tokenizer, prompts, sample, config):  # every second sampled completion is right
+        return [("<think>\n" + SOLVED + ANSWER if sample and next(calls) % 2 else "no", 5) for _ in prompts]
+
+    monkeypatch.setattr(evaluation, "generate", fake)
+    config = EvalConfig(samples=4, max_new_tokens=24, batch_size=1, threads=1)
+    problems = [PROBLEM, PROBLEM.__class__("p1", PROBLEM.numbers, PROBLEM.target)]
+    results = evaluate(trained.directory, problems, ["nums: 4 9 3 target: 24\n"] * 2, config, seed=0, progress=False)
+    # round 1: p0 wrong, p1 right; round 2: p0 wrong; round 3: p0 right; no fourth round
+    assert [[s["correct"] for s in r["samples"]] for r in results] == [[False, False, True], [True]]
 
 
 def test_correct_is_metacot_verifier():

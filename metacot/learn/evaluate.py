@@ -32,6 +32,10 @@ class EvalConfig:
         default=None,
         metadata={"help": "problems that also get samples, spread evenly over the list (default: every problem)"},
     )
+    curve_problems: int = field(
+        default=100,
+        metadata={"help": "problems (spread over the list) each checkpoint answers greedily, for the solve-rate curve"},
+    )
     max_new_tokens: int = field(default=1024, metadata={"help": "longest completion generated"})
     batch_size: int = field(default=32, metadata={"help": "completions generated together"})
     threads: int | None = field(
@@ -55,30 +59,50 @@ def evaluate(
 ) -> list[dict]:
     """One dict per problem, in order: {"problem_id", "greedy": attempt, "samples": [attempt, ...]}, an attempt being
     {"text", "tokens" (generated, the end token included), "answer", "correct", "valid", "steps", "invalid_reason"}.
-    Sampling is seeded: the same model, config and seed give the same attempts."""
+    Samples are taken in rounds, one per chosen problem, and a problem's sampling stops at its first right sample (no
+    figure reads past it). Sampling is seeded: the same model, config and seed give the same attempts."""
     if len(problems) != len(prompts):
         raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, padding_side="left")
     with quiet_libraries():
         model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
-    greedy = list(range(len(prompts)))
     chosen = spread(len(problems), config.sampled_problems)
-    sampled = [i for i in chosen for _ in range(config.samples)]
-    size = config.batch_size
-    batches = [(greedy[k : k + size], False) for k in range(0, len(greedy), size)]
-    batches += [(sampled[k : k + size], True) for k in range(0, len(sampled), size)]
-    made: list[tuple[str, int]] = []
+    samples: list[list[dict]] = [[] for _ in problems]
     with threads_pinned(config.threads), torch.random.fork_rng(devices=[]), torch.inference_mode():
         torch.manual_seed(seed)
-        with progress_bar(show=progress, total=len(greedy) + len(sampled), unit="completion", desc="evaluate") as bar:
-            for batch, sample in batches:
-                made += generate(model, tokenizer, [prompts[i] for i in batch], sample, config)
-                bar.update(len(batch))
-    attempts = [attempt(problems[i], *done) for i, done in zip(greedy + sampled, made, strict=True)]
-    samples: list[list[dict]] = [[] for _ in problems]
-    for i, judged in zip(sampled, attempts[len(greedy) :], strict=True):
-        samples[i].append(judged)
-    return [{"problem_id": p.id, "greedy": attempts[i], "samples": samples[i]} for i, p in enumerate(problems)]
+        with progress_bar(
+            show=progress, total=len(problems) + len(chosen) * config.samples, unit="completion", desc="evaluate"
+        ) as bar:
+            greedy = judged(model, tokenizer, problems, prompts, list(range(len(problems))), False, config, bar)
+            pending = chosen
+            for left in reversed(range(config.samples)):
+                made = judged(model, tokenizer, problems, prompts, pending, True, config, bar)
+                for i, sample in zip(pending, made, strict=True):
+                    samples[i].append(sample)
+                solved = [i for i in pending if samples[i][-1]["correct"]]
+                bar.update(len(solved) * left)  # a solved problem's later samples could change no figure
+                pending = [i for i in pending if not samples[i][-1]["correct"]]
+    return [{"problem_id": p.id, "greedy": greedy[i], "samples": samples[i]} for i, p in enumerate(problems)]
+
+
+def judged(
+    model: Any,
+    tokenizer: Any,
+    problems: list[CountdownProblem],
+    prompts: list[str],
+    chosen: list[int],
+    sample: bool,
+    config: EvalConfig,
+    bar: Any,
+) -> list[dict]:
+    """One attempt (greedy or sampled) at each chosen problem, judged, in batches of config.batch_size."""
+    out = []
+    for k in range(0, len(chosen), config.batch_size):
+        batch = chosen[k : k + config.batch_size]
+        made = generate(model, tokenizer, [prompts[i] for i in batch], sample, config)
+        out += [attempt(problems[i], *done) for i, done in zip(batch, made, strict=True)]
+        bar.update(len(batch))
+    return out
 
 
 def spread(count: int, chosen: int | None) -> list[int]:

@@ -3,7 +3,7 @@ condition and seed a model trained and evaluated on the held-out problems, and t
 
 Layout of the directory (each file written whole, so a rerun skips what is there):
   manifest.json  problems/  synth/<search>/ (run directories)  conditions/<name>.jsonl  tokenizer/
-  runs/<condition>/seed-<s>/ (model/, train.json, eval.jsonl)  results.jsonl  table.md  solve_rate.png
+  runs/<condition>/seed-<s>/ (model/, train.json, eval.jsonl, curve.jsonl)  results.jsonl  table.md  solve_rate.png
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from metacot.config import SynthConfig
 from metacot.jsonl import MAX_RECORD, bounded_lines
 from metacot.learn.conditions import CONDITIONS, Sources, common_problems, condition_records, searches_of
 from metacot.learn.config import LearnConfig
-from metacot.learn.evaluate import evaluate
+from metacot.learn.evaluate import evaluate, spread
 from metacot.learn.model import build_model, build_tokenizer, parameter_count
 from metacot.learn.report import Run, write_report
 from metacot.learn.splits import Splits, learn_prompt, make_splits, read_splits, write_splits
@@ -62,7 +62,7 @@ def run_experiment(config: LearnConfig, command: str = "", progress: bool = True
     records = {name: _records(out / "conditions", name, sources) for name in CONDITIONS}
     texts = [learn_prompt(p) for p in splits.heldout + splits.validation]
     texts += [r["prompt"] + r["completion"] for rs in records.values() for r in rs]
-    tokenizer = build_tokenizer(texts, out / "tokenizer")  # every condition's characters: one tokenizer for all
+    tokenizer = build_tokenizer(texts, out / "tokenizer", merges=config.model.merges)  # one tokenizer for all
     lengths = {name: completion_tokens(tokenizer, rs) for name, rs in records.items()}
     budget = float(config.equal_tokens or max(lengths.values()))  # every registered condition: fixed by the registry
     models = [
@@ -72,7 +72,7 @@ def run_experiment(config: LearnConfig, command: str = "", progress: bool = True
     ]
     parameters = parameter_count(build_model(config.model, tokenizer, config.seeds[0]))
     done = _each_model(out, config, splits, models, parameters, progress)
-    runs = [Run(m.condition, m.seed, facts, results) for m, (facts, results, _, _) in zip(models, done, strict=True)]
+    runs = [Run(m.condition, m.seed, d[0], d[1], d[4]) for m, d in zip(models, done, strict=True)]
     seconds = time.perf_counter() - started
     write_report(out, config, runs, budget, command, seconds)
     trained, evaluated = sum(d[2] for d in done), sum(d[3] for d in done)
@@ -89,7 +89,7 @@ class Model:
     samples: int
 
 
-Done = tuple[dict, list[dict], bool, bool]  # train.json, eval.jsonl's rows, trained now, evaluated now
+Done = tuple[dict, list[dict], bool, bool, list[dict]]  # train.json, eval.jsonl, trained now, evaluated now, curve
 
 
 def _each_model(
@@ -114,7 +114,7 @@ def _one_model(out: Path, config: LearnConfig, splits: Splits, model: Model, par
     folder = out / "runs" / model.condition / f"seed-{model.seed}"
     facts, trained = _trained(folder, model.records, out / "tokenizer", config, model.seed, parameters, progress)
     results, evaluated = _evaluated(folder, splits, config, model, progress)
-    done = facts, results, trained, evaluated
+    done = facts, results, trained, evaluated, _curve(folder, splits, config, model.seed, facts, results, progress)
     _note(model, done, progress)
     return done
 
@@ -219,6 +219,33 @@ def _evaluated(
     results = [{**r, "new_target": splits.has_new_target(p)} for r, p in zip(results, problems, strict=True)]
     _write_jsonl(path, results)
     return results, True
+
+
+def _curve(
+    folder: Path, splits: Splits, config: LearnConfig, seed: int, facts: dict, results: list[dict], progress: bool
+) -> list[dict]:
+    """curve.jsonl, written once: per checkpoint, then the final model (read from its evaluation), the training
+    tokens fed and each curve problem's greedy verdict."""
+    path = folder / "curve.jsonl"
+    if path.exists():
+        return _read_jsonl(path)
+    problems = splits.split(config.evaluate_on)
+    chosen = spread(len(problems), config.eval.curve_problems)
+    asked, prompts = [problems[i] for i in chosen], [learn_prompt(problems[i]) for i in chosen]
+    points = []
+    for checkpoint in checkpoints(folder / "model", facts["steps"]):
+        state = orjson.loads((checkpoint / "trainer_state.json").read_bytes())
+        made = evaluate(checkpoint, asked, prompts, replace(config.eval, samples=0), seed, progress)
+        points.append({"tokens": state["num_input_tokens_seen"], "correct": [r["greedy"]["correct"] for r in made]})
+    points.append({"tokens": facts["tokens_seen"], "correct": [results[i]["greedy"]["correct"] for i in chosen]})
+    _write_jsonl(path, points)
+    return points
+
+
+def checkpoints(model_dir: Path, steps: int) -> list[Path]:
+    """The models saved along a training (train.checkpoints), in order; one saved at the last step is the model."""
+    found = {int(p.name.split("-")[1]): p for p in model_dir.glob("checkpoint-*") if p.name.split("-")[1].isdigit()}
+    return [found[step] for step in sorted(found) if step < steps]
 
 
 def _read_jsonl(path: Path) -> list[dict]:

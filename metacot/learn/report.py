@@ -1,5 +1,6 @@
 """The experiment's report: results.jsonl (one row per condition and seed), table.md (each figure's mean and 95%
-bootstrap interval per condition, with the training facts and how the run was made) and a plot of the solve rates."""
+bootstrap interval per condition, with the training facts and how the run was made) and a plot of the solve rate
+against training tokens."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import orjson
 
 from metacot.bench.machine import load_average, machine, machine_line
 from metacot.bench.plots import pyplot, save_figure
-from metacot.learn.stats import condition_intervals, figures, run_figures
+from metacot.learn.stats import bootstrap, condition_intervals, figures, run_figures
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.manifest import versions
 
@@ -31,6 +33,7 @@ class Run:
     seed: int
     training: dict
     results: list[dict]
+    curve: list[dict]  # curve.jsonl: per checkpoint and the final model, tokens fed and the curve problems' verdicts
 
 
 def write_report(
@@ -49,7 +52,7 @@ def write_report(
     with AtomicFile(out / TABLE) as file:
         file.write(table(config, summary, budget, command, seconds).encode())
     written = [out / RESULTS, out / TABLE]
-    return written + plot(out / PLOT, summary)
+    return written + plot(out / PLOT, config, curves(config, runs))
 
 
 def summarize(config: LearnConfig, runs: list[Run], budget: float) -> list[dict]:
@@ -114,22 +117,39 @@ def table(config: LearnConfig, summary: list[dict], budget: float, command: str,
     return "\n".join(lines)
 
 
-def plot(path: Path, summary: list[dict]) -> list[Path]:
-    """Pass@1 per condition with its 95% interval; nothing (and a note on stderr) without matplotlib."""
+def curves(config: LearnConfig, runs: list[Run]) -> dict[str, list[tuple[float, float, float, float]]]:
+    """Per condition, per point of its curve (the checkpoints, then the final model): the mean training tokens over
+    its seeds and the greedy solve rate on the curve problems with its 95% interval (seeds and problems resampled)."""
+    out = {}
+    for name in config.conditions:
+        mine = [r.curve for r in runs if r.condition == name and r.curve]
+        if not mine:
+            continue
+        points = []
+        for index in range(min(map(len, mine))):
+            at = [curve[index] for curve in mine]
+            solved = np.array([point["correct"] for point in at], dtype=float)
+            tokens = float(np.mean([point["tokens"] for point in at]))
+            points.append((tokens, *bootstrap(solved, config.bootstrap, seed=index)))
+        out[name] = points
+    return out
+
+
+def plot(path: Path, config: LearnConfig, lines: dict[str, list[tuple[float, float, float, float]]]) -> list[Path]:
+    """Greedy solve rate against training tokens per condition, with its 95% interval as a band; nothing (and a note
+    on stderr) without matplotlib."""
     plt = pyplot()
-    if plt is None:
+    if plt is None or not lines:
         return []
-    if not summary:
-        return []
-    names = [e["condition"] for e in summary]
-    means, lows, highs = zip(*(e["figures"]["pass1"] for e in summary), strict=True)
-    errors = [[100 * (m - lo) for m, lo in zip(means, lows, strict=True)],
-              [100 * (hi - m) for m, hi in zip(means, highs, strict=True)]]
-    fig, ax = plt.subplots(figsize=(6.6, 3.4), dpi=100)
-    ax.bar(names, [100 * m for m in means], yerr=errors, capsize=3, color="#4c72b0")
-    ax.set_ylabel("held-out problems solved, pass@1 (%)")
-    ax.set_title("solve rate per condition (95% bootstrap intervals)", fontsize=9)
-    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    ax.grid(axis="y", alpha=0.3)
+    fig, ax = plt.subplots(figsize=(6.6, 3.8), dpi=100)
+    for name, points in lines.items():
+        tokens, means, lows, highs = (np.array(column) for column in zip(*points, strict=True))
+        ax.plot(tokens / 1e6, 100 * means, marker="o", markersize=3, label=name)
+        ax.fill_between(tokens / 1e6, 100 * lows, 100 * highs, alpha=0.15)
+    ax.set_xlabel("training tokens (millions)")
+    ax.set_ylabel(f"{SPLIT_NAMES[config.evaluate_on]} solved, greedy (%)")
+    ax.set_title(f"solve rate vs training tokens, {config.eval.curve_problems} problems (95% intervals)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return [save_figure(fig, path)]

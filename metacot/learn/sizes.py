@@ -16,19 +16,21 @@ SIZES: dict[str, dict[str, Any]] = {
         "heldout_new_targets": 2,
         "bootstrap": 200,
         "model": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "max_length": 256},
-        "train": {"train_tokens": 2_000, "batch_size": 4, "threads": 1},
-        "eval": {"samples": 2, "max_new_tokens": 32, "batch_size": 8},
+        "train": {"train_tokens": 2_000, "batch_size": 4, "threads": 1, "checkpoints": 1},
+        "eval": {"samples": 2, "max_new_tokens": 32, "batch_size": 8, "curve_problems": 4},
     },
-    # Countdown-3 on 2 CPU cores: a ~1.8M-parameter model (192 wide, 4 layers). Learning rate and batch chosen on the
-    # validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 38.5% of validation problems after 4M tokens,
-    # batch 32 at 2e-3 had not learned to read the prompt's numbers by then. 4,096 characters of context hold the
-    # longest records but a few sos logs (cut, and counted in train.json). The searches' PRM is wrong 30% of the
-    # time: with the exact oracle, A* and MCTS go straight to the solution and their traces are the cot path.
+    # Countdown-3 on 2 CPU cores in about 90 minutes: a ~0.9M-parameter model (128 wide, 4 layers) reading byte-level
+    # BPE pieces (512 merges, digits single: traces ~1.8x shorter than in characters). Learning rate, batch and
+    # budget chosen on the validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 27% of validation
+    # problems after 2M tokens. 3,072 tokens hold every record. The searches' PRM is wrong 30% of the time: with the
+    # exact oracle, A* and MCTS go straight to the solution and their traces are the cot path.
     "cpu": {
         "noise": 0.3,
-        "model": {"max_length": 4096},
-        "train": {"train_tokens": 4_000_000, "learning_rate": 1e-3, "batch_size": 8},
-        "eval": {"samples": 8, "sampled_problems": 200, "max_new_tokens": 4096, "batch_size": 32},
+        "heldout_problems": 400,
+        "heldout_new_targets": 100,
+        "model": {"hidden_size": 128, "intermediate_size": 384, "max_length": 3072, "merges": 512},
+        "train": {"train_tokens": 2_000_000, "learning_rate": 1e-3, "batch_size": 8, "checkpoints": 2},
+        "eval": {"samples": 8, "sampled_problems": 100, "curve_problems": 100, "max_new_tokens": 3072},
     },
     # Countdown-4 on one GPU (documented, not run here): Stream of Search's scale, ~85M parameters; character
     # tokens, so 16,384 of them hold what Stream of Search's 4,096 subword tokens do

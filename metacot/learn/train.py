@@ -15,6 +15,7 @@ import torch
 import trl
 from transformers import AutoTokenizer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
+from transformers.trainer_utils import SaveStrategy
 from transformers.utils import logging as hf_logging
 
 from metacot.learn.model import ModelConfig, build_model
@@ -39,8 +40,14 @@ class TrainConfig:
     threads: int | None = field(
         default=None, metadata={"help": "torch CPU threads while training (default: torch's own choice)"}
     )
+    checkpoints: int = field(
+        default=0,
+        metadata={"help": "models saved along the way, at equal shares of the steps (the solve-rate curve's points)"},
+    )
 
     def __post_init__(self) -> None:
+        if self.checkpoints < 0:
+            raise ValueError(f"checkpoints must be 0 or more: {self.checkpoints}")
         if self.train_tokens < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError(f"train_tokens, batch_size and learning_rate must be positive: {self}")
         if not 0 <= self.warmup_ratio < 1:
@@ -85,6 +92,9 @@ def train(
         trainer.train_dataset = prepared.select(order).map(cut, fn_kwargs={"length": model.max_length})
         steps = -(-len(order) // config.batch_size)
         trainer.args.logging_steps = max(1, steps // LOG_EVERY)
+        if config.checkpoints:  # saved in directory/checkpoint-<step>, the last before the end
+            trainer.args.save_strategy = SaveStrategy.STEPS
+            trainer.args.save_steps = max(1, -(-steps // (config.checkpoints + 1)))
         trainer.remove_callback(PrinterCallback)
         losses = LossBar(progress_bar(show=progress, total=steps, unit="step", desc="train"))
         trainer.add_callback(losses)
@@ -136,7 +146,8 @@ def sft_config(config: TrainConfig, seed: int, directory: Path) -> Any:
         **NO_CHECKPOINTING,  # TRL's default trades speed for memory this model does not need
         fp16=False,
         report_to=[],
-        save_strategy="no",
+        save_strategy="no",  # train() asks for checkpoints when the curve wants them
+        save_only_model=True,
         logging_strategy="steps",
         disable_tqdm=True,
         push_to_hub=False,
