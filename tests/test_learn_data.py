@@ -22,9 +22,9 @@ from metacot.learn.config import learn_config
 from metacot.learn.evaluate import spread
 from metacot.learn.experiment import synthesize
 from metacot.learn.splits import SplitSizes, learn_prompt, make_splits, problem_key, read_splits, write_splits
-from metacot.learn.stats import bootstrap, run_figures, samples_needed, within_tokens
+from metacot.learn.stats import bootstrap, chance, run_figures, samples_needed, within_tokens
 from metacot.linearize.audit import audit_record
-from metacot.problems.countdown import reachable
+from metacot.problems.countdown import CountdownProblem, reachable
 
 
 @settings(max_examples=15, deadline=None)
@@ -209,3 +209,10 @@ def test_sampled_figures_count_only_the_problems_that_got_samples():
     assert figures["pass1"] == 0.5  # every problem
     assert figures["best_of_n"] == figures["pass_n"] == 1.0  # the sampled one only
     assert spread(10, 3) == [0, 3, 6] and spread(4, 9) == [0, 1, 2, 3] and spread(5, None) == [0, 1, 2, 3, 4]
+
+
+def test_chance_is_the_share_of_random_legal_walks_that_end_at_the_target():
+    # [2, 3, 5] -> 25: 9 first moves; only 2 + 3 = 5 leads on, to [5, 5], whose 4 moves include 5 * 5 = 25
+    assert chance(CountdownProblem("p", (2, 3, 5), 25)) == pytest.approx(1 / 9 * 1 / 4)
+    assert chance(CountdownProblem("p", (1, 1), 7)) == 0.0
+    assert chance(CountdownProblem("p", (4, 3), 7)) == pytest.approx(1 / 3)  # 4 + 3, 4 - 3, 4 * 3

@@ -26,7 +26,7 @@ from metacot.learn.evaluate import evaluate, spread
 from metacot.learn.model import build_model, build_tokenizer, parameter_count
 from metacot.learn.report import Run, write_report
 from metacot.learn.splits import Splits, learn_prompt, make_splits, read_splits, write_splits
-from metacot.learn.stats import samples_needed
+from metacot.learn.stats import chance, samples_needed
 from metacot.learn.train import train
 from metacot.outputs.files import AtomicFile, write_json_atomic
 from metacot.outputs.manifest import resumed, versions
@@ -74,7 +74,8 @@ def run_experiment(config: LearnConfig, command: str = "", progress: bool = True
     done = _each_model(out, config, splits, models, parameters, progress)
     runs = [Run(m.condition, m.seed, d[0], d[1], d[4]) for m, d in zip(models, done, strict=True)]
     seconds = time.perf_counter() - started
-    write_report(out, config, runs, budget, command, seconds)
+    level = sum(map(chance, splits.split(config.evaluate_on))) / len(splits.split(config.evaluate_on))
+    write_report(out, config, runs, budget, level, command, seconds)
     trained, evaluated = sum(d[2] for d in done), sum(d[3] for d in done)
     return ExperimentResult(out, runs, trained, evaluated, seconds)
 

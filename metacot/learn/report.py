@@ -37,10 +37,10 @@ class Run:
 
 
 def write_report(
-    out: Path, config: LearnConfig, runs: list[Run], budget: float, command: str, seconds: float
+    out: Path, config: LearnConfig, runs: list[Run], budget: float, level: float, command: str, seconds: float
 ) -> list[Path]:
-    """results.jsonl, table.md and the plot (when matplotlib is installed); best-of-n at `budget` generated tokens;
-    the paths written."""
+    """results.jsonl, table.md and the plot (when matplotlib is installed); best-of-n at `budget` generated tokens,
+    `level` the chance of legal steps taken at random; the paths written."""
     rows = [
         {"condition": r.condition, "seed": r.seed, **run_figures(r.results, budget), "budget_tokens": budget,
          "problems": len(r.results), "training": r.training}
@@ -50,7 +50,7 @@ def write_report(
         file.write(b"".join(orjson.dumps(row) + b"\n" for row in rows))
     summary = summarize(config, runs, budget)
     with AtomicFile(out / TABLE) as file:
-        file.write(table(config, summary, budget, command, seconds).encode())
+        file.write(table(config, summary, budget, level, command, seconds).encode())
     written = [out / RESULTS, out / TABLE]
     return written + plot(out / PLOT, config, curves(config, runs))
 
@@ -85,14 +85,15 @@ def _cell(value: tuple[float, float, float], share: bool) -> str:
     return f"{scale * mean:.1f} [{scale * low:.1f}, {scale * high:.1f}]"
 
 
-def table(config: LearnConfig, summary: list[dict], budget: float, command: str, seconds: float) -> str:
+def table(config: LearnConfig, summary: list[dict], budget: float, level: float, command: str, seconds: float) -> str:
     """The Markdown report: the table of figures per condition, then what was run and how."""
     shown = figures(budget)
     header = ["condition", *(f.name for f in shown), "training tokens", "record chars", "parameters"]
     lines = [
         f"# Does the data teach search? Countdown-{config.num_numbers}, {SPLIT_NAMES[config.evaluate_on]}",
         "",
-        "Mean and 95% bootstrap interval (problems and seeds resampled) per condition; shares in %.",
+        "Mean and 95% bootstrap interval (problems and seeds resampled) per condition; shares in %. Chance: legal",
+        f"steps taken at random solve {100 * level:.1f}% of these problems.",
         "",
         "| " + " | ".join(header) + " |",
         "|---|" + "---:|" * (len(header) - 1),

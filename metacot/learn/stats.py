@@ -1,14 +1,17 @@
 """The experiment's figures from per-problem evaluations: pass@1, best-of-n at equal generated tokens, validity, the
-held-out-target slice, and 95% bootstrap intervals over problems and seeds."""
+held-out-target slice, the chance level, and 95% bootstrap intervals over problems and seeds."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
+
+from metacot.problems.countdown import CountdownProblem
+from metacot.problems.countdown.oracle import legal_moves
 
 Outcome = Callable[[dict], float]  # one problem's evaluation -> its value of a figure (0 or 1)
 
@@ -84,6 +87,27 @@ def figures(budget: float) -> list[Figure]:
         Figure("right_invalid", "right answer through an invalid trace", right_through_invalid),
         Figure("tokens", "generated tokens of the greedy answer", greedy_tokens, share=False),
     ]
+
+
+def chance(problem: CountdownProblem) -> float:
+    """The probability that steps chosen uniformly at random among the legal ones (Stream of Search's moves, the
+    traces' own) end at the target: what a model that reads the prompt but not the arithmetic would solve."""
+    return _walk(tuple(problem.numbers), problem.target)
+
+
+@cache
+def _walk(numbers: tuple[int, ...], target: int) -> float:
+    if len(numbers) == 1:
+        return float(numbers[0] == target)
+    moves = legal_moves(numbers)
+    return sum(_walk(_after(numbers, a, b, result), target) for a, _, b, result in moves) / len(moves)
+
+
+def _after(numbers: tuple[int, ...], a: int, b: int, result: int) -> tuple[int, ...]:
+    rest = list(numbers)
+    rest.remove(a)
+    rest.remove(b)
+    return (*rest, result)
 
 
 def samples_needed(budget: float, mean_tokens: float, most: int) -> int:
