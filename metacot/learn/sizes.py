@@ -32,8 +32,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "train": {"train_tokens": 2_000_000, "learning_rate": 1e-3, "batch_size": 8, "checkpoints": 2},
         "eval": {"samples": 8, "sampled_problems": 100, "curve_problems": 100, "max_new_tokens": 3072},
     },
-    # Countdown-4 on one GPU (documented, not run here): Stream of Search's scale, ~85M parameters; character
-    # tokens, so 16,384 of them hold what Stream of Search's 4,096 subword tokens do
+    # Countdown-4 on one GPU (documented, not run here): Stream of Search's scale, ~85M parameters; BPE pieces as on
+    # the CPU (about 1.8 characters each), so 8,192 of them hold what Stream of Search's 4,096 subword tokens do
     "gpu": {
         "num_numbers": 4,
         "noise": 0.3,
@@ -46,9 +46,10 @@ SIZES: dict[str, dict[str, Any]] = {
             "num_layers": 12,
             "num_heads": 12,
             "intermediate_size": 3072,
-            "max_length": 16384,
+            "max_length": 8192,
+            "merges": 512,
         },
-        "train": {"train_tokens": 500_000_000, "learning_rate": 3e-4, "batch_size": 64},
-        "eval": {"samples": 8, "max_new_tokens": 16384, "batch_size": 64},
+        "train": {"train_tokens": 500_000_000, "learning_rate": 3e-4, "batch_size": 64, "checkpoints": 4},
+        "eval": {"samples": 8, "max_new_tokens": 8192, "batch_size": 64, "curve_problems": 200},
     },
 }
