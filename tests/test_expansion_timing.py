@@ -7,6 +7,7 @@ import pytest
 from conftest import NOISY_POLICY, NOISY_PRM, run_search
 
 from metacot.linearize import LinearizeConfig, linearize_tree
+from metacot.linearize.audit import audit_record
 from metacot.policy.symbolic import SymbolicCountdownPolicy
 from metacot.prm.oracle import CountdownOraclePRM
 from metacot.problems.countdown import CountdownDomain, generate_problems
@@ -80,3 +81,19 @@ def test_expansion_times_are_saved_and_an_older_tree_gets_the_latest_its_visits_
     assert all((was is None) == (now is None) for was, now in pairs)
     assert all(now >= was for was, now in pairs if was is not None)  # never earlier than the truth
     assert any(now == was for was, now in pairs if was is not None)
+
+
+def test_an_exhausted_reason_for_an_expansion_the_search_made_later_fails_the_audit():
+    # The record is written from the true tree; the audit is handed a tree that dates one expansion after the whole
+    # trace: every "exhausted" sentence resting on that expansion claims what the search could not know yet.
+    caught = 0
+    for tree in noisy_trees("dfs", CONFIGS["dfs"])[:20]:
+        record = linearize_tree(tree, DOMAIN, EVERY_RECORD)["metacot"]
+        assert audit_record(record, tree, DOMAIN).failures == []
+        for node in tree.nodes[1:]:
+            if node.expanded and not node.dead and node.children:
+                later = SearchTree.from_dict(tree.to_dict())
+                later.nodes[node.id].expanded_at = len(tree.trace)
+                failures = [f.message for f in audit_record(record, later, DOMAIN).failures]
+                caught += any("says the branch is exhausted, but it has live steps" in m for m in failures)
+    assert caught >= 100, caught
