@@ -216,3 +216,11 @@ def test_chance_is_the_share_of_random_legal_walks_that_end_at_the_target():
     assert chance(CountdownProblem("p", (2, 3, 5), 25)) == pytest.approx(1 / 9 * 1 / 4)
     assert chance(CountdownProblem("p", (1, 1), 7)) == 0.0
     assert chance(CountdownProblem("p", (4, 3), 7)) == pytest.approx(1 / 3)  # 4 + 3, 4 - 3, 4 * 3
+
+
+def test_generation_runs_on_trainings_threads_unless_told():
+    from metacot.learn.experiment import generation
+
+    assert generation(learn_config("cpu", {"train": {"threads": 1}}), 3).threads == 1  # --jobs 2 --threads 1
+    assert generation(learn_config("cpu", {"train": {"threads": 1}, "eval": {"threads": 2}}), 3).threads == 2
+    assert generation(learn_config("cpu"), 3).samples == 3

@@ -33,7 +33,7 @@ KNOBS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--noise": ("noise", float, "the oracle PRM's flip probability while searching"),
     "--train-tokens": ("train.train_tokens", int, "training tokens per model (the same for every condition)"),
     "--samples": ("eval.samples", int, "sampled answers per held-out problem"),
-    "--threads": ("train.threads", int, "torch threads of each model's training"),
+    "--threads": ("train.threads", int, "torch threads of each model's training and generation"),
     "--jobs": ("jobs", int, "models trained at once, each in its own process (e.g. --jobs 2 --threads 1)"),
 }
 

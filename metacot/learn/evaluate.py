@@ -39,7 +39,8 @@ class EvalConfig:
     max_new_tokens: int = field(default=1024, metadata={"help": "longest completion generated"})
     batch_size: int = field(default=32, metadata={"help": "completions generated together"})
     threads: int | None = field(
-        default=None, metadata={"help": "torch CPU threads while generating (default: torch's own choice)"}
+        default=None,
+        metadata={"help": "torch CPU threads while generating (default: train.threads, else torch's own choice)"},
     )
 
     def __post_init__(self) -> None:

@@ -22,7 +22,7 @@ from metacot.config import SynthConfig
 from metacot.jsonl import MAX_RECORD, bounded_lines
 from metacot.learn.conditions import CONDITIONS, Sources, common_problems, condition_records, searches_of
 from metacot.learn.config import LearnConfig
-from metacot.learn.evaluate import evaluate, spread
+from metacot.learn.evaluate import EvalConfig, evaluate, spread
 from metacot.learn.model import build_model, build_tokenizer, parameter_count
 from metacot.learn.report import Run, write_report
 from metacot.learn.splits import Splits, learn_prompt, make_splits, read_splits, write_splits
@@ -214,7 +214,7 @@ def _evaluated(
     if path.exists():
         return _read_jsonl(path), False
     problems = splits.split(config.evaluate_on)
-    settings = replace(config.eval, samples=model.samples)
+    settings = generation(config, model.samples)
     prompts = [learn_prompt(p) for p in problems]
     results = evaluate(folder / "model", problems, prompts, settings, model.seed, progress)
     results = [{**r, "new_target": splits.has_new_target(p)} for r, p in zip(results, problems, strict=True)]
@@ -236,11 +236,17 @@ def _curve(
     points = []
     for checkpoint in checkpoints(folder / "model", facts["steps"]):
         state = orjson.loads((checkpoint / "trainer_state.json").read_bytes())
-        made = evaluate(checkpoint, asked, prompts, replace(config.eval, samples=0), seed, progress)
+        made = evaluate(checkpoint, asked, prompts, generation(config, 0), seed, progress)
         points.append({"tokens": state["num_input_tokens_seen"], "correct": [r["greedy"]["correct"] for r in made]})
     points.append({"tokens": facts["tokens_seen"], "correct": [results[i]["greedy"]["correct"] for i in chosen]})
     _write_jsonl(path, points)
     return points
+
+
+def generation(config: LearnConfig, samples: int) -> EvalConfig:
+    """The evaluation settings with `samples` per problem, generating on training's threads unless told otherwise
+    (two models at once each on every core would fight over them)."""
+    return replace(config.eval, samples=samples, threads=config.eval.threads or config.train.threads)
 
 
 def checkpoints(model_dir: Path, steps: int) -> list[Path]:
