@@ -221,6 +221,8 @@ def test_chance_is_the_share_of_random_legal_walks_that_end_at_the_target():
 def test_generation_runs_on_trainings_threads_unless_told():
     from metacot.learn.experiment import generation
 
-    assert generation(learn_config("cpu", {"train": {"threads": 1}}), 3).threads == 1  # --jobs 2 --threads 1
-    assert generation(learn_config("cpu", {"train": {"threads": 1}, "eval": {"threads": 2}}), 3).threads == 2
-    assert generation(learn_config("cpu"), 3).samples == 3
+    assert generation(learn_config("cpu", {"train": {"threads": 1}}), 3, 100).threads == 1  # --jobs 2 --threads 1
+    assert generation(learn_config("cpu", {"train": {"threads": 1}, "eval": {"threads": 2}}), 3, 100).threads == 2
+    settings = generation(learn_config("cpu"), 3, 162)
+    assert (settings.samples, settings.max_new_tokens) == (3, 162)  # twice cot's longest answer, say
+    assert generation(learn_config("cpu"), 3, 10**6).max_new_tokens == learn_config("cpu").eval.max_new_tokens

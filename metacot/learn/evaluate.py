@@ -115,12 +115,13 @@ def spread(count: int, chosen: int | None) -> list[int]:
 
 def generate(model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig) -> list[tuple[str, int]]:
     """(completion text, tokens generated) for each prompt: greedy, or sampled at the configured temperature;
-    stopped at the end token or max_new_tokens."""
+    stopped at the end token, max_new_tokens or the end of the model's context."""
     inputs = tokenizer(prompts, return_tensors="pt", padding=True)
     settings = {"temperature": config.temperature, "top_k": 0, "top_p": 1.0} if sample else {}  # the full distribution
+    room = model.config.max_position_embeddings - inputs["input_ids"].shape[1]  # the model reads no further
     output = model.generate(
         **inputs,
-        max_new_tokens=config.max_new_tokens,
+        max_new_tokens=max(1, min(config.max_new_tokens, room)),
         do_sample=sample,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -37,6 +37,9 @@ from metacot.synth import synth
 from metacot.tree import SearchTree
 
 MANIFEST = "manifest.json"
+# A completion is cut at this many times its condition's longest training completion: past it a model is looping
+# (no right answer was ever that long), and one looping answer would hold its whole batch of generations
+LONGEST_ANSWER = 2
 
 
 class LearnError(ValueError):
@@ -64,9 +67,10 @@ def run_experiment(config: LearnConfig, command: str = "", progress: bool = True
     texts += [r["prompt"] + r["completion"] for rs in records.values() for r in rs]
     tokenizer = build_tokenizer(texts, out / "tokenizer", merges=config.model.merges)  # one tokenizer for all
     lengths = {name: completion_tokens(tokenizer, rs) for name, rs in records.items()}
-    budget = float(config.equal_tokens or max(lengths.values()))  # every registered condition: fixed by the registry
+    budget = float(config.equal_tokens or max(m for m, _ in lengths.values()))  # fixed by the registry
     models = [
-        Model(name, seed, records[name], samples_needed(budget, lengths[name], config.eval.samples))
+        Model(name, seed, records[name], samples_needed(budget, lengths[name][0], config.eval.samples),
+              LONGEST_ANSWER * lengths[name][1])
         for name in config.conditions
         for seed in config.seeds
     ]
@@ -88,6 +92,7 @@ class Model:
     seed: int
     records: list[dict]
     samples: int
+    longest: int  # tokens a completion may run to: LONGEST_ANSWER times its condition's longest training one
 
 
 Done = tuple[dict, list[dict], bool, bool, list[dict]]  # train.json, eval.jsonl, trained now, evaluated now, curve
@@ -115,7 +120,7 @@ def _one_model(out: Path, config: LearnConfig, splits: Splits, model: Model, par
     folder = out / "runs" / model.condition / f"seed-{model.seed}"
     facts, trained = _trained(folder, model.records, out / "tokenizer", config, model.seed, parameters, progress)
     results, evaluated = _evaluated(folder, splits, config, model, progress)
-    done = facts, results, trained, evaluated, _curve(folder, splits, config, model.seed, facts, results, progress)
+    done = facts, results, trained, evaluated, _curve(folder, splits, config, model, facts, results, progress)
     _note(model, done, progress)
     return done
 
@@ -125,10 +130,12 @@ def _note(model: Model, done: Done, show: bool) -> None:
     note(f"{model.condition} seed {model.seed}: {what}", show)
 
 
-def completion_tokens(tokenizer: Any, records: list[dict]) -> float:
-    """The mean length of the records' completions in tokens, the end token included (what a model generates)."""
+def completion_tokens(tokenizer: Any, records: list[dict]) -> tuple[float, int]:
+    """The mean and the longest length of the records' completions in tokens, the end token included (what a model
+    generates)."""
     encoded = tokenizer([r["completion"] for r in records], add_special_tokens=False)["input_ids"]
-    return sum(len(ids) + 1 for ids in encoded) / max(len(encoded), 1)
+    lengths = [len(ids) + 1 for ids in encoded]
+    return sum(lengths) / max(len(lengths), 1), max(lengths, default=1)
 
 
 def _open(out: Path, config: LearnConfig, command: str) -> None:
@@ -214,7 +221,7 @@ def _evaluated(
     if path.exists():
         return _read_jsonl(path), False
     problems = splits.split(config.evaluate_on)
-    settings = generation(config, model.samples)
+    settings = generation(config, model.samples, model.longest)
     prompts = [learn_prompt(p) for p in problems]
     results = evaluate(folder / "model", problems, prompts, settings, model.seed, progress)
     results = [{**r, "new_target": splits.has_new_target(p)} for r, p in zip(results, problems, strict=True)]
@@ -223,7 +230,7 @@ def _evaluated(
 
 
 def _curve(
-    folder: Path, splits: Splits, config: LearnConfig, seed: int, facts: dict, results: list[dict], progress: bool
+    folder: Path, splits: Splits, config: LearnConfig, model: Model, facts: dict, results: list[dict], progress: bool
 ) -> list[dict]:
     """curve.jsonl, written once: per checkpoint, then the final model (read from its evaluation), the training
     tokens fed and each curve problem's greedy verdict."""
@@ -236,17 +243,23 @@ def _curve(
     points = []
     for checkpoint in checkpoints(folder / "model", facts["steps"]):
         state = orjson.loads((checkpoint / "trainer_state.json").read_bytes())
-        made = evaluate(checkpoint, asked, prompts, generation(config, 0), seed, progress)
+        made = evaluate(checkpoint, asked, prompts, generation(config, 0, model.longest), model.seed, progress)
         points.append({"tokens": state["num_input_tokens_seen"], "correct": [r["greedy"]["correct"] for r in made]})
     points.append({"tokens": facts["tokens_seen"], "correct": [results[i]["greedy"]["correct"] for i in chosen]})
     _write_jsonl(path, points)
     return points
 
 
-def generation(config: LearnConfig, samples: int) -> EvalConfig:
-    """The evaluation settings with `samples` per problem, generating on training's threads unless told otherwise
-    (two models at once each on every core would fight over them)."""
-    return replace(config.eval, samples=samples, threads=config.eval.threads or config.train.threads)
+def generation(config: LearnConfig, samples: int, longest: int) -> EvalConfig:
+    """The evaluation settings with `samples` per problem and completions cut at `longest` tokens (at most
+    eval.max_new_tokens), generating on training's threads unless told otherwise (two models at once each on every
+    core would fight over them)."""
+    return replace(
+        config.eval,
+        samples=samples,
+        max_new_tokens=min(config.eval.max_new_tokens, longest),
+        threads=config.eval.threads or config.train.threads,
+    )
 
 
 def checkpoints(model_dir: Path, steps: int) -> list[Path]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from metacot.problems.countdown import CountdownProblem
 from metacot.problems.countdown.oracle import legal_moves
+from metacot.problems.countdown.parse import Number
 
 Outcome = Callable[[dict], float]  # one problem's evaluation -> its value of a figure (0 or 1)
 
@@ -96,14 +97,15 @@ def chance(problem: CountdownProblem) -> float:
 
 
 @cache
-def _walk(numbers: tuple[int, ...], target: int) -> float:
+def _walk(numbers: tuple[Number, ...], target: int) -> float:
     if len(numbers) == 1:
         return float(numbers[0] == target)
     moves = legal_moves(numbers)
-    return sum(_walk(_after(numbers, a, b, result), target) for a, _, b, result in moves) / len(moves)
+    solved = [_walk(_after(numbers, a, b, result), target) for a, _, b, result in moves]
+    return sum(solved) / len(moves)
 
 
-def _after(numbers: tuple[int, ...], a: int, b: int, result: int) -> tuple[int, ...]:
+def _after(numbers: tuple[Number, ...], a: Number, b: Number, result: Number) -> tuple[Number, ...]:
     rest = list(numbers)
     rest.remove(a)
     rest.remove(b)
