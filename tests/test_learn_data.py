@@ -226,3 +226,18 @@ def test_generation_runs_on_trainings_threads_unless_told():
     settings = generation(learn_config("cpu"), 3, 162)
     assert (settings.samples, settings.max_new_tokens) == (3, 162)  # twice cot's longest answer, say
     assert generation(learn_config("cpu"), 3, 10**6).max_new_tokens == learn_config("cpu").eval.max_new_tokens
+
+
+def test_a_difference_is_paired_by_problem_and_its_interval_excludes_zero_only_when_it_should():
+    from metacot.learn.stats import difference
+
+    rng = np.random.default_rng(0)
+    hard = rng.random(300) < 0.5  # problems differ a lot, conditions little: pairing is what makes it visible
+    base = np.tile(hard, (3, 1)).astype(float)
+    better = base.copy()
+    better[:, :30] = 1.0  # solves 30 more problems (those it missed among the first 30)
+    mean, low, high = difference(better, base, 2000)
+    assert mean == pytest.approx(better.mean() - base.mean()) and 0 < low <= mean <= high
+    mean, low, high = difference(base, base, 2000)
+    assert (mean, low, high) == (0.0, 0.0, 0.0)
+    assert np.isnan(difference(np.zeros((0, 0)), base, 10)[0])

@@ -26,6 +26,7 @@ def test_smoke_experiment_end_to_end_and_resumed(tmp_path, capsys):
     table = (out / "table.md").read_text()
     assert all(f"| {name} |" in table for name in CONDITIONS)
     assert "metacot bench learn --size smoke" in table and "steps taken at random solve" in table
+    assert "| pass1 − cot | best_of_n − cot |" in table  # every condition against the baseline, paired by problem
     heldout = {r["id"] for r in jsonl(out / "problems" / "heldout.jsonl")}
     evaluated = jsonl(out / "runs" / "cot" / "seed-0" / "eval.jsonl")
     assert {r["problem_id"] for r in evaluated} == heldout

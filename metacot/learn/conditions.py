@@ -161,6 +161,9 @@ CONDITIONS: dict[str, Condition] = {
 }
 
 
+BASELINE = "cot"  # what every other condition is compared with
+
+
 def check_conditions(names: list[str]) -> None:
     unknown = [n for n in names if n not in CONDITIONS]
     if unknown or not names or len(set(names)) < len(names):

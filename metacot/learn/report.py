@@ -14,7 +14,8 @@ import orjson
 
 from metacot.bench.machine import load_average, machine, machine_line
 from metacot.bench.plots import pyplot, save_figure
-from metacot.learn.stats import bootstrap, condition_intervals, figures, run_figures
+from metacot.learn.conditions import BASELINE
+from metacot.learn.stats import COMPARED, baseline_differences, bootstrap, condition_intervals, figures, run_figures
 from metacot.outputs.files import AtomicFile
 from metacot.outputs.manifest import versions
 
@@ -58,16 +59,23 @@ def write_report(
 def summarize(config: LearnConfig, runs: list[Run], budget: float) -> list[dict]:
     """One entry per condition, in the config's order: each figure's (mean, low, high) and the training facts."""
     summary = []
+    baseline = [r for r in runs if r.condition == BASELINE]
     for name in config.conditions:
         mine = [r for r in runs if r.condition == name]
         if not mine:
             continue
         facts = mine[0].training
+        versus = {}
+        if baseline and name != BASELINE:
+            versus = baseline_differences(
+                [r.results for r in mine], [r.results for r in baseline], budget, config.bootstrap
+            )
         summary.append(
             {
                 "condition": name,
                 "seeds": [r.seed for r in mine],
                 "figures": condition_intervals([r.results for r in mine], budget, config.bootstrap),
+                "versus": versus,
                 "train_tokens": sum(r.training.get("tokens_seen", 0) for r in mine) / len(mine),
                 "train_problems": facts.get("train_problems"),
                 "record_chars": facts.get("record_chars"),
@@ -88,7 +96,8 @@ def _cell(value: tuple[float, float, float], share: bool) -> str:
 def table(config: LearnConfig, summary: list[dict], budget: float, level: float, command: str, seconds: float) -> str:
     """The Markdown report: the table of figures per condition, then what was run and how."""
     shown = figures(budget)
-    header = ["condition", *(f.name for f in shown), "training tokens", "record chars", "parameters"]
+    versus = [f"{name} − {BASELINE}" for name in COMPARED]
+    header = ["condition", *(f.name for f in shown), *versus, "training tokens", "record chars", "parameters"]
     lines = [
         f"# Does the data teach search? Countdown-{config.num_numbers}, {SPLIT_NAMES[config.evaluate_on]}",
         "",
@@ -100,9 +109,12 @@ def table(config: LearnConfig, summary: list[dict], budget: float, level: float,
     ]
     for entry in summary:
         cells = [_cell(entry["figures"][f.name], f.share) for f in shown]
+        cells += [_cell(entry["versus"].get(name, (float("nan"),) * 3), True) for name in COMPARED]
         facts = [f"{entry['train_tokens']:,.0f}", f"{entry['record_chars'] or 0:.0f}", f"{entry['parameters'] or 0:,}"]
         lines.append(f"| {entry['condition']} | " + " | ".join(cells + facts) + " |")
     lines += ["", *(f"- {f.name}: {f.help}" for f in shown)]
+    lines += [f"- {v}: the condition's {name} minus {BASELINE}'s, in points, paired by problem" for v, name in zip(
+        versus, COMPARED, strict=True)]
     lines += [
         "",
         "## How it was run",

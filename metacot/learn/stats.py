@@ -138,6 +138,37 @@ def bootstrap(values: np.ndarray, resamples: int, seed: int = 0) -> tuple[float,
     return float(values.mean()), float(low), float(high)
 
 
+def difference(first: np.ndarray, second: np.ndarray, resamples: int, seed: int = 0) -> tuple[float, float, float]:
+    """The mean of `first` minus the mean of `second` (seeds x problems, the same problems in the same order) and its
+    95% percentile interval: problems resampled together (paired), each side's seeds on their own; nan if either is
+    empty."""
+    if first.size == 0 or second.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    problems = first.shape[1]
+    cols = rng.integers(0, problems, size=(resamples, problems))
+    ours = rng.integers(0, first.shape[0], size=(resamples, first.shape[0]))
+    theirs = rng.integers(0, second.shape[0], size=(resamples, second.shape[0]))
+    diffs = [first[a][:, c].mean() - second[b][:, c].mean() for a, b, c in zip(ours, theirs, cols, strict=True)]
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(first.mean() - second.mean()), float(low), float(high)
+
+
+COMPARED = ("pass1", "best_of_n")  # the figures each condition reports against the baseline, paired by problem
+
+
+def baseline_differences(
+    runs: list[list[dict]], baseline: list[list[dict]], budget: float, resamples: int
+) -> dict[str, tuple[float, float, float]]:
+    """For each compared figure, a condition's mean minus the baseline's and the 95% interval of that difference."""
+    out = {}
+    for index, figure in enumerate(f for f in figures(budget) if f.name in COMPARED):
+        keep = partial(kept_by, figure)
+        ours, theirs = matrix(runs, figure.outcome, keep), matrix(baseline, figure.outcome, keep)
+        out[figure.name] = difference(ours, theirs, resamples, seed=index)
+    return out
+
+
 def kept_by(figure: Figure, result: dict) -> bool:
     return figure.only is None or bool(figure.only(result))
 
