@@ -77,6 +77,7 @@ def summarize(config: LearnConfig, runs: list[Run], budget: float) -> list[dict]
                 "figures": condition_intervals([r.results for r in mine], budget, config.bootstrap),
                 "versus": versus,
                 "train_tokens": sum(r.training.get("tokens_seen", 0) for r in mine) / len(mine),
+                "steps": sum(r.training.get("steps", 0) for r in mine) / len(mine),
                 "train_problems": facts.get("train_problems"),
                 "record_chars": facts.get("record_chars"),
                 "parameters": facts.get("parameters"),
@@ -97,7 +98,7 @@ def table(config: LearnConfig, summary: list[dict], budget: float, level: float,
     """The Markdown report: the table of figures per condition, then what was run and how."""
     shown = figures(budget)
     versus = [f"{name} − {BASELINE}" for name in COMPARED]
-    header = ["condition", *(f.name for f in shown), *versus, "training tokens", "record chars", "parameters"]
+    header = ["condition", *(f.name for f in shown), *versus, "training tokens", "steps", "record chars", "parameters"]
     lines = [
         f"# Does the data teach search? Countdown-{config.num_numbers}, {SPLIT_NAMES[config.evaluate_on]}",
         "",
@@ -110,7 +111,8 @@ def table(config: LearnConfig, summary: list[dict], budget: float, level: float,
     for entry in summary:
         cells = [_cell(entry["figures"][f.name], f.share) for f in shown]
         cells += [_cell(entry["versus"].get(name, (float("nan"),) * 3), True) for name in COMPARED]
-        facts = [f"{entry['train_tokens']:,.0f}", f"{entry['record_chars'] or 0:.0f}", f"{entry['parameters'] or 0:,}"]
+        facts = [f"{entry['train_tokens']:,.0f}", f"{entry['steps']:,.0f}", f"{entry['record_chars'] or 0:.0f}"]
+        facts.append(f"{entry['parameters'] or 0:,}")
         lines.append(f"| {entry['condition']} | " + " | ".join(cells + facts) + " |")
     lines += ["", *(f"- {f.name}: {f.help}" for f in shown)]
     lines += [f"- {v}: the condition's {name} minus {BASELINE}'s, in points, paired by problem" for v, name in zip(
