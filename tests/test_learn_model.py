@@ -155,7 +155,7 @@ def test_evaluate_gives_greedy_and_seeded_samples_per_problem(trained):
             assert 1 <= made["tokens"] <= 24 and made["valid"] is (made["invalid_reason"] is None)
 
 
-def test_sampling_stops_at_a_problems_first_right_sample(trained, monkeypatch):
+def test_sampling_stops_at_a_problems_first_right_sample_or_past_the_budget(trained, monkeypatch):
     import metacot.learn.evaluate as evaluation
 
     calls = iter(range(100))
@@ -169,6 +169,9 @@ def test_sampling_stops_at_a_problems_first_right_sample(trained, monkeypatch):
     results = evaluate(trained.directory, problems, ["nums: 4 9 3 target: 24\n"] * 2, config, seed=0, progress=False)
     # round 1: p0 wrong, p1 right; round 2: p0 wrong; round 3: p0 right; no fourth round
     assert [[s["correct"] for s in r["samples"]] for r in results] == [[False, False, True], [True]]
+    calls = iter(range(100))
+    spent = evaluate(trained.directory, problems, ["nums: 4 9 3 target: 24\n"] * 2, config, 0, False, budget=9)
+    assert [[s["correct"] for s in r["samples"]] for r in spent] == [[False, False], [True]]  # 5 + 5 tokens > 9
 
 
 def test_correct_is_metacot_verifier():

@@ -3,6 +3,7 @@ metacot's Countdown verifier and its own trace checked for validity."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,14 @@ def evaluate(
     config: EvalConfig,
     seed: int,
     progress: bool = True,
+    budget: float = math.inf,
 ) -> list[dict]:
     """One dict per problem, in order: {"problem_id", "greedy": attempt, "samples": [attempt, ...]}, an attempt being
     {"text", "tokens" (generated, the end token included), "answer", "correct", "valid", "steps", "invalid_reason"}.
-    Samples are taken in rounds, one per chosen problem, and a problem's sampling stops at its first right sample (no
-    figure reads past it). Sampling is seeded: the same model, config and seed give the same attempts."""
+    Samples are taken in rounds, one per chosen problem, and a problem's sampling stops at its first right sample or
+    once its samples pass `budget` generated tokens (no figure reads past either); each round batches the problems
+    whose last samples were about as long together. Sampling is seeded: the same model, config, seed and budget give
+    the same attempts."""
     if len(problems) != len(prompts):
         raise ValueError(f"{len(problems)} problems but {len(prompts)} prompts")
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, padding_side="left")
@@ -80,10 +84,15 @@ def evaluate(
                 made = judged(model, tokenizer, problems, prompts, pending, True, config, bar)
                 for i, sample in zip(pending, made, strict=True):
                     samples[i].append(sample)
-                solved = [i for i in pending if samples[i][-1]["correct"]]
-                bar.update(len(solved) * left)  # a solved problem's later samples could change no figure
-                pending = [i for i in pending if not samples[i][-1]["correct"]]
+                done = {i for i in pending if finished(samples[i], budget)}
+                bar.update(len(done) * left)
+                pending = sorted(set(pending) - done, key=lambda i: (samples[i][-1]["tokens"], i))
     return [{"problem_id": p.id, "greedy": greedy[i], "samples": samples[i]} for i, p in enumerate(problems)]
+
+
+def finished(samples: list[dict], budget: float) -> bool:
+    """A problem's sampling is over: its last sample is right, or its samples have spent the budget."""
+    return samples[-1]["correct"] or sum(s["tokens"] for s in samples) > budget
 
 
 def judged(

@@ -70,7 +70,7 @@ def run_experiment(config: LearnConfig, command: str = "", progress: bool = True
     budget = float(config.equal_tokens or max(m for m, _ in lengths.values()))  # fixed by the registry
     models = [
         Model(name, seed, records[name], samples_needed(budget, lengths[name][0], config.eval.samples),
-              LONGEST_ANSWER * lengths[name][1])
+              LONGEST_ANSWER * lengths[name][1], budget)
         for name in config.conditions
         for seed in config.seeds
     ]
@@ -93,6 +93,7 @@ class Model:
     records: list[dict]
     samples: int
     longest: int  # tokens a completion may run to: LONGEST_ANSWER times its condition's longest training one
+    budget: float  # generated tokens per problem of the best-of-n comparison: sampling stops past them
 
 
 Done = tuple[dict, list[dict], bool, bool, list[dict]]  # train.json, eval.jsonl, trained now, evaluated now, curve
@@ -223,7 +224,7 @@ def _evaluated(
     problems = splits.split(config.evaluate_on)
     settings = generation(config, model.samples, model.longest)
     prompts = [learn_prompt(p) for p in problems]
-    results = evaluate(folder / "model", problems, prompts, settings, model.seed, progress)
+    results = evaluate(folder / "model", problems, prompts, settings, model.seed, progress, model.budget)
     results = [{**r, "new_target": splits.has_new_target(p)} for r, p in zip(results, problems, strict=True)]
     _write_jsonl(path, results)
     return results, True

@@ -30,7 +30,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "heldout_new_targets": 100,
         "model": {"hidden_size": 128, "intermediate_size": 384, "max_length": 3072, "merges": 512},
         "train": {"train_tokens": 2_000_000, "learning_rate": 1e-3, "batch_size": 8, "checkpoints": 2},
-        "eval": {"samples": 8, "sampled_problems": 100, "curve_problems": 100, "max_new_tokens": 3072},
+        "eval": {"samples": 8, "sampled_problems": 50, "curve_problems": 100, "max_new_tokens": 3072},
     },
     # Countdown-4 on one GPU (documented, not run here): Stream of Search's scale, ~85M parameters; BPE pieces as on
     # the CPU (about 1.8 characters each), so 8,192 of them hold what Stream of Search's 4,096 subword tokens do
