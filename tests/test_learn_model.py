@@ -143,6 +143,10 @@ def test_evaluate_gives_greedy_and_seeded_samples_per_problem(trained):
     config = EvalConfig(samples=3, max_new_tokens=24, batch_size=4, threads=1)
     first = evaluate(trained.directory, problems, prompts, config, seed=0, progress=False)
     assert first == evaluate(trained.directory, problems, prompts, config, seed=0, progress=False)
+    dynamic = EvalConfig(samples=3, max_new_tokens=24, batch_size=4, threads=1, cache="dynamic")
+    assert first == evaluate(trained.directory, problems, prompts, dynamic, seed=0, progress=False)  # same tokens
+    with pytest.raises(ValueError, match="cache"):
+        EvalConfig(cache="paged")
     other = evaluate(trained.directory, problems, prompts, config, seed=1, progress=False)
     assert [r["greedy"] for r in other] == [r["greedy"] for r in first]  # greedy: no randomness
     assert [r["samples"] for r in other] != [r["samples"] for r in first]

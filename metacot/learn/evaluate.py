@@ -39,6 +39,13 @@ class EvalConfig:
     )
     max_new_tokens: int = field(default=1024, metadata={"help": "longest completion generated"})
     batch_size: int = field(default=32, metadata={"help": "completions generated together"})
+    cache: str = field(
+        default="static",
+        metadata={
+            "help": "the attention cache while generating: static (allocated once for the longest completion; on a "
+            "CPU twice as fast) or dynamic (grown, and on a CPU copied, at every token); the same tokens either way"
+        },
+    )
     threads: int | None = field(
         default=None,
         metadata={"help": "torch CPU threads while generating (default: train.threads, else torch's own choice)"},
@@ -47,6 +54,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.sampled_problems is not None and self.sampled_problems < 1:
             raise ValueError(f"sampled_problems must be positive: {self.sampled_problems}")
+        if self.cache not in ("static", "dynamic"):
+            raise ValueError(f"cache: expected static or dynamic, got {self.cache!r}")
         if self.samples < 0 or self.max_new_tokens < 1 or self.batch_size < 1 or self.temperature <= 0:
             raise ValueError(f"samples >= 0; max_new_tokens, batch_size and temperature > 0: {self}")
 
@@ -134,6 +143,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], sample: bool, confi
         do_sample=sample,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
+        cache_implementation=config.cache,
         **settings,
     )
     done = []

@@ -50,6 +50,6 @@ SIZES: dict[str, dict[str, Any]] = {
             "merges": 512,
         },
         "train": {"train_tokens": 500_000_000, "learning_rate": 3e-4, "batch_size": 64, "checkpoints": 4},
-        "eval": {"samples": 8, "max_new_tokens": 8192, "batch_size": 64, "curve_problems": 200},
+        "eval": {"samples": 8, "max_new_tokens": 8192, "batch_size": 64, "curve_problems": 200, "cache": "dynamic"},
     },
 }
