@@ -146,7 +146,7 @@ def test_evaluate_gives_greedy_and_seeded_samples_per_problem(trained):
     dynamic = EvalConfig(samples=3, max_new_tokens=24, batch_size=4, threads=1, cache="dynamic")
     assert first == evaluate(trained.directory, problems, prompts, dynamic, seed=0, progress=False)  # same tokens
     with pytest.raises(ValueError, match="cache"):
-        EvalConfig(cache="paged")
+        EvalConfig(cache="static")
     other = evaluate(trained.directory, problems, prompts, config, seed=1, progress=False)
     assert [r["greedy"] for r in other] == [r["greedy"] for r in first]  # greedy: no randomness
     assert [r["samples"] for r in other] != [r["samples"] for r in first]
@@ -255,3 +255,13 @@ def test_validity_of_cut_and_empty_think_layouts():
     assert not cut.valid and cut.reason is not None and cut.reason.startswith("a line no trace format writes")
     whole_lines = check_trace(PROBLEM, "<think>\n9 - 3 = 6. Now I have [4, 6].")
     assert whole_lines.reason == "not <think> ... </think> then <answer> ... </answer>" and whole_lines.steps == 1
+
+
+def test_a_growing_cache_layer_holds_what_concatenation_would():
+    from metacot.learn.evaluate import GrowingLayer
+
+    layer, chunks = GrowingLayer(), [torch.randn(2, 3, n, 4) for n in (5, 1, 300, 1, 1)]  # 306 outgrows 256
+    for chunk in chunks:
+        keys, values = layer.update(chunk, chunk + 1)
+    assert torch.equal(keys, torch.cat(chunks, -2)) and torch.equal(values, torch.cat(chunks, -2) + 1)
+    assert layer.get_seq_length() == 308
