@@ -8,9 +8,10 @@ How they were counted (one instance = one distinct act, not one matching phrase)
   announcement and the go-back that follows it are one);
 - subgoal setting: each stated intermediate goal ("first get 4", "I need to make 8 so that 6 * 8 = 48"), not
   reaching the target itself (getting close to it is one);
-- backward chaining: each derivation from the target of what is needed ("24 / 8 = 3, so I need 3"); a subgoal
-  derived that way counts here, not as a subgoal. "Let's work backwards from 24" and the derivation right after it
-  are one.
+- backward chaining: each derivation from the target of what is needed ("24 / 8 = 3, so I need 3"); a need derived
+  that way counts here, not as a subgoal, but a goal derived that way and stated as one counts as both ("First I
+  will try to get 10 from 4 and 6, since 10 * 5 = 50"; issue 29: "The target 91 is 7 * 13, so the goal is to form
+  13"). "Let's work backwards from 24" and the derivation right after it are one.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ PAPER_STYLE = [
         1,
         0,
         1,
-        0,
+        1,
     ),
     Fixture(
         24,
@@ -111,7 +112,7 @@ PAPER_STYLE = [
         1,
         0,
         1,
-        0,
+        1,
     ),
     Fixture(
         100,

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from behaviors_fixtures import FIXTURES
 
-from metacot.behaviors import BEHAVIORS
+from metacot.behaviors.measure.base import COLUMNS
 from metacot.behaviors.measure.heuristic import count_behaviors
 from metacot.behaviors.measure.registry import default_tagger
 from metacot.cli import main
@@ -34,14 +34,14 @@ def test_a_jsonl_file_is_tagged_by_the_heuristic_by_default(tmp_path, capsys):
     assert behaviors(str(data), "--field", "response") == 0
     printed = capsys.readouterr().out
     header, row = printed.splitlines()[1:3]
-    assert header.split() == ["file", "records", *BEHAVIORS, "unparsed"]
+    assert header.split() == ["file", "records", *COLUMNS, "unparsed"]
     assert row.split()[:2] == ["outputs.jsonl", str(len(FIXTURES))] and row.split()[-1] == "0"
     out = tmp_path / "outputs-behaviors"
     written = rows(out / "heuristic.jsonl")
     assert [r["index"] for r in written] == list(range(len(FIXTURES)))
     for r, f in zip(written, FIXTURES, strict=True):
         assert r["file"] == "outputs.jsonl" and r["tagger"] == "heuristic"
-        assert {name: r[name] for name in BEHAVIORS} == count_behaviors(f.completion, f.target)
+        assert {name: r[name] for name in COLUMNS} == count_behaviors(f.completion, f.target)
     shows_verification = sum(r["verification"] > 0 for r in written) / len(written)
     assert f"{shows_verification:.0%} (" in row
     if find_spec("matplotlib") is not None:
@@ -93,9 +93,14 @@ def test_the_structural_tagger_counts_a_run_and_the_heuristic_is_compared_with_i
     assert main(["synth", "--out", str(run), "--no-progress", "--num-problems", "12", "--formats", "metacot,cot"]) == 0
     capsys.readouterr()
     assert behaviors(str(run), "--agree-with", "structural", "--tagger", "heuristic") == 0
-    agreed = [line for line in capsys.readouterr().out.splitlines() if "agrees with structural" in line]
-    assert sorted(line.split(":")[0] for line in agreed) == ["cot", "metacot"]
-    assert all("backtracking 100%" in line for line in agreed)  # metacot's own backtracks: both count each one
+    printed = capsys.readouterr().out.splitlines()
+    at = printed.index("agreement with structural: share of records agreeing on presence/exact count/count within one")
+    header, *agreed = printed[at + 1 : at + 4]
+    assert header.split() == ["format", *COLUMNS]
+    cells = {line.split()[0]: dict(zip(COLUMNS, line.split()[1:], strict=True)) for line in agreed}
+    assert sorted(cells) == ["cot", "metacot"]
+    # metacot's own backtracks: both count each one, and both read the same ones as strict
+    assert all(c["backtracking"] == c["strict_backtracking"] == "100%/100%/100%" for c in cells.values())
     assert behaviors(str(run)) == 0  # structural by default: the counts come from the trees
     written = rows(run / "behaviors" / "structural.jsonl")
     traces = [orjson.loads(line) for line in (run / "traces" / "metacot.jsonl").read_bytes().splitlines()]

@@ -9,6 +9,7 @@ from behaviors_fixtures import FIXTURES, HELD_OUT, METACOT_STYLE
 
 from metacot.backends.generate import Sampling, token_batches
 from metacot.behaviors import BEHAVIORS, DEFINITIONS, BehaviorCounts
+from metacot.behaviors.measure.base import COLUMNS, STRICT_BACKTRACKING
 from metacot.behaviors.measure.heuristic import HeuristicTagger, count_behaviors, find_target, sentences
 from metacot.behaviors.measure.judge import JudgeTagger, judge_prompt, parse_count
 from metacot.behaviors.measure.report import agreement
@@ -44,21 +45,25 @@ def test_heuristic_on_held_out_phrasings_is_approximate_but_better_than_chance()
     assert min(shares.values()) >= 0.5
 
 
+def habits(counts: dict[str, int]) -> dict[str, int]:
+    return {name: counts[name] for name in BEHAVIORS}
+
+
 def test_heuristic_reads_metacot_formats_exactly():
     for f in METACOT_STYLE:
-        assert count_behaviors(f.completion, f.target) == f.counts()
+        assert habits(count_behaviors(f.completion, f.target)) == f.counts()
 
 
 @pytest.mark.parametrize(
     ("text", "counted"),
     [
-        ("Let me check another possibility. Going back to [3, 4].", {"backtracking": 1}),
+        ("Let me check another possibility. Going back to [3, 4].", {"backtracking": 1}),  # a jump: not strict
         ("I'll check the combinations one at a time. 4 + 6 = 10.", {}),
         ("1 * 1 = 1.", {}),
         ("2 + 2 = 4. 4 = 4, the target.", {"verification": 1}),
         ("Let me check: 3 * 8 = 24. Correct!", {"verification": 1}),
         ("12 is not 24. 30 is not 24.", {"verification": 2}),
-        ("56 is not 24. Maybe 3 * 8 = 24.", {"verification": 1, "backtracking": 1}),
+        ("56 is not 24. Maybe 3 * 8 = 24.", {"verification": 1, "backtracking": 1, STRICT_BACKTRACKING: 1}),
         ("Maybe 3 * 8 = 24.", {}),
         ("24 / 2 = 12, so I need 12 from 7, 3 and 5.", {"backward_chaining": 1}),
         ("20 * 5 = 100, so I need 3 and 2 to make 1.", {"subgoal_setting": 1}),
@@ -67,7 +72,7 @@ def test_heuristic_reads_metacot_formats_exactly():
     ],
 )
 def test_heuristic_sentences(text, counted):
-    assert count_behaviors(text, 24 if "24" in text else 100) == dict.fromkeys(BEHAVIORS, 0) | counted
+    assert count_behaviors(text, 24 if "24" in text else 100) == dict.fromkeys(COLUMNS, 0) | counted
 
 
 def test_stream_of_search_moves_count_only_jumps_out_of_the_subtree():

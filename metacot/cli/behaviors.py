@@ -210,6 +210,8 @@ BEHAVIORS_EPILOG = """\
 examples:
   metacot behaviors runs/demo --tagger heuristic           # a run's traces, per format
   metacot behaviors outputs.jsonl --field response          # any JSONL of completions (or chat messages)
+  metacot behaviors runs/demo --tagger heuristic --agree-with structural   # counts compared, record by record
+  metacot behaviors labelled.jsonl --labels habits          # recall and precision against hand labels
   metacot behaviors outputs.jsonl --tagger llm --judge-model models/judge
   metacot behaviors outputs.jsonl --tagger llm --judge-backend openai --judge-model served-name \\
       --set judge.openai.base_url=http://127.0.0.1:8000/v1 --set judge.openai.tokenizer=models/judge
@@ -217,7 +219,9 @@ examples:
 Taggers: structural (exact, from a run's trees; the default for a run directory), heuristic (phrase and
 arithmetic patterns, approximate; the default for a file), llm (a judge model on any text backend; one
 prompt per record and behaviour, answers read from <count>N</count>). Rerunning the llm tagger on the
-same --out asks only what it has not answered yet."""
+same --out asks only what it has not answered yet. strict_backtracking: the backtracks made after the
+text says the path fails (a failed check, every option tried, a mistake found); structural and
+heuristic read it ("-": not read)."""
 
 
 def _add_behaviors(commands) -> None:
@@ -248,7 +252,18 @@ def _add_behaviors(commands) -> None:
         help="any tagger setting, e.g. --set judge.openai.base_url=http://127.0.0.1:8000/v1 (repeatable)",
     )
     add_progress_flag(p)
-    p.add_argument("--agree-with", metavar="NAME", help="also tag with this tagger; print how often the two agree")
+    p.add_argument(
+        "--agree-with",
+        metavar="NAME",
+        help="also tag with this tagger; print per group the share of records on which the two agree: on presence, "
+        "on the exact count, on the count within one",
+    )
+    p.add_argument(
+        "--labels",
+        metavar="FIELD",
+        help="the records hold hand labels in this field ({behaviour: true/false or a count}); print the tagger's "
+        "recall and precision against them",
+    )
     add_flags(p, TaggerSettings)
     p.set_defaults(run=run_behaviors)
 
@@ -267,7 +282,15 @@ def run_behaviors(args: argparse.Namespace) -> int:
     apply_sets(settings, args.set, "judge.openai.base_url=http://127.0.0.1:8000/v1")
     out = Path(args.out) if args.out else None
     result = behaviors(
-        Path(args.path), args.tagger, settings, args.field, out, args.batch, not args.no_progress, args.agree_with
+        Path(args.path),
+        args.tagger,
+        settings,
+        args.field,
+        out,
+        args.batch,
+        not args.no_progress,
+        args.agree_with,
+        args.labels,
     )
     print(f"{result.tagger} tagger: share of records showing each behaviour (mean count)")
     print(result.table())
@@ -275,7 +298,12 @@ def run_behaviors(args: argparse.Namespace) -> int:
     print(f"{result.rows}: {sum(s.records for s in result.summaries)} records{reused}")
     if result.plot is not None:
         print(f"{result.plot}: bar chart")
-    for group, shares in result.agreement.items():
-        agreed = ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
-        print(f"{group}: agrees with {args.agree_with} on {agreed} of records")
+    if result.agreement:
+        print(f"agreement with {args.agree_with}: share of records agreeing on presence/exact count/count within one")
+        print(result.agreement_table())
+        print(f"taking {args.agree_with} as the reference: recall R (found/shown there), precision P (right/found)")
+        print(result.recall_table(result.agreement))
+    if result.labelled:
+        print(f"against the hand labels in {args.labels!r}: recall R (found/labelled), precision P (right/found)")
+        print(result.recall_table(result.labelled))
     return 0

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.measure.base import BehaviorCounts
+from metacot.behaviors.measure.base import COLUMNS, BehaviorCounts
 from metacot.bench.plots import pyplot, save_figure
 
 
 @dataclass
 class GroupSummary:
     """One group's records: the share showing each behaviour and its mean count (over the records the tagger could
-    count for it), and how many (record, behaviour) counts it could not."""
+    count for it; the strict backtracking reading too), and how many (record, behaviour) counts it could not."""
 
     group: str
     records: int
@@ -38,7 +38,7 @@ class _Tally:
     def add(self, counts: BehaviorCounts) -> None:
         self.records += 1
         self.unparsed += len(counts.unparsed)
-        for name in BEHAVIORS:
+        for name in COLUMNS:
             n = counts.counts.get(name)
             if n is not None:
                 self.known[name] += 1
@@ -46,8 +46,8 @@ class _Tally:
                 self.total[name] += n
 
     def summary(self, group: str) -> GroupSummary:
-        share = {n: self.showing[n] / self.known[n] if self.known[n] else math.nan for n in BEHAVIORS}
-        mean = {n: self.total[n] / self.known[n] if self.known[n] else math.nan for n in BEHAVIORS}
+        share = {n: _share(self.showing[n], self.known[n]) for n in COLUMNS}
+        mean = {n: _share(self.total[n], self.known[n]) for n in COLUMNS}
         return GroupSummary(group, self.records, share, mean, self.unparsed)
 
 
@@ -59,17 +59,26 @@ def summarize(counted: Iterable[tuple[str, BehaviorCounts]]) -> list[GroupSummar
     return [tally.summary(group) for group, tally in tallies.items()]
 
 
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else math.nan
+
+
 def table(summaries: list[GroupSummary], group_label: str) -> str:
-    """Per group: records, then per behaviour the share of records showing it and (in brackets) its mean count."""
-    header = [group_label, "records", *BEHAVIORS, "unparsed"]
+    """Per group: records, then per behaviour (and the strict backtracking reading) the share of records showing it
+    and (in brackets) its mean count ("-": not counted)."""
+    header = [group_label, "records", *COLUMNS, "unparsed"]
     rows = [
-        [s.group, str(s.records), *(_cell(s.share[n], s.mean[n]) for n in BEHAVIORS), str(s.unparsed)]
-        for s in summaries
+        [s.group, str(s.records), *(_cell(s.share[n], s.mean[n]) for n in COLUMNS), str(s.unparsed)] for s in summaries
     ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return aligned([header, *rows])
+
+
+def aligned(rows: list[list[str]]) -> str:
+    """The rows as columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-        for r in [header, *rows]
+        for r in rows
     )
 
 
@@ -79,21 +88,33 @@ def _cell(share: float, mean: float) -> str:
 
 @dataclass
 class Agreement:
-    """Per behaviour, how many records two taggers could both count, and on how many they agree whether it is
-    present."""
+    """Per behaviour (and the strict backtracking reading), how a tagger's counts compare with reference counts
+    (another tagger's, or hand labels) on the records both could count: presence (agreeing either way, and the
+    reference's positives found, the tagger's positives right), exact counts and counts within one."""
 
     both: Counter[str] = field(default_factory=Counter)
-    agree: Counter[str] = field(default_factory=Counter)
+    agree: Counter[str] = field(default_factory=Counter)  # presence agrees
+    found: Counter[str] = field(default_factory=Counter)  # both show it
+    theirs: Counter[str] = field(default_factory=Counter)  # the reference shows it
+    ours: Counter[str] = field(default_factory=Counter)  # the tagger shows it
+    exact: Counter[str] = field(default_factory=Counter)
+    near: Counter[str] = field(default_factory=Counter)  # within one
 
-    def add(self, x: BehaviorCounts, y: BehaviorCounts) -> None:
-        for name in BEHAVIORS:
-            if name not in x.unparsed and name not in y.unparsed:
+    def add(self, ours: BehaviorCounts, theirs: BehaviorCounts) -> None:
+        for name in COLUMNS:
+            if ours.known(name) and theirs.known(name):
+                x, y = ours.counts[name] or 0, theirs.counts[name] or 0
                 self.both[name] += 1
-                self.agree[name] += x.shows(name) == y.shows(name)
+                self.agree[name] += (x > 0) == (y > 0)
+                self.found[name] += x > 0 and y > 0
+                self.theirs[name] += y > 0
+                self.ours[name] += x > 0
+                self.exact[name] += x == y
+                self.near[name] += abs(x - y) <= 1
 
     def shares(self) -> dict[str, float]:
-        """The share of records agreeing per behaviour (NaN when none could be counted by both)."""
-        return {n: self.agree[n] / self.both[n] if self.both[n] else math.nan for n in BEHAVIORS}
+        """The share of records agreeing on presence, per behaviour (NaN when none could be counted by both)."""
+        return {n: _share(self.agree[n], self.both[n]) for n in BEHAVIORS}
 
 
 def agreement(a: list[BehaviorCounts], b: list[BehaviorCounts]) -> dict[str, float]:
@@ -105,6 +126,43 @@ def agreement(a: list[BehaviorCounts], b: list[BehaviorCounts]) -> dict[str, flo
     for x, y in zip(a, b, strict=True):
         tally.add(x, y)
     return tally.shares()
+
+
+def agreement_table(tallies: dict[str, Agreement], group_label: str) -> str:
+    """Per group and column counted by both: the share of records agreeing on presence / on the exact count / on
+    the count within one."""
+    names = _compared(tallies)
+    rows = [[group_label, *names]]
+    for group, t in tallies.items():
+        cells = [
+            f"{_pct(t.agree[n], t.both[n])}/{_pct(t.exact[n], t.both[n])}/{_pct(t.near[n], t.both[n])}" for n in names
+        ]
+        rows.append([group, *cells])
+    return aligned(rows)
+
+
+def recall_table(tallies: dict[str, Agreement], group_label: str) -> str:
+    """Per group and behaviour compared: recall and precision against the reference (with the counts they come
+    from)."""
+    names = _compared(tallies)
+    rows = [[group_label, *names]]
+    for group, t in tallies.items():
+        cells = [
+            f"R {_pct(t.found[n], t.theirs[n])} ({t.found[n]}/{t.theirs[n]}) P {_pct(t.found[n], t.ours[n])} "
+            f"({t.found[n]}/{t.ours[n]})"
+            for n in names
+        ]
+        rows.append([group, *cells])
+    return aligned(rows)
+
+
+def _compared(tallies: dict[str, Agreement]) -> list[str]:
+    """The columns compared on some record of some group."""
+    return [n for n in COLUMNS if any(t.both[n] for t in tallies.values())]
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "-"
 
 
 def plot(path: Path, summaries: list[GroupSummary], title: str = "") -> Path | None:

@@ -1,10 +1,14 @@
-"""The structural tagger: exact behaviour counts of metacot's own records, read from their trees, never their text.
+"""The structural tagger: exact behaviour counts of metacot's own records, from their trees and the text they render.
 
-A trace record (a `format` field) is rendered again from its tree with the run's linearize settings: backtracking is
-the number of backtrack moves (the record's num_backtracks), verification the number of verdict sentences the
-format writes (finished-path checks, failed steps, mistakes found), and no trace format sets subgoals or works
-backward. A priming record (a `variant` field) is rendered again from its tree, its attempts and its seed, and its
-typed lines are counted. A record whose tree is missing is counted as unknown (None).
+A trace record (a `format` field) is rendered again from its tree with the run's linearize settings, in its own
+format, and counted only when its text is that rendering (else unknown, None: the counts would not be of the text):
+backtracking is the number of backtrack moves that format writes (its jumps back: the sos log's returns to a state
+written before, not the search's walk; the record's num_backtracks), verification the number of verdict sentences
+it writes (finished-path checks, failed steps, mistakes found), and no trace format sets subgoals or works backward.
+The strict backtracking reading is read from the text by its format's reader (linearize.reader; a domain of numbers
+toward a target): the jumps back made after the text says the path fails. A priming record (a `variant` field) is
+rendered again from its tree, its attempts and its seed, and its typed lines are counted (no strict reading). A
+record whose tree is missing is counted as unknown (None).
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from pathlib import Path
 import orjson
 
 from metacot.behaviors.definitions import BACKTRACKING, BEHAVIORS, VERIFICATION
-from metacot.behaviors.measure.base import BehaviorCounts
+from metacot.behaviors.measure.base import STRICT_BACKTRACKING, BehaviorCounts
 from metacot.behaviors.prime.datasets import think_trace
 from metacot.behaviors.prime.variants import variant
 from metacot.linearize.config import LinearizeConfig
 from metacot.linearize.formats import FORMATS
+from metacot.linearize.reader import READERS, body, reads
+from metacot.linearize.reader.events import EXHAUSTED, Back, Event, Reached, Tried
+from metacot.linearize.reader.reading import Reading
+from metacot.linearize.reasons import MISTAKE
 from metacot.linearize.render import Context
 from metacot.linearize.walk import count_backtracks, trace_to_solution, walk
 from metacot.outputs.rundir import RunDir, RunDirError
@@ -35,7 +43,9 @@ class StructuralTagger:
         self.directory = RunDir(run_dir)
         self.domain = self.directory.domain()
         self.trees = TreeLookup(self.directory)
-        self.stop_at_first_solution = bool(self._settings().get("stop_at_first_solution", True))
+        settings = self._settings()
+        self.stop_at_first_solution = bool(settings.get("stop_at_first_solution", True))
+        self.value_lines = bool(settings.get("value_lines", LinearizeConfig.value_lines))
 
     def _settings(self) -> dict:
         """The linearize settings the run's traces were last written with (traces/.state.json, else the
@@ -67,11 +77,25 @@ class StructuralTagger:
             raise RunDirError(f"{self.directory.path}: record of problem {tree.problem_id!r}: unknown format {fmt!r}")
         trace, solution = trace_to_solution(tree, self.stop_at_first_solution)
         problem = self.domain.problem_from_dict(tree.problem)
-        context = Context(tree, self.domain, problem, LinearizeConfig().value_lines, solution)
+        context = Context(tree, self.domain, problem, self.value_lines, solution)
         moves = FORMATS[fmt].moves(context, walk(tree, trace))  # the moves its record is written from
         assert moves is not None, f"a {fmt} record answers with a solution"
-        FORMATS[fmt].render(context, moves)
-        return _counts({VERIFICATION: context.checks, BACKTRACKING: count_backtracks(moves)})
+        lines = FORMATS[fmt].render(context, moves)
+        text = record.get("completion") or ""
+        if self.domain.step_delimiter.join(lines) not in text:
+            return BehaviorCounts(dict.fromkeys(BEHAVIORS))  # not the text its tree renders: its counts are unknown
+        counts = _counts({VERIFICATION: context.checks, BACKTRACKING: count_backtracks(moves)})
+        counts.counts[STRICT_BACKTRACKING] = self._strict(fmt, text, problem)
+        return counts
+
+    def _strict(self, fmt: str, text: str, problem: object) -> int | None:
+        """The strict backtracks of a trace's text, as its format's reader reads it (None: no reader for it)."""
+        read = body(text, self.domain.step_delimiter)
+        if read is None or fmt not in READERS or not reads(self.domain):
+            return None
+        reading = Reading(self.domain, problem)
+        READERS[fmt](reading, read[0])
+        return realised_backtracks(reading.events)
 
     def _priming(self, record: dict, tree: SearchTree) -> BehaviorCounts:
         shown = variant(record["variant"]).for_domain(self.domain)
@@ -81,3 +105,20 @@ class StructuralTagger:
 
 def _counts(found: dict[str, int]) -> BehaviorCounts:
     return BehaviorCounts({name: found.get(name, 0) for name in BEHAVIORS})
+
+
+def realised_backtracks(events: list[Event]) -> int:
+    """The jumps back the text makes after saying the path it leaves does not work: after a step whose own check
+    failed, with an exhausted branch or a mistake as the reason (a format that gives reasons), or, in a format that
+    lists every operation at a state (sos), when every one it listed there failed its check."""
+    count = tried = failed = 0
+    for event in events:
+        if isinstance(event, Back):
+            said = event.reason in (EXHAUSTED, MISTAKE) if event.reasons else tried > 0 and failed == tried
+            count += event.after_failure or said
+        if isinstance(event, (Back, Reached)):
+            tried = failed = 0
+        elif isinstance(event, Tried) and event.listed:
+            tried += 1
+            failed += event.result is None and not event.wins
+    return count

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.measure.base import BehaviorCounts, Tagger
+from metacot.behaviors.measure.base import COLUMNS, BehaviorCounts, Tagger
 from metacot.behaviors.measure.inputs import Item, Items
 from metacot.jsonl import MAX_RECORD, bounded_lines
 from metacot.outputs.files import AtomicFile, append_to, repair_jsonl
@@ -21,15 +21,16 @@ Key = tuple[str, int, str]  # (group, record index, digest of the completion tex
 
 
 def row(item: Item, counts: BehaviorCounts, tagger: str, group_key: str) -> dict:
-    """One line of a tagger's rows file: where the record is, which tagger counted, the counts (null: unparsed)."""
+    """One line of a tagger's rows file: where the record is, which tagger counted, the counts (null: unparsed, or
+    for the strict backtracking reading, not read)."""
     out: dict = {group_key: item.group, "index": item.index, "digest": item.digest, "tagger": tagger}
     if "problem_id" in item.record:
         out["problem_id"] = item.record["problem_id"]
-    return out | {name: counts.counts.get(name) for name in BEHAVIORS}
+    return out | {name: counts.counts.get(name) for name in COLUMNS}
 
 
 def counts_of(row: dict) -> BehaviorCounts:
-    return BehaviorCounts({name: row.get(name) for name in BEHAVIORS})
+    return BehaviorCounts({name: row.get(name) for name in COLUMNS})
 
 
 def measure(
