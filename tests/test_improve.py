@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 
 import orjson
 import pytest
 
-from metacot.behaviors.handbook.improve import OUTCOMES, outcome
+from metacot.behaviors.handbook.improve import OUTCOMES, outcome, verdict
 from metacot.behaviors.handbook.retrieval import BehaviorsConfig, retrieve
 from metacot.cli import main
 from metacot.outputs.bcsft import cited
@@ -100,6 +101,9 @@ def test_improve_end_to_end_on_a_scripted_server(served, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "reflected on 4 trees with tiny: 3 behaviours for 3 problems" in out
     assert "4 problems: 1 fixed, 1 broken, 1 both solved, 1 neither; solved 2 then 2" in out
+    # the scripted model answers the same at any seed: the unconditioned baseline changes nothing
+    assert "noise baseline (the same problems and budget, unconditioned, seed 1, in" in out
+    assert ": 0 fixed, 0 broken; solved 2 then 2\nnet +0 against the baseline's +0" in out
     records = _lines(run / "improve" / "attempts.jsonl")
     assert [(r["outcome"], r["behaviors"]) for r in records] == [
         ("fixed", ["pair_1_2"]),
@@ -156,10 +160,25 @@ def test_improve_without_a_model_uses_the_builtin_handbook_and_says_so(tmp_path,
     assert all(not t.behaviors for t in RunDir(run).iter_trees())  # the first attempt was not conditioned
     counts = [sum(r["outcome"] == o for r in records) for o in OUTCOMES]
     assert f"4 problems: {counts[0]} fixed, {counts[1]} broken, {counts[2]} both solved, {counts[3]} neither" in out
+    # the noise baseline: the first attempt's problems, unconditioned, at the next seed, in its own run directory
+    noise = [sum(r["baseline_outcome"] == o for r in records) for o in OUTCOMES[:2]]
+    assert f"seed 1, in {run / 'improve-baseline'}): {noise[0]} fixed, {noise[1]} broken" in out
+    base = RunDir(run / "improve-baseline")
+    assert base.read_manifest()["config"]["seed"] == 1
+    assert [t.problem for t in base.iter_trees()] == [t.problem for t in RunDir(run).iter_trees()]
+    assert all(not t.behaviors for t in base.iter_trees())
+    assert all(r["baseline_outcome"] == outcome(r["first"]["solved"], r["baseline"]["solved"]) for r in records)
     # an existing run is reused with its own settings; a flag that changes its trees is refused
     assert main(["improve", str(run), "--no-progress"]) == 0
     assert main(["improve", str(run), "--seed", "5", "--no-progress"]) == 2
     assert "differing keys: seed" in capsys.readouterr().err
+
+
+def test_the_verdict_weighs_the_net_change_against_seed_noise():
+    # the A* run: 14 fixed and 12 broken, where a change of seed alone fixed 15 and broke 17
+    same = verdict(Counter(fixed=14, broken=12), Counter(fixed=15, broken=17))
+    assert same.startswith("net +2 against the baseline's -2") and "not beyond the noise" in same
+    assert verdict(Counter(fixed=30, broken=2), Counter(fixed=5, broken=6)).endswith("beat the noise baseline")
 
 
 def test_bc_sft_needs_a_bci_run(tmp_path, capsys):

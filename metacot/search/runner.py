@@ -156,6 +156,12 @@ class Runner:
         runner.conditioning = conditioning
         return runner
 
+    def reseeded(self, seed: int) -> Runner:
+        """A runner on the same backends (and stats) whose searches draw their random choices from another seed."""
+        runner = copy.copy(self)
+        runner.seed = seed
+        return runner
+
     def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
         """earlier: trees of earlier searches of some problems, by id (failed searches searched again): the new
         search of the same problem starts with their answer verdicts, and decides none of them again."""
