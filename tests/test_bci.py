@@ -34,7 +34,8 @@ def test_the_moves_follow_the_behaviours_in_order():
 
 def test_a_conditioned_run_records_its_behaviours_and_an_unconditioned_one_none(tmp_path):
     out = str(tmp_path / "bci")
-    assert main(["synth", "--num-problems", "3", "--out", out, "--no-progress", "--behaviors", "builtin"]) == 0
+    flags = ["--no-progress", "--behaviors", "builtin", "--retrieve", "topic"]
+    assert main(["synth", "--num-problems", "3", "--out", out, *flags]) == 0
     trees = list(RunDir(out).iter_trees())
     expected = ["finish_with_last_pair", "target_factorisation", "near_target_subgoal"]  # top 3 by topic
     assert [t.behaviors for t in trees] == [expected] * 3
@@ -67,7 +68,7 @@ def test_the_core_runs_with_conditioning_built_above_it_and_records_it():
 
 def test_each_problem_gets_its_retrieved_behaviours_as_a_head_and_a_move_order():
     domain, problems = CountdownDomain(), generate_problems(2, 5)
-    made = condition(domain, problems, BehaviorsConfig(handbook="builtin", top_k=2))
+    made = condition(domain, problems, BehaviorsConfig(handbook="builtin", retrieve="topic", top_k=2))
     expected = ("finish_with_last_pair", "target_factorisation")
     assert [made[p.id].behaviors for p in problems] == [expected] * 2
     head = made[problems[0].id].prompt_head
@@ -96,6 +97,7 @@ def test_llm_prompts_carry_exactly_the_retrieved_behaviours(tmp_path):
     server = FaultServer(answer=lambda body: prompts.append(body["prompt"]) or "1 + 1 = 2")
     flags = ["--policy", "openai", "--policy-model", SERVED, "--set", f"policy.openai.base_url={server.url!r}"]
     flags += ["--set", f"policy.openai.tokenizer={str(tmp_path / 'tok')!r}", "--prm", "oracle", "--top-k", "2"]
+    flags += ["--retrieve", "topic"]
     try:
         out = str(tmp_path / "run")
         assert (

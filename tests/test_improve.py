@@ -153,9 +153,8 @@ def test_improve_without_a_model_uses_the_builtin_handbook_and_says_so(tmp_path,
     records = _lines(run / "improve" / "attempts.jsonl")
     assert len(records) == 4 and not (run / "improve-handbook.jsonl").exists()
     assert all(r["outcome"] == outcome(r["first"]["solved"], r["second"]["solved"]) for r in records)
-    assert all(
-        r["behaviors"] == ["finish_with_last_pair", "target_factorisation", "near_target_subgoal"] for r in records
-    )
+    assert "built-in countdown handbook (retrieved by features)" in out
+    assert all(len(r["behaviors"]) == 3 and r["behaviors"][0] == "finish_with_last_pair" for r in records)
     assert RunDir(run / "improve").read_manifest()["config"]["behaviors"]["handbook"] == "builtin"
     assert all(not t.behaviors for t in RunDir(run).iter_trees())  # the first attempt was not conditioned
     counts = [sum(r["outcome"] == o for r in records) for o in OUTCOMES]

@@ -27,6 +27,12 @@ def prompt_head(entries: list[Entry]) -> str:
     return HEAD.format(lines="\n".join(e.line for e in entries), example=example)
 
 
+def problem_features(domain: Domain, problems: list[Any]) -> list[dict[str, str]]:
+    """Each problem's features, tag -> a sentence (the domain's `features`; none for a domain without them)."""
+    features = getattr(domain, "features", None)
+    return [features(p) if features is not None else {} for p in problems]
+
+
 def condition(domain: Domain, problems: list[Any], config: BehaviorsConfig) -> dict[str, Conditioning]:
     """Each problem's conditioning (problem id -> it), from the behaviours retrieved for it: their lines open an LLM
     policy's prompt, the symbolic policy orders its moves by them, and the tree records their names
@@ -34,8 +40,9 @@ def condition(domain: Domain, problems: list[Any], config: BehaviorsConfig) -> d
     path = builtin_handbook(domain.name) if config.handbook == "builtin" else config.handbook
     entries = load_handbook(str(path))
     dicts = [domain.problem_to_dict(p) for p in problems]
-    queries = [domain.prompt(p) for p in problems]
-    found = retrieve(entries, dicts, queries, domain.name, config)
+    features = problem_features(domain, problems)
+    queries = [" ".join([domain.prompt(p), *own.values()]) for p, own in zip(problems, features, strict=True)]
+    found = retrieve(entries, dicts, queries, domain.name, config, features)
     return {
         p.id: Conditioning(
             tuple(e.name for e in row), prompt_head(row), move_order([e.name for e in row])
