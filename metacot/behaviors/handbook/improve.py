@@ -193,23 +193,26 @@ def summary(result: ImproveResult) -> str:
     nodes = [sum(r[k]["nodes"] for r in result.records) / max(n, 1) for k in ("first", "second")]
     outcomes = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES)
     noise = result.counts("baseline_outcome")
+    ahead = sum(r["second"]["solved"] and not r["baseline"]["solved"] for r in result.records)
+    behind = sum(r["baseline"]["solved"] and not r["second"]["solved"] for r in result.records)
     return (
         f"{result.path}: {n} problems: {outcomes}; solved {solved[0]} then {solved[1]}; "
         f"{nodes[0]:.1f} then {nodes[1]:.1f} nodes per problem\n"
         f"noise baseline (the same problems and budget, unconditioned, seed {result.baseline_seed}, in "
         f"{result.path.parent.parent / BASELINE}): {noise['fixed']} fixed, {noise['broken']} broken; "
-        f"solved {solved[0]} then {solved[2]}\n{verdict(counts, noise)}"
+        f"solved {solved[0]} then {solved[2]}\n{verdict(ahead, behind)}"
     )
 
 
-def verdict(second: Counter, noise: Counter) -> str:
-    """Whether the second attempt's net change (fixed - broken) beat the baseline's by more than two standard
-    deviations of seed noise: were each changed outcome a coin flip, a net's variance would be the number of
-    outcomes it changed, and the difference of two nets' the sum of both."""
-    net, noise_net = second["fixed"] - second["broken"], noise["fixed"] - noise["broken"]
-    spread = 2 * math.sqrt(second["fixed"] + second["broken"] + noise["fixed"] + noise["broken"])
-    beat = net - noise_net > spread
+def verdict(ahead: int, behind: int) -> str:
+    """Whether the second attempt beat the noise baseline: it solved `ahead` problems the baseline did not, and the
+    baseline `behind` that it did not. Were conditioning no better than another seed, each of these problems would
+    be a coin flip, and ahead - behind (the difference of their solve counts, and of their nets against the first
+    attempt) would have a standard deviation of sqrt(ahead + behind): beyond two of them, it beat the noise."""
+    spread = 2 * math.sqrt(ahead + behind)
+    beat = ahead - behind > spread
     return (
-        f"net {net:+d} against the baseline's {noise_net:+d} (2 sd of seed noise: {spread:.1f}): "
+        f"against the noise baseline: {ahead - behind:+d} problems ({ahead} solved only by the second attempt, "
+        f"{behind} only by the baseline; 2 sd of seed noise: {spread:.1f}): "
         + ("beat the noise baseline" if beat else "not beyond the noise of changing the seed")
     )
