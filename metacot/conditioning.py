@@ -12,7 +12,7 @@ from metacot.checks import at_least
 from metacot.flags import flag
 from metacot.problems.base import Domain
 
-MODES = ("topic", "embedding", "problem")
+MODES = ("features", "topic", "embedding", "problem")
 EMBEDDERS = ("tfidf", "sentence-transformers", "openai")
 
 
@@ -27,9 +27,10 @@ class BehaviorsConfig:
         metavar="FILE",
     )
     retrieve: str = flag(
-        "how behaviours are chosen: topic (a problem field, tags), embedding, or problem (those distilled from the "
-        "problem itself, as `metacot improve` does)",
-        "topic",
+        "how behaviours are chosen: features (those tagged with what the problem's own numbers offer, the domain's "
+        "features, then its topic), topic (a problem field, tags), embedding (of the prompt and its features), or "
+        "problem (those distilled from the problem itself, as `metacot improve` does)",
+        "features",
         choices=lambda: MODES,
     )
     top_k: int = flag("behaviours per problem", 3, name="--top-k")

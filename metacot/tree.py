@@ -56,6 +56,9 @@ class Node:
     # A transposition (search.protocol.Transpositions): the node holding this one's position, reached by other
     # steps; this one was merged into it and never taken up.
     transposes: int | None = None
+    # The behaviours a conditioned policy's step cited (metacot.policy.cite): read off its text, which `step` holds
+    # without the citation marks.
+    cites: tuple[str, ...] = ()
     children: list[int] = field(default_factory=list)
 
     @property
@@ -102,6 +105,7 @@ _WRITTEN_WHEN_SET = {
     "expanded_at": None,
     "reexpanded": 0,
     "transposes": None,
+    "cites": (),
 }
 
 
@@ -378,5 +382,7 @@ def _node_dict(node: Node) -> dict:
     record["duplicates"] = node.duplicates
     if node.transposes is not None:
         record["transposes"] = node.transposes
+    if node.cites:
+        record["cites"] = node.cites
     record["children"] = node.children
     return record

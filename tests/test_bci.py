@@ -3,6 +3,7 @@ moves, and are recorded in each tree."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from metacot.backends.request import Conditioning
@@ -12,6 +13,8 @@ from metacot.cli import main
 from metacot.conditioning import BehaviorsConfig
 from metacot.config import ConfigError, SynthConfig
 from metacot.outputs.rundir import RunDir
+from metacot.policy.base import ExpandRequest
+from metacot.policy.cite import split_citations
 from metacot.policy.symbolic import SymbolicCountdownPolicy
 from metacot.prm.oracle import CountdownOraclePRM
 from metacot.problems.countdown import CountdownDomain, generate_problems, legal_moves
@@ -31,7 +34,8 @@ def test_the_moves_follow_the_behaviours_in_order():
 
 def test_a_conditioned_run_records_its_behaviours_and_an_unconditioned_one_none(tmp_path):
     out = str(tmp_path / "bci")
-    assert main(["synth", "--num-problems", "3", "--out", out, "--no-progress", "--behaviors", "builtin"]) == 0
+    flags = ["--no-progress", "--behaviors", "builtin", "--retrieve", "topic"]
+    assert main(["synth", "--num-problems", "3", "--out", out, *flags]) == 0
     trees = list(RunDir(out).iter_trees())
     expected = ["finish_with_last_pair", "target_factorisation", "near_target_subgoal"]  # top 3 by topic
     assert [t.behaviors for t in trees] == [expected] * 3
@@ -64,7 +68,7 @@ def test_the_core_runs_with_conditioning_built_above_it_and_records_it():
 
 def test_each_problem_gets_its_retrieved_behaviours_as_a_head_and_a_move_order():
     domain, problems = CountdownDomain(), generate_problems(2, 5)
-    made = condition(domain, problems, BehaviorsConfig(handbook="builtin", top_k=2))
+    made = condition(domain, problems, BehaviorsConfig(handbook="builtin", retrieve="topic", top_k=2))
     expected = ("finish_with_last_pair", "target_factorisation")
     assert [made[p.id].behaviors for p in problems] == [expected] * 2
     head = made[problems[0].id].prompt_head
@@ -93,6 +97,7 @@ def test_llm_prompts_carry_exactly_the_retrieved_behaviours(tmp_path):
     server = FaultServer(answer=lambda body: prompts.append(body["prompt"]) or "1 + 1 = 2")
     flags = ["--policy", "openai", "--policy-model", SERVED, "--set", f"policy.openai.base_url={server.url!r}"]
     flags += ["--set", f"policy.openai.tokenizer={str(tmp_path / 'tok')!r}", "--prm", "oracle", "--top-k", "2"]
+    flags += ["--retrieve", "topic"]
     try:
         out = str(tmp_path / "run")
         assert (
@@ -104,3 +109,77 @@ def test_llm_prompts_carry_exactly_the_retrieved_behaviours(tmp_path):
         "behavior_finish_with_last_pair:" in p and "behavior_target_factorisation:" in p for p in prompts
     )
     assert not any("behavior_near_target_subgoal" in p for p in prompts)
+
+
+def test_a_steps_citations_are_read_off_its_text():
+    names = ("finish_with_last_pair", "target_factorisation")
+    assert split_citations("[behavior_finish_with_last_pair] 3 * 8 = 24", names) == (
+        "3 * 8 = 24",
+        ("finish_with_last_pair",),
+    )
+    assert split_citations("behaviour_Target_Factorisation: 7 * 13 = 91", names) == (
+        "7 * 13 = 91",
+        ("target_factorisation",),
+    )
+    # a behaviour the prompt did not hold: its mark goes, and it is not counted
+    assert split_citations("[behavior_made_up] 3 + 4 = 7 [behavior_target_factorisation]", names) == (
+        "3 + 4 = 7",
+        ("target_factorisation",),
+    )
+    assert split_citations("3 + 4 = 7", names) == ("3 + 4 = 7", ())
+
+
+def test_an_llm_policy_is_asked_to_cite_and_its_citations_reach_the_tree_and_bc_sft(tmp_path, capsys):
+    pytest.importorskip("openai")
+    from fault_server import SERVED, FaultServer
+    from tiny_models import build_tokenizer
+
+    build_tokenizer(tmp_path / "tok")
+    prompts: list[str] = []
+    steps = {"Using the numbers [1, 2]": "1 + 2 = 3", "Using the numbers [3, 4]": "3 * 4 = 12"}
+
+    def answer(body: dict) -> str:
+        prompt = body["prompt"]
+        prompts.append(prompt)
+        step = next(s for k, s in steps.items() if k in prompt)
+        return f"[behavior_finish_with_last_pair] {step}" if "1, 2" in prompt else step
+
+    server = FaultServer(answer=answer)
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text('{"numbers": [1, 2], "target": 3}\n{"numbers": [3, 4], "target": 12}\n')
+    flags = ["--policy", "openai", "--policy-model", SERVED, "--set", f"policy.openai.base_url={server.url!r}"]
+    flags += ["--set", f"policy.openai.tokenizer={str(tmp_path / 'tok')!r}", "--prm", "oracle", "--top-k", "2"]
+    out = tmp_path / "run"
+    run = ["synth", "--problems", str(problems), "--out", str(out), "--no-progress", "--behaviors", "builtin"]
+    try:
+        assert main([*run, *flags]) == 0
+    finally:
+        server.stop()
+    asked = "opening the step with its name in brackets, for example [behavior_finish_with_last_pair]"
+    assert prompts and all(asked in p for p in prompts)
+    trees = list(RunDir(out).iter_trees())
+    cited = [[(tree.nodes[c].step, list(tree.nodes[c].cites)) for c in tree.root.children] for tree in trees]
+    assert cited == [[("1 + 2 = 3", ["finish_with_last_pair"])], [("3 * 4 = 12", [])]]
+    assert all(t.solved for t in trees)
+    assert main(["export", str(out), "--bc-sft"]) == 0
+    assert "1 records citing a behaviour" in capsys.readouterr().out
+    records = [
+        orjson.loads(line) for line in (out / "exports" / "bc-sft-metacot" / "data.jsonl").read_bytes().splitlines()
+    ]
+    assert [r["cited"] for r in records] == [["finish_with_last_pair"], []]
+    assert "[behavior_finish_with_last_pair] 1 + 2 = 3" in records[0]["completion"]
+    traces = (out / "traces" / "metacot.jsonl").read_text()
+    assert "[behavior_" not in traces and "1 + 2 = 3" in traces  # the run's own traces hold the steps alone
+
+
+def test_a_childs_prompt_holds_its_steps_as_the_policy_wrote_them():
+    from metacot.policy.prompts import PromptBuilder
+    from metacot.tree import SearchTree
+
+    domain, problem = CountdownDomain(), generate_problems(1, 5)[0]
+    tree = SearchTree.with_root(problem.id, domain.problem_to_dict(problem), domain.root_state(problem))
+    a, b = problem.numbers[:2]
+    child = tree.add_child(tree.root, f"{a} + {b} = {a + b}", cites=("finish_with_last_pair",))
+    prompts = PromptBuilder(domain, render=lambda text: f"<{text}>")
+    request = ExpandRequest(problem, tree, child, 0, conditioning=Conditioning(("finish_with_last_pair",)))
+    assert prompts.prompt(request).endswith(f">[behavior_finish_with_last_pair] {a} + {b} = {a + b}\n")

@@ -10,7 +10,7 @@ import re
 import orjson
 import pytest
 
-from metacot.behaviors.handbook.improve import OUTCOMES, outcome
+from metacot.behaviors.handbook.improve import OUTCOMES, outcome, verdict
 from metacot.behaviors.handbook.retrieval import BehaviorsConfig, retrieve
 from metacot.cli import main
 from metacot.outputs.bcsft import cited
@@ -100,6 +100,9 @@ def test_improve_end_to_end_on_a_scripted_server(served, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "reflected on 4 trees with tiny: 3 behaviours for 3 problems" in out
     assert "4 problems: 1 fixed, 1 broken, 1 both solved, 1 neither; solved 2 then 2" in out
+    # the scripted model answers the same at any seed: the unconditioned baseline changes nothing
+    assert "noise baseline (the same problems and budget, unconditioned, seed 1, in" in out
+    assert ": 0 fixed, 0 broken; solved 2 then 2\nagainst the noise baseline: +0 problems (1 solved only by the " in out
     records = _lines(run / "improve" / "attempts.jsonl")
     assert [(r["outcome"], r["behaviors"]) for r in records] == [
         ("fixed", ["pair_1_2"]),
@@ -149,17 +152,33 @@ def test_improve_without_a_model_uses_the_builtin_handbook_and_says_so(tmp_path,
     records = _lines(run / "improve" / "attempts.jsonl")
     assert len(records) == 4 and not (run / "improve-handbook.jsonl").exists()
     assert all(r["outcome"] == outcome(r["first"]["solved"], r["second"]["solved"]) for r in records)
-    assert all(
-        r["behaviors"] == ["finish_with_last_pair", "target_factorisation", "near_target_subgoal"] for r in records
-    )
+    assert "built-in countdown handbook (retrieved by features)" in out
+    assert all(len(r["behaviors"]) == 3 and r["behaviors"][0] == "finish_with_last_pair" for r in records)
     assert RunDir(run / "improve").read_manifest()["config"]["behaviors"]["handbook"] == "builtin"
     assert all(not t.behaviors for t in RunDir(run).iter_trees())  # the first attempt was not conditioned
     counts = [sum(r["outcome"] == o for r in records) for o in OUTCOMES]
     assert f"4 problems: {counts[0]} fixed, {counts[1]} broken, {counts[2]} both solved, {counts[3]} neither" in out
+    # the noise baseline: the first attempt's problems, unconditioned, at the next seed, in its own run directory
+    noise = [sum(r["baseline_outcome"] == o for r in records) for o in OUTCOMES[:2]]
+    assert f"seed 1, in {run / 'improve-baseline'}): {noise[0]} fixed, {noise[1]} broken" in out
+    base = RunDir(run / "improve-baseline")
+    assert base.read_manifest()["config"]["seed"] == 1
+    assert [t.problem for t in base.iter_trees()] == [t.problem for t in RunDir(run).iter_trees()]
+    assert all(not t.behaviors for t in base.iter_trees())
+    assert all(r["baseline_outcome"] == outcome(r["first"]["solved"], r["baseline"]["solved"]) for r in records)
     # an existing run is reused with its own settings; a flag that changes its trees is refused
     assert main(["improve", str(run), "--no-progress"]) == 0
     assert main(["improve", str(run), "--seed", "5", "--no-progress"]) == 2
     assert "differing keys: seed" in capsys.readouterr().err
+
+
+def test_the_verdict_weighs_the_problems_only_one_of_them_solved_against_seed_noise():
+    assert verdict(20, 6).endswith(
+        "+14 problems (20 solved only by the second attempt, 6 only by the baseline; "
+        "2 sd of seed noise: 10.2): beat the noise baseline"
+    )
+    assert verdict(17, 12).endswith("not beyond the noise of changing the seed")
+    assert verdict(0, 0).endswith("not beyond the noise of changing the seed")
 
 
 def test_bc_sft_needs_a_bci_run(tmp_path, capsys):

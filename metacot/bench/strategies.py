@@ -106,7 +106,8 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
     started = time.perf_counter()
     domain = CountdownDomain()
     policy = SymbolicCountdownPolicy(SymbolicPolicyConfig(mistake_rate=settings.mistake_rate))
-    behaviors = None if settings.behaviors is None else BehaviorsConfig(settings.behaviors)
+    # by topic, as the benchmark always retrieved: a directory's settings name the handbook alone
+    behaviors = None if settings.behaviors is None else BehaviorsConfig(settings.behaviors, retrieve="topic")
     conditioning = {} if behaviors is None else condition(domain, problems, behaviors)
     bar = progress_bar(show=progress, total=total, initial=total - todo_count, unit="search")
     searched = 0

@@ -41,17 +41,20 @@ def linearize_tree(
     config: LinearizeConfig,
     with_segments: bool = False,
     leave_out: Collection[int] = (),
+    citations: bool = False,
 ) -> dict[str, dict]:
     """The tree's record in each format, leaving out the formats whose options exclude it.
 
     with_segments: each record also gets "segments" (linearize.segments), in the formats whose lines are marked by
-    move (TraceFormat.segments). leave_out: nodes the trace skips (whole subtrees must be given: a pruned record)."""
+    move (TraceFormat.segments). leave_out: nodes the trace skips (whole subtrees must be given: a pruned record).
+    citations: each step written with the behaviours its policy cited (BC-SFT records; shown by the formats that
+    write steps as sentences)."""
     formats = resolve_formats(config.formats, domain)
     trace, solution = trace_to_solution(tree, config.stop_at_first_solution)
     if solution is None and not config.include_unsolved:
         return {}
     problem = domain.problem_from_dict(tree.problem)
-    context = Context(tree, domain, problem, config.value_lines, solution)
+    context = Context(tree, domain, problem, config.value_lines, solution, citations)
     prompt = domain.prompt(problem, think_tags=config.think_tags)
     answer = context.final_answer() if solution is not None else no_solution(domain, problem)
     # a move's visit is its position in the whole trace, where the search's values are kept

@@ -27,6 +27,7 @@ from metacot.linearize.reasons import (
     value_text,
 )
 from metacot.linearize.walk import Move
+from metacot.policy.cite import with_citations
 from metacot.problems.base import Domain
 from metacot.seeding import mix, problem_seed
 from metacot.tree import ROOT, Node, SearchTree
@@ -37,13 +38,14 @@ NOTICED = "Wait, that's wrong: {error}."  # after a step whose error the domain 
 @dataclass
 class Context:
     """Everything a renderer reads: the tree, its problem and domain, and the options (value_lines: the values the
-    search held, written as lines)."""
+    search held, written as lines; citations: each step with the behaviours its policy cited, metacot.policy.cite)."""
 
     tree: SearchTree
     domain: Domain
     problem: Any
     value_lines: bool
     solution: int | None = None  # the verified solution the record answers with
+    citations: bool = False
     seed: int = field(init=False)
     checks: int = field(default=0, init=False)  # verification sentences rendered so far (the structural tagger)
     reasoned: tuple[list[Move], dict[int, Reason]] | None = field(default=None, init=False, repr=False)  # reasons()
@@ -57,6 +59,10 @@ class Context:
 
     def node(self, node_id: int) -> Node:
         return self.tree.nodes[node_id]
+
+    def step(self, node: Node) -> str:
+        """The node's step as the trace writes it: with its citations when the options ask for them."""
+        return with_citations(node.step, node.cites) if self.citations else node.step
 
     def state(self, node_id: int) -> str:
         text = self.states.get(node_id)
@@ -168,7 +174,7 @@ def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int], t
 
 def attempt(ctx: Context, node: Node) -> str:
     """A failed step in an attempts line: the step and its error, or the verdict of the path it finished."""
-    return attempt_words(node.step, node.error, verdict(ctx, node) if node.error is None else "")
+    return attempt_words(ctx.step(node), node.error, verdict(ctx, node) if node.error is None else "")
 
 
 def step_sentence(ctx: Context, node: Node) -> str:
@@ -176,7 +182,7 @@ def step_sentence(ctx: Context, node: Node) -> str:
     if node.error is not None:
         ctx.checks += 1
     check = verdict(ctx, node) if node.terminal and node.error is None else None
-    return step_words(ctx.domain, ctx.problem, node.step, node.state, node.error, check)
+    return step_words(ctx.domain, ctx.problem, ctx.step(node), node.state, node.error, check)
 
 
 def step_words(domain: Domain, problem: Any, step: str, state: Any, error: str | None, check: str | None) -> str:

@@ -3,7 +3,8 @@ with the behaviours left out of the prompt, so that a student learns to use them
 
 Each record is the tree's trace record in one format: `prompt` (or the user turn of `messages`, linearize.layout)
 is the problem alone, as in any trace record; `completion` (or the assistant turn) is the trace the
-behaviour-conditioned search wrote, citing behaviours by name wherever the teacher's steps did. `behaviors` names
+behaviour-conditioned search wrote, each step with the behaviours the teacher cited in it ("[behavior_<name>] step",
+metacot.policy.cite; in the formats that write steps as sentences). `behaviors` names
 those the teacher's prompt held; `cited`, those of them the completion names (`behavior_<name>` or the bare name).
 Trees searched without behaviours are left out.
 """
@@ -29,7 +30,7 @@ def bc_sft_records(tree: SearchTree, domain: Domain, config: LinearizeConfig, fm
     options leave it out."""
     if not tree.behaviors:
         return []
-    record = linearize_tree(tree, domain, replace(config, formats=[fmt])).get(fmt)
+    record = linearize_tree(tree, domain, replace(config, formats=[fmt]), citations=True).get(fmt)
     if record is None:
         return []
     return [{**record, "behaviors": list(tree.behaviors), "cited": cited(tree.behaviors, texts(record)[1])}]

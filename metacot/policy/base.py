@@ -22,6 +22,7 @@ class Proposal:
     # The structure the text was written from, for a policy that builds steps (the symbolic one's move): a domain
     # with apply_move(problem, state, text, move) applies it without reading the text back; None: it reads the text.
     move: Any = None
+    cites: tuple[str, ...] = ()  # the behaviours the text cited, its marks removed (metacot.policy.cite)
 
 
 class Rollout(list[str]):

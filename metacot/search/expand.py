@@ -55,6 +55,7 @@ def grow(
             else:
                 outcome = domain.apply_step(problem, node.state, p.text)
             child = add_checked(domain, problem, tree, node, p.text, outcome, p.tokens, p.logprob, p.finish_reason)
+            child.cites = p.cites
             siblings[p.text] = child
             made.append(child)
         for child in made:  # grows while it is read: a repair may finish a path that finds an earlier slip

@@ -13,6 +13,7 @@ from typing import Any
 
 from metacot.backends.request import Conditioning
 from metacot.policy.base import ExpandRequest, Policy
+from metacot.policy.cite import cited_proposals
 from metacot.prm.base import RewardModel, ScoreRequest
 from metacot.problems.base import Domain
 from metacot.search.breaker import BackendOutage, Breaker
@@ -156,6 +157,12 @@ class Runner:
         runner.conditioning = conditioning
         return runner
 
+    def reseeded(self, seed: int) -> Runner:
+        """A runner on the same backends (and stats) whose searches draw their random choices from another seed."""
+        runner = copy.copy(self)
+        runner.seed = seed
+        return runner
+
     def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
         """earlier: trees of earlier searches of some problems, by id (failed searches searched again): the new
         search of the same problem starts with their answer verdicts, and decides none of them again."""
@@ -279,7 +286,8 @@ class Runner:
                 self.stats.missing_proposals += max(0, expand.n - len(props))
             later[id(job)] -= expand.n
             held = (later[id(job)], made[id(job)])
-            children = grow(self.domain, job.problem, job.tree, expand.node, props[: expand.n], self.budget, held)
+            props = cited_proposals(props[: expand.n], job.conditioning)
+            children = grow(self.domain, job.problem, job.tree, expand.node, props, self.budget, held)
             grown[id(expand)] = children
             made[id(job)] += len(children)
         self._hand_out(jobs, grown)

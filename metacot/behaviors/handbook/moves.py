@@ -1,5 +1,7 @@
-"""The built-in Countdown behaviours as move preferences: the hook that orders the symbolic policy's moves by a
-problem's retrieved behaviours."""
+"""The built-in Countdown handbook as move-ordering heuristics: with no model to read a behaviour's words, each
+built-in behaviour is a hand-written preference over the symbolic policy's moves, and a problem's retrieved behaviours
+order its moves. One of them, finish_with_last_pair, is an exact one-move lookahead on the target, not a habit of
+reasoning: most of what the built-in handbook gains comes from it (docs/behaviors/handbooks.md)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ def _one_op(x: Fraction, y: Fraction) -> set[Fraction]:
 
 
 def finish_with_last_pair(state: tuple[Number, ...], move: Move, target: int) -> float:
+    """An exact one-move lookahead: 1 for a move that makes the target, or that leaves two numbers one operation
+    from it (every operation on them is tried), else 0."""
     result, rest = _value(move[3]), _rest(state, move)
     if not rest:
         return float(result == target)
@@ -38,24 +42,29 @@ def finish_with_last_pair(state: tuple[Number, ...], move: Move, target: int) ->
 
 
 def target_factorisation(state: tuple[Number, ...], move: Move, target: int) -> float:
+    """1 for a move whose result is a whole divisor of the target (above 1), else 0."""
     result = _value(move[3])
     return float(result > 1 and result.denominator == 1 and target % int(result) == 0)
 
 
 def near_target_subgoal(state: tuple[Number, ...], move: Move, target: int) -> float:
+    """The nearer the move's result to the target, the higher (minus the gap, in targets)."""
     return -float(abs(_value(move[3]) - target)) / max(abs(target), 1)
 
 
 def combine_small_numbers_first(state: tuple[Number, ...], move: Move, target: int) -> float:
+    """1 for a move on the two smallest numbers, else 0."""
     smallest = sorted(_value(n) for n in state)[:2]
     return float(sorted([_value(move[0]), _value(move[2])]) == smallest)
 
 
 def avoid_wasted_numbers(state: tuple[Number, ...], move: Move, target: int) -> float:
+    """-1 for a move that makes 0 or 1 (unless the target is one of them), else 0."""
     return -float(_value(move[3]) in (0, 1) and target not in (0, 1))
 
 
 def stay_in_range(state: tuple[Number, ...], move: Move, target: int) -> float:
+    """-1 for a move whose result is more than twice the target (and 10) from zero, else 0."""
     return -float(abs(_value(move[3])) > 2 * abs(target) + 10)
 
 

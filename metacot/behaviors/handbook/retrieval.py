@@ -1,8 +1,10 @@
-"""Retrieve a problem's behaviours from a handbook: by topic, or the top K by embedding similarity to its prompt."""
+"""Retrieve a problem's behaviours from a handbook: by its features, by topic, by its own id, or the top K by
+embedding similarity to its prompt and features."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +35,22 @@ def _require(entries: list[Entry]) -> None:
 
 def by_topic(entries: list[Entry], topic: str, k: int) -> list[Entry]:
     """The k behaviours tagged `topic` that were distilled most often (file order breaks ties)."""
+    return by_features(entries, set(), topic, k)
+
+
+def by_features(entries: list[Entry], features: Collection[str], topic: str, k: int) -> list[Entry]:
+    """The k behaviours tagged with most of the problem's features (Domain.features: what its numbers and target
+    offer), then those tagged with its topic alone; among equals the most often distilled, then file order. A
+    handbook tagged by topic alone gives what by_topic gives."""
     _require(entries)
-    tagged = [e for e in entries if topic.lower() in e.tags]
-    if not tagged:
+    topic = topic.lower()
+    scored = [(len(set(features) & set(e.tags)), topic in e.tags, e) for e in entries]
+    found = [row for row in scored if row[0] or row[1]]
+    if not found:
         tags = sorted({t for e in entries for t in e.tags})
         raise RetrievalError(f"no behaviour is tagged {topic!r}; the handbook's tags: {', '.join(tags) or '(none)'}")
-    return sorted(tagged, key=lambda e: -e.count)[:k]
+    found.sort(key=lambda row: (-row[0], -row[1], -row[2].count))
+    return [entry for _, _, entry in found[:k]]
 
 
 def by_problem(entries: list[Entry], problem_id: str, k: int) -> list[Entry]:
@@ -128,13 +140,32 @@ def make_embedder(config: BehaviorsConfig, entries: list[Entry]) -> Embed:
 
 
 def retrieve(
-    entries: list[Entry], problems: list[dict], queries: list[str], domain: str, config: BehaviorsConfig
+    entries: list[Entry],
+    problems: list[dict],
+    queries: list[str],
+    domain: str,
+    config: BehaviorsConfig,
+    features: Sequence[Collection[str]] | None = None,
 ) -> list[list[Entry]]:
-    """Each problem's behaviours: by its topic, by its own id (those distilled from it), or by its query text's
-    embedding (one embedding call for all)."""
+    """Each problem's behaviours: by its features (`features`, one collection of tags per problem; none given: by
+    topic alone), by its topic, by its own id (those distilled from it), or by its query text's embedding (one
+    embedding call for all)."""
+    if config.retrieve == "features":
+        tags = features if features is not None else [()] * len(problems)
+        return [
+            by_features(entries, own, problem_topic(p, domain), config.top_k)
+            for p, own in zip(problems, tags, strict=True)
+        ]
     if config.retrieve == "topic":
         return [by_topic(entries, problem_topic(p, domain), config.top_k) for p in problems]
     if config.retrieve == "problem":
         return [by_problem(entries, str(p.get("id", "")), config.top_k) for p in problems]
     _require(entries)
     return by_embedding(entries, queries, config.top_k, make_embedder(config, entries))
+
+
+def off_mode_share(rows: list[list[str]]) -> float:
+    """The share of problems whose retrieved behaviours (as a set) differ from the most common set: 0.0 when every
+    problem gets the same ones."""
+    sets = Counter(frozenset(row) for row in rows)
+    return 1 - sets.most_common(1)[0][1] / len(rows) if rows else 0.0

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 from metacot.problems.base import StepError, StepOutcome
 from metacot.problems.countdown.data import NOTICE, CountdownConfig, CountdownProblem, problem_from_record
+from metacot.problems.countdown.features import countdown_features
 from metacot.problems.countdown.oracle import Move, format_move, reachable, sos_listing
 from metacot.problems.countdown.parse import (
     Number,
@@ -202,3 +203,8 @@ class CountdownDomain:
 
     def check_answer(self, problem: CountdownProblem, answer: str) -> bool:
         return verify_answer(problem, answer)
+
+    def features(self, problem: CountdownProblem) -> dict[str, str]:
+        """What the problem offers a behaviour, tag -> a sentence on its numbers (features.countdown_features): what
+        behaviours are retrieved by (behaviors.retrieve = "features")."""
+        return countdown_features(problem.numbers, problem.target)
