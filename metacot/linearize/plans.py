@@ -13,6 +13,7 @@ step misses the target shows the chain it pursued: the same number and operation
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ def lineage(tree: SearchTree, start: int, path: Sequence[int]) -> tuple[list[Mad
     held: list[Held] = [(exact(n), (n,)) for n in tree.nodes[start].state]
     made: list[Made] = []
     for node_id in path:
+        if tree.nodes[node_id].state is None:  # an illegal step
+            return made, None
         values = Counter(exact(n) for n in tree.nodes[node_id].state)
         now = Counter(v for v, _ in held)
         gone, new = now - values, values - now
@@ -149,17 +152,23 @@ def _without(state: Sequence[Number], taken: Sequence[Number]) -> tuple[Number, 
 
 
 def subgoal(
-    tree: SearchTree, start: int, path: Sequence[int], target: int, claims: bool, reachable: Callable[[Any], bool]
+    tree: SearchTree,
+    start: int,
+    path: Sequence[int],
+    target: int,
+    claims: bool,
+    reachable: Callable[[Any], bool],
+    plain: bool = True,
 ) -> Subgoal | None:
     """The first number the path makes from part of the start's numbers (no other number touched on the way, none
     of them the number itself) that relates to the target, or (claims: the path goes on to the solution) with which
-    the numbers then left can still make it; else the first such number at all."""
+    the numbers then left can still make it; else (plain) the first such number at all."""
     state = tree.nodes[start].state
-    plain = None
+    first = None
     for made in lineage(tree, start, path)[0]:
         node = tree.nodes[made.node]
         part = _without(state, _without(state, made.origins))
-        whole = made.value.denominator == 1 and made.value not in map(exact, part)
+        whole = made.value.denominator == 1 and made.value != target and made.value not in map(exact, part)
         alone = len(node.state) == len(state) - len(part) + 1  # no other number touched on the way
         if node.terminal or not (whole and alone and 2 <= len(part) < len(state)):
             continue
@@ -168,8 +177,8 @@ def subgoal(
         goal = Subgoal(int(made.value), part, why, then, made.node)
         if why is not None or then is not None:
             return goal
-        plain = plain or goal
-    return plain
+        first = first or goal
+    return first if plain else None
 
 
 def chain(
@@ -184,8 +193,8 @@ def chain(
     for depth in range(len(path)):
         here = start if depth == 0 else path[depth - 1]
         state = tree.nodes[here].state
-        made, held = lineage(tree, here, path[depth:])
-        if len(state) < 3 or held is None:
+        made, held = lineage(tree, here, path[depth:]) if state is not None else ([], None)
+        if state is None or len(state) < 3 or held is None:
             return None
         if end.terminal:
             found = next((c for side in (0, 1) if (c := _final(made[-1], side, state, target, open_chains))), None)
@@ -270,10 +279,12 @@ def weave(
     habits: tuple[bool, bool],
     reachable: Callable[[Any], bool],
     open_chains: bool = False,
+    plain: bool = True,
 ) -> Woven:
     """The plans of each run of steps: (backward chains, subgoals) as `habits` asks. A subgoal where the run makes
-    one (its claim that the target can still be made only on the run that reaches `solution`), a chain where the
-    run ends at a finished step: on the run to the solution, or on any run with `open_chains`."""
+    one (its claim that the target can still be made only on the run that reaches `solution`; one that does not
+    relate to the target only with `plain`), a chain where the run ends at a finished step: on the run to the
+    solution, or on any run with `open_chains`."""
     woven = Woven()
     chains, goals = habits
     for first, start, path in segments(moves):
@@ -282,7 +293,120 @@ def weave(
             here, stated = found
             at = first if here == start else first + path.index(here) + 1
             woven.before.setdefault(at, []).append((CHAIN, stated.sentence(target)))
-        if goals and (goal := subgoal(tree, start, path, target, final, reachable)):
+        if goals and (goal := subgoal(tree, start, path, target, final, reachable, plain)):
             woven.before.setdefault(first, []).append((SUBGOAL, goal.sentence(target)))
             woven.after[first + path.index(goal.node)] = goal.check()
     return woven
+
+
+SUBGOAL_LINE = re.compile(
+    r"First I'll try to get (?P<value>\d+)(?: \((?P<why>[^)]*)\))? from \[(?P<part>[^\]]*)\]"
+    r"(?:; then \[(?P<then>[^\]]*)\] could still make (?P<target>-?\d+))?\."
+)
+CHAIN_LINE = re.compile(
+    r"Working backwards, (?P<target>-?\d+) = (?P<left>\S+) (?P<op>[-+*/]) (?P<right>\S+), so I need (?P<need>\d+) "
+    r"from \[(?P<rest>[^\]]*)\]\."
+)
+CHECK_LINE = re.compile(r"That's (?P<value>\d+), the subgoal\.")
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    """A plan sentence as read back: its habit (CHAIN, SUBGOAL, or CHECK: a subgoal made), the number it names (the
+    subgoal, the chain's needed number), and what is false in it (None: nothing)."""
+
+    kind: str
+    value: Fraction
+    wrong: str | None
+
+
+CHECK = "check"
+
+
+def read_plan(line: str, state: Sequence[Number], target: int, reachable: Callable[[Any], bool]) -> PlanLine | None:
+    """A plan sentence said where the text stands at `state`, checked with exact arithmetic (a claim that the
+    target can still be made, with `reachable`); None when the line is no plan sentence."""
+    if m := CHECK_LINE.fullmatch(line):
+        return PlanLine(CHECK, Fraction(m["value"]), None)
+    here = Counter(exact(n) for n in state)
+    if m := SUBGOAL_LINE.fullmatch(line):
+        value, part = Fraction(m["value"]), _values(m["part"])
+        wrong = _subgoal_wrong(value, part, here, m, target)
+        if wrong is None and m["then"] is not None and not reachable(tuple(map(to_number, _values(m["then"])))):
+            wrong = f"[{m['then']}] cannot make {target}"
+        return PlanLine(SUBGOAL, value, wrong)
+    if m := CHAIN_LINE.fullmatch(line):
+        left, right, need = Fraction(m["left"]), Fraction(m["right"]), Fraction(m["need"])
+        other = right if need == left else left
+        rest = Counter(_values(m["rest"]))
+        wrong = None
+        if int(m["target"]) != target or combine(left, m["op"], right) != target or need not in (left, right):
+            wrong = f"{m['left']} {m['op']} {m['right']} is not {target} with {m['need']} a side of it"
+        elif here - Counter([other]) != rest or here[other] < 1 or sum(rest.values()) < 2:
+            wrong = "the numbers are not those the text stands at"
+        return PlanLine(CHAIN, need, wrong)
+    return None
+
+
+def _subgoal_wrong(value: Fraction, part: list[Fraction], here: Counter[Fraction], m: re.Match[str], target: int):
+    """What is false in a subgoal sentence, or None."""
+    if value == target or Counter(part) - here or not 2 <= len(part) < sum(here.values()):
+        return "not a subgoal of the numbers the text stands at"
+    if m["why"] is not None and m["why"] != relation(int(value), target):
+        return f"{value} is not {m['why']}"
+    then = here - Counter(part) + Counter([value])
+    if m["then"] is not None and (Counter(_values(m["then"])) != then or int(m["target"]) != target):
+        return "the numbers then left are not those it names"
+    return None
+
+
+def _values(text: str) -> list[Fraction]:
+    return [Fraction(n) for n in text.split(", ")] if text else []
+
+
+MADE = re.compile(r"= (?P<value>-?\d+(?:/\d+)?)$")
+
+
+def made_by(step_line: str) -> Fraction | None:
+    """The number a step sentence says it made ("20 / 2 = 10. Now I have [71, 10]." -> 10)."""
+    m = MADE.search(step_line.partition(". ")[0].rstrip("."))
+    return Fraction(m["value"]) if m else None
+
+
+@dataclass
+class Pursuit:
+    """A reader's follow-up of the plans said on a run of steps: each subgoal made and checked where it is made,
+    each backward chain's needed number made and then the target."""
+
+    target: int
+    goals: list[Fraction] = field(default_factory=list)  # subgoals said and not yet checked
+    chains: list[tuple[Fraction, int]] = field(default_factory=list)  # (needed number, 0: said, 1: made, 2: done)
+    last: Fraction | None = None  # the number the last step made
+
+    def said(self, plan: PlanLine) -> str | None:
+        """Note a plan sentence; what is wrong with a subgoal's check, if anything."""
+        if plan.kind == CHECK:
+            if not self.goals or self.goals[0] != plan.value or self.last != plan.value:
+                return "checks a subgoal the last step did not make"
+            self.goals.pop(0)
+        elif plan.kind == SUBGOAL:
+            self.goals.append(plan.value)
+        else:
+            self.chains.append((plan.value, 0))
+        return None
+
+    def step(self, made: Fraction | None) -> None:
+        self.last = made
+        self.chains = [(need, self._advance(need, got, made)) for need, got in self.chains]
+
+    def _advance(self, need: Fraction, got: int, made: Fraction | None) -> int:
+        if got == 1 and made == self.target:
+            return 2
+        return 1 if got == 0 and made == need else got
+
+    def leave(self) -> str | None:
+        """The run ends (a backtrack, or the end of the text): what it left unkept, if anything; then a new run."""
+        unkept = [f"the subgoal {g} is never made and checked" for g in self.goals]
+        unkept += [f"the backward chain needing {need} is not completed" for need, got in self.chains if got < 2]
+        self.goals, self.chains, self.last = [], [], None
+        return "; ".join(unkept) or None
