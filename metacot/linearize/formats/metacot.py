@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from metacot.linearize.attempts import ATTEMPTS, SEPARATOR
 from metacot.linearize.formats.base import TraceFormat
-from metacot.linearize.plans import Pursuit, Woven, made_by, read_plan, weave
+from metacot.linearize.plancheck import Pursuit, made_by, read_plan
+from metacot.linearize.plans import Woven, weave
 from metacot.linearize.reasons import (
     AHEAD_WORDS,
     CAUGHT_BELOW,

@@ -10,7 +10,7 @@ from metacot.linearize.attempts import FAILED, SEPARATOR, attempt_words
 from metacot.linearize.formats import metacot as worded
 from metacot.linearize.formats.metacot import ATTEMPTS_LINE, VALUE, go_back_patterns, reason_words, sentence_pattern
 from metacot.linearize.formats.paper import ALTERNATIVELY, FINAL_ANSWER, SOLUTION
-from metacot.linearize.plans import Pursuit, made_by, read_plan
+from metacot.linearize.plancheck import Pursuit, made_by, read_plan
 from metacot.linearize.reader.events import AHEAD, EXHAUSTED, INCOHERENT, LOW, LOWER, TIE, UNREADABLE, Concluded
 from metacot.linearize.reader.reading import Position, Reading
 from metacot.linearize.reasons import LOW_VALUE, MISTAKE
