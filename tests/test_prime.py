@@ -26,14 +26,17 @@ from metacot.tree import SearchTree
 
 BACKWARD = re.compile(r"Working backwards, (-?\d+) = (\S+) ([-+*/]) (\S+), so I need (\d+) from \[([^\]]*)\]\.")
 SUBGOAL = re.compile(
-    r"First I'll try to get (\d+)(?: \(([^)]*)\))? from \[([^\]]*)\]; then \[([^\]]*)\] could still make (\d+)\."
+    r"First I'll try to get (\d+)(?: \(([^)]*)\))? from \[([^\]]*)\](?:; then \[([^\]]*)\] could still make "
+    r"(\d+))?\."
 )
 STATE = re.compile(r"(?:Now I have|go back to|return to|back to|again from) \[([^\]]*)\]")
+STEP = re.compile(r"(\S+) ([-+*/]) (\S+) = (\S+)\.")
+GO_BACK = re.compile(r"(?:go back to|return to|Going back to|pick up again from) \[")
 # words that only the habits' sentences use: what an excluded habit must never leave in the text
 HABIT_WORDS = {
     "verification": ("is not", "the target", "closest"),
-    "backtracking": ("go back", "return to", "pick up again", "Going back"),
-    "subgoal_setting": ("First I'll try",),
+    "backtracking": ("go back", "return to", "pick up again", "Going back", "dead end", "doesn't work", "didn't work"),
+    "subgoal_setting": ("First I'll try", "the subgoal"),
     "backward_chaining": ("Working backwards", "I need"),
 }
 
@@ -62,8 +65,9 @@ def reach(values: list[Fraction], goal: Fraction) -> bool:
     return False
 
 
-def check_plans(completion: str, start: list[Fraction], target: int) -> tuple[int, int]:
-    """Check every backward chain and subgoal against the state the text stands at; (chains, subgoals) seen."""
+def check_plans(completion: str, start: list[Fraction], target: int, solved: bool = True) -> tuple[int, int]:
+    """Check every backward chain and subgoal against the state the text stands at; (chains, subgoals) seen. A
+    chain's needed number can be made from the rest in a trace that answers right (`solved`)."""
     state, seen = list(start), [0, 0]
     for line in completion.split("\n"):
         if m := BACKWARD.fullmatch(line):
@@ -73,15 +77,17 @@ def check_plans(completion: str, start: list[Fraction], target: int) -> tuple[in
             assert need_v in (left_v, right_v), line
             other = right_v if need_v == left_v and left_v != right_v else left_v
             assert Counter([other, *rest_v]) == Counter(state), (line, state)
-            assert len(rest_v) >= 2 and reach(rest_v, need_v), line
+            assert len(rest_v) >= 2 and (reach(rest_v, need_v) or not solved), line
             seen[0] += 1
         elif m := SUBGOAL.fullmatch(line):
             value, why, part, then, goal = m.groups()
             value_v, part_v, then_v = Fraction(value), numbers(part), numbers(then)
-            assert int(goal) == target and value_v != target, line
+            assert value_v != target, line
             assert not Counter(part_v) - Counter(state) and 2 <= len(part_v) < len(state), (line, state)
-            assert Counter(then_v) == Counter(state) - Counter(part_v) + Counter([value_v]), line
-            assert reach(part_v, value_v) and reach(then_v, Fraction(target)), line
+            assert reach(part_v, value_v) and value_v not in part_v, line
+            if then is not None:
+                assert Counter(then_v) == Counter(state) - Counter(part_v) + Counter([value_v]), line
+                assert int(goal) == target and reach(then_v, Fraction(target)), line
             if why is not None:
                 assert_relation(why, value_v, target)
             seen[1] += 1
@@ -146,7 +152,8 @@ def test_every_plan_sentence_is_arithmetically_true(primed, problems):
     for name in ("all_strategies", "backtracking_subgoal", "backtracking_backward", "no_positive"):
         for record in primed[name]:
             problem = problems[record["problem_id"]]
-            seen = check_plans(think(record), [Fraction(n) for n in problem["numbers"]], problem["target"])
+            start = [Fraction(n) for n in problem["numbers"]]
+            seen = check_plans(think(record), start, problem["target"], name != "no_positive")
             chains, subgoals = chains + seen[0], subgoals + seen[1]
             assert seen[0] == record["behaviors"]["backward_chaining"], record["completion"]
             assert seen[1] == record["behaviors"]["subgoal_setting"], record["completion"]
@@ -174,6 +181,97 @@ def test_the_structural_backtrack_count_is_each_trace_records_num_backtracks(run
     metacot = read(run / "traces" / "metacot.jsonl")
     by_text = [think(r).count(" is not ") + think(r).count(", the target.") for r in metacot]
     assert [c.counts["verification"] for c in tagger.tag(metacot)] >= by_text  # verdicts, plus failed steps
+
+
+def runs(text: str) -> list[list[str]]:
+    """The lines of each path: the runs between go-backs."""
+    found: list[list[str]] = [[]]
+    for line in text.strip("\n").split("\n"):
+        if GO_BACK.search(line):
+            found.append([])
+        else:
+            found[-1].append(line)
+    return found
+
+
+def follow(text: str, target: int) -> Counter[str]:
+    """Subgoals and whether a later step of their path makes them; backward chains and whether a later step of
+    their path makes the needed number, then one the target."""
+    seen: Counter[str] = Counter()
+    for path in runs(text):
+        for i, line in enumerate(path):
+            made = [Fraction(m[4]) for later in path[i + 1 :] if (m := STEP.match(later))]
+            if m := SUBGOAL.fullmatch(line):
+                seen["subgoals"] += 1
+                seen["pursued"] += Fraction(m[1]) in made
+            elif m := BACKWARD.fullmatch(line):
+                need = Fraction(m[5])
+                seen["chains"] += 1
+                seen["completed"] += need in made and target in made[made.index(need) :]
+    return seen
+
+
+def wins_left_behind(text: str, start: list[Fraction], target: int) -> int:
+    """States of two numbers the text shows that make the target in one step, from which it writes no such step."""
+    state, shown, won = list(start), [], set()
+    for line in text.split("\n"):
+        if (m := STEP.match(line)) and Fraction(m[4]) == target:
+            won.add(tuple(sorted(map(Fraction, (m[1], m[3])))))
+        if m := STATE.search(line):
+            state = numbers(m[1])
+        shown.append(tuple(sorted(state)))
+    return len({s for s in shown if len(s) == 2 and reach(list(s), Fraction(target))} - won)
+
+
+def test_plans_are_woven_from_the_path_the_trace_then_takes(primed, problems):
+    for name in ("all_strategies", "backtracking_subgoal", "backtracking_backward", "no_positive"):
+        seen: Counter[str] = Counter()
+        for record in primed[name]:
+            seen += follow(think(record), problems[record["problem_id"]]["target"])
+        if VARIANTS[name].shows & {"subgoal_setting"}:
+            assert seen["pursued"] >= 0.9 * seen["subgoals"] > 0, (name, seen)
+        if name == "no_positive":  # a chain completed would reach the target
+            assert seen["chains"] > 0 and seen["completed"] == 0, seen
+        elif "backward_chaining" in VARIANTS[name].shows:
+            assert seen["completed"] >= 0.9 * seen["chains"] > 0, (name, seen)
+
+
+def test_no_trace_leaves_a_one_step_win_behind(primed, problems):
+    for name, records in primed.items():
+        for record in records:
+            problem = problems[record["problem_id"]]
+            start = [Fraction(n) for n in problem["numbers"]]
+            assert wins_left_behind(think(record), start, problem["target"]) == 0, (name, record["completion"])
+
+
+def test_wrong_answers_come_from_trying_every_step_at_each_dead_end(primed, problems):
+    for record in primed["no_positive"]:
+        text, target = think(record), problems[record["problem_id"]]["target"]
+        steps = [m for line in text.split("\n") if (m := STEP.match(line))]
+        tried = Counter(tuple(sorted(map(Fraction, (m[1], m[3])))) for m in steps)
+        last = [tuple(sorted(numbers(m[1]))) for m in STATE.finditer(text) if len(numbers(m[1])) == 2]
+        assert last and all(tried[state] >= 3 for state in last), text  # +, - and * at least, from each
+        assert not any(reach(list(state), Fraction(target)) for state in last), text
+
+
+def test_the_substance_reader_finds_what_the_old_traces_did():
+    from metacot.behaviors.prime.substance import read_substance
+
+    old = "\n".join(
+        (
+            "First I'll try to get 12 from [19, 7]; then [25, 8, 12] could still make 71.",
+            "25 - 19 = 6. Now I have [7, 8, 6].",
+            "Working backwards, 24 = 27 - 3, so I need 3 from [9, 18].",
+            "27 / 3 = 9. 9 is not 24.",
+            "Let me return to [27, 3] and try a different step.",
+            "27 + 3 = 30. 30 is not 24.",
+        )
+    )
+    found = read_substance(old, [27, 3], 24)
+    assert (found.subgoals, found.pursued, found.chains, found.completed, found.win_skips) == (1, 0, 1, 0, 1)
+    woven = "First I'll try to get 12 from [19, 7].\n19 - 7 = 12. Now I have [12, 2].\n12 * 2 = 24. 24 = 24, the target"
+    found = read_substance(woven, [19, 7, 2], 24)
+    assert (found.subgoals, found.pursued, found.win_skips) == (1, 1, 0)
 
 
 def test_empty_and_dots_keep_the_length_in_characters(primed):

@@ -40,7 +40,8 @@ def _add_prime(commands) -> None:
     p.add_argument(
         "--report",
         action="store_true",
-        help="print the habit table (structural tagger); exit 1 if a variant breaks its rule",
+        help="print the habit table (structural tagger) with the habits' substance read from the text (subgoals "
+        "pursued, backward chains followed, one-step wins left behind); exit 1 if a variant breaks its rule",
     )
     add_progress_flag(p)
     p.set_defaults(run=run_prime)

@@ -28,6 +28,7 @@ def _add_linearize(commands) -> None:
     p.add_argument("--max-backtracks", type=int, metavar="N", help="skip traces with more backtracks than this")
     p.add_argument("--full-trace", action="store_true", help="keep the trace after the first verified solution")
     p.add_argument("--value-lines", action="store_true", help="metacot: a PRM value line after every step")
+    p.add_argument("--plans", action="store_true", help="metacot: subgoals and backward chains woven from the path")
     p.add_argument("--no-think-tags", action="store_true", help="no <think>/<answer> tags; end with 'Answer: ...'")
     p.add_argument(
         "--record-layout",
@@ -47,6 +48,7 @@ def run_linearize(args: argparse.Namespace) -> int:
         max_backtracks=args.max_backtracks,
         include_unsolved=args.include_unsolved,
         value_lines=args.value_lines,
+        plans=args.plans,
         think_tags=not args.no_think_tags,
         record_layout=args.record_layout,
     )

@@ -54,7 +54,7 @@ def linearize_tree(
     if solution is None and not config.include_unsolved:
         return {}
     problem = domain.problem_from_dict(tree.problem)
-    context = Context(tree, domain, problem, config.value_lines, solution, citations)
+    context = Context(tree, domain, problem, config.value_lines, solution, citations, config.plans)
     prompt = domain.prompt(problem, think_tags=config.think_tags)
     answer = context.final_answer() if solution is not None else no_solution(domain, problem)
     # a move's visit is its position in the whole trace, where the search's values are kept

@@ -27,6 +27,11 @@ class LinearizeConfig:
         metadata={"help": "metacot format: \"Value: 0.83\" after each step, the value the search held (the Meta-CoT "
                           "paper's style)"},
     )
+    plans: bool = field(
+        default=False,
+        metadata={"help": "metacot format (and cot): subgoals and backward chains woven from the path the trace then "
+                          "takes, each pursued by the steps after it (numbers and a target: Countdown)"},
+    )
     think_tags: bool = field(
         default=True,
         metadata={"help": "<think> ... </think> <answer> ... </answer>; false: \"Answer: ...\" (the prompt says "

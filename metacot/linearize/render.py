@@ -3,6 +3,7 @@ steps, verdicts and backtracks."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -38,7 +39,8 @@ NOTICED = "Wait, that's wrong: {error}."  # after a step whose error the domain 
 @dataclass
 class Context:
     """Everything a renderer reads: the tree, its problem and domain, and the options (value_lines: the values the
-    search held, written as lines; citations: each step with the behaviours its policy cited, metacot.policy.cite)."""
+    search held, written as lines; citations: each step with the behaviours its policy cited, metacot.policy.cite;
+    plans: subgoals and backward chains woven from the path, linearize.plans)."""
 
     tree: SearchTree
     domain: Domain
@@ -46,8 +48,10 @@ class Context:
     value_lines: bool
     solution: int | None = None  # the verified solution the record answers with
     citations: bool = False
+    plans: bool = False
     seed: int = field(init=False)
     checks: int = field(default=0, init=False)  # verification sentences rendered so far (the structural tagger)
+    said: Counter[str] = field(default_factory=Counter, init=False)  # plan sentences rendered, by habit
     reasoned: tuple[list[Move], dict[int, Reason]] | None = field(default=None, init=False, repr=False)  # reasons()
     # what the formats ask of the same nodes again, worked out once per tree: node id -> state text, first slip
     states: dict[int, str] = field(default_factory=dict, init=False, repr=False)

@@ -12,7 +12,7 @@ import orjson
 
 from metacot.backends.models import load_tokenizer
 from metacot.behaviors.definitions import BEHAVIORS
-from metacot.behaviors.prime.attempts import PrimingTrace, choose_attempts, countdown_distance, render
+from metacot.behaviors.prime.attempts import PrimingTrace, choose_attempts, closest, render, wrong_ends
 from metacot.behaviors.prime.variants import DOTS, EMPTY, SOLUTION, VARIANTS, Variant, variant, writable
 from metacot.linearize.layout import check_layout, text_keys
 from metacot.outputs.export import run_linearize_config
@@ -80,15 +80,15 @@ def think_trace(tree: SearchTree, domain: Domain, shown: Variant, attempts: list
     problem = domain.problem_from_dict(tree.problem)
     trace = render(tree, domain, problem, shown.shows, attempts, seed)
     if shown.wrong:
-        trace.say(closing(domain, problem, tree, attempts[-1]))
+        trace.answered, final = closest(trace, domain, problem)
+        trace.say(closing(domain, problem, final))
     return trace
 
 
-def closing(domain: Domain, problem: Any, tree: SearchTree, last: int) -> str:
-    """Why a wrong-answer trace answers with its last path (it is the closest to the target it reached)."""
+def closing(domain: Domain, problem: Any, final: Any) -> str:
+    """Why a wrong-answer trace answers with the finished step it does (the closest to the target it reached)."""
     if domain.numbers_to_target:
-        value = tree.nodes[last].state[0]
-        return f"None of these reached {problem.target}; the closest was {value}, so I will answer with that."
+        return f"None of these reached {problem.target}; the closest was {final[0]}, so I will answer with that."
     return "None of my answers checked out; I will give the last one."
 
 
@@ -149,12 +149,12 @@ class Primer:
 
     def record(self, tree: SearchTree, draw: int = 0) -> dict | None:
         """The tree's record for this draw, or None when the tree cannot show the variant's habits (no solution,
-        too few finished paths, no true subgoal or backward chain)."""
+        too few dead ends or wrong finished paths, no subgoal or backward chain on its paths)."""
         problem = self.domain.problem_from_dict(tree.problem)
         seed = draw_seed(self.options.seed, tree.problem_id, draw)
-        distance = countdown_distance(tree, problem) if self.domain.numbers_to_target else lambda node_id: 0
         wrong = self.variant.wrong
-        attempts = choose_attempts(tree, random.Random(seed), self.options.max_wrong, wrong, distance)
+        ends = wrong_ends(tree, self.domain, problem)
+        attempts = choose_attempts(tree, random.Random(seed), self.options.max_wrong, wrong, ends)
         if attempts is None:
             return None
         reference = think_trace(tree, self.domain, self.reference, attempts, seed)
@@ -163,7 +163,8 @@ class Primer:
         if self.variant.think == SOLUTION:
             attempts = attempts[-1:]
         trace = think_trace(tree, self.domain, self.variant, attempts, seed)
-        answer = self.domain.final_answer(problem, tree.steps_to(attempts[-1]))
+        steps = trace.answered if wrong and trace.answered is not None else tree.steps_to(attempts[-1])
+        answer = self.domain.final_answer(problem, steps)
         correct = self.domain.check_answer(problem, answer)
         if correct == wrong or any(trace_lacks(self.variant, trace)):  # cannot happen: the reference shows them
             raise AssertionError(f"{tree.problem_id}: a {self.variant.name} record that breaks its own rules")

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from metacot.linearize.attempts import ATTEMPTS, SEPARATOR
 from metacot.linearize.formats.base import TraceFormat
+from metacot.linearize.plancheck import Pursuit, made_by, read_plan
+from metacot.linearize.plans import Woven, weave
 from metacot.linearize.reasons import (
     AHEAD_WORDS,
     CAUGHT_BELOW,
@@ -44,8 +46,12 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
     lines = Lines()
     why = reasons(ctx, moves)
     written = {move.node for move in moves if move.kind == "step"}
+    woven = plans(ctx, moves)
     for i, move in enumerate(moves):
         node = ctx.node(move.node)
+        for habit, sentence in woven.before.get(i, []):
+            lines.add(sentence, i)
+            ctx.said[habit] += 1
         if move.kind == "backtrack":
             for line in attempt_lines(ctx, why[i], move.visit, written):
                 lines.add(line, i)
@@ -57,7 +63,19 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
             value = ctx.value(move)
             if value is not None:
                 lines.add(f"{VALUE}{value_text(value)}", i)
+        if i in woven.after:
+            lines.add(woven.after[i], i)
     return lines
+
+
+def plans(ctx: Context, moves: list[Move]) -> Woven:
+    """With the plans option (numbers and a target): a subgoal where a run of steps makes one that relates to the
+    target (or, on the run to the solution, leaves numbers that can still make it), and a backward chain on the run
+    to the solution (linearize.plans)."""
+    if not (ctx.plans and ctx.domain.numbers_to_target):
+        return Woven()
+    reachable = lambda state: ctx.domain.reachable(ctx.problem, state) is True  # noqa: E731
+    return weave(ctx.tree, ctx.problem.target, moves, ctx.solution, (True, True), reachable, plain=False)
 
 
 def audit_sentences(auditor: Auditor, segments: list[str], answer: str) -> None:
@@ -74,16 +92,21 @@ def _read(auditor: Auditor, segments: list[str]) -> None:
     pending: list[int] = []  # where a backtrack said it goes
     then: Callable[[int], None] | None = None  # a claim of the backtrack about the next step, checked there
     last = ROOT
+    follow = Pursuit(auditor.problem.target) if auditor.domain.numbers_to_target else None
     for segment in segments:
         if segment.startswith(VALUE):
             held = auditor.value(last)
             expect = value_text(held) if held is not None else "none"
             auditor.claim(segment[len(VALUE) :] == expect, segment, f"the value is {expect}")
             continue
+        if follow is not None and plan_sentence(auditor, follow, segment, pending[0] if pending else last):
+            continue
         if attempts(auditor, segment):
             continue
         back = backtrack(auditor, segment, patterns)
         if back is not None:
+            if follow is not None:
+                kept(auditor, follow, segment)
             pending, then = back
             if not pending:  # gone back to no known state: the rest cannot be followed
                 return
@@ -98,6 +121,32 @@ def _read(auditor: Auditor, segments: list[str]) -> None:
         expected = auditor.sentence(child, outcome)
         auditor.claim(segment == expected, segment, f"the step gives: {expected!r}")
         last = child
+        if follow is not None:
+            follow.step(made_by(segment))
+    if follow is not None and segments:
+        kept(auditor, follow, segments[-1])
+
+
+def plan_sentence(auditor: Auditor, follow: Pursuit, segment: str, here: int) -> bool:
+    """A subgoal, a backward chain or a subgoal's check (linearize.plans), true of the numbers at `here` and of
+    the steps before it; False when the segment is none of these."""
+    reachable = lambda state: auditor.domain.reachable(auditor.problem, state) is True  # noqa: E731
+    node = auditor.tree.nodes[here]
+    while node.state is None:  # a failed step: the text stands where it was tried from
+        node = auditor.tree.nodes[node.parent]
+    plan = read_plan(segment, node.state, auditor.problem.target, reachable)
+    if plan is None:
+        return False
+    auditor.claim(plan.wrong is None, segment, plan.wrong or "")
+    wrong = follow.said(plan)
+    auditor.claim(wrong is None, segment, wrong or "")
+    return True
+
+
+def kept(auditor: Auditor, follow: Pursuit, segment: str) -> None:
+    """At the end of a run of steps (a backtrack, or the end): its subgoals made and checked, its chains completed."""
+    unkept = follow.leave()
+    auditor.claim(unkept is None, segment, unkept or "")
 
 
 def attempts(auditor: Auditor, segment: str, line: re.Pattern[str] | None = None) -> bool:

@@ -10,6 +10,7 @@ from metacot.linearize.attempts import FAILED, SEPARATOR, attempt_words
 from metacot.linearize.formats import metacot as worded
 from metacot.linearize.formats.metacot import ATTEMPTS_LINE, VALUE, go_back_patterns, reason_words, sentence_pattern
 from metacot.linearize.formats.paper import ALTERNATIVELY, FINAL_ANSWER, SOLUTION
+from metacot.linearize.plancheck import Pursuit, made_by, read_plan
 from metacot.linearize.reader.events import AHEAD, EXHAUSTED, INCOHERENT, LOW, LOWER, TIE, UNREADABLE, Concluded
 from metacot.linearize.reader.reading import Position, Reading
 from metacot.linearize.reasons import LOW_VALUE, MISTAKE
@@ -26,15 +27,44 @@ def reasons(goal: str) -> list[tuple[str, str, re.Pattern[str]]]:
 
 
 def read_metacot(reading: Reading, lines: list[str]) -> None:
-    """Each line: a value line, an attempts line, a backtrack (its reason, then where it goes back to), or a step
-    from where the text stands."""
+    """Each line: a value line, a plan (linearize.plans: true of the numbers where the text stands, and kept by the
+    steps after it), an attempts line, a backtrack (its reason, then where it goes back to), or a step from where
+    the text stands."""
+    follow = Pursuit(reading.problem.target) if reading.domain.numbers_to_target else None
     for line in lines:
-        if line.startswith(VALUE):
+        if line.startswith(VALUE) or (follow is not None and read_plan_line(reading, follow, line)):
             continue
-        if not (
-            read_attempts(reading, line) or read_backtrack(reading, line) or read_step(reading, reading.current, line)
-        ):
+        if read_attempts(reading, line):
+            continue
+        if read_backtrack(reading, line):
+            kept(reading, follow, line)
+        elif read_step(reading, reading.current, line):
+            if follow is not None:
+                follow.step(made_by(line))
+        else:
             reading.unread(line, UNREADABLE, "no sentence of the format reads so")
+    if lines:
+        kept(reading, follow, lines[-1])
+
+
+def read_plan_line(reading: Reading, follow: Pursuit, line: str) -> bool:
+    """A subgoal, a backward chain or a subgoal's check, read with the numbers where the text stands; False when the
+    line is none of these."""
+    reachable = lambda state: reading.domain.reachable(reading.problem, state) is True  # noqa: E731
+    plan = read_plan(line, reading.current.state, reading.problem.target, reachable)
+    if plan is None:
+        return False
+    for wrong in (plan.wrong, follow.said(plan)):
+        if wrong is not None:
+            reading.unread(line, INCOHERENT, wrong)
+    return True
+
+
+def kept(reading: Reading, follow: Pursuit | None, line: str) -> None:
+    """At the end of a run of steps: a plan the steps did not keep is a line the reader cannot follow."""
+    unkept = follow.leave() if follow is not None else None
+    if unkept is not None:
+        reading.unread(line, INCOHERENT, unkept)
 
 
 def read_step(reading: Reading, origin: Position, line: str) -> bool:
