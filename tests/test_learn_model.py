@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from metacot.learn.evaluate import EvalConfig, attempt, evaluate  # noqa: E402
 from metacot.learn.model import ModelConfig, build_model, build_tokenizer, parameter_count  # noqa: E402
-from metacot.learn.train import TrainConfig, sft_config, train  # noqa: E402
+from metacot.learn.train import TrainConfig, batch_size, sft_config, train  # noqa: E402
 from metacot.learn.validity import check_trace  # noqa: E402
 from metacot.problems.countdown import CountdownProblem  # noqa: E402
 
@@ -107,6 +107,18 @@ def test_training_stops_at_the_token_budget(trained, tokenizer_dir):
     assert AutoTokenizer.from_pretrained(trained.directory).vocab == AutoTokenizer.from_pretrained(tokenizer_dir).vocab
 
 
+def test_a_token_batch_holds_about_batch_tokens_whatever_the_record_length(tokenizer_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    short, long = records()[1:5], records()[:1]  # ~135 and 424 characters, a token each
+    config = TrainConfig(batch_size=4, batch_tokens=600)
+    mean = sum(len(r["prompt"] + r["completion"]) + 2 for r in short) / len(short)  # BOS and EOS
+    assert batch_size(config, tokenizer, short, 4096) == round(600 / mean) == 4
+    assert batch_size(config, tokenizer, long, 4096) == 1 and batch_size(config, tokenizer, long, 100) == 6  # cut
+    assert batch_size(TrainConfig(batch_size=4), tokenizer, long, 4096) == 4  # records per step unless told
+    with pytest.raises(ValueError, match="batch_tokens"):
+        TrainConfig(batch_tokens=0)
+
+
 def test_same_seed_same_weights(trained, tokenizer_dir, tmp_path):
     config = TrainConfig(train_tokens=5000, batch_size=4, threads=1)
     again = train(records(), tokenizer_dir, TINY, config, seed=0, directory=tmp_path / "again", progress=False)
@@ -122,7 +134,7 @@ def test_prepared_batch_appends_eos_and_masks_the_prompt(tokenizer_dir, tmp_path
     rows = [{"prompt": r["prompt"], "completion": r["completion"]} for r in records(2)]
     trainer = trl.SFTTrainer(
         model=build_model(TINY, tokenizer, seed=0),
-        args=sft_config(config, 0, tmp_path),
+        args=sft_config(config, 0, tmp_path, config.batch_size),
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
     )

@@ -34,7 +34,14 @@ class TrainConfig:
         metadata={"help": "tokens of prompt + completion fed in training (padding excluded); records repeat as epochs"},
     )
     learning_rate: float = field(default=2e-3, metadata={"help": "peak learning rate of AdamW"})
-    batch_size: int = field(default=32, metadata={"help": "records per training step"})
+    batch_size: int = field(default=32, metadata={"help": "records per training step (unless batch_tokens is set)"})
+    batch_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "tokens per training step instead: the batch is this over the condition's mean record length "
+            "(at least 1), so every condition takes about as many steps at equal tokens"
+        },
+    )
     warmup_ratio: float = field(default=0.05, metadata={"help": "share of the steps spent warming the rate up"})
     weight_decay: float = field(default=0.1, metadata={"help": "AdamW's weight decay"})
     threads: int | None = field(
@@ -48,6 +55,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.checkpoints < 0:
             raise ValueError(f"checkpoints must be 0 or more: {self.checkpoints}")
+        if self.batch_tokens is not None and self.batch_tokens < 1:
+            raise ValueError(f"batch_tokens must be positive: {self.batch_tokens}")
         if self.train_tokens < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError(f"train_tokens, batch_size and learning_rate must be positive: {self}")
         if not 0 <= self.warmup_ratio < 1:
@@ -65,6 +74,7 @@ class TrainResult:
     final_loss: float  # the last logged training loss
     wall_time: float  # seconds of training
     cut_records: int  # distinct records longer than the model's max_length, cut to it
+    batch_size: int  # records per step
 
 
 def train(
@@ -81,16 +91,17 @@ def train(
     `directory`."""
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     texts = datasets.Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in records])
+    batch = batch_size(config, tokenizer, records, model.max_length)
     with threads_pinned(config.threads), quiet_libraries():
         lm = build_model(model, tokenizer, seed)
         trainer = trl.SFTTrainer(
-            model=lm, args=sft_config(config, seed, directory), train_dataset=texts, processing_class=tokenizer
+            model=lm, args=sft_config(config, seed, directory, batch), train_dataset=texts, processing_class=tokenizer
         )
         prepared: Any = trainer.train_dataset  # a datasets.Dataset (the records were one)
         lengths = [len(ids) for ids in prepared["input_ids"]]
-        order = budget_order(lengths, model.max_length, config.train_tokens, config.batch_size, seed)
+        order = budget_order(lengths, model.max_length, config.train_tokens, batch, seed)
         trainer.train_dataset = prepared.select(order).map(cut, fn_kwargs={"length": model.max_length})
-        steps = -(-len(order) // config.batch_size)
+        steps = -(-len(order) // batch)
         trainer.args.logging_steps = max(1, steps // LOG_EVERY)
         if config.checkpoints:  # saved in directory/checkpoint-<step>, the last before the end
             trainer.args.save_strategy = SaveStrategy.STEPS
@@ -112,6 +123,7 @@ def train(
         final_loss=losses.last,
         wall_time=wall_time,
         cut_records=sum(length > model.max_length for length in lengths),
+        batch_size=batch,
     )
 
 
@@ -123,12 +135,22 @@ NO_CHECKPOINTING: dict[str, Any] = {
 }
 
 
-def sft_config(config: TrainConfig, seed: int, directory: Path) -> Any:
+def batch_size(config: TrainConfig, tokenizer: Any, records: list[dict], max_length: int) -> int:
+    """Records per step: config.batch_size, or batch_tokens over the records' mean length in tokens (cut at
+    max_length, the end token counted)."""
+    if config.batch_tokens is None:
+        return config.batch_size
+    encoded = tokenizer([r["prompt"] + r["completion"] for r in records])["input_ids"]
+    mean = sum(min(len(ids) + 1, max_length) for ids in encoded) / max(len(encoded), 1)
+    return max(1, round(config.batch_tokens / mean))
+
+
+def sft_config(config: TrainConfig, seed: int, directory: Path, batch: int) -> Any:
     """TRL's settings: prompt-completion loss, AdamW, cosine with warmup, float32 on the CPU, the records fed in the
     order budget_order gives (one pass), nothing reported or saved on the way."""
     return trl.SFTConfig(
         output_dir=str(directory),
-        per_device_train_batch_size=config.batch_size,
+        per_device_train_batch_size=batch,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup_ratio,  # below 1: a share of the steps
