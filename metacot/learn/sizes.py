@@ -22,14 +22,14 @@ SIZES: dict[str, dict[str, Any]] = {
     # Countdown-3 on 2 CPU cores in about 90 minutes: a ~0.9M-parameter model (128 wide, 4 layers) reading byte-level
     # BPE pieces (512 merges, digits single: traces ~1.8x shorter than in characters). Learning rate, batch and
     # budget chosen on the validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 27% of validation
-    # problems after 2M tokens. 3,072 tokens hold every record. The searches' PRM is wrong 30% of the time: with the
+    # problems after 2M tokens. Batches of ~720 tokens (cot's 8 records) give every condition about as many steps. 3,072 tokens hold every record. The searches' PRM is wrong 30% of the time: with the
     # exact oracle, A* and MCTS go straight to the solution and their traces are the cot path.
     "cpu": {
         "noise": 0.3,
         "heldout_problems": 400,
         "heldout_new_targets": 100,
         "model": {"hidden_size": 128, "intermediate_size": 384, "max_length": 3072, "merges": 512},
-        "train": {"train_tokens": 2_000_000, "learning_rate": 1e-3, "batch_size": 8, "checkpoints": 2},
+        "train": {"train_tokens": 2_000_000, "learning_rate": 1e-3, "batch_tokens": 720, "checkpoints": 2},
         "eval": {"samples": 8, "sampled_problems": 50, "curve_problems": 100, "max_new_tokens": 3072},
     },
     # Countdown-4 on one GPU (documented, not run here): Stream of Search's scale, ~85M parameters; BPE pieces as on
