@@ -1,0 +1,133 @@
+"""Independent check of priming records (`metacot prime`) for the habits in substance, from the text alone.
+
+Standalone: imports nothing from metacot. For each record it takes the numbers and target from the prompt, replays
+the completion's lines and checks, per issue #29's rules:
+- subgoals pursued: after "First I'll try to get N ...", a step "... = N" comes before the next go-back;
+- backward chains: after "Working backwards, T = A op B, so I need X from [...]", a step making X comes before the
+  next go-back (pursued), and a step making T after it (completed);
+- win skips: the text reaches two numbers that make the target in one operation and never writes a step from
+  those two numbers that does;
+- answers: the <answer> expression uses each number once and makes the target with exact arithmetic (parsed with
+  ast, never evaluated as code).
+
+    python -m metacot.cli synth --num-problems 150 --seed 5151 --out /tmp/hc
+    python -m metacot.cli prime /tmp/hc --variant all
+    python scripts/habit_check.py /tmp/hc/prime/*.jsonl
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+import re
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+STEP = re.compile(r"^(-?[\d/()]+) ([-+*/]) (-?[\d/()]+) = (-?[\d/]+)")
+STATE = re.compile(r"Now I have \[([^\]]*)\]")
+SUBGOAL = re.compile(r"First I'll try to get (-?[\d/]+)")
+CHAIN = re.compile(r"Working backwards, (-?\d+) = .*?, so I need (-?[\d/]+) from")
+GO_BACK = re.compile(r"(go back|pick up again|return to|Going back)", re.IGNORECASE)
+
+
+def number(text: str) -> Fraction:
+    return Fraction(text.strip("()"))
+
+
+def evaluate(node: ast.AST, used: list[Fraction]) -> Fraction:
+    if isinstance(node, ast.Expression):
+        return evaluate(node.body, used)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        used.append(Fraction(node.value))
+        return Fraction(node.value)
+    if isinstance(node, ast.BinOp) and type(node.op) in OPS:
+        left, right = evaluate(node.left, used), evaluate(node.right, used)
+        return OPS[type(node.op)](left, right)
+    raise ValueError(f"not arithmetic: {ast.dump(node)}")
+
+
+def answer_right(answer: str, numbers: list[int], target: int) -> bool:
+    used: list[Fraction] = []
+    try:
+        value = evaluate(ast.parse(answer, mode="eval"), used)
+    except (ValueError, SyntaxError, ZeroDivisionError):
+        return False
+    return value == target and sorted(used) == sorted(map(Fraction, numbers))
+
+
+def one_move(a: Fraction, b: Fraction) -> set[Fraction]:
+    made = {a + b, a - b, b - a, a * b}
+    made |= {a / b} if b else set()
+    made |= {b / a} if a else set()
+    return made
+
+
+def check(record: dict) -> dict:
+    prompt = record.get("prompt") or record["messages"][0]["content"]
+    completion = record.get("completion") or record["messages"][-1]["content"]
+    numbers = [int(x) for x in re.search(r"numbers \[([^\]]*)\]", prompt).group(1).split(",")]
+    target = int(re.search(r"equals (-?\d+)", prompt).group(1))
+    lines = completion.split("\n")
+    out = {"subgoals": 0, "pursued": 0, "chains": 0, "chain_pursued": 0, "chain_completed": 0, "win_skips": 0}
+    open_subgoals: list[Fraction] = []
+    open_chains: list[tuple[Fraction, bool]] = []  # needed number, made yet
+    pairs_seen: list[tuple[Fraction, Fraction]] = []
+    steps_from: set[tuple[Fraction, Fraction, Fraction]] = set()
+    for line in lines:
+        if GO_BACK.search(line):
+            open_subgoals, open_chains = [], []
+        for match in SUBGOAL.finditer(line):
+            out["subgoals"] += 1
+            open_subgoals.append(number(match.group(1)))
+        for match in CHAIN.finditer(line):
+            out["chains"] += 1
+            open_chains.append((number(match.group(2)), False))
+        step = STEP.match(line)
+        if step:
+            a, b, result = number(step.group(1)), number(step.group(3)), number(step.group(4))
+            steps_from.add((min(a, b), max(a, b), result))
+            if result in open_subgoals:
+                out["pursued"] += 1
+                open_subgoals.remove(result)
+            for k, (needed, made) in enumerate(open_chains):
+                if not made and result == needed:
+                    out["chain_pursued"] += 1
+                    open_chains[k] = (needed, True)
+                elif made and result == target:
+                    out["chain_completed"] += 1
+                    open_chains[k] = (Fraction(-(10**9)), True)  # closed
+        state = STATE.search(line)
+        if state:
+            values = [number(x) for x in state.group(1).split(",")]
+            if len(values) == 2:
+                pairs_seen.append((min(values), max(values)))
+    for a, b in set(pairs_seen):
+        if target in one_move(a, b) and (a, b, Fraction(target)) not in steps_from:
+            out["win_skips"] += 1
+    answer = re.search(r"<answer>(.*?)</answer>", completion, re.DOTALL)
+    out["right"] = bool(answer) and answer_right(answer.group(1).strip(), numbers, target)
+    return out
+
+
+def main(paths: list[str]) -> int:
+    print("| variant | records | right | subgoals pursued | chains pursued | chains completed | win skipped |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for path in paths:
+        checked = [check(json.loads(line)) for line in Path(path).read_text().splitlines() if line.strip()]
+        total = {key: sum(c[key] for c in checked) for key in checked[0]}
+        skips = sum(c["win_skips"] > 0 for c in checked)
+
+        def share(part: str, whole: str, t: dict = total) -> str:
+            return f"{t[part]}/{t[whole]}" if t[whole] else "-"
+
+        row = [Path(path).stem, len(checked), f"{total['right']}/{len(checked)}", share("pursued", "subgoals")]
+        row += [share("chain_pursued", "chains"), share("chain_completed", "chains"), skips]
+        print("| " + " | ".join(map(str, row)) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
