@@ -65,11 +65,18 @@ def one_move(a: Fraction, b: Fraction) -> set[Fraction]:
     return made
 
 
+def found(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise ValueError(f"no {pattern!r} in the prompt: {text[:80]!r}")
+    return match.group(1)
+
+
 def check(record: dict) -> dict:
     prompt = record.get("prompt") or record["messages"][0]["content"]
     completion = record.get("completion") or record["messages"][-1]["content"]
-    numbers = [int(x) for x in re.search(r"numbers \[([^\]]*)\]", prompt).group(1).split(",")]
-    target = int(re.search(r"equals (-?\d+)", prompt).group(1))
+    numbers = [int(x) for x in found(r"numbers \[([^\]]*)\]", prompt).split(",")]
+    target = int(found(r"equals (-?\d+)", prompt))
     lines = completion.split("\n")
     out = {"subgoals": 0, "pursued": 0, "chains": 0, "chain_pursued": 0, "chain_completed": 0, "win_skips": 0}
     open_subgoals: list[Fraction] = []
@@ -108,7 +115,7 @@ def check(record: dict) -> dict:
         if target in one_move(a, b) and (a, b, Fraction(target)) not in steps_from:
             out["win_skips"] += 1
     answer = re.search(r"<answer>(.*?)</answer>", completion, re.DOTALL)
-    out["right"] = bool(answer) and answer_right(answer.group(1).strip(), numbers, target)
+    out["right"] = answer is not None and answer_right(answer.group(1).strip(), numbers, target)
     return out
 
 
