@@ -27,6 +27,7 @@ def test_smoke_experiment_end_to_end_and_resumed(tmp_path, capsys):
     assert all(f"| {name} |" in table for name in CONDITIONS)
     assert "metacot bench learn --size smoke" in table and "steps taken at random solve" in table
     assert "| pass1 − cot | best_of_n − cot |" in table  # every condition against the baseline, paired by problem
+    assert "Equal training tokens: each model fed 2,000 tokens." in table
     heldout = {r["id"] for r in jsonl(out / "problems" / "heldout.jsonl")}
     evaluated = jsonl(out / "runs" / "cot" / "seed-0" / "eval.jsonl")
     assert {r["problem_id"] for r in evaluated} == heldout
@@ -43,6 +44,16 @@ def test_smoke_experiment_end_to_end_and_resumed(tmp_path, capsys):
 
     assert main(["bench", "learn", "--size", "smoke", "--out", str(out), "--no-progress", "--noise", "0.3"]) == 2
     assert "differing: noise" in capsys.readouterr().err
+
+
+def test_equal_problems_feeds_every_condition_each_problem_as_often(tmp_path, capsys):
+    out = tmp_path / "problems"
+    args = ["bench", "learn", "--size", "smoke", "--conditions", "cot,metacot-mcts", "--epochs", "2"]
+    assert main([*args, "--out", str(out), "--no-progress"]) == 0
+    rows = {r["condition"]: r["training"] for r in jsonl(out / "results.jsonl")}
+    trained_on = {name: len(jsonl(out / "conditions" / f"{name}.jsonl")) for name in rows}
+    assert all(rows[name]["records_seen"] == 2 * trained_on[name] for name in rows)
+    assert "Equal problems: each model fed 2 passes over its condition's records." in (out / "table.md").read_text()
 
 
 def test_choosing_settings_on_the_validation_split_never_touches_the_heldout_one(tmp_path, capsys):

@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from metacot.learn.evaluate import EvalConfig, attempt, evaluate  # noqa: E402
 from metacot.learn.model import ModelConfig, build_model, build_tokenizer, parameter_count  # noqa: E402
-from metacot.learn.train import TrainConfig, batch_size, sft_config, train  # noqa: E402
+from metacot.learn.train import TrainConfig, batch_size, fed_records, sft_config, train  # noqa: E402
 from metacot.learn.validity import check_trace  # noqa: E402
 from metacot.problems.countdown import CountdownProblem  # noqa: E402
 
@@ -105,6 +105,19 @@ def test_training_stops_at_the_token_budget(trained, tokenizer_dir):
     assert trained.cut_records > 0 and trained.final_loss > 0 and trained.wall_time > 0
     assert AutoModelForCausalLM.from_pretrained(trained.directory) is not None
     assert AutoTokenizer.from_pretrained(trained.directory).vocab == AutoTokenizer.from_pretrained(tokenizer_dir).vocab
+
+
+def test_equal_problems_feeds_every_record_as_often_whatever_its_length():
+    lengths = [5, 50, 500, 7] * 3
+    twice = fed_records(TrainConfig(epochs=2), lengths, 100, 4, seed=0)
+    assert sorted(twice) == sorted(list(range(12)) * 2)  # each problem twice, the long ones too
+    half = fed_records(TrainConfig(epochs=0.5), lengths, 100, 4, seed=0)
+    assert len(half) == len(set(half)) == 6
+    by_tokens = fed_records(TrainConfig(train_tokens=1000), lengths, 100, 4, seed=0)
+    fed = [min(lengths[i], 100) for i in by_tokens]
+    assert sum(fed) >= 1000 > sum(fed[:-1])  # the token budget, passed by less than one record
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
 
 
 def test_a_token_batch_holds_about_batch_tokens_whatever_the_record_length(tokenizer_dir):

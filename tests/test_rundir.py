@@ -186,6 +186,12 @@ def test_differing_keys_include_added_and_removed_keys():
     assert manifest_module.differing_keys(old, new) == ["b.d", "b.x", "e"]
 
 
+def test_a_setting_added_unset_does_not_differ_from_its_absence():
+    assert manifest_module.differing_keys({"a": 1}, {"a": 1, "later": None}) == []
+    assert manifest_module.differing_keys({"a": 1, "later": None}, {"a": 1}) == []
+    assert manifest_module.differing_keys({"a": 1}, {"a": 1, "later": 0}) == ["later"]
+
+
 def test_read_manifest(tmp_path):
     with pytest.raises(RunDirError, match="no manifest.json"):
         RunDir(tmp_path).read_manifest()

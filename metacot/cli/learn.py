@@ -32,6 +32,11 @@ KNOBS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--evaluate-on": ("evaluate_on", str, "heldout (default) or validation: choose hyperparameters with cot"),
     "--noise": ("noise", float, "the oracle PRM's flip probability while searching"),
     "--train-tokens": ("train.train_tokens", int, "training tokens per model (the same for every condition)"),
+    "--epochs": (
+        "train.epochs",
+        float,
+        "passes over each condition's records instead of --train-tokens: the equal-problems comparison",
+    ),
     "--samples": ("eval.samples", int, "sampled answers per held-out problem"),
     "--threads": ("train.threads", int, "torch threads of each model's training and generation"),
     "--jobs": ("jobs", int, "models trained at once, each in its own process (e.g. --jobs 2 --threads 1)"),

@@ -94,6 +94,13 @@ def _cell(value: tuple[float, float, float], share: bool) -> str:
     return f"{scale * mean:.1f} [{scale * low:.1f}, {scale * high:.1f}]"
 
 
+def _budget(config: LearnConfig) -> str:
+    """Which comparison the table is: equal training tokens (the primary one) or equal problems."""
+    if config.train.epochs is None:
+        return f"Equal training tokens: each model fed {config.train.train_tokens:,} tokens."
+    return f"Equal problems: each model fed {config.train.epochs:g} passes over its condition's records."
+
+
 def table(config: LearnConfig, summary: list[dict], budget: float, level: float, command: str, seconds: float) -> str:
     """The Markdown report: the table of figures per condition, then what was run and how."""
     shown = figures(budget)
@@ -102,8 +109,8 @@ def table(config: LearnConfig, summary: list[dict], budget: float, level: float,
     lines = [
         f"# Does the data teach search? Countdown-{config.num_numbers}, {SPLIT_NAMES[config.evaluate_on]}",
         "",
-        "Mean and 95% bootstrap interval (problems and seeds resampled) per condition; shares in %. Chance: legal",
-        f"steps taken at random solve {100 * level:.1f}% of these problems.",
+        f"{_budget(config)} Mean and 95% bootstrap interval (problems and seeds resampled) per condition; shares in",
+        f"%. Chance: legal steps taken at random solve {100 * level:.1f}% of these problems.",
         "",
         "| " + " | ".join(header) + " |",
         "|---|" + "---:|" * (len(header) - 1),

@@ -27,11 +27,19 @@ LOG_EVERY = 50  # the loss is logged about this many times over a run
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a model is trained: AdamW with warmup and a cosine schedule, until `train_tokens` tokens are fed."""
+    """How a model is trained: AdamW with warmup and a cosine schedule, until `train_tokens` tokens are fed (or, for
+    the equal-problems comparison, `epochs` passes over the records)."""
 
     train_tokens: int = field(
         default=2_000_000,
         metadata={"help": "tokens of prompt + completion fed in training (padding excluded); records repeat as epochs"},
+    )
+    epochs: float | None = field(
+        default=None,
+        metadata={
+            "help": "passes over the condition's records instead of train_tokens: the equal-problems comparison "
+            "(every condition sees each problem this many times, however long its records)"
+        },
     )
     learning_rate: float = field(default=2e-3, metadata={"help": "peak learning rate of AdamW"})
     batch_size: int = field(default=32, metadata={"help": "records per training step (unless batch_tokens is set)"})
@@ -61,6 +69,8 @@ class TrainConfig:
             raise ValueError(f"train_tokens, batch_size and learning_rate must be positive: {self}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must lie in [0, 1): {self.warmup_ratio}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"epochs must be positive: {self.epochs}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be positive: {self.threads}")
 
@@ -87,8 +97,8 @@ def train(
     progress: bool = True,
 ) -> TrainResult:
     """Train a fresh model (weights from `seed`) on the records' prompt -> completion (loss on the completion and the
-    end-of-sequence token TRL appends), until `config.train_tokens` are fed; model and tokenizer saved in
-    `directory`."""
+    end-of-sequence token TRL appends), until `config.train_tokens` are fed (or `config.epochs` passes made); model and
+    tokenizer saved in `directory`."""
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
     texts = datasets.Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in records])
     batch = batch_size(config, tokenizer, records, model.max_length)
@@ -99,7 +109,7 @@ def train(
         )
         prepared: Any = trainer.train_dataset  # a datasets.Dataset (the records were one)
         lengths = [len(ids) for ids in prepared["input_ids"]]
-        order = budget_order(lengths, model.max_length, config.train_tokens, batch, seed)
+        order = fed_records(config, lengths, model.max_length, batch, seed)
         trainer.train_dataset = prepared.select(order).map(cut, fn_kwargs={"length": model.max_length})
         steps = -(-len(order) // batch)
         trainer.args.logging_steps = max(1, steps // LOG_EVERY)
@@ -177,10 +187,20 @@ def sft_config(config: TrainConfig, seed: int, directory: Path, batch: int) -> A
     )
 
 
-def budget_order(lengths: list[int], max_length: int, budget: int, batch_size: int, seed: int) -> list[int]:
-    """The records to feed, in order, until `budget` tokens are fed (each record's length cut to max_length): epochs
-    of a seeded shuffle, each cut into groups of LENGTH_GROUP batches whose records are sorted by length (less
-    padding) and whose batches are shuffled. The budget is passed by less than one record."""
+def fed_records(config: TrainConfig, lengths: list[int], max_length: int, batch_size: int, seed: int) -> list[int]:
+    """The records to feed, in order: up to config.train_tokens tokens, or config.epochs passes over the records."""
+    if config.epochs is None:
+        return budget_order(lengths, max_length, config.train_tokens, batch_size, seed)
+    return budget_order(lengths, max_length, round(config.epochs * len(lengths)), batch_size, seed, per_record=True)
+
+
+def budget_order(
+    lengths: list[int], max_length: int, budget: int, batch_size: int, seed: int, per_record: bool = False
+) -> list[int]:
+    """The records to feed, in order, until `budget` tokens are fed (each record's length cut to max_length), or
+    `budget` records if per_record: epochs of a seeded shuffle, each cut into groups of LENGTH_GROUP batches whose
+    records are sorted by length (less padding) and whose batches are shuffled. A token budget is passed by less than
+    one record."""
     rng = random.Random(seed)
     order: list[int] = []
     fed = 0
@@ -195,7 +215,7 @@ def budget_order(lengths: list[int], max_length: int, budget: int, batch_size: i
         rng.shuffle(batches)
         for index in (i for batch in batches for i in batch):
             order.append(index)
-            fed += min(lengths[index], max_length)
+            fed += 1 if per_record else min(lengths[index], max_length)
             if fed >= budget:
                 break
     return order

@@ -62,12 +62,14 @@ def resumed(path: Path, key: str, identity: dict, error: type[Exception]) -> dic
 
 
 def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two nested dicts, sorted."""
+    """Dotted keys whose values differ between two nested dicts, sorted. A key missing on one side and None on the
+    other does not differ: a setting added later, unset by default, leaves the directories made before it resumable."""
     if isinstance(old, dict) and isinstance(new, dict):
         keys = sorted(old.keys() | new.keys(), key=str)
         pairs = ((old.get(k, _MISSING), new.get(k, _MISSING), f"{prefix}{k}.") for k in keys)
         return [key for a, b, p in pairs for key in differing_keys(a, b, p)]
-    return [] if old == new else [prefix[:-1]]
+    unset = old is None and new is _MISSING or old is _MISSING and new is None
+    return [] if old == new or unset else [prefix[:-1]]
 
 
 def _json(obj: Any) -> Any:
