@@ -1,8 +1,8 @@
 """The habit table of priming datasets: the share of records showing each habit (structural tagger), the habits'
-substance read from the text (substance.py: subgoals pursued, backward chains completed or pursued, one-step wins
+substance read from the text (substance.py: subgoals pursued, backward chains completed or ruled out, one-step wins
 left behind), and whether each variant keeps its rule (named habits in >= 90% of records, excluded ones in <= 2%,
->= 90% of subgoals pursued and of backward chains completed (pursued, in wrong answers), no one-step win left behind,
-answers right or wrong)."""
+>= 90% of subgoals pursued and of backward chains completed (or ruled out, in wrong answers), no one-step win left
+behind, answers right or wrong)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from metacot.linearize.layout import texts
 from metacot.outputs.records import read_records
 
 SHOWN, EXCLUDED = 0.90, 0.02  # the rule: named habits in at least SHOWN of records, excluded ones in at most EXCLUDED
-FOLLOWED = 0.90  # and at least this share of subgoals pursued, of backward chains completed (pursued: wrong answers)
+FOLLOWED = 0.90  # and at least this share of subgoals pursued, of chains completed (or ruled out: wrong answers)
 
 
 @dataclass
@@ -39,7 +39,7 @@ class VariantRow:
 
     @property
     def chains_followed(self) -> float | None:
-        """Backward chains completed, or (a wrong-answer variant) pursued."""
+        """Backward chains completed, or (a wrong-answer variant) completed or ruled out in the text."""
         done = self.substance.chains_pursued if self.correct == 0 else self.substance.completed
         return done / self.substance.chains if self.substance.chains else None
 
