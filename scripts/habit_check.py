@@ -103,27 +103,28 @@ def check(record: dict) -> dict:
     numbers = [int(x) for x in found(r"numbers \[([^\]]*)\]", prompt).split(",")]
     target = int(found(r"equals (-?\d+)", prompt))
     lines = completion.split("\n")
-    out = {"subgoals": 0, "pursued": 0, "chains": 0, "chain_pursued": 0, "chain_completed": 0, "ruled_out": 0}
-    out["win_skips"] = 0
+    out = {"subgoals": 0, "pursued": 0, "win_skips": 0}
     open_subgoals: list[Fraction] = []
-    open_chains: list[tuple[Fraction, bool]] = []  # needed number, made yet
-    last_chain: tuple[Fraction, list[Fraction]] | None = None  # the chain a next line may rule out
+    chains: list[dict] = []  # each: needed number, the numbers named, and made / completed / ruled out
+    open_chains: list[dict] = []  # those of the path the text is on
+    last_chain: dict | None = None  # the chain a next line may rule out
     pairs_seen: list[tuple[Fraction, Fraction]] = []
     steps_from: set[tuple[Fraction, Fraction, Fraction]] = set()
     for line in lines:
         if GO_BACK.search(line):
             open_subgoals, open_chains, last_chain = [], [], None
         tries = TRIES.match(line)
-        if tries and last_chain is not None and rules_out(tries, *last_chain):
-            out["ruled_out"] += 1
+        if tries and last_chain is not None and rules_out(tries, last_chain["need"], last_chain["rest"]):
+            last_chain["out"] = True
             last_chain = None
         for match in SUBGOAL.finditer(line):
             out["subgoals"] += 1
             open_subgoals.append(number(match.group(1)))
         for match in CHAIN.finditer(line):
-            out["chains"] += 1
-            open_chains.append((number(match.group(2)), False))
-            last_chain = number(match.group(2)), [number(x) for x in match.group(3).split(",")]
+            rest = [number(x) for x in match.group(3).split(",")]
+            last_chain = {"need": number(match.group(2)), "rest": rest, "made": False, "done": False, "out": False}
+            chains.append(last_chain)
+            open_chains.append(last_chain)
         step = STEP.match(line)
         if step:
             last_chain = None
@@ -132,18 +133,19 @@ def check(record: dict) -> dict:
             if result in open_subgoals:
                 out["pursued"] += 1
                 open_subgoals.remove(result)
-            for k, (needed, made) in enumerate(open_chains):
-                if not made and result == needed:
-                    out["chain_pursued"] += 1
-                    open_chains[k] = (needed, True)
-                elif made and result == target:
-                    out["chain_completed"] += 1
-                    open_chains[k] = (Fraction(-(10**9)), True)  # closed
+            for chain in open_chains:
+                chain["done"] |= chain["made"] and result == target
+                chain["made"] |= result == chain["need"]
         state = STATE.search(line)
         if state:
             values = [number(x) for x in state.group(1).split(",")]
             if len(values) == 2:
                 pairs_seen.append((min(values), max(values)))
+    out["chains"] = len(chains)
+    out["chain_pursued"] = sum(c["made"] for c in chains)
+    out["chain_completed"] = sum(c["done"] for c in chains)
+    out["ruled_out"] = sum(c["out"] for c in chains)
+    out["dropped"] = sum(not (c["made"] or c["out"]) for c in chains)
     for a, b in set(pairs_seen):
         if target in one_move(a, b) and (a, b, Fraction(target)) not in steps_from:
             out["win_skips"] += 1
@@ -165,7 +167,6 @@ def main(paths: list[str]) -> int:
             return f"{t[part]}/{t[whole]}" if t[whole] else "-"
 
         row = [Path(path).stem, len(checked), f"{total['right']}/{len(checked)}", share("pursued", "subgoals")]
-        total["dropped"] = total["chains"] - total["chain_pursued"] - total["ruled_out"]
         row += [share("chain_pursued", "chains"), share("chain_completed", "chains"), share("ruled_out", "chains")]
         row += [share("dropped", "chains"), skips]
         print("| " + " | ".join(map(str, row)) + " |")
