@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from fractions import Fraction
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import orjson
 import pytest
@@ -162,7 +162,21 @@ def test_every_variant_shows_what_it_names_and_nothing_it_excludes(run, primed):
             else:
                 assert share <= EXCLUDED, (name, habit, share)
                 assert not any(w in think(r) for r in records for w in HABIT_WORDS[habit]), (name, habit)
-        assert [c.counts for c in counts] == [r["behaviors"] for r in records], name
+        assert [{h: c.counts[h] for h in BEHAVIORS} for c in counts] == [r["behaviors"] for r in records], name
+        assert [c.counts["strict_backtracking"] for c in counts] == [r["num_backtracks"] for r in records], name
+
+
+def test_every_backtrack_says_first_that_the_finished_path_missed(primed, problems):
+    """What makes each priming backtrack strict: it leaves a finished step that missed, and says so first."""
+    for name, records in primed.items():
+        for record in records:
+            lines = think(record).strip("\n").split("\n")
+            for before, line in pairwise(lines):
+                if GO_BACK.search(line):
+                    step = STEP.match(before)
+                    assert step and "Now I have" not in before, (name, before, line)
+                    assert Fraction(step[4]) != problems[record["problem_id"]]["target"], (name, before)
+                    assert line.startswith(("That path doesn't work.", "This path is a dead end.", "That didn't")), line
 
 
 def test_every_plan_sentence_is_arithmetically_true(primed, problems):

@@ -9,8 +9,9 @@ sentences its text writes (`metacot` and `cot` with the plans option, linearize.
 "Working backwards, ..."), none in any other trace.
 The strict backtracking reading is read from the text by its format's reader (linearize.reader; a domain of numbers
 toward a target): the jumps back made after the text says the path fails. A priming record (a `variant` field) is
-rendered again from its tree, its attempts and its seed, and its typed lines are counted (no strict reading). A
-record whose tree is missing is counted as unknown (None).
+rendered again from its tree, its attempts and its seed, and its typed lines are counted; each of its backtracks is
+strict, its go-back saying first that the path it leaves did not work (prime.attempts.go_back). A record whose tree
+is missing is counted as unknown (None).
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ class StructuralTagger:
     def _priming(self, record: dict, tree: SearchTree) -> BehaviorCounts:
         shown = variant(record["variant"]).for_domain(self.domain)
         trace = think_trace(tree, self.domain, shown, list(record.get("attempts") or []), int(record.get("seed", 0)))
-        return _counts(dict(trace.counts))
+        counts = _counts(dict(trace.counts))
+        counts.counts[STRICT_BACKTRACKING] = trace.counts[BACKTRACKING]  # each go-back says the path did not work
+        return counts
 
 
 def _counts(found: dict[str, int]) -> BehaviorCounts:
