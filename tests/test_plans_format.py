@@ -64,6 +64,23 @@ def test_a_subgoal_the_steps_ignore_or_a_false_chain_fails_both_audits(run):
         assert read_record(wrong, domain, domain.problem_from_dict(tree.problem)), wrong["completion"]
 
 
+def test_the_structural_tagger_counts_the_plan_sentences_as_written(run):
+    from metacot.behaviors.measure.structural import StructuralTagger
+
+    tagger = StructuralTagger(run)
+    for fmt in ("metacot", "cot"):
+        records = traces(run, fmt)
+        counts = [c.counts for c in tagger.tag(records)]
+        for record, found in zip(records, counts, strict=True):
+            lines = record["completion"].split("\n")
+            assert found["subgoal_setting"] == sum(bool(SUBGOAL.fullmatch(line)) for line in lines), record
+            assert found["backward_chaining"] == sum(bool(BACKWARD.fullmatch(line)) for line in lines), record
+        both = [c for c in counts if c["subgoal_setting"] and c["backward_chaining"] and c["verification"]]
+        assert len(both) >= 0.8 * len(records), (fmt, counts)
+        if fmt == "metacot":  # the search's own trace: all four habits
+            assert sum(bool(c["backtracking"]) for c in both) >= 0.8 * len(records), counts
+
+
 def test_plans_are_off_by_default(tmp_path):
     out = tmp_path / "run"
     assert main(["synth", "--out", str(out), "--num-problems", "8", "--no-progress"]) == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from fractions import Fraction
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import orjson
 import pytest
@@ -29,6 +29,8 @@ SUBGOAL = re.compile(
     r"First I'll try to get (\d+)(?: \(([^)]*)\))? from \[([^\]]*)\](?:; then \[([^\]]*)\] could still make "
     r"(\d+))?\."
 )
+TRIES = re.compile(r"Can (\S+) and (\S+) make (\d+)\? (.*)\. None of them is (\d+), so that way is out\.")
+LISTED = re.compile(r"(\S+) ([-+*/]) (\S+) = ([^,]+)")
 STATE = re.compile(r"(?:Now I have|go back to|return to|back to|again from) \[([^\]]*)\]")
 STEP = re.compile(r"(\S+) ([-+*/]) (\S+) = (\S+)\.")
 GO_BACK = re.compile(r"(?:go back to|return to|Going back to|pick up again from) \[")
@@ -65,11 +67,26 @@ def reach(values: list[Fraction], goal: Fraction) -> bool:
     return False
 
 
+def rules_out(line: str, need: Fraction, rest: list[Fraction]) -> bool:
+    """Whether the line tries every step from the two numbers `rest`, each written true, and none makes `need`."""
+    m = TRIES.fullmatch(line)
+    if m is None or Counter(numbers(f"{m[1]}, {m[2]}")) != Counter(rest) or {Fraction(m[3]), Fraction(m[5])} != {need}:
+        return False
+    listed = [(Fraction(a), op, Fraction(b), Fraction(r)) for a, op, b, r in LISTED.findall(m[4])]
+    every = {combine(a, op, b) for a, b in (rest, rest[::-1]) for op in "+-*/"} - {None}
+    true = all(Counter([a, b]) == Counter(rest) and combine(a, op, b) == r for a, op, b, r in listed)
+    return true and {r for *_, r in listed} == every and need not in every
+
+
 def check_plans(completion: str, start: list[Fraction], target: int, solved: bool = True) -> tuple[int, int]:
     """Check every backward chain and subgoal against the state the text stands at; (chains, subgoals) seen. A
-    chain's needed number can be made from the rest in a trace that answers right (`solved`)."""
-    state, seen = list(start), [0, 0]
+    chain's needed number can be made from the rest in a trace that answers right (`solved`); a line that rules a
+    chain out follows it and is true."""
+    state, seen, chain = list(start), [0, 0], (Fraction(0), list[Fraction]())
     for line in completion.split("\n"):
+        previous, chain = chain, (Fraction(0), [])
+        if line.startswith("Can "):
+            assert rules_out(line, *previous), (line, previous)
         if m := BACKWARD.fullmatch(line):
             goal, left, op, right, need, rest = m.groups()
             left_v, right_v, need_v, rest_v = Fraction(left), Fraction(right), Fraction(need), numbers(rest)
@@ -79,6 +96,7 @@ def check_plans(completion: str, start: list[Fraction], target: int, solved: boo
             assert Counter([other, *rest_v]) == Counter(state), (line, state)
             assert len(rest_v) >= 2 and (reach(rest_v, need_v) or not solved), line
             seen[0] += 1
+            chain = (need_v, rest_v)
         elif m := SUBGOAL.fullmatch(line):
             value, why, part, then, goal = m.groups()
             value_v, part_v, then_v = Fraction(value), numbers(part), numbers(then)
@@ -144,7 +162,21 @@ def test_every_variant_shows_what_it_names_and_nothing_it_excludes(run, primed):
             else:
                 assert share <= EXCLUDED, (name, habit, share)
                 assert not any(w in think(r) for r in records for w in HABIT_WORDS[habit]), (name, habit)
-        assert [c.counts for c in counts] == [r["behaviors"] for r in records], name
+        assert [{h: c.counts[h] for h in BEHAVIORS} for c in counts] == [r["behaviors"] for r in records], name
+        assert [c.counts["strict_backtracking"] for c in counts] == [r["num_backtracks"] for r in records], name
+
+
+def test_every_backtrack_says_first_that_the_finished_path_missed(primed, problems):
+    """What makes each priming backtrack strict: it leaves a finished step that missed, and says so first."""
+    for name, records in primed.items():
+        for record in records:
+            lines = think(record).strip("\n").split("\n")
+            for before, line in pairwise(lines):
+                if GO_BACK.search(line):
+                    step = STEP.match(before)
+                    assert step and "Now I have" not in before, (name, before, line)
+                    assert Fraction(step[4]) != problems[record["problem_id"]]["target"], (name, before)
+                    assert line.startswith(("That path doesn't work.", "This path is a dead end.", "That didn't")), line
 
 
 def test_every_plan_sentence_is_arithmetically_true(primed, problems):
@@ -196,7 +228,7 @@ def runs(text: str) -> list[list[str]]:
 
 def follow(text: str, target: int) -> Counter[str]:
     """Subgoals and whether a later step of their path makes them; backward chains and whether a later step of
-    their path makes the needed number, then one the target."""
+    their path makes the needed number (then one the target: completed) or the next line rules it out (followed)."""
     seen: Counter[str] = Counter()
     for path in runs(text):
         for i, line in enumerate(path):
@@ -207,7 +239,9 @@ def follow(text: str, target: int) -> Counter[str]:
             elif m := BACKWARD.fullmatch(line):
                 need = Fraction(m[5])
                 seen["chains"] += 1
+                ruled_out = i + 1 < len(path) and rules_out(path[i + 1], need, numbers(m[6]))
                 seen["completed"] += need in made and target in made[made.index(need) :]
+                seen["followed"] += need in made or ruled_out
     return seen
 
 
@@ -232,6 +266,7 @@ def test_plans_are_woven_from_the_path_the_trace_then_takes(primed, problems):
             assert seen["pursued"] >= 0.9 * seen["subgoals"] > 0, (name, seen)
         if name == "no_positive":  # a chain completed would reach the target
             assert seen["chains"] > 0 and seen["completed"] == 0, seen
+            assert seen["followed"] == seen["chains"], seen  # none stated, then dropped unsaid
         elif "backward_chaining" in VARIANTS[name].shows:
             assert seen["completed"] >= 0.9 * seen["chains"] > 0, (name, seen)
 
@@ -269,6 +304,11 @@ def test_the_substance_reader_finds_what_the_old_traces_did():
     )
     found = read_substance(old, [27, 3], 24)
     assert (found.subgoals, found.pursued, found.chains, found.completed, found.win_skips) == (1, 0, 1, 0, 1)
+    chain = "Working backwards, 49 = 71 - 22, so I need 22 from [27, 40]."
+    tries = "Can 27 and 40 make {}? 27 + 40 = 67, 27 - 40 = -13. None of them is {}, so that way is out."
+    assert read_substance(f"{chain}\n{tries.format(22, 22)}", [71, 27, 40], 49).chains_pursued == 1
+    assert read_substance(chain, [71, 27, 40], 49).chains_pursued == 0  # stated, then dropped unsaid
+    assert read_substance(f"{chain}\n{tries.format(67, 67)}", [71, 27, 40], 49).chains_pursued == 0  # not its number
     woven = "First I'll try to get 12 from [19, 7].\n19 - 7 = 12. Now I have [12, 2].\n12 * 2 = 24. 24 = 24, the target"
     found = read_substance(woven, [19, 7, 2], 24)
     assert (found.subgoals, found.pursued, found.win_skips) == (1, 1, 0)

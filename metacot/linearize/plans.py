@@ -7,15 +7,18 @@ path that goes on to the solution one with which the others can still make the t
 else the first number the path makes at all. A backward chain
 writes the target as the final step the path then makes: one number left, untouched until then, combined with a
 value the other numbers (two or more) make first ("Working backwards, 47 = 61 - 14, so I need 14 from [42, 66]."). On
-the path to the solution the chain is completed; where a trace may answer wrong (`open_chains`) a path whose final
-step misses the target shows the chain it pursued: the same number and operation, and the value that was needed.
+the path to the solution the chain is completed. Where a trace may answer wrong (`open_chains`), a path that ends one
+step from a finish, short of the target, states a chain where it stands at three numbers: the one it keeps to the
+end, and a value the other two would have to make, which no step from them makes; the trace then tries every step
+from the two and says none makes it ("Can 70 and 28 make 89? 70 + 28 = 98, ... None of them is 89, so that way is
+out."), so a chain is never stated and then dropped unsaid.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -73,6 +76,7 @@ class Chain:
     right: Number
     need: int
     rest: tuple[Number, ...]
+    out: bool = False  # no step from the two numbers of `rest` makes `need`, which the trace then shows
 
     def sentence(self, target: int) -> str:
         return (
@@ -80,12 +84,21 @@ class Chain:
             f"so I need {self.need} from {format_state(self.rest)}."
         )
 
+    def tries(self) -> str | None:
+        """Every step from the two numbers of a chain ruled out, and that none makes the number needed."""
+        if not self.out:
+            return None
+        a, b = (to_number(exact(n)) for n in self.rest)
+        shown = ", ".join(f"{step} = {to_number(value)}" for step, value in one_steps(exact(a), exact(b)))
+        return f"Can {a} and {b} make {self.need}? {shown}. None of them is {self.need}, so that way is out."
+
 
 @dataclass
 class Woven:
-    """The plan sentences of a trace's moves: (habit, sentence) said before a move, a subgoal's check after one."""
+    """The plan sentences of a trace's moves: (habit, sentence) said before a move (habit None: a chain's tries), a
+    subgoal's check after one."""
 
-    before: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    before: dict[int, list[tuple[str | None, str]]] = field(default_factory=dict)
     after: dict[int, str] = field(default_factory=dict)
 
 
@@ -93,6 +106,16 @@ def combine(a: Fraction, op: str, b: Fraction) -> Fraction | None:
     if op == "/":
         return a / b if b else None
     return a + b if op == "+" else a - b if op == "-" else a * b
+
+
+def one_steps(a: Fraction, b: Fraction) -> list[tuple[str, Fraction]]:
+    """(step as written, value) of every step from two numbers, each written once, none dividing by zero."""
+    found: dict[str, Fraction] = {}
+    for x, op, y in ((a, "+", b), (a, "-", b), (b, "-", a), (a, "*", b), (a, "/", b), (b, "/", a)):
+        value = combine(x, op, y)
+        if value is not None:
+            found.setdefault(f"{to_number(x)} {op} {to_number(y)}", value)
+    return list(found.items())
 
 
 def relation(value: int, target: int) -> str | None:
@@ -183,11 +206,10 @@ def subgoal(
 def chain(
     tree: SearchTree, start: int, path: Sequence[int], target: int, open_chains: bool
 ) -> tuple[int, Chain] | None:
-    """(where to state it, the chain) of a path that ends at a finished step, or (open_chains) at a state one step
-    from one: the first node on it, from `start` on, whose numbers (three or more) the end combines as one of them,
-    untouched, and a value made from all the others. On a finished path the chain is its final step, which must
-    reach the target unless `open_chains`; at a state one step from a finish, the chain of that number whose needed
-    value is nearest the value made."""
+    """(where to state it, the chain) of a path that ends at the target: the first node on it, from `start` on, whose
+    numbers (three or more) the final step combines as one of them, untouched, and a value made from all the others;
+    or (open_chains) of a path that ends at a state one step from a finish: its node of three numbers, one of them
+    kept untouched to the end, and a chain of it the other two cannot make in one step (_open)."""
     end = tree.nodes[path[-1]]
     for depth in range(len(path)):
         here = start if depth == 0 else path[depth - 1]
@@ -196,38 +218,36 @@ def chain(
         if state is None or len(state) < 3 or held is None:
             return None
         if end.terminal:
-            found = next((c for side in (0, 1) if (c := _final(made[-1], side, state, target, open_chains))), None)
+            found = next((c for side in (0, 1) if (c := _final(made[-1], side, state, target))), None)
         else:
-            found = _open(held, state, target) if open_chains and len(held) == 2 else None
+            found = _open(held, state, target) if open_chains and len(held) == 2 and len(state) == 3 else None
         if found is not None:
             return here, found
     return None
 
 
-def _final(last: Made, side: int, state: Sequence[Number], target: int, open_chains: bool) -> Chain | None:
-    """The chain of the final step whose side `side` is one number of `state`, untouched."""
-    if len(last.sides[side]) != 1:
+def _final(last: Made, side: int, state: Sequence[Number], target: int) -> Chain | None:
+    """The chain of a final step that reaches the target, whose side `side` is one number of `state`, untouched."""
+    if len(last.sides[side]) != 1 or last.value != target:
         return None
-    kept = last.sides[side][0]
-    if last.value == target:
-        need: Fraction | None = last.right if side == 0 else last.left
-    else:
-        need = _solve(exact(kept), last.op, side, Fraction(target)) if open_chains else None
-    return _chain(kept, last.op, side, need, state, target)
+    return _chain(last.sides[side][0], last.op, side, last.right if side == 0 else last.left, state, target)
 
 
 def _open(held: list[Held], state: Sequence[Number], target: int) -> Chain | None:
-    """The chain of two values held, one a number of `state` untouched: its operation whose needed value is nearest
-    the other value."""
+    """At three numbers, of the two values the path ends with, one a number of `state` untouched: the chain of that
+    number whose needed value no step from the other two numbers makes, the one nearest the value they made."""
     ends = [(h, o) for h, o in held if len(o) == 1]
     if len(ends) != 1:
         return None
     kept, made = ends[0][1][0], next(v for v, o in held if len(o) != 1)
+    rest = _without(state, (kept,))
+    reach = {value for _, value in one_steps(*map(exact, rest))}
     options = [
-        c
+        replace(c, out=True)
         for op in OPS
         for side in (0, 1)
         if (c := _chain(kept, op, side, _solve(exact(kept), op, side, Fraction(target)), state, target))
+        and c.need not in reach
     ]
     return min(options, key=lambda c: abs(c.need - made), default=None)
 
@@ -292,6 +312,8 @@ def weave(
             here, stated = found
             at = first if here == start else first + path.index(here) + 1
             woven.before.setdefault(at, []).append((CHAIN, stated.sentence(target)))
+            if (tries := stated.tries()) is not None:
+                woven.before[at].append((None, tries))
         if goals and (goal := subgoal(tree, start, path, target, final, reachable, plain)):
             woven.before.setdefault(first, []).append((SUBGOAL, goal.sentence(target)))
             woven.after[first + path.index(goal.node)] = goal.check()

@@ -4,11 +4,14 @@ A trace record (a `format` field) is rendered again from its tree with the run's
 format, and counted only when its text is that rendering (else unknown, None: the counts would not be of the text):
 backtracking is the number of backtrack moves that format writes (its jumps back: the sos log's returns to a state
 written before, not the search's walk; the record's num_backtracks), verification the number of verdict sentences
-it writes (finished-path checks, failed steps, mistakes found), and no trace format sets subgoals or works backward.
+it writes (finished-path checks, failed steps, mistakes found); subgoal setting and backward chaining are the plan
+sentences its text writes (`metacot` and `cot` with the plans option, linearize.plans: "First I'll try to get ...",
+"Working backwards, ..."), none in any other trace.
 The strict backtracking reading is read from the text by its format's reader (linearize.reader; a domain of numbers
 toward a target): the jumps back made after the text says the path fails. A priming record (a `variant` field) is
-rendered again from its tree, its attempts and its seed, and its typed lines are counted (no strict reading). A
-record whose tree is missing is counted as unknown (None).
+rendered again from its tree, its attempts and its seed, and its typed lines are counted; each of its backtracks is
+strict, its go-back saying first that the path it leaves did not work (prime.attempts.go_back). A record whose tree
+is missing is counted as unknown (None).
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from pathlib import Path
 
 import orjson
 
-from metacot.behaviors.definitions import BACKTRACKING, BEHAVIORS, VERIFICATION
+from metacot.behaviors.definitions import BACKTRACKING, BACKWARD_CHAINING, BEHAVIORS, SUBGOAL_SETTING, VERIFICATION
 from metacot.behaviors.measure.base import STRICT_BACKTRACKING, BehaviorCounts
 from metacot.behaviors.prime.datasets import think_trace
 from metacot.behaviors.prime.variants import variant
 from metacot.linearize.config import LinearizeConfig
 from metacot.linearize.formats import FORMATS
+from metacot.linearize.plancheck import CHAIN_LINE, SUBGOAL_LINE
 from metacot.linearize.reader import READERS, body, reads
 from metacot.linearize.reader.events import EXHAUSTED, Back, Event, Reached, Tried
 from metacot.linearize.reader.reading import Reading
@@ -46,6 +50,7 @@ class StructuralTagger:
         settings = self._settings()
         self.stop_at_first_solution = bool(settings.get("stop_at_first_solution", True))
         self.value_lines = bool(settings.get("value_lines", LinearizeConfig.value_lines))
+        self.plans = bool(settings.get("plans", LinearizeConfig.plans))
 
     def _settings(self) -> dict:
         """The linearize settings the run's traces were last written with (traces/.state.json, else the
@@ -77,14 +82,15 @@ class StructuralTagger:
             raise RunDirError(f"{self.directory.path}: record of problem {tree.problem_id!r}: unknown format {fmt!r}")
         trace, solution = trace_to_solution(tree, self.stop_at_first_solution)
         problem = self.domain.problem_from_dict(tree.problem)
-        context = Context(tree, self.domain, problem, self.value_lines, solution)
+        context = Context(tree, self.domain, problem, self.value_lines, solution, plans=self.plans)
         moves = FORMATS[fmt].moves(context, walk(tree, trace))  # the moves its record is written from
         assert moves is not None, f"a {fmt} record answers with a solution"
         lines = FORMATS[fmt].render(context, moves)
         text = record.get("completion") or ""
         if self.domain.step_delimiter.join(lines) not in text:
             return BehaviorCounts(dict.fromkeys(BEHAVIORS))  # not the text its tree renders: its counts are unknown
-        counts = _counts({VERIFICATION: context.checks, BACKTRACKING: count_backtracks(moves)})
+        written = plan_sentences(text.split(self.domain.step_delimiter))
+        counts = _counts({VERIFICATION: context.checks, BACKTRACKING: count_backtracks(moves), **written})
         counts.counts[STRICT_BACKTRACKING] = self._strict(fmt, text, problem)
         return counts
 
@@ -100,11 +106,21 @@ class StructuralTagger:
     def _priming(self, record: dict, tree: SearchTree) -> BehaviorCounts:
         shown = variant(record["variant"]).for_domain(self.domain)
         trace = think_trace(tree, self.domain, shown, list(record.get("attempts") or []), int(record.get("seed", 0)))
-        return _counts(dict(trace.counts))
+        counts = _counts(dict(trace.counts))
+        counts.counts[STRICT_BACKTRACKING] = trace.counts[BACKTRACKING]  # each go-back says the path did not work
+        return counts
 
 
 def _counts(found: dict[str, int]) -> BehaviorCounts:
     return BehaviorCounts({name: found.get(name, 0) for name in BEHAVIORS})
+
+
+def plan_sentences(lines: list[str]) -> dict[str, int]:
+    """The subgoals and backward chains the lines of a text state, as linearize.plans writes them."""
+    return {
+        SUBGOAL_SETTING: sum(bool(SUBGOAL_LINE.fullmatch(line)) for line in lines),
+        BACKWARD_CHAINING: sum(bool(CHAIN_LINE.fullmatch(line)) for line in lines),
+    }
 
 
 def realised_backtracks(events: list[Event]) -> int:

@@ -1,8 +1,8 @@
 """The habit table of priming datasets: the share of records showing each habit (structural tagger), the habits'
-substance read from the text (substance.py: subgoals pursued, backward chains completed or pursued, one-step wins
+substance read from the text (substance.py: subgoals pursued, backward chains completed or ruled out, one-step wins
 left behind), and whether each variant keeps its rule (named habits in >= 90% of records, excluded ones in <= 2%,
->= 90% of subgoals pursued and of backward chains completed (pursued, in wrong answers), no one-step win left behind,
-answers right or wrong)."""
+>= 90% of subgoals pursued and of backward chains completed (or ruled out, in wrong answers), no one-step win left
+behind, answers right or wrong)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metacot.behaviors.definitions import BEHAVIORS
+from metacot.behaviors.measure.base import COLUMNS
 from metacot.behaviors.measure.structural import StructuralTagger
 from metacot.behaviors.prime.substance import Substance, read_substance
 from metacot.behaviors.prime.variants import variant
@@ -18,7 +19,7 @@ from metacot.linearize.layout import texts
 from metacot.outputs.records import read_records
 
 SHOWN, EXCLUDED = 0.90, 0.02  # the rule: named habits in at least SHOWN of records, excluded ones in at most EXCLUDED
-FOLLOWED = 0.90  # and at least this share of subgoals pursued, of backward chains completed (pursued: wrong answers)
+FOLLOWED = 0.90  # and at least this share of subgoals pursued, of chains completed (or ruled out: wrong answers)
 
 
 @dataclass
@@ -39,7 +40,7 @@ class VariantRow:
 
     @property
     def chains_followed(self) -> float | None:
-        """Backward chains completed, or (a wrong-answer variant) pursued."""
+        """Backward chains completed, or (a wrong-answer variant) completed or ruled out in the text."""
         done = self.substance.chains_pursued if self.correct == 0 else self.substance.completed
         return done / self.substance.chains if self.substance.chains else None
 
@@ -53,7 +54,7 @@ def variant_row(tagger: StructuralTagger, path: Path) -> VariantRow:
             name = record["variant"]
         counts = tagger.tag_one(record)
         records += 1
-        showing.update(habit for habit in BEHAVIORS if counts.shows(habit))
+        showing.update(habit for habit in COLUMNS if counts.shows(habit))
         right += bool(record["correct"])
         if tagger.domain.numbers_to_target:
             found = record_substance(tagger, record)
@@ -62,7 +63,7 @@ def variant_row(tagger: StructuralTagger, path: Path) -> VariantRow:
     if name is None:
         raise ValueError(f"{path}: no records")
     shown = variant(name).for_domain(tagger.domain)
-    shares = {habit: showing[habit] / records for habit in BEHAVIORS}
+    shares = {habit: showing[habit] / records for habit in COLUMNS}
     correct = right / records
     broken = [f"{h} in {shares[h]:.0%} (< {SHOWN:.0%})" for h in BEHAVIORS if h in shown.shows and shares[h] < SHOWN]
     broken += [f"{h} in {shares[h]:.0%} (> {EXCLUDED:.0%})" for h in shown.excludes() if shares[h] > EXCLUDED]
@@ -94,12 +95,13 @@ def habit_table(run_dir: str | Path, paths: list[Path]) -> list[VariantRow]:
 
 
 def format_table(rows: list[VariantRow]) -> str:
-    """A Markdown table: records, % showing each habit, % correct, subgoals pursued, backward chains completed
-    (pursued: wrong answers), records leaving a one-step win behind, and the rule's verdict."""
-    header = ["variant", "records", *BEHAVIORS, "correct", "subgoals pursued", "chains followed", "win skips", "rule"]
+    """A Markdown table: records, % showing each habit (and strict backtracking), % correct, subgoals pursued,
+    backward chains completed (or ruled out: wrong answers), records leaving a one-step win behind, and the rule's
+    verdict."""
+    header = ["variant", "records", *COLUMNS, "correct", "subgoals pursued", "chains followed", "win skips", "rule"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [row.variant, str(row.records), *(f"{row.shares[h]:.0%}" for h in BEHAVIORS), f"{row.correct:.0%}"]
+        cells = [row.variant, str(row.records), *(f"{row.shares[h]:.0%}" for h in COLUMNS), f"{row.correct:.0%}"]
         cells += [_share(row.pursued, row.substance.subgoals), _share(row.chains_followed, row.substance.chains)]
         cells += [str(row.skipping), "; ".join(row.broken) or "ok"]
         lines.append("| " + " | ".join(cells) + " |")

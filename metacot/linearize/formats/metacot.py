@@ -51,7 +51,8 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
         node = ctx.node(move.node)
         for habit, sentence in woven.before.get(i, []):
             lines.add(sentence, i)
-            ctx.said[habit] += 1
+            if habit is not None:
+                ctx.said[habit] += 1
         if move.kind == "backtrack":
             for line in attempt_lines(ctx, why[i], move.visit, written):
                 lines.add(line, i)
