@@ -156,7 +156,7 @@ def synth(
         stats = traces.stats()
         finished = stats["problems"] - stats["failed"]
         raise RunStopped(
-            f"stopped: the backend is failing ({outage}); {finished} of {total} problems done, "
+            f"stopped: {outage.what} ({outage}); {finished} of {total} problems done, "
             f"{stats['failed']} failed; rerun the same command to resume (failed searches are retried)"
         )
     elapsed = time.perf_counter() - started
