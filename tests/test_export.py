@@ -111,3 +111,14 @@ def test_push_to_hub_is_one_dataset_push_and_the_card(run, monkeypatch, capsys):
     count = int(capsys.readouterr().out.split(": ")[1].split(" ")[0])
     assert calls[0] == ("data", "me/pairs", count)
     assert calls[1][1]["repo_id"] == "me/pairs" and calls[1][1]["path_in_repo"] == "README.md"
+
+
+def test_a_license_that_is_no_identifier_is_refused_before_anything_is_written(run, capsys):
+    from metacot.cli import main
+
+    exports = Path(run) / "exports"
+    before = sorted(exports.rglob("*")) if exports.exists() else []
+    assert main(["export", run, "--objective", "on_path", "--license", "mit\nconfigs: evil"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("metacot: error: --license: expected a license identifier") and err.count("\n") == 1
+    assert (sorted(exports.rglob("*")) if exports.exists() else []) == before

@@ -3,6 +3,7 @@ labels, preference pairs, each as a dataset folder with a card; and trace files 
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields, replace
@@ -28,6 +29,8 @@ from metacot.outputs.truth import LabelCheck, PairCheck, Truths, check_labels, c
 from metacot.progress import tree_bar
 from metacot.tree import SearchTree
 
+LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")  # a dataset card's license id: mit, cc-by-4.0, apache-2.0, other
+
 
 @dataclass
 class Destination:
@@ -40,6 +43,13 @@ class Destination:
     push: str | None = None
     overwrite: bool = False
     progress: bool = False
+
+    def __post_init__(self) -> None:
+        if not LICENSE.fullmatch(self.license):  # it goes into the card's YAML as it is
+            raise ValueError(
+                f"--license: expected a license identifier such as mit or cc-by-4.0 (letters, digits, '.', '+', '-',"
+                f" '_'), got {self.license!r}"
+            )
 
 
 def export_objective(
