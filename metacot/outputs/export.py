@@ -22,6 +22,7 @@ from metacot.outputs.objectives import objective_records
 from metacot.outputs.omega import BINARY, Labelling, labelled, run_estimator
 from metacot.outputs.pairs import PairOptions, pair_records
 from metacot.outputs.quality import label_section, pair_section
+from metacot.outputs.records import read_records
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.outputs.tokenized import tokenize_record
 from metacot.outputs.treestats import has_values
@@ -286,6 +287,7 @@ def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = Fal
     if layout is not None:
         check_layout(layout, "--record-layout")
     from datasets import Dataset  # an optional dependency (the math extra)
+    from datasets.exceptions import DatasetGenerationError
 
     with RunDir(run_dir).lock() as directory:
         source = directory.traces_dir / f"{fmt}.jsonl"
@@ -294,7 +296,15 @@ def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = Fal
         name = export_name(fmt, {"record_layout": layout})
         target = directory.path / "exports" / (f"{name}.parquet" if to == "parquet" else name)
         check_free(target, overwrite)
-        dataset = Dataset.from_json(str(source))
+        try:
+            dataset = Dataset.from_json(str(source))
+        except DatasetGenerationError:
+            for _ in read_records(source):  # a line that is no record: an error naming it
+                pass
+            raise RunDirError(
+                f"{source}: its last line is unterminated (a write cut short); `metacot linearize {run_dir} --formats "
+                f"{fmt}` writes the file again"
+            ) from None
         texts_in = [key for key in TEXT_KEYS if key in dataset.column_names]
         dataset = dataset.map(text_keys_of, fn_kwargs={"layout": layout}, remove_columns=texts_in)
         try:
