@@ -185,15 +185,19 @@ def set_key(config: Any, key: str, value: Any, where: str) -> None:
 
 
 def check_key(config: Any, key: str, where: str) -> None:
-    """Run the checks of the section that holds a key (they ran when it was built, before the key was set)."""
-    section = key.rsplit(".", 1)[0] if "." in key else ""
+    """Run the checks of the section that holds a key (they ran when it was built, before the key was set). An
+    error about another setting of the section (its message starts with the setting's name) is left to that
+    setting's own check, or to the whole config's (`checked`), so that `where` is never blamed for it."""
+    section, _, name = key.rpartition(".")
     target = config
     for part in filter(None, section.split(".")):
         target = getattr(target, part)
     try:
         dataclasses.replace(target)
     except ValueError as error:
-        raise ConfigError(f"{where}: {section + '.' if section else ''}{error}") from None
+        named = str(error).split(":", 1)[0]
+        if named == name or named not in {f.name for f in dataclasses.fields(target)}:
+            raise ConfigError(f"{where}: {section + '.' if section else ''}{error}") from None
 
 
 def in_use(config: SynthConfig, key: str) -> bool:

@@ -101,6 +101,8 @@ def open_run(
         count = problems.count()
     else:
         count = sum(1 for _ in problems)
+    if not count:  # a file or dataset with none (an empty file, /dev/null): nothing a run could do
+        raise ConfigError(f"{config.problems.file or config.problems.dataset}: no problems in it")
     digest = None if source is None else content_digest(source.digests)
     settings = config.tree_settings(digest)
     # the manifest records the settings with no URL's credentials (the hash is of the settings as given)
@@ -156,7 +158,7 @@ def synth(
         stats = traces.stats()
         finished = stats["problems"] - stats["failed"]
         raise RunStopped(
-            f"stopped: the backend is failing ({outage}); {finished} of {total} problems done, "
+            f"stopped: {outage.what} ({outage}); {finished} of {total} problems done, "
             f"{stats['failed']} failed; rerun the same command to resume (failed searches are retried)"
         )
     elapsed = time.perf_counter() - started

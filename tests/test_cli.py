@@ -154,6 +154,24 @@ def test_bench_engine_prints_json_per_strategy(capsys):
         assert figures["search_nodes_per_second"] > figures["nodes_per_second"]  # the runner's share of the run
 
 
+@pytest.mark.parametrize("source", ["empty.jsonl", "/dev/null"])
+def test_a_problems_file_with_no_problems_is_one_line_exit_2_and_no_run(source, tmp_path, capsys):
+    path = Path(source) if source.startswith("/") else tmp_path / source
+    if not path.exists():
+        path.write_text("")
+    assert main(["synth", "--problems", str(path), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"metacot: error: {path}: no problems in it\n"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("flag", ["--repeat", "--num-problems", "--concurrency"])
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_bench_engine_refuses_a_count_below_one_in_one_line(flag, value, capsys):
+    assert main(["bench", "engine", flag, value]) == 2
+    err = capsys.readouterr().err
+    assert err == f"metacot: error: {flag}: must be an integer of at least 1, got {value}\n"
+
+
 def test_resume_ignores_sections_of_strategies_not_used(tmp_path, capsys):
     out = tmp_path / "run"
     config = tmp_path / "run.toml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import orjson
@@ -111,3 +112,29 @@ def test_push_to_hub_is_one_dataset_push_and_the_card(run, monkeypatch, capsys):
     count = int(capsys.readouterr().out.split(": ")[1].split(" ")[0])
     assert calls[0] == ("data", "me/pairs", count)
     assert calls[1][1]["repo_id"] == "me/pairs" and calls[1][1]["path_in_repo"] == "README.md"
+
+
+def test_a_license_that_is_no_identifier_is_refused_before_anything_is_written(run, capsys):
+    from metacot.cli import main
+
+    exports = Path(run) / "exports"
+    before = sorted(exports.rglob("*")) if exports.exists() else []
+    assert main(["export", run, "--objective", "on_path", "--license", "mit\nconfigs: evil"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("metacot: error: --license: expected a license identifier") and err.count("\n") == 1
+    assert (sorted(exports.rglob("*")) if exports.exists() else []) == before
+
+
+def test_parquet_of_a_trace_file_cut_mid_line_is_one_line_naming_it(run, tmp_path, capsys):
+    pytest.importorskip("datasets")
+    from metacot.cli import main
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    with (copy / "traces" / "metacot.jsonl").open("ab") as traces:
+        traces.write(b'{"problem_id": "x", "compl')
+    assert main(["export", str(copy), "--parquet", "metacot", "--no-progress"]) == 2
+    ours = [line for line in capsys.readouterr().err.splitlines() if line.startswith("metacot:")]
+    assert len(ours) == 1 and "Traceback" not in ours[0]  # after what the datasets library itself prints
+    assert ours[0].startswith(f"metacot: error: {copy}/traces/metacot.jsonl: its last line is unterminated")
+    assert not (copy / "exports" / "metacot.parquet").exists()

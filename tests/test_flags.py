@@ -74,6 +74,10 @@ def test_set_is_applied_after_the_flags():
         (["--set", "problems.countdown=1"], "is not a setting"),
         (["--set", "problems.countdown.low=x"], "--set problems.countdown.low: expected int, got 'x'"),
         (["--set", "novalue"], "expected KEY=VALUE"),
+        (["--concurrency", "0"], "--concurrency: concurrency: must be an integer of at least 1"),  # not --out's
+        (["--set", "concurrency=0", "--seed", "3"], "--set concurrency: concurrency: must be"),  # not --seed's
+        (["--set", "policy.openai.timeout=1e308"], "policy.openai.timeout: must be a number in [0, 86400.0]"),
+        (["--set", "policy.openai.backoff=1e10"], "policy.openai.backoff: must be a number in [0, 86400.0]"),
     ],
 )
 def test_bad_flags_are_one_clear_line(argv, message, capsys):

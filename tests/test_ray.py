@@ -118,6 +118,43 @@ def test_a_chunk_that_keeps_failing_ends_as_failed_records_then_a_rerun_retries_
         assert sorted(run_traces(tmp_path)[name].splitlines()) == sorted(records.splitlines())
 
 
+class NeverReplaced(DyingReplica):
+    """A replica that dies (DyingReplica) and whose replacement never gets ready, as if no node had room for it."""
+
+    def __init__(self, *args, **kwargs):
+        if Path(self.mark).exists():
+            time.sleep(3600)  # killed by the driver as the run stops
+        super().__init__(*args, **kwargs)
+
+
+class QuickToGiveUp(RayRunner):
+    """Its first replicas start with the default ready_timeout (a loaded machine is slow to start them); a
+    replacement has 1 s."""
+
+    def _drive(self, *args):
+        self.config.ray.ready_timeout = 1.0
+        return super()._drive(*args)
+
+
+def test_a_replica_not_replaced_in_time_stops_the_run_keeping_what_finished(tmp_path, reference):
+    settings = config(tmp_path / "run")
+    never = type("NeverHere", (NeverReplaced,), {"mark": str(tmp_path / "died")})
+    with pytest.raises(RunStopped, match=r"lost replicas \(a replica that died was not replaced within 1 s"):
+        synth(settings, progress=False, runner=QuickToGiveUp(settings, make_domain(settings.problems), never))
+    kept = run_trees(tmp_path / "run")
+    assert DOOMED not in {r["problem_id"] for r in kept} and 0 < len(kept) < PROBLEMS
+    assert all(r in run_trees(reference) for r in kept) and not any(r["failed"] for r in kept)
+    synth(config(tmp_path / "run"), progress=False)  # the rerun searches the rest
+    assert sorted(run_trees(tmp_path / "run"), key=lambda r: r["problem_id"]) == run_trees(reference)
+
+
+def test_replicas_not_ready_in_time_stop_the_run_at_its_start(tmp_path):
+    settings = config(tmp_path / "run", ready_timeout=1)
+    never = type("NeverReady", (NeverReplaced,), {"mark": str(tmp_path)})  # an existing mark: no replica starts
+    with pytest.raises(RunStopped, match=r"2 Ray replicas were not ready within 1 s \(--ready-timeout\)"):
+        synth(settings, progress=False, runner=runner(settings, never))
+
+
 class FailingBackendReplica(Replica):
     """Its breaker stops it on the chunk that holds DOOMED (the backend keeps failing)."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fault_server import SERVED, FaultServer
 
 from metacot.backends.secrets import redact, safe_settings, safe_url
 from metacot.cli import main
+from metacot.search.breaker import RunStopped
 
 pytest.importorskip("openai")
 
@@ -39,21 +41,26 @@ def leaks(folder: Path, output: str) -> list[str]:
     return found + (["the output"] if any(s in output for s in SECRETS) else [])
 
 
+def echoed(echo: FaultServer, tokenizer_dir: str, userinfo: str) -> list[str]:
+    """synth's flags for a run against the echoing server, its URL with `userinfo` and a credential parameter; the
+    breaker stops it after two failed searches."""
+    url = f"http://{userinfo}127.0.0.1:{echo.port}/v1?api_key={TOKEN}&region=eu"
+    return [
+        "--policy", "openai", "--policy-base-url", url, "--policy-model", SERVED,
+        "--set", f"policy.openai.tokenizer={tokenizer_dir}", "--set", "policy.openai.api_key_env=ECHO_KEY",
+        "--set", "policy.openai.max_retries=1", "--set", "policy.openai.backoff=0",
+        "--set", "run.breaker_failures=2", "--num-problems", "3", "--no-progress",
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize("userinfo", ["", f"user:{PASSWORD}@"], ids=["bearer", "basic"])
 def test_an_echoing_server_and_credentials_in_base_url_leave_no_secret_anywhere(
     echo, tokenizer_dir, tmp_path, monkeypatch, capsys, userinfo
 ):
     """With user:password in the URL the client sends Basic auth instead of the key: the echo carries that."""
     monkeypatch.setenv("ECHO_KEY", KEY)
-    url = f"http://{userinfo}127.0.0.1:{echo.port}/v1?api_key={TOKEN}&region=eu"
     run = tmp_path / "run"
-    flags = [
-        "--policy", "openai", "--policy-base-url", url, "--policy-model", SERVED,
-        "--set", f"policy.openai.tokenizer={tokenizer_dir}", "--set", "policy.openai.api_key_env=ECHO_KEY",
-        "--set", "policy.openai.max_retries=1", "--set", "policy.openai.backoff=0",
-        "--set", "run.breaker_failures=2", "--num-problems", "3", "--no-progress",
-    ]  # fmt: skip
-    assert main(["synth", *flags, "--out", str(run)]) == 1  # the breaker stops it: every request failed
+    assert main(["synth", *echoed(echo, tokenizer_dir, userinfo), "--out", str(run)]) == 1  # every request failed
     assert main(["view", str(run), "--no-progress"]) == 0
     output = capsys.readouterr()
     shown = "Basic ***" if userinfo else "Bearer ***"
@@ -63,6 +70,17 @@ def test_an_echoing_server_and_credentials_in_base_url_leave_no_secret_anywhere(
     failed = [line for shard in (run / "trees").glob("*.jsonl") for line in shard.read_text().splitlines()]
     assert failed and all(shown in line for line in failed)
     assert leaks(tmp_path, output.out + output.err) == []
+
+
+def test_debug_output_against_an_echoing_server_holds_no_secret(echo, tokenizer_dir, tmp_path, monkeypatch, capsys):
+    """--debug shows the traceback, with every exception chained in: the key and the credentials are in none."""
+    monkeypatch.setenv("ECHO_KEY", KEY)
+    with pytest.raises(RunStopped, match="the backend is failing") as stopped:
+        main(["--debug", "synth", *echoed(echo, tokenizer_dir, f"user:{PASSWORD}@"), "--out", str(tmp_path / "run")])
+    shown = "".join(traceback.format_exception(stopped.value))
+    output = capsys.readouterr()
+    assert "Basic ***" in shown + output.err
+    assert leaks(tmp_path, shown + output.out + output.err) == []
 
 
 def test_a_card_leaves_out_how_the_server_was_reached(tmp_path):

@@ -192,6 +192,12 @@ def test_index_sorts_filters_and_links(browser, runs, tmp_path):
     page.check_clean()
 
 
+def test_a_malformed_hash_shows_a_page_not_a_blank(browser, runs, tmp_path):
+    page = Page(browser, view(runs["mcts"], tmp_path), "#p=%E0%A4%A")
+    assert "no embedded tree for %E0%A4%A" in page.page.locator(".pane").first.text_content()
+    page.check_clean()
+
+
 def test_tree_replay_and_string_follow_the_walk(browser, runs, tmp_path):
     data = run_data(runs["mcts"])
     tree = max(data["trees"], key=lambda t: t["backtracks"] if t["solution_path"] else -1)

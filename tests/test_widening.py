@@ -381,3 +381,10 @@ def test_widening_off_gives_the_trees_of_the_search_before_widening(search):
     on = dataclasses.replace(OFF[search], widening=True)
     widened, _ = run_search(problems, search, on, policy, prm, seed=1, concurrency=8)
     assert digest(widened) != BEFORE_WIDENING[search]  # the check can fail
+
+
+@pytest.mark.parametrize(("widen_c", "widen_alpha"), [(8.0, 1e308), (1e308, 2.0)])
+def test_a_widening_rule_past_a_floats_range_allows_every_child_without_overflow(widen_c, widen_alpha):
+    config = MCTSConfig(simulations=30, expand_width=3, widen_c=widen_c, widen_alpha=widen_alpha)
+    trees, asks = countdown_run("mcts", config, generate_problems(3, seed=1))
+    assert len(trees) == 3 and any(not a.first for tree_asks in asks.values() for a in tree_asks)  # it widened

@@ -14,13 +14,14 @@ from typing import Any, Protocol, TypeVar
 from metacot.backends.rotation import Endpoint, Rotation, base_urls
 from metacot.backends.secrets import redact, safe_url, url_secrets
 from metacot.backends.silence import HUNG_AFTER, Silence
-from metacot.checks import at_least
+from metacot.checks import at_least, between
 from metacot.stop import pause, until_stopped
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RETRY_AFTER = 60.0  # seconds: the longest wait a server's Retry-After header gets
+LONGEST_WAIT = 86400.0  # seconds (a day): the most a timeout, backoff or cool-down may be (more would overflow a timer)
 # What OpenAI ("context_length_exceeded") and vLLM say in a 400 for a prompt longer than the model's context.
 CONTEXT_LENGTH = re.compile(r"context_length_exceeded|maximum context length|longer than the maximum model length")
 
@@ -45,12 +46,12 @@ def check_transport(config: ServerSettings) -> None:
     at least 0."""
     if not base_urls(config.base_url):
         raise ValueError(f"base_url: needs at least one URL, got {config.base_url!r}")
-    at_least("timeout", config.timeout, 0, float)
+    between("timeout", config.timeout, 0, LONGEST_WAIT)
     if config.timeout == 0:
         raise ValueError(f"timeout: must be above 0 seconds, got {config.timeout!r}")
     at_least("max_retries", config.max_retries, 0)
-    at_least("backoff", config.backoff, 0, float)
-    at_least("cooldown", config.cooldown, 0, float)
+    between("backoff", config.backoff, 0, LONGEST_WAIT)
+    between("cooldown", config.cooldown, 0, LONGEST_WAIT)
 
 
 class ServerFailed(RuntimeError):
@@ -185,7 +186,7 @@ class Server:
                     raise ServerFailed(what) from None
                 delay = _retry_after(e)
                 if delay is None:
-                    delay = self.backoff * 2**attempt
+                    delay = min(self.backoff * 2.0 ** min(attempt, 64), LONGEST_WAIT)
                 attempt += 1
                 log.warning(
                     "%s: %s; retry %d of %d in %.2f s", self.section, self._reason(e), attempt, self.max_retries, delay

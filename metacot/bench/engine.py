@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 
+from metacot.checks import at_least
 from metacot.config import SynthConfig
 from metacot.synth import SynthResult, synth
 
@@ -15,6 +16,8 @@ def bench_engine(
     linearization in every format, writing) and report created-and-scored nodes per second of the
     fastest of `repeat` runs (the runs are identical; the fastest is the least disturbed by the machine), and per
     second of the runner alone (drawing problems and searching; not linearizing or writing)."""
+    for name, value in (("--num-problems", num_problems), ("--concurrency", concurrency), ("--repeat", repeat)):
+        at_least(name, value, 1)
     results = {}
     for search in searches:
         config = SynthConfig(seed=seed, concurrency=concurrency)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from metacot.checks import at_least
+from metacot.checks import at_least, between
 from metacot.flags import flag
+
+READY_TIMEOUT_MOST = 86400.0  # a day: longer is no bound
 
 
 @dataclass
@@ -34,6 +36,11 @@ class RayConfig:
         "problems a replica takes at a time (a few times --concurrency: a chunk ends with thinning batches)", 256
     )
     chunk_attempts: int = flag("tries of a chunk whose replica dies before its problems are recorded as failed", 3)
+    ready_timeout: float = flag(
+        "seconds a replica (at the start, or one replacing a replica that died) has to be placed on a node and build"
+        " its backends before the run stops, its finished trees kept",
+        600.0,
+    )
     ahead: int = field(
         default=4,
         metadata={"help": "chunks per replica the driver sends past the oldest unfinished one (it holds at most ahead"
@@ -51,4 +58,5 @@ class RayConfig:
         at_least("gpus_per_prm_replica", self.gpus_per_prm_replica, 0, float)
         at_least("chunk", self.chunk, 1)
         at_least("chunk_attempts", self.chunk_attempts, 1)
+        between("ready_timeout", self.ready_timeout, 1, READY_TIMEOUT_MOST)
         at_least("ahead", self.ahead, 1)

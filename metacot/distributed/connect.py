@@ -100,3 +100,13 @@ def check_fits(resources: Mapping[str, float], settings: RayConfig, replicas: in
                 f"--ray local: the replicas ask for {wanted:g} {unit}s ({detail}), this machine has {have:g}; "
                 f"lower --replicas or {flags}"
             )
+
+
+def holds_a_replica(nodes: list[dict], settings: RayConfig) -> bool:
+    """Whether a live node of the cluster (`nodes`: ray.nodes()) has the CPUs and GPUs one replica asks for."""
+    return any(
+        node.get("Alive")
+        and node.get("Resources", {}).get("CPU", 0.0) >= settings.cpus_per_replica
+        and node.get("Resources", {}).get("GPU", 0.0) >= settings.gpus_per_replica
+        for node in nodes
+    )

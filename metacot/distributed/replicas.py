@@ -13,7 +13,7 @@ from typing import Any
 
 from metacot.assemble import build_runner
 from metacot.config import SynthConfig
-from metacot.distributed.connect import check_cluster, check_fits, connect
+from metacot.distributed.connect import check_cluster, check_fits, connect, holds_a_replica
 from metacot.distributed.prm_pool import PooledPRM, PRMReplica
 from metacot.problems import make_domain
 from metacot.problems.base import Domain
@@ -36,6 +36,12 @@ class ChunkResult:
     trees: list[SearchTree]
     stats: RunnerStats
     outage: str | None = None
+
+
+class ClusterLost(BackendOutage):
+    """Replicas that died could not be replaced: the run stops, its finished trees kept."""
+
+    what = "the Ray cluster lost replicas"
 
 
 class Replica:
@@ -162,11 +168,8 @@ class RayRunner:
             replicas.extend(start(slot) for slot in range(count))
             note(f"starting {len(pool) + len(replicas)} Ray replicas (each builds its backends)…", self.progress)
             with signals_through_ray():
-                try:
-                    ray.get([r.ready.remote() for r in pool + replicas])
-                    self.startup = time.perf_counter() - began
-                except ray.exceptions.RayError as error:
-                    raise RunStopped(f"the Ray replicas could not build their backends ({reason(error)})") from error
+                self._await_ready(ray, [r.ready.remote() for r in pool + replicas])
+                self.startup = time.perf_counter() - began
                 yield from self._drive(ray, start, replicas, chunks)
         finally:
             for r in pool + replicas:
@@ -174,44 +177,91 @@ class RayRunner:
             if started:
                 ray.shutdown()
 
+    def _await_ready(self, ray: Any, calls: list[Any]) -> None:
+        """Wait for the replicas' ready() calls: RunStopped when one fails, or when some have not answered within
+        ray.ready_timeout (a cluster without room for them would keep them waiting forever)."""
+        deadline = time.monotonic() + self.config.ray.ready_timeout
+        while calls:
+            done, calls = ray.wait(calls, num_returns=len(calls), timeout=WAIT_SECONDS)
+            try:
+                ray.get(done)
+            except ray.exceptions.RayError as error:
+                raise RunStopped(f"the Ray replicas could not build their backends ({reason(error)})") from error
+            if calls and time.monotonic() > deadline:
+                raise RunStopped(
+                    f"{len(calls)} Ray replicas were not ready within {self.config.ray.ready_timeout:g} s "
+                    "(--ready-timeout): has the cluster room for them?"
+                )
+
     def _drive(
         self, ray: Any, start: Callable[[int], Any], replicas: list[Any], chunks: _Chunks
     ) -> Iterator[SearchTree]:
         """Send chunks to free replicas, at most `ahead` per replica past the oldest unfinished one; yield each
         chunk's trees once every earlier chunk's are out. A dead replica is replaced in `replicas` by start(its
-        slot) (run kills what it holds at the end)."""
+        slot) (run kills what it holds at the end); ClusterLost, after the trees finished by then, when a
+        replacement cannot start (see _stalled)."""
         window = self.config.ray.ahead * len(replicas)
         running: dict[Any, tuple[int, int]] = {}  # a chunk's result -> (the replica's slot, the chunk)
+        starting: dict[Any, float] = {}  # a replacement's ready() -> the monotonic time it must answer by
         finished: dict[int, list[SearchTree]] = {}
         next_out = 0
-        while next_out < len(chunks.problems):
-            free = sorted(set(range(len(replicas))) - {slot for slot, _ in running.values()}, reverse=True)
-            while free and chunks.waiting and chunks.waiting[0] < next_out + window:
-                slot, index = free.pop(), heapq.heappop(chunks.waiting)
-                chunks.tries[index] += 1
-                chunk = chunks.problems[index]
-                earlier = {p.id: self.earlier[p.id] for p in chunk if p.id in self.earlier}
-                running[replicas[slot].run.remote(chunk, earlier)] = (slot, index)
-            ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_SECONDS)
-            if not ready:
-                continue
-            slot, index = running.pop(ready[0])
-            try:
-                result: ChunkResult = ray.get(ready[0])
-            except ray.exceptions.RayActorError as error:  # the replica died: a new one takes its place
-                replicas[slot] = start(slot)
-                self._retry(chunks, index, error, finished)
-            except ray.exceptions.RayError as error:  # the chunk raised (a bug, or a backend crash the runner
-                self._retry(chunks, index, error, finished)  # did not catch): the replica lives on
-            else:
-                add_stats(self.stats, result.stats)
-                finished[index] = result.trees
-                if result.outage is not None:
-                    yield from (tree for i in sorted(finished) for tree in finished[i])
-                    raise BackendOutage(result.outage)
-            while next_out in finished:
-                yield from finished.pop(next_out)
-                next_out += 1
+        try:
+            while next_out < len(chunks.problems):
+                free = sorted(set(range(len(replicas))) - {slot for slot, _ in running.values()}, reverse=True)
+                while free and chunks.waiting and chunks.waiting[0] < next_out + window:
+                    slot, index = free.pop(), heapq.heappop(chunks.waiting)
+                    chunks.tries[index] += 1
+                    chunk = chunks.problems[index]
+                    earlier = {p.id: self.earlier[p.id] for p in chunk if p.id in self.earlier}
+                    running[replicas[slot].run.remote(chunk, earlier)] = (slot, index)
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_SECONDS)
+                if starting and (why := self._stalled(ray, starting)):
+                    raise ClusterLost(why)
+                if ready:
+                    slot, index = running.pop(ready[0])
+                    if self._came_back(ray, ready[0], index, chunks, finished):
+                        replicas[slot] = start(slot)  # the replica died: a new one takes its place
+                        starting[replicas[slot].ready.remote()] = time.monotonic() + self.config.ray.ready_timeout
+                while next_out in finished:
+                    yield from finished.pop(next_out)
+                    next_out += 1
+        except BackendOutage:  # the trees finished by then are kept, with gaps a rerun fills
+            yield from (tree for i in sorted(finished) for tree in finished[i])
+            raise
+
+    def _came_back(
+        self, ray: Any, result: Any, index: int, chunks: _Chunks, finished: dict[int, list[SearchTree]]
+    ) -> bool:
+        """Take in a chunk's result, or send the chunk again when it failed; whether its replica died. A replica's
+        backend outage raises BackendOutage."""
+        try:
+            chunk: ChunkResult = ray.get(result)
+        except ray.exceptions.RayActorError as error:
+            self._retry(chunks, index, error, finished)
+            return True
+        except ray.exceptions.RayError as error:  # the chunk raised (a bug, or a backend crash the runner did not
+            self._retry(chunks, index, error, finished)  # catch): the replica lives on
+            return False
+        add_stats(self.stats, chunk.stats)
+        finished[index] = chunk.trees
+        if chunk.outage is not None:
+            raise BackendOutage(chunk.outage)
+        return False
+
+    def _stalled(self, ray: Any, starting: dict[Any, float]) -> str | None:
+        """Why the run cannot go on (None: it can) while replacement replicas start (`starting`, whose answered
+        calls are dropped: one that failed fails its chunk, which is tried again): no live node can hold a
+        replica (the node died), or one has not answered within ray.ready_timeout (no room for it)."""
+        done, _ = ray.wait(list(starting), num_returns=len(starting), timeout=0)
+        for call in done:
+            del starting[call]
+        if not starting:
+            return None
+        if not holds_a_replica(ray.nodes(), self.config.ray):
+            return "no live node has room for a replica that died: did its node die?"
+        if time.monotonic() > min(starting.values()):
+            return f"a replica that died was not replaced within {self.config.ray.ready_timeout:g} s (--ready-timeout)"
+        return None
 
     def _retry(self, chunks: _Chunks, index: int, error: BaseException, finished: dict[int, list[SearchTree]]) -> None:
         """Send a chunk whose replica failed again, or after its last try record its problems as failed."""

@@ -3,6 +3,7 @@ labels, preference pairs, each as a dataset folder with a card; and trace files 
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields, replace
@@ -21,12 +22,15 @@ from metacot.outputs.objectives import objective_records
 from metacot.outputs.omega import BINARY, Labelling, labelled, run_estimator
 from metacot.outputs.pairs import PairOptions, pair_records
 from metacot.outputs.quality import label_section, pair_section
+from metacot.outputs.records import read_records
 from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.outputs.tokenized import tokenize_record
 from metacot.outputs.treestats import has_values
 from metacot.outputs.truth import LabelCheck, PairCheck, Truths, check_labels, check_pairs
 from metacot.progress import tree_bar
 from metacot.tree import SearchTree
+
+LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")  # a dataset card's license id: mit, cc-by-4.0, apache-2.0, other
 
 
 @dataclass
@@ -40,6 +44,13 @@ class Destination:
     push: str | None = None
     overwrite: bool = False
     progress: bool = False
+
+    def __post_init__(self) -> None:
+        if not LICENSE.fullmatch(self.license):  # it goes into the card's YAML as it is
+            raise ValueError(
+                f"--license: expected a license identifier such as mit or cc-by-4.0 (letters, digits, '.', '+', '-',"
+                f" '_'), got {self.license!r}"
+            )
 
 
 def export_objective(
@@ -276,6 +287,7 @@ def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = Fal
     if layout is not None:
         check_layout(layout, "--record-layout")
     from datasets import Dataset  # an optional dependency (the math extra)
+    from datasets.exceptions import DatasetGenerationError
 
     with RunDir(run_dir).lock() as directory:
         source = directory.traces_dir / f"{fmt}.jsonl"
@@ -284,7 +296,15 @@ def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = Fal
         name = export_name(fmt, {"record_layout": layout})
         target = directory.path / "exports" / (f"{name}.parquet" if to == "parquet" else name)
         check_free(target, overwrite)
-        dataset = Dataset.from_json(str(source))
+        try:
+            dataset = Dataset.from_json(str(source))
+        except DatasetGenerationError:
+            for _ in read_records(source):  # a line that is no record: an error naming it
+                pass
+            raise RunDirError(
+                f"{source}: its last line is unterminated (a write cut short); `metacot linearize {run_dir} --formats "
+                f"{fmt}` writes the file again"
+            ) from None
         texts_in = [key for key in TEXT_KEYS if key in dataset.column_names]
         dataset = dataset.map(text_keys_of, fn_kwargs={"layout": layout}, remove_columns=texts_in)
         try:

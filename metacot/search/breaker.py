@@ -36,6 +36,8 @@ class RunConfig:
 class BackendOutage(RuntimeError):
     """The breaker stopped the run; the message says why and what failed last."""
 
+    what = "the backend is failing"  # what stopped the run, for the user
+
 
 class RunStopped(RuntimeError):
     """A run stopped before every problem was searched, its finished work kept; the message is for the user."""

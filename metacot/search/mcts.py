@@ -119,7 +119,7 @@ def mcts(tree: SearchTree, config: MCTSConfig) -> SearchGen:
             value = leaf_value(leaf, config)
         else:
             want = widen_limit(leaf, config) - len(leaf.children) if widen else config.expand_width
-            n = budget.room(tree.compute, min(want, config.expand_width))
+            n = budget.room(tree.compute, int(min(want, config.expand_width)))
             if n == 0:
                 return
             tree.visit(leaf)
@@ -181,9 +181,14 @@ def best_child(parent: Node, options: list[int], nodes: list[Node], config: MCTS
     return best
 
 
-def widen_limit(node: Node, config: MCTSConfig) -> int:
-    """The most children the widening rule lets the node hold: ceil(widen_c * N^widen_alpha)."""
-    return math.ceil(config.widen_c * node.visits**config.widen_alpha)
+def widen_limit(node: Node, config: MCTSConfig) -> float:
+    """The most children the widening rule lets the node hold: ceil(widen_c * N^widen_alpha); inf past a float's
+    range (a huge widen_alpha or widen_c)."""
+    try:
+        limit = config.widen_c * node.visits**config.widen_alpha
+    except OverflowError:
+        return math.inf
+    return math.ceil(limit) if math.isfinite(limit) else math.inf
 
 
 def may_widen(node: Node, config: MCTSConfig, spent: set[int]) -> bool:

@@ -364,9 +364,19 @@ function problemView(id) {
   return box;
 }
 
+function decodedHash() {
+  // a malformed escape (#p=%E0%A4%A) is shown as typed, not a thrown URIError and a blank page
+  const raw = location.hash.slice(1);
+  try {
+    return decodeURIComponent(raw);
+  } catch (error) {
+    return raw;
+  }
+}
+
 function route() {
   const started = performance.now();
-  const hash = decodeURIComponent(location.hash.slice(1));
+  const hash = decodedHash();
   main.textContent = "";
   const rows = DATA.runs[0].rows;
   const single = rows.length === 1 && DATA.runs[0].trees.length === 1;
