@@ -21,6 +21,7 @@ pytest.importorskip("transformers")
 
 from fault_server import SERVED, FaultServer, countdown_steps  # noqa: E402
 
+from metacot.backends import latency  # noqa: E402
 from metacot.backends import server as server_module  # noqa: E402
 from metacot.backends.generate import request_seed  # noqa: E402
 from metacot.cli import main  # noqa: E402
@@ -121,6 +122,31 @@ def test_transient_faults_are_retried(serve, tokenizer_dir, faults):
     server = serve(first(*faults))
     (proposals,) = policy(server.url, tokenizer_dir, max_retries=2, timeout=0.3).propose(requests()[:1])
     assert len(proposals) == 2 and server.count == 3
+
+
+def test_a_request_far_slower_than_the_usual_is_sent_again_and_the_first_reply_taken(serve, tokenizer_dir):
+    usual = latency.SAMPLES
+    server = serve(lambda count, body: ("hang", 8.0) if count == usual + 1 else None)
+    hedged = policy(server.url, tokenizer_dir, max_retries=0, timeout=30.0)
+    for _ in range(usual):
+        hedged.propose(requests()[:1])
+    start = time.monotonic()
+    (proposals,) = hedged.propose(requests()[:1])
+    assert time.monotonic() - start < 4  # not the 8 s hang: hedged after FACTOR x the usual reply time (or FLOOR)
+    assert len(proposals) == 2 and server.faults == ["hang"] and server.count == usual + 2
+
+
+def test_the_hedge_waits_for_the_usual_reply_time():
+    watch = latency.Latency()
+    for _ in range(latency.SAMPLES - 1):
+        watch.replied(1.0)
+    assert watch.hedge_after() is None  # too few replies to know the usual time
+    watch.replied(1.0)
+    assert watch.hedge_after() == latency.FACTOR * 1.0
+    fast = latency.Latency()
+    for _ in range(latency.SAMPLES):
+        fast.replied(0.001)
+    assert fast.hedge_after() == latency.FLOOR
 
 
 def test_a_malformed_reply_that_persists_fails_with_a_reason(serve, tokenizer_dir):
