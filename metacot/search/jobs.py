@@ -17,7 +17,7 @@ from metacot.tree import Node, SearchTree
 class Call:
     """One search's requests sent to a backend that answers each on its own (Submits), and what takes the answers."""
 
-    backend: str  # "policy" or "prm"
+    policy: bool  # sent to the policy, else to the PRM
     futures: list[Future[Any]]
     answer: Callable[[list[Any]], None]
 

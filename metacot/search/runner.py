@@ -236,7 +236,7 @@ class Runner:
             for job, mine in zip(jobs, asks, strict=True)
         ]
         answers = [functools.partial(self._grown, job, mine) for job, mine in zip(jobs, asks, strict=True)]
-        self._send("policy", jobs, requests, answers)
+        self._send(True, jobs, requests, answers)
 
     def _grown(self, job: Job, asks: list[Expand], proposals: list[list[Proposal]]) -> None:
         """The job's children from the proposals for its expansions that were asked for (`asks`); an expansion that
@@ -266,7 +266,7 @@ class Runner:
              for node in job.scoring or ()]
             for job in jobs
         ]
-        self._send("prm", jobs, requests, [functools.partial(self._scored, job) for job in jobs])
+        self._send(False, jobs, requests, [functools.partial(self._scored, job) for job in jobs])
 
     def _scored(self, job: Job, scores: list[float]) -> None:
         for node, score in zip(job.scoring or (), scores, strict=True):
@@ -276,45 +276,46 @@ class Runner:
         self._advance(job, scores)
 
     def _send(
-        self, backend: str, jobs: list[Job], requests: list[list[Any]], answers: Sequence[Callable[[list[Any]], None]]
+        self, policy: bool, jobs: list[Job], requests: list[list[Any]], answers: Sequence[Callable[[list[Any]], None]]
     ) -> None:
-        """Each job's requests to the backend, and their answers (one per request) to the job's `answers` callable:
-        a job that asks nothing gets its (empty) answer at once; to a backend that answers each request on its own,
-        each job's requests are sent now and answered when they are in (_collect); to any other, all in one call."""
+        """Each job's requests to the policy (else the PRM), and their answers (one per request) to the job's
+        `answers` callable: a job that asks nothing gets its (empty) answer at once; to a backend that answers each
+        request on its own, each job's requests are sent now and answered when they are in (_collect); to any
+        other, all in one call."""
         if not any(requests):
             for answer in answers:
                 answer([])
             return
-        model = self.policy if backend == "policy" else self.prm
+        model = self.policy if policy else self.prm
         if isinstance(model, Submits):
             for job, mine, answer in zip(jobs, requests, answers, strict=True):
                 if not mine:
                     answer([])
                     continue
                 try:
-                    job.call = Call(backend, model.submit(mine), answer)
+                    job.call = Call(policy, model.submit(mine), answer)
                 except Exception as error:  # not even sent (its prompt could not be built)
-                    self._fail(job, backend, error)
+                    self._fail(job, policy, error)
                     continue
-                self._account(backend, len(mine), 0.0)
+                self._account(policy, len(mine), 0.0)
                 self.in_call += len(mine)
             return
         sent = [request for mine in requests for request in mine]
         start = time.perf_counter()
         self.in_call += len(sent)
         try:
-            replies = iter((self.policy.propose if backend == "policy" else self.prm.score)(sent))
+            replies = iter((self.policy.propose if policy else self.prm.score)(sent))
         except Exception as error:  # its retries spent: each search asks alone; one whose request fails again failed
             if len(jobs) == 1:
-                self._fail(jobs[0], backend, error)
+                self._fail(jobs[0], policy, error)
             else:
                 for job, mine, answer in zip(jobs, requests, answers, strict=True):
-                    self._send(backend, [job], [mine], [answer])
+                    self._send(policy, [job], [mine], [answer])
             return
         finally:
             self.in_call -= len(sent)
         self._succeeded()
-        self._account(backend, len(sent), time.perf_counter() - start)
+        self._account(policy, len(sent), time.perf_counter() - start)
         for mine, answer in zip(requests, answers, strict=True):
             answer(list(itertools.islice(replies, len(mine))))
 
@@ -330,21 +331,22 @@ class Runner:
             call = job.call
             if call is None or not all(f.done() for f in call.futures):
                 continue
-            self._account(call.backend, 0, waited)
+            self._account(call.policy, 0, waited)
             waited, job.call = 0.0, None
             self.in_call -= len(call.futures)
             try:
                 replies = [future.result() for future in call.futures]
             except Exception as error:
-                self._fail(job, call.backend, error)
+                self._fail(job, call.policy, error)
                 continue
             self._succeeded()
             call.answer(replies)
 
-    def _account(self, backend: str, requests: int, seconds: float) -> None:
-        """A backend call of that many requests (none: more time spent waiting for one) that took that long."""
+    def _account(self, policy: bool, requests: int, seconds: float) -> None:
+        """A call to the policy (else the PRM) of that many requests (none: more time spent waiting for one) that
+        took that long."""
         s = self.stats
-        if backend == "policy":
+        if policy:
             s.policy_calls, s.policy_requests, s.policy_time = (
                 s.policy_calls + bool(requests), s.policy_requests + requests, s.policy_time + seconds
             )
@@ -353,9 +355,9 @@ class Runner:
                 s.prm_calls + bool(requests), s.prm_requests + requests, s.prm_time + seconds
             )
 
-    def _fail(self, job: Job, backend: str, error: Exception) -> None:
-        """The search failed: its backend's request failed, alone, with its retries spent."""
-        job.tree.failed = f"{backend}: {type(error).__name__}: {error}"
+    def _fail(self, job: Job, policy: bool, error: Exception) -> None:
+        """The search failed: its request to the policy (else the PRM) failed, alone, with its retries spent."""
+        job.tree.failed = f"{'policy' if policy else 'prm'}: {type(error).__name__}: {error}"
         log.warning("problem %s failed: %s", job.tree.problem_id, job.tree.failed)
         job.search.close()
         job.finish()
