@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
@@ -68,12 +69,34 @@ def pause(seconds: float) -> None:
         raise Stopped()
 
 
-def until_stopped(fn: Callable[[], T]) -> T:
+def until_stopped(fn: Callable[[], T], hedge: float | None = None) -> T:
     """fn() (a request) in a daemon thread of its own, waited for until it returns, or until the process is
     stopping: then Stopped, and fn's thread is left to end with its request or with the process (a blocking socket
-    read cannot be cut short from another thread)."""
+    read cannot be cut short from another thread). With `hedge`: once fn has not returned for that many seconds, it
+    runs once more beside (a hedged request), and the first to return is taken; an error only when both raised (the
+    first copy's)."""
     if stopping.is_set():
         raise Stopped()
+    copies = [_started(fn)]
+    due = None if hedge is None else time.monotonic() + hedge
+    while True:
+        answered = [copy for copy in copies if copy.done() and copy.exception() is None]
+        if answered:
+            return answered[0].result()
+        pending = [copy for copy in copies if not copy.done()]
+        if not pending:
+            return copies[0].result()  # raises its error
+        if due is not None and time.monotonic() >= due:
+            copies.append(_started(fn))
+            due = None  # once
+            continue
+        wait(pending, POLL if due is None else max(0.0, min(POLL, due - time.monotonic())), FIRST_COMPLETED)
+        if stopping.is_set():
+            raise Stopped()
+
+
+def _started(fn: Callable[[], T]) -> Future[T]:
+    """fn() running in a daemon thread of its own (in `_requests` until it returns); its future."""
     result: Future[T] = Future()
 
     def run() -> None:
@@ -89,10 +112,7 @@ def until_stopped(fn: Callable[[], T]) -> T:
     with _requests_lock:
         _requests.add(thread)
     thread.start()
-    while not wait([result], POLL, FIRST_COMPLETED).done:
-        if stopping.is_set():
-            raise Stopped()
-    return result.result()
+    return result
 
 
 def requests_in_flight() -> bool:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from metacot.problems.countdown import CountdownDomain, CountdownProblem
 
 SERVED = "tiny"
 CONTEXT_MESSAGE = (
@@ -28,6 +33,26 @@ def completion(n: int, text: Callable[[int], str] = lambda i: f"{i} + 1 = {i + 1
         for i in range(n)
     ]
     return {"id": "c", "object": "text_completion", "created": 0, "model": SERVED, "choices": choices}
+
+
+COUNTDOWN = re.compile(r"Using the numbers \[([0-9, ]+)\], create an equation that equals (\d+)")
+ASSISTANT = "<|im_start|>assistant\n"  # where the steps so far start in a ChatML prompt
+
+
+def countdown_steps(body: dict) -> list[str]:
+    """An `answer` for Countdown prompts: n legal next steps for the state the prompt's steps reached, drawn by the
+    prompt and seed alone (a retried request gets the same answer; searches go as deep as with a real model)."""
+    domain, prompt = CountdownDomain(), body["prompt"]
+    found = COUNTDOWN.search(prompt)
+    if found is None:
+        raise ValueError("no Countdown problem in the prompt")
+    numbers = tuple(int(n) for n in found.group(1).split(","))
+    problem, state = CountdownProblem("served", numbers, int(found.group(2))), numbers
+    for step in prompt.rsplit(ASSISTANT, 1)[-1].split(body["stop"][0])[:-1]:
+        state = domain.apply_step(problem, state, step).state
+    steps = domain.legal_steps(problem, state) or ["1 + 1 = 2"]
+    draw = random.Random(hashlib.sha256(f"{body['seed']}\n{prompt}".encode()).digest())
+    return [draw.choice(steps) for _ in range(body["n"])]
 
 
 # A fault: what the server does with one completions request instead of answering it. None: it answers.
@@ -55,13 +80,13 @@ class FaultServer:
     """Lists one model; answers POST /v1/completions (and POST /pooling) with `fault(count, body)`'s fault, or with
     n choices (each input's `rows(token_ids)`). `die_after`: after that many requests the server stops listening
     (connections are refused) until `revive()`, which listens again on the same port. `answer(body)`: the text of
-    every choice of an answered request (default: "i + 1 = ...")."""
+    every choice of an answered request, or one text per choice (default: "i + 1 = ...")."""
 
     def __init__(
         self,
         fault: Callable[[int, dict], Fault] = lambda count, body: None,
         die_after: int | None = None,
-        answer: Callable[[dict], str] | None = None,
+        answer: Callable[[dict], str | list[str]] | None = None,
         rows: Callable[[list[int]], list[list[float]]] | None = None,
     ):
         self.fault, self.die_after, self.answer, self.rows = fault, die_after, answer, rows
@@ -112,7 +137,8 @@ class FaultServer:
                     self.reply(200, pooled(body["input"], server.rows))
                 elif fault is None and server.answer is not None:
                     text = server.answer(body)
-                    self.reply(200, completion(body["n"], lambda i: text))
+                    texts = [text] * body["n"] if isinstance(text, str) else text
+                    self.reply(200, completion(body["n"], lambda i: texts[i]))
                 elif fault is None:
                     self.reply(200, completion(body["n"]))
                 elif fault[0] == "status":

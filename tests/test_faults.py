@@ -19,15 +19,18 @@ import pytest
 pytest.importorskip("openai")
 pytest.importorskip("transformers")
 
-from fault_server import SERVED, FaultServer  # noqa: E402
+from fault_server import SERVED, FaultServer, countdown_steps  # noqa: E402
 
+from metacot.backends import latency  # noqa: E402
 from metacot.backends import server as server_module  # noqa: E402
 from metacot.backends.generate import request_seed  # noqa: E402
 from metacot.cli import main  # noqa: E402
 from metacot.outputs import RunDir  # noqa: E402
 from metacot.policy.base import ExpandRequest  # noqa: E402
 from metacot.policy.openai import OpenAIPolicy, OpenAIPolicyConfig  # noqa: E402
+from metacot.prm.oracle import CountdownOraclePRM  # noqa: E402
 from metacot.problems.countdown import CountdownDomain, generate_problems  # noqa: E402
+from metacot.search import MCTSConfig, Runner, make_search  # noqa: E402
 from metacot.tree import SearchTree  # noqa: E402
 
 DOMAIN = CountdownDomain()
@@ -121,6 +124,31 @@ def test_transient_faults_are_retried(serve, tokenizer_dir, faults):
     assert len(proposals) == 2 and server.count == 3
 
 
+def test_a_request_far_slower_than_the_usual_is_sent_again_and_the_first_reply_taken(serve, tokenizer_dir):
+    usual = latency.SAMPLES
+    server = serve(lambda count, body: ("hang", 8.0) if count == usual + 1 else None)
+    hedged = policy(server.url, tokenizer_dir, max_retries=0, timeout=30.0)
+    for _ in range(usual):
+        hedged.propose(requests()[:1])
+    start = time.monotonic()
+    (proposals,) = hedged.propose(requests()[:1])
+    assert time.monotonic() - start < 4  # not the 8 s hang: hedged after FACTOR x the usual reply time (or FLOOR)
+    assert len(proposals) == 2 and server.faults == ["hang"] and server.count == usual + 2
+
+
+def test_the_hedge_waits_for_the_usual_reply_time():
+    watch = latency.Latency()
+    for _ in range(latency.SAMPLES - 1):
+        watch.replied(1.0)
+    assert watch.hedge_after() is None  # too few replies to know the usual time
+    watch.replied(1.0)
+    assert watch.hedge_after() == latency.FACTOR * 1.0
+    fast = latency.Latency()
+    for _ in range(latency.SAMPLES):
+        fast.replied(0.001)
+    assert fast.hedge_after() == latency.FLOOR
+
+
 def test_a_malformed_reply_that_persists_fails_with_a_reason(serve, tokenizer_dir):
     server = serve(lambda count, body: ("malformed",))
     with pytest.raises(RuntimeError, match="failed after 2 attempts: the reply is not valid JSON"):
@@ -207,13 +235,15 @@ def test_a_server_that_dies_stops_the_run_and_a_rerun_finishes_it(serve, tokeniz
     assert "\n" not in err and err.startswith("metacot: stopped: the backend is failing (3 searches in a row failed")
     assert "policy.openai: request to" in err and "rerun the same command to resume" in err
     kept = records(out)
-    assert kept and all(r["failed"] is None for r in kept[:-3])
+    # the searches still waiting when the breaker tripped are not written; those it failed before are, in order
+    failed = [r["problem_id"] for r in kept if r["failed"] is not None]
+    assert len(failed) >= 3 and [r["problem_id"] for r in kept] == sorted(r["problem_id"] for r in kept)
     stats = orjson.loads((out / "stats.json").read_bytes())  # traces and stats of the finished work are written
-    assert stats["problems"] == len(kept) and stats["failed"] == 3
+    assert stats["problems"] == len(kept) and stats["failed"] == len(failed)
 
     server.revive()
     assert synth(out, server.url, tokenizer_dir) == 0
-    assert "(3 failed before, retried)" in capsys.readouterr().out
+    assert f"({len(failed)} failed before, retried)" in capsys.readouterr().out
     assert not any(t.failed for t in check_exactly_once(out))
 
 
@@ -245,3 +275,20 @@ def test_transport_settings_may_change_on_a_rerun(serve, tokenizer_dir, tmp_path
     capsys.readouterr()
     assert synth(out, second_server.url, tokenizer_dir, "--set", "policy.openai.temperature=0.5") == 2
     assert "differing keys: policy.openai.temperature" in capsys.readouterr().err
+
+
+def test_transient_faults_change_no_tree(serve, tokenizer_dir):
+    """Retried and hedged requests get the answers the clean server gives (each drawn from its prompt and seed),
+    and each search receives them whenever they come: the trees are the clean run's."""
+    faults = [("hang", 1.0), ("status", 500, {}), ("status", 429, {}), ("drop",)]
+    transient = lambda count, body: faults[count % 4] if count % 7 == 0 else None  # noqa: E731
+    search = make_search("mcts", MCTSConfig(simulations=12))
+    trees = []
+    for fault in (lambda count, body: None, transient):
+        server = serve(fault, answer=countdown_steps)
+        runner = Runner(
+            DOMAIN, policy(server.url, tokenizer_dir, timeout=0.5), CountdownOraclePRM(), search, "mcts", concurrency=4
+        )
+        trees.append([tree.to_dict()["nodes"] for tree in runner.run(generate_problems(6, 2))])
+    assert set(server.faults) == {"hang", "status", "drop"}
+    assert trees[0] == trees[1] and sum(map(len, trees[0])) > 6 * 10

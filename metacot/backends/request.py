@@ -4,8 +4,9 @@ problem's proposals are conditioned on."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from metacot.tree import Node, SearchTree
 
@@ -41,3 +42,13 @@ class NodeRequest:
     def steps(self) -> list[str]:
         """The steps from the root to the node."""
         return self.tree.steps_to(self.node.id)
+
+
+@runtime_checkable
+class Submits(Protocol):
+    """A policy or PRM that answers each request on its own (an HTTP request each): it sends a list of requests at
+    once and returns a future per request, holding what its batch call (propose, score) would return for it. The
+    runner then hands each search its answers as soon as they are in, instead of a round's answers all together
+    when its slowest (a timeout, a retry) comes."""
+
+    def submit(self, requests: list[NodeRequest]) -> list[Future[Any]]: ...

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
+from metacot.backends.latency import Latency
 from metacot.backends.rotation import Endpoint, Rotation, base_urls
 from metacot.backends.secrets import redact, safe_url, url_secrets
 from metacot.backends.silence import HUNG_AFTER, Silence
@@ -63,8 +64,9 @@ class Server:
     """An OpenAI-compatible server, or several copies of it, through the official client: requests spread by
     least outstanding requests, retries with exponential backoff, a failing server out of rotation for a cool-down,
     a hung one (HUNG_AFTER timeouts in a row while it answered nothing) failing requests at once for max(cooldown,
-    timeout) seconds, and errors that name the settings but never carry the API key. Every attempt and retry wait
-    ends as soon as the process is stopping (metacot.stop)."""
+    timeout) seconds, an attempt far slower than the server's latest replies sent once more beside (Latency), and
+    errors that name the settings but never carry the API key. Every attempt and retry wait ends as soon as the
+    process is stopping (metacot.stop)."""
 
     def __init__(
         self,
@@ -86,6 +88,7 @@ class Server:
         self.section, self.base_url = section, ", ".join(safe_url(url) for url in urls)  # for messages
         self.max_retries, self.backoff, self.timeout = max_retries, backoff, timeout
         self.silence = Silence(max(cooldown, timeout))  # retrying a hung server sooner than a timeout tells nothing
+        self.latency = Latency()
         self.openai = openai
         key = os.environ.get(api_key_env)
         # what no error text may carry: a server may echo the request's Authorization header in its error body
@@ -174,7 +177,7 @@ class Server:
             self._unless_hung()
             sent = time.monotonic()
             try:
-                result = until_stopped(lambda: fn(endpoint.client))
+                result = until_stopped(lambda: fn(endpoint.client), self.latency.hedge_after())
             except failures as e:
                 self._heard(e, sent)
                 tries = f" after {attempt + 1} attempts" if attempt else ""
@@ -194,6 +197,7 @@ class Server:
                 pause(delay)
             else:
                 self.silence.replied()
+                self.latency.replied(time.monotonic() - sent)
                 return result
 
     def _heard(self, error: Exception, sent: float) -> None:

@@ -1,11 +1,11 @@
-"""Any OpenAI-compatible completions server as the policy: a round's requests sent concurrently, with retries."""
+"""Any OpenAI-compatible completions server as the policy: each request sent on its own, concurrently, with retries."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from metacot.backends.generate import Sampling, chat_renderer, prompt_seeds, request_seed
 from metacot.backends.models import added_bos, load_tokenizer
@@ -18,6 +18,7 @@ from metacot.problems.base import Domain
 
 SECTION = "policy.openai"
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class OpenAIPolicy:
@@ -47,22 +48,26 @@ class OpenAIPolicy:
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         """Each request's proposals: n, or fewer when the server sent fewer choices (the runner counts them), or
         n cut-off steps (dead nodes) when the server refused the prompt as longer than the model's context."""
-        c = self.config
-        return [
-            cut_off(r.n) if choices is None else [self._proposal(choice) for choice in choices]
-            for r, choices in zip(requests, self._requests(requests, c.max_tokens, [self.delimiter]), strict=True)
-        ]
+        return [future.result() for future in self.submit(requests)]
+
+    def submit(self, requests: list[ExpandRequest]) -> list[Future[list[Proposal]]]:
+        """propose's answers, sent at once, each request's in its own future: one slow or retried request holds
+        up only the search that waits for it (the runner hands the others their proposals as they come)."""
+
+        def proposals(n: int, choices: list[Any] | None) -> list[Proposal]:
+            return cut_off(n) if choices is None else [self._proposal(choice) for choice in choices]
+
+        return self._sent(requests, self.config.max_tokens, [self.delimiter], proposals)
 
     def rollout(self, requests: list[ExpandRequest]) -> list[list[Rollout]]:
         """Continuations to the end of the solution (EOS or rollout_max_tokens), each split into its steps; empty
         ones for a prompt longer than the model's context."""
         delimiter = self.delimiter
-        return [
-            [Rollout() for _ in range(r.n)]
-            if choices is None
-            else [self._rollout(choice, delimiter) for choice in choices]
-            for r, choices in zip(requests, self._requests(requests, self.config.rollout_max_tokens, None), strict=True)
-        ]
+
+        def rollouts(n: int, choices: list[Any] | None) -> list[Rollout]:
+            return [Rollout() for _ in range(n)] if choices is None else [self._rollout(c, delimiter) for c in choices]
+
+        return [f.result() for f in self._sent(requests, self.config.rollout_max_tokens, None, rollouts)]
 
     def generate(self, prompts: list[str], sampling: Sampling) -> list[str]:
         """One text per prompt: one HTTP request per prompt (each with its own seed), run concurrently."""
@@ -75,18 +80,25 @@ class OpenAIPolicy:
         ]
         return [choices[0].text for choices in self.pool.map(lambda call: call(), calls)]
 
-    def _requests(
-        self, requests: list[ExpandRequest], max_tokens: int, stop: list[str] | None
-    ) -> list[list[Any] | None]:
-        """Each request's choices in sample order (None: its prompt is longer than the model's context), one HTTP
-        request per expansion request, run concurrently. Prompts are built here, not in the pool's threads: a fast
-        tokenizer is not safe to share between threads."""
+    def _sent(
+        self,
+        requests: list[ExpandRequest],
+        max_tokens: int,
+        stop: list[str] | None,
+        read: Callable[[int, list[Any] | None], T],
+    ) -> list[Future[T]]:
+        """One HTTP request per expansion request, run concurrently: each one's future holds read(n, its choices in
+        sample order, or None when its prompt is longer than the model's context). Prompts are built here, not in
+        the pool's threads: a fast tokenizer is not safe to share between threads."""
         c = self.config
         calls = [
             self._call(self._without_bos(self.prompts.prompt(r)), r.n, r.seed, c.temperature, c.top_p, max_tokens, stop)
             for r in requests
         ]
-        return list(self.pool.map(_unless_too_long, calls))
+        return [
+            self.pool.submit(lambda n, call: read(n, _unless_too_long(call)), r.n, call)
+            for r, call in zip(requests, calls, strict=True)
+        ]
 
     def _without_bos(self, prompt: str) -> str:
         """The prompt less a leading BOS that the chat template wrote: the server adds its own."""

@@ -1,25 +1,29 @@
-"""The runner: keeps many searches in flight and answers all their pending requests with one backend call per kind."""
+"""The runner: keeps many searches in flight and answers their requests, in one call per kind or as each comes."""
 
 from __future__ import annotations
 
 import copy
+import functools
 import gc
+import itertools
 import logging
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from metacot.backends.request import Conditioning
-from metacot.policy.base import ExpandRequest, Policy
+from metacot.backends.request import Conditioning, Submits
+from metacot.policy.base import ExpandRequest, Policy, Proposal
 from metacot.policy.cite import cited_proposals
 from metacot.prm.base import RewardModel, ScoreRequest
 from metacot.problems.base import Domain
 from metacot.search.breaker import BackendOutage, Breaker
 from metacot.search.budget import Budget
 from metacot.search.expand import grow, mark_expanded, settled
-from metacot.search.protocol import Expand, Score, Search, SearchGen, StateKeys
+from metacot.search.jobs import Call, Job
+from metacot.search.protocol import Expand, Search, StateKeys
 from metacot.seeding import mix, problem_seed
 from metacot.tree import Node, SearchTree
 
@@ -63,43 +67,6 @@ class RunnerStats:
         return self.prm_requests / self.prm_calls if self.prm_calls else 0.0
 
 
-@dataclass(slots=True)
-class _Job:
-    """One search in flight and what it waits for: a round of expansions, or scores, or nothing (finished)."""
-
-    index: int
-    problem: Any
-    tree: SearchTree
-    search: SearchGen
-    seed: int
-    started: float
-    expansions: list[Expand] = field(default_factory=list)  # one yielded Expand is a round of one
-    single: bool = False  # the search yielded one Expand: it receives one list of children, not a list of lists
-    scoring: list[Node] | None = None
-    finished: bool = False
-    conditioning: Conditioning | None = None  # what the problem's requests carry (Runner.conditioned)
-
-    def wait_for(self, request: Any) -> None:
-        """Record what the search asks for next; a TypeError or ValueError for what it may not yield."""
-        self.expansions, self.single, self.scoring = [], False, None
-        if isinstance(request, Score):
-            self.scoring = request.nodes
-        elif isinstance(request, Expand):
-            self.expansions, self.single = [request], True
-        elif isinstance(request, list) and all(isinstance(e, Expand) for e in request):
-            if len({id(e.node) for e in request}) < len(request):
-                raise ValueError("a round of expansions names the same node twice (it would get the same proposals)")
-            self.expansions = request
-        else:
-            raise TypeError(
-                f"a search yielded {request!r}; expected Expand(node, n), a list of Expand, or Score(nodes)"
-            )
-
-    def finish(self) -> None:
-        self.expansions, self.scoring, self.finished = [], None, True
-        self.tree.compute.wall_time = time.perf_counter() - self.started
-
-
 def expansion_seed(seed: int, node: Node) -> int:
     """The policy's seed for the next expansion of a node: the k-th expansion (widening) mixes in k, so it can
     propose new steps; the first keeps the seed it always had."""
@@ -141,12 +108,12 @@ class Runner:
         self.rollout_limit = None if budget is None else budget.rollouts  # told to the PRM with each Score request
         self.stats = RunnerStats()
         self.conditioning: Mapping[str, Conditioning] = {}  # problem id -> what its proposals are conditioned on
-        self.in_call = 0  # requests in the backend call under way (0 between calls)
-        self.live: list[_Job] = []  # the searches in flight
+        self.in_call = 0  # requests sent to a backend and not yet answered
+        self.live: list[Job] = []  # the searches in flight
 
     def activity(self) -> tuple[int, int, int]:
-        """For a progress display, read from another thread while the run goes on: the requests in the backend call
-        under way, the backend calls made, and the tokens generated (the searches in flight's included)."""
+        """For a progress display, read from another thread while the run goes on: the requests sent to a backend and
+        not yet answered, the backend calls made, and the tokens generated (the searches in flight's included)."""
         in_flight = sum(_tokens(job.tree) for job in list(self.live) if not job.finished)
         return self.in_call, self.stats.policy_calls + self.stats.prm_calls, self.stats.generated_tokens + in_flight
 
@@ -168,17 +135,21 @@ class Runner:
         search of the same problem starts with their answer verdicts, and decides none of them again."""
         with _fewer_collections():
             searching = self._run(problems, earlier or {})
-            while True:
-                started = time.perf_counter()
-                tree = next(searching, None)
-                self.stats.search_time += time.perf_counter() - started
-                if tree is None:
-                    return
-                yield tree
+            try:
+                while True:
+                    started = time.perf_counter()
+                    tree = next(searching, None)
+                    self.stats.search_time += time.perf_counter() - started
+                    if tree is None:
+                        return
+                    yield tree
+            finally:  # stopped, or the backend is out: the requests not sent yet are never sent
+                for future in (f for job in self.live if job.call is not None for f in job.call.futures):
+                    future.cancel()
 
     def _run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree]) -> Iterator[SearchTree]:
         queue = enumerate(problems)
-        jobs: list[_Job] = []
+        jobs: list[Job] = []
         self.live = jobs
         finished: dict[int, SearchTree] = {}
         next_out = 0
@@ -194,8 +165,10 @@ class Runner:
             self.stats.rounds += 1
             self.stats.in_flight += len(jobs)
             try:
-                self._expand([j for j in jobs if j.expansions])
-                self._score([j for j in jobs if j.scoring is not None])  # searches that just got children score now
+                self._expand([j for j in jobs if j.expansions and j.call is None])
+                self._score([j for j in jobs if j.scoring is not None and j.call is None])  # just got children
+                # wait for an answer only when every search waits for one (none has a request to send, none finished)
+                self._collect(jobs, block=all(j.call is not None for j in jobs))
             except BackendOutage:
                 finished.update((job.index, job.tree) for job in jobs if job.finished)
                 yield from (finished[index] for index in sorted(finished))
@@ -211,21 +184,21 @@ class Runner:
                 yield finished.pop(next_out)
                 next_out += 1
 
-    def _start(self, index: int, problem: Any, earlier: SearchTree | None) -> _Job:
+    def _start(self, index: int, problem: Any, earlier: SearchTree | None) -> Job:
         domain = self.domain
         tree = SearchTree.with_root(
             problem.id, domain.problem_to_dict(problem), domain.root_state(problem), self.search_name
         )
         if earlier is not None and earlier.problem == tree.problem:  # the same gold answer: the same verdicts
             tree.verdicts.update(earlier.verdicts)
-        job = _Job(index, problem, tree, self.search(tree), problem_seed(self.seed, problem.id), time.perf_counter())
+        job = Job(index, problem, tree, self.search(tree), problem_seed(self.seed, problem.id), time.perf_counter())
         job.conditioning = self.conditioning.get(problem.id)
         if job.conditioning is not None:
             tree.behaviors = list(job.conditioning.behaviors)
         self._advance(job, None)
         return job
 
-    def _advance(self, job: _Job, answer: Any) -> None:
+    def _advance(self, job: Job, answer: Any) -> None:
         """Send the answer in and record the search's next request (an empty round is answered at once)."""
         while True:
             try:
@@ -250,101 +223,141 @@ class Runner:
             return None
         return self.domain.state_key(node.state)
 
-    def _expand(self, jobs: list[_Job]) -> None:
-        """One policy call for every expansion the jobs wait for; each job receives its children."""
-        if not jobs:
-            return
+    def _expand(self, jobs: list[Job]) -> None:
+        """One policy call for every expansion the jobs wait for (or, to a policy that answers each request on its
+        own, each job's); each job receives its children."""
         # a node built on a step found wrong gets no children, and costs no policy call
-        asks = [(job, expand) for job in jobs for expand in job.expansions if not settled(job.tree, expand.node)]
-        if not asks:
-            self._hand_out(jobs, {})
-            return
+        asks = [[e for e in job.expansions if not settled(job.tree, e.node)] for job in jobs]
         # (problem, tree, node, seed, n, rollout_limit, conditioning), positional: built by keyword, a request costs
         # twice as much
         requests = [
-            ExpandRequest(job.problem, job.tree, e.node, expansion_seed(job.seed, e.node), e.n, None, job.conditioning)
-            for job, e in asks
+            [ExpandRequest(job.problem, job.tree, e.node, expansion_seed(job.seed, e.node), e.n, None, job.conditioning)
+             for e in mine]
+            for job, mine in zip(jobs, asks, strict=True)
         ]
-        start = time.perf_counter()
-        self.in_call = len(requests)
-        try:
-            proposals = self.policy.propose(requests)
-        except Exception as error:
-            self._isolate(jobs, self._expand, "policy", error)
-            return
-        finally:
-            self.in_call = 0
-        self._succeeded()
-        self.stats.policy_time += time.perf_counter() - start
-        self.stats.policy_calls += 1
-        self.stats.policy_requests += len(requests)
-        grown: dict[int, list[Node]] = {}  # id of an Expand -> the children it gets (none: refused)
-        later = {id(job): sum(e.n for j, e in asks if j is job) for job in jobs}  # what each round may still make
-        made = dict.fromkeys(later, 0)  # ... and has made, to be scored together
-        for (job, expand), props in zip(asks, proposals, strict=True):
+        answers = [functools.partial(self._grown, job, mine) for job, mine in zip(jobs, asks, strict=True)]
+        self._send(True, jobs, requests, answers)
+
+    def _grown(self, job: Job, asks: list[Expand], proposals: list[list[Proposal]]) -> None:
+        """The job's children from the proposals for its expansions that were asked for (`asks`); an expansion that
+        was not asked for gets none, and its node counts as expanded."""
+        later, made = sum(e.n for e in asks), 0  # what the round may still make, and has made, to be scored together
+        grown: dict[int, list[Node]] = {}  # id of an Expand -> the children it gets
+        for expand, props in zip(asks, proposals, strict=True):
             if not self.policy_enumerates:
                 self.stats.missing_proposals += max(0, expand.n - len(props))
-            later[id(job)] -= expand.n
-            held = (later[id(job)], made[id(job)])
+            later -= expand.n
             props = cited_proposals(props[: expand.n], job.conditioning)
-            children = grow(self.domain, job.problem, job.tree, expand.node, props, self.budget, held)
-            grown[id(expand)] = children
-            made[id(job)] += len(children)
-        self._hand_out(jobs, grown)
+            grown[id(expand)] = grow(self.domain, job.problem, job.tree, expand.node, props, self.budget, (later, made))
+            made += len(grown[id(expand)])
+        for expand in job.expansions:
+            if id(expand) not in grown:
+                mark_expanded(job.tree, expand.node)
+        children = [grown.get(id(expand), []) for expand in job.expansions]
+        self._advance(job, children[0] if job.single else children)
 
-    def _hand_out(self, jobs: list[_Job], grown: dict[int, list[Node]]) -> None:
-        """Each job receives the children of its expansions (grown: by id of the Expand); an expansion that was
-        refused (not in grown) gets none, and its node counts as expanded."""
-        for job in jobs:
-            for expand in job.expansions:
-                if id(expand) not in grown:
-                    mark_expanded(job.tree, expand.node)
-            children = [grown.get(id(expand), []) for expand in job.expansions]
-            self._advance(job, children[0] if job.single else children)
-
-    def _score(self, jobs: list[_Job]) -> None:
-        """One PRM call for every node the jobs wait to have scored; each job receives its scores."""
-        if not jobs:
-            return
-        asks = [(job, node) for job in jobs for node in job.scoring or ()]
+    def _score(self, jobs: list[Job]) -> None:
+        """One PRM call for every node the jobs wait to have scored (or, to a PRM that answers each request on its
+        own, each job's); each job receives its scores."""
         seeded, limit = self.prm_reads_seed, self.rollout_limit
         requests = [  # (problem, tree, node, seed, n = 1, rollout_limit, conditioning), positional as in _expand
-            ScoreRequest(
-                job.problem, job.tree, node, mix(job.seed, node.id, 1) if seeded else 0, 1, limit, job.conditioning
-            )
-            for job, node in asks
+            [ScoreRequest(job.problem, job.tree, node, mix(job.seed, node.id, 1) if seeded else 0, 1, limit,
+                          job.conditioning)
+             for node in job.scoring or ()]
+            for job in jobs
         ]
+        self._send(False, jobs, requests, [functools.partial(self._scored, job) for job in jobs])
+
+    def _scored(self, job: Job, scores: list[float]) -> None:
+        for node, score in zip(job.scoring or (), scores, strict=True):
+            node.score = score
+        job.tree.compute.prm_calls += 1
+        job.tree.compute.scored_nodes += len(scores)
+        self._advance(job, scores)
+
+    def _send(
+        self, policy: bool, jobs: list[Job], requests: list[list[Any]], answers: Sequence[Callable[[list[Any]], None]]
+    ) -> None:
+        """Each job's requests to the policy (else the PRM), and their answers (one per request) to the job's
+        `answers` callable: a job that asks nothing gets its (empty) answer at once; to a backend that answers each
+        request on its own, each job's requests are sent now and answered when they are in (_collect); to any
+        other, all in one call."""
+        if not any(requests):
+            for answer in answers:
+                answer([])
+            return
+        model = self.policy if policy else self.prm
+        if isinstance(model, Submits):
+            for job, mine, answer in zip(jobs, requests, answers, strict=True):
+                if not mine:
+                    answer([])
+                    continue
+                try:
+                    job.call = Call(policy, model.submit(mine), answer)
+                except Exception as error:  # not even sent (its prompt could not be built)
+                    self._fail(job, policy, error)
+                    continue
+                self._account(policy, len(mine), 0.0)
+                self.in_call += len(mine)
+            return
+        sent = [request for mine in requests for request in mine]
         start = time.perf_counter()
-        self.in_call = len(requests)
+        self.in_call += len(sent)
         try:
-            scores = self.prm.score(requests)
-        except Exception as error:
-            self._isolate(jobs, self._score, "prm", error)
+            replies = iter((self.policy.propose if policy else self.prm.score)(sent))
+        except Exception as error:  # its retries spent: each search asks alone; one whose request fails again failed
+            if len(jobs) == 1:
+                self._fail(jobs[0], policy, error)
+            else:
+                for job, mine, answer in zip(jobs, requests, answers, strict=True):
+                    self._send(policy, [job], [mine], [answer])
             return
         finally:
-            self.in_call = 0
+            self.in_call -= len(sent)
         self._succeeded()
-        self.stats.prm_time += time.perf_counter() - start
-        self.stats.prm_calls += 1
-        self.stats.prm_requests += len(requests)
-        mine: dict[int, list[float]] = {id(job): [] for job in jobs}
-        for (job, node), score in zip(asks, scores, strict=True):
-            node.score = score
-            mine[id(job)].append(score)
-        for job in jobs:
-            job.tree.compute.prm_calls += 1
-            job.tree.compute.scored_nodes += len(mine[id(job)])
-            self._advance(job, mine[id(job)])
+        self._account(policy, len(sent), time.perf_counter() - start)
+        for mine, answer in zip(requests, answers, strict=True):
+            answer(list(itertools.islice(replies, len(mine))))
 
-    def _isolate(self, jobs: list[_Job], call: Callable[[list[_Job]], None], backend: str, error: Exception) -> None:
-        """After a backend call failed (its own retries spent), ask for each search alone: the searches whose
-        request fails again are recorded as failed, with the reason, and the run goes on."""
-        if len(jobs) > 1:
-            for job in jobs:
-                call([job])
+    def _collect(self, jobs: list[Job], block: bool) -> None:
+        """Hand the jobs whose sent requests are all answered their answers; with `block`, wait for at least one."""
+        waiting = [f for job in jobs if job.call is not None for f in job.call.futures]
+        if not waiting:
             return
-        job = jobs[0]
-        job.tree.failed = f"{backend}: {type(error).__name__}: {error}"
+        start = time.perf_counter()
+        wait(waiting, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        waited = time.perf_counter() - start
+        for job in jobs:
+            call = job.call
+            if call is None or not all(f.done() for f in call.futures):
+                continue
+            self._account(call.policy, 0, waited)
+            waited, job.call = 0.0, None
+            self.in_call -= len(call.futures)
+            try:
+                replies = [future.result() for future in call.futures]
+            except Exception as error:
+                self._fail(job, call.policy, error)
+                continue
+            self._succeeded()
+            call.answer(replies)
+
+    def _account(self, policy: bool, requests: int, seconds: float) -> None:
+        """A call to the policy (else the PRM) of that many requests (none: more time spent waiting for one) that
+        took that long."""
+        s = self.stats
+        if policy:
+            s.policy_calls, s.policy_requests, s.policy_time = (
+                s.policy_calls + bool(requests), s.policy_requests + requests, s.policy_time + seconds
+            )
+        else:
+            s.prm_calls, s.prm_requests, s.prm_time = (
+                s.prm_calls + bool(requests), s.prm_requests + requests, s.prm_time + seconds
+            )
+
+    def _fail(self, job: Job, policy: bool, error: Exception) -> None:
+        """The search failed: its request to the policy (else the PRM) failed, alone, with its retries spent."""
+        job.tree.failed = f"{'policy' if policy else 'prm'}: {type(error).__name__}: {error}"
         log.warning("problem %s failed: %s", job.tree.problem_id, job.tree.failed)
         job.search.close()
         job.finish()
