@@ -96,9 +96,12 @@ def test_walk_moves_are_valid_and_visit_the_trace_in_order(noisy):
             for node_id in kept:
                 expected.update(tree.path_to(node_id))
             assert expected <= visited
-            assert visited - expected <= {n.repair for n in tree.nodes}
-            repairs = {n.repair for n in tree.nodes}  # written with the wrong step they correct, maybe before
-            firsts = list(dict.fromkeys(n for n in kept if n != ROOT and n not in repairs))
+            # and the corrections, each with its dead slip written right before it (aside), maybe before its visit
+            asides = {m.node for m in moves if m.aside}
+            assert all(moves[i + 1].node == tree.nodes[m.node].repair for i, m in enumerate(moves) if m.aside)
+            repairs = {n.repair for n in tree.nodes}
+            assert visited - expected <= repairs | asides
+            firsts = list(dict.fromkeys(n for n in kept if n != ROOT and n not in repairs | asides))
             assert [n for n in order if n in set(firsts)] == firsts
             assert count_backtracks(moves) == sum(m.kind == "backtrack" for m in moves)
 
@@ -136,6 +139,9 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
     current = ROOT
     expect = []  # the lines that must follow the last step, in order
     seen_at: dict[int, int] = {}  # node -> the visit its value is shown at
+    # a dead slip written right before its correction (walk: aside) shows its value where the correction is written
+    trace, _ = trace_to_solution(tree, ALL.stop_at_first_solution)
+    aside = {move.node: move.visit for move in walk(tree, trace) if move.aside}
     for line in lines:
         m = TOKEN_LINE.fullmatch(line)
         assert m is not None, line
@@ -162,7 +168,7 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
                 expect.append(f"<verify> {node.error}")
             elif node.terminal:
                 expect.append(f"<verify> {domain.verdict(problem, node.state, bool(node.correct))}")
-            seen_at.setdefault(node.id, first_visit(tree, node.id))
+            seen_at.setdefault(node.id, aside.get(node.id, first_visit(tree, node.id)))
             value = tree.value_at(node.id, seen_at[node.id])
             if value is not None:
                 expect.append(f"<value> {value:.2f}")
@@ -185,7 +191,8 @@ def test_tokens_replay_equals_the_walk(noisy, domain):
         trace, _ = trace_to_solution(tree, ALL.stop_at_first_solution)
         reached = {ROOT} | {m.node for m in moves}
         kept = [n for i, n in enumerate(trace) if tree.found_slip(n, i) is None]  # not below a step found wrong
-        assert reached - {n.repair for n in tree.nodes} <= {a for n in kept for a in tree.path_to(n)} | {ROOT}
+        written = {n.repair for n in tree.nodes} | {m.node for m in expected if m.aside}  # corrections, slips first
+        assert reached - written <= {a for n in kept for a in tree.path_to(n)} | {ROOT}
         backtracks = [line for line in lines if line.startswith("<backtrack to=")]
         assert record["num_backtracks"] == len(backtracks)
         assert record["num_steps"] == sum(line.startswith("<step> ") for line in lines)

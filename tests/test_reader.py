@@ -16,6 +16,7 @@ from metacot.linearize.reader.checks import (
     EXHAUSTED_STEPPED,
     REASONLESS_BACK,
     REDISCOVERED,
+    REPAIR_FIRST,
     REPEATED,
     ROUNDING,
     UNSUPPORTED,
@@ -87,6 +88,7 @@ def test_a_slip_named_and_repaired_reads_as_such():
     slip, repair = events(lines)[:2]
     assert slip.wrong == "2 * 3 is 6, not 7" and slip.named and slip.result is None
     assert repair.repairs and repair.wrong is None
+    assert slip.corrects == (repair.origin, "2 * 3 = 6") and REPAIR_FIRST not in kinds(lines)
 
 
 def test_a_check_below_names_the_slip_of_a_path_taken_at_face_value():
@@ -117,6 +119,11 @@ TIE = "This scores 1.00, and another step scores 1.00 too, so let me try that on
         (WIN_UNSHOWN, [FIVES, f"This looks unlikely (value 0.10). {BACK}", SIX]),
         (REPEATED, [FIVES, f"This looks unlikely (value 0.10). {BACK}", "3 + 2 = 5. Now I have [5, 5].", GOOD[-1]]),
         (REDISCOVERED, ["2 * 3 = 7. Wait, that's wrong: 2 * 3 is 6, not 7."] * 2 + GOOD[3:]),
+        # the correction written, then the slip it corrects: as a step, or listed among failed steps
+        (REPAIR_FIRST, [SIX, f"This looks unlikely (value 0.10). {BACK}", "2 * 3 = 7. Wait, that's wrong: 2 * 3 is 6, "
+                        "not 7.", *GOOD[3:]]),
+        (REPAIR_FIRST, [*GOOD[:2], f"This looks unlikely (value 0.10). {BACK}", FIVES, "This looks unlikely (value "
+                        "0.10). Going back to [5, 6].", "5 + 6 = 12. Wait, that's wrong: 5 + 6 is 11, not 12."]),
         (REASONLESS_BACK, [SIX, f"Let me also try a different branch. {BACK}", *GOOD[3:]]),
         (REASONLESS_BACK, [SIX, BACK, *GOOD[3:]]),
         (ROUNDING, [SIX, f"This scores 0.50; another option looks better (0.40). {BACK}", *GOOD[3:]]),
@@ -168,7 +175,7 @@ def test_tokens_sos_and_paper_read_as_their_writers_write(tmp_path):
         domain = WHEN_FOUND if notice == "when-found" else IMMEDIATE
         for fmt in formats.split(","):
             rows = [orjson.loads(line) for line in (out / "traces" / f"{fmt}.jsonl").read_bytes().splitlines()]
-            pairs = ((r, domain.problem_from_dict(problems[r["problem_id"]])) for r in rows)
+            pairs = ((r, domain.problem_from_dict(problems[r["problem_id"]]), True) for r in rows)
             report = read_records(pairs, domain, fmt)
             assert report.records == len(rows) > 0 and report.checked
             assert report.counts[UNREADABLE] == report.counts[INCOHERENT] == 0, (fmt, report.failures[:3])
@@ -196,3 +203,29 @@ def test_audit_exits_1_on_a_reader_violation_and_not_with_no_reader(tmp_path, ca
     assert f"6 violations: {REPEATED} 6" in capsys.readouterr().out
     assert main(["audit", str(out), "--no-progress", "--no-reader"]) == 0
     assert "reader:" not in capsys.readouterr().out
+
+
+def test_best_of_n_chains_are_read_as_independent_samples(tmp_path, capsys):
+    """Best-of-N does not merge transpositions: its chains, each sampled from the start, may reach the same numbers.
+    Read by numbers (a search that merged them), the second chain covers ground twice; read as its search knows its
+    states (by the steps that reached them), the chains are independent samples. The audit reads each record as its
+    tree says (SearchTree.transpositions_merged)."""
+    again = "Every step I tried from [5, 6] failed to reach 25. Let me pick up again from [2, 3, 5]."
+    chains = [SIX, "5 + 6 = 11. 11 is not 25.", again, "3 * 2 = 6. Now I have [5, 6].", "6 * 5 = 30. 30 is not 25.",
+              again, FIVES, GOOD[-1]]  # fmt: skip
+    by_numbers = {v.kind for v in read_record(record(chains), IMMEDIATE, PROBLEM)}
+    assert {REPEATED, EXHAUSTED_STEPPED} <= by_numbers
+    assert read_record(record(chains), IMMEDIATE, PROBLEM, by_numbers=False) == []
+
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text('{"id": "p", "numbers": [2, 3, 5], "target": 25}\n')
+    out = tmp_path / "run"
+    run = ["synth", "--problems", str(problems), "--out", str(out), "--search", "best_of_n", "--formats", "metacot"]
+    assert main([*run, "--no-progress"]) == 0
+    tree = next(RunDir(out).iter_trees())
+    assert not tree.transpositions_merged
+    row = {**record(chains), "problem_id": tree.problem_id, "correct": True}
+    (out / "traces" / "metacot.jsonl").write_bytes(orjson.dumps(row) + b"\n")
+    capsys.readouterr()
+    main(["audit", str(out), "--no-progress"])  # the tree's claims fail (its chains are others): not read here
+    assert "reader: 1 records, 0 violations: none" in capsys.readouterr().out

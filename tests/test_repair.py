@@ -12,6 +12,8 @@ from conftest import generate_problems, run_search
 
 from metacot.linearize import LinearizeConfig, linearize
 from metacot.linearize.audit import audit_record
+from metacot.linearize.reader import read_record
+from metacot.linearize.reader.checks import REPAIR_FIRST
 from metacot.linearize.walk import trace_to_solution, walk
 from metacot.policy.base import Proposal
 from metacot.policy.config import SymbolicPolicyConfig
@@ -183,3 +185,62 @@ def test_the_audit_flags_a_rediscovered_slip_and_steps_built_on_it():
     got = [f.message for f in audit_record(record, tree, domain).failures]
     assert any("re-discovered" in m for m in got), got
     assert any("builds on '19 - 4 = 13', a step the text called wrong" in m for m in got), got
+
+
+def dead_correction_tree() -> tuple[SearchTree, CountdownDomain]:
+    """[7, 15] tried "15 - 7 = 9" (wrong) and, with it, its correction "15 - 7 = 8" (8 is not 22): the search leaves
+    [7, 15] and visits the slip only later (as MCTS visits a dead step)."""
+    domain = CountdownDomain()
+    problem = domain.problem_from_dict(PROBLEM)
+    tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))
+    tree.visit(tree.root)
+    here, other = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 15"), Proposal("4 + 7 = 11")])
+    tree.visit(here)
+    slip, _, fixed = grow(domain, problem, tree, here, [Proposal("15 - 7 = 9"), Proposal("7 * 15 = 105")])
+    assert fixed.dead and slip.repair == fixed.id
+    for node in (other, slip):
+        tree.visit(node)
+    (win,) = grow(domain, problem, tree, here, [Proposal("7 + 15 = 22")])
+    tree.visit(win)
+    return tree, domain
+
+
+def live_correction_tree() -> tuple[SearchTree, CountdownDomain]:
+    """The search takes up the correction "19 - 4 = 15" first, and visits its dead slip "19 - 4 = 13" later."""
+    domain = CountdownDomain()
+    problem = domain.problem_from_dict(PROBLEM)
+    tree = SearchTree.with_root("p", PROBLEM, domain.root_state(problem))
+    tree.visit(tree.root)
+    slip, right, fixed = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 13"), Proposal("19 + 4 = 23")])
+    tree.visit(fixed)
+    (dead_end,) = grow(domain, problem, tree, fixed, [Proposal("7 * 15 = 105")])
+    for node in (dead_end, right, slip):
+        tree.visit(node)
+    (win,) = grow(domain, problem, tree, fixed, [Proposal("7 + 15 = 22")])
+    tree.visit(win)
+    return tree, domain
+
+
+@pytest.mark.parametrize(
+    ("made", "slip", "correction"),
+    [
+        (dead_correction_tree, "15 - 7 = 9. Wait, that's wrong: 15 - 7 is 8, not 9.", "15 - 7 = 8. 8 is not 22."),
+        (live_correction_tree, "19 - 4 = 13. Wait, that's wrong: 19 - 4 is 15, not 13.", "19 - 4 = 15. Now I have"),
+    ],
+)
+def test_a_correction_is_written_right_after_its_slip_never_before(made, slip, correction):
+    """A correction tried with its slip (listed among the failed steps when the search leaves) or taken up before
+    the search visits its slip is not written before the slip: the slip comes first, its correction right after it,
+    each once; the reader finds no repair before its slip (the old text wrote the correction first)."""
+    tree, domain = made()
+    record = linearize(tree, domain, "metacot", CONFIG)
+    lines = record["completion"].split("</think>")[0].split("\n")
+    expression = correction.split(" = ")[0]
+    assert sum(expression in line for line in lines) == 2, lines  # the slip's line and its correction's
+    at = lines.index(slip)
+    assert lines[at + 1].startswith(correction), lines
+    problem = domain.problem_from_dict(tree.problem)
+    for fmt in ("metacot", "tokens", "sos", "paper"):
+        written = linearize(tree, domain, fmt, CONFIG)
+        assert audit_record(written, tree, domain).failures == [], fmt
+        assert REPAIR_FIRST not in {v.kind for v in read_record(written, domain, problem)}, fmt

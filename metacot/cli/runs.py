@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from metacot.flags import split_list
 from metacot.linearize import FORMATS, LinearizeConfig
@@ -14,6 +16,9 @@ from metacot.outputs.rundir import RunDir, RunDirError
 from metacot.outputs.shards import TreeLookup
 from metacot.progress import add_progress_flag, progress_bar
 from metacot.tree import SearchTree
+
+if TYPE_CHECKING:
+    from metacot.problems.base import Domain
 
 
 def _add_linearize(commands) -> None:
@@ -131,7 +136,8 @@ def _add_audit(commands) -> None:
         "each step's arithmetic and resulting state, each verdict, each backtrack's target and reason, each value "
         "line, the answer. Then (--reader) read each record's text alone, with the problem it answers, as a reader "
         "does: conclusions shown, no exhausted state stepped from again, no win walked away from, no numbers reached "
-        "twice, no slip named twice or built on, a reason for every backtrack, comparisons true as printed, every "
+        "twice (where the search merged transpositions), no slip named twice, built on, or written after its "
+        "correction, a reason for every backtrack, comparisons true as printed, every "
         "printed step's arithmetic. Prints records and claims checked per format, the reader's violations by kind "
         "and how the format reads (sentence templates, boilerplate, lengths), and the first failures.",
     )
@@ -192,19 +198,26 @@ def _audit(directory: RunDir, args: argparse.Namespace) -> int:
 def _read(directory: RunDir, path: Path, trees: TreeLookup, fmt: str, show: int) -> int:
     """The reader's report on one trace file; its violations."""
     from metacot.linearize.reader import read_records, reads
-    from metacot.outputs.records import read_records as records_of
 
     domain = directory.domain()
     if not reads(domain):
         print(f"  reader: not read: it reads numbers combined toward a target, not the {domain.name} domain's text")
         return 0
-    pairs = (
-        (record, domain.problem_from_dict(_tree_of(trees, path, where, record, directory.trees_dir).problem))
-        for where, record in records_of(path)
-    )
-    report = read_records(pairs, domain, fmt)
+    report = read_records(_with_problems(directory, path, trees, domain), domain, fmt)
     print("\n".join(report.lines(fmt, show)))
     return report.violations
+
+
+def _with_problems(
+    directory: RunDir, path: Path, trees: TreeLookup, domain: Domain
+) -> Iterator[tuple[dict, Any, bool]]:
+    """Each record of a trace file with the problem it answers, and whether its search merged transpositions (the
+    reader then takes a state to be its numbers, however reached)."""
+    from metacot.outputs.records import read_records
+
+    for where, record in read_records(path):
+        tree = _tree_of(trees, path, where, record, directory.trees_dir)
+        yield record, domain.problem_from_dict(tree.problem), tree.transpositions_merged
 
 
 def _tree_of(trees: TreeLookup, path: Path, where: int | str, record: dict, trees_dir: Path) -> SearchTree:

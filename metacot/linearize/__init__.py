@@ -60,7 +60,7 @@ def linearize_tree(
     # a move's visit is its position in the whole trace, where the search's values are kept
     if leave_out:
         positions = [i for i, node_id in enumerate(trace) if node_id not in leave_out]
-        search_moves = walk(tree, [trace[i] for i in positions], positions)
+        search_moves = walk(tree, [trace[i] for i in positions], positions, leave_out)
     else:
         search_moves = walk(tree, trace)
     records = {}

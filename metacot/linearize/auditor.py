@@ -58,8 +58,10 @@ class Auditor:
         self.owed: dict[int, str] = {}  # tried steps a conclusion came before -> its sentence (check_support)
         self.named: set[int] = set()  # steps the text has called wrong (slips), each named once (name_slip)
         self.repairing: int | None = None  # a wrong step just written, whose corrected step may come next (parents)
-        # each node's first visit: where the walk writes it (a slip's correction: with the slip), else in the trace
-        self.first = {move.node: move.visit for move in reversed(walk(tree, tree.trace)) if move.kind == "step"}
+        # each node's first visit: where the walk writes it (a slip's correction: with the slip), else in the trace;
+        moves = walk(tree, tree.trace)  # its asides: a backtrack's claim about the next step is not about them
+        self.first = {move.node: move.visit for move in reversed(moves) if move.kind == "step"}
+        self.aside = {move.node for move in moves if move.aside}
         for i, node_id in enumerate(tree.trace):
             self.first.setdefault(node_id, i)
         self.unwritten = 0  # no trace visit before this position goes to a node the text has not written yet

@@ -308,13 +308,15 @@ def weave(
     chains, goals = habits
     for first, start, path in segments(moves):
         final = solution is not None and path[-1] == solution
-        if chains and (final or open_chains) and (found := chain(tree, start, path, target, open_chains)):
+        steps = [n for k, n in enumerate(path) if tree.nodes[n].state is not None or path[k + 1 :][:1] != [
+            tree.nodes[n].repair]]  # fmt: skip  # a slip its correction follows: the run goes on from the correction
+        if chains and (final or open_chains) and (found := chain(tree, start, steps, target, open_chains)):
             here, stated = found
             at = first if here == start else first + path.index(here) + 1
             woven.before.setdefault(at, []).append((CHAIN, stated.sentence(target)))
             if (tries := stated.tries()) is not None:
                 woven.before[at].append((None, tries))
-        if goals and (goal := subgoal(tree, start, path, target, final, reachable, plain)):
+        if goals and (goal := subgoal(tree, start, steps, target, final, reachable, plain)):
             woven.before.setdefault(first, []).append((SUBGOAL, goal.sentence(target)))
             woven.after[first + path.index(goal.node)] = goal.check()
     return woven

@@ -27,7 +27,7 @@ from metacot.linearize.reasons import (
     classify,
     value_text,
 )
-from metacot.linearize.walk import Move
+from metacot.linearize.walk import Move, heading
 from metacot.policy.cite import with_citations
 from metacot.problems.base import Domain
 from metacot.seeding import mix, problem_seed
@@ -119,7 +119,7 @@ def reasons(ctx: Context, moves: list[Move]) -> dict[int, Reason]:
     written = {move.node: i for i, move in enumerate(moves) if move.kind == "step"}
     for i, move in enumerate(moves):
         if move.kind == "backtrack":
-            found[i] = classify(ctx.tree, current, move, moves[i + 1], partial(_after, written, i))
+            found[i] = classify(ctx.tree, current, move, heading(moves, i + 1), partial(_after, written, i))
         current = move.node
     ctx.reasoned = (moves, found)
     return found

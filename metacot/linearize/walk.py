@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 
-from metacot.tree import ROOT, SearchTree
+from metacot.tree import ROOT, Node, SearchTree
 
 
 @dataclass(frozen=True, slots=True)
 class Move:
     """ "step": go from the current node to its child `node`; "backtrack": return to the ancestor `node`.
 
-    visit: the position in the trace of the visit the move is on the way to (-1: not from a trace)."""
+    visit: the position in the trace of the visit the move is on the way to (-1: not from a trace).
+    aside: a dead slip written right before its corrected step: the two read as one attempt, and a reason for the
+    backtrack before them speaks of the corrected step (heading)."""
 
     kind: str
     node: int
     visit: int = field(default=-1, compare=False)
+    aside: bool = field(default=False, compare=False)
 
 
 def trace_to_solution(tree: SearchTree, stop_at_first_solution: bool) -> tuple[list[int], int | None]:
@@ -33,23 +37,29 @@ def trace_to_solution(tree: SearchTree, stop_at_first_solution: bool) -> tuple[l
     return list(trace), None
 
 
-def walk(tree: SearchTree, trace: list[int], positions: list[int] | None = None) -> list[Move]:
+def walk(
+    tree: SearchTree, trace: list[int], positions: list[int] | None = None, leave_out: Collection[int] = ()
+) -> list[Move]:
     """Moves that visit the trace's new nodes in order (positions: each trace entry's position in the whole trace,
-    when the trace leaves some out; by default its own).
+    when the trace leaves some out, the nodes `leave_out`; by default its own).
 
     To reach the next node the walk returns to its deepest already-visited ancestor (a backtrack unless that is
     where it stands) and steps down from there; nodes visited before are not visited again.
 
     A slip the search found is repaired, and never built on (search.expand.repair). Its corrected step is written
     where the search takes it up, as any step: the text arrives only at nodes the search took up, so it never stands
-    at a state it leaves unexamined. When that is the search's next visit, a step whose own check finds it wrong (a
-    dead slip) is followed at once by its corrected step (a sibling: no backtrack between), and standing below a live
-    step the search has since found wrong, the walk goes back to the wrong step's parent (a mistake backtrack,
-    reasons.classify) and takes the corrected step. Visits below a step found wrong are skipped from its finding
-    on. A corrected step whose numbers another node took up first is merged into it (search.protocol.Transpositions):
-    the search never takes it up, so the text never writes it, nor reaches those numbers twice."""
+    at a state it leaves unexamined. A corrected step is never written before its slip: a step whose own check finds
+    it wrong (a dead slip) is followed at once by its corrected step (a sibling: no backtrack between) when that is
+    the search's next visit or failed as it was made (tried with the slip), and a corrected step the search takes up
+    first has its dead slip written right before it (the slip was tried first); the slip is then `aside`. Standing
+    below a live step the search has since found wrong, the walk goes back to the wrong step's parent (a mistake
+    backtrack, reasons.classify) and takes the corrected step. Visits below a step found wrong are skipped from its
+    finding on. A corrected step whose numbers another node took up first is merged into it
+    (search.protocol.Transpositions): the search never takes it up, so the text never writes it, nor reaches those
+    numbers twice."""
     moves: list[Move] = []
     nodes = tree.nodes
+    slips = {n.repair: n.id for n in nodes if n.dead and n.repair is not None and n.repair > n.id}
     current = ROOT
     seen = {ROOT}
     for i, target in enumerate(trace):
@@ -64,15 +74,33 @@ def walk(tree: SearchTree, trace: list[int], positions: list[int] | None = None)
         if anchor != current:
             moves.append(Move("backtrack", anchor, visit))
         for node_id in reversed(unseen):
+            slip = slips.get(node_id)
+            if slip is not None and slip not in seen and slip not in leave_out:
+                moves.append(Move("step", slip, visit, aside=True))
+                seen.add(slip)
             moves.append(Move("step", node_id, visit))
             seen.add(node_id)
         current = target
         repair = nodes[target].repair
-        if nodes[target].dead and repair is not None and repair not in seen and trace[i + 1 : i + 2] == [repair]:
+        if nodes[target].dead and repair is not None and repair not in seen | set(leave_out) and _next(
+            nodes[repair], trace[i + 1 :]
+        ):
+            moves[-1] = replace(moves[-1], aside=True)
             moves.append(Move("step", repair, visit))
             seen.add(repair)
             current = repair
     return moves
+
+
+def _next(repair: Node, later: list[int]) -> bool:
+    """A dead slip's corrected step is written right after it: when the search takes it up next, or when the domain
+    found it failed as it was made (tried with the slip: never written before it, as an attempt or later)."""
+    return repair.dead or later[:1] == [repair.id]
+
+
+def heading(moves: list[Move], index: int) -> Move:
+    """The move the text heads for from `index` on: the first that is not aside."""
+    return next(move for move in moves[index:] if not move.aside)
 
 
 def path_moves(tree: SearchTree, node_id: int) -> list[Move]:

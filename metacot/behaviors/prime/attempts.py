@@ -121,7 +121,7 @@ def render(
     tree: SearchTree, domain: Domain, problem: Any, habits: frozenset[str], attempts: list[int], seed: int
 ) -> PrimingTrace:
     """The think block's lines for going through `attempts` (see choose_attempts), showing `habits`."""
-    trace = PrimingTrace(moves=walk(tree, attempts))
+    trace = PrimingTrace(moves=[m for m in walk(tree, attempts) if not m.aside])  # it shows no wrong step
     woven = plans(tree, domain, problem, habits, trace.moves, attempts[-1])
     for i, move in enumerate(trace.moves):
         for habit, sentence in woven.before.get(i, []):

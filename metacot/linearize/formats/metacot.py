@@ -115,9 +115,10 @@ def _read(auditor: Auditor, segments: list[str]) -> None:
         child = auditor.step_to(auditor.parents(pending), segment, segment, exact=False)
         if child is None:
             return
-        if then is not None:
+        if then is not None and child not in auditor.aside:
             then(child)
-        pending, then = [], None
+            then = None
+        pending = []
         outcome = auditor.arrive(child, segment)
         expected = auditor.sentence(child, outcome)
         auditor.claim(segment == expected, segment, f"the step gives: {expected!r}")

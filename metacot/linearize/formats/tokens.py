@@ -67,6 +67,7 @@ def _read(auditor: Auditor, lines: list[str]) -> None:
     by_path = {n.path: n.id for n in tree.nodes}
     pending: list[int] = []
     low: str | None = None
+    left = auditor.current  # the node a low-value backtrack left
     for line in lines:
         m = TOKEN.fullmatch(line)
         if m is None or (m["tag"] == "tried" and not attempts(auditor, line, TRIED_LINE)):
@@ -75,6 +76,7 @@ def _read(auditor: Auditor, lines: list[str]) -> None:
         if m["tag"] == "tried":
             continue
         if m["path"] is not None:
+            left = auditor.current
             pending, low = _backtrack(auditor, m, by_path, line)
             if not pending:
                 return
@@ -82,12 +84,13 @@ def _read(auditor: Auditor, lines: list[str]) -> None:
             child = auditor.step_to(auditor.parents(pending), m["text"], line, exact=True)
             if child is None:
                 return
-            if low is not None:  # the value held when the trace left (a node visited again held several)
-                nxt = auditor.value(child)
-                values = auditor.values_before(auditor.current, auditor.first.get(child, len(tree.trace)))
+            if low is not None and child not in auditor.aside:  # the value held when the trace left (a node
+                nxt = auditor.value(child)  # visited again held several)
+                values = auditor.values_before(left, auditor.first.get(child, len(tree.trace)))
                 ok = any(v < LOW or (nxt is not None and v < nxt) for v in values)
                 auditor.claim(ok, low, "leaves for low value, but its value is neither low nor below the next")
-            pending, low = [], None
+                low = None
+            pending = []
             auditor.arrive(child, line)
         elif m["tag"] == "verify":
             node = tree.nodes[auditor.current]

@@ -45,14 +45,15 @@ def body(completion: str, delimiter: str) -> tuple[list[str], str] | None:
     return (m["body"].split(delimiter) if m["body"] else []), m["answer"]
 
 
-def read_record(record: dict, domain: Domain, problem: Any) -> list[Violation]:
-    """What a reader finds wrong in one record's completion (its format's reader, then every check)."""
+def read_record(record: dict, domain: Domain, problem: Any, by_numbers: bool = True) -> list[Violation]:
+    """What a reader finds wrong in one record's completion (its format's reader, then every check); by_numbers:
+    states are their numbers (Reading), as in a search that merged transpositions."""
     completion = texts(record)[1]
     read = body(completion, domain.step_delimiter)
     if read is None:
         return [Violation(UNREADABLE, completion[-80:], "the completion has no answer block")]
     lines, answer = read
-    reading = Reading(domain, problem)
+    reading = Reading(domain, problem, by_numbers)
     READERS[record["format"]](reading, lines)
     reading.events.append(Answered(answer, not answer.startswith(NOT_FOUND)))
     return violations(reading.events)
@@ -84,16 +85,17 @@ class ReaderReport:
         return [head, f"  reader: {self.quality.summary()}", *shown]
 
 
-def read_records(records: Iterable[tuple[dict, Any]], domain: Domain, fmt: str) -> ReaderReport:
-    """Every (record, problem) of one format read; the violations by kind and how the format reads."""
+def read_records(records: Iterable[tuple[dict, Any, bool]], domain: Domain, fmt: str) -> ReaderReport:
+    """Every (record, problem, by_numbers) of one format read (by_numbers: read_record); the violations by kind and
+    how the format reads."""
     report = ReaderReport(checked=fmt in READERS)
-    for record, problem in records:
+    for record, problem, by_numbers in records:
         report.records += 1
         completion = texts(record)[1]
         read = body(completion, domain.step_delimiter)
         report.quality.add(read[0] if read else [], completion)
         if report.checked:
-            found = read_record(record, domain, problem)
+            found = read_record(record, domain, problem, by_numbers)
             report.counts.update(v.kind for v in found)
             report.failures += [(record["problem_id"], v) for v in found]
     return report

@@ -136,6 +136,19 @@ def rediscovered(events: list[Event]) -> Iterator[Violation]:
             named.add(wrong)
 
 
+def repair_first(events: list[Event]) -> Iterator[Violation]:
+    """A step with a wrong result written after the text has shown its right version from the same state: the
+    repair before its slip."""
+    right: set[tuple[Hashable, str]] = set()
+    for e in events:
+        if not isinstance(e, Tried):
+            continue
+        if e.corrects is not None and e.corrects in right:
+            yield Violation(REPAIR_FIRST, e.line, f"a slip whose right version, {e.corrects[1]!r}, was shown before")
+        if e.wrong is None:
+            right.add((e.origin, e.step))
+
+
 def built_on_wrong(events: list[Event]) -> Iterator[Violation]:
     """A step from a state below a step the text has called wrong."""
     named: set[str] = set()
@@ -181,15 +194,16 @@ def arithmetic(events: list[Event]) -> Iterator[Violation]:
 
 UNSUPPORTED, EXHAUSTED_STEPPED, WIN_LEFT, WIN_UNSHOWN = "unsupported", "exhausted_stepped", "win_left", "win_unshown"
 REPEATED, REDISCOVERED, BUILT_ON_WRONG = "repeated_state", "rediscovered_slip", "built_on_wrong"
+REPAIR_FIRST = "repair_before_slip"
 REASONLESS_BACK, ROUNDING, ARITHMETIC = "reasonless_backtrack", "rounding", "arithmetic"
 # every kind of violation, in the order reports list them
 KINDS = (
-    UNSUPPORTED, EXHAUSTED_STEPPED, WIN_LEFT, WIN_UNSHOWN, REPEATED, REDISCOVERED, BUILT_ON_WRONG, REASONLESS_BACK,
-    ROUNDING, ARITHMETIC, UNREADABLE, INCOHERENT,
+    UNSUPPORTED, EXHAUSTED_STEPPED, WIN_LEFT, WIN_UNSHOWN, REPEATED, REDISCOVERED, REPAIR_FIRST, BUILT_ON_WRONG,
+    REASONLESS_BACK, ROUNDING, ARITHMETIC, UNREADABLE, INCOHERENT,
 )  # fmt: skip
 CHECKS: tuple[Check, ...] = (
-    unread, unsupported, stepped_after_exhausted, wins_left, wins_unshown, repeated, rediscovered, built_on_wrong,
-    reasonless, rounding, arithmetic,
+    unread, unsupported, stepped_after_exhausted, wins_left, wins_unshown, repeated, rediscovered, repair_first,
+    built_on_wrong, reasonless, rounding, arithmetic,
 )  # fmt: skip
 
 

@@ -38,6 +38,7 @@ class Tried(Event):
     listed: bool = False  # an attempt (a listing), not a step the text takes
     path_slips: tuple[str, ...] = ()  # wrong steps taken at face value on the way to its state (their `wrong`)
     repairs: bool = False  # the right version of a step the text has called wrong, from the same state
+    corrects: tuple[Hashable, str] | None = None  # its result is wrong: (its state, the step with its right result)
 
 
 @dataclass(frozen=True)

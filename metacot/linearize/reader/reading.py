@@ -71,10 +71,15 @@ def canonical(step: str) -> str:
 
 @dataclass
 class Reading:
-    """One record being read: the problem it answers, where the text stands, the events so far."""
+    """One record being read: the problem it answers, where the text stands, the events so far.
+
+    by_numbers: a state is its numbers however reached, as the searches that take each position up once know it
+    (SearchTree.transpositions_merged); False: the steps that reached it, as best-of-N's independent chains (each
+    sampled from the start: the same numbers in two chains are two samples, not ground covered twice)."""
 
     domain: Domain
     problem: Any
+    by_numbers: bool = True
     events: list[Event] = field(default_factory=list)
     reached: list[Position] = field(default_factory=list)  # the positions the text has stood at, in order
     failed: bool = False  # the last step the text took failed as its own check said
@@ -86,9 +91,12 @@ class Reading:
 
     def position(self, state: Any, parent: Position | None = None, step: str | None = None, slip: str | None = None):
         slips = (parent.slips if parent is not None else ()) + ((slip,) if slip is not None else ())
-        key = self.domain.state_key(state)
         text = self.domain.describe_state(self.problem, state)
-        return Position(state, key if key is not None else text, text, parent, step, slips)
+        if self.by_numbers:
+            key = self.domain.state_key(state)
+            return Position(state, key if key is not None else text, text, parent, step, slips)
+        steps = (*parent.steps(), step) if parent is not None else ()
+        return Position(state, steps, text, parent, step, slips)
 
     def unread(self, line: str, kind: str, why: str) -> None:
         self.events.append(Unread(line, kind, why))
@@ -131,11 +139,12 @@ class Reading:
         live = not outcome.terminal and outcome.error is None
         position = self.position(outcome.state, origin, attempt.step, outcome.slip) if live else None
         repairs = (origin.key, attempt.step) in self.corrections
-        if named and attempt.right is not None:
-            self.corrections.add((origin.key, canonical(attempt.right)))
+        corrects = (origin.key, canonical(attempt.right)) if attempt.right is not None else None
+        if named and corrects is not None:
+            self.corrections.add(corrects)
         result = position.key if position is not None else None
         tried = Tried(line, origin.key, attempt.step, result, attempt.wins, attempt.hides_win, attempt.wrong, named)
-        self.events.append(replace(tried, listed=listed, path_slips=origin.slips, repairs=repairs))
+        self.events.append(replace(tried, listed=listed, path_slips=origin.slips, repairs=repairs, corrects=corrects))
         if not listed:
             self.failed = position is None and not attempt.wins
             if position is not None:

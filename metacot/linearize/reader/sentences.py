@@ -11,7 +11,7 @@ from metacot.linearize.formats import metacot as worded
 from metacot.linearize.formats.metacot import ATTEMPTS_LINE, VALUE, go_back_patterns, reason_words, sentence_pattern
 from metacot.linearize.formats.paper import ALTERNATIVELY, FINAL_ANSWER, SOLUTION
 from metacot.linearize.plancheck import Pursuit, made_by, read_plan
-from metacot.linearize.reader.events import AHEAD, EXHAUSTED, INCOHERENT, LOW, LOWER, TIE, UNREADABLE, Concluded
+from metacot.linearize.reader.events import AHEAD, EXHAUSTED, INCOHERENT, LOW, LOWER, TIE, UNREADABLE, Concluded, Tried
 from metacot.linearize.reader.reading import Position, Reading
 from metacot.linearize.reasons import LOW_VALUE, MISTAKE
 
@@ -164,10 +164,14 @@ def read_paper(reading: Reading, lines: list[str]) -> None:
 
 def _switched_to(reading: Reading, text: str, after: str) -> Position | None:
     """The latest state written before that gives the step as `text` says; of a wrong step (the text stays where it
-    was), the one from which the next line, its repair, reads as a step too."""
+    was), the one from which the next line, its repair, reads as a step too, else one from which its right version
+    was not written (any state holding its numbers gives the same sentence)."""
     step = text.partition(". ")[0]
     found = [p for p in reversed(reading.reached) if reading.sentence(reading.attempt(p, step)) == text]
     if len(found) > 1 and reading.attempt(found[0], step).outcome.error is not None:
         follow = after.partition(". ")[0]
-        return next((p for p in found if reading.sentence(reading.attempt(p, follow)) == after), found[0])
+        repaired = [p for p in found if reading.sentence(reading.attempt(p, follow)) == after]
+        taken = {(e.origin, e.step) for e in reading.events if isinstance(e, Tried)}
+        fresh = [p for p in found if (p.key, reading.attempt(p, step).right) not in taken]
+        return (repaired or fresh or found)[0]
     return found[0] if found else None

@@ -8,7 +8,7 @@ import re
 
 from metacot.linearize.formats.metacot import sentence_pattern
 from metacot.linearize.formats.tokens import TOKEN, TRIED_LINE
-from metacot.linearize.reader.events import EXHAUSTED, INCOHERENT, LOW_OR_LOWER, UNREADABLE, Concluded
+from metacot.linearize.reader.events import EXHAUSTED, INCOHERENT, LOW_OR_LOWER, UNREADABLE, Concluded, Tried
 from metacot.linearize.reader.reading import Reading
 from metacot.linearize.reader.sentences import read_attempts
 from metacot.linearize.reasons import CAUGHT_BELOW, LOW_VALUE
@@ -43,7 +43,7 @@ def read_tokens(reading: Reading, lines: list[str]) -> None:
             reading.unread(line, UNREADABLE, "no state and tried steps")
         else:
             value = m["text"]
-            if low is not None and stepped:
+            if low is not None and stepped and not _corrected_next(reading, lines[i + 1 : i + 2]):
                 reading.events.append(Concluded(low[0], reading.current.key, LOW_OR_LOWER, low[1], value))
                 low = None
         listed = [*listed, tried["state"]] if tried is not None else []
@@ -64,6 +64,13 @@ def _backtrack(
         reading.events += [Concluded(line, key, EXHAUSTED) for key in dict.fromkeys(about)]
     reading.back(to, line, m["kind"], reasons=True)
     return (line, value) if m["kind"] == LOW_VALUE else None
+
+
+def _corrected_next(reading: Reading, following: list[str]) -> bool:
+    """The last step was called wrong and the next line takes its correction: the two are one attempt, and a
+    comparison with the next step's value is with the correction's."""
+    last = next((e for e in reversed(reading.events) if isinstance(e, Tried)), None)
+    return last is not None and last.corrects is not None and following == [f"<step> {last.corrects[1]}"]
 
 
 def _step(reading: Reading, line: str, step: str, after: str) -> None:
