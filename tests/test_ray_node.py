@@ -22,7 +22,7 @@ from metacot.synth import synth
 ray = pytest.importorskip("ray")
 psutil = pytest.importorskip("psutil")
 
-PROBLEMS, SIMULATIONS = 100, 30
+PROBLEMS, SIMULATIONS = 1000, 30  # enough that no machine finishes before the raylet is killed
 FLAGS = ["--num-problems", str(PROBLEMS), "--simulations", str(SIMULATIONS), "--chunk", "2"]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}  # a token in ~/.ray would be asked of the driver, not sent
 STOP_SECONDS = 90  # Ray's health checks find a dead node within about a minute
