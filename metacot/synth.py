@@ -166,11 +166,12 @@ def synth(
 
 
 def activity(runner: Runner | RayRunner, seconds: float) -> str:
-    """What the backends are doing, for the progress bar: requests in flight, calls and generated tokens per
-    second."""
-    requests, calls, tokens = runner.activity()
+    """What the backends are doing, for the progress bar: requests in flight, calls and generated tokens (rollouts'
+    included) per second, and how much of their budget the searches in flight have spent on average."""
+    requests, calls, tokens, spent = runner.activity()
     seconds = max(seconds, 1e-9)
-    return f"{requests} requests in flight, {calls / seconds:.1f} calls/s, {tokens / seconds:.0f} tokens/s"
+    shown = f"{requests} requests in flight, {calls / seconds:.1f} calls/s, {tokens / seconds:.0f} tokens/s"
+    return shown if spent is None else f"{shown}, {spent:.0%} of the budget spent"
 
 
 def relinearize(run_dir: str | Path, config: LinearizeConfig, progress: bool = False) -> dict:

@@ -185,6 +185,19 @@ if TYPE_CHECKING:  # mypy checks that the fakes keep the protocols the runner an
     _prms: list[RewardModel] = [TablePRM(), CountingPRM(TablePRM())]
 
 
+class GenerateSpy:
+    """Wraps model.generate, counting calls and keeping each call's inputs and output."""
+
+    def __init__(self, model, monkeypatch):
+        self.inner, self.calls = model.generate, []
+        monkeypatch.setattr(model, "generate", self)
+
+    def __call__(self, **kwargs):
+        output = self.inner(**kwargs)
+        self.calls.append((kwargs, output))
+        return output
+
+
 def stable_unit(text: str) -> float:
     """A number in [0, 1] fixed by the text (independent of Python's hash seed)."""
     return (zlib.crc32(text.encode()) % 10_007) / 10_006

@@ -14,7 +14,9 @@ from metacot.behaviors.handbook.build import build_handbook
 from metacot.cli import main
 from metacot.config import SynthConfig
 from metacot.problems import make_domain, make_problems
+from metacot.search.budget import Budget
 from metacot.synth import synth
+from metacot.tree import Compute
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def test_the_runner_counts_the_tokens_its_trees_generated(tmp_path):
     runner = build_runner(config, make_domain(config.problems))
     trees = list(runner.run(make_problems(config.problems, config.seed)))
     generated = sum(t.compute.generated_tokens + t.compute.rollout_tokens for t in trees)
-    requests, calls, tokens = runner.activity()
+    requests, calls, tokens, _ = runner.activity()
     assert generated > 0 and tokens == runner.stats.generated_tokens == generated
     assert requests == 0 and calls == runner.stats.policy_calls + runner.stats.prm_calls > 0
 
@@ -131,3 +133,20 @@ def test_a_local_ray_start_is_noted_on_stderr(capsys, monkeypatch):
     with pytest.raises(RuntimeError, match="not started"):
         next(replicas.RayRunner(config, domain).run(problems))
     assert capsys.readouterr().err == ""
+
+
+def test_the_bar_shows_how_much_of_their_budget_the_searches_in_flight_spent(tmp_path, capsys, monkeypatch):
+    """A* with the rollout PRM and a budget of expansions and rollouts: the share climbs as the trees grow, and the
+    runner's reading is the largest share of any limit, averaged over the searches in flight."""
+    monkeypatch.setattr(metacot.progress, "TICK_SECONDS", 0.05)
+    config = SynthConfig(out=str(tmp_path / "run"), concurrency=4)
+    config.problems.num_problems = 4
+    config.search.strategy, config.prm.backend = "astar", "rollout"
+    config.search.astar.budget = Budget(policy_calls=40, rollouts=200)
+    runner = build_runner(config, make_domain(config.problems))
+    runner.policy = FirstCallWaits(runner.policy, 0.3)
+    synth(config, progress=True, runner=runner)
+    shares = [int(s) for s in re.findall(r"(\d+)% of the budget spent", capsys.readouterr().err)]
+    assert shares and max(shares) > 0 and all(0 <= s <= 100 for s in shares)
+    budget = config.search.astar.budget
+    assert budget.share(Compute(policy_calls=10, rollouts=150)) == 0.75 and Budget().share(Compute()) is None

@@ -8,7 +8,7 @@ import os
 import random
 
 import pytest
-from conftest import chain
+from conftest import GenerateSpy, chain
 
 from metacot.backends.generate import Sampling
 from metacot.backends.request import Conditioning
@@ -61,19 +61,6 @@ def expand_requests(problems: list[CountdownProblem], n: int | list[int]) -> lis
 def score_request(problem: CountdownProblem, steps: list[str]) -> ScoreRequest:
     tree, nodes = chain(problem, steps)
     return ScoreRequest(problem=problem, tree=tree, node=nodes[-1], seed=0)
-
-
-class GenerateSpy:
-    """Wraps model.generate, counting calls and keeping each call's inputs and output."""
-
-    def __init__(self, model, monkeypatch):
-        self.inner, self.calls = model.generate, []
-        monkeypatch.setattr(model, "generate", self)
-
-    def __call__(self, **kwargs):
-        output = self.inner(**kwargs)
-        self.calls.append((kwargs, output))
-        return output
 
 
 # --- prompts --------------------------------------------------------------------------------------

@@ -125,6 +125,29 @@ def test_a_prompt_past_the_context_is_cut_off_without_failing_the_round(policy):
     assert len(fine) == 2 and all(p.tokens > 0 for p in fine)
 
 
+def test_no_request_asks_for_more_tokens_than_max_model_len_leaves(policy, monkeypatch):
+    """The longest chain whose prompt still fits: its steps and rollouts take no more than the few tokens left, a
+    short prompt's in the same call more."""
+    monkeypatch.setattr(policy, "config", dataclasses.replace(policy.config, max_tokens=64, rollout_max_tokens=64))
+    context = policy.llm.model_config.max_model_len
+
+    def request(k: int) -> tuple[ExpandRequest, int]:
+        tree, nodes = chain(PROBLEMS[0], ["1 + 2 = 3"] * k)
+        r = ExpandRequest(problem=PROBLEMS[0], tree=tree, node=nodes[-1], n=4, seed=1)
+        return r, len(policy.tokenizer(policy.prompts.prompt(r), add_special_tokens=False)["input_ids"])
+
+    k = 1
+    while request(k + 1)[1] < context:
+        k += 1
+    long, tokens = request(k)
+    room = context - tokens
+    assert 0 < room < 16
+    short = expand_requests(PROBLEMS[1:2], [4])[0]
+    (cut, _), (rolled, rolled_short) = policy.propose([long, short]), policy.rollout([long, short])
+    assert all(p.tokens <= room and p.finish_reason in ("stop", "length") for p in cut)
+    assert all(r.tokens <= room for r in rolled) and max(r.tokens for r in rolled_short) > room
+
+
 def test_same_seed_same_proposals_whatever_the_batch(policy):
     requests = expand_requests(PROBLEMS[:8], [3] * 8)
     together = policy.propose(requests)

@@ -132,9 +132,10 @@ class RayRunner:
         if not ray.is_initialized():  # an unreachable cluster: a clear error before the run directory is opened
             check_cluster(config.ray.address or "local")
 
-    def activity(self) -> tuple[int, int, int]:
-        """As Runner.activity, from the chunks that came back: the replicas' calls under way are not seen here."""
-        return 0, self.stats.policy_calls + self.stats.prm_calls, self.stats.generated_tokens
+    def activity(self) -> tuple[int, int, int, float | None]:
+        """As Runner.activity, from the chunks that came back: the replicas' calls and searches under way are not
+        seen here."""
+        return 0, self.stats.policy_calls + self.stats.prm_calls, self.stats.generated_tokens, None
 
     def run(self, problems: Iterable[Any], earlier: Mapping[str, SearchTree] | None = None) -> Iterator[SearchTree]:
         import ray

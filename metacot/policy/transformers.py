@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +12,7 @@ from transformers import (
     AutoModelForCausalLM,
     GenerationConfig,
     LogitsProcessor,
+    StoppingCriteria,
     StoppingCriteriaList,
     StopStringCriteria,
 )
@@ -56,6 +59,41 @@ class _ChosenLogprobs(LogitsProcessor):
         return torch.cat(self.chosen, dim=1).tolist()
 
 
+class _RoomLeft(StoppingCriteria):
+    """Ends each row once it has generated the tokens its prompt leaves in the model's context (`room`, one per
+    row): rows of one generate call share max_new_tokens, but not their prompts' lengths."""
+
+    def __init__(self, start: int, room: list[int]):
+        self.start, self.room = start, torch.tensor(room)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
+        return (input_ids.shape[1] - self.start >= self.room.to(input_ids.device)).bool()  # type: ignore[return-value]
+
+
+def context_length(model: object, tokenizer: object) -> int | None:
+    """The most tokens (prompt and generated) the model reads: the least of its config's position limit and the
+    tokenizer's model_max_length; None when neither says (transformers' "unknown" sentinel is a huge number)."""
+    config = getattr(model, "config", None)
+    known = [getattr(config, name, None) for name in ("max_position_embeddings", "n_positions")]
+    known.append(getattr(tokenizer, "model_max_length", None))
+    limits = [n for n in known if type(n) is int and 0 < n < _UNKNOWN_LENGTH]
+    return min(limits) if limits else None
+
+
+_UNKNOWN_LENGTH = 10**12  # transformers writes int(1e30) for a tokenizer that does not know its model's length
+
+
+class _PaddedLengthWarning(logging.Filter):
+    """Drops transformers' reminder that a generate call "exceeded the model's predefined maximum length": it counts
+    the left padding, but positions come from the attention mask, and _RoomLeft ends each row inside the context."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "exceeded the model's predefined maximum length" not in record.getMessage()
+
+
+logging.getLogger("transformers.generation.stopping_criteria").addFilter(_PaddedLengthWarning())
+
+
 @dataclass(frozen=True)
 class _Decoding:
     """How one kind of text is generated: the sampling settings, and the stopping criteria for its stop strings."""
@@ -83,6 +121,7 @@ class TransformersPolicy:
             AutoModelForCausalLM, config.model, config.device, config.dtype, SECTION
         )
         self.tokenizer.padding_side = "left"
+        self.context = context_length(self.model, self.tokenizer)
         self.prompts = PromptBuilder(domain, chat_renderer(self.tokenizer), self.delimiter)
         self.eos_ids = _token_ids(self.model.generation_config.eos_token_id) | _token_ids(self.tokenizer.eos_token_id)
         # Only this config's sampling settings apply: a checkpoint's defaults (top_k, repetition_penalty, ...) would
@@ -155,20 +194,44 @@ class TransformersPolicy:
         return out
 
     def _generate(self, prompts: list[str], seed: int, generation: _Decoding) -> list[tuple[list, list]]:
-        """(generated token ids, their log-probabilities) per prompt, from one seeded generate call."""
+        """(generated token ids, their log-probabilities) per prompt, from one seeded generate call. No prompt asks
+        for more tokens than the model's context leaves it; one that leaves none generates nothing (([], []): a
+        step cut off at the limit, a dead node)."""
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        batch = batch.to(self.model.device)
+        lengths = batch["attention_mask"].sum(dim=1).tolist()
+        room = self._room(lengths, generation.config.max_new_tokens)
+        fits = [i for i, r in enumerate(room) if r > 0]
+        out: list[tuple[list, list]] = [([], []) for _ in prompts]
+        if not fits:
+            return out
+        width = max(lengths[i] for i in fits)  # the padding that only rows left out needed goes too
+        rows = {key: batch[key][fits, -width:].to(self.model.device) for key in ("input_ids", "attention_mask")}
+        room = [room[i] for i in fits]
+        config, stopping = generation.config, generation.stopping
+        if max(room) < config.max_new_tokens:
+            config = copy.copy(config)
+            config.max_new_tokens = max(room)
+        if min(room) < max(room):
+            stopping = StoppingCriteriaList([*stopping, _RoomLeft(width, room)])
         logprobs = _ChosenLogprobs()
         with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
             torch.manual_seed(request_seed(seed))
             output = self.model.generate(
-                **batch,
-                generation_config=generation.config,
+                **rows,
+                generation_config=config,
                 logits_processor=[logprobs],
-                stopping_criteria=generation.stopping,
+                stopping_criteria=stopping,
             )
-        generated = output.sequences[:, batch["input_ids"].shape[1] :]
-        return list(zip(generated.tolist(), logprobs.table(generated), strict=True))
+        generated = output.sequences[:, width:]
+        for i, left, ids, chosen in zip(fits, room, generated.tolist(), logprobs.table(generated), strict=True):
+            out[i] = (ids[:left], chosen[:left])  # a row stopped at its room is padded after it
+        return out
+
+    def _room(self, lengths: list[int], limit: int) -> list[int]:
+        """The tokens each prompt (by its length) may generate: `limit`, or what the context leaves, if less."""
+        if self.context is None:
+            return [limit] * len(lengths)
+        return [min(limit, self.context - length) for length in lengths]
 
     def _rng_devices(self) -> list[int]:
         device = self.model.device

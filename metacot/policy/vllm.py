@@ -82,12 +82,15 @@ class VLLMPolicy:
 
     def _generate(self, texts: list[str], params: list[Any]) -> list[list | None]:
         """Each prompt's completions in sample order, from one generate call; None for a prompt that leaves no
-        room for a token (it would fail the whole call)."""
+        room for a token (it would fail the whole call). No prompt asks for more tokens than max_model_len leaves."""
         from vllm.inputs import TokensPrompt
 
         # Token ids, not text: the texts write their own special tokens, and vLLM would add a BOS again.
         ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
-        fits = [i for i, prompt in enumerate(ids) if len(prompt) < self.llm.model_config.max_model_len]
+        context = self.llm.model_config.max_model_len
+        fits = [i for i, prompt in enumerate(ids) if len(prompt) < context]
+        for i in fits:
+            params[i].max_tokens = min(params[i].max_tokens, context - len(ids[i]))
         out: list[list | None] = [None] * len(texts)
         if fits:
             outputs = self.llm.generate(

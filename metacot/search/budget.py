@@ -104,6 +104,11 @@ class Budget:
         """
         return self.allowance(compute).expand(want, scored)
 
+    def share(self, compute: Compute) -> float | None:
+        """The largest share of any limit that `compute` has spent (1.0: the search stops); None without limits."""
+        shares = [spent(compute, unit) / limit if limit else 1.0 for unit, limit in self.limits().items()]
+        return max(shares) if shares else None
+
     def within(self, compute: Compute) -> bool:
         """Whether `compute` stays within every limit."""
         return all(spent(compute, unit) <= limit for unit, limit in self.limits().items())

@@ -111,11 +111,16 @@ class Runner:
         self.in_call = 0  # requests sent to a backend and not yet answered
         self.live: list[Job] = []  # the searches in flight
 
-    def activity(self) -> tuple[int, int, int]:
+    def activity(self) -> tuple[int, int, int, float | None]:
         """For a progress display, read from another thread while the run goes on: the requests sent to a backend and
-        not yet answered, the backend calls made, and the tokens generated (the searches in flight's included)."""
-        in_flight = sum(_tokens(job.tree) for job in list(self.live) if not job.finished)
-        return self.in_call, self.stats.policy_calls + self.stats.prm_calls, self.stats.generated_tokens + in_flight
+        not yet answered, the backend calls made, the tokens generated (proposals' and rollouts', the searches in
+        flight's included), and the share of its budget the average search in flight has spent (None: no limit)."""
+        trees = [job.tree for job in list(self.live) if not job.finished]
+        tokens = self.stats.generated_tokens + sum(_tokens(tree) for tree in trees)
+        shares = [] if self.budget is None else [self.budget.share(tree.compute) for tree in trees]
+        known = [share for share in shares if share is not None]
+        spent = sum(known) / len(known) if known else None
+        return self.in_call, self.stats.policy_calls + self.stats.prm_calls, tokens, spent
 
     def conditioned(self, conditioning: Mapping[str, Conditioning]) -> Runner:
         """A runner on the same backends (and stats) whose requests for each problem carry its conditioning (problem
