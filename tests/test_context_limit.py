@@ -93,3 +93,18 @@ def test_a_prompt_that_fills_the_context_is_never_generated_from(policy, monkeyp
     assert [(list(r), r.tokens) for r in rollouts[0]] == [([], 0)] * full.n
     children = grow(DOMAIN, full.problem, full.tree, full.node, proposals[1])
     assert [(c.dead, c.error) for c in children] == [(True, TRUNCATED)]  # identical empty steps merge
+
+
+def test_generate_refuses_a_prompt_that_leaves_no_room_and_stops_the_others_at_the_context(policy, monkeypatch):
+    from metacot.backends.generate import Sampling, prompt_lengths
+
+    prompts = ["What is 12 plus 7?", " ".join(["What is 12 plus 7?"] * 20)]
+    short, long = prompt_lengths(policy.tokenizer, prompts, True)
+    monkeypatch.setattr(policy, "context", long)
+    with pytest.raises(ValueError, match=r"prompts \[1\] leave no room for a token in context"):
+        policy.generate(prompts, Sampling(max_tokens=64))
+    monkeypatch.setattr(policy, "context", short + 3)
+    spy = GenerateSpy(policy.model, monkeypatch)
+    policy.generate(prompts[:1], Sampling(max_tokens=64))
+    ((kwargs, output),) = spy.calls
+    assert output.sequences.shape[1] - kwargs["input_ids"].shape[1] <= 3

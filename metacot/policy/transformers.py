@@ -17,7 +17,15 @@ from transformers import (
     StopStringCriteria,
 )
 
-from metacot.backends.generate import Sampling, chat_renderer, cut_at_stop, model_text, prompt_seeds, request_seed
+from metacot.backends.generate import (
+    Sampling,
+    chat_renderer,
+    cut_at_stop,
+    model_text,
+    prompt_lengths,
+    prompt_seeds,
+    request_seed,
+)
 from metacot.backends.models import load_pretrained, set_threads
 from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import TransformersPolicyConfig
@@ -162,7 +170,13 @@ class TransformersPolicy:
         return self._requests(requests, self.rollout_generation, self._steps)
 
     def generate(self, prompts: list[str], sampling: Sampling) -> list[str]:
-        """One text per prompt, sampled like steps: in seed order, one seeded generate call per chunk."""
+        """One text per prompt, sampled like steps: in seed order, one seeded generate call per chunk; each stops
+        where the model's context ends (a ValueError for prompts that leave no room, as vLLM's)."""
+        if self.context is not None:
+            lengths = prompt_lengths(self.tokenizer, prompts, sampling.chat)
+            too_long = [i for i, length in enumerate(lengths) if length >= self.context]
+            if too_long:
+                raise ValueError(f"{SECTION}: prompts {too_long} leave no room for a token in context {self.context}")
         stop = sampling.stop
         generation = self._decoding(sampling.temperature, sampling.top_p, sampling.max_tokens, stop)
         texts = [model_text(self.tokenizer, p, sampling.chat) for p in prompts]
