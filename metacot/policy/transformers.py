@@ -71,11 +71,11 @@ class _RoomLeft(StoppingCriteria):
     """Ends each row once it has generated the tokens its prompt leaves in the model's context (`room`, one per
     row): rows of one generate call share max_new_tokens, but not their prompts' lengths."""
 
-    def __init__(self, start: int, room: list[int]):
-        self.start, self.room = start, torch.tensor(room)
+    def __init__(self, start: int, room: list[int], device: torch.device):
+        self.start, self.room = start, torch.tensor(room, device=device)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
-        return (input_ids.shape[1] - self.start >= self.room.to(input_ids.device)).bool()  # type: ignore[return-value]
+        return input_ids.shape[1] - self.start >= self.room  # type: ignore[return-value]
 
 
 def context_length(model: object, tokenizer: object) -> int | None:
@@ -226,7 +226,7 @@ class TransformersPolicy:
             config = copy.copy(config)
             config.max_new_tokens = max(room)
         if min(room) < max(room):
-            stopping = StoppingCriteriaList([*stopping, _RoomLeft(width, room)])
+            stopping = StoppingCriteriaList([*stopping, _RoomLeft(width, room, self.model.device)])
         logprobs = _ChosenLogprobs()
         with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
             torch.manual_seed(request_seed(seed))
