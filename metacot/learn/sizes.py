@@ -19,12 +19,12 @@ SIZES: dict[str, dict[str, Any]] = {
         "train": {"train_tokens": 2_000, "batch_size": 4, "threads": 1, "checkpoints": 1},
         "eval": {"samples": 2, "max_new_tokens": 32, "batch_size": 8, "curve_problems": 4},
     },
-    # Countdown-3 on 2 CPU cores (about two hours): a ~0.9M-parameter model (128 wide, 4 layers) reading byte-level
-    # BPE pieces (512 merges, digits single: traces ~1.8x shorter than in characters). Learning rate, batch and
-    # budget chosen on the validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 27% of validation
-    # problems after 2M tokens. Batches of ~720 tokens (cot's 8 records) give every condition about as many steps.
-    # 3,072 tokens hold every record. The searches' PRM is wrong 30% of the time: with the exact oracle, A* and MCTS
-    # go straight to the solution and their traces are the cot path.
+    # Countdown-3 on 2 CPU cores (about 5 hours, docs/learn.md): a ~0.9M-parameter model (128 wide, 4 layers) reading
+    # byte-level BPE pieces (512 merges, digits single: traces ~1.8x shorter than in characters). Learning rate, batch
+    # and budget chosen on the validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 27% of validation
+    # problems after 2M tokens. Batches of ~720 tokens (cot's 8 records) give every condition about as many steps. 3,072
+    # tokens hold every record. The searches' PRM is wrong 30% of the time: with the exact oracle, A* and MCTS go
+    # straight to the solution and their traces are the cot path.
     "cpu": {
         "noise": 0.3,
         "heldout_problems": 400,
