@@ -141,13 +141,14 @@ class Walker:
     def enter(self, st: Step) -> None:
         """Go on from the step's result."""
         at, to = st.at, st.to or ()
-        if self.entered[to] and not re.search(r"again|explored|above", st.line):
+        right = st.right and at not in self.bogus  # numbers a wrong result gave are no state: never a repeat
+        if right and to in self.rightly and not re.search(r"again|explored|above", st.line):
             self.note("repeat_entry", st.line)
             if self.shown[to]:
                 self.reentered.add(to)
         self.entered[to] += 1
         self.children[at].add(to)
-        if st.right and at not in self.bogus:  # numbers ever reached rightly are taken as reached rightly
+        if right:  # numbers ever reached rightly are taken as reached rightly
             self.rightly.add(to)
             self.bogus, self.tainted = self.bogus - {to}, self.tainted - {to}
         elif to not in self.rightly:

@@ -152,6 +152,10 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
             reached = {tuple(nodes[n].state or ()) for n in [ROOT, *(move.node for move in moves)]}
             replay_attempts(problem, f"From {m['tried']}.", reached)
             continue
+        if m["tag"] == "value":  # printed again before a low-value backtrack: a value held later
+            held = (tree.value_at(current, i) for i in range(len(tree.trace)))
+            assert m["text"] in {f"{v:.2f}" for v in held if v is not None}
+            continue
         assert m["tag"] in ("step", None), line
         if m["tag"] == "step":
             matches = [c for c in nodes[current].children if nodes[c].step.strip() == m["text"]]

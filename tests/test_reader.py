@@ -105,6 +105,20 @@ def test_a_check_below_names_the_slip_of_a_path_taken_at_face_value():
     assert kinds(lines, domain=WHEN_FOUND) <= {WIN_UNSHOWN}  # [5, 6] leaves no win; nothing else is wrong
 
 
+def test_numbers_a_wrong_result_gave_are_no_state_a_right_step_reaches_again():
+    """[5, 6] claimed by a slip the text then names is not where the text stood: reaching it rightly is no repeat."""
+    lines = [
+        "2 + 3 = 6. Now I have [5, 6].",
+        "Checking the steps of the paths I finished from [5, 6]: 2 + 3 is 5, not 6. The mistake was in 2 + 3 = 6. "
+        "Going back to [2, 3, 5].",
+        "2 * 3 = 6. Now I have [5, 6].",
+        "From [5, 6]: 5 + 6 = 11 (11 is not 25); 5 * 6 = 30 (30 is not 25).",
+        "Every step I tried from [5, 6] failed to reach 25. Let me go back to [2, 3, 5] and try something else.",
+        *GOOD[3:],
+    ]
+    assert kinds(lines, domain=WHEN_FOUND) == set()
+
+
 BACK = "Going back to [2, 3, 5]."
 SIX, FIVES = "2 * 3 = 6. Now I have [5, 6].", "2 + 3 = 5. Now I have [5, 5]."
 TIE = "This scores 1.00, and another step scores 1.00 too, so let me try that one as well."

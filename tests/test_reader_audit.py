@@ -11,6 +11,7 @@ import pytest
 from metacot.cli import main
 from metacot.linearize import LinearizeConfig, linearize
 from metacot.linearize.audit import audit_record
+from metacot.linearize.reader import read_record
 from metacot.linearize.reasons import EXHAUSTED_WORDS, GO_BACK_WORDS, REASONLESS_WORDS, TIE_WORDS
 from metacot.problems import CountdownDomain
 from metacot.tree import SearchTree
@@ -171,3 +172,85 @@ def test_the_same_numbers_twice_and_a_step_from_a_state_called_exhausted_fail(ex
     assert reader_violations(record["completion"])[2:] == (1, int(exhausted_first))
     tree.transpositions_merged = False  # best-of-N's chains: independent samples may meet
     assert messages(record, tree) == []
+
+
+WHEN_FOUND = CountdownDomain(notice="when-found")
+
+
+def when_found_tree(numbers: list[int], target: int) -> SearchTree:
+    return SearchTree.with_root("p", {"id": "p", "numbers": numbers, "target": target}, tuple(numbers))
+
+
+def expand(tree: SearchTree, node, at: int, *children: tuple) -> list:
+    """Children (step, state, slip, terminal) made by an expansion before trace visit `at` (a finished path is
+    correct when it reaches the target: none here passes a slip)."""
+    target = tree.problem["target"]
+    made = [
+        tree.add_child(node, step, state=state, slip=slip, terminal=terminal, correct=terminal and state == (target,))
+        for step, state, slip, terminal in children
+    ]
+    node.expanded, node.expanded_at = True, at
+    return made
+
+
+def unfound_slip() -> tuple[SearchTree, str]:
+    """A slip taken at face value, visited and left for a sibling with its right result: never verified."""
+    tree = when_found_tree([2, 3, 5], 30)
+    slip, right = expand(tree, tree.root, 1, ("2 * 3 = 7", (5, 7), "2 * 3 is 6, not 7", False),
+                         ("2 * 3 = 6", (5, 6), None, False))  # fmt: skip
+    (win,) = expand(tree, right, 4, ("5 * 6 = 30", (30,), None, True))
+    tree.trace = [0, slip.id, 0, right.id, win.id]
+    return tree, "2 * 3 = 7"
+
+
+def second_slip() -> tuple[SearchTree, str]:
+    """A slip below a slip: the check of the path below them finds the first alone."""
+    tree = when_found_tree([2, 3, 5, 7], 37)
+    (first,) = expand(tree, tree.root, 1, ("2 * 3 = 7", (5, 7, 7), "2 * 3 is 6, not 7", False))
+    (second,) = expand(tree, first, 2, ("5 + 7 = 13", (7, 13), "5 + 7 is 12, not 13", False))
+    expand(tree, second, 3, ("7 + 13 = 20", (20,), None, True))
+    (right,) = expand(tree, tree.root, 3, ("2 * 3 = 6", (5, 7, 6), None, False))
+    first.repair, first.noticed_at = right.id, 3
+    (thirty,) = expand(tree, right, 4, ("5 * 6 = 30", (7, 30), None, False))
+    (win,) = expand(tree, thirty, 5, ("7 + 30 = 37", (37,), None, True))
+    tree.trace = [0, first.id, second.id, right.id, thirty.id, win.id]
+    return tree, "5 + 7 = 13"
+
+
+def repaired_first() -> tuple[SearchTree, str]:
+    """A slip the search takes up after its right version (the policy proposed both), then finds."""
+    tree = when_found_tree([2, 3, 5], 30)
+    right, slip = expand(tree, tree.root, 1, ("2 * 3 = 6", (5, 6), None, False),
+                         ("2 * 3 = 7", (5, 7), "2 * 3 is 6, not 7", False))  # fmt: skip
+    expand(tree, slip, 4, ("5 + 7 = 12", (12,), None, True))
+    slip.repair, slip.noticed_at = right.id, 4
+    (win,) = expand(tree, right, 4, ("5 * 6 = 30", (30,), None, True))
+    tree.trace = [0, right.id, 0, slip.id, win.id]
+    return tree, "2 * 3 = 7"
+
+
+@pytest.mark.parametrize("make", [unfound_slip, second_slip, repaired_first])
+@pytest.mark.parametrize("fmt", ["metacot", "tokens"])
+def test_a_slip_the_text_could_not_call_wrong_is_never_written(make, fmt):
+    """Written, each would be arithmetic the text never calls wrong, or a slip after its right version; left out
+    (with what is below it), the record audits clean against its tree and reads clean."""
+    tree, slip = make()
+    record = linearize(tree, WHEN_FOUND, fmt, CONFIG)
+    assert record is not None and record["correct"]
+    assert slip not in record["completion"]
+    assert [f.message for f in audit_record(record, tree, WHEN_FOUND).failures] == []
+    assert read_record(record, WHEN_FOUND, WHEN_FOUND.problem_from_dict(tree.problem)) == []
+
+
+def test_a_low_value_is_the_one_held_when_the_tokens_trace_leaves():
+    """The search came back to a node and lowered its value, a visit the text does not write: the tokens trace prints
+    the value it leaves for again, so that 'low_value' is true of the values it printed."""
+    tree = SearchTree.with_root("p", {"id": "p", "numbers": [2, 3, 5], "target": 25}, (2, 3, 5))
+    a, b = expand(tree, tree.root, 1, ("2 * 3 = 6", (5, 6), None, False), ("2 + 3 = 5", (5, 5), None, False))
+    (win,) = expand(tree, b, 5, ("5 * 5 = 25", (25,), None, True))
+    tree.trace, tree.trace_values = [0, a.id, 0, a.id, b.id, win.id], [0.5, 1.0, 0.5, 0.1, 1.0, 1.0]
+    record = linearize(tree, DOMAIN, "tokens", CONFIG)
+    assert record is not None and "<value> 1.00\n<value> 0.10\n<backtrack to=0 reason=low_value>" in record[
+        "completion"]  # fmt: skip
+    assert messages(record, tree) == []
+    assert read_record(record, DOMAIN, DOMAIN.problem_from_dict(tree.problem)) == []

@@ -10,6 +10,7 @@ writes later (the search came back to it) is shown there, as a new attempt, not 
 
 from __future__ import annotations
 
+from metacot.linearize.walk import silent
 from metacot.tree import SearchTree
 
 ATTEMPTS = "From {state}: {attempts}."
@@ -27,25 +28,27 @@ def attempt_words(step: str, error: str | None, verdict: str) -> str:
 def tried(tree: SearchTree, node_id: int, visit: int) -> list[int]:
     """The failed steps from the node the search had made before trace visit `visit`, in the order tried: children
     of its first expansion (made by then), and children of later ones when some node created no earlier than them was
-    visited by then (a later expansion's time is not saved; this never counts one made after the visit)."""
+    visited by then (a later expansion's time is not saved; this never counts one made after the visit); none the
+    text never writes (walk.silent)."""
     node = tree.nodes[node_id]
     if not node.children or not tree.expanded_by(node_id, visit):
         return []
     latest = max(tree.trace[: visit + 1], default=0)
     first = node.children[0]
     made = [c for i, c in enumerate(node.children) if c == first + i or c <= latest]
-    return [c for c in made if tree.nodes[c].dead]
+    return [c for c in made if tree.nodes[c].dead and not silent(tree, c)]
 
 
 def covered(tree: SearchTree, head: int, visit: int, whole_branch: bool) -> list[int]:
     """The nodes whose tried steps a conclusion about `head` rests on, deepest first: the head alone, or (an
     exhausted branch) with the live nodes below it expanded by trace visit `visit`, save those below a step the search
-    had found wrong by then."""
+    had found wrong by then and those the text never writes (walk.silent)."""
     if not whole_branch:
         return [head]
     below = []
     for child in tree.nodes[head].children:  # not below a step found wrong: the text named it, and left
-        if not tree.nodes[child].dead and tree.expanded_by(child, visit) and tree.found_slip(child, visit) is None:
+        searched = not tree.nodes[child].dead and tree.expanded_by(child, visit)
+        if searched and tree.found_slip(child, visit) is None and not silent(tree, child):
             below += covered(tree, child, visit, True)
     return [*below, head]
 

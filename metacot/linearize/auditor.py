@@ -14,7 +14,7 @@ from metacot.linearize.attempts import attempt_words, covered, tried
 from metacot.linearize.layout import texts
 from metacot.linearize.reasons import CAUGHT, exhausted, value_text
 from metacot.linearize.states import Positions, check_arrival, position
-from metacot.linearize.walk import walk
+from metacot.linearize.walk import skipped, walk
 from metacot.problems.base import Domain, StepOutcome
 from metacot.tree import ROOT, SearchTree
 
@@ -299,9 +299,9 @@ class Auditor:
     def next_visit(self) -> int:
         """The trace position of the first visit to a node the text has not written: the visit a backtrack written
         now is on the way to, as the trace's walk (linearize.walk) goes: it skips the visits below a step the search
-        had found wrong by then."""
+        had found wrong by then, and those to steps the text never writes (walk.skipped)."""
         trace, at = self.tree.trace, self.unwritten
-        while at < len(trace) and (trace[at] in self.visited or self.tree.found_slip(trace[at], at) is not None):
+        while at < len(trace) and (trace[at] in self.visited or skipped(self.tree, trace[at], at)):
             at += 1
         self.unwritten = at
         return at

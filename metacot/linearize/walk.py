@@ -56,7 +56,7 @@ def walk(
     backtrack, reasons.classify) and takes the corrected step. Visits below a step found wrong are skipped from its
     finding on. A corrected step whose numbers another node took up first is merged into it
     (search.protocol.Transpositions): the search never takes it up, so the text never writes it, nor reaches those
-    numbers twice."""
+    numbers twice. A step the text never writes (silent) is skipped with the visits below it."""
     moves: list[Move] = []
     nodes = tree.nodes
     slips = {n.repair: n.id for n in nodes if n.dead and n.repair is not None and n.repair > n.id}
@@ -64,7 +64,7 @@ def walk(
     seen = {ROOT}
     for i, target in enumerate(trace):
         visit = i if positions is None else positions[i]
-        if target in seen or tree.found_slip(target, visit) is not None:
+        if target in seen or skipped(tree, target, visit):
             continue
         unseen = []  # the target and its ancestors up to the deepest visited one, the anchor
         anchor = target
@@ -90,6 +90,47 @@ def walk(
             seen.add(repair)
             current = repair
     return moves
+
+
+def skipped(tree: SearchTree, node_id: int, visit: int) -> bool:
+    """The walk passes over trace visit `visit` to the node: below a step the search had found wrong by then, or a
+    step the text never writes."""
+    return tree.found_slip(node_id, visit) is not None or silent(tree, node_id)
+
+
+def silent(tree: SearchTree, node_id: int) -> bool:
+    """The text never writes the node: it is at or below a slip taken at face value whose finding the text cannot
+    show (shown_found), or whose right version the search took up first (written, the slip would be the text getting
+    wrong what it has got right), or below a second slip on its path (a path's verification finds its first slip
+    alone). Written, such a slip would stand in the text as right arithmetic that nothing calls wrong, or as a repair
+    before its slip."""
+    slips = [i for i in tree.path_to(node_id) if tree.nodes[i].slip is not None]
+    if not slips:
+        return False
+    first = tree.nodes[slips[0]]
+    repaired_first = not first.dead and first.repair is not None and _before(tree.trace, first.repair, first.id)
+    return len(slips) > 1 or repaired_first or not shown_found(tree, first.id)
+
+
+def _before(trace: list[int], a: int, b: int) -> bool:
+    """The trace visits node a, and before it visits node b (if it does)."""
+    for visited in trace:
+        if visited in (a, b):
+            return visited == a
+    return False
+
+
+def shown_found(tree: SearchTree, slip: int) -> bool:
+    """The search found the slip where the text can say so: it finished a path (its own step, or a path through no
+    other slip before its last step, whose check finds this one first) rather than leaving the slip unverified (for
+    a sibling with the right result, or a better value) or verifying it only through a second slip."""
+    stack = [slip]
+    while stack:
+        node = tree.nodes[stack.pop()]
+        if node.terminal and node.error is None:
+            return True
+        stack += [c for c in node.children if tree.nodes[c].slip is None or tree.nodes[c].terminal]
+    return False
 
 
 def _next(repair: Node, later: list[int]) -> bool:

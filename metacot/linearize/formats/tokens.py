@@ -26,14 +26,21 @@ TRIED_LINE = re.compile(sentence_pattern(TRIED))
 
 def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
     """Each step, its check and value; before each backtrack, the tried steps its reason rests on (TRIED lines, as
-    the metacot format shows them: render.attempt_lines), then the backtrack with its reason."""
+    the metacot format shows them: render.attempt_lines), then the backtrack with its reason. A low value is the one
+    held when the trace leaves: printed again first when visits the text does not show (below a slip it never
+    writes, linearize.walk) have changed it since its step."""
     lines = Lines()
     why = reasons(ctx, moves)
     written = {move.node for move in moves if move.kind == "step"}
+    printed: dict[int, str] = {}  # each node's last <value>
     for i, move in enumerate(moves):
         node = ctx.node(move.node)
         if move.kind == "backtrack":
             reason = why[i]
+            if reason.kind == LOW_VALUE and reason.value is not None:  # the value it leaves for: held now, as printed
+                now = value_text(reason.value)
+                if printed.get(reason.left) != now:
+                    lines.add(f"<value> {now}", i)
             for line in attempt_lines(ctx, reason, move.visit, written, TRIED):
                 lines.add(line, i)
             if reason.kind == MISTAKE and not ctx.node(reason.left).terminal:  # the check the search made below
@@ -50,7 +57,8 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
             lines.add(f"<verify> {verdict(ctx, node)}", i)
         value = ctx.value(move)
         if value is not None:
-            lines.add(f"<value> {value_text(value)}", i)
+            printed[node.id] = value_text(value)
+            lines.add(f"<value> {printed[node.id]}", i)
     return lines
 
 
@@ -68,6 +76,7 @@ def _read(auditor: Auditor, lines: list[str]) -> None:
     pending: list[int] = []
     low: str | None = None
     left = auditor.current  # the node a low-value backtrack left
+    valued: int | None = None  # the node whose value was printed since the text stood there
     for line in lines:
         m = TOKEN.fullmatch(line)
         if m is None or (m["tag"] == "tried" and not attempts(auditor, line, TRIED_LINE)):
@@ -101,9 +110,11 @@ def _read(auditor: Auditor, lines: list[str]) -> None:
                 expected = mistake and CAUGHT_BELOW.format(state=auditor.describe(node.id), why=mistake[1])
             auditor.claim(m["text"] == expected, line, f"the check gives: {expected!r}")
         else:
-            held = auditor.value(auditor.current)
+            again = valued == auditor.current  # printed again before leaving: the value held then
+            held = tree.value_at(auditor.current, auditor.next_visit() - 1) if again else auditor.value(auditor.current)
             expect = value_text(held) if held is not None else "none"
             auditor.claim(m["text"] == expect, line, f"the value is {expect}")
+            valued = auditor.current
 
 
 def _backtrack(auditor: Auditor, m: re.Match[str], by_path: dict[str, int], line: str) -> tuple[list[int], str | None]:

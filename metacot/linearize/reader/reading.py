@@ -90,9 +90,12 @@ class Reading:
         self.reached.append(self.current)
 
     def position(self, state: Any, parent: Position | None = None, step: str | None = None, slip: str | None = None):
+        """The position a step leads to: its numbers (by_numbers), but for numbers a wrong result gave, which are no
+        state (a true step reaching them later reaches them for the first time), as the tree's audit takes them
+        (linearize.states.position); else the steps that reached it."""
         slips = (parent.slips if parent is not None else ()) + ((slip,) if slip is not None else ())
         text = self.domain.describe_state(self.problem, state)
-        if self.by_numbers:
+        if self.by_numbers and not slips:
             key = self.domain.state_key(state)
             return Position(state, key if key is not None else text, text, parent, step, slips)
         steps = (*parent.steps(), step) if parent is not None else ()
