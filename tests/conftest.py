@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import signal
 import zlib
 from collections.abc import Callable, Iterator
@@ -283,6 +284,17 @@ def lm_dir(tmp_path_factory) -> str:
 
     with single_thread():
         return str(build_causal_lm(tmp_path_factory.mktemp("tiny-lm")))
+
+
+@pytest.fixture(scope="session")
+def long_lm_dir(lm_dir, tmp_path_factory) -> str:
+    """That LM with 4,096 positions (rotary: the same weights), for a judge's or distiller's prompts, which are
+    longer than the 512 tokens the policy's need and would be refused."""
+    directory = tmp_path_factory.mktemp("tiny-lm-long")
+    shutil.copytree(lm_dir, directory, dirs_exist_ok=True)
+    config = orjson.loads((directory / "config.json").read_bytes())
+    (directory / "config.json").write_bytes(orjson.dumps({**config, "max_position_embeddings": 4096}))
+    return str(directory)
 
 
 @pytest.fixture(scope="session")

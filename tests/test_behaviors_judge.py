@@ -51,28 +51,30 @@ class GenerateCalls:
         monkeypatch.setattr(cls, "generate", generate)
 
 
-def test_the_tiny_transformers_judge_answers_garbage_and_every_count_is_unparsed(lm_dir, tmp_path, capsys, monkeypatch):
+def test_the_tiny_transformers_judge_answers_garbage_and_every_count_is_unparsed(
+    long_lm_dir, tmp_path, capsys, monkeypatch
+):
     from metacot.policy.transformers import TransformersPolicy
 
     calls = GenerateCalls(TransformersPolicy, monkeypatch)
     data = write_records(tmp_path / "x.jsonl", 3)
-    args = ["behaviors", str(data), "--tagger", "llm", "--judge-model", lm_dir, "--judge-max-tokens", "6"]
+    args = ["behaviors", str(data), "--tagger", "llm", "--judge-model", long_lm_dir, "--judge-max-tokens", "6"]
     with single_thread():
         assert main([*args, "--no-progress", "--out", str(tmp_path / "o")]) == 0
     assert calls.sizes == [3 * len(BEHAVIORS)]
     written = rows(tmp_path / "o" / "llm.jsonl")
     assert len(written) == 3 and all(r[name] is None for r in written for name in BEHAVIORS)
-    assert all(r["tagger"] == f"llm:transformers:{lm_dir}" for r in written)
+    assert all(r["tagger"] == f"llm:transformers:{long_lm_dir}" for r in written)
     row = capsys.readouterr().out.splitlines()[2].split()
     assert row[:2] == ["x.jsonl", "3"] and row[2:6] == ["-"] * 4 and row[-1] == str(3 * len(BEHAVIORS))
 
 
-def test_the_judge_splits_a_round_into_calls_within_its_token_budget(lm_dir, tmp_path, monkeypatch):
+def test_the_judge_splits_a_round_into_calls_within_its_token_budget(long_lm_dir, tmp_path, monkeypatch):
     from metacot.policy.transformers import TransformersPolicy
 
     calls = GenerateCalls(TransformersPolicy, monkeypatch)
     data = write_records(tmp_path / "x.jsonl", 3)
-    args = ["behaviors", str(data), "--tagger", "llm", "--judge-model", lm_dir, "--judge-max-tokens", "2"]
+    args = ["behaviors", str(data), "--tagger", "llm", "--judge-model", long_lm_dir, "--judge-max-tokens", "2"]
     with single_thread():
         assert main([*args, "--no-progress", "--out", str(tmp_path / "o"), "--judge-batch-tokens", "1500"]) == 0
     assert len(calls.sizes) > 1 and sum(calls.sizes) == 3 * len(BEHAVIORS)  # one round of 3 records

@@ -42,11 +42,20 @@ def run(tmp_path_factory) -> str:
     return out
 
 
-def test_the_tiny_model_gives_zero_behaviours_counted(run, lm_dir, tmp_path, capsys):
+def test_the_tiny_model_gives_zero_behaviours_counted(run, long_lm_dir, tmp_path, capsys):
     from tiny_models import single_thread
 
     handbook = tmp_path / "h.jsonl"
-    flags = ["--policy", "transformers", "--policy-model", lm_dir, "--reply-tokens", "12", "--handbook", str(handbook)]
+    flags = [
+        "--policy",
+        "transformers",
+        "--policy-model",
+        long_lm_dir,
+        "--reply-tokens",
+        "12",
+        "--handbook",
+        str(handbook),
+    ]
     with single_thread():
         assert main(["handbook", "build", run, *flags]) == 0
     out = capsys.readouterr().out
