@@ -70,3 +70,21 @@ def ticking(bar: tqdm, postfix: Callable[[], str]) -> Iterator[None]:
         stop.set()
         thread.join()
         bar.set_postfix_str(postfix())
+
+
+@contextmanager
+def datasets_quiet(quiet: bool = True) -> Iterator[None]:
+    """With `quiet`, no progress bars of the `datasets` library (an optional dependency, imported only then)
+    inside the block; restored after."""
+    if not quiet:
+        yield
+        return
+    import datasets
+
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if shown:
+            datasets.enable_progress_bars()

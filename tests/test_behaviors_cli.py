@@ -156,3 +156,20 @@ def test_a_runs_priming_folder_is_tagged_per_variant_from_the_trees(tmp_path, ca
     assert {r["file"] for r in written} == {"only_backtracking", "negative_control"}
     assert all(r["backtracking"] > 0 for r in written if r["file"] == "only_backtracking")
     assert all(r["backtracking"] == 0 and r["verification"] == 0 for r in written if r["file"] == "negative_control")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--labels", "habits"], "x.jsonl, record 2: --labels habits: expected an object of behaviour"),
+        (["--agree-with", "llm"], "judge: no model: --judge-model"),
+    ],
+)
+def test_a_setting_refused_after_tagging_leaves_no_output_folder(tmp_path, capsys, flags, message):
+    records = [{"completion": "a", "habits": {"verification": True}}, {"completion": "b"}]
+    data = write_jsonl(tmp_path / "x.jsonl", records)
+    out = tmp_path / "new" / "out"
+    assert behaviors(str(data), "--tagger", "heuristic", "--out", str(out), *flags) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+    assert not (tmp_path / "new").exists()  # refused before the tagger wrote its rows there

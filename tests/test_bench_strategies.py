@@ -209,6 +209,15 @@ def test_cli_bench_strategies(tmp_path, capsys):
     assert main(["bench", "strategies", "--out", str(out), "--strategies", "nope", "--no-progress"]) == 2
 
 
+def test_a_handbook_refused_leaves_no_out_folder(tmp_path, capsys):
+    out = tmp_path / "new" / "bench"
+    missing = tmp_path / "missing.jsonl"
+    args = ["bench", "strategies", "--out", str(out), "--num-problems", "2", "--behaviors", str(missing)]
+    assert main([*args, "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"metacot: error: {missing}: No such file or directory\n"
+    assert not (tmp_path / "new").exists()
+
+
 def test_the_perfect_oracle_section_gives_the_first_budget_reaching_95_percent():
     entry = {"unit": "nodes", "noise": 0.0}
     summary = [

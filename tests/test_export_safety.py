@@ -100,8 +100,10 @@ def test_a_tokenizer_path_that_is_no_tokenizer_folder_is_one_line_and_reaches_no
     if given == "EMPTY":
         assert f"--tokenizer: cannot load a tokenizer from the folder '{path}'" in line
     else:
-        assert f"--tokenizer: need a local folder with the tokenizer files (tokenizer.json, tokenizer_config.json), " \
+        assert (
+            f"--tokenizer: need a local folder with the tokenizer files (tokenizer.json, tokenizer_config.json), "
             f"got '{path}'" in line
+        )
     assert snapshot(Path(run)) == before
 
 
@@ -195,3 +197,29 @@ def test_a_file_where_the_exports_folder_should_be_is_one_line_naming_it(tmp_pat
     assert main(["export", run, "--no-progress", "--pairs"]) == 2
     assert f"{run}/exports" in one_line(capsys.readouterr().err)
     assert (Path(run) / "exports").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(("flag", "name"), [("--parquet", "metacot.parquet"), ("--hf", "metacot")])
+def test_a_full_disk_under_a_trace_dataset_export_is_one_line_naming_it_and_leaves_nothing(
+    tmp_path, capsys, monkeypatch, flag, name
+):
+    """The dataset's Arrow cache is written first (before, into the HF cache, where a full disk was blamed on the
+    trace file: 'its last line is unterminated')."""
+    pytest.importorskip("datasets")
+    from datasets.arrow_writer import ArrowWriter
+
+    run = Path(countdown_run(tmp_path / "run", problems=2))
+    before = snapshot(run)
+    monkeypatch.setattr(ArrowWriter, "write_table", no_space)
+    assert main(["export", str(run), "--no-progress", flag, "metacot"]) == 2
+    monkeypatch.undo()
+    assert one_line(capsys.readouterr().err) == f"metacot: error: {run / 'exports' / name}: No space left on device"
+    assert snapshot(run) == before  # no exports/ folder, no temporary file, the traces as they were
+
+
+def test_an_export_refused_while_its_records_are_made_leaves_no_exports_folder(tmp_path, capsys):
+    run = Path(countdown_run(tmp_path / "run", problems=2))
+    before = snapshot(run)
+    assert main(["export", str(run), "--no-progress", "--objective", "on_path", "--format", "nosuch"]) == 2
+    assert "unknown format 'nosuch'" in one_line(capsys.readouterr().err)
+    assert snapshot(run) == before and not (run / "exports").exists()

@@ -134,3 +134,36 @@ def test_a_plot_refuses_what_is_not_a_regular_file(special):
         save_figure(fig, special)
     assert kind(special) == before
     assert left_beside(special) == []
+
+
+class FullDisk:
+    """A file being written on a full disk: each write fails as the OS reports it, naming no file."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def write(self, data: bytes) -> int:
+        raise OSError(28, os.strerror(28))
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def on_full_disk(fdopen):
+    """os.fdopen, the files it opens for writing on a full disk."""
+    return lambda fd, mode="r", *args, **kwargs: (
+        FullDisk(fdopen(fd, mode, *args, **kwargs)) if "w" in mode else fdopen(fd, mode, *args, **kwargs)
+    )
+
+
+def test_handbook_merge_on_a_full_disk_is_one_line_and_leaves_no_folder_it_made(tmp_path, monkeypatch, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(builtin_handbook("countdown").read_bytes())
+    before = source.read_bytes()
+    target = tmp_path / "new" / "deeper" / "hb.jsonl"
+
+    monkeypatch.setattr(os, "fdopen", on_full_disk(os.fdopen))
+    assert main(["handbook", "merge", str(source), "--out", str(target)]) == 2
+    assert capsys.readouterr().err == f"metacot: error: {target}: No space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # no new/deeper/ left, no temporary file
+    assert source.read_bytes() == before

@@ -113,3 +113,16 @@ def test_a_local_cluster_too_small_for_the_replicas_is_one_line_not_a_wait(tmp_p
     assert code == 2 and len(err) == 1
     assert err[0].startswith("metacot: error: --ray local: the replicas ask for 100000 CPUs (1 x 100000)")
     assert not ray.is_initialized()  # the cluster the run started is stopped
+    assert not (tmp_path / "run").exists()  # refused after the run directory was made: it is removed
+
+
+def test_auto_with_no_cluster_running_here_leaves_no_run_directory(tmp_path, capsys, monkeypatch):
+    from ray._private import services
+
+    if services.find_bootstrap_address(None) or services.find_gcs_addresses():
+        pytest.skip("a Ray cluster runs on this machine: auto would join it")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    code, err, _ = synth_on("auto", tmp_path / "runs" / "auto", capsys)
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("metacot: error: --ray auto (ray.address): Could not find any running Ray instance")
+    assert not (tmp_path / "runs").exists()  # nor the parent folder the run directory would have been made in

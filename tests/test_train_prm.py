@@ -67,6 +67,17 @@ def test_a_missing_export_is_named(tmp_path, capsys):
     assert err.count("\n") == 0 and f"{tmp_path / 'nothing'}: no such file" in err
 
 
+@pytest.mark.parametrize("model", ["nowhere", "empty"])
+def test_a_model_folder_refused_leaves_no_out_folder(run, tmp_path, capsys, model):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "new" / "prm"
+    argv = ["train-prm", f"{run}/{EXPORT}", "--model", str(tmp_path / model), "--out", str(out), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("metacot: error: --model: ") and str(tmp_path / model) in err
+    assert not (tmp_path / "new").exists()
+
+
 def test_the_math_shepherd_layout_is_refused_by_file_and_line(run, capsys):
     assert main(["export", run, "--prm-labels", "--layout", "math-shepherd", "--no-progress"]) == 0
     data = f"{run}/exports/prm-labels-prm-t0.5-math-shepherd/data.jsonl"

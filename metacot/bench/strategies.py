@@ -96,6 +96,10 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
     specs = check_settings(settings)
     out = Path(settings.out)
     problems = bench_problems(settings)
+    domain = CountdownDomain()
+    # by topic, as the benchmark always retrieved: a directory's settings name the handbook alone
+    behaviors = None if settings.behaviors is None else BehaviorsConfig(settings.behaviors, retrieve="topic")
+    conditioning = {} if behaviors is None else condition(domain, problems, behaviors)  # a bad handbook: before out
     rows = _open(out, settings)
     done = {_key(r) for r in rows}
     cells = [(noise, spec, limit) for noise in settings.noise for spec in specs for limit in settings.budgets]
@@ -104,11 +108,7 @@ def bench_strategies(settings: BenchSettings, progress: bool = True) -> BenchRes
         (p.id, spec.label, limit, float(noise)) not in done for noise, spec, limit in cells for p in problems
     )
     started = time.perf_counter()
-    domain = CountdownDomain()
     policy = SymbolicCountdownPolicy(SymbolicPolicyConfig(mistake_rate=settings.mistake_rate))
-    # by topic, as the benchmark always retrieved: a directory's settings name the handbook alone
-    behaviors = None if settings.behaviors is None else BehaviorsConfig(settings.behaviors, retrieve="topic")
-    conditioning = {} if behaviors is None else condition(domain, problems, behaviors)
     bar = progress_bar(show=progress, total=total, initial=total - todo_count, unit="search")
     searched = 0
     with bar, append_to(out / RESULTS) as results:

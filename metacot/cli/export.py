@@ -129,7 +129,8 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"{folder}: {result.written} records ({counts})")
     for fmt, to in ((args.parquet, "parquet"), (args.hf, "hf")):
         if fmt is not None:
-            print(export.export_dataset(args.run_dir, fmt, to, args.overwrite, args.record_layout))
+            progress = not args.no_progress
+            print(export.export_dataset(args.run_dir, fmt, to, args.overwrite, args.record_layout, progress))
     return 0
 
 

@@ -19,6 +19,7 @@ from metacot.flags import flag
 from metacot.learn.model import ModelConfig, build_model, build_tokenizer, parameter_count
 from metacot.learn.prmdata import Example, encode, metrics, read_stepwise, split_heldout
 from metacot.learn.train import quiet_libraries, threads_pinned
+from metacot.outputs.files import outermost_missing, remove_made
 from metacot.outputs.labels import STEP_TAG
 from metacot.presets import merged
 from metacot.prm.config import ReadoutConfig
@@ -100,10 +101,15 @@ def train_prm(export: str | Path, config: TrainPRMConfig, command: str = "", pro
         (records, read_stepwise(config.eval)) if config.eval else split_heldout(records, config.eval_share, config.seed)
     )
     out = Path(config.out)
+    made = outermost_missing(out)
     out.mkdir(parents=True, exist_ok=True)
     with threads_pinned(config.threads), quiet_libraries():
-        tokenizer, model = _start(config, [*train, *heldout], out)
-        reader = _reader(tokenizer)
+        try:
+            tokenizer, model = _start(config, [*train, *heldout], out)
+            reader = _reader(tokenizer)
+        except Exception:  # a model or tokenizer refused: the folders made for it go again (only while empty)
+            remove_made(out, made)
+            raise
         max_length = config.scratch.max_length if not config.base_model else tokenizer.model_max_length
         examples, cut = encode(train, reader.path_format, reader.tag_id, max_length)
         tests, cut_tests = encode(heldout, reader.path_format, reader.tag_id, max_length)

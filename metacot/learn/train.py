@@ -19,7 +19,7 @@ from transformers.trainer_utils import SaveStrategy
 from transformers.utils import logging as hf_logging
 
 from metacot.learn.model import ModelConfig, build_model
-from metacot.progress import progress_bar
+from metacot.progress import datasets_quiet, progress_bar
 
 LENGTH_GROUP = 64  # batches whose records are drawn together and sorted by length: less padding, same records
 LOG_EVERY = 50  # the loss is logged about this many times over a run
@@ -257,13 +257,11 @@ def threads_pinned(threads: int | None) -> Iterator[None]:
 def quiet_libraries() -> Iterator[None]:
     """No progress bars of `datasets` (the trainer preparing records) or transformers (writing the model) inside the
     block; restored after."""
-    shown = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
+    shown = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        yield
+        with datasets_quiet():
+            yield
     finally:
-        if shown[0]:
-            datasets.enable_progress_bars()
-        if shown[1]:
+        if shown:
             hf_logging.enable_progress_bar()

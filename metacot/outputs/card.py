@@ -16,7 +16,7 @@ import orjson
 
 from metacot.backends.secrets import safe_settings
 from metacot.linearize.layout import PROMPT_COMPLETION
-from metacot.outputs.files import TMP_SUFFIX, AtomicFile, write_atomic
+from metacot.outputs.files import TMP_SUFFIX, AtomicFile, outermost_missing, remove_made, write_atomic
 from metacot.outputs.records import RunDirError
 from metacot.outputs.records import lines as read_lines
 
@@ -80,6 +80,7 @@ def staged(target: Path) -> Iterator[Path]:
     """A path to write a file or folder at, beside `target` (in a hidden temporary folder), moved to `target` when
     the block ends without an error (replacing what was there); removed when it fails, leaving `target` as it was.
     Used under the run's lock: temporary folders of `target` found first were left by a killed export."""
+    made = outermost_missing(target.parent)  # removed again when the export fails
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{glob.escape(target.name)}.*{TMP_SUFFIX}"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -89,8 +90,14 @@ def staged(target: Path) -> Iterator[Path]:
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         (staging / target.name).replace(target)
+        made = None
+    except OSError as error:  # a full disk: named by the target, not by the temporary folder that is removed
+        if error.filename is not None and not Path(error.filename).is_relative_to(staging):
+            raise
+        raise OSError(error.errno, error.strerror or str(error), str(target)) from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        remove_made(target.parent, made)
 
 
 def save_export(export: Export, folder: Path, to: str, run_config: dict, license: str) -> Path:

@@ -27,7 +27,7 @@ from metacot.outputs.rundir import RunDir, RunDirError, check_file_name
 from metacot.outputs.tokenized import tokenize_record
 from metacot.outputs.treestats import has_values
 from metacot.outputs.truth import LabelCheck, PairCheck, Truths, check_labels, check_pairs
-from metacot.progress import tree_bar
+from metacot.progress import datasets_quiet, tree_bar
 from metacot.tree import SearchTree
 
 LICENSE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]*")  # a dataset card's license id: mit, cc-by-4.0, apache-2.0, other
@@ -276,11 +276,14 @@ def run_linearize_config(directory: RunDir, layout: str | None = None) -> Linear
     return config if layout is None else replace(config, record_layout=layout)
 
 
-def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = False, layout: str | None = None) -> Path:
+def export_dataset(
+    run_dir: str | Path, fmt: str, to: str, overwrite: bool = False, layout: str | None = None, progress: bool = False
+) -> Path:
     """traces/<fmt>.jsonl as exports/<fmt>[-messages].parquet (to="parquet") or a saved HF dataset
     exports/<fmt>[-messages]/ (to="hf"), each record in the record layout asked for, else its own (a record of an
     older version carries both: prompt-completion); `fmt` must be a plain name (RunDirError naming the --parquet /
-    --hf flag otherwise). An earlier one is replaced only with `overwrite`."""
+    --hf flag otherwise). An earlier one is replaced only with `overwrite`; `progress`: the datasets library's bars
+    on stderr."""
     if to not in ("parquet", "hf"):
         raise ValueError(f"export: unknown target {to!r}; expected 'parquet' or 'hf'")
     check_file_name(fmt, f"--{to}")
@@ -289,30 +292,29 @@ def export_dataset(run_dir: str | Path, fmt: str, to: str, overwrite: bool = Fal
     from datasets import Dataset  # an optional dependency (the math extra)
     from datasets.exceptions import DatasetGenerationError
 
-    with RunDir(run_dir).lock() as directory:
+    with RunDir(run_dir).lock() as directory, datasets_quiet(not progress):
         source = directory.traces_dir / f"{fmt}.jsonl"
         if not source.exists():
             raise RunDirError(f"{run_dir}: no traces/{fmt}.jsonl (run `metacot linearize {run_dir} --formats {fmt}`)")
         name = export_name(fmt, {"record_layout": layout})
         target = directory.path / "exports" / (f"{name}.parquet" if to == "parquet" else name)
         check_free(target, overwrite)
-        try:
-            dataset = Dataset.from_json(str(source))
-        except DatasetGenerationError:
-            for _ in read_records(source):  # a line that is no record: an error naming it
-                pass
-            raise RunDirError(
-                f"{source}: its last line is unterminated (a write cut short); `metacot linearize {run_dir} --formats "
-                f"{fmt}` writes the file again"
-            ) from None
-        texts_in = [key for key in TEXT_KEYS if key in dataset.column_names]
-        dataset = dataset.map(text_keys_of, fn_kwargs={"layout": layout}, remove_columns=texts_in)
-        try:
-            with staged(target) as new:
-                if to == "parquet":
-                    dataset.to_parquet(str(new))
-                else:
-                    dataset.save_to_disk(str(new))
-        except OSError as error:
-            raise naming(error, target) from error
+        with staged(target) as new:  # the dataset's cache files too, not in the HF cache: removed with the rest
+            try:
+                dataset = Dataset.from_json(str(source), cache_dir=str(new.parent / "cache"))
+            except DatasetGenerationError as error:
+                if isinstance(error.__cause__, OSError):  # writing its cache failed: a full disk
+                    raise error.__cause__ from error
+                for _ in read_records(source):  # a line that is no record: an error naming it
+                    pass
+                raise RunDirError(
+                    f"{source}: its last line is unterminated (a write cut short); `metacot linearize {run_dir} "
+                    f"--formats {fmt}` writes the file again"
+                ) from None
+            texts_in = [key for key in TEXT_KEYS if key in dataset.column_names]
+            dataset = dataset.map(text_keys_of, fn_kwargs={"layout": layout}, remove_columns=texts_in)
+            if to == "parquet":
+                dataset.to_parquet(str(new))
+            else:
+                dataset.save_to_disk(str(new))
     return target

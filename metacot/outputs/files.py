@@ -46,14 +46,33 @@ def output_target(path: str | Path) -> Path:
 
 def append_to(path: str | Path) -> BinaryIO:
     """The file at path opened for appending (made, and its folder, when missing), checked by output_target."""
-    return _writable(path).open("ab")
-
-
-def _writable(path: str | Path) -> Path:
-    """output_target(path), its folder made."""
     path = output_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return path.open("ab")
+
+
+def outermost_missing(path: Path) -> Path | None:
+    """The outermost of `path` and its parents that does not exist (what mkdir(parents=True) would create)."""
+    missing = None
+    for folder in (path.absolute(), *path.absolute().parents):
+        if folder.exists():
+            return missing
+        missing = folder
+    return missing
+
+
+def remove_made(folder: Path, made: Path | None) -> None:
+    """Remove `folder` and its parents up to `made` (what outermost_missing found before they were made), each only
+    while it is empty: a write that failed leaves no folders it made behind."""
+    if made is None:
+        return
+    for each in (folder.absolute(), *folder.absolute().parents):
+        if not each.is_relative_to(made):  # there before
+            return
+        try:
+            each.rmdir()
+        except OSError:  # not empty (another writer's file), or gone
+            return
 
 
 def naming(error: OSError, path: str | Path) -> OSError:
@@ -70,14 +89,21 @@ class AtomicFile:
     """A file that appears at its path only when closed without an error: readers see the old or the new one."""
 
     def __init__(self, path: str | Path):
-        self.path = _writable(path)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=TMP_SUFFIX)
+        self.path = output_target(path)
+        self._made = outermost_missing(self.path.parent)  # removed again if the file is not written
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=TMP_SUFFIX)
+        except BaseException:
+            remove_made(self.path.parent, self._made)
+            raise
         try:
             os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
             self._file = os.fdopen(fd, "wb")
         except BaseException:
             os.close(fd)
             os.unlink(self._tmp)
+            remove_made(self.path.parent, self._made)
             raise
 
     def write(self, data: bytes) -> None:
@@ -95,11 +121,13 @@ class AtomicFile:
             if exc_type is None:
                 output_target(self.path)  # what appeared there while it was written is not replaced either
                 os.replace(self._tmp, self.path)
+                self._made = None
         except OSError as error:
             raise naming(error, self.path) from error
         finally:
             with suppress(FileNotFoundError):  # renamed into place
                 os.unlink(self._tmp)
+            remove_made(self.path.parent, self._made)
 
 
 def _umask() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +19,8 @@ from metacot.outputs.files import (
     AtomicFile,
     has_unfinished_line,
     naming,
+    outermost_missing,
+    remove_made,
     repair_jsonl,
     write_json_atomic,
 )
@@ -59,6 +62,7 @@ class RunDir(TreeShards):
         self.done = ProblemIds()  # problems not to search again (open() returns them)
         self.failed = ProblemIds()  # problems whose latest record is a failed search
         self._lock: IO[bytes] | None = None
+        self._made: Path | None = None  # the outermost folder that taking the lock created (discard() removes it)
         self._file: IO[bytes] | None = None
         self._index: IO[bytes] | None = None  # the current shard's index (treeindex)
         self._shard = 0
@@ -127,6 +131,7 @@ class RunDir(TreeShards):
             )
 
     def _acquire_lock(self) -> None:
+        missing = outermost_missing(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         lock = (self.path / LOCK).open("ab")
         try:
@@ -137,7 +142,7 @@ class RunDir(TreeShards):
                 f"{self.path} is in use by another metacot process (a synth still running?); "
                 "wait for it to finish, or use a new --out"
             ) from None
-        self._lock = lock
+        self._lock, self._made = lock, missing
 
     def lock(self) -> RunDir:
         """Take the run's lock without opening it for new trees: for commands that rewrite a finished run's traces
@@ -300,11 +305,25 @@ class RunDir(TreeShards):
         if self._lock is not None:
             os.dup(self._lock.fileno())
 
+    def discard(self) -> None:
+        """Remove the folders that open() created, when no tree has been written into them: a run that fails before
+        its first tree (a setting refused late, a cluster not found) leaves nothing behind. Only while holding the
+        lock, so never a directory that another process made or writes to."""
+        if self._lock is not None and self._made is not None and not (self.done or self.failed):
+            shutil.rmtree(self.path, ignore_errors=True)
+            remove_made(self.path.parent, self._made)
+            self._made = None
+
     def __enter__(self) -> RunDir:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Close it; after an error (not a stop: Ctrl-C, SIGTERM), discard() what open() made."""
+        try:
+            if exc_type is not None and issubclass(exc_type, Exception):
+                self.discard()
+        finally:
+            self.close()
 
     def traces_path(self, fmt: str) -> Path:
         check_file_name(fmt, f"{self.path}: trace format name")

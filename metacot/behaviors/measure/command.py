@@ -67,7 +67,11 @@ def behaviors(
     name = tagger_name or default_tagger(path)
     entry = tagger_entry(name)
     items = Items(path, field)
-    total = items.count()  # bad input is named before a judge model loads
+    total = items.count()  # bad input is named before a judge model loads, and before OUT is made
+    if labels is not None:
+        for item in items:
+            hand_counts(item, labels)
+    other = tagger_entry(agree_with).make(path, settings or TaggerSettings()) if agree_with is not None else None
     tagger = entry.make(path, settings or TaggerSettings())
     out = out or default_out(path)
     rows = out / entry.rows
@@ -76,8 +80,7 @@ def behaviors(
     summaries = summarize((r[group_label], counts_of(r)) for r in read_rows(rows))
     drawn = plot(out / entry.chart, summaries, f"{path.name}: {name} tagger")
     agreed = {}
-    if agree_with is not None:
-        other = tagger_entry(agree_with).make(path, settings or TaggerSettings())
+    if other is not None:
         agreed = compare(items, read_rows(rows), lambda chunk: other.tag([i.record for i in chunk]), batch)
     labelled = {}
     if labels is not None:
