@@ -10,9 +10,10 @@ from typing import Any
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteriaList
 from transformers.cache_utils import DynamicLayer
 
+from metacot.learn.loops import LoopStop
 from metacot.learn.train import quiet_libraries, threads_pinned
 from metacot.learn.validity import check_trace, read_answer
 from metacot.problems.countdown import CountdownProblem, verify_answer
@@ -40,6 +41,13 @@ class EvalConfig:
         metadata={"help": "problems (spread over the list) each checkpoint answers greedily, for the solve-rate curve"},
     )
     max_new_tokens: int = field(default=1024, metadata={"help": "longest completion generated"})
+    loop_lines: int | None = field(
+        default=None,
+        metadata={
+            "help": "stop a completion once 3 in 4 of its last loop_lines lines each repeat an earlier line of it "
+            "(looping: no training record of the cpu size comes near with 16); default: never"
+        },
+    )
     batch_size: int = field(default=32, metadata={"help": "completions generated together"})
     cache: str = field(
         default="growing",
@@ -59,6 +67,8 @@ class EvalConfig:
             raise ValueError(f"sampled_problems must be positive: {self.sampled_problems}")
         if self.cache not in ("growing", "dynamic"):
             raise ValueError(f"cache: expected growing or dynamic, got {self.cache!r}")
+        if self.loop_lines is not None and self.loop_lines < 2:
+            raise ValueError(f"loop_lines must be at least 2: {self.loop_lines}")
         if self.samples < 0 or self.max_new_tokens < 1 or self.batch_size < 1 or self.temperature <= 0:
             raise ValueError(f"samples >= 0; max_new_tokens, batch_size and temperature > 0: {self}")
 
@@ -73,7 +83,8 @@ def evaluate(
     budget: float = math.inf,
 ) -> list[dict]:
     """One dict per problem, in order: {"problem_id", "greedy": attempt, "samples": [attempt, ...]}, an attempt being
-    {"text", "tokens" (generated, the end token included), "answer", "correct", "valid", "steps", "invalid_reason"}.
+    {"text", "tokens" (generated, the end token included), "stopped" (null: at the end token, "loop": caught looping,
+    "length": at max_new_tokens or the context's end), "answer", "correct", "valid", "steps", "invalid_reason"}.
     Samples are taken in rounds, one per chosen problem, each cut at `budget` tokens; a problem's sampling stops at
     its first right sample or once its samples pass `budget` generated tokens (no figure reads past either); each
     round batches the problems whose last samples were about as long together. Sampling is seeded: the same model,
@@ -135,10 +146,15 @@ def spread(count: int, chosen: int | None) -> list[int]:
     return sorted({k * count // chosen for k in range(chosen)})
 
 
-def generate(model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig) -> list[tuple[str, int]]:
-    """(completion text, tokens generated) for each prompt: greedy, or sampled at the configured temperature;
-    stopped at the end token, max_new_tokens or the end of the model's context."""
+def generate(
+    model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig
+) -> list[tuple[str, int, str | None]]:
+    """(completion text, tokens generated, why it stopped) for each prompt: greedy, or sampled at the configured
+    temperature; stopped at the end token (None), once caught looping with config.loop_lines ("loop"), or at
+    max_new_tokens or the end of the model's context ("length")."""
     inputs = tokenizer(prompts, return_tensors="pt", padding=True)
+    start = inputs["input_ids"].shape[1]
+    loops = LoopStop(tokenizer, config.loop_lines, start, len(prompts)) if config.loop_lines else None
     settings = {"temperature": config.temperature, "top_k": 0, "top_p": 1.0} if sample else {}  # the full distribution
     room = model.config.max_position_embeddings - inputs["input_ids"].shape[1]  # the model reads no further
     output = model.generate(
@@ -148,13 +164,15 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], sample: bool, confi
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         **({CACHE_ARGUMENT: growing_cache()} if config.cache == "growing" else {}),
+        **({"stopping_criteria": StoppingCriteriaList([loops])} if loops else {}),
         **settings,
     )
     done = []
-    for row in output[:, inputs["input_ids"].shape[1] :].tolist():
+    for index, row in enumerate(output[:, start:].tolist()):
         ends = [k for k, token in enumerate(row) if token == tokenizer.eos_token_id]
-        made = row[: ends[0] + 1] if ends else row
-        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made)))
+        looped = loops.stopped[index] if loops else None
+        made, stopped = (row[: ends[0] + 1], None) if ends else (row[:looped], "loop") if looped else (row, "length")
+        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made), stopped))
     return done
 
 
@@ -193,13 +211,14 @@ def growing_cache() -> DynamicCache:
 CACHE_ARGUMENT = "cache" if tuple(map(int, transformers.__version__.split(".")[:2])) >= (5, 25) else "past_key_values"
 
 
-def attempt(problem: CountdownProblem, text: str, tokens: int) -> dict:
+def attempt(problem: CountdownProblem, text: str, tokens: int, stopped: str | None) -> dict:
     """One completion judged: its answer by metacot's verifier, its trace by the validity walk."""
     answer = read_answer(text)
     validity = check_trace(problem, text)
     return {
         "text": text,
         "tokens": tokens,
+        "stopped": stopped,
         "answer": answer,
         "correct": answer is not None and verify_answer(problem, answer),
         "valid": validity.valid,

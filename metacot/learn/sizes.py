@@ -23,7 +23,9 @@ SIZES: dict[str, dict[str, Any]] = {
     # BPE pieces (512 merges, digits single: traces ~1.8x shorter than in characters). Learning rate, batch and
     # budget chosen on the validation split with cot (docs/learn.md): batch 8 at 1e-3 solves 27% of validation
     # problems after 2M tokens. Batches of ~720 tokens (cot's 8 records) give every condition about as many steps.
-    # 3,072 tokens hold every record. The searches' PRM is wrong 30% of the time: with the exact oracle, A* and MCTS
+    # 3,072 tokens hold every record. A completion 12 of whose last 16 lines repeat earlier lines of it is looping:
+    # no training record has more than 9 (8 conditions x 5,000 records), and none of ~20,000 evaluated answers that
+    # was right had 12. The searches' PRM is wrong 30% of the time: with the exact oracle, A* and MCTS
     # go straight to the solution and their traces are the cot path.
     "cpu": {
         "noise": 0.3,
@@ -31,7 +33,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "heldout_new_targets": 100,
         "model": {"hidden_size": 128, "intermediate_size": 384, "max_length": 3072, "merges": 512},
         "train": {"train_tokens": 2_000_000, "learning_rate": 1e-3, "batch_tokens": 720, "checkpoints": 2},
-        "eval": {"samples": 8, "sampled_problems": 50, "curve_problems": 100, "max_new_tokens": 3072},
+        "eval": {"samples": 8, "sampled_problems": 50, "curve_problems": 100, "max_new_tokens": 3072, "loop_lines": 16},
     },
     # Countdown-4 on one GPU (documented, not run here): Stream of Search's scale, ~85M parameters; BPE pieces as on
     # the CPU (about 1.8 characters each), so 8,192 of them hold what Stream of Search's 4,096 subword tokens do
