@@ -31,10 +31,13 @@ def random_model(tmp_path_factory):
     return directory
 
 
-def test_a_looping_row_stops_while_the_others_go_on_with_the_same_tokens(random_model):
+def test_a_looping_row_stops_while_the_others_go_on_with_the_same_tokens(random_model, monkeypatch):
+    import metacot.learn.evaluate as evaluation
+
+    monkeypatch.setattr(evaluation, "REFILL", 16)  # rows leave and join the batch every 16 tokens
     prompts = ["nums: 4 9 3 target: 24\n", "nums: 4 9 3 target: 24", "nums: 4 9 3 target: 24\n"]
     problems = [PROBLEM] * 3
-    on = EvalConfig(samples=0, max_new_tokens=120, batch_size=3, threads=1, loop_lines=8)
+    on = EvalConfig(samples=0, max_new_tokens=120, batch_size=2, threads=1, loop_lines=8)  # the third row waits
     off = EvalConfig(samples=0, max_new_tokens=120, batch_size=3, threads=1)
     stopped = [r["greedy"] for r in evaluate(random_model, problems, prompts, on, seed=0, progress=False)]
     full = [r["greedy"] for r in evaluate(random_model, problems, prompts, off, seed=0, progress=False)]
@@ -44,6 +47,10 @@ def test_a_looping_row_stops_while_the_others_go_on_with_the_same_tokens(random_
     assert stopped[0]["tokens"] == stopped[0]["text"].count("\n") == 7  # 6 of its last 8 lines repeat one before
     assert stopped[1] == full[1]  # the row that goes on: token for token as without the stop
     assert full[0]["text"].startswith(stopped[0]["text"])
+    sampled = EvalConfig(samples=2, max_new_tokens=40, batch_size=2, threads=1, loop_lines=8)
+    first = evaluate(random_model, problems, prompts, sampled, seed=0, progress=False)
+    assert first == evaluate(random_model, problems, prompts, sampled, seed=0, progress=False)  # seeded, pooled
+    assert all(s["stopped"] in ("loop", "length", None) and s["tokens"] <= 40 for r in first for s in r["samples"])
 
 
 def test_the_rule_counts_lines_that_repeat_earlier_ones_in_a_window():

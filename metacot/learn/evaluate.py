@@ -13,7 +13,7 @@ import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteriaList
 from transformers.cache_utils import DynamicLayer
 
-from metacot.learn.loops import LoopStop
+from metacot.learn.loops import LoopStop, RowLines
 from metacot.learn.train import quiet_libraries, threads_pinned
 from metacot.learn.validity import check_trace, read_answer
 from metacot.problems.countdown import CountdownProblem, verify_answer
@@ -129,7 +129,11 @@ def judged(
     config: EvalConfig,
     bar: Any,
 ) -> list[dict]:
-    """One attempt (greedy or sampled) at each chosen problem, judged, in batches of config.batch_size."""
+    """One attempt (greedy or sampled) at each chosen problem, judged, in batches of config.batch_size (pooled when
+    the loop stop is on)."""
+    if config.loop_lines:
+        made = pooled(model, tokenizer, [prompts[i] for i in chosen], sample, config, bar)
+        return [attempt(problems[i], *done) for i, done in zip(chosen, made, strict=True)]
     out = []
     for k in range(0, len(chosen), config.batch_size):
         batch = chosen[k : k + config.batch_size]
@@ -149,17 +153,65 @@ def spread(count: int, chosen: int | None) -> list[int]:
 def generate(
     model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig
 ) -> list[tuple[str, int, str | None]]:
-    """(completion text, tokens generated, why it stopped) for each prompt: greedy, or sampled at the configured
-    temperature; stopped at the end token (None), once caught looping with config.loop_lines ("loop"), or at
-    max_new_tokens or the end of the model's context ("length")."""
+    """(completion text, tokens generated, why it stopped) for each prompt, batched together: greedy, or sampled at
+    the configured temperature; stopped at the end token (None) or at max_new_tokens or the end of the model's
+    context ("length")."""
     inputs = tokenizer(prompts, return_tensors="pt", padding=True)
     start = inputs["input_ids"].shape[1]
-    loops = LoopStop(tokenizer, config.loop_lines, start, len(prompts)) if config.loop_lines else None
+    room = model.config.max_position_embeddings - start  # the model reads no further
+    output = generated(model, tokenizer, inputs, sample, config, max(1, min(config.max_new_tokens, room)), None)
+    done = []
+    for row in output[:, start:].tolist():
+        made, ended = cut(row, tokenizer.eos_token_id, None)
+        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made), None if ended else "length"))
+    return done
+
+
+# tokens generated between the moments a pooled batch's finished rows leave it and waiting prompts join it
+REFILL = 256
+
+
+def pooled(
+    model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig, bar: Any
+) -> list[tuple[str, int, str | None]]:
+    """generate's completions, also stopped once caught looping ("loop", config.loop_lines), config.batch_size
+    generated together: every REFILL tokens the finished rows leave the batch and waiting prompts take their places,
+    the rows going on fed their tokens so far (a row stopped early would otherwise wait for its batch's longest)."""
+    window = config.loop_lines or 0
+    ids = tokenizer(prompts)["input_ids"]
+    limits = [min(config.max_new_tokens, model.config.max_position_embeddings - len(p)) for p in ids]
+    made: list[list[int]] = [[] for _ in prompts]
+    lines = [RowLines(window) for _ in prompts]
+    done: dict[int, tuple[str, int, str | None]] = {}
+    waiting, active = list(reversed(range(len(prompts)))), list[int]()
+    while waiting or active:
+        active += [waiting.pop() for _ in range(min(len(waiting), config.batch_size - len(active)))]
+        inputs = tokenizer.pad({"input_ids": [ids[i] + made[i] for i in active]}, return_tensors="pt")
+        start = inputs["input_ids"].shape[1]
+        loops = LoopStop(tokenizer, window, start, [lines[i] for i in active])
+        step = max(1, min(REFILL, *(limits[i] - len(made[i]) for i in active)))
+        output = generated(model, tokenizer, inputs, sample, config, step, loops)
+        for index, i in enumerate(list(active)):
+            looped = loops.stopped[index]
+            new, ended = cut(output[index, start:].tolist(), tokenizer.eos_token_id, looped)
+            made[i] += new
+            if ended or looped or len(made[i]) >= limits[i]:
+                stopped = None if ended else "loop" if looped else "length"
+                done[i] = (tokenizer.decode(made[i], skip_special_tokens=True), len(made[i]), stopped)
+                active.remove(i)
+                bar.update(1)
+    return [done[i] for i in range(len(prompts))]
+
+
+def generated(
+    model: Any, tokenizer: Any, inputs: Any, sample: bool, config: EvalConfig, new_tokens: int, loops: Any
+) -> torch.Tensor:
+    """model.generate's rows (the padded inputs, then up to `new_tokens` generated) with the configured cache and
+    sampling, and the loop stop if given."""
     settings = {"temperature": config.temperature, "top_k": 0, "top_p": 1.0} if sample else {}  # the full distribution
-    room = model.config.max_position_embeddings - inputs["input_ids"].shape[1]  # the model reads no further
-    output = model.generate(
+    return model.generate(
         **inputs,
-        max_new_tokens=max(1, min(config.max_new_tokens, room)),
+        max_new_tokens=new_tokens,
         do_sample=sample,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -167,13 +219,13 @@ def generate(
         **({"stopping_criteria": StoppingCriteriaList([loops])} if loops else {}),
         **settings,
     )
-    done = []
-    for index, row in enumerate(output[:, start:].tolist()):
-        ends = [k for k, token in enumerate(row) if token == tokenizer.eos_token_id]
-        looped = loops.stopped[index] if loops else None
-        made, stopped = (row[: ends[0] + 1], None) if ends else (row[:looped], "loop") if looped else (row, "length")
-        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made), stopped))
-    return done
+
+
+def cut(row: list[int], eos: int, looped: int | None) -> tuple[list[int], bool]:
+    """A row's generated tokens up to its end token (and whether it came), else up to where it was caught looping."""
+    if eos in row:
+        return row[: row.index(eos) + 1], True
+    return row[:looped] if looped else row, False
 
 
 class GrowingLayer(DynamicLayer):

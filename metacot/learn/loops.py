@@ -38,29 +38,37 @@ def most_stale(text: str, window: int) -> int:
     return max((lines.add(line) for line in text.split("\n")[:-1]), default=0)
 
 
+class RowLines:
+    """One row's completion while it is generated: its finished lines and the unfinished one decoded so far."""
+
+    def __init__(self, window: int) -> None:
+        self.lines = LineRepeats(window)
+        self.rest = ""
+
+
 class LoopStop(StoppingCriteria):
     """Stops each row of a batched generation once its completion is caught looping (its finished lines checked as
-    they end); `stopped[row]`: the tokens that row had generated then (None while it goes on). Lines are decoded only
-    when a token holding a line break comes."""
+    they end; `rows` carries each row's lines from a generation before, if any); `stopped[row]`: the tokens that
+    row had generated then (None while it goes on). Lines are decoded only when a token holding a line break comes."""
 
-    def __init__(self, tokenizer: Any, window: int, prompt_tokens: int, rows: int) -> None:
+    def __init__(self, tokenizer: Any, window: int, input_tokens: int, rows: list[RowLines]) -> None:
         self.tokenizer = tokenizer
         self.window = window
-        self.start = prompt_tokens
+        self.start = input_tokens
         self.breaks = torch.tensor([i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])])
-        self.lines = [LineRepeats(window) for _ in range(rows)]
-        self.read = [prompt_tokens] * rows  # the first token not yet decoded, per row
-        self.rest = [""] * rows  # the unfinished line decoded so far, per row
-        self.stopped: list[int | None] = [None] * rows
+        self.rows = rows
+        self.read = [input_tokens] * len(rows)  # the first token not yet decoded, per row
+        self.stopped: list[int | None] = [None] * len(rows)
 
     def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
         length = input_ids.shape[1]
         ended = torch.isin(input_ids[:, -1], self.breaks).tolist()
-        for row, line_break in enumerate(ended):
-            if line_break and self.stopped[row] is None:
-                text = self.rest[row] + self.tokenizer.decode(input_ids[row, self.read[row] : length].tolist())
-                *finished, self.rest[row] = text.split("\n")
-                self.read[row] = length
-                if any(caught(self.lines[row].add(line), self.window) for line in finished):
-                    self.stopped[row] = length - self.start
+        for index, line_break in enumerate(ended):
+            if line_break and self.stopped[index] is None:
+                row = self.rows[index]
+                text = row.rest + self.tokenizer.decode(input_ids[index, self.read[index] : length].tolist())
+                *finished, row.rest = text.split("\n")
+                self.read[index] = length
+                if any(caught(row.lines.add(line), self.window) for line in finished):
+                    self.stopped[index] = length - self.start
         return torch.tensor([s is not None for s in self.stopped], device=input_ids.device)
