@@ -31,10 +31,7 @@ def random_model(tmp_path_factory):
     return directory
 
 
-def test_a_looping_row_stops_while_the_others_go_on_with_the_same_tokens(random_model, monkeypatch):
-    import metacot.learn.evaluate as evaluation
-
-    monkeypatch.setattr(evaluation, "REFILL", 16)  # rows leave and join the batch every 16 tokens
+def test_a_looping_row_stops_while_the_others_go_on_with_the_same_tokens(random_model):
     prompts = ["nums: 4 9 3 target: 24\n", "nums: 4 9 3 target: 24", "nums: 4 9 3 target: 24\n"]
     problems = [PROBLEM] * 3
     on = EvalConfig(samples=0, max_new_tokens=120, batch_size=2, threads=1, loop_lines=8)  # the third row waits
@@ -46,11 +43,23 @@ def test_a_looping_row_stops_while_the_others_go_on_with_the_same_tokens(random_
     assert [a["stopped"] for a in stopped] == ["loop", "length", "loop"]
     assert stopped[0]["tokens"] == stopped[0]["text"].count("\n") == 7  # 6 of its last 8 lines repeat one before
     assert stopped[1] == full[1]  # the row that goes on: token for token as without the stop
+    assert stopped[2] == stopped[0]  # joined the batch when the first left, its cache then padded to the second's
     assert full[0]["text"].startswith(stopped[0]["text"])
     sampled = EvalConfig(samples=2, max_new_tokens=40, batch_size=2, threads=1, loop_lines=8)
     first = evaluate(random_model, problems, prompts, sampled, seed=0, progress=False)
     assert first == evaluate(random_model, problems, prompts, sampled, seed=0, progress=False)  # seeded, pooled
     assert all(s["stopped"] in ("loop", "length", None) and s["tokens"] <= 40 for r in first for s in r["samples"])
+
+
+def test_rows_that_join_a_pooled_batch_late_read_as_they_would_alone(random_model):
+    # longer prompts leave the context sooner: rows leave at different tokens, and the rows joining then are padded
+    prompts = ["nums: 4 9 3 target: 24\n" + "9 - 3 = 6.\n" * k + "4 * 6 = 2" for k in (3, 0, 2, 1, 0)]
+    problems = [PROBLEM] * len(prompts)
+    pooled = EvalConfig(samples=0, max_new_tokens=250, batch_size=2, threads=1, loop_lines=1000)  # never caught
+    alone = EvalConfig(samples=0, max_new_tokens=250, batch_size=1, threads=1)
+    together = [r["greedy"] for r in evaluate(random_model, problems, prompts, pooled, seed=0, progress=False)]
+    apart = [r["greedy"] for r in evaluate(random_model, problems, prompts, alone, seed=0, progress=False)]
+    assert len({a["tokens"] for a in apart}) == 4 and together == apart
 
 
 def test_the_rule_counts_lines_that_repeat_earlier_ones_in_a_window():

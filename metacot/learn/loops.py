@@ -1,14 +1,11 @@
 """Catching a completion that repeats itself: most of its last lines say again what it already said. One rule, run on
-a whole text (to check it against training records) and, row by row, as a stopping criterion while generating."""
+a whole text (to check it against training records) and on each completion's lines while it is generated."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
 from typing import Any
-
-import torch
-from transformers import StoppingCriteria
 
 STALE_SHARE = 0.75  # of the window's lines, the share that repeats an earlier line of the completion: caught
 
@@ -42,33 +39,16 @@ class RowLines:
     """One row's completion while it is generated: its finished lines and the unfinished one decoded so far."""
 
     def __init__(self, window: int) -> None:
+        self.window = window
         self.lines = LineRepeats(window)
         self.rest = ""
 
+    def feed(self, text: str) -> bool:
+        """Adds the row's text decoded since the last feed; whether a line it finishes catches the row looping."""
+        *finished, self.rest = (self.rest + text).split("\n")
+        return any(caught(self.lines.add(line), self.window) for line in finished)
 
-class LoopStop(StoppingCriteria):
-    """Stops each row of a batched generation once its completion is caught looping (its finished lines checked as
-    they end; `rows` carries each row's lines from a generation before, if any); `stopped[row]`: the tokens that
-    row had generated then (None while it goes on). Lines are decoded only when a token holding a line break comes."""
 
-    def __init__(self, tokenizer: Any, window: int, input_tokens: int, rows: list[RowLines]) -> None:
-        self.tokenizer = tokenizer
-        self.window = window
-        self.start = input_tokens
-        self.breaks = torch.tensor([i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])])
-        self.rows = rows
-        self.read = [input_tokens] * len(rows)  # the first token not yet decoded, per row
-        self.stopped: list[int | None] = [None] * len(rows)
-
-    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        length = input_ids.shape[1]
-        ended = torch.isin(input_ids[:, -1], self.breaks).tolist()
-        for index, line_break in enumerate(ended):
-            if line_break and self.stopped[index] is None:
-                row = self.rows[index]
-                text = row.rest + self.tokenizer.decode(input_ids[index, self.read[index] : length].tolist())
-                *finished, row.rest = text.split("\n")
-                self.read[index] = length
-                if any(caught(row.lines.add(line), self.window) for line in finished):
-                    self.stopped[index] = length - self.start
-        return torch.tensor([s is not None for s in self.stopped], device=input_ids.device)
+def line_breaks(tokenizer: Any) -> set[int]:
+    """The tokens whose text holds a line break: only after one of them can a row be caught looping."""
+    return {i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])}
