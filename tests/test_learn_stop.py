@@ -52,14 +52,15 @@ def test_a_looping_row_stops_while_the_others_go_on_with_the_same_tokens(random_
 
 
 def test_rows_that_join_a_pooled_batch_late_read_as_they_would_alone(random_model):
-    # longer prompts leave the context sooner: rows leave at different tokens, and the rows joining then are padded
-    prompts = ["nums: 4 9 3 target: 24\n" + "9 - 3 = 6.\n" * k + "4 * 6 = 2" for k in (3, 0, 2, 1, 0)]
+    # longer prompts reach the context's end sooner: rows leave at different tokens; the third prompt joins a batch
+    # cached shorter than itself (the first row left after 3 tokens), the fourth one cached longer
+    prompts = ["nums: 4 9 3 target: 24\n" + "9 - 3 = 6.\n" * k + "4 * 6 = 2" for k in (20, 0, 15, 1, 0)]
     problems = [PROBLEM] * len(prompts)
     pooled = EvalConfig(samples=0, max_new_tokens=250, batch_size=2, threads=1, loop_lines=1000)  # never caught
     alone = EvalConfig(samples=0, max_new_tokens=250, batch_size=1, threads=1)
     together = [r["greedy"] for r in evaluate(random_model, problems, prompts, pooled, seed=0, progress=False)]
     apart = [r["greedy"] for r in evaluate(random_model, problems, prompts, alone, seed=0, progress=False)]
-    assert len({a["tokens"] for a in apart}) == 4 and together == apart
+    assert [a["tokens"] for a in apart] == [3, 223, 58, 212, 223] and together == apart
 
 
 def test_the_rule_counts_lines_that_repeat_earlier_ones_in_a_window():
