@@ -21,6 +21,7 @@ from metacot.learn.conditions import (
 from metacot.learn.config import learn_config
 from metacot.learn.evaluate import spread
 from metacot.learn.experiment import synthesize
+from metacot.learn.loops import caught, most_stale
 from metacot.learn.splits import SplitSizes, learn_prompt, make_splits, problem_key, read_splits, write_splits
 from metacot.learn.stats import bootstrap, chance, run_figures, samples_needed, within_tokens
 from metacot.linearize.audit import audit_record
@@ -85,6 +86,14 @@ def test_every_condition_trains_on_the_same_problems_with_the_same_prompts(sourc
         assert [r["problem_id"] for r in records] == ids, name
         assert [r["prompt"] for r in records] == [learn_prompt(p) for p in sources.problems]
         assert all(r["completion"].startswith("<think>") and r["condition"] == name for r in records)
+
+
+def test_the_loop_stop_never_fires_on_a_training_record_of_any_condition(sources):
+    window = learn_config("cpu").eval.loop_lines
+    assert window is not None
+    for name, records in records_of(sources).items():
+        most = max(most_stale(r["completion"], window) for r in records)
+        assert not caught(most + 3, window), (name, most)  # 3 lines short of it at least (cpu size: 9 of 16 at most)
 
 
 def test_cot_is_the_solution_path_and_traces_are_longer(sources):

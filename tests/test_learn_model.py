@@ -180,7 +180,7 @@ def test_evaluate_gives_greedy_and_seeded_samples_per_problem(trained):
         made = result["samples"]
         assert not any(s["correct"] for s in made[:-1]) and (len(made) == 3 or made[-1]["correct"])
         for made in [result["greedy"], *result["samples"]]:
-            assert set(made) == {"text", "tokens", "answer", "correct", "valid", "steps", "invalid_reason"}
+            assert set(made) == {"text", "tokens", "stopped", "answer", "correct", "valid", "steps", "invalid_reason"}
             assert 1 <= made["tokens"] <= 24 and made["valid"] is (made["invalid_reason"] is None)
 
 
@@ -190,7 +190,7 @@ def test_sampling_stops_at_a_problems_first_right_sample_or_past_the_budget(trai
     calls = iter(range(100))
 
     def fake(model, tokenizer, prompts, sample, config):  # every second sampled completion is right
-        return [("<think>\n" + SOLVED + ANSWER if sample and next(calls) % 2 else "no", 5) for _ in prompts]
+        return [("<think>\n" + SOLVED + ANSWER if sample and next(calls) % 2 else "no", 5, None) for _ in prompts]
 
     monkeypatch.setattr(evaluation, "generate", fake)
     config = EvalConfig(samples=4, max_new_tokens=24, batch_size=1, threads=1)
@@ -204,11 +204,11 @@ def test_sampling_stops_at_a_problems_first_right_sample_or_past_the_budget(trai
 
 
 def test_correct_is_metacot_verifier():
-    right = attempt(PROBLEM, "<think>\n" + SOLVED + ANSWER, 10)
+    right = attempt(PROBLEM, "<think>\n" + SOLVED + ANSWER, 10, None)
     assert right["answer"] == "4 * (9 - 3)" and right["correct"] and right["valid"] and right["steps"] == 2
-    wrong = attempt(PROBLEM, "<think>\n</think>\n<answer> 4 * 9 - 3 </answer>", 5)
+    wrong = attempt(PROBLEM, "<think>\n</think>\n<answer> 4 * 9 - 3 </answer>", 5, None)
     assert wrong["answer"] == "4 * 9 - 3" and not wrong["correct"] and wrong["valid"]
-    assert attempt(PROBLEM, "<think>\n9 - 3 = 6.", 7)["answer"] is None
+    assert attempt(PROBLEM, "<think>\n9 - 3 = 6.", 7, "length")["answer"] is None
 
 
 METACOT = (
@@ -283,7 +283,7 @@ def test_validity_of_cut_and_empty_think_layouts():
 
 
 def test_a_growing_cache_layer_holds_what_concatenation_would():
-    from metacot.learn.evaluate import GrowingLayer
+    from metacot.learn.pool import GrowingLayer
 
     layer, chunks = GrowingLayer(), [torch.randn(2, 3, n, 4) for n in (5, 1, 300, 1, 1)]  # 306 outgrows 256
     for chunk in chunks:

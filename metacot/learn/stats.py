@@ -62,6 +62,11 @@ def sampled(result: dict) -> float:
     return float(bool(result["samples"]))
 
 
+def greedy_looped(result: dict) -> float:
+    """A greedy answer stopped for looping (eval.loop_lines)."""
+    return float(result["greedy"].get("stopped") == "loop")
+
+
 def greedy_tokens(result: dict) -> float:
     return float(result["greedy"]["tokens"])
 
@@ -86,6 +91,7 @@ def figures(budget: float) -> list[Figure]:
         Figure("pass_n", "solved by any sample (pass@n)", any_sample_correct, only=sampled),
         Figure("valid", "greedy answers whose trace is valid", greedy_valid),
         Figure("right_invalid", "right answer through an invalid trace", right_through_invalid),
+        Figure("looped", "greedy answers stopped for repeating their own lines (eval.loop_lines)", greedy_looped),
         Figure("tokens", "generated tokens of the greedy answer", greedy_tokens, share=False),
     ]
 
