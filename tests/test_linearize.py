@@ -216,9 +216,11 @@ ATTEMPT = re.compile(r"(?P<step>\d+ [-+*/] \d+ = \d+) \((?P<why>.+)\)")
 
 
 def replay_attempts(problem: CountdownProblem, line: str, reached: set) -> None:
-    """An attempts line: from a state reached, steps that fail as the arithmetic says."""
+    """An attempts line: from a state reached, steps that fail as the arithmetic says; right after a step with a
+    wrong result, its correction (failed, or one the search never took up: its value, or where it leads)."""
     m = ATTEMPTS_LINE.fullmatch(line)
     assert m is not None and numbers(m["state"]) in reached, line
+    correction = None  # the right version of the step listed before, when its result was wrong
     for attempt in m["attempts"].split("; "):
         a = ATTEMPT.fullmatch(attempt)
         assert a is not None, attempt
@@ -226,8 +228,15 @@ def replay_attempts(problem: CountdownProblem, line: str, reached: set) -> None:
             new = apply_step(numbers(m["state"]), a["step"])
         except StepError as error:
             assert a["why"] == f"wrong: {error}"
+            correction = correct_step(numbers(m["state"]), a["step"])
             continue
-        assert len(new) == 1 and a["why"] == f"{new[0]} is not {problem.target}", attempt
+        if len(new) > 1:  # goes on: the correction of the step before, which the search never took up
+            assert a["step"] == correction, f"a step listed that did not fail: {attempt}"
+            assert re.fullmatch(rf"value \d\.\d\d|leads to {re.escape(str(list(new)))}", a["why"]), attempt
+            correction = None
+            continue
+        correction = None
+        assert a["why"] == f"{new[0]} is not {problem.target}", attempt
 
 
 def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[str, str]]:

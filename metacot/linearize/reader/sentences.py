@@ -6,16 +6,17 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from metacot.linearize.attempts import FAILED, SEPARATOR, attempt_words
+from metacot.linearize.attempts import FAILED, REPAIRED, SEPARATOR, attempt_words, repaired_words
 from metacot.linearize.formats import metacot as worded
 from metacot.linearize.formats.metacot import ATTEMPTS_LINE, VALUE, go_back_patterns, reason_words, sentence_pattern
 from metacot.linearize.formats.paper import ALTERNATIVELY, FINAL_ANSWER, SOLUTION
 from metacot.linearize.plancheck import Pursuit, made_by, read_plan
 from metacot.linearize.reader.events import AHEAD, EXHAUSTED, INCOHERENT, LOW, LOWER, TIE, UNREADABLE, Concluded, Tried
-from metacot.linearize.reader.reading import Position, Reading
+from metacot.linearize.reader.reading import Attempt, Position, Reading, canonical
 from metacot.linearize.reasons import LOW_VALUE, MISTAKE
 
 FAILED_ITEM = re.compile(sentence_pattern(FAILED).replace("(?P<why>.+?)", "(?P<why>.+)"))
+REPAIRED_ITEM = re.compile(sentence_pattern(REPAIRED))
 GO_BACKS = [re.compile(rf"(?:^|(?<= )){p.pattern}$") for p in go_back_patterns()]
 VALUED = {worded.LOWER: LOWER, worded.TIE: TIE, worded.AHEAD: AHEAD}  # a comparison's wording -> how it compares
 
@@ -89,6 +90,7 @@ def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMP
     origin = reading.named(m["state"], line, "lists steps from")
     if origin is None:
         return True
+    before: Attempt | None = None
     for item in m["attempts"].split(SEPARATOR):
         words = FAILED_ITEM.fullmatch(item)
         if words is None:
@@ -96,11 +98,23 @@ def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMP
             continue
         attempt = reading.attempt(origin, words["step"])
         expected = attempt_words(attempt.step, attempt.outcome.error, attempt.check or "")
+        if not attempt.outcome.terminal and attempt.outcome.error is None:  # goes on: the slip before's correction
+            expected = _repaired(reading, attempt, item)
+            if before is None or before.right is None or canonical(before.right) != attempt.step:
+                reading.unread(line, INCOHERENT, f"{attempt.step!r} did not fail, nor corrects the step before it")
         if item != expected:
             reading.unread(line, INCOHERENT, f"the step gives: {expected!r}")
         reading.take(attempt, line, listed=True, named=attempt.outcome.error is not None)
         reading.caught_attempt(attempt, line)
+        before = attempt
     return True
+
+
+def _repaired(reading: Reading, attempt: Attempt, item: str) -> str:
+    """How a listed slip's correction is written (attempts.repaired_words), with the value the item prints."""
+    value = REPAIRED_ITEM.fullmatch(item)
+    state = reading.domain.describe_state(reading.problem, attempt.outcome.state)
+    return repaired_words(attempt.step, value["v"] if value is not None else None, state)
 
 
 def read_backtrack(reading: Reading, line: str) -> bool:
