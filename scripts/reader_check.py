@@ -232,7 +232,7 @@ def read_metacot(w: Walker, lines: list[str]) -> None:
         if j := JUMP.search(line):
             said = line[: j.start()]
             w.jump(key(j.group(1)), said if "." in said else f"{prev} {said}", line)
-        prev = line
+        prev = f"{prev} {line}" if m else line  # a listing (a slip's correction alone, say) after a failed step
 
 
 def read_paper(w: Walker, lines: list[str]) -> None:

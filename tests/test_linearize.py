@@ -150,7 +150,9 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
             continue
         if m["tried"] is not None:
             reached = {tuple(nodes[n].state or ()) for n in [ROOT, *(move.node for move in moves)]}
-            replay_attempts(problem, f"From {m['tried']}.", reached)
+            slip = nodes[current]  # the step just written: its correction may come first
+            fixed = correct_step(nodes[slip.parent].state, slip.step) if slip.error is not None else None
+            replay_attempts(problem, f"From {m['tried']}.", reached, fixed)
             continue
         if m["tag"] == "value":  # printed again before a low-value backtrack: a value held later
             held = (tree.value_at(current, i) for i in range(len(tree.trace)))
@@ -215,12 +217,12 @@ ATTEMPTS_LINE = re.compile(r"From (?P<state>\[[\d, ]*\]): (?P<attempts>.+)\.")
 ATTEMPT = re.compile(r"(?P<step>\d+ [-+*/] \d+ = \d+) \((?P<why>.+)\)")
 
 
-def replay_attempts(problem: CountdownProblem, line: str, reached: set) -> None:
+def replay_attempts(problem: CountdownProblem, line: str, reached: set, correction: str | None = None) -> None:
     """An attempts line: from a state reached, steps that fail as the arithmetic says; right after a step with a
-    wrong result, its correction (failed, or one the search never took up: its value, or where it leads)."""
+    wrong result (listed, or the step just written, whose `correction` is given), its correction (failed, or one
+    the search never took up: its value, or where it leads)."""
     m = ATTEMPTS_LINE.fullmatch(line)
     assert m is not None and numbers(m["state"]) in reached, line
-    correction = None  # the right version of the step listed before, when its result was wrong
     for attempt in m["attempts"].split("; "):
         a = ATTEMPT.fullmatch(attempt)
         assert a is not None, attempt
@@ -260,7 +262,7 @@ def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[st
             finished = dead = False
             continue
         if line.startswith("From ["):
-            replay_attempts(problem, line, reached)
+            replay_attempts(problem, line, reached, correction)
             continue
         m = STEP_LINE.fullmatch(line)
         assert m is not None, line

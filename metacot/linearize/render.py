@@ -162,11 +162,15 @@ def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int], t
     and for an exhausted branch the live states below it), one line per state, deepest first, each the format's
     `template` with the {state} and its {attempts}: the steps not in `written` (what the text writes as steps,
     anywhere, and has listed), which the listed ones join, each slip with its correction (attempts.with_repairs). None
-    for a mistake, or after a step whose own verdict said it failed."""
-    failed_step = reason.kind == EXHAUSTED and reason.subject == reason.left and ctx.node(reason.left).dead
-    if reason.kind == MISTAKE or failed_step:
-        return []
+    for a mistake, or after a step whose own verdict said it failed, but the correction of a slip the text stands at
+    (written just before, and never as a step), from its state."""
+    left = ctx.node(reason.left)
     lines = []
+    if left.dead and left.repair is not None and left.repair not in written:
+        written.add(left.repair)
+        lines.append(template.format(state=ctx.state(left.parent), attempts=attempt(ctx, ctx.node(left.repair), visit)))
+    if reason.kind == MISTAKE or (reason.kind == EXHAUSTED and reason.subject == reason.left and left.dead):
+        return lines
     for node_id in covered(ctx.tree, reason.subject, visit, reason.kind == EXHAUSTED):
         shown = with_repairs(ctx.tree, [c for c in tried(ctx.tree, node_id, visit) if c not in written], written)
         if shown:

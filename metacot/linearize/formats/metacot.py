@@ -164,8 +164,8 @@ def attempts(auditor: Auditor, segment: str, line: re.Pattern[str] | None = None
         listed = read_listing(auditor, node_id, m["attempts"])
         if listed is not None:
             nodes = auditor.tree.nodes
-            for before, child in zip([None, *listed], listed, strict=False):
-                repairs = before is not None and nodes[before].repair == child  # a slip's correction, after it
+            for before, child in zip([auditor.current, *listed], listed, strict=False):  # a slip, its correction
+                repairs = nodes[before].repair == child
                 auditor.claim(nodes[child].dead or repairs, segment, f"{nodes[child].step!r} did not fail")
             return True
     auditor.fail(segment, f"lists steps that were not tried from {m['state']}")
@@ -175,8 +175,8 @@ def attempts(auditor: Auditor, segment: str, line: re.Pattern[str] | None = None
 def read_listing(auditor: Auditor, node_id: int, text: str) -> list[int] | None:
     """The children of the node that `text` lists, each written as the domain recomputes its step and verdict
     (attempts.attempt_words) and joined by SEPARATOR, in the order the search made them, none shown before, a slip's
-    correction right after it (attempts.with_repairs: a live one with the value the search held by the visit the
-    backtrack is on the way to); None when the text is not such a list."""
+    correction right after it, or first after the slip the text stands at (attempts.with_repairs: a live one with
+    the value the search held by the visit the backtrack is on the way to); None when the text is not such a list."""
     nodes, visit = auditor.tree.nodes, auditor.next_visit()
     words = {}
     for child in nodes[node_id].children:
@@ -196,7 +196,7 @@ def read_listing(auditor: Auditor, node_id: int, text: str) -> list[int] | None:
             for c, w in words.items()
             if text.startswith(w, start)
             and (start + len(w) == len(text) or text.startswith(SEPARATOR, start + len(w)))
-            and (c > last or (listed and nodes[listed[-1]].repair == c))
+            and (c > last or nodes[listed[-1] if listed else auditor.current].repair == c)
             and c not in auditor.visited
             and c not in auditor.listed
             and c not in listed
@@ -204,7 +204,7 @@ def read_listing(auditor: Auditor, node_id: int, text: str) -> list[int] | None:
         if (listed and not text.startswith(SEPARATOR, at)) or not fits:
             return None
         child = max(fits, key=lambda c: len(words[c]))
-        last = max(last, child) if not listed or nodes[listed[-1]].repair != child else last
+        last = max(last, child) if nodes[listed[-1] if listed else auditor.current].repair != child else last
         listed.append(child)
         at = start + len(words[child])
     auditor.listed.update(listed)

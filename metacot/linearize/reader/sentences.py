@@ -11,8 +11,19 @@ from metacot.linearize.formats import metacot as worded
 from metacot.linearize.formats.metacot import ATTEMPTS_LINE, VALUE, go_back_patterns, reason_words, sentence_pattern
 from metacot.linearize.formats.paper import ALTERNATIVELY, FINAL_ANSWER, SOLUTION
 from metacot.linearize.plancheck import Pursuit, made_by, read_plan
-from metacot.linearize.reader.events import AHEAD, EXHAUSTED, INCOHERENT, LOW, LOWER, TIE, UNREADABLE, Concluded, Tried
-from metacot.linearize.reader.reading import Attempt, Position, Reading, canonical
+from metacot.linearize.reader.events import (
+    AHEAD,
+    EXHAUSTED,
+    INCOHERENT,
+    LOW,
+    LOWER,
+    TIE,
+    UNREADABLE,
+    Concluded,
+    Named,
+    Tried,
+)
+from metacot.linearize.reader.reading import Attempt, Position, Reading
 from metacot.linearize.reasons import LOW_VALUE, MISTAKE
 
 FAILED_ITEM = re.compile(sentence_pattern(FAILED).replace("(?P<why>.+?)", "(?P<why>.+)"))
@@ -83,14 +94,17 @@ def read_step(reading: Reading, origin: Position, line: str) -> bool:
 
 def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMPTS_LINE) -> bool:
     """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ...", or a format's own `pattern` of a
-    {state} and its {attempts}): each a failed step from a state the text has reached, with what its check says."""
+    {state} and its {attempts}): each a failed step from a state the text has reached, with what its check says,
+    or a step that goes on: the correction of the slip right before it (listed, or the step the text just wrote)."""
     m = pattern.fullmatch(line)
     if m is None:
         return False
     origin = reading.named(m["state"], line, "lists steps from")
     if origin is None:
         return True
-    before: Attempt | None = None
+    moved = (e for e in reversed(reading.events) if not isinstance(e, (Concluded, Named)))  # not statements
+    last = next(moved, None)  # a slip the text just wrote: its correction may come first
+    corrects = last.corrects if isinstance(last, Tried) and not last.listed else None
     for item in m["attempts"].split(SEPARATOR):
         words = FAILED_ITEM.fullmatch(item)
         if words is None:
@@ -100,13 +114,14 @@ def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMP
         expected = attempt_words(attempt.step, attempt.outcome.error, attempt.check or "")
         if not attempt.outcome.terminal and attempt.outcome.error is None:  # goes on: the slip before's correction
             expected = _repaired(reading, attempt, item)
-            if before is None or before.right is None or canonical(before.right) != attempt.step:
+            if corrects != (origin.key, attempt.step):
                 reading.unread(line, INCOHERENT, f"{attempt.step!r} did not fail, nor corrects the step before it")
         if item != expected:
             reading.unread(line, INCOHERENT, f"the step gives: {expected!r}")
         reading.take(attempt, line, listed=True, named=attempt.outcome.error is not None)
+        taken = reading.events[-1]
+        corrects = taken.corrects if isinstance(taken, Tried) else None
         reading.caught_attempt(attempt, line)
-        before = attempt
     return True
 
 
