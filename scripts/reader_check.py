@@ -228,11 +228,11 @@ def read_metacot(w: Walker, lines: list[str]) -> None:
             w.slip(s, line)
         if e := EXHAUSTED.search(line):
             w.conclude(key(e.group(1)), line)
-        check_rounding(w, line)
+        check_rounding(w, re.sub(r"\(value \d+\.\d+\)", "", line) if m else line)  # a listed step's value
         if j := JUMP.search(line):
             said = line[: j.start()]
             w.jump(key(j.group(1)), said if "." in said else f"{prev} {said}", line)
-        prev = line
+        prev = f"{prev} {line}" if m else line  # a listing (a slip's correction alone, say) after a failed step
 
 
 def read_paper(w: Walker, lines: list[str]) -> None:

@@ -150,7 +150,9 @@ def replay_tokens(tree: SearchTree, lines: list[str], domain) -> list[Move]:
             continue
         if m["tried"] is not None:
             reached = {tuple(nodes[n].state or ()) for n in [ROOT, *(move.node for move in moves)]}
-            replay_attempts(problem, f"From {m['tried']}.", reached)
+            slip = nodes[current]  # the step just written: its correction may come first
+            fixed = correct_step(nodes[slip.parent].state, slip.step) if slip.error is not None else None
+            replay_attempts(problem, f"From {m['tried']}.", reached, fixed)
             continue
         if m["tag"] == "value":  # printed again before a low-value backtrack: a value held later
             held = (tree.value_at(current, i) for i in range(len(tree.trace)))
@@ -215,8 +217,10 @@ ATTEMPTS_LINE = re.compile(r"From (?P<state>\[[\d, ]*\]): (?P<attempts>.+)\.")
 ATTEMPT = re.compile(r"(?P<step>\d+ [-+*/] \d+ = \d+) \((?P<why>.+)\)")
 
 
-def replay_attempts(problem: CountdownProblem, line: str, reached: set) -> None:
-    """An attempts line: from a state reached, steps that fail as the arithmetic says."""
+def replay_attempts(problem: CountdownProblem, line: str, reached: set, correction: str | None = None) -> None:
+    """An attempts line: from a state reached, steps that fail as the arithmetic says; right after a step with a
+    wrong result (listed, or the step just written, whose `correction` is given), its correction (failed, or one
+    the search never took up: its value, or where it leads)."""
     m = ATTEMPTS_LINE.fullmatch(line)
     assert m is not None and numbers(m["state"]) in reached, line
     for attempt in m["attempts"].split("; "):
@@ -226,8 +230,15 @@ def replay_attempts(problem: CountdownProblem, line: str, reached: set) -> None:
             new = apply_step(numbers(m["state"]), a["step"])
         except StepError as error:
             assert a["why"] == f"wrong: {error}"
+            correction = correct_step(numbers(m["state"]), a["step"])
             continue
-        assert len(new) == 1 and a["why"] == f"{new[0]} is not {problem.target}", attempt
+        if len(new) > 1:  # goes on: the correction of the step before, which the search never took up
+            assert a["step"] == correction, f"a step listed that did not fail: {attempt}"
+            assert re.fullmatch(rf"value \d\.\d\d|leads to {re.escape(str(list(new)))}", a["why"]), attempt
+            correction = None
+            continue
+        correction = None
+        assert a["why"] == f"{new[0]} is not {problem.target}", attempt
 
 
 def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[str, str]]:
@@ -251,7 +262,7 @@ def replay_metacot(problem: CountdownProblem, lines: list[str]) -> list[tuple[st
             finished = dead = False
             continue
         if line.startswith("From ["):
-            replay_attempts(problem, line, reached)
+            replay_attempts(problem, line, reached, correction)
             continue
         m = STEP_LINE.fullmatch(line)
         assert m is not None, line

@@ -244,3 +244,55 @@ def test_a_correction_is_written_right_after_its_slip_never_before(made, slip, c
         written = linearize(tree, domain, fmt, CONFIG)
         assert audit_record(written, tree, domain).failures == [], fmt
         assert REPAIR_FIRST not in {v.kind for v in read_record(written, domain, problem)}, fmt
+
+
+def listed_slip_tree(visited: bool = False) -> tuple[SearchTree, CountdownDomain]:
+    """[65, 68, 9] tried "68 + 9 = 79" (wrong; its correction "68 + 9 = 77" made with it, never taken up; `visited`:
+    the search visits the slip, as MCTS visits a dead step), and the search left for "68 - 65 = 3", which solves:
+    81 / 3 = 27, 90 - 27 = 63."""
+    domain = CountdownDomain()
+    problem = domain.problem_from_dict({"id": "q", "numbers": [81, 65, 90, 68], "target": 63})
+    tree = SearchTree.with_root("q", {"id": "q", "numbers": [81, 65, 90, 68], "target": 63}, problem.numbers)
+    tree.visit(tree.root)
+    here, other = grow(domain, problem, tree, tree.root, [Proposal("90 - 81 = 9"), Proposal("68 - 65 = 3")])
+    tree.visit(here)
+    slip, fixed = grow(domain, problem, tree, here, [Proposal("68 + 9 = 79")])
+    assert slip.repair == fixed.id and not fixed.dead
+    if visited:
+        tree.visit(slip)
+    tree.visit(other)
+    (half,) = grow(domain, problem, tree, other, [Proposal("81 / 3 = 27")])
+    tree.visit(half)
+    (win,) = grow(domain, problem, tree, half, [Proposal("90 - 27 = 63")])
+    tree.visit(win)
+    return tree, domain
+
+
+@pytest.mark.parametrize("score", [None, 0.25])
+@pytest.mark.parametrize("visited", [False, True])
+def test_a_named_slip_is_followed_by_its_correction(score, visited):
+    """A slip named in the attempts listed when the search leaves its state, or written as the step the text stands
+    at when it leaves, is repaired there: its correction (a real child the search never took up) right after it,
+    with the value the search held for it (or, with none, where it leads); both audits read it (the old text named
+    the slip and left)."""
+    tree, domain = listed_slip_tree(visited)
+    fixed = tree.nodes[next(n.repair for n in tree.nodes if n.step == "68 + 9 = 79")]
+    fixed.score = score
+    record = linearize(tree, domain, "metacot", CONFIG)
+    lines = record["completion"].split("\n")
+    said = "leads to [65, 77]" if score is None else "value 0.25"
+    alone = f"From [65, 68, 9]: 68 + 9 = 77 ({said})."
+    if visited:
+        assert lines[2:4] == ["68 + 9 = 79. Wait, that's wrong: 68 + 9 is 77, not 79.", alone], lines
+    else:
+        assert lines[2] == f"From [65, 68, 9]: 68 + 9 = 79 (wrong: 68 + 9 is 77, not 79); 68 + 9 = 77 ({said}).", lines
+    problem = domain.problem_from_dict(tree.problem)
+    for fmt in ("metacot", "tokens"):
+        written = linearize(tree, domain, fmt, CONFIG)
+        assert f"68 + 9 = 77 ({said})" in written["completion"], fmt
+        assert audit_record(written, tree, domain).failures == [], fmt
+        assert read_record(written, domain, problem) == [], fmt
+    # a step listed that did not fail, away from its slip, is caught by both
+    forged = {**record, "completion": "\n".join([*lines[:2], *([] if visited else [alone]), *lines[3:]])}
+    assert audit_record(forged, tree, domain).failures
+    assert read_record(forged, domain, problem)

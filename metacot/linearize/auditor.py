@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from metacot.linearize.attempts import attempt_words, covered, tried
+from metacot.linearize.attempts import covered, tried
 from metacot.linearize.layout import texts
 from metacot.linearize.reasons import CAUGHT, exhausted, value_text
 from metacot.linearize.states import Positions, check_arrival, position
@@ -328,40 +328,6 @@ class Auditor:
     def shown_as(self, state: str) -> list[int]:
         """The live nodes the text has written that `state` names."""
         return sorted(n for n in self.visited if self.live(n) and self.describe(n) == state)
-
-    def read_attempts(self, node_id: int, text: str, separator: str) -> list[int] | None:
-        """The children of the node that `text` lists, each written as the domain recomputes its step and verdict
-        (attempts.attempt_words) and joined by separator, in the order the search made them, none shown before;
-        None when the text is not such a list."""
-        words = {}
-        for child in self.tree.nodes[node_id].children:
-            step = self.tree.nodes[child].step
-            outcome = self.domain.apply_step(self.problem, self.states[node_id], step)
-            words[child] = attempt_words(step, outcome.error, self.after_step(child, outcome) or "")
-        listed: list[int] = []
-        at = 0
-        while at < len(text):
-            start = at + len(separator) if listed else at
-            fits = [
-                c
-                for c, w in words.items()
-                if text.startswith(w, start)
-                and (start + len(w) == len(text) or text.startswith(separator, start + len(w)))
-                and c > max(listed, default=-1)
-                and c not in self.visited
-                and c not in self.listed
-            ]
-            if (listed and not text.startswith(separator, at)) or not fits:
-                return None
-            child = max(fits, key=lambda c: len(words[c]))
-            listed.append(child)
-            at = start + len(words[child])
-        self.listed.update(listed)
-        for child in listed:
-            self.owed.pop(child, None)
-            outcome = self.domain.apply_step(self.problem, self.states[node_id], self.tree.nodes[child].step)
-            self.name_slip(self.names(child, outcome), text)
-        return listed or None
 
     def check_support(self, head: int, whole_branch: bool, sentence: str) -> None:
         """A conclusion about `head` comes after the text has shown every step the search had tried from there

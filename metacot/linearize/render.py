@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from metacot.linearize.attempts import ATTEMPTS, SEPARATOR, attempt_words, covered, tried
+from metacot.linearize.attempts import ATTEMPTS, SEPARATOR, attempt_words, covered, repaired_words, tried, with_repairs
 from metacot.linearize.reasons import (
     AHEAD_WORDS,
     CAUGHT,
@@ -161,23 +161,31 @@ def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int], t
     """The lines that show the tried steps a departure's conclusion rests on (attempts: the state it concludes about,
     and for an exhausted branch the live states below it), one line per state, deepest first, each the format's
     `template` with the {state} and its {attempts}: the steps not in `written` (what the text writes as steps,
-    anywhere, and has listed), which the listed ones join. None for a mistake, or after a step whose own verdict said
-    it failed."""
-    failed_step = reason.kind == EXHAUSTED and reason.subject == reason.left and ctx.node(reason.left).dead
-    if reason.kind == MISTAKE or failed_step:
-        return []
+    anywhere, and has listed), which the listed ones join, each slip with its correction (attempts.with_repairs). None
+    for a mistake, or after a step whose own verdict said it failed, but the correction of a slip the text stands at
+    (written just before, and never as a step), from its state."""
+    left = ctx.node(reason.left)
     lines = []
+    if left.dead and left.repair is not None and left.repair not in written:
+        written.add(left.repair)
+        lines.append(template.format(state=ctx.state(left.parent), attempts=attempt(ctx, ctx.node(left.repair), visit)))
+    if reason.kind == MISTAKE or (reason.kind == EXHAUSTED and reason.subject == reason.left and left.dead):
+        return lines
     for node_id in covered(ctx.tree, reason.subject, visit, reason.kind == EXHAUSTED):
-        shown = [child for child in tried(ctx.tree, node_id, visit) if child not in written]
+        shown = with_repairs(ctx.tree, [c for c in tried(ctx.tree, node_id, visit) if c not in written], written)
         if shown:
             written.update(shown)
-            attempts = SEPARATOR.join(attempt(ctx, ctx.node(child)) for child in shown)
+            attempts = SEPARATOR.join(attempt(ctx, ctx.node(child), visit) for child in shown)
             lines.append(template.format(state=ctx.state(node_id), attempts=attempts))
     return lines
 
 
-def attempt(ctx: Context, node: Node) -> str:
-    """A failed step in an attempts line: the step and its error, or the verdict of the path it finished."""
+def attempt(ctx: Context, node: Node, visit: int) -> str:
+    """A step in an attempts line: a failed one with its error, or the verdict of the path it finished; a slip's
+    correction the search never took up, with the value it held for it by trace visit `visit`."""
+    if not node.dead:
+        value = ctx.tree.value_at(node.id, visit)
+        return repaired_words(ctx.step(node), None if value is None else value_text(value), ctx.state(node.id))
     return attempt_words(ctx.step(node), node.error, verdict(ctx, node) if node.error is None else "")
 
 

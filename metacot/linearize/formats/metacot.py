@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from metacot.linearize.attempts import ATTEMPTS, SEPARATOR
+from metacot.linearize.attempts import ATTEMPTS, SEPARATOR, attempt_words, repaired_words
 from metacot.linearize.formats.base import TraceFormat
 from metacot.linearize.plancheck import Pursuit, made_by, read_plan
 from metacot.linearize.plans import Woven, weave
@@ -154,19 +154,65 @@ def kept(auditor: Auditor, follow: Pursuit, segment: str) -> None:
 def attempts(auditor: Auditor, segment: str, line: re.Pattern[str] | None = None) -> bool:
     """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ...", or a format's own `line` pattern
     of a {state} and its {attempts}): each listed step is one the search tried from a state the text has shown,
-    failed as the domain recomputes it, and not shown before. False when the segment is no attempts line."""
+    failed as the domain recomputes it (or a listed slip's correction, right after it), and not shown before. False
+    when the segment is no attempts line."""
     m = (line or ATTEMPTS_LINE).fullmatch(segment)
     if m is None:
         return False
     on_path = auditor.tree.path_to(auditor.current)
     for node_id in sorted(auditor.shown_as(m["state"]), key=lambda n: n not in on_path):  # the branch left first
-        listed = auditor.read_attempts(node_id, m["attempts"], SEPARATOR)
+        listed = read_listing(auditor, node_id, m["attempts"])
         if listed is not None:
-            for node in map(auditor.tree.nodes.__getitem__, listed):
-                auditor.claim(node.dead, segment, f"{node.step!r} did not fail")
+            nodes = auditor.tree.nodes
+            for before, child in zip([auditor.current, *listed], listed, strict=False):  # a slip, its correction
+                repairs = nodes[before].repair == child
+                auditor.claim(nodes[child].dead or repairs, segment, f"{nodes[child].step!r} did not fail")
             return True
     auditor.fail(segment, f"lists steps that were not tried from {m['state']}")
     return True
+
+
+def read_listing(auditor: Auditor, node_id: int, text: str) -> list[int] | None:
+    """The children of the node that `text` lists, each written as the domain recomputes its step and verdict
+    (attempts.attempt_words) and joined by SEPARATOR, in the order the search made them, none shown before, a slip's
+    correction right after it, or first after the slip the text stands at (attempts.with_repairs: a live one with
+    the value the search held by the visit the backtrack is on the way to); None when the text is not such a list."""
+    nodes, visit = auditor.tree.nodes, auditor.next_visit()
+    words = {}
+    for child in nodes[node_id].children:
+        step = nodes[child].step
+        outcome = auditor.domain.apply_step(auditor.problem, auditor.states[node_id], step)
+        words[child] = attempt_words(step, outcome.error, auditor.after_step(child, outcome) or "")
+        if not nodes[child].dead and outcome.state is not None:
+            value = auditor.tree.value_at(child, visit)
+            state = auditor.domain.describe_state(auditor.problem, outcome.state)
+            words[child] = repaired_words(step, None if value is None else value_text(value), state)
+    listed: list[int] = []
+    at, last = 0, -1  # last: the latest listed in the order made (a correction is listed after its slip)
+    while at < len(text):
+        start = at + len(SEPARATOR) if listed else at
+        fits = [
+            c
+            for c, w in words.items()
+            if text.startswith(w, start)
+            and (start + len(w) == len(text) or text.startswith(SEPARATOR, start + len(w)))
+            and (c > last or nodes[listed[-1] if listed else auditor.current].repair == c)
+            and c not in auditor.visited
+            and c not in auditor.listed
+            and c not in listed
+        ]
+        if (listed and not text.startswith(SEPARATOR, at)) or not fits:
+            return None
+        child = max(fits, key=lambda c: len(words[c]))
+        last = max(last, child) if nodes[listed[-1] if listed else auditor.current].repair != child else last
+        listed.append(child)
+        at = start + len(words[child])
+    auditor.listed.update(listed)
+    for child in listed:
+        auditor.owed.pop(child, None)
+        outcome = auditor.domain.apply_step(auditor.problem, auditor.states[node_id], auditor.tree.nodes[child].step)
+        auditor.name_slip(auditor.names(child, outcome), text)
+    return listed or None
 
 
 def sentence_pattern(words: str, **fixed: str) -> str:

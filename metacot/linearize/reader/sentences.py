@@ -6,16 +6,28 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from metacot.linearize.attempts import FAILED, SEPARATOR, attempt_words
+from metacot.linearize.attempts import FAILED, REPAIRED, SEPARATOR, attempt_words, repaired_words
 from metacot.linearize.formats import metacot as worded
 from metacot.linearize.formats.metacot import ATTEMPTS_LINE, VALUE, go_back_patterns, reason_words, sentence_pattern
 from metacot.linearize.formats.paper import ALTERNATIVELY, FINAL_ANSWER, SOLUTION
 from metacot.linearize.plancheck import Pursuit, made_by, read_plan
-from metacot.linearize.reader.events import AHEAD, EXHAUSTED, INCOHERENT, LOW, LOWER, TIE, UNREADABLE, Concluded, Tried
-from metacot.linearize.reader.reading import Position, Reading
+from metacot.linearize.reader.events import (
+    AHEAD,
+    EXHAUSTED,
+    INCOHERENT,
+    LOW,
+    LOWER,
+    TIE,
+    UNREADABLE,
+    Concluded,
+    Named,
+    Tried,
+)
+from metacot.linearize.reader.reading import Attempt, Position, Reading
 from metacot.linearize.reasons import LOW_VALUE, MISTAKE
 
 FAILED_ITEM = re.compile(sentence_pattern(FAILED).replace("(?P<why>.+?)", "(?P<why>.+)"))
+REPAIRED_ITEM = re.compile(sentence_pattern(REPAIRED))
 GO_BACKS = [re.compile(rf"(?:^|(?<= )){p.pattern}$") for p in go_back_patterns()]
 VALUED = {worded.LOWER: LOWER, worded.TIE: TIE, worded.AHEAD: AHEAD}  # a comparison's wording -> how it compares
 
@@ -82,13 +94,17 @@ def read_step(reading: Reading, origin: Position, line: str) -> bool:
 
 def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMPTS_LINE) -> bool:
     """An attempts line ("From [44, 101]: 44 * 101 = 4444 (4444 is not 33); ...", or a format's own `pattern` of a
-    {state} and its {attempts}): each a failed step from a state the text has reached, with what its check says."""
+    {state} and its {attempts}): each a failed step from a state the text has reached, with what its check says,
+    or a step that goes on: the correction of the slip right before it (listed, or the step the text just wrote)."""
     m = pattern.fullmatch(line)
     if m is None:
         return False
     origin = reading.named(m["state"], line, "lists steps from")
     if origin is None:
         return True
+    moved = (e for e in reversed(reading.events) if not isinstance(e, (Concluded, Named)))  # not statements
+    last = next(moved, None)  # a slip the text just wrote: its correction may come first
+    corrects = last.corrects if isinstance(last, Tried) and not last.listed else None
     for item in m["attempts"].split(SEPARATOR):
         words = FAILED_ITEM.fullmatch(item)
         if words is None:
@@ -96,11 +112,24 @@ def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMP
             continue
         attempt = reading.attempt(origin, words["step"])
         expected = attempt_words(attempt.step, attempt.outcome.error, attempt.check or "")
+        if not attempt.outcome.terminal and attempt.outcome.error is None:  # goes on: the slip before's correction
+            expected = _repaired(reading, attempt, item)
+            if corrects != (origin.key, attempt.step):
+                reading.unread(line, INCOHERENT, f"{attempt.step!r} did not fail, nor corrects the step before it")
         if item != expected:
             reading.unread(line, INCOHERENT, f"the step gives: {expected!r}")
         reading.take(attempt, line, listed=True, named=attempt.outcome.error is not None)
+        taken = reading.events[-1]
+        corrects = taken.corrects if isinstance(taken, Tried) else None
         reading.caught_attempt(attempt, line)
     return True
+
+
+def _repaired(reading: Reading, attempt: Attempt, item: str) -> str:
+    """How a listed slip's correction is written (attempts.repaired_words), with the value the item prints."""
+    value = REPAIRED_ITEM.fullmatch(item)
+    state = reading.domain.describe_state(reading.problem, attempt.outcome.state)
+    return repaired_words(attempt.step, value["v"] if value is not None else None, state)
 
 
 def read_backtrack(reading: Reading, line: str) -> bool:

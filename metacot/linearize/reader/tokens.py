@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from metacot.linearize.attempts import SEPARATOR
 from metacot.linearize.formats.metacot import sentence_pattern
 from metacot.linearize.formats.tokens import TOKEN, TRIED_LINE
 from metacot.linearize.reader.events import EXHAUSTED, INCOHERENT, LOW_OR_LOWER, UNREADABLE, Concluded, Tried
@@ -46,7 +47,15 @@ def read_tokens(reading: Reading, lines: list[str]) -> None:
             if low is not None and stepped and not _corrected_next(reading, lines[i + 1 : i + 2]):
                 reading.events.append(Concluded(low[0], reading.current.key, LOW_OR_LOWER, low[1], value))
                 low = None
-        listed = [*listed, tried["state"]] if tried is not None else []
+        if tried is None or not _corrects_only(reading, tried["attempts"]):
+            listed = [*listed, tried["state"]] if tried is not None else []
+
+
+def _corrects_only(reading: Reading, attempts: str) -> bool:
+    """A <tried> line that lists only a slip's correction, a step that goes on (render.attempt_lines: after the slip
+    the text stands at): no conclusion about its state rests on it."""
+    last = reading.events[-1] if reading.events else None
+    return SEPARATOR not in attempts and isinstance(last, Tried) and last.listed and last.result is not None
 
 
 def _backtrack(
