@@ -347,8 +347,16 @@ def test_records_sizes_and_seed(run, tmp_path):
     again = tmp_path / "again.jsonl"
     assert main(["prime", str(run), "--variant", "only_backtracking", "--records", "70", "--out", str(again)]) == 0
     assert again.read_bytes() == out.read_bytes()
-    assert main(["prime", str(run), "--variant", "only_backtracking", "--sizes", "3", "--out", str(out)]) == 0
-    assert read(out) == []  # the run's problems all have four numbers
+    assert main(["prime", str(run), "--variant", "only_backtracking", "--out", str(out)]) == 0
+    assert main(["prime", str(run), "--variant", "only_backtracking", "--sizes", "4", "--out", str(again)]) == 0
+    assert read(again) == read(out) != []  # the run's problems all have four numbers
+
+
+def test_a_size_the_run_has_no_tree_of_is_refused_and_writes_nothing(run, tmp_path, capsys):
+    out = tmp_path / "none.jsonl"
+    assert main(["prime", str(run), "--variant", "only_backtracking", "--sizes", "3:1,4:1", "--out", str(out)]) == 2
+    assert "--sizes: the run has no finished tree of [3] numbers (its trees have [4])" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_bad_settings_name_the_flag(run, capsys):

@@ -127,6 +127,10 @@ class Primer:
         random.Random(self.options.seed).shuffle(places)
         if self.options.sizes is None:
             return [(1.0, [found for found, _ in places])]
+        held = sorted({n for _, n in places})
+        missing = sorted(set(self.options.sizes) - set(held))
+        if missing:
+            raise ValueError(f"--sizes: the run has no finished tree of {missing} numbers (its trees have {held})")
         sizes = sorted(self.options.sizes.items())
         return [(weight, [found for found, n in places if n == size]) for size, weight in sizes]
 
