@@ -55,15 +55,14 @@ def test_audit_bars_count_the_records_of_each_format(run, capsys):
 
 
 class FirstCallWaits:
-    """A policy whose first call takes `seconds` (a model's long batch), then answers at once."""
+    """A policy whose first call takes `seconds` (a model's long batch), then answers after `then` seconds."""
 
-    def __init__(self, inner, seconds: float):
-        self.inner, self.seconds, self.waited = inner, seconds, False
+    def __init__(self, inner, seconds: float, then: float = 0.0):
+        self.inner, self.seconds, self.then, self.waited = inner, seconds, then, False
 
     def propose(self, requests):
-        if not self.waited:
-            self.waited = True
-            time.sleep(self.seconds)
+        time.sleep(self.then if self.waited else self.seconds)
+        self.waited = True
         return self.inner.propose(requests)
 
 
@@ -144,7 +143,7 @@ def test_the_bar_shows_how_much_of_their_budget_the_searches_in_flight_spent(tmp
     config.search.strategy, config.prm.backend = "astar", "rollout"
     config.search.astar.budget = Budget(policy_calls=40, rollouts=200)
     runner = build_runner(config, make_domain(config.problems))
-    runner.policy = FirstCallWaits(runner.policy, 0.3)
+    runner.policy = FirstCallWaits(runner.policy, 0.3, then=0.02)  # every round spans ticks of the bar, loaded or not
     synth(config, progress=True, runner=runner)
     shares = [int(s) for s in re.findall(r"(\d+)% of the budget spent", capsys.readouterr().err)]
     assert shares and max(shares) > 0 and all(0 <= s <= 100 for s in shares)
