@@ -12,7 +12,8 @@ import trl  # noqa: E402
 from datasets import Dataset  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from metacot.learn.evaluate import EvalConfig, attempt, evaluate  # noqa: E402
+from metacot.learn.eval_config import EvalConfig  # noqa: E402
+from metacot.learn.evaluate import attempt, evaluate  # noqa: E402
 from metacot.learn.model import ModelConfig, build_model, build_tokenizer, parameter_count  # noqa: E402
 from metacot.learn.train import TrainConfig, batch_size, fed_records, sft_config, train  # noqa: E402
 from metacot.learn.validity import check_trace  # noqa: E402

@@ -8,7 +8,8 @@ import pytest
 pytest.importorskip("trl")
 
 from metacot.learn.config import learn_config  # noqa: E402
-from metacot.learn.evaluate import EvalConfig, evaluate  # noqa: E402
+from metacot.learn.eval_config import EvalConfig  # noqa: E402
+from metacot.learn.evaluate import evaluate  # noqa: E402
 from metacot.learn.loops import caught, most_stale  # noqa: E402
 from metacot.learn.model import ModelConfig, build_model, build_tokenizer  # noqa: E402
 from metacot.learn.stats import run_figures  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any
 
 from metacot.config import ConfigError, from_dict
 from metacot.learn.conditions import CONDITIONS, check_conditions
-from metacot.learn.evaluate import EvalConfig
+from metacot.learn.eval_config import EvalConfig
 from metacot.learn.model import ModelConfig
 from metacot.learn.sizes import SIZES
 from metacot.learn.splits import SplitSizes

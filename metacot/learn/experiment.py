@@ -22,7 +22,8 @@ from metacot.config import SynthConfig
 from metacot.jsonl import MAX_RECORD, bounded_lines
 from metacot.learn.conditions import CONDITIONS, Sources, common_problems, condition_records, searches_of
 from metacot.learn.config import LearnConfig
-from metacot.learn.evaluate import EvalConfig, evaluate, spread
+from metacot.learn.eval_config import EvalConfig
+from metacot.learn.evaluate import evaluate, spread
 from metacot.learn.model import build_model, build_tokenizer, parameter_count
 from metacot.learn.report import Run, write_report
 from metacot.learn.splits import Splits, learn_prompt, make_splits, read_splits, write_splits

@@ -15,7 +15,7 @@ from transformers.cache_utils import DynamicLayer
 from metacot.learn.loops import RowLines, line_breaks
 
 if TYPE_CHECKING:
-    from metacot.learn.evaluate import EvalConfig
+    from metacot.learn.eval_config import EvalConfig
 
 
 @dataclass
