@@ -296,3 +296,26 @@ def test_a_named_slip_is_followed_by_its_correction(score, visited):
     forged = {**record, "completion": "\n".join([*lines[:2], *([] if visited else [alone]), *lines[3:]])}
     assert audit_record(forged, tree, domain).failures
     assert read_record(forged, domain, problem)
+
+
+def test_a_slip_a_later_check_names_is_followed_by_its_correction_where_the_text_goes_back():
+    # when-found: the check of a finished path names 19 - 4 = 13; the search never takes up 19 - 4 = 15 (it goes on
+    # from 19 + 7 = 26), yet the text lists it, a real child, right after the mistake backtrack to its state
+    tree, domain, problem = countdown_tree()
+    tree.visit(tree.root)
+    slip, other = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 13"), Proposal("19 + 7 = 26")])
+    tree.visit(slip)
+    (finished,) = grow(domain, problem, tree, slip, [Proposal("7 + 13 = 20")])
+    tree.visit(finished)
+    tree.visit(other)
+    (win,) = grow(domain, problem, tree, other, [Proposal("26 - 4 = 22")])
+    tree.visit(win)
+    fixed = tree.nodes[slip.repair]
+    assert fixed.parent == ROOT and fixed.id not in tree.trace
+    record = linearize(tree, domain, "metacot", CONFIG)
+    assert record is not None and record["correct"]
+    lines = record["completion"].split("\n")
+    named = next(i for i, line in enumerate(lines) if "19 - 4 is 15, not 13" in line and "back" in line)
+    assert lines[named + 1].startswith("From [19, 4, 7]: 19 - 4 = 15 ("), lines
+    for fmt in ("metacot", "tokens", "sos"):
+        assert audit_record(linearize(tree, domain, fmt, CONFIG), tree, domain).failures == [], fmt

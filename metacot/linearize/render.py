@@ -180,6 +180,16 @@ def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int], t
     return lines
 
 
+def correction_lines(ctx: Context, reason: Reason, back: Move, written: set[int]) -> list[str]:
+    """After a mistake backtrack to the wrong step's parent, its corrected step (a real child) as an attempt from
+    there, when the text writes it nowhere as a step (walk: the search never took it up)."""
+    wrong = ctx.node(reason.subject)
+    if reason.kind != MISTAKE or wrong.repair is None or wrong.repair in written or back.node != wrong.parent:
+        return []
+    written.add(wrong.repair)
+    return [ATTEMPTS.format(state=ctx.state(wrong.parent), attempts=attempt(ctx, ctx.node(wrong.repair), back.visit))]
+
+
 def attempt(ctx: Context, node: Node, visit: int) -> str:
     """A step in an attempts line: a failed one with its error, or the verdict of the path it finished; a slip's
     correction the search never took up, with the value it held for it by trace visit `visit`."""

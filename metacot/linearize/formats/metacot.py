@@ -30,7 +30,15 @@ from metacot.linearize.reasons import (
     found_first,
     value_text,
 )
-from metacot.linearize.render import Context, Lines, attempt_lines, leaving_sentence, reasons, step_sentence
+from metacot.linearize.render import (
+    Context,
+    Lines,
+    attempt_lines,
+    correction_lines,
+    leaving_sentence,
+    reasons,
+    step_sentence,
+)
 from metacot.linearize.walk import Move
 from metacot.tree import ROOT
 
@@ -58,6 +66,8 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
                 lines.add(line, i)
             go_back = ctx.pick(GO_BACK_WORDS, node.id).format(state=ctx.state(node.id))
             lines.add(" ".join(s for s in (leaving_sentence(ctx, why[i]), go_back) if s), i)
+            for line in correction_lines(ctx, why[i], move, written):
+                lines.add(line, i)
             continue
         lines.add(step_sentence(ctx, node), i)
         if ctx.value_lines:
@@ -165,11 +175,20 @@ def attempts(auditor: Auditor, segment: str, line: re.Pattern[str] | None = None
         if listed is not None:
             nodes = auditor.tree.nodes
             for before, child in zip([auditor.current, *listed], listed, strict=False):  # a slip, its correction
-                repairs = nodes[before].repair == child
+                repairs = corrects(auditor, before, child, node_id)
                 auditor.claim(nodes[child].dead or repairs, segment, f"{nodes[child].step!r} did not fail")
             return True
     auditor.fail(segment, f"lists steps that were not tried from {m['state']}")
     return True
+
+
+def corrects(auditor: Auditor, before: int, child: int, origin: int) -> bool:
+    """The child is the corrected step of `before` (a slip listed just before it, or the one the text stands at),
+    or of a step from `origin` (the listing's state) that the text wrote and a check found wrong
+    (render.correction_lines, after the mistake backtrack to there)."""
+    nodes = auditor.tree.nodes
+    slips = (c for c in nodes[origin].children if c in auditor.visited and nodes[c].slip is not None)
+    return nodes[before].repair == child or any(nodes[c].repair == child for c in slips)
 
 
 def read_listing(auditor: Auditor, node_id: int, text: str) -> list[int] | None:
@@ -196,7 +215,7 @@ def read_listing(auditor: Auditor, node_id: int, text: str) -> list[int] | None:
             for c, w in words.items()
             if text.startswith(w, start)
             and (start + len(w) == len(text) or text.startswith(SEPARATOR, start + len(w)))
-            and (c > last or nodes[listed[-1] if listed else auditor.current].repair == c)
+            and (c > last or corrects(auditor, listed[-1] if listed else auditor.current, c, node_id))
             and c not in auditor.visited
             and c not in auditor.listed
             and c not in listed
@@ -204,7 +223,8 @@ def read_listing(auditor: Auditor, node_id: int, text: str) -> list[int] | None:
         if (listed and not text.startswith(SEPARATOR, at)) or not fits:
             return None
         child = max(fits, key=lambda c: len(words[c]))
-        last = max(last, child) if nodes[listed[-1] if listed else auditor.current].repair != child else last
+        fixes = corrects(auditor, listed[-1] if listed else auditor.current, child, node_id)
+        last = last if fixes else max(last, child)
         listed.append(child)
         at = start + len(words[child])
     auditor.listed.update(listed)

@@ -4,6 +4,7 @@ the writers' own templates (linearize.reasons, linearize.attempts, render.step_w
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from functools import cache
 
 from metacot.linearize.attempts import FAILED, REPAIRED, SEPARATOR, attempt_words, repaired_words
@@ -19,6 +20,7 @@ from metacot.linearize.reader.events import (
     LOWER,
     TIE,
     UNREADABLE,
+    Back,
     Concluded,
     Named,
     Tried,
@@ -114,7 +116,7 @@ def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMP
         expected = attempt_words(attempt.step, attempt.outcome.error, attempt.check or "")
         if not attempt.outcome.terminal and attempt.outcome.error is None:  # goes on: the slip before's correction
             expected = _repaired(reading, attempt, item)
-            if corrects != (origin.key, attempt.step):
+            if corrects != (origin.key, attempt.step) and not _named_before(reading, (origin.key, attempt.step)):
                 reading.unread(line, INCOHERENT, f"{attempt.step!r} did not fail, nor corrects the step before it")
         if item != expected:
             reading.unread(line, INCOHERENT, f"the step gives: {expected!r}")
@@ -123,6 +125,13 @@ def read_attempts(reading: Reading, line: str, pattern: re.Pattern[str] = ATTEMP
         corrects = taken.corrects if isinstance(taken, Tried) else None
         reading.caught_attempt(attempt, line)
     return True
+
+
+def _named_before(reading: Reading, correction: tuple[Hashable, str]) -> bool:
+    """The step corrects a slip the text has named, and the text went back to its state since (render.correction_lines:
+    after the mistake backtrack)."""
+    back = next((e for e in reversed(reading.events) if not isinstance(e, (Concluded, Named))), None)
+    return isinstance(back, Back) and back.to == correction[0] and correction in reading.corrections
 
 
 def _repaired(reading: Reading, attempt: Attempt, item: str) -> str:
