@@ -53,7 +53,7 @@ def alive(monkeypatch) -> list[int]:
     [
         ["audit"],
         ["prime", "--variant", "all_strategies"],
-        ["prime", "--variant", "only_backtracking", "--sizes", "3:1,4:1", "--records", "6"],
+        ["prime", "--variant", "only_backtracking", "--sizes", "4", "--records", "6"],
         ["behaviors"],
     ],
 )
