@@ -13,12 +13,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     # incremental-mean backup. Traces: the paper's layout (the "paper" format). A* keeps metacot's re-expansion and
     # smoothed Monte Carlo estimate: the paper's literal one expansion per node, ordered by s/n alone
     # (widening = false, heuristic = "linear", priors 0) solves 65 of the default 100 problems instead of 99.
+    # Twice the default rollouts a step, and twice the default limit on completions per problem.
     "metacot-paper": {
         "prm": {"backend": "rollout", "rollout": {"rollouts": 16, "mode": "soft", "reuse": True}},
         "search": {
             "strategy": "astar",
-            "astar": {"step_cost": 0.0, "stop_at_first_solution": True},
-            "mcts": {"selection": "uct", "q_init": "value", "verified_reward": True, "stop_at_first_solution": True},
+            "astar": {"step_cost": 0.0, "stop_at_first_solution": True, "budget": {"rollouts": 4800}},
+            "mcts": {
+                "selection": "uct", "q_init": "value", "verified_reward": True, "stop_at_first_solution": True,
+                "budget": {"rollouts": 4800},
+            },
         },
         "linearize": {"formats": ["paper"]},
     },

@@ -6,13 +6,17 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from metacot.assemble import build_runner
 from metacot.cli import main
+from metacot.config import SynthConfig
 from metacot.policy.symbolic import SymbolicCountdownPolicy
 from metacot.prm.base import ScoreRequest
 from metacot.prm.interval import decisive, wilson
 from metacot.prm.rollout import RolloutConfig, RolloutPRM
+from metacot.problems import make_domain, make_problems
 from metacot.problems.countdown import CountdownDomain, generate_problems
-from metacot.search import AStarConfig, Budget, MCTSConfig, Runner, make_search
+from metacot.search import SEARCHES, AStarConfig, Budget, MCTSConfig, Runner, make_search
+from metacot.search.budget import DEFAULT_ROLLOUTS
 from metacot.tree import SearchTree
 
 PROBLEMS = generate_problems(12, seed=5)
@@ -132,3 +136,20 @@ def test_the_reuse_benchmark_prints_both_settings_on_the_same_problems(capsys):
     plain, reused = figures["no reuse"], figures["reuse"]
     assert plain["problems"] == reused["problems"] == 6 and plain["reused_rollouts"] == 0
     assert reused["rollout_tokens"] < plain["rollout_tokens"] and reused["reused_rollouts"] > 0
+
+
+def test_every_strategy_bounds_the_rollouts_of_a_tree_by_default():
+    """Without a limit, A* that goes on after a solution scores 16 completions of each child up to its 300
+    expansions; every strategy's default budget stops the rollout PRM at DEFAULT_ROLLOUTS a tree, used up exactly."""
+    assert {name: cls().budget.rollouts for name, (cls, _) in SEARCHES.items()} == dict.fromkeys(
+        SEARCHES, DEFAULT_ROLLOUTS
+    )
+    config = SynthConfig()
+    config.problems.num_problems = 2
+    config.search.strategy, config.prm.backend = "astar", "rollout"
+    config.prm.rollout.rollouts = 16
+    config.search.astar.stop_at_first_solution = False
+    runner = build_runner(config, make_domain(config.problems))
+    trees = list(runner.run(make_problems(config.problems, config.seed)))
+    assert max(t.compute.rollouts for t in trees) == DEFAULT_ROLLOUTS
+    assert all(config.search.astar.budget.within(t.compute) for t in trees)

@@ -134,7 +134,7 @@ def test_strategies_import_only_the_protocol_the_budget_the_tree_and_flags():
 
 def test_matched_configs_take_the_budget_and_keep_fixed_settings():
     target = ComputeTarget("nodes", 50, depth=3, step_tokens=5)
-    assert AStarConfig().matched(target).budget == Budget(nodes=50, max_step_tokens=5)
+    assert AStarConfig().matched(target).budget == Budget(nodes=50, max_step_tokens=5, rollouts=None)  # its only limit
     assert MCTSConfig().matched(target).simulations == 20 * 50 + 100
     assert (
         MCTSConfig(simulations=9).matched(dataclasses.replace(target, fixed=frozenset({"simulations"}))).simulations

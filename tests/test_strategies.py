@@ -139,7 +139,7 @@ def test_allowance_reserves_across_a_round_of_expansions():
 def test_allowance_keeps_each_limit_in_its_own_field():
     for k, unit in enumerate(BUDGET_LIMITS):
         spent = Compute(**{u: 1 for u in BUDGET_LIMITS})
-        allowance = Budget(**{unit: 10 + k}, max_step_tokens=1).allowance(spent)
+        allowance = Budget(**{"rollouts": None, unit: 10 + k}, max_step_tokens=1).allowance(spent)
         left = {u: getattr(allowance, u) for u in BUDGET_LIMITS}
         assert left == {u: 9 + k if u == unit else sys.maxsize for u in BUDGET_LIMITS}
 

@@ -18,6 +18,7 @@ from metacot.policy.symbolic import SymbolicCountdownPolicy, SymbolicPolicyConfi
 from metacot.prm.oracle import CountdownOraclePRM, OracleConfig
 from metacot.problems.countdown import CountdownProblem, generate_problems, legal_moves
 from metacot.search import AStarConfig, BFSConfig, Budget, DFSConfig, MCTSConfig
+from metacot.search.budget import DEFAULT_ROLLOUTS
 from metacot.search.mcts import expansion_value
 from metacot.search.runner import expansion_seed
 from metacot.seeding import mix
@@ -193,8 +194,9 @@ def test_a_symbolic_slip_never_repeats_a_child():
 
 
 def test_astar_and_mcts_compare_at_equal_policy_calls_by_default():
-    """MCTS expands at most one node per simulation; A*'s default budget is as many expansions."""
-    assert AStarConfig().budget.limits() == {"policy_calls": MCTSConfig().simulations}
+    """MCTS expands at most one node per simulation; A*'s default budget is as many expansions (and every
+    strategy's default limit on the rollout PRM's completions)."""
+    assert AStarConfig().budget.limits() == {"policy_calls": MCTSConfig().simulations, "rollouts": DEFAULT_ROLLOUTS}
 
 
 # --- seeds -----------------------------------------------------------------------------------------------------

@@ -26,6 +26,11 @@ UNITS = ("nodes", "policy_calls", "generated_tokens", "prm_calls", "scored_nodes
 # every limit; `rollouts` binds only a PRM that rolls out, so benchmarks do not size strategies to it
 LIMITS = (*UNITS, "rollouts")
 _NO_LIMIT = sys.maxsize
+# Every strategy's default limit on the rollout PRM's completions per problem: as many as the steps A*'s 300
+# expansions (MCTS's 300 simulations) of 8 children may propose, so at the policies' defaults (32 tokens a step,
+# 256 a rollout) rollouts generate at most 8x the policy's tokens; unlimited, 8 completions of up to 256 tokens for
+# every scored child take most of an LLM run's time. Countdown's default runs stay below it.
+DEFAULT_ROLLOUTS = 2400
 
 
 @dataclass
@@ -35,10 +40,11 @@ class Budget:
     nodes: nodes in the tree, the root included, less the domain's corrections of slips (spent); policy_calls:
     expansions (one per Expand, whatever its n);
     generated_tokens: the proposals' tokens; prm_calls: Score requests; scored_nodes: the nodes they scored;
-    rollouts: completions the rollout PRM generates (ones reused from an ancestor's rollouts are free). A search
-    plans no scored round once none is left, and the rollout PRM generates at most what is left (the runner tells it
-    the limit), so a node scored when the limit is reached has fewer rollouts, or none. A completion's tokens are
-    known only once generated: rollouts bound them at rollouts * the policy's rollout_max_tokens.
+    rollouts: completions the rollout PRM generates (ones reused from an ancestor's rollouts are free), DEFAULT_ROLLOUTS
+    unless set (None: no limit); a PRM that does not roll out never spends it. A search plans no scored round once
+    none is left, and the rollout PRM generates at most what is left (the runner tells it the limit), so a node
+    scored when the limit is reached has fewer rollouts, or none. A completion's tokens are known only once
+    generated: rollouts bound them at rollouts * the policy's rollout_max_tokens.
     A token limit needs max_step_tokens, the most tokens one proposed step can take (the policy's per-step
     token limit), because the tokens of a step are only known after it was generated.
     """
@@ -57,7 +63,8 @@ class Budget:
     prm_calls: int | None = field(default=None, metadata={"help": "Score requests per problem"})
     scored_nodes: int | None = field(default=None, metadata={"help": "nodes scored per problem"})
     rollouts: int | None = field(
-        default=None, metadata={"help": "completions the rollout PRM generates per problem (reused ones are free)"}
+        default=DEFAULT_ROLLOUTS,
+        metadata={"help": "completions the rollout PRM generates per problem (reused ones are free; none: no limit)"},
     )
     max_step_tokens: int | None = field(
         default=None, metadata={"help": "the most tokens one proposed step can take (what a token budget plans with)"}
@@ -79,10 +86,10 @@ class Budget:
 
     @classmethod
     def of(cls, unit: str, limit: int, **extra: Any) -> Budget:
-        """A budget of `limit` in one unit, e.g. Budget.of("nodes", 100)."""
+        """A budget of `limit` in one unit, no other limit (nor the default rollouts), e.g. Budget.of("nodes", 100)."""
         if unit not in UNITS:
             raise ValueError(f"unknown budget unit {unit!r}: expected one of {', '.join(UNITS)}")
-        return cls(**{unit: limit}, **extra)
+        return cls(**{"rollouts": None, unit: limit, **extra})
 
     def limits(self) -> dict[str, int]:
         """The units that have a limit, and the limit."""
@@ -105,8 +112,13 @@ class Budget:
         return self.allowance(compute).expand(want, scored)
 
     def share(self, compute: Compute) -> float | None:
-        """The largest share of any limit that `compute` has spent (1.0: the search stops); None without limits."""
-        shares = [spent(compute, unit) / limit if limit else 1.0 for unit, limit in self.limits().items()]
+        """The largest share of any limit that `compute` has spent (1.0: the search stops); None without limits.
+        The rollouts limit counts once the search has rolled out: every strategy has one by default, and under a PRM
+        that never rolls out (the oracle) it would show a search without other limits at 0% throughout."""
+        limits = self.limits()
+        if not compute.rollouts:
+            limits.pop("rollouts", None)
+        shares = [spent(compute, unit) / limit if limit else 1.0 for unit, limit in limits.items()]
         return max(shares) if shares else None
 
     def within(self, compute: Compute) -> bool:
