@@ -43,6 +43,8 @@ COMPARISONS = [
     (r"only scores (V); something else scores (V)", "lt"),
     (r"(?:\(value |This scores )(V)\)?; another option looks better \((V)\)", "lt"),
     (r"value here is only (V), while another option has (V)", "lt"),
+    (r"scores (V); another option scores higher \((V)\)", "lt"),  # a named slip's right version, not taken up
+    (r"scores (V); another step scores (V), lower", "gt"),
 ]
 COMPARE = [(re.compile(p.replace("V", r"\d+\.\d+")), rel) for p, rel in COMPARISONS]
 KINDS = [

@@ -319,3 +319,51 @@ def test_a_slip_a_later_check_names_is_followed_by_its_correction_where_the_text
     assert lines[named + 1].startswith("From [19, 4, 7]: 19 - 4 = 15 ("), lines
     for fmt in ("metacot", "tokens", "sos"):
         assert audit_record(linearize(tree, domain, fmt, CONFIG), tree, domain).failures == [], fmt
+
+
+@pytest.mark.parametrize(
+    ("scores", "fix", "forged"),
+    [
+        ((None, None), "leads to [7, 15]; I found other steps before it", ("[7, 15];", "[7, 16];")),
+        ((0.1, 0.7), "scores 0.10; another option scores higher (0.70)", ("0.10;", "0.80;")),
+    ],
+)
+def test_a_named_slip_is_corrected_where_the_search_goes_on_elsewhere(scores, fix, forged):
+    """when-found: the check of a finished path below [19, 4, 7] names 19 - 4 = 13, and the search goes on from
+    19 + 4 = 23, not from the slip's state: the mistake backtrack names the correction, 19 - 4 = 15 (a real child
+    the search never takes up), and why the next step comes first, as the tree grounds it (found before it; a lower
+    value); the old text named the slip and never wrote its correction. Both audits read it: a wrong state or value
+    is caught."""
+    numbers = {"id": "r", "numbers": [19, 4, 7, 1], "target": 16}
+    domain = CountdownDomain("when-found")
+    problem = domain.problem_from_dict(numbers)
+    tree = SearchTree.with_root("r", numbers, domain.root_state(problem))
+    tree.visit(tree.root)
+    here, other = grow(domain, problem, tree, tree.root, [Proposal("7 * 1 = 7"), Proposal("19 + 4 = 23")])
+    tree.visit(here)
+    (slip,) = grow(domain, problem, tree, here, [Proposal("19 - 4 = 13")])
+    tree.visit(slip)
+    (finished,) = grow(domain, problem, tree, slip, [Proposal("7 + 13 = 20")])
+    tree.visit(finished)
+    fixed = tree.nodes[slip.repair]
+    fixed.score, other.score = scores
+    tree.visit(other)
+    (then,) = grow(domain, problem, tree, other, [Proposal("23 - 7 = 16")])
+    tree.visit(then)
+    (win,) = grow(domain, problem, tree, then, [Proposal("16 * 1 = 16")])
+    tree.visit(win)
+    assert fixed.parent == here.id and fixed.id not in tree.trace
+    record = linearize(tree, domain, "metacot", CONFIG)
+    assert record is not None and record["correct"]
+    lines = record["completion"].split("\n")
+    back = next(line for line in lines if "Its right version" in line)
+    assert "19 - 4 is 15, not 13" in back and f"Its right version, 19 - 4 = 15, {fix}" in back and back.endswith(
+        ("[19, 4, 7, 1].", "[19, 4, 7, 1] and try something else.", "[19, 4, 7, 1] and try another step.",
+         "[19, 4, 7, 1] and try a different step.")
+    ), lines  # fmt: skip
+    assert lines[lines.index(back) + 1].startswith("19 + 4 = 23."), lines
+    assert audit_record(record, tree, domain).failures == []
+    assert read_record(record, domain, problem) == []
+    wrong = {**record, "completion": record["completion"].replace(*forged)}
+    assert audit_record(wrong, tree, domain).failures
+    assert read_record(wrong, domain, problem)

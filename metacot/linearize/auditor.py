@@ -182,11 +182,11 @@ class Auditor:
         return outcome
 
     def _check_repair(self, slip: int, child: int, sentence: str) -> None:
-        wrong, corrected = self.tree.nodes[slip], self._corrected(slip)
+        wrong, corrected = self.tree.nodes[slip], self.corrected(slip)
         ok = corrected is not None and self.tree.nodes[child].step.strip() == corrected and wrong.repair == child
         self.claim(ok, sentence, f"after {wrong.step.strip()!r}, the step corrected by the domain is {corrected!r}")
 
-    def _corrected(self, node_id: int) -> str | None:
+    def corrected(self, node_id: int) -> str | None:
         """The domain's correction of the node's step from the recomputed state before it (Domain.correct_step)."""
         node = self.tree.nodes[node_id]
         state = self.states[node.parent]
@@ -196,7 +196,7 @@ class Auditor:
         """The wrong step a step's sentence names (its own wrong result, or the one its finished path's check finds),
         recomputed by the domain; None when it names none."""
         if outcome.error is not None:
-            return None if self._corrected(child) is None else child
+            return None if self.corrected(child) is None else child
         if not outcome.terminal:
             return None
         mistake = self.domain.first_mistake(self.problem, self.tree.steps_to(child))

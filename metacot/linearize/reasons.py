@@ -29,6 +29,8 @@ from metacot.linearize.walk import Move
 from metacot.tree import SearchTree
 
 EXHAUSTED, LOW_VALUE, EXPLORATION, MISTAKE = "exhausted", "low_value", "exploration", "mistake"
+LOWER, TIE, AHEAD, ORDER, REASONLESS = "lower", "tie", "ahead", "order", "reasonless"  # how a reason is worded
+UNSCORED = "unscored"  # a corrected step the search held no value for (FIX_WORDS)
 KINDS = (EXHAUSTED, LOW_VALUE, EXPLORATION, MISTAKE)
 LOW = 0.3  # a value below this is low even when the next node's value is no higher
 
@@ -81,6 +83,16 @@ MISTAKE_WORDS = (
     "The error was {step}; what came after it cannot be trusted.",
     "I went wrong at {step}.",
 )
+# after the mistake words, when the search goes on elsewhere than the wrong step's state: its corrected step (a real
+# child, search.expand.repair; {fix}: as written, {fixed}: the state it leads to) and why the next option comes first
+# (FIX_WORDS: what grounds it, fix_reason)
+FIX_WORDS = {
+    LOWER: "Its right version, {fix}, scores {v}; another option scores higher ({w}).",
+    ORDER: "Its right version, {fix}, leads to {fixed}; I found other steps before it, so they come first.",
+    TIE: "Its right version, {fix}, scores {v}, and another step scores {w} too; let me try that one first.",
+    AHEAD: "Its right version, {fix}, scores {v}; another step scores {w}, lower, but it is worth a look first.",
+    UNSCORED: "Its right version, {fix}, leads to {fixed}, which I have not scored yet; another option scores {w}.",
+}
 CAUGHT = "Checking the steps: {why}."
 CAUGHT_BELOW = "Checking the steps of the paths I finished from {state}: {why}."
 GO_BACK_WORDS = (
@@ -131,6 +143,23 @@ def classify(
     if value is None or better is None:
         return Reason(EXPLORATION, left, left, ordered=found_first(tree, left, next_step.node))
     return Reason(EXPLORATION, left, left, value, better)
+
+
+def fix_reason(tree: SearchTree, fixed: int, next_step: Move, visit: int) -> str | None:
+    """Why the search takes up the next step rather than a found slip's corrected step (`fixed`, never taken up), as
+    the tree grounds it by trace visit `visit` (FIX_WORDS): the correction scores lower as printed, the next step was
+    found before it, the correction has no score yet, or the two compare as printed (the same, or the next step
+    lower but untried, as exploration); None when the next step has no score either."""
+    value, better = tree.value_at(fixed, visit), tree.value_at(next_step.node, visit)
+    if value is not None and better is not None and printed(value) < printed(better):
+        return LOWER
+    if next_step.node < fixed:
+        return ORDER
+    if better is None:
+        return None
+    if value is None:
+        return UNSCORED
+    return TIE if printed(value) == printed(better) else AHEAD
 
 
 def abandoned(tree: SearchTree, left: int, resume: int) -> list[int]:

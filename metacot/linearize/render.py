@@ -15,6 +15,7 @@ from metacot.linearize.reasons import (
     CAUGHT_BELOW,
     EXHAUSTED,
     EXHAUSTED_WORDS,
+    FIX_WORDS,
     LOW_VALUE,
     LOW_WORDS,
     LOWER_WORDS,
@@ -25,6 +26,7 @@ from metacot.linearize.reasons import (
     TIE_WORDS,
     Reason,
     classify,
+    fix_reason,
     value_text,
 )
 from metacot.linearize.walk import Move, heading
@@ -183,11 +185,38 @@ def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int], t
 def correction_lines(ctx: Context, reason: Reason, back: Move, written: set[int]) -> list[str]:
     """After a mistake backtrack to the wrong step's parent, its corrected step (a real child) as an attempt from
     there, when the text writes it nowhere as a step (walk: the search never took it up)."""
-    wrong = ctx.node(reason.subject)
-    if reason.kind != MISTAKE or wrong.repair is None or wrong.repair in written or back.node != wrong.parent:
+    fixed = unwritten_fix(ctx, reason, written)
+    if fixed is None or back.node != fixed.parent:
         return []
-    written.add(wrong.repair)
-    return [ATTEMPTS.format(state=ctx.state(wrong.parent), attempts=attempt(ctx, ctx.node(wrong.repair), back.visit))]
+    written.add(fixed.id)
+    return [ATTEMPTS.format(state=ctx.state(fixed.parent), attempts=attempt(ctx, fixed, back.visit))]
+
+
+def correction_clause(ctx: Context, reason: Reason, back: Move, toward: Move, written: set[int]) -> str:
+    """After the mistake words of a backtrack that goes elsewhere than the wrong step's parent, toward the step
+    `toward`: the corrected step the text writes nowhere as a step, and why the search takes up that step first
+    (reasons.fix_reason: FIX_WORDS); "" when the corrected step finished a path, or the tree grounds no reason."""
+    fixed = unwritten_fix(ctx, reason, written)
+    if fixed is None or back.node == fixed.parent or fixed.terminal:
+        return ""
+    how = fix_reason(ctx.tree, fixed.id, toward, back.visit)
+    if how is None:
+        return ""
+    written.add(fixed.id)
+    v, w = (ctx.tree.value_at(n, back.visit) for n in (fixed.id, toward.node))
+    step = ctx.step(fixed).strip().rstrip(".")
+    return FIX_WORDS[how].format(fix=step, fixed=ctx.state(fixed.id), v=_printed(v), w=_printed(w))
+
+
+def unwritten_fix(ctx: Context, reason: Reason, written: set[int]) -> Node | None:
+    """The corrected step of the slip a mistake backtrack names (a real child: search.expand.repair), when the text
+    writes it nowhere as a step (walk: the search never took it up) and has not listed it; None for other reasons."""
+    repair = ctx.node(reason.subject).repair if reason.kind == MISTAKE else None
+    return None if repair is None or repair in written else ctx.node(repair)
+
+
+def _printed(value: float | None) -> str:
+    return "" if value is None else value_text(value)
 
 
 def attempt(ctx: Context, node: Node, visit: int) -> str:

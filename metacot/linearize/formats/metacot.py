@@ -12,21 +12,28 @@ from metacot.linearize.formats.base import TraceFormat
 from metacot.linearize.plancheck import Pursuit, made_by, read_plan
 from metacot.linearize.plans import Woven, weave
 from metacot.linearize.reasons import (
+    AHEAD,
     AHEAD_WORDS,
     CAUGHT_BELOW,
     EXHAUSTED,
     EXHAUSTED_WORDS,
     EXPLORATION,
+    FIX_WORDS,
     GO_BACK_WORDS,
     LOW,
     LOW_VALUE,
     LOW_WORDS,
+    LOWER,
     LOWER_WORDS,
     MISTAKE,
     MISTAKE_WORDS,
+    ORDER,
     ORDER_WORDS,
+    REASONLESS,
     REASONLESS_WORDS,
+    TIE,
     TIE_WORDS,
+    UNSCORED,
     found_first,
     value_text,
 )
@@ -34,12 +41,13 @@ from metacot.linearize.render import (
     Context,
     Lines,
     attempt_lines,
+    correction_clause,
     correction_lines,
     leaving_sentence,
     reasons,
     step_sentence,
 )
-from metacot.linearize.walk import Move
+from metacot.linearize.walk import Move, heading
 from metacot.tree import ROOT
 
 if TYPE_CHECKING:
@@ -65,7 +73,8 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
             for line in attempt_lines(ctx, why[i], move.visit, written):
                 lines.add(line, i)
             go_back = ctx.pick(GO_BACK_WORDS, node.id).format(state=ctx.state(node.id))
-            lines.add(" ".join(s for s in (leaving_sentence(ctx, why[i]), go_back) if s), i)
+            fix = correction_clause(ctx, why[i], move, heading(moves, i + 1), written)
+            lines.add(" ".join(s for s in (leaving_sentence(ctx, why[i]), fix, go_back) if s), i)
             for line in correction_lines(ctx, why[i], move, written):
                 lines.add(line, i)
             continue
@@ -247,7 +256,6 @@ def sentence_pattern(words: str, **fixed: str) -> str:
 
 
 ATTEMPTS_LINE = re.compile(sentence_pattern(ATTEMPTS))
-LOWER, TIE, AHEAD, ORDER, REASONLESS = "lower", "tie", "ahead", "order", "reasonless"  # how a reason is worded
 
 
 def reason_words() -> list[tuple[str, str, str]]:
@@ -255,8 +263,11 @@ def reason_words() -> list[tuple[str, str, str]]:
     worded = [(EXHAUSTED, EXHAUSTED, w) for w in EXHAUSTED_WORDS] + [(LOW_VALUE, LOW_VALUE, w) for w in LOW_WORDS]
     worded += [(LOW_VALUE, LOWER, w) for w in LOWER_WORDS] + [(EXPLORATION, TIE, w) for w in TIE_WORDS]
     worded += [(EXPLORATION, AHEAD, w) for w in AHEAD_WORDS] + [(EXPLORATION, ORDER, w) for w in ORDER_WORDS]
-    worded += [(EXPLORATION, REASONLESS, w) for w in REASONLESS_WORDS] + [(MISTAKE, MISTAKE, w) for w in MISTAKE_WORDS]
-    return worded + [(MISTAKE, MISTAKE, f"{CAUGHT_BELOW} {w}") for w in MISTAKE_WORDS]
+    worded += [(EXPLORATION, REASONLESS, w) for w in REASONLESS_WORDS]
+    mistakes = [*MISTAKE_WORDS, *(f"{CAUGHT_BELOW} {w}" for w in MISTAKE_WORDS)]
+    # with a correction first: a wrong step's {step} alone would take the correction in
+    worded += [(MISTAKE, how, f"{w} {fix}") for how, fix in FIX_WORDS.items() for w in mistakes]
+    return worded + [(MISTAKE, MISTAKE, w) for w in mistakes]
 
 
 def go_back_patterns() -> list[re.Pattern[str]]:
@@ -293,6 +304,7 @@ def backtrack(auditor: Auditor, segment: str, patterns: list) -> tuple[list[int]
                 auditor.check_support(head, True, segment)
         elif kind == MISTAKE:
             wrong = auditor.check_mistake(m, segment)
+            then = _fix(auditor, wrong, how, m, segment) if how != MISTAKE else None
         elif how == REASONLESS:
             auditor.fail(segment, "a backtrack with no reason")
         else:
@@ -312,14 +324,52 @@ def _values(auditor: Auditor, how: str, m: re.Match[str], segment: str) -> Calla
     if m.groupdict().get("w") is None:
         auditor.claim(float(m["v"]) < LOW, segment, f"{m['v']} is not a low value (< {LOW})")
         return None
-    v, w = float(m["v"]), float(m["w"])
-    said = {LOWER: (v < w, "lower than"), TIE: (v == w, "the same as"), AHEAD: (v > w, "higher than")}[how]
-    auditor.claim(said[0], segment, f"rounding: {m['v']} is not {said[1]} {m['w']}")
+    return _compared(auditor, how, m, segment)
+
+
+def _compared(auditor: Auditor, how: str, m: re.Match[str], segment: str) -> Callable[[int], None]:
+    """A printed value ({v}, if any) compares with the next step's ({w}) as said (lower, the same, or higher); the
+    next step's value is {w}, checked there."""
+    relation = {LOWER: "lower than", TIE: "the same as", AHEAD: "higher than"}.get(how)
+    if relation is not None:
+        v, w = float(m["v"]), float(m["w"])
+        holds = {LOWER: v < w, TIE: v == w, AHEAD: v > w}[how]
+        auditor.claim(holds, segment, f"rounding: {m['v']} is not {relation} {m['w']}")
 
     def next_value(child: int) -> None:
         auditor.claim(m["w"] in auditor.known_values(child), segment, f"the next step's value is not {m['w']}")
 
     return next_value
+
+
+def _fix(auditor: Auditor, wrong: int | None, how: str, m: re.Match[str], segment: str) -> Callable[[int], None] | None:
+    """The corrected step a mistake backtrack names (render.correction_clause): the wrong step's repair in the tree,
+    as the domain corrects it, written nowhere before, with where it leads or the value the search held for it by the
+    visit the backtrack is on the way to; and, checked at the next step, why that step comes first."""
+    nodes, said = auditor.tree.nodes, m["fix"]
+    fixed = None if wrong is None else nodes[wrong].repair
+    right = None if wrong is None else auditor.corrected(wrong)
+    if fixed is None or right != said or nodes[fixed].step.strip().rstrip(".") != said:
+        auditor.fail(segment, f"{said!r} is not the corrected step of the wrong one in the tree")
+        return None
+    auditor.claim(fixed not in auditor.visited | auditor.listed, segment, f"{said!r} is written twice")
+    auditor.listed.add(fixed)
+    held = auditor.tree.value_at(fixed, auditor.next_visit())
+    stated = m.groupdict()
+    if "fixed" in stated:
+        outcome = auditor.domain.apply_step(auditor.problem, auditor.states[nodes[fixed].parent], said)
+        state = auditor.domain.describe_state(auditor.problem, outcome.state)
+        auditor.claim(stated["fixed"] == state and not outcome.terminal, segment, f"{said!r} leads to {state}")
+    if "v" in stated or how == UNSCORED:
+        value = "none" if held is None else value_text(held)
+        auditor.claim(value == stated.get("v", "none"), segment, f"the search held {value} for {said!r}")
+    if how != ORDER:
+        return _compared(auditor, how, m, segment)
+
+    def found_before(child: int) -> None:
+        auditor.claim(child < fixed, segment, f"the next step was not found before {said!r}")
+
+    return found_before
 
 
 def _order(auditor: Auditor, segment: str) -> Callable[[int], None]:

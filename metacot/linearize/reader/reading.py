@@ -84,6 +84,7 @@ class Reading:
     reached: list[Position] = field(default_factory=list)  # the positions the text has stood at, in order
     failed: bool = False  # the last step the text took failed as its own check said
     corrections: set[tuple[Hashable, str]] = field(default_factory=set)  # (state, right step) of steps called wrong
+    last_named: tuple[Position, str, str | None] | None = None  # the latest slip a check named: state, step, right
 
     def __post_init__(self) -> None:
         self.current = self.position(self.domain.root_state(self.problem))
@@ -194,6 +195,7 @@ class Reading:
         right = self.domain.correct_step(self.problem, origin.state, step)
         if right is not None:
             self.corrections.add((origin.key, canonical(right)))
+        self.last_named = (origin, canonical(step), None if right is None else canonical(right))
 
     def caught_attempt(self, attempt: Attempt, line: str) -> None:
         """A finished path's check named a wrong step on it (CAUGHT)."""

@@ -25,7 +25,7 @@ from metacot.linearize.reader.events import (
     Named,
     Tried,
 )
-from metacot.linearize.reader.reading import Attempt, Position, Reading
+from metacot.linearize.reader.reading import Attempt, Position, Reading, canonical
 from metacot.linearize.reasons import LOW_VALUE, MISTAKE
 
 FAILED_ITEM = re.compile(sentence_pattern(FAILED).replace("(?P<why>.+?)", "(?P<why>.+)"))
@@ -168,16 +168,37 @@ def _reason(reading: Reading, line: str, said: str) -> str | None:
             if about is None:
                 return how
             here = about
-        if how == EXHAUSTED:
+        if kind == MISTAKE:
+            if named.get("why") is not None:
+                reading.caught(line, here.path(), here.steps(), m["why"])
+            if how != MISTAKE:
+                _read_fix(reading, line, how, m)
+        elif how == EXHAUSTED:
             reading.events.append(Concluded(line, here.key, EXHAUSTED))
         elif how in VALUED or kind == LOW_VALUE:
             reading.events.append(Concluded(line, here.key, VALUED.get(how, LOW), m["v"], named.get("w")))
-        elif kind == MISTAKE and named.get("why") is not None:
-            path = here.path()
-            reading.caught(line, path, here.steps(), m["why"])
         return how
     reading.unread(line, UNREADABLE, f"no reason of the format reads {said!r}")
     return None
+
+
+def _read_fix(reading: Reading, line: str, how: str, m: re.Match[str]) -> None:
+    """The corrected step of the slip a mistake backtrack names (reasons.FIX_WORDS): the right version of the slip
+    the text named last, tried from its state (listed: the text does not go there), leading where it says; a value
+    comparison it makes, as a conclusion about where it leads."""
+    slip = reading.last_named
+    if slip is None or slip[1] != canonical(m["step"]) or slip[2] != canonical(m["fix"]):
+        right = "none" if slip is None or slip[1] != canonical(m["step"]) else slip[2]
+        reading.unread(line, INCOHERENT, f"{m['fix']!r} is no right version of a slip it named (that is {right!r})")
+        return
+    attempt = reading.attempt(slip[0], m["fix"])
+    outcome = attempt.outcome
+    leads = None if outcome.state is None else reading.domain.describe_state(reading.problem, outcome.state)
+    if outcome.terminal or outcome.error is not None or m.groupdict().get("fixed", leads) != leads:
+        reading.unread(line, INCOHERENT, f"{attempt.step!r} leads to {leads}")
+    position = reading.take(attempt, line, listed=True, named=False)
+    if how in VALUED and position is not None:
+        reading.events.append(Concluded(line, position.key, VALUED[how], m["v"], m["w"]))
 
 
 def read_paper(reading: Reading, lines: list[str]) -> None:
