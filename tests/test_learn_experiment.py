@@ -78,3 +78,46 @@ def test_models_trained_side_by_side_in_processes_of_their_own(tmp_path, capsys)
     evaluations = {name: jsonl(out / "runs" / name / "seed-0" / "eval.jsonl") for name in ("cot", "sos")}
     samples = {name: max(len(r["samples"]) for r in rows) for name, rows in evaluations.items()}
     assert samples == {"cot": 2, "sos": 2}  # the smoke size allows 2; the longest condition can use 1 and a spare
+
+
+def test_a_condition_from_a_file_trains_beside_the_registrys_and_a_pair_is_compared(tmp_path, capsys):
+    out = tmp_path / "external"
+    args = ["bench", "learn", "--size", "smoke", "--conditions", "cot", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    capsys.readouterr()
+    mine = tmp_path / "mine.jsonl"  # another writing of cot's records: the solution path said twice
+    cot = jsonl(out / "conditions" / "cot.jsonl")
+    lines = [orjson.dumps({"problem_id": r["problem_id"], "completion": r["completion"] * 2}) for r in cot[1:]]
+    mine.write_bytes(b"\n".join(lines) + b"\n")
+    more = ["--condition", f"twice={mine}", "--versus", "twice:cot"]
+    assert main([*args, *more]) == 0
+    assert "1 trained and 1 evaluated now" in capsys.readouterr().out  # cot's model is not trained again
+    records = jsonl(out / "conditions" / "twice.jsonl")
+    assert [r["problem_id"] for r in records] == [r["problem_id"] for r in cot[1:]]  # the file may leave some out
+    assert all(r["prompt"] == c["prompt"] and r["condition"] == "twice" for r, c in zip(records, cot[1:], strict=True))
+    table = (out / "table.md").read_text()
+    assert "| twice |" in table and "## Differences between conditions" in table and "| twice − cot |" in table
+
+    mine.write_bytes(lines[0] + b"\n")  # a changed file under a name already trained
+    assert main([*args, *more]) == 2
+    assert "is not the file its models were trained on" in capsys.readouterr().err
+
+
+def test_a_condition_file_with_a_heldout_problem_or_a_bad_line_is_refused_by_line(tmp_path, capsys):
+    out = tmp_path / "refused"
+    args = ["bench", "learn", "--size", "smoke", "--conditions", "cot", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    capsys.readouterr()
+    heldout = jsonl(out / "problems" / "heldout.jsonl")[0]["id"]
+    train = jsonl(out / "conditions" / "cot.jsonl")[0]["problem_id"]
+    leak, bad = tmp_path / "leak.jsonl", tmp_path / "bad.jsonl"
+    leak.write_bytes(orjson.dumps({"problem_id": train, "completion": "x"}) + b"\n" + orjson.dumps(
+        {"problem_id": heldout, "completion": "x"}) + b"\n")
+    bad.write_text('{"problem_id": "' + train + '"}\n')
+    assert main([*args, "--condition", f"leak={leak}"]) == 2
+    assert f"leak.jsonl:2: '{heldout}' is not a training problem" in capsys.readouterr().err
+    assert main([*args, "--condition", f"bad={bad}"]) == 2
+    assert "bad.jsonl:1: expected string fields problem_id and completion" in capsys.readouterr().err
+    assert main([*args, "--condition", "cot=x.jsonl"]) == 2  # a registry name cannot be shadowed
+    assert "not a name for a condition from a file" in capsys.readouterr().err
+    assert not (out / "conditions" / "leak.jsonl").exists() and not (out / "runs" / "leak").exists()

@@ -19,6 +19,7 @@ examples:
   metacot bench learn --size gpu --out runs/learn-gpu            # Countdown-4 on one GPU
   metacot bench learn --size cpu --conditions cot,metacot-astar,empty --seeds 0,1 --set train.learning_rate=1e-3
   metacot bench learn --size cpu --conditions cot --evaluate-on validation --out runs/learn-tune   # choose settings
+  metacot bench learn --size cpu --condition old-sos=old/conditions/sos.jsonl --versus sos:old-sos   # a file's data
 
 Rerunning on the same --out resumes: finished trainings and evaluations are not done again."""
 
@@ -26,6 +27,7 @@ Rerunning on the same --out resumes: finished trainings and evaluations are not 
 KNOBS: dict[str, tuple[str, Callable[[str], Any], str]] = {
     "--seeds": ("seeds", lambda text: [int(x) for x in split_list(text)], "comma-separated training seeds"),
     "--conditions": ("conditions", split_list, "comma-separated conditions (default: all)"),
+    "--versus": ("versus", split_list, "comma-separated pairs A:B whose difference A - B the report shows"),
     "--num-numbers": ("num_numbers", int, "numbers per Countdown problem"),
     "--train-problems": ("train_problems", int, "problems searched for training"),
     "--heldout-problems": ("heldout_problems", int, "held-out problems whose target training has"),
@@ -58,6 +60,14 @@ def add_bench_learn(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=list(SIZES), default="cpu", help="the preset size (default: cpu)")
     for name, (_, _, help_text) in KNOBS.items():
         p.add_argument(name, metavar="VALUE", help=help_text)
+    p.add_argument(
+        "--condition",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="one more condition, from a JSONL of {problem_id, completion} records of the training problems "
+        "(e.g. traces written by another version); repeatable",
+    )
     add_set_flags(p, "train.learning_rate=1e-3")
     p.set_defaults(run=run_bench_learn)
 
@@ -88,6 +98,11 @@ def overrides(args: argparse.Namespace) -> dict:
                 data = merged(data, nested(key, read(text)))
             except ValueError:
                 raise ConfigError(f"{name}: cannot read {text!r}") from None
+    for item in args.condition:
+        name, eq, path = item.partition("=")
+        if not eq or not name or not path:
+            raise ConfigError(f"--condition {item!r}: expected NAME=FILE, e.g. old-sos=runs/old/conditions/sos.jsonl")
+        data = merged(data, {"external": {name: path}})
     return merged(data, set_overrides(args.set, "train.learning_rate=1e-3"))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from metacot.config import ConfigError, from_dict
 from metacot.learn.conditions import CONDITIONS, check_conditions
 from metacot.learn.eval_config import EvalConfig
+from metacot.learn.external import check_external
 from metacot.learn.model import ModelConfig
 from metacot.learn.sizes import SIZES
 from metacot.learn.splits import SplitSizes
@@ -29,6 +30,17 @@ class LearnConfig:
     )
     conditions: list[str] = field(
         default_factory=lambda: list(CONDITIONS), metadata={"help": "the conditions trained, by registry name"}
+    )
+    external: dict[str, str] = field(
+        default_factory=dict,
+        metadata={
+            "help": "conditions from files, name -> a JSONL of {problem_id, completion} records of the training "
+            "problems (another format, an older version of one, a priming variant): trained after the conditions"
+        },
+    )
+    versus: list[str] = field(
+        default_factory=list,
+        metadata={"help": "pairs A:B of trained conditions whose difference A - B (by problem) the report shows"},
     )
     num_numbers: int = _help("numbers per Countdown problem (3: the CPU size, 4: the GPU size)", 3)
     low: int = _help("smallest number", 1)
@@ -60,10 +72,14 @@ class LearnConfig:
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "generation on the held-out problems"})
 
     # Settings that change no trained model or evaluation: a resumed directory may differ in them.
-    RESUMABLE = ("out", "seeds", "conditions", "bootstrap", "jobs")
+    RESUMABLE = ("out", "seeds", "conditions", "external", "versus", "bootstrap", "jobs")
 
     def __post_init__(self) -> None:
         check_conditions(self.conditions)
+        check_external(self.external, list(CONDITIONS))
+        for pair in self.versus:
+            if len(self.pair(pair)) != 2 or not set(self.pair(pair)) <= set(self.trained()):
+                raise ValueError(f"versus: expected A:B, two of {', '.join(self.trained())}; got {pair!r}")
         if not self.seeds or len(set(self.seeds)) < len(self.seeds):
             raise ValueError(f"seeds: expected distinct seeds, got {self.seeds}")
         if self.evaluate_on not in ("heldout", "validation"):
@@ -76,6 +92,15 @@ class LearnConfig:
             raise ValueError(f"jobs must be positive: {self.jobs}")
         if self.train_problems < 2 or self.heldout_problems + self.heldout_new_targets < 1:
             raise ValueError("need at least 2 training problems and 1 held-out problem")
+
+    def trained(self) -> list[str]:
+        """Every condition a model is trained for: the registry's chosen ones, then those from files."""
+        return [*self.conditions, *self.external]
+
+    @staticmethod
+    def pair(text: str) -> list[str]:
+        """["A", "B"] from a versus entry "A:B"."""
+        return text.split(":")
 
     def sizes(self) -> SplitSizes:
         return SplitSizes(

@@ -24,6 +24,7 @@ from metacot.learn.conditions import CONDITIONS, Sources, common_problems, condi
 from metacot.learn.config import LearnConfig
 from metacot.learn.eval_config import EvalConfig
 from metacot.learn.evaluate import evaluate, spread
+from metacot.learn.external import external_records
 from metacot.learn.model import build_model, build_tokenizer, parameter_count
 from metacot.learn.report import Run, write_report
 from metacot.learn.splits import Splits, learn_prompt, make_splits, read_splits, write_splits
@@ -67,12 +68,14 @@ def run_experiment(config: LearnConfig, command: str = "", progress: bool = True
     texts = [learn_prompt(p) for p in splits.heldout + splits.validation]
     texts += [r["prompt"] + r["completion"] for rs in records.values() for r in rs]
     tokenizer = build_tokenizer(texts, out / "tokenizer", merges=config.model.merges)  # one tokenizer for all
+    for name, path in config.external.items():  # neither the tokenizer nor the budget depends on them
+        records[name] = _external(out / "conditions", name, Path(path), splits.train, sources.problems)
     lengths = {name: completion_tokens(tokenizer, rs) for name, rs in records.items()}
-    budget = float(config.equal_tokens or max(m for m, _ in lengths.values()))  # fixed by the registry
+    budget = float(config.equal_tokens or max(lengths[name][0] for name in CONDITIONS))  # fixed by the registry
     models = [
         Model(name, seed, records[name], samples_needed(budget, lengths[name][0], config.eval.samples),
               LONGEST_ANSWER * lengths[name][1], budget)
-        for name in config.conditions
+        for name in config.trained()
         for seed in config.seeds
     ]
     parameters = parameter_count(build_model(config.model, tokenizer, config.seeds[0]))
@@ -195,6 +198,25 @@ def _records(directory: Path, name: str, sources: Sources) -> list[dict]:
         return _read_jsonl(path)
     records = condition_records(name, sources)
     _write_jsonl(path, records)
+    return records
+
+
+def _external(
+    directory: Path, name: str, path: Path, train: list[CountdownProblem], trained: list[CountdownProblem]
+) -> list[dict]:
+    """conditions/<name>.jsonl, copied once from the condition's file; a resume refuses a file changed since."""
+    try:
+        records = external_records(name, path, train, trained)
+    except ValueError as error:
+        raise LearnError(f"external.{name}: {error}") from None
+    copy = directory / f"{name}.jsonl"
+    if not copy.exists():
+        _write_jsonl(copy, records)
+    elif _read_jsonl(copy) != records:
+        raise LearnError(
+            f"external.{name}: {path} is not the file its models were trained on ({copy}); name it anew or use "
+            "another --out"
+        )
     return records
 
 

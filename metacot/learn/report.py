@@ -50,8 +50,9 @@ def write_report(
     with AtomicFile(out / RESULTS) as file:
         file.write(b"".join(orjson.dumps(row) + b"\n" for row in rows))
     summary = summarize(config, runs, budget)
+    text = table(config, summary, budget, level, command, seconds, pair_differences(config, runs, budget))
     with AtomicFile(out / TABLE) as file:
-        file.write(table(config, summary, budget, level, command, seconds).encode())
+        file.write(text.encode())
     written = [out / RESULTS, out / TABLE]
     return written + plot(out / PLOT, config, curves(config, runs))
 
@@ -60,7 +61,7 @@ def summarize(config: LearnConfig, runs: list[Run], budget: float) -> list[dict]
     """One entry per condition, in the config's order: each figure's (mean, low, high) and the training facts."""
     summary = []
     baseline = [r for r in runs if r.condition == BASELINE]
-    for name in config.conditions:
+    for name in config.trained():
         mine = [r for r in runs if r.condition == name]
         if not mine:
             continue
@@ -86,6 +87,26 @@ def summarize(config: LearnConfig, runs: list[Run], budget: float) -> list[dict]
     return summary
 
 
+def pair_differences(config: LearnConfig, runs: list[Run], budget: float) -> dict[str, dict]:
+    """Per pair A:B of config.versus whose conditions both have models: A's compared figures minus B's, paired by
+    problem, with their 95% intervals."""
+    out = {}
+    for pair in config.versus:
+        ours, theirs = ([r.results for r in runs if r.condition == name] for name in config.pair(pair))
+        if ours and theirs:
+            out[" − ".join(config.pair(pair))] = baseline_differences(ours, theirs, budget, config.bootstrap)
+    return out
+
+
+def _pairs_table(differences: dict[str, dict]) -> list[str]:
+    if not differences:
+        return []
+    lines = ["", "## Differences between conditions", "", "In points, paired by problem, with 95% intervals.", ""]
+    lines += ["| pair | " + " | ".join(COMPARED) + " |", "|---|" + "---:|" * len(COMPARED)]
+    return lines + [f"| {pair} | " + " | ".join(_cell(d[name], True) for name in COMPARED) + " |"
+                    for pair, d in differences.items()]
+
+
 def _cell(value: tuple[float, float, float], share: bool) -> str:
     mean, low, high = value
     if mean != mean:  # nan: no problems
@@ -101,8 +122,12 @@ def _budget(config: LearnConfig) -> str:
     return f"Equal problems: each model fed {config.train.epochs:g} passes over its condition's records."
 
 
-def table(config: LearnConfig, summary: list[dict], budget: float, level: float, command: str, seconds: float) -> str:
-    """The Markdown report: the table of figures per condition, then what was run and how."""
+def table(
+    config: LearnConfig, summary: list[dict], budget: float, level: float, command: str, seconds: float,
+    differences: dict[str, dict],
+) -> str:
+    """The Markdown report: the table of figures per condition, the differences of config.versus, then what was
+    run and how."""
     shown = figures(budget)
     versus = [f"{name} − {BASELINE}" for name in COMPARED]
     header = ["condition", *(f.name for f in shown), *versus, "training tokens", "steps", "record chars", "parameters"]
@@ -124,6 +149,7 @@ def table(config: LearnConfig, summary: list[dict], budget: float, level: float,
     lines += ["", *(f"- {f.name}: {f.help}" for f in shown)]
     lines += [f"- {v}: the condition's {name} minus {BASELINE}'s, in points, paired by problem" for v, name in zip(
         versus, COMPARED, strict=True)]
+    lines += _pairs_table(differences)
     lines += [
         "",
         "## How it was run",
@@ -143,7 +169,7 @@ def curves(config: LearnConfig, runs: list[Run]) -> dict[str, list[tuple[float, 
     """Per condition, per point of its curve (the checkpoints, then the final model): the mean training tokens over
     its seeds and the greedy solve rate on the curve problems with its 95% interval (seeds and problems resampled)."""
     out = {}
-    for name in config.conditions:
+    for name in config.trained():
         mine = [r.curve for r in runs if r.condition == name and r.curve]
         if not mine:
             continue
