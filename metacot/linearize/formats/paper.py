@@ -10,7 +10,7 @@ from metacot.linearize.formats.metacot import VALUE
 from metacot.linearize.reasons import value_text
 from metacot.linearize.render import Context, step_sentence
 from metacot.linearize.walk import Move
-from metacot.tree import SearchTree
+from metacot.tree import ROOT, Node, SearchTree
 
 if TYPE_CHECKING:
     from metacot.linearize.auditor import Auditor
@@ -28,6 +28,38 @@ def paper_value(tree: SearchTree, node_id: int, visit: int) -> str | None:
         return f"{node.successes}/{node.rollouts}"
     value = tree.value_at(node_id, visit)
     return None if value is None else value_text(value)
+
+
+def paper_moves(ctx: Context, search_moves: list[Move]) -> list[Move]:
+    """The search's moves but those at or below a slip taken at face value that no written check names (as the sos
+    log, the text leaves out what it cannot call wrong: paper has no backtrack sentence, only a finished path's
+    check, render.verdict, names a slip); after them, a step is a switch where it no longer continues the last
+    step written."""
+    checked = (m.node for m in search_moves if m.kind == "step" and _checks(ctx.node(m.node)))
+    named = {ctx.first_slip(node_id) for node_id in checked}
+    moves: list[Move] = []
+    back: Move | None = None
+    at, dropped = ROOT, False
+    for move in search_moves:
+        slip = ctx.first_slip(move.node)
+        if slip is not None and slip not in named:
+            dropped = True
+        elif move.kind == "backtrack":
+            back = move  # written before the next step written, if it still leaves where the text stands
+        else:
+            parent = ctx.node(move.node).parent
+            if dropped and parent != at:
+                moves.append(Move("backtrack", parent, move.visit))
+            elif back is not None and not dropped:
+                moves.append(back)
+            moves.append(move)
+            at, back, dropped = move.node, None, False
+    return moves
+
+
+def _checks(node: Node) -> bool:
+    """The node's sentence is the check of a finished path (step_sentence)."""
+    return node.terminal and node.error is None
 
 
 def render_paper(ctx: Context, moves: list[Move]) -> list[str]:
@@ -124,5 +156,6 @@ PAPER = TraceFormat(
     help="the Meta-CoT paper's layout",
     render=render_paper,
     parse=audit_paper,
+    own_moves=paper_moves,
     on_request=True,  # --preset metacot-paper asks for it
 )
