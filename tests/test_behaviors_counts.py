@@ -79,6 +79,15 @@ def test_the_strict_reading_needs_the_path_said_to_fail():
     assert all(count_behaviors(t, 24)["backtracking"] == 1 for t in (plain, realised, exhausted))
 
 
+def test_a_mistake_backtrack_that_writes_the_correction_is_one_strict_backtrack():
+    text = (
+        "So 39 * 45 = 1753 was wrong, and every step after it built on that. Its right version, 39 * 45 = 1755, "
+        "scores 0.00; another option scores higher (1.00). Let me go back to [39, 56, 128] and try something else."
+    )
+    counts = count_behaviors(text, 33)
+    assert counts["backtracking"] == counts[STRICT_BACKTRACKING] == 1
+
+
 def test_a_sos_return_is_strict_only_after_a_listing_that_failed_everywhere():
     failed = (
         "Current State: 24:[5, 6]\nExploring Operation: 5+6=11, Resulting Numbers: [11]\n11,24 unequal: No Solution"

@@ -169,13 +169,13 @@ def test_other_units_and_strategy_overrides(tmp_path):
 def test_strategy_configs_are_sized_to_the_budget():
     s = BenchSettings()
     config = strategy_config(StrategySpec.parse("best_of_n"), "nodes", 50, s)
-    assert config.n == 16 and config.budget == Budget(nodes=50, max_step_tokens=5)  # 1 + 16 * 3 <= 50
+    assert config.n == 16 and config.budget == Budget.of("nodes", 50, max_step_tokens=5)  # 1 + 16 * 3 <= 50
     config = strategy_config(StrategySpec.parse("beam"), "nodes", 100, s)
     assert config.beam_width == config.expand_width == 6  # 1 + 6 + 6 * 6 * 2 = 79 <= 100 < 106
     config = strategy_config(StrategySpec.parse("beam"), "nodes", 100, dataclasses.replace(s, expand_width=10))
     assert config.expand_width == 10 and config.beam_width == 4  # 1 + 10 + 4 * 10 * 2 = 91
     config = strategy_config(StrategySpec.parse("astar:step_cost=0"), "nodes", 100, s)
-    assert config.budget == Budget(nodes=100, max_step_tokens=5) and config.step_cost == 0.0  # A*'s 200 cleared
+    assert config.budget == Budget.of("nodes", 100, max_step_tokens=5) and config.step_cost == 0.0  # A*'s 200 cleared
     assert strategy_config(StrategySpec.parse("mcts"), "nodes", 100, dataclasses.replace(s, fit=False)).simulations
     with pytest.raises(BenchError, match="unknown strategy"):
         StrategySpec.parse("dijkstra")

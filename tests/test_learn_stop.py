@@ -85,8 +85,8 @@ def test_looped_answers_are_a_column_and_old_evaluations_count_none():
 
 def test_the_stop_is_off_by_default_and_a_directory_made_without_it_resumes():
     assert EvalConfig().loop_lines is None and learn_config("smoke").eval.loop_lines == 16
-    old = learn_config("cpu").identity()
+    old = learn_config("gpu").identity()  # a size without the stop
     del old["eval"]["loop_lines"]  # a manifest written before the key existed
-    assert differing_keys(old, learn_config("cpu").identity()) == []
+    assert differing_keys(old, learn_config("gpu").identity()) == []
     with pytest.raises(ValueError, match="loop_lines"):
         EvalConfig(loop_lines=1)

@@ -85,9 +85,11 @@ REALISED = re.compile(
     r"\bnone\sof\b|\bevery\s(?:step|option|operation)\b.{0,40}\bfail|\bnothing\s(?:i\s)?tried\b|\bdead\send\b|"
     r"\b(?:does\snot|doesn't|did\snot|didn't|won't|will\snot|cannot|can't)\s(?:work|pan\sout|help)\b|\bfails\b|"
     r"\bstuck\b|\bno\s(?:good|luck)\b|\bimpossible\b|\bnot\spossible\b|\bmistake\b|\berror\b|\bwent\swrong\b|"
-    r"\bwas\swrong\b|\bgive\sup\b",
+    r"\bwas\swrong\b|\bgive\sup\b|\bright\sversion\b",  # "its right version": the step was wrong
     FLAGS,
 )
+# A sentence that writes a wrong step's correction: its arithmetic is the repair, not a step of the backtrack.
+CORRECTION = re.compile(r"\b(?:right|correct|corrected)\s(?:version|step|result)\b", FLAGS)
 TOKEN_REALISED = re.compile(r"\breason=(?:exhausted|mistake)\b")
 TOKEN_BACKTRACK = re.compile(r"^<backtrack\b")  # the tokens format's: its reason is an attribute
 # Leaving a path for one that does not build on it.
@@ -253,8 +255,9 @@ def _shows(sentence: str, target: int | None, patterns: TargetPatterns) -> set[s
 
 
 def _announces(previous: str, current: str) -> bool:
-    """The previous sentence only announces what the current one does (it has no arithmetic of its own)."""
-    return "=" not in previous
+    """The previous sentence only announces what the current one does (it has no arithmetic of its own, or only the
+    correction of a wrong step, as a mistake backtrack writes it)."""
+    return "=" not in previous or bool(CORRECTION.search(previous))
 
 
 def _verdict_of(previous: str, current: str) -> bool:

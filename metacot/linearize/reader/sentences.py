@@ -177,7 +177,7 @@ def _reason(reading: Reading, line: str, said: str) -> str | None:
             reading.events.append(Concluded(line, here.key, EXHAUSTED))
         elif how in VALUED or kind == LOW_VALUE:
             reading.events.append(Concluded(line, here.key, VALUED.get(how, LOW), m["v"], named.get("w")))
-        return how
+        return MISTAKE if kind == MISTAKE else how  # a fix clause's comparison is not why it leaves
     reading.unread(line, UNREADABLE, f"no reason of the format reads {said!r}")
     return None
 
