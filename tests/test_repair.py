@@ -367,26 +367,3 @@ def test_a_named_slip_is_corrected_where_the_search_goes_on_elsewhere(scores, fi
     wrong = {**record, "completion": record["completion"].replace(*forged)}
     assert audit_record(wrong, tree, domain).failures
     assert read_record(wrong, domain, problem)
-
-
-def test_paper_leaves_out_a_slip_its_text_never_names():
-    """when-found: paper has no backtrack sentence, so the slip 19 - 4 = 13, found by a check the walk does not write,
-    would stand as right arithmetic; it is left out with what is below it, and the next step continues (no
-    "Alternatively"). Both audits read the text clean; the reader catches the slip written back in, the tree audit
-    a wrong state."""
-    tree, domain, problem = countdown_tree()
-    tree.visit(tree.root)
-    slip, other = grow(domain, problem, tree, tree.root, [Proposal("19 - 4 = 13"), Proposal("19 + 7 = 26")])
-    tree.visit(slip)
-    tree.visit(grow(domain, problem, tree, slip, [Proposal("7 + 13 = 20")])[0])
-    tree.visit(other)
-    tree.visit(grow(domain, problem, tree, other, [Proposal("26 - 4 = 22")])[0])
-    record = linearize(tree, domain, "paper", CONFIG)
-    assert record is not None and record["correct"] and record["num_backtracks"] == 0
-    assert record["completion"].startswith("<think>\n19 + 7 = 26. Now I have [4, 26].\n26 - 4 = 22."), record
-    assert audit_record(record, tree, domain).failures == [] and read_record(record, domain, problem) == []
-    slipped = "19 - 4 = 13. Now I have [7, 13].\nAlternatively, 19 + 7 = 26."
-    forged = {**record, "completion": record["completion"].replace("19 + 7 = 26.", slipped, 1)}
-    assert read_record(forged, domain, problem)
-    wrong = {**record, "completion": record["completion"].replace("[4, 26]", "[4, 27]", 1)}
-    assert audit_record(wrong, tree, domain).failures

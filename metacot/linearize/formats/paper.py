@@ -33,27 +33,25 @@ def paper_value(tree: SearchTree, node_id: int, visit: int) -> str | None:
 def paper_moves(ctx: Context, search_moves: list[Move]) -> list[Move]:
     """The search's moves but those at or below a slip taken at face value that no written check names (as the sos
     log, the text leaves out what it cannot call wrong: paper has no backtrack sentence, only a finished path's
-    check, render.verdict, names a slip); after them, a step is a switch where it no longer continues the last
-    step written."""
+    check, render.verdict, names a slip). One rule marks a switch ("Alternatively, ", audit_paper): the search's
+    backtrack is kept where the next step written does not go on from the last one written; after a left-out
+    stretch that may return where the text stands (no switch)."""
     checked = (m.node for m in search_moves if m.kind == "step" and _checks(ctx.node(m.node)))
     named = {ctx.first_slip(node_id) for node_id in checked}
     moves: list[Move] = []
     back: Move | None = None
-    at, dropped = ROOT, False
+    at = ROOT
     for move in search_moves:
         slip = ctx.first_slip(move.node)
         if slip is not None and slip not in named:
-            dropped = True
-        elif move.kind == "backtrack":
-            back = move  # written before the next step written, if it still leaves where the text stands
-        else:
-            parent = ctx.node(move.node).parent
-            if dropped and parent != at:
-                moves.append(Move("backtrack", parent, move.visit))
-            elif back is not None and not dropped:
-                moves.append(back)
-            moves.append(move)
-            at, back, dropped = move.node, None, False
+            continue
+        if move.kind == "backtrack":
+            back = move  # to the next written step's parent: a step is only ever taken from a node written
+            continue
+        if back is not None and ctx.node(move.node).parent != at:
+            moves.append(back)
+        moves.append(move)
+        at, back = move.node, None
     return moves
 
 
