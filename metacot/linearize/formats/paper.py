@@ -10,7 +10,7 @@ from metacot.linearize.formats.metacot import VALUE
 from metacot.linearize.reasons import value_text
 from metacot.linearize.render import Context, step_sentence
 from metacot.linearize.walk import Move
-from metacot.tree import SearchTree
+from metacot.tree import ROOT, Node, SearchTree
 
 if TYPE_CHECKING:
     from metacot.linearize.auditor import Auditor
@@ -28,6 +28,36 @@ def paper_value(tree: SearchTree, node_id: int, visit: int) -> str | None:
         return f"{node.successes}/{node.rollouts}"
     value = tree.value_at(node_id, visit)
     return None if value is None else value_text(value)
+
+
+def paper_moves(ctx: Context, search_moves: list[Move]) -> list[Move]:
+    """The search's moves but those at or below a slip taken at face value that no written check names (as the sos
+    log, the text leaves out what it cannot call wrong: paper has no backtrack sentence, only a finished path's
+    check, render.verdict, names a slip). One rule marks a switch ("Alternatively, ", audit_paper): the search's
+    backtrack is kept where the next step written does not go on from the last one written; after a left-out
+    stretch that may return where the text stands (no switch)."""
+    checked = (m.node for m in search_moves if m.kind == "step" and _checks(ctx.node(m.node)))
+    named = {ctx.first_slip(node_id) for node_id in checked}
+    moves: list[Move] = []
+    back: Move | None = None
+    at = ROOT
+    for move in search_moves:
+        slip = ctx.first_slip(move.node)
+        if slip is not None and slip not in named:
+            continue
+        if move.kind == "backtrack":
+            back = move  # to the next written step's parent: a step is only ever taken from a node written
+            continue
+        if back is not None and ctx.node(move.node).parent != at:
+            moves.append(back)
+        moves.append(move)
+        at, back = move.node, None
+    return moves
+
+
+def _checks(node: Node) -> bool:
+    """The node's sentence is the check of a finished path (step_sentence)."""
+    return node.terminal and node.error is None
 
 
 def render_paper(ctx: Context, moves: list[Move]) -> list[str]:
@@ -124,5 +154,6 @@ PAPER = TraceFormat(
     help="the Meta-CoT paper's layout",
     render=render_paper,
     parse=audit_paper,
+    own_moves=paper_moves,
     on_request=True,  # --preset metacot-paper asks for it
 )
