@@ -186,17 +186,27 @@ if TYPE_CHECKING:  # mypy checks that the fakes keep the protocols the runner an
     _prms: list[RewardModel] = [TablePRM(), CountingPRM(TablePRM())]
 
 
-class GenerateSpy:
-    """Wraps model.generate, counting calls and keeping each call's inputs and output."""
+class PoolSpy:
+    """Wraps the transformers policy's pooled generation: each call's rows (their prompt ids, token limit and what they
+    made), and how many rows each of the model's forward passes read."""
 
     def __init__(self, model, monkeypatch):
-        self.inner, self.calls = model.generate, []
-        monkeypatch.setattr(model, "generate", self)
+        import metacot.policy.transformers as policy
 
-    def __call__(self, **kwargs):
-        output = self.inner(**kwargs)
-        self.calls.append((kwargs, output))
-        return output
+        self.calls: list[list] = []
+        self.shapes: list[tuple[int, ...]] = []  # of each forward's input_ids
+        pooled, forward = policy.pooled, model.forward
+
+        def spied_pool(model, tokenizer, rows, *args, **kwargs):
+            self.calls.append(rows)
+            return pooled(model, tokenizer, rows, *args, **kwargs)
+
+        def spied_forward(*args, **kwargs):
+            self.shapes.append(tuple(kwargs["input_ids"].shape))
+            return forward(*args, **kwargs)
+
+        monkeypatch.setattr(policy, "pooled", spied_pool)
+        monkeypatch.setattr(model, "forward", spied_forward)
 
 
 def stable_unit(text: str) -> float:

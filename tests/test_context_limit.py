@@ -8,7 +8,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
-from conftest import GenerateSpy
+from conftest import PoolSpy
 
 from metacot.policy.base import ExpandRequest
 from metacot.problems.math import MathDomain, MathProblem
@@ -61,12 +61,12 @@ def test_each_row_generates_at_most_what_its_prompt_leaves(policy, monkeypatch, 
     short, long = request(1), request(30, seed=2)
     room = 5
     monkeypatch.setattr(policy, "context", prompt_tokens(policy, long) + room)
-    spy = GenerateSpy(policy.model, monkeypatch)
+    spy = PoolSpy(policy.model, monkeypatch)
     with caplog.at_level(logging.WARNING):
         proposals = policy.propose([short, long])
         rollouts = policy.rollout([short, long])
     assert "maximum length" not in caplog.text
-    assert len(spy.calls) == 2  # one call for both prompts, each time
+    assert len(spy.calls) == 2  # one pool for both prompts, each time
     assert all(p.tokens <= room for p in proposals[1]) and any(p.finish_reason == "length" for p in proposals[1])
     assert all(r.tokens <= room for r in rollouts[1])
     assert max(p.tokens for p in proposals[0]) > room  # the short prompt was not cut to the long one's room
@@ -83,11 +83,11 @@ def test_a_prompt_that_fills_the_context_is_never_generated_from(policy, monkeyp
     other prompts of the call are generated without its padding."""
     fits, full = request(1), request(40, seed=2)
     monkeypatch.setattr(policy, "context", prompt_tokens(policy, full))
-    spy = GenerateSpy(policy.model, monkeypatch)
+    spy = PoolSpy(policy.model, monkeypatch)
     proposals = policy.propose([fits, full])
     rollouts = policy.rollout([full])
-    ((kwargs, _),) = spy.calls  # the rollout of `full` alone made no call
-    assert kwargs["input_ids"].shape == (fits.n, prompt_tokens(policy, fits))  # its padding went with it
+    (rows,) = spy.calls  # the rollout of `full` alone generated nothing
+    assert len(rows) == fits.n and spy.shapes[0] == (fits.n, prompt_tokens(policy, fits))  # no padding for it
     assert all(p.tokens > 0 for p in proposals[0])
     assert [(p.text, p.tokens, p.finish_reason) for p in proposals[1]] == [("", 0, "length")] * full.n
     assert [(list(r), r.tokens) for r in rollouts[0]] == [([], 0)] * full.n
@@ -104,7 +104,7 @@ def test_generate_refuses_a_prompt_that_leaves_no_room_and_stops_the_others_at_t
     with pytest.raises(ValueError, match=r"prompts \[1\] leave no room for a token in context"):
         policy.generate(prompts, Sampling(max_tokens=64))
     monkeypatch.setattr(policy, "context", short + 3)
-    spy = GenerateSpy(policy.model, monkeypatch)
+    spy = PoolSpy(policy.model, monkeypatch)
     policy.generate(prompts[:1], Sampling(max_tokens=64))
-    ((kwargs, output),) = spy.calls
-    assert output.sequences.shape[1] - kwargs["input_ids"].shape[1] <= 3
+    ((row,),) = spy.calls
+    assert 1 <= len(row.made) <= 3

@@ -1,11 +1,12 @@
 """`generate(prompts, sampling) -> texts` on the transformers policy with the tiny local model: chat or raw
-prompts, one generate call per batch, seeded per prompt, stop strings honoured."""
+prompts, one pool per batch, seeded per prompt, stop strings honoured."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from conftest import PoolSpy
 
 from metacot.backends.generate import Sampling, TextGenerator
 from metacot.problems.countdown import CountdownDomain, generate_problems
@@ -28,34 +29,22 @@ def policy(lm_dir) -> TransformersPolicy:
     return TransformersPolicy(TransformersPolicyConfig(model=lm_dir), DOMAIN)
 
 
-class GenerateSpy:
-    def __init__(self, model, monkeypatch):
-        self.inner, self.calls = model.generate, []
-        monkeypatch.setattr(model, "generate", self)
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        return self.inner(**kwargs)
-
-
-def test_a_batch_is_one_generate_call_of_chat_prompts(policy, monkeypatch):
-    spy = GenerateSpy(policy.model, monkeypatch)
+def test_a_batch_is_one_pool_of_chat_prompts(policy, monkeypatch):
+    spy = PoolSpy(policy.model, monkeypatch)
     texts = policy.generate(PROMPTS, Sampling(max_tokens=24, seed=1))
     assert isinstance(policy, TextGenerator)
-    assert len(spy.calls) == 1 and spy.calls[0]["input_ids"].shape[0] == len(PROMPTS)
+    assert len(spy.calls) == 1 and spy.shapes[0][0] == len(PROMPTS)
     assert len(texts) == len(PROMPTS) and all(isinstance(t, str) for t in texts) and any(texts)
-    (kwargs,) = spy.calls
-    rows = zip(kwargs["input_ids"], kwargs["attention_mask"], strict=True)
-    sent = {policy.tokenizer.decode(ids[mask.bool()]) for ids, mask in rows}
+    sent = {policy.tokenizer.decode(row.prompt) for row in spy.calls[0]}
     chat = [[{"role": "user", "content": p}] for p in PROMPTS]
     assert sent == {policy.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in chat}
 
 
 def test_raw_prompts_are_continued_as_they_are(policy, monkeypatch):
-    spy = GenerateSpy(policy.model, monkeypatch)
+    spy = PoolSpy(policy.model, monkeypatch)
     policy.generate(["25 + 3 = 28\n"], Sampling(max_tokens=4, chat=False))
-    ids = spy.calls[0]["input_ids"][0]
-    assert policy.tokenizer.decode(ids) == "25 + 3 = 28\n"
+    ((row,),) = spy.calls
+    assert policy.tokenizer.decode(row.prompt) == "25 + 3 = 28\n"
 
 
 def test_same_seed_same_texts_in_any_order_and_another_seed_differs(policy):

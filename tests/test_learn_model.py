@@ -284,7 +284,7 @@ def test_validity_of_cut_and_empty_think_layouts():
 
 
 def test_a_growing_cache_layer_holds_what_concatenation_would():
-    from metacot.learn.pool import GrowingLayer
+    from metacot.backends.pool import GrowingLayer
 
     layer, chunks = GrowingLayer(), [torch.randn(2, 3, n, 4) for n in (5, 1, 300, 1, 1)]  # 306 outgrows 256
     for chunk in chunks:

@@ -8,7 +8,7 @@ import os
 import random
 
 import pytest
-from conftest import GenerateSpy, chain
+from conftest import PoolSpy, chain
 
 from metacot.backends.generate import Sampling
 from metacot.backends.request import Conditioning
@@ -115,19 +115,18 @@ def test_a_policy_built_without_a_domain_generates_text_and_proposes_no_steps(lm
 
 def test_proposals_are_normalized_against_what_the_model_generated(lm_dir, monkeypatch):
     policy = TransformersPolicy(TransformersPolicyConfig(model=lm_dir, max_tokens=9), DOMAIN)  # some steps are cut
-    spy = GenerateSpy(policy.model, monkeypatch)
+    spy = PoolSpy(policy.model, monkeypatch)
     requests = expand_requests(PROBLEMS[:6], 4)
     proposals = policy.propose(requests)
-    ((kwargs, output),) = spy.calls
-    prompt_length = kwargs["input_ids"].shape[1]
+    (made,) = spy.calls
     rows = [p for props in proposals for p in props]  # seeds ascend with the index: rows are in request order
     assert [len(props) for props in proposals] == [4] * 6
     assert {p.finish_reason for p in rows} == {"stop", "length"}
-    for row, p in enumerate(rows):
+    for row, p in zip(made, rows, strict=True):
         assert "\n" not in p.text and p.text == p.text.strip()
         assert 1 <= p.tokens <= policy.config.max_tokens
         assert math.isfinite(p.logprob) and p.logprob <= 0
-        generated = output.sequences[row, prompt_length : prompt_length + p.tokens]
+        generated = torch.tensor(row.made[: p.tokens])
         text = policy.tokenizer.decode(generated, skip_special_tokens=True)
         if p.finish_reason == "length":
             assert p.tokens == policy.config.max_tokens and text.strip() == p.text
@@ -135,7 +134,7 @@ def test_proposals_are_normalized_against_what_the_model_generated(lm_dir, monke
             assert "\n" in text or generated[-1].item() in policy.eos_ids
             assert text.split("\n")[0].strip() == p.text
         # the log-probability is the model's, under its raw distribution, of exactly these tokens
-        prompt = kwargs["input_ids"][row][kwargs["attention_mask"][row].bool()]
+        prompt = torch.tensor(row.prompt)
         ids = torch.cat([prompt, generated])[None]
         with torch.inference_mode():
             logits = policy.model(input_ids=ids).logits[0, len(prompt) - 1 : -1]
@@ -157,21 +156,39 @@ def test_steps_cut_at_max_tokens_are_flagged_and_become_dead_nodes(lm_dir):
                 assert child.dead and child.terminal and child.error == TRUNCATED
 
 
-def test_one_generate_call_for_many_requests_with_different_n(policy, monkeypatch):
-    spy = GenerateSpy(policy.model, monkeypatch)
+def test_one_pool_for_many_requests_with_different_n(policy, monkeypatch):
+    spy = PoolSpy(policy.model, monkeypatch)
     counts = [1, 2, 3, 4] * 5
     proposals = policy.propose(expand_requests(PROBLEMS, counts))
-    assert len(spy.calls) == 1
-    assert spy.calls[0][0]["input_ids"].shape[0] == sum(counts)
+    assert len(spy.calls) == 1 and len(spy.calls[0]) == sum(counts)
+    assert spy.shapes[0][0] == sum(counts)  # all read together: fewer than batch_size
     assert [len(props) for props in proposals] == counts
 
 
-def test_batch_size_caps_the_sequences_per_generate_call(lm_dir, monkeypatch):
+def test_batch_size_caps_the_rows_generated_together_and_a_waiting_row_joins_when_one_leaves(lm_dir, monkeypatch):
     small = TransformersPolicy(TransformersPolicyConfig(model=lm_dir, batch_size=16), DOMAIN)
-    spy = GenerateSpy(small.model, monkeypatch)
+    spy = PoolSpy(small.model, monkeypatch)
     proposals = small.propose(expand_requests(PROBLEMS, 3))
-    assert [kwargs["input_ids"].shape[0] for kwargs, _ in spy.calls] == [16, 16, 16, 12]
+    assert len(spy.calls[0]) == 60 and spy.shapes[0][0] == 16 and max(shape[0] for shape in spy.shapes) == 16
+    prompts_read = [shape for shape in spy.shapes[1:] if shape[1] > 1]  # a joining row's prompt, read mid-pool
+    assert sum(shape[0] for shape in prompts_read) == 60 - 16
     assert [len(props) for props in proposals] == [3] * 20
+
+
+def test_a_requests_samples_do_not_depend_on_the_other_requests_of_the_call(lm_dir):
+    small = TransformersPolicy(TransformersPolicyConfig(model=lm_dir, batch_size=4), DOMAIN)
+    requests = expand_requests(PROBLEMS[:6], 3)
+    alone = [small.propose([r])[0] for r in requests]
+    together = small.propose(requests)  # in other batches, beside other padding
+
+    def read(proposals: list[list]) -> list[tuple]:
+        return [(p.text, p.tokens, p.finish_reason) for ps in proposals for p in ps]
+
+    def logprobs(proposals: list[list]) -> list[float]:
+        return [p.logprob for ps in proposals for p in ps]
+
+    assert read(together) == read(alone)  # the same samples
+    assert logprobs(together) == pytest.approx(logprobs(alone), abs=1e-4)  # batched numerics: the last bits
 
 
 def test_proposals_do_not_depend_on_request_order_nor_touch_the_global_rng(policy):
@@ -314,12 +331,12 @@ def test_policy_settings_are_validated(overrides, message, lm_dir):
 @pytest.mark.parametrize("which", ["tag_prm", "head_prm"])
 def test_mcts_runs_end_to_end_with_the_tiny_models(which, policy, request, monkeypatch):
     prm = request.getfixturevalue(which)
-    spy = GenerateSpy(policy.model, monkeypatch)
+    spy = PoolSpy(policy.model, monkeypatch)
     config = MCTSConfig(simulations=4, expand_width=2)
     runner = Runner(DOMAIN, policy, prm, make_search("mcts", config), "mcts", seed=0)
     trees = list(runner.run(generate_problems(3, 0)))
     assert [t.problem_id for t in trees] == [p.id for p in generate_problems(3, 0)]
-    assert len(spy.calls) == runner.stats.policy_calls  # one generate call per round
+    assert len(spy.calls) == runner.stats.policy_calls  # one pool per round
     assert runner.stats.mean_policy_batch > 1
     children = [node for tree in trees for node in tree.nodes[1:]]
     assert children and all(0.0 <= node.score <= 1.0 for node in children)

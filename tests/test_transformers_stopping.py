@@ -1,5 +1,5 @@
-"""The transformers policy stops on the delimiter with a criterion built once: the same tokens as transformers' own
-`stop_strings` (which read the whole vocabulary in every generate call); and the backends' threads setting."""
+"""The transformers policy stops each row at its stop strings as transformers' own stop_strings would (without
+reading the vocabulary), and the backends' threads setting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import copy
 import os
 
 import pytest
-from conftest import chain
+from conftest import PoolSpy, chain
 
 from metacot.backends.generate import Sampling
 from metacot.config import ConfigError, SynthConfig, from_dict
@@ -36,26 +36,6 @@ def policy(lm_dir) -> TransformersPolicy:
     return TransformersPolicy(TransformersPolicyConfig(model=lm_dir, max_tokens=9), DOMAIN)  # some steps are cut
 
 
-class Generate:
-    """Wraps model.generate, keeping the tokens each call generated; `legacy` calls it as the policy used to: the
-    stop strings in the GenerationConfig, with the tokenizer, and no stopping criteria of its own."""
-
-    def __init__(self, policy: TransformersPolicy, monkeypatch, legacy: bool):
-        self.inner, self.tokenizer, self.legacy = policy.model.generate, policy.tokenizer, legacy
-        self.sequences: list[list[list[int]]] = []
-        monkeypatch.setattr(policy.model, "generate", self)
-
-    def __call__(self, **kwargs):
-        if self.legacy:
-            stops = [s for criterion in kwargs.pop("stopping_criteria") for s in criterion.stop_strings]
-            config = copy.deepcopy(kwargs.pop("generation_config"))
-            config.stop_strings = stops or None
-            kwargs |= {"generation_config": config, "tokenizer": self.tokenizer}
-        output = self.inner(**kwargs)
-        self.sequences.append(output.sequences[:, kwargs["input_ids"].shape[1] :].tolist())
-        return output
-
-
 def requests(n: int) -> list[ExpandRequest]:
     out = []
     for i, problem in enumerate(PROBLEMS):
@@ -64,45 +44,38 @@ def requests(n: int) -> list[ExpandRequest]:
     return out
 
 
-def everything(policy: TransformersPolicy) -> tuple:
-    """Seeded proposals and rollouts, and greedy and seeded texts with the delimiter and another stop string."""
-    return (
-        policy.propose(requests(4)),
-        policy.rollout(requests(2)),
-        policy.generate(PROMPTS, Sampling(temperature=0, max_tokens=12, stop=("\n",))),
-        policy.generate(PROMPTS, Sampling(max_tokens=12, stop=("=", "\n"), seed=3)),
-        policy.generate(PROMPTS, Sampling(max_tokens=5, seed=4)),
-    )
+def test_greedy_rows_are_transformers_own_greedy_generation_with_its_stop_strings(policy, monkeypatch):
+    spy = PoolSpy(policy.model, monkeypatch)
+    for stop in (("\n",), ("=", "\n"), ()):
+        texts = policy.generate(PROMPTS, Sampling(temperature=0, max_tokens=12, stop=stop))
+        for row, text in zip(spy.calls[-1], texts, strict=True):
+            expected = policy.model.generate(
+                torch.tensor([row.prompt]),
+                do_sample=False,
+                max_new_tokens=12,
+                stop_strings=list(stop) or None,
+                tokenizer=policy.tokenizer,
+                eos_token_id=sorted(policy.eos_ids),
+                pad_token_id=policy.tokenizer.pad_token_id,
+            )[0, len(row.prompt) :]
+            assert row.made == expected.tolist()
+            assert not any(s in text for s in stop)
+    assert any(len(row.made) < 12 for row in spy.calls[0])  # stopped at the delimiter
 
 
-def test_the_same_tokens_and_outputs_as_transformers_own_stop_strings(policy, monkeypatch):
-    with monkeypatch.context() as patch:
-        before = Generate(policy, patch, legacy=True)
-        expected = everything(policy)
-    now = Generate(policy, monkeypatch, legacy=False)
-    assert everything(policy) == expected
-    assert now.sequences == before.sequences
-    proposals = [p for props in expected[0] for p in props]
-    assert {p.finish_reason for p in proposals} == {"stop", "length"}  # steps end at the delimiter and at max_tokens
-    steps = [policy._decode(row) for row in now.sequences[0]]
-    assert any("\n" in step for step in steps)  # the delimiter generated, and the row stopped there
-    assert all("=" not in text and "\n" not in text for text in expected[3]) and any(expected[3])
-
-
-def test_the_vocabulary_is_read_once_per_set_of_stop_strings_not_per_call(policy, monkeypatch):
+def test_steps_end_at_the_delimiter_or_max_tokens_and_no_vocabulary_is_read(policy, monkeypatch):
     reads = []
     vocabulary = policy.tokenizer.get_vocab
     monkeypatch.setattr(policy.tokenizer, "get_vocab", lambda: reads.append(1) or vocabulary())
-    for seed in range(3):
-        policy.propose(requests(2)[:2])
-        policy.rollout(requests(1)[:2])
-        policy.generate(PROMPTS[:2], Sampling(max_tokens=4, stop=("\n",), seed=seed))  # the delimiter's criterion
-    assert reads == []
-    policy.generate(PROMPTS[:2], Sampling(max_tokens=4, stop=("+",)))  # a new criterion: transformers reads it
-    building = len(reads)
-    for seed in range(3):
-        policy.generate(PROMPTS[:2], Sampling(max_tokens=4, stop=("+",), seed=seed))
-    assert building > 0 and len(reads) == building
+    spy = PoolSpy(policy.model, monkeypatch)
+    proposals = [p for props in policy.propose(requests(4)) for p in props]
+    policy.generate(PROMPTS[:2], Sampling(max_tokens=4, stop=("+",)))
+    assert reads == []  # transformers' stop strings read the whole vocabulary in every call
+    assert {p.finish_reason for p in proposals} == {"stop", "length"}
+    for row, p in zip(spy.calls[0], proposals, strict=True):
+        text = policy._decode(row.made)
+        assert ("\n" in text) == (p.finish_reason == "stop" and row.made[-1] not in policy.eos_ids)
+        assert "\n" not in policy._decode(row.made[:-1])  # the row stopped at the token that wrote it
 
 
 @pytest.mark.parametrize("kind", ["policy", "prm"])

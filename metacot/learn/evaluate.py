@@ -11,8 +11,9 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from metacot.backends.pool import CACHE_ARGUMENT, Row, Sampler, growing_cache, pooled
 from metacot.learn.eval_config import EvalConfig
-from metacot.learn.pool import CACHE_ARGUMENT, growing_cache, pooled
+from metacot.learn.loops import LoopStop, line_breaks
 from metacot.learn.train import quiet_libraries, threads_pinned
 from metacot.learn.validity import check_trace, read_answer
 from metacot.problems.countdown import CountdownProblem, verify_answer
@@ -78,7 +79,7 @@ def judged(
     """One attempt (greedy or sampled) at each chosen problem, judged, in batches of config.batch_size (pooled when
     the loop stop is on)."""
     if config.loop_lines:
-        made = pooled(model, tokenizer, [prompts[i] for i in chosen], sample, config, bar)
+        made = pooled_generate(model, tokenizer, [prompts[i] for i in chosen], sample, config, bar)
         return [attempt(problems[i], *done) for i, done in zip(chosen, made, strict=True)]
     out = []
     for k in range(0, len(chosen), config.batch_size):
@@ -94,6 +95,28 @@ def spread(count: int, chosen: int | None) -> list[int]:
     if chosen is None or chosen >= count:
         return list(range(count))
     return sorted({k * count // chosen for k in range(chosen)})
+
+
+def pooled_generate(
+    model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig, bar: Any
+) -> list[tuple[str, int, str | None]]:
+    """(completion text, tokens generated, why it stopped) for each prompt, config.batch_size pooled together:
+    greedy, or sampled at config.temperature; stopped at the end token (None), once caught looping ("loop",
+    config.loop_lines) or at max_new_tokens or the end of the model's context ("length")."""
+    window, room = config.loop_lines or 0, model.config.max_position_embeddings
+    breaks = line_breaks(tokenizer)
+    rows = [
+        Row(p, max(1, min(config.max_new_tokens, room - len(p))), LoopStop(tokenizer, breaks, window))
+        for p in tokenizer(prompts)["input_ids"]
+    ]
+    sampler = Sampler(temperature=config.temperature if sample else 0.0)
+    pooled(model, tokenizer, rows, config.batch_size, sampler, config.cache, lambda row: bar.update(1))
+    return [(tokenizer.decode(row.made, skip_special_tokens=True), len(row.made), why(row)) for row in rows]
+
+
+def why(row: Row) -> str | None:
+    """Why a pooled row stopped, as an attempt records it: None at the end token."""
+    return None if row.stopped == "end" else row.stopped
 
 
 def generate(

@@ -35,18 +35,25 @@ def most_stale(text: str, window: int) -> int:
     return max((lines.add(line) for line in text.split("\n")[:-1]), default=0)
 
 
-class RowLines:
-    """One row's completion while it is generated: its finished lines and the unfinished one decoded so far."""
+class LoopStop:
+    """One row's stop while it is generated (a pooled Row's `stop`): "end" at the end token, "loop" once a line it
+    finishes catches it looping; it feeds the row's lines as line breaks come, decoding only the text since."""
 
-    def __init__(self, window: int) -> None:
-        self.window = window
+    def __init__(self, tokenizer: Any, breaks: set[int], window: int) -> None:
+        self.tokenizer, self.breaks, self.window = tokenizer, breaks, window
         self.lines = LineRepeats(window)
         self.rest = ""
+        self.read = 0  # of the row's tokens, those already decoded
 
-    def feed(self, text: str) -> bool:
-        """Adds the row's text decoded since the last feed; whether a line it finishes catches the row looping."""
-        *finished, self.rest = (self.rest + text).split("\n")
-        return any(caught(self.lines.add(line), self.window) for line in finished)
+    def __call__(self, made: list[int]) -> str | None:
+        if made[-1] == self.tokenizer.eos_token_id:
+            return "end"
+        if made[-1] in self.breaks:
+            text, self.read = self.tokenizer.decode(made[self.read :]), len(made)
+            *finished, self.rest = (self.rest + text).split("\n")
+            if any(caught(self.lines.add(line), self.window) for line in finished):
+                return "loop"
+        return None
 
 
 def line_breaks(tokenizer: Any) -> set[int]:

@@ -43,8 +43,10 @@ class SymbolicPolicyConfig:
     )  # proposals and rollouts alike
     last_step_check: bool = field(
         default=False,
-        metadata={"help": "at two numbers, a step that makes the target is among those proposed, even where fewer "
-                          "are asked for than the legal steps (a solver checks every combination of the last two)"},
+        metadata={
+            "help": "at two numbers, a step that makes the target is among those proposed, even where fewer "
+            "are asked for than the legal steps (a solver checks every combination of the last two)"
+        },
     )  # proposals only: a rollout plays at random. Off by default: every strategy's default width already proposes
     # all "sos" moves of two numbers (4 at most), and best-of-N (one step per chain) would be another baseline
     # (the strategy benchmark at 300 nodes, flip 0: 21.5% -> 46.5% solved)
@@ -67,11 +69,11 @@ class SamplingConfig:
     )
     max_tokens: int = field(
         default=32,
-        metadata={"help": "tokens per step; a step cut off here (finish_reason \"length\") becomes a dead node"},
+        metadata={"help": 'tokens per step; a step cut off here (finish_reason "length") becomes a dead node'},
     )
     step_delimiter: str | None = field(
         default=None,
-        metadata={"help": "the text that ends a step (default: the domain's: \"\\n\" Countdown, \"\\n\\n\" math)"},
+        metadata={"help": 'the text that ends a step (default: the domain\'s: "\\n" Countdown, "\\n\\n" math)'},
     )
     rollout_max_tokens: int = field(
         default=256, metadata={"help": "a rollout for the rollout PRM runs to EOS or this many tokens"}
@@ -97,11 +99,16 @@ class TransformersPolicyConfig(SamplingConfig):
     model: str = flag(
         "the model: a local folder, or the served name (openai, http)", "", name="--{section}-model", metavar="DIR"
     )  # never fetched from a hub
-    device: str = field(default="cpu", metadata={"help": "torch device: \"cpu\" or \"cuda\""})
+    device: str = field(default="cpu", metadata={"help": 'torch device: "cpu" or "cuda"'})
     dtype: str = field(
-        default="float32", metadata={"help": "torch dtype of the weights: \"float32\", \"float16\" or \"bfloat16\""}
+        default="float32", metadata={"help": 'torch dtype of the weights: "float32", "float16" or "bfloat16"'}
     )
-    batch_size: int = field(default=64, metadata={"help": "the most sequences (prompt x sample) in one generate call"})
+    batch_size: int = field(
+        default=64,
+        metadata={
+            "help": "the most sequences (prompt x sample) generated together (pooled: one that ends makes room at once)"
+        },
+    )
     threads: int | None = flag(
         "torch threads for the transformers backend, process-wide (default: torch's)", None, name="--{section}-threads"
     )
@@ -122,8 +129,10 @@ class VLLMPolicyConfig(SamplingConfig, VLLMEngineConfig):
     )
     enable_chunked_prefill: bool | None = field(
         default=None,
-        metadata={"help": "vLLM chunked prefill (default: vLLM's, but off on CPUs, where vLLM 0.32 crashes when a "
-                          "seeded request's prompt is split across engine steps)"},
+        metadata={
+            "help": "vLLM chunked prefill (default: vLLM's, but off on CPUs, where vLLM 0.32 crashes when a "
+            "seeded request's prompt is split across engine steps)"
+        },
     )
 
 
@@ -151,8 +160,10 @@ class OpenAIPolicyConfig(SamplingConfig):
     )  # also the tokenizer's folder when `tokenizer` is empty
     tokenizer: str = field(
         default="",
-        metadata={"help": "a local folder with the model's tokenizer, whose chat template builds the prompts "
-                          "(default: model, when it is a folder)"},
+        metadata={
+            "help": "a local folder with the model's tokenizer, whose chat template builds the prompts "
+            "(default: model, when it is a folder)"
+        },
     )
     api_key_env: str = field(
         default="OPENAI_API_KEY",
@@ -167,8 +178,11 @@ class OpenAIPolicyConfig(SamplingConfig):
         default=0.5, metadata={"help": "seconds before the first retry; doubled before each next one"}
     )
     cooldown: float = field(
-        default=30.0, metadata={"help": "seconds a failing server (of several) stays out of rotation, and a hung one "
-                          "(2 timeouts in a row) fails requests at once (at least timeout)"}
+        default=30.0,
+        metadata={
+            "help": "seconds a failing server (of several) stays out of rotation, and a hung one "
+            "(2 timeouts in a row) fails requests at once (at least timeout)"
+        },
     )
     concurrency: int = field(default=16, metadata={"help": "requests in flight at once, over all the servers"})
 

@@ -1,21 +1,14 @@
-"""A local Hugging Face causal LM as the policy: one batched, seeded `generate` per chunk of requests or prompts."""
+"""A local Hugging Face causal LM as the policy: each request's samples generated pooled (metacot.backends.pool),
+each row with its own seeded sampling stream."""
 
 from __future__ import annotations
 
-import copy
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from transformers import (
-    AutoModelForCausalLM,
-    GenerationConfig,
-    LogitsProcessor,
-    StoppingCriteria,
-    StoppingCriteriaList,
-    StopStringCriteria,
-)
+from transformers import AutoModelForCausalLM
 
 from metacot.backends.generate import (
     Sampling,
@@ -27,6 +20,7 @@ from metacot.backends.generate import (
     request_seed,
 )
 from metacot.backends.models import load_pretrained, set_threads
+from metacot.backends.pool import Row, Sampler, pooled
 from metacot.policy.base import ExpandRequest, Proposal, Rollout
 from metacot.policy.config import TransformersPolicyConfig
 from metacot.policy.llm import sampling_config, split_steps
@@ -43,41 +37,6 @@ def _token_ids(value: int | list[int] | None) -> set[int]:
     return {value} if isinstance(value, int) else set(value)
 
 
-class _ChosenLogprobs(LogitsProcessor):
-    """Records each sampled token's log-probability under the model's raw distribution (before temperature, top-p).
-
-    Keeping one step's log-softmax instead of asking generate for every step's scores keeps memory at
-    rows x vocab rather than rows x vocab x max_tokens.
-    """
-
-    def __init__(self) -> None:
-        self.previous: torch.Tensor | None = None
-        self.chosen: list[torch.Tensor] = []
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self.previous is not None:
-            self.chosen.append(self.previous.gather(1, input_ids[:, -1:]))
-        self.previous = torch.log_softmax(scores.float(), dim=-1)
-        return scores
-
-    def table(self, generated: torch.Tensor) -> list[list[float]]:
-        """Per row, the log-probability of each generated token."""
-        if len(self.chosen) < generated.shape[1] and self.previous is not None:
-            self.chosen.append(self.previous.gather(1, generated[:, -1:]))
-        return torch.cat(self.chosen, dim=1).tolist()
-
-
-class _RoomLeft(StoppingCriteria):
-    """Ends each row once it has generated the tokens its prompt leaves in the model's context (`room`, one per
-    row): rows of one generate call share max_new_tokens, but not their prompts' lengths."""
-
-    def __init__(self, start: int, room: list[int], device: torch.device):
-        self.start, self.room = start, torch.tensor(room, device=device)
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
-        return input_ids.shape[1] - self.start >= self.room  # type: ignore[return-value]
-
-
 def context_length(model: object, tokenizer: object) -> int | None:
     """The most tokens (prompt and generated) the model reads: the least of its config's position limit and the
     tokenizer's model_max_length; None when neither says (transformers' "unknown" sentinel is a huge number)."""
@@ -91,32 +50,42 @@ def context_length(model: object, tokenizer: object) -> int | None:
 _UNKNOWN_LENGTH = 10**12  # transformers writes int(1e30) for a tokenizer that does not know its model's length
 
 
-class _PaddedLengthWarning(logging.Filter):
-    """Drops transformers' reminder that a generate call "exceeded the model's predefined maximum length": it counts
-    the left padding, but positions come from the attention mask, and _RoomLeft ends each row inside the context."""
+class _Stop:
+    """A row's stop (a pooled Row's `stop`): "end" at an end token, "stop" once the text of its latest tokens holds
+    a stop string. Only the last few tokens are decoded (a stop string the latest token completes lies in them, as
+    each token writes at least a character or a part of one), so a row costs no more per token as it grows."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "exceeded the model's predefined maximum length" not in record.getMessage()
+    def __init__(self, tokenizer: Any, eos_ids: set[int], stop: tuple[str, ...]):
+        self.decode, self.eos_ids, self.stop = tokenizer.decode, eos_ids, stop
+        self.tail = max((len(s) for s in stop), default=0) + 4
 
-
-logging.getLogger("transformers.generation.stopping_criteria").addFilter(_PaddedLengthWarning())
+    def __call__(self, made: list[int]) -> str | None:
+        if made[-1] in self.eos_ids:
+            return "end"
+        if self.stop:
+            text = self.decode(made[-self.tail :], skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            if any(s in text for s in self.stop):
+                return "stop"
+        return None
 
 
 @dataclass(frozen=True)
 class _Decoding:
-    """How one kind of text is generated: the sampling settings, and the stopping criteria for its stop strings."""
+    """How one kind of text is generated: the sampler, the most tokens, and the rows' stop."""
 
-    config: GenerationConfig
-    stopping: StoppingCriteriaList
+    sampler: Sampler
+    max_tokens: int
+    stop: _Stop
 
 
 class TransformersPolicy:
     """Proposes steps by sampling a local causal LM; each step ends at the step delimiter, EOS, or max_tokens.
 
-    Reproducibility: requests are put in seed order, cut into chunks of at most batch_size sequences, and each
-    chunk's sampling is seeded from its requests' seeds. So the same requests, in any order, with the same
-    config give the same proposals on the same device and library versions. A request's proposals DO depend
-    on which other requests share its chunk (one sampling stream per chunk; padding changes numerics slightly).
+    Generation is pooled: up to batch_size rows at a time, a finished row leaving at once and a waiting one joining.
+    Reproducibility: each row samples from its own generator, seeded from its request's seed and its sample index,
+    so a request's samples do not depend on the request order nor on the other requests of the call. Rows are
+    pooled in seed order, so the same requests in any order share the same batches; in other company a row's
+    logits may differ in the last bits (batched numerics), which can, rarely, change a token.
     """
 
     def __init__(self, config: TransformersPolicyConfig, domain: Domain | None = None):
@@ -134,33 +103,13 @@ class TransformersPolicy:
         self.eos_ids = _token_ids(self.model.generation_config.eos_token_id) | _token_ids(self.tokenizer.eos_token_id)
         # Only this config's sampling settings apply: a checkpoint's defaults (top_k, repetition_penalty, ...) would
         # silently change the distribution the search samples from, and the other backends would not apply them.
-        self._stopping: dict[tuple[str, ...], StoppingCriteriaList] = {}
         c = config
         self.step_generation = self._decoding(c.temperature, c.top_p, c.max_tokens, (self.delimiter,))
         self.rollout_generation = self._decoding(c.temperature, c.top_p, c.rollout_max_tokens, ())
 
-    def _decoding(self, temperature: float, top_p: float, max_new_tokens: int, stop: tuple[str, ...]) -> _Decoding:
-        sample = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
-        config = GenerationConfig(
-            **(sample if temperature > 0 else {"do_sample": False}),
-            max_new_tokens=max_new_tokens,
-            eos_token_id=sorted(self.eos_ids),
-            pad_token_id=self.tokenizer.pad_token_id,
-            return_dict_in_generate=True,
-        )
-        return _Decoding(config, self._stopping_on(stop))
-
-    def _stopping_on(self, stop: tuple[str, ...]) -> StoppingCriteriaList:
-        """The criterion that ends a row at any of the stop strings, built once per set of them.
-
-        Not `stop_strings` in the GenerationConfig: from those, transformers builds a new StopStringCriteria inside
-        every generate call, reading, sorting and hashing the whole vocabulary each time (about 1 s at 151k tokens).
-        The criterion holds no state between calls, so one instance serves them all.
-        """
-        if stop not in self._stopping:
-            criteria = [StopStringCriteria(self.tokenizer, list(stop))] if stop else []
-            self._stopping[stop] = StoppingCriteriaList(criteria)
-        return self._stopping[stop]
+    def _decoding(self, temperature: float, top_p: float, max_tokens: int, stop: tuple[str, ...]) -> _Decoding:
+        sampler = Sampler(temperature=temperature, top_p=top_p, logprobs=True)
+        return _Decoding(sampler, max_tokens, _Stop(self.tokenizer, self.eos_ids, stop))
 
     def propose(self, requests: list[ExpandRequest]) -> list[list[Proposal]]:
         return self._requests(requests, self.step_generation, self._proposal)
@@ -170,8 +119,8 @@ class TransformersPolicy:
         return self._requests(requests, self.rollout_generation, self._steps)
 
     def generate(self, prompts: list[str], sampling: Sampling) -> list[str]:
-        """One text per prompt, sampled like steps: in seed order, one seeded generate call per chunk; each stops
-        where the model's context ends (a ValueError for prompts that leave no room, as vLLM's)."""
+        """One text per prompt, sampled like steps, each with its own seed; each stops where the model's context
+        ends (a ValueError for prompts that leave no room, as vLLM's)."""
         if self.context is not None:
             lengths = prompt_lengths(self.tokenizer, prompts, sampling.chat)
             too_long = [i for i, length in enumerate(lengths) if length >= self.context]
@@ -191,65 +140,39 @@ class TransformersPolicy:
     def _sample(
         self, prompts: list[str], counts: list[int], seeds: list[int], generation: _Decoding, read: Callable
     ) -> list[list]:
-        """counts[i] samples of prompts[i], each read from (token ids, log-probabilities) by `read`."""
-        # Each prompt becomes n rows and the model samples once per row: unlike num_return_sequences (one n for
-        # the whole call), prompts with different n share one generate call, and no sample is generated only to
-        # be thrown away. The compute is the same: generate repeats the prompts n times internally too.
+        """counts[i] samples of prompts[i], each read from (token ids, log-probabilities) by `read`. No row asks for
+        more tokens than the model's context leaves its prompt; a prompt that leaves none generates nothing (([],
+        []): a step cut off at the limit, a dead node)."""
+        # Each prompt becomes n rows, each sampled once: prompts with different n share the pool, and no sample is
+        # generated only to be thrown away.
         order = sorted(range(len(prompts)), key=lambda i: (seeds[i], i))
-        rows = [i for i in order for _ in range(counts[i])]
+        ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
+        room = self._room([len(p) for p in ids], generation.max_tokens)
+        rows = {
+            (i, k): Row(ids[i], room[i], generation.stop, self._generator(seeds[i], k))
+            for i in order
+            for k in range(counts[i])
+            if room[i] > 0
+        }
+        if rows:
+            with torch.inference_mode():
+                pooled(self.model, self.tokenizer, list(rows.values()), self.config.batch_size, generation.sampler)
         out: list[list] = [[] for _ in prompts]
-        size = self.config.batch_size
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            seed = mix(0, *(seeds[i] for i in dict.fromkeys(chunk)))
-            samples = self._generate([prompts[i] for i in chunk], seed, generation)
-            for i, (ids, logprobs) in zip(chunk, samples, strict=True):
-                out[i].append(read(ids, logprobs))
+        for i, count in enumerate(counts):
+            for k in range(count):
+                row = rows.get((i, k))
+                out[i].append(read(row.made, row.logprobs) if row else read([], []))
         return out
 
-    def _generate(self, prompts: list[str], seed: int, generation: _Decoding) -> list[tuple[list, list]]:
-        """(generated token ids, their log-probabilities) per prompt, from one seeded generate call. No prompt asks
-        for more tokens than the model's context leaves it; one that leaves none generates nothing (([], []): a
-        step cut off at the limit, a dead node)."""
-        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        lengths = batch["attention_mask"].sum(dim=1).tolist()
-        room = self._room(lengths, generation.config.max_new_tokens)
-        fits = [i for i, r in enumerate(room) if r > 0]
-        out: list[tuple[list, list]] = [([], []) for _ in prompts]
-        if not fits:
-            return out
-        width = max(lengths[i] for i in fits)  # the padding that only rows left out needed goes too
-        rows = {key: batch[key][fits, -width:].to(self.model.device) for key in ("input_ids", "attention_mask")}
-        room = [room[i] for i in fits]
-        config, stopping = generation.config, generation.stopping
-        if max(room) < config.max_new_tokens:
-            config = copy.copy(config)
-            config.max_new_tokens = max(room)
-        if min(room) < max(room):
-            stopping = StoppingCriteriaList([*stopping, _RoomLeft(width, room, self.model.device)])
-        logprobs = _ChosenLogprobs()
-        with torch.inference_mode(), torch.random.fork_rng(devices=self._rng_devices()):
-            torch.manual_seed(request_seed(seed))
-            output = self.model.generate(
-                **rows,
-                generation_config=config,
-                logits_processor=[logprobs],
-                stopping_criteria=stopping,
-            )
-        generated = output.sequences[:, width:]
-        for i, left, ids, chosen in zip(fits, room, generated.tolist(), logprobs.table(generated), strict=True):
-            out[i] = (ids[:left], chosen[:left])  # a row stopped at its room is padded after it
-        return out
+    def _generator(self, seed: int, sample: int) -> torch.Generator:
+        """The sampling stream of a request's sample-th row."""
+        return torch.Generator(device=self.model.device).manual_seed(request_seed(mix(seed, sample)))
 
     def _room(self, lengths: list[int], limit: int) -> list[int]:
         """The tokens each prompt (by its length) may generate: `limit`, or what the context leaves, if less."""
         if self.context is None:
             return [limit] * len(lengths)
         return [min(limit, self.context - length) for length in lengths]
-
-    def _rng_devices(self) -> list[int]:
-        device = self.model.device
-        return [device.index or 0] if device.type == "cuda" else []
 
     def _proposal(self, ids: list[int], logprobs: list[float]) -> Proposal:
         """Normalizes one generated row: text without the delimiter, its token count, log-probability, and why it ended.
@@ -258,7 +181,7 @@ class TransformersPolicy:
         continues after it, and children's prompts must extend their parents' token for token.
         """
         eos = next((k for k, t in enumerate(ids) if t in self.eos_ids), None)
-        ids = ids if eos is None else ids[: eos + 1]  # after EOS come only pad tokens
+        ids = ids if eos is None else ids[: eos + 1]
         stop = self._delimiter_end(ids)
         if stop is not None:
             ids = ids[:stop]
@@ -270,12 +193,12 @@ class TransformersPolicy:
         return Proposal(text=text.strip(), tokens=len(ids), logprob=sum(logprobs[: len(ids)]), finish_reason=reason)
 
     def _steps(self, ids: list[int], logprobs: list[float]) -> Rollout:
-        """The steps of a rollout; its tokens up to and including the EOS (the padding after it is no output)."""
+        """The steps of a rollout; its tokens up to and including the EOS."""
         eos = next((k for k, t in enumerate(ids) if t in self.eos_ids), len(ids) - 1)
         return Rollout(split_steps(self._until_eos(ids), self.delimiter), eos + 1)
 
     def _text(self, ids: list[int], stop: tuple[str, ...]) -> str:
-        """A generated text without EOS and what follows, cut before the first stop string (generate keeps it)."""
+        """A generated text without EOS, cut before the first stop string (the row keeps it)."""
         return cut_at_stop(self._until_eos(ids), stop)
 
     def _until_eos(self, ids: list[int]) -> str:
@@ -285,7 +208,7 @@ class TransformersPolicy:
     def _delimiter_end(self, ids: list[int]) -> int | None:
         """How many tokens it takes to complete the first delimiter (binary search over decoded prefixes), or None.
 
-        transformers keeps the stop string, and the token that completes it may carry more text after it.
+        A row keeps the stop string, and the token that completes it may carry more text after it.
         """
         delimiter = self.delimiter
         if delimiter not in self._decode(ids):

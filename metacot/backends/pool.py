@@ -1,32 +1,48 @@
-"""Pooled generation: a finished row leaves the batch at once and a waiting prompt takes its place, the rows going on
-keeping their attention cache (left-padded to a common length, each row at its own positions)."""
+"""Pooled generation from a local causal LM: a finished row leaves the batch at once and a waiting one takes its
+place, the rows going on keeping their attention cache (left-padded to a common length, each row at its own positions).
+
+Numerics: a row's logits in a batched forward (padded, beside other rows) may differ from its logits alone in the last
+bits, so a row's tokens can, rarely, depend on its batch; its sampling stream does not (each row draws from its own
+generator, or greedy rows draw nothing).
+"""
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import transformers
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from metacot.learn.loops import RowLines, line_breaks
 
-if TYPE_CHECKING:
-    from metacot.learn.eval_config import EvalConfig
+@dataclass(frozen=True)
+class Sampler:
+    """How each row's next token is chosen: the likeliest (temperature 0), or drawn at `temperature` from the
+    smallest set of likeliest tokens holding `top_p` of the probability; `logprobs`: keep each chosen token's
+    log-probability under the model's raw distribution (before temperature and top_p)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    logprobs: bool = False
 
 
 @dataclass
 class Row:
-    """One prompt's completion while it is generated."""
+    """One prompt's completion while it is generated. `stop` says, from the tokens made so far, why the row stops
+    after its latest one (None: it goes on); `generator`: the row's own sampling stream (None: torch's global one,
+    drawn for the whole batch at once)."""
 
     prompt: list[int]
     limit: int  # the most tokens it may generate
-    lines: RowLines
+    stop: Callable[[list[int]], str | None]
+    generator: torch.Generator | None = None
     made: list[int] = field(default_factory=list)
-    read: int = 0  # of `made`, the tokens already fed to `lines`
+    logprobs: list[float] = field(default_factory=list)
+    stopped: str | None = None  # once done: what `stop` said, or "length" at `limit`
 
 
 @dataclass
@@ -42,54 +58,40 @@ class Batch:
 
 
 def pooled(
-    model: Any, tokenizer: Any, prompts: list[str], sample: bool, config: EvalConfig, bar: Any
-) -> list[tuple[str, int, str | None]]:
-    """(completion text, tokens generated, why it stopped) for each prompt, config.batch_size generated together:
-    greedy, or sampled at config.temperature; stopped at the end token (None), once caught looping ("loop",
-    config.loop_lines, if set) or at max_new_tokens or the end of the model's context ("length")."""
-    window, room = config.loop_lines or 0, model.config.max_position_embeddings
-    rows = [
-        Row(p, max(1, min(config.max_new_tokens, room - len(p))), RowLines(window))
-        for p in tokenizer(prompts)["input_ids"]
-    ]
-    breaks = line_breaks(tokenizer) if window else set()
-    done: dict[int, tuple[str, int, str | None]] = {}
+    model: Any,
+    tokenizer: Any,
+    rows: list[Row],
+    size: int,
+    sampler: Sampler,
+    cache: str = "growing",
+    finished: Callable[[Row], Any] = lambda row: None,
+) -> list[Row]:
+    """The rows, each generated until it stops, at most `size` of them at a time (a waiting row joins as soon as
+    one leaves); `finished` is called on each row as it leaves; `cache`: "growing" (GrowingLayer) or transformers'
+    own."""
     waiting, batch = deque(rows), None
     while waiting or batch:
         live = len(batch.rows) if batch else 0
-        if waiting and live < config.batch_size:
-            joining = [waiting.popleft() for _ in range(min(len(waiting), config.batch_size - live))]
-            batch = merged(batch, prefilled(model, tokenizer, joining, config.cache))
+        if waiting and live < size:
+            joining = [waiting.popleft() for _ in range(min(len(waiting), size - live))]
+            batch = merged(batch, prefilled(model, tokenizer, joining, cache))
         assert batch is not None
-        tokens = picked(batch.logits, sample, config.temperature)
+        tokens = picked(batch, sampler)
         going = []
         for index, (row, token) in enumerate(zip(batch.rows, tokens.tolist(), strict=True)):
             row.made.append(token)
-            stopped = verdict(row, token, tokenizer, breaks)
-            if stopped is None:
+            row.stopped = row.stop(row.made) or ("length" if len(row.made) >= row.limit else None)
+            if row.stopped is None:
                 going.append(index)
-                continue
-            text = tokenizer.decode(row.made, skip_special_tokens=True)
-            done[id(row)] = (text, len(row.made), None if stopped == "end" else stopped)
-            bar.update(1)
+            else:
+                finished(row)
         batch = stepped(model, kept(batch, going), tokens[going]) if going else None
-    return [done[id(row)] for row in rows]
-
-
-def verdict(row: Row, token: int, tokenizer: Any, breaks: set[int]) -> str | None:
-    """Why a row stops after its latest token: "end" (the end token), "loop", "length"; None: it goes on."""
-    if token == tokenizer.eos_token_id:
-        return "end"
-    if token in breaks:
-        text, row.read = tokenizer.decode(row.made[row.read :]), len(row.made)
-        if row.lines.feed(text):
-            return "loop"
-    return "length" if len(row.made) >= row.limit else None
+    return rows
 
 
 def prefilled(model: Any, tokenizer: Any, rows: list[Row], cache: str) -> Batch:
     """A batch of fresh rows, their prompts read (left-padded, at the positions model.generate gives them)."""
-    inputs = tokenizer.pad({"input_ids": [row.prompt for row in rows]}, return_tensors="pt")
+    inputs = tokenizer.pad({"input_ids": [row.prompt for row in rows]}, return_tensors="pt").to(model.device)
     mask = inputs["attention_mask"]
     positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
     batch = Batch(rows, growing_cache() if cache == "growing" else DynamicCache(), mask, positions, torch.empty(0))
@@ -116,18 +118,47 @@ def read(model: Any, batch: Batch, input_ids: torch.Tensor, positions: torch.Ten
     return batch
 
 
-def picked(logits: torch.Tensor, sample: bool, temperature: float) -> torch.Tensor:
-    """Each row's next token: the likeliest, or one drawn from the full distribution at `temperature`."""
-    if not sample:
-        return logits.argmax(dim=-1)
-    return torch.multinomial(torch.softmax(logits / temperature, dim=-1), num_samples=1)[:, 0]
+def picked(batch: Batch, sampler: Sampler) -> torch.Tensor:
+    """Each row's next token (its log-probability added to the row's, if the sampler keeps them)."""
+    logits = batch.logits
+    if sampler.temperature == 0:
+        tokens = logits.argmax(dim=-1)
+    else:
+        probabilities = torch.softmax(logits / sampler.temperature, dim=-1)
+        if sampler.top_p < 1:
+            probabilities = nucleus(probabilities, sampler.top_p)
+        tokens = drawn(probabilities, [row.generator for row in batch.rows])
+    if sampler.logprobs:
+        chosen = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist()
+        for row, logprob in zip(batch.rows, chosen, strict=True):
+            row.logprobs.append(logprob)
+    return tokens
+
+
+def nucleus(probabilities: torch.Tensor, top_p: float) -> torch.Tensor:
+    """The probabilities with every token zeroed whose likelier tokens already hold `top_p` (the likeliest stays)."""
+    ranked, order = probabilities.sort(dim=-1, descending=True)
+    ranked = ranked.masked_fill(ranked.cumsum(dim=-1) - ranked >= top_p, 0)
+    return torch.zeros_like(probabilities).scatter(-1, order, ranked)
+
+
+def drawn(probabilities: torch.Tensor, generators: list[torch.Generator | None]) -> torch.Tensor:
+    """A token per row from its (unnormalized) probabilities: with each row's own generator (one uniform number
+    each, so a row's draw does not depend on the others), or, without generators, from torch's global stream."""
+    if generators[0] is None:
+        return torch.multinomial(probabilities, num_samples=1)[:, 0]
+    uniform = torch.cat([torch.rand(1, generator=g, device=g.device) for g in generators if g is not None])
+    cumulative = probabilities.cumsum(dim=-1)
+    points = uniform[:, None].to(cumulative.dtype) * cumulative[:, -1:]
+    tokens = torch.searchsorted(cumulative, points, right=True)[:, 0]
+    return tokens.clamp(max=probabilities.shape[-1] - 1)
 
 
 def kept(batch: Batch, going: list[int]) -> Batch:
     """The batch with only the rows at `going`, less the cached columns that are padding in every one of them."""
     if len(going) == len(batch.rows):
         return batch
-    index = torch.tensor(going)
+    index = torch.tensor(going, device=batch.mask.device)
     mask = batch.mask[index]
     first = int(mask.any(dim=0).nonzero()[0])
     for layer in layers(batch.cache):
