@@ -166,6 +166,9 @@ class SearchTree:
     # Every corrected step in the order it was made or taken (a sibling with that step): a trace writes it right after
     # its slip is named, so the search's transpositions hear of it (protocol.Transpositions). Working state: not saved.
     corrections: list[int] = field(default_factory=list, repr=False, compare=False)
+    # walk.shown_found's answers (slip id -> whether the text can name it; None while one is worked out), for the
+    # trace of the length given: the walk and the audit ask them of the same slips again. Not saved.
+    shown: tuple[int, dict[int, bool | None]] = field(default_factory=lambda: (-1, {}), repr=False, compare=False)
     # The answer checks made for this problem (answer -> True, False, or None: undecided), by this search or an
     # earlier one it retried: whatever works on the tree again reuses them (problems.verdicts). Empty for domains
     # whose check is cheap and exact (Countdown).

@@ -12,7 +12,7 @@ from typing import Any
 
 from metacot.linearize.attempts import covered, tried
 from metacot.linearize.layout import texts
-from metacot.linearize.reasons import CAUGHT, exhausted, value_text
+from metacot.linearize.reasons import CAUGHT, exhausted, reached_by, step_text, value_text
 from metacot.linearize.states import Positions, check_arrival, position
 from metacot.linearize.walk import skipped, walk
 from metacot.problems.base import Domain, StepOutcome
@@ -282,14 +282,20 @@ class Auditor:
         state = self.states[node_id]
         return "no state" if state is None else self.domain.describe_state(self.problem, state)
 
+    def called(self, name: str, node_id: int) -> bool:
+        """A state's name (reasons.REACHED_BY, or the state alone) is true of the node."""
+        state, step = reached_by(name)
+        return self.describe(node_id) == state and step in (None, step_text(self.tree.nodes[node_id].step))
+
     def live(self, node_id: int) -> bool:
         """Not dead in the tree, and with a state as the domain recomputes it (a step the run's rule took at face
         value is dead under another rule)."""
         return not self.tree.nodes[node_id].dead and self.states[node_id] is not None
 
     def resolve_back(self, state: str, sentence: str) -> list[int]:
-        """The visited nodes a backtrack naming `state` may go to."""
-        found = [n for n in self.visited if self.live(n) and self.describe(n) == state]
+        """The visited nodes a backtrack naming `state` may go to (by the step that reached it, when it names one:
+        reasons.REACHED_BY)."""
+        found = [n for n in self.visited if self.live(n) and self.called(state, n)]
         self.claim(bool(found), sentence, f"backtrack to {state}, a state not visited earlier")
         sound = [n for n in found if not any(w in self.named for w in self.tree.path_to(n))]
         if found and not sound:

@@ -21,6 +21,7 @@ Values are compared as printed (value_text): a sentence never says 1.00 is below
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,6 +103,22 @@ GO_BACK_WORDS = (
     "Going back to {state}.",
     "Let me pick up again from {state}.",
 )
+# a state a backtrack goes to, named with the step that reached it: where the numbers alone would name another position
+# the text reached later (a reader takes the latest: reader.reading.Reading.at), as a wrong result taken at face value
+# and a true step reach the same numbers
+REACHED_BY = "{state} (reached by {step})"
+_REACHED_BY = re.compile(r"(?P<state>.+) \(reached by (?P<step>.+)\)")
+
+
+def step_text(step: str) -> str:
+    """A step as a state's name writes it and readers compare steps: its words, without the final period."""
+    return " ".join(step.strip().rstrip(".").split())
+
+
+def reached_by(name: str) -> tuple[str, str | None]:
+    """A state's name (REACHED_BY, or the state alone): the state and the step named with it (step_text), if any."""
+    m = _REACHED_BY.fullmatch(name)
+    return (name, None) if m is None else (m["state"], step_text(m["step"]))
 
 
 @dataclass(frozen=True, slots=True)

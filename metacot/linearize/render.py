@@ -22,11 +22,13 @@ from metacot.linearize.reasons import (
     MISTAKE,
     MISTAKE_WORDS,
     ORDER_WORDS,
+    REACHED_BY,
     REASONLESS_WORDS,
     TIE_WORDS,
     Reason,
     classify,
     fix_reason,
+    step_text,
     value_text,
 )
 from metacot.linearize.walk import Move, heading
@@ -180,6 +182,23 @@ def attempt_lines(ctx: Context, reason: Reason, visit: int, written: set[int], t
             attempts = SEPARATOR.join(attempt(ctx, ctx.node(child), visit) for child in shown)
             lines.append(template.format(state=ctx.state(node_id), attempts=attempts))
     return lines
+
+
+def back_state(ctx: Context, moves: list[Move], i: int) -> str:
+    """The state the backtrack moves[i] goes to, as the text names it: its numbers, with the step that reached it
+    (REACHED_BY) when the latest state the text stood at with those numbers is another position to a reader (one of
+    the two below a wrong result taken at face value, or a search that did not merge transpositions)."""
+    target = moves[i].node
+    text = ctx.state(target)
+    stood = (m.node for m in reversed(moves[:i]) if m.kind == "step" and _stands(ctx.node(m.node)))
+    latest = next((n for n in stood if ctx.state(n) == text), target)
+    merged = ctx.tree.transpositions_merged and ctx.first_slip(latest) is None and ctx.first_slip(target) is None
+    return text if latest == target or merged else REACHED_BY.format(state=text, step=step_text(ctx.node(target).step))
+
+
+def _stands(node: Node) -> bool:
+    """The text stands where the node's step leads: it neither failed nor finished a path."""
+    return node.error is None and not node.terminal
 
 
 def correction_lines(ctx: Context, reason: Reason, back: Move, written: set[int]) -> list[str]:

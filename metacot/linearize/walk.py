@@ -121,9 +121,65 @@ def _before(trace: list[int], a: int, b: int) -> bool:
 
 
 def shown_found(tree: SearchTree, slip: int) -> bool:
-    """The search found the slip where the text can say so: it finished a path (its own step, or a path through no
-    other slip before its last step, whose check finds this one first) rather than leaving the slip unverified (for
-    a sibling with the right result, or a better value) or verifying it only through a second slip."""
+    """The search found the slip (a first slip on its paths) where the text can say so: it finished a path (its own
+    check names it), or the text writes a finished path below it, or stands below it when it leaves for a step
+    outside it after the search has verified a finished path below where it stands, through no second slip (a
+    mistake backtrack, reasons.classify). Not: a slip the text leaves unverified (for a sibling with the right
+    result, or a better value) and the search finds later, from where the text never stands (beam expands a layer at
+    a time), nor one found only through a second slip. Worked out once per slip (SearchTree.shown); asked again
+    while it is being worked out (the walk the answer follows passes a slip whose own answer passes this one), a
+    finished path below it is taken to show it."""
+    at, known = tree.shown
+    if at != len(tree.trace):
+        known = {}
+        tree.shown = (len(tree.trace), known)
+    if slip not in known:
+        known[slip] = None
+        known[slip] = _named_where(tree, slip)
+    found = known[slip]
+    return finished_below(tree, slip) if found is None else found
+
+
+def _named_where(tree: SearchTree, slip: int) -> bool:
+    """shown_found, following the walk: the first visit to each node but those it skips (walk.skipped)."""
+    nodes = tree.nodes
+    if nodes[slip].terminal:  # its own check names it, written as a step or listed as an attempt
+        return nodes[slip].error is None
+    seen: set[int] = set()
+    standing: int | None = None  # where the text stands, when below the slip
+    for visit, node_id in enumerate(tree.trace):
+        path = tree.path_to(node_id)
+        below = slip in path
+        if below:  # below a second slip, or from the finding on
+            passed = any(nodes[i].slip is not None for i in path[path.index(slip) + 1 :])
+            passed = passed or tree.found_slip(node_id, visit) is not None
+        else:
+            passed = skipped(tree, node_id, visit)
+        if node_id in seen or passed:
+            continue
+        seen.update(path)  # the walk writes the steps down to it
+        if standing is not None and not below and _checked_below(tree, standing, visit):
+            return True
+        standing = None
+        if below:
+            if nodes[node_id].terminal:
+                return nodes[node_id].error is None
+            standing = node_id
+    return False
+
+
+def _checked_below(tree: SearchTree, node_id: int, visit: int) -> bool:
+    """A finished path at the node or below it, through no other slip before its last step, made before trace visit
+    `visit` (SearchTree.verified_below): its check finds the slip above the node first."""
+    node = tree.nodes[node_id]
+    if node.terminal:
+        return node.error is None
+    clean = (c for c in node.children if tree.nodes[c].slip is None or tree.nodes[c].terminal)
+    return tree.expanded_by(node_id, visit) and any(_checked_below(tree, c, visit) for c in clean)
+
+
+def finished_below(tree: SearchTree, slip: int) -> bool:
+    """A finished path below the slip (its own step, or one through no other slip before its last step) checks it."""
     stack = [slip]
     while stack:
         node = tree.nodes[stack.pop()]

@@ -41,6 +41,7 @@ from metacot.linearize.render import (
     Context,
     Lines,
     attempt_lines,
+    back_state,
     correction_clause,
     correction_lines,
     leaving_sentence,
@@ -72,7 +73,7 @@ def render_metacot(ctx: Context, moves: list[Move]) -> list[str]:
         if move.kind == "backtrack":
             for line in attempt_lines(ctx, why[i], move.visit, written):
                 lines.add(line, i)
-            go_back = ctx.pick(GO_BACK_WORDS, node.id).format(state=ctx.state(node.id))
+            go_back = ctx.pick(GO_BACK_WORDS, node.id).format(state=back_state(ctx, moves, i))
             fix = correction_clause(ctx, why[i], move, heading(moves, i + 1), written)
             lines.add(" ".join(s for s in (leaving_sentence(ctx, why[i]), fix, go_back) if s), i)
             for line in correction_lines(ctx, why[i], move, written):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from metacot.linearize.formats.base import TraceFormat
 from metacot.linearize.formats.metacot import attempts, sentence_pattern
 from metacot.linearize.reasons import CAUGHT_BELOW, EXHAUSTED, EXPLORATION, LOW, LOW_VALUE, MISTAKE, value_text
-from metacot.linearize.render import Context, Lines, attempt_lines, reasons, verdict
+from metacot.linearize.render import Context, Lines, attempt_lines, back_state, reasons, verdict
 from metacot.linearize.walk import Move
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def render_tokens(ctx: Context, moves: list[Move]) -> list[str]:
                 why_wrong = ctx.node(reason.subject).slip
                 ctx.checks += 1
                 lines.add(f"<verify> {CAUGHT_BELOW.format(state=ctx.state(reason.left), why=why_wrong)}", i)
-            lines.add(f"<backtrack to={node.path} reason={reason.kind}> {ctx.state(node.id)}", i)
+            lines.add(f"<backtrack to={node.path} reason={reason.kind}> {back_state(ctx, moves, i)}", i)
             continue
         lines.add(f"<step> {node.step.strip()}", i)
         if node.error is not None:
@@ -124,7 +124,7 @@ def _backtrack(auditor: Auditor, m: re.Match[str], by_path: dict[str, int], line
     assert target is not None
     auditor.result.reasons[m["kind"]] += 1
     true_state = auditor.describe(target)
-    auditor.claim(m["state"] == true_state, line, f"that node's state is {true_state}")
+    auditor.claim(auditor.called(m["state"], target), line, f"that node's state is {true_state}")
     if m["kind"] == EXHAUSTED:
         head = auditor.check_exhausted(None, line)
         if head is not None:

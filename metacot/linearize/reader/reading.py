@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from metacot.linearize.reader.events import INCOHERENT, Back, Event, Named, Reached, Tried, Unread
-from metacot.linearize.reasons import CAUGHT
+from metacot.linearize.reasons import CAUGHT, reached_by
+from metacot.linearize.reasons import step_text as canonical
 from metacot.linearize.render import step_words
 from metacot.problems.base import Domain, StepOutcome
 
@@ -64,11 +65,6 @@ class Attempt:
         return [*self.origin.steps(), self.step]
 
 
-def canonical(step: str) -> str:
-    """A step as the reader compares steps: its words, without the final period."""
-    return " ".join(step.strip().rstrip(".").split())
-
-
 @dataclass
 class Reading:
     """One record being read: the problem it answers, where the text stands, the events so far.
@@ -106,8 +102,10 @@ class Reading:
         self.events.append(Unread(line, kind, why))
 
     def at(self, text: str) -> Position | None:
-        """The latest position the text stood at that it names `text`."""
-        return next((p for p in reversed(self.reached) if p.text == text), None)
+        """The latest position the text stood at that `text` names: by its numbers, and the step that reached it
+        when the name gives one (reasons.REACHED_BY)."""
+        state, step = reached_by(text)
+        return next((p for p in reversed(self.reached) if p.text == state and step in (None, p.step)), None)
 
     def named(self, text: str, line: str, doing: str) -> Position | None:
         """The state a line names (at); None, and the line is INCOHERENT, when the text has not reached it."""
