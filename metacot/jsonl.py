@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 # A line of a file people write: a problem, a handbook entry; far more than any within their bounds.
 MAX_LINE = 1 << 20
@@ -30,3 +33,22 @@ def bounded_lines(path: str | Path, limit: int = MAX_LINE, start: int = 0, what:
                 raise LineTooLong(f"{path}:{where}: a line longer than {limit} bytes is not {what}")
             yield line
             number, offset = number + 1, offset + len(line)
+
+
+def json_lines(
+    path: str | Path, error: type[ValueError] = ValueError, limit: int = MAX_LINE, what: str = "a record"
+) -> Iterator[tuple[str, Any]]:
+    """Each non-blank line's JSON value with where it stands ("FILE:LINE"); `error` names the line of one that is
+    not JSON or too long."""
+    try:
+        for number, line in enumerate(bounded_lines(path, limit, what=what), 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as problem:
+                raise error(f"{where}: not valid JSON ({problem})") from None
+            yield where, value
+    except LineTooLong as problem:
+        raise error(str(problem)) from None

@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import orjson
-
-from metacot.jsonl import MAX_RECORD, bounded_lines
+from metacot.jsonl import MAX_RECORD, json_lines
 from metacot.learn.splits import learn_prompt
 from metacot.problems.countdown import CountdownProblem
 
@@ -49,14 +47,7 @@ def read_completions(path: Path, train_ids: set[str]) -> dict[str, str]:
     if not path.is_file():
         raise ValueError(f"{path}: no such file (a condition's training records, one JSON object per line)")
     out: dict[str, str] = {}
-    for number, line in enumerate(bounded_lines(path, MAX_RECORD), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            raise ValueError(f"{where}: not JSON ({error})") from None
+    for where, record in json_lines(path, ValueError, MAX_RECORD):
         if not isinstance(record, dict):
             raise ValueError(f"{where}: expected an object with problem_id and completion")
         problem_id, completion = record.get("problem_id"), record.get("completion")

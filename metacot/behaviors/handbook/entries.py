@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from metacot.jsonl import LineTooLong, bounded_lines
+from metacot.jsonl import json_lines
 from metacot.outputs.files import write_atomic
 
 PREFIX = "behavior_"
@@ -90,21 +90,7 @@ def entry_from_dict(data: object, where: str) -> Entry:
 
 def load_handbook(path: str | Path) -> list[Entry]:
     """Every entry of a handbook file, in file order; blank lines are skipped."""
-    path = Path(path)
-    entries = []
-    try:
-        for number, raw in enumerate(bounded_lines(path, what="a handbook entry"), 1):
-            if not raw.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as error:
-                raise HandbookError(f"{where}: not valid JSON ({error})") from None
-            entries.append(entry_from_dict(data, where))
-    except LineTooLong as error:
-        raise HandbookError(str(error)) from None
-    return entries
+    return [entry_from_dict(data, where) for where, data in json_lines(path, HandbookError, what="a handbook entry")]
 
 
 def save_handbook(entries: Iterable[Entry], path: str | Path) -> Path:

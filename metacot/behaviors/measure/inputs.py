@@ -7,9 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
-from metacot.jsonl import MAX_RECORD, bounded_lines
+from metacot.jsonl import MAX_RECORD, json_lines
 from metacot.linearize.layout import completion_of
 
 # What a run directory keeps in traces/ that is not a trace format.
@@ -82,21 +80,13 @@ class Items:
 
 def read_file(group: str, path: Path, field: str) -> Iterator[Item]:
     """The records of one JSONL file (blank lines skipped); an InputError names the line of a bad one."""
-    index = 0
-    for lineno, line in enumerate(bounded_lines(path, MAX_RECORD), 1):
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            raise InputError(f"{path}:{lineno}: not valid JSON ({error})") from None
+    for index, (where, record) in enumerate(json_lines(path, InputError, MAX_RECORD)):
         if not isinstance(record, dict):
-            raise InputError(f"{path}:{lineno}: not a JSON object")
+            raise InputError(f"{where}: not a JSON object")
         text = completion_of(record, field)
         if text is None:
             raise InputError(
-                f"{path}:{lineno}: no text field {field!r} (nor chat 'messages' with an assistant turn); "
+                f"{where}: no text field {field!r} (nor chat 'messages' with an assistant turn); "
                 "--field names the field that holds the completion"
             )
         yield Item(group, index, {**record, "completion": text})
-        index += 1
