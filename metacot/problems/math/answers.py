@@ -212,9 +212,11 @@ def _cpu_deadline(seconds: float) -> Iterator[None]:
         if not armed:  # went off while the block was ending: the timer is being disarmed
             return
         left = deadline - time.thread_time()
+        # armed again even when raising: a raise inside a gc or __del__ callback is swallowed, and the check must
+        # still stop at the next tick
+        signal.setitimer(signal.ITIMER_REAL, max(left, _TICK))
         if left <= 0:
             raise _Deadline
-        signal.setitimer(signal.ITIMER_REAL, max(left, _TICK))
 
     started = time.monotonic()
     old_handler = signal.signal(signal.SIGALRM, expire)
